@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+// Plain HTTP request/response types that handlers see instead of Beast's templates.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "damselfly/common/unique_fd.hpp"
+
+namespace damselfly {
+
+/// Ordered header fields with case-insensitive lookup.
+class http_headers {
+ public:
+  /// First value of `name`, if any.
+  std::optional<std::string_view> get(std::string_view name) const;
+  /// Replaces every field called `name` with one.
+  void set(std::string_view name, std::string value);
+  void add(std::string name, std::string value) { fields_.emplace_back(std::move(name), std::move(value)); }
+  void erase(std::string_view name);
+  const std::vector<std::pair<std::string, std::string>>& fields() const noexcept { return fields_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+/// A request as a handler or the client sees it.
+struct http_request {
+  std::string method = "GET";
+  std::string target = "/";  ///< origin-form: path and query
+  http_headers headers;
+  std::string body;
+  std::string remote;  ///< "ip:port" of the peer (server side)
+
+  /// The path part of the target, without the query.
+  std::string_view path() const;
+  /// The value of query parameter `name` (not percent-decoded), if present.
+  std::optional<std::string_view> query_param(std::string_view name) const;
+};
+
+/// A read-only slice of an open file, sent with sendfile.
+struct file_slice {
+  std::shared_ptr<const unique_fd> fd;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+  /// Told how many bytes of the slice reached the socket (upload accounting).
+  std::function<void(std::uint64_t)> on_sent;
+};
+
+/// A response a handler returns: a string body, or a file slice.
+struct http_response {
+  unsigned status = 200;
+  http_headers headers;
+  std::string body;
+  std::optional<file_slice> file;
+
+  static http_response text(unsigned status, std::string body);
+  static http_response json(unsigned status, std::string body);
+};
+
+/// Parses "host:port" / "[v6]:port"; port 0 is allowed (pick any).
+struct host_port {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string to_string() const;
+  static std::optional<host_port> parse(std::string_view text);
+};
+
+/// Standard reason phrase for a status code.
+std::string_view reason_phrase(unsigned status) noexcept;
+
+}  // namespace damselfly

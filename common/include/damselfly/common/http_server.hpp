@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+// HTTP/1.1 server: one coroutine per connection, deadlines, size limits, sendfile.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "damselfly/common/error.hpp"
+#include "damselfly/common/http_message.hpp"
+
+namespace damselfly {
+
+struct http_server_options {
+  std::size_t max_header_bytes = 16 * 1024;  ///< larger heads get 431
+  std::size_t max_body_bytes = 1 << 20;      ///< larger bodies get 413
+  /// Time allowed to receive one whole request once its first byte arrived.
+  std::chrono::milliseconds read_timeout{30'000};
+  /// Time a keep-alive connection may sit idle between requests.
+  std::chrono::milliseconds idle_timeout{60'000};
+  /// Time a response write may go without progress before the peer is dropped.
+  std::chrono::milliseconds write_timeout{60'000};
+  std::size_t max_connections = 10'000;  ///< further connections are closed at once
+  std::string server_name = "damselfly";
+};
+
+/// Handlers get the parsed request and return the response; a thrown
+/// exception becomes a 500 (it is a bug, and is logged).
+using http_handler = std::function<boost::asio::awaitable<http_response>(http_request&)>;
+
+/// Accepts connections and runs `handler` for each request. Each connection
+/// runs on its own strand, so the io_context may have several threads.
+class http_server {
+ public:
+  http_server(boost::asio::any_io_executor ex, http_handler handler, http_server_options opts = {});
+  ~http_server();
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  /// Binds `address:port` (port 0 picks a free one) and returns the bound port.
+  result<std::uint16_t> listen(const std::string& address, std::uint16_t port);
+  /// Starts accepting; call after listen().
+  void start();
+  /// Stops accepting and closes idle connections; requests in progress finish
+  /// their response, then their connection closes.
+  void stop();
+  /// Connections currently open.
+  std::size_t connections() const noexcept;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace damselfly

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+// Beast-based HTTP/1.1 client with per-operation deadlines and a streaming body reader.
+#include "damselfly/common/http_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <vector>
+
+namespace damselfly {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t chunk_size = 256 * 1024;
+
+error_code map_error(const error_code& ec) {
+  if (ec == beast::error::timeout) return errc::timeout;
+  return ec;
+}
+
+bool is_stale_connection(const error_code& ec) {
+  return ec == asio::error::eof || ec == http::error::end_of_stream ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == http::error::partial_message;
+}
+
+}  // namespace
+
+struct http_client::impl {
+  impl(asio::any_io_executor e, std::string h, std::uint16_t p, http_client_options o)
+      : ex(std::move(e)), host(std::move(h)), port(p), opts(o), resolver(ex), stream(ex) {}
+
+  asio::any_io_executor ex;
+  std::string host;
+  std::uint16_t port;
+  http_client_options opts;
+  tcp::resolver resolver;
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  bool connected = false;
+  std::vector<std::byte> chunk = std::vector<std::byte>(chunk_size);
+
+  asio::awaitable<error_code> connect();
+  void drop() {
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.close();
+    buffer.clear();
+    connected = false;
+  }
+  /// One attempt; `sent` tells whether any response byte was read (no retry after).
+  asio::awaitable<result<response_head>> attempt(const http_request& req, const head_check& check,
+                                                 const body_sink& sink, bool& got_response);
+};
+
+http_client::http_client(asio::any_io_executor ex, std::string host, std::uint16_t port,
+                         http_client_options opts)
+    : impl_(std::make_unique<impl>(std::move(ex), std::move(host), port, opts)) {}
+
+http_client::~http_client() = default;
+
+void http_client::close() { impl_->drop(); }
+const std::string& http_client::host() const noexcept { return impl_->host; }
+std::uint16_t http_client::port() const noexcept { return impl_->port; }
+
+asio::awaitable<error_code> http_client::impl::connect() {
+  stream.expires_after(opts.connect_timeout);
+  auto [rec, endpoints] =
+      co_await resolver.async_resolve(host, std::to_string(port), nothrow);
+  if (rec) co_return rec;
+  auto [cec, ep] = co_await stream.async_connect(endpoints, nothrow);
+  if (cec) co_return map_error(cec);
+  error_code ignored;
+  stream.socket().set_option(tcp::no_delay(true), ignored);
+  connected = true;
+  co_return error_code{};
+}
+
+asio::awaitable<result<response_head>> http_client::impl::attempt(const http_request& req,
+                                                                  const head_check& check,
+                                                                  const body_sink& sink,
+                                                                  bool& got_response) {
+  got_response = false;
+  if (!connected) {
+    if (auto ec = co_await connect()) co_return ec;
+  }
+  http::request<http::string_body> msg;
+  msg.method_string(req.method);
+  msg.target(req.target);
+  msg.version(11);
+  for (const auto& [k, v] : req.headers.fields()) msg.set(k, v);
+  if (req.headers.get("Host") == std::nullopt) {
+    bool v6 = host.find(':') != std::string::npos;
+    msg.set(http::field::host, (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port));
+  }
+  msg.body() = req.body;
+  if (!req.body.empty() || req.method == "POST" || req.method == "PUT") msg.prepare_payload();
+  msg.keep_alive(true);
+
+  stream.expires_after(opts.io_timeout);
+  auto [wec, wn] = co_await http::async_write(stream, msg, nothrow);
+  if (wec) co_return map_error(wec);
+
+  http::response_parser<http::buffer_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
+  parser.body_limit(boost::none);
+  if (req.method == "HEAD") parser.skip(true);
+  stream.expires_after(opts.io_timeout);
+  auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, nothrow);
+  if (hec) co_return map_error(hec);
+  got_response = true;
+
+  response_head head;
+  const auto& h = parser.get();
+  head.status = h.result_int();
+  head.reason = std::string(h.reason());
+  for (const auto& f : h) head.headers.add(std::string(f.name_string()), std::string(f.value()));
+  if (auto len = parser.content_length()) head.content_length = *len;
+  if (check) {
+    if (auto ec = check(head)) co_return ec;
+  }
+  while (!parser.is_done()) {
+    auto& body = parser.get().body();
+    body.data = chunk.data();
+    body.size = chunk.size();
+    stream.expires_after(opts.io_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, nothrow);
+    if (ec && ec != http::error::need_buffer) co_return map_error(ec);
+    std::size_t got = chunk.size() - parser.get().body().size;
+    if (got > 0 && sink) {
+      if (auto sec = sink(std::span<const std::byte>(chunk.data(), got))) co_return sec;
+    }
+  }
+  if (!parser.keep_alive()) drop();
+  co_return head;
+}
+
+asio::awaitable<result<response_head>> http_client::request(const http_request& req,
+                                                            const head_check& check,
+                                                            const body_sink& sink) {
+  bool reused = impl_->connected;
+  bool got_response = false;
+  auto r = co_await impl_->attempt(req, check, sink, got_response);
+  if (!r) {
+    impl_->drop();
+    // A keep-alive connection the server already closed fails before any
+    // answer arrives; that deserves one fresh attempt, nothing else does.
+    if (reused && !got_response && is_stale_connection(r.error()))
+      r = co_await impl_->attempt(req, check, sink, got_response);
+    if (!r) impl_->drop();
+  }
+  co_return r;
+}
+
+asio::awaitable<result<http_client_response>> http_client::fetch(const http_request& req,
+                                                                 std::size_t max_body) {
+  http_client_response out;
+  auto r = co_await request(
+      req,
+      [&](const response_head& head) -> error_code {
+        if (head.content_length && *head.content_length > max_body) return errc::protocol_error;
+        if (head.content_length) out.body.reserve(static_cast<std::size_t>(*head.content_length));
+        return {};
+      },
+      [&](std::span<const std::byte> data) -> error_code {
+        if (out.body.size() + data.size() > max_body) return errc::protocol_error;
+        out.body.append(reinterpret_cast<const char*>(data.data()), data.size());
+        return {};
+      });
+  if (!r) co_return r.error();
+  out.head = std::move(*r);
+  co_return out;
+}
+
+}  // namespace damselfly

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: Apache-2.0
+// Beast-based HTTP/1.1 server: per-connection coroutine and watchdog, sendfile for file slices.
+#include "damselfly/common/http_server.hpp"
+
+#include <sys/sendfile.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <mutex>
+#include <spdlog/spdlog.h>
+#include <unordered_set>
+
+namespace damselfly {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+struct connection {
+  explicit connection(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+  tcp::socket socket;
+  asio::steady_timer timer;
+  steady::time_point deadline = steady::time_point::max();
+  bool idle = true;  ///< waiting for the next request; safe to close on stop
+  bool done = false;
+  std::string remote;
+};
+
+bool is_quiet_close(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+         ec == asio::error::bad_descriptor || ec == asio::error::broken_pipe;
+}
+
+}  // namespace
+
+struct http_server::impl : std::enable_shared_from_this<impl> {
+  impl(asio::any_io_executor e, http_handler h, http_server_options o)
+      : ex(std::move(e)), handler(std::move(h)), opts(std::move(o)), acceptor(asio::make_strand(ex)) {}
+
+  asio::any_io_executor ex;
+  http_handler handler;
+  http_server_options opts;
+  tcp::acceptor acceptor;
+  std::atomic<bool> stopping{false};
+  mutable std::mutex mu;
+  std::unordered_set<std::shared_ptr<connection>> conns;
+
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> session(std::shared_ptr<connection> c);
+  asio::awaitable<void> watchdog(std::shared_ptr<connection> c);
+  asio::awaitable<error_code> write_response(connection& c, http_response& resp, bool keep_alive,
+                                             bool head_only);
+  asio::awaitable<error_code> send_file(connection& c, const file_slice& slice);
+};
+
+http_server::http_server(asio::any_io_executor ex, http_handler handler, http_server_options opts)
+    : impl_(std::make_shared<impl>(std::move(ex), std::move(handler), std::move(opts))) {}
+
+http_server::~http_server() { stop(); }
+
+result<std::uint16_t> http_server::listen(const std::string& address, std::uint16_t port) {
+  error_code ec;
+  auto addr = asio::ip::make_address(address, ec);
+  if (ec) return errc::invalid_argument;
+  tcp::endpoint ep(addr, port);
+  auto& a = impl_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (ec) return ec;
+  a.set_option(asio::socket_base::reuse_address(true), ec);
+  a.bind(ep, ec);
+  if (ec) return ec;
+  a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return ec;
+  return a.local_endpoint().port();
+}
+
+void http_server::start() {
+  asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), asio::detached);
+}
+
+void http_server::stop() {
+  if (impl_->stopping.exchange(true)) return;
+  auto self = impl_;
+  asio::post(self->acceptor.get_executor(), [self] {
+    error_code ignored;
+    self->acceptor.close(ignored);
+  });
+  std::lock_guard lock(self->mu);
+  for (const auto& c : self->conns) {
+    asio::post(c->socket.get_executor(), [c] {
+      error_code ignored;
+      if (c->idle) c->socket.close(ignored);
+    });
+  }
+}
+
+std::size_t http_server::connections() const noexcept {
+  std::lock_guard lock(impl_->mu);
+  return impl_->conns.size();
+}
+
+asio::awaitable<void> http_server::impl::accept_loop() {
+  auto self = shared_from_this();
+  asio::steady_timer backoff(acceptor.get_executor());
+  while (!stopping) {
+    auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(ex), nothrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping || !acceptor.is_open()) co_return;
+      // Out of descriptors and the like: wait a little rather than spin.
+      spdlog::warn("accept failed: {}", ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(nothrow);
+      continue;
+    }
+    auto c = std::make_shared<connection>(std::move(sock));
+    {
+      std::lock_guard lock(mu);
+      if (conns.size() >= opts.max_connections) {
+        spdlog::warn("connection limit {} reached; dropping a connection", opts.max_connections);
+        continue;
+      }
+      conns.insert(c);
+    }
+    error_code ignored;
+    c->socket.set_option(tcp::no_delay(true), ignored);
+    auto ep = c->socket.remote_endpoint(ignored);
+    c->remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    asio::co_spawn(c->socket.get_executor(), session(c), asio::detached);
+    asio::co_spawn(c->socket.get_executor(), watchdog(c), asio::detached);
+  }
+}
+
+asio::awaitable<void> http_server::impl::watchdog(std::shared_ptr<connection> c) {
+  while (!c->done) {
+    c->timer.expires_at(c->deadline);
+    co_await c->timer.async_wait(nothrow);
+    if (c->done) break;
+    if (steady::now() >= c->deadline) {
+      error_code ignored;
+      c->socket.close(ignored);  // the session's pending operation fails and it ends
+      break;
+    }
+  }
+}
+
+asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) {
+  auto self = shared_from_this();
+  beast::flat_buffer buf;
+  while (!stopping) {
+    c->idle = true;
+    c->deadline = steady::now() + opts.idle_timeout;
+    c->timer.cancel();
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
+    parser.body_limit(opts.max_body_bytes);
+    auto [ec, n] = co_await http::async_read_header(c->socket, buf, parser, nothrow);
+    c->idle = false;
+    if (!ec) {
+      c->deadline = steady::now() + opts.read_timeout;
+      auto& h = parser.get();
+      if (beast::iequals(h[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> cont{http::status::continue_, 11};
+        std::tie(ec, n) = co_await http::async_write(c->socket, cont, nothrow);
+      }
+      if (!ec && !parser.is_done())
+        std::tie(ec, n) = co_await http::async_read(c->socket, buf, parser, nothrow);
+    }
+    if (ec) {
+      if (is_quiet_close(ec) || ec.category() != http::make_error_code(http::error::bad_target).category())
+        break;
+      unsigned status = ec == http::error::header_limit ? 431
+                        : ec == http::error::body_limit ? 413
+                                                        : 400;
+      auto resp = http_response::json(
+          status, R"({"error":"bad_request","message":")" + ec.message() + R"("})");
+      co_await write_response(*c, resp, false, false);
+      break;
+    }
+
+    auto msg = parser.release();
+    bool keep_alive = msg.keep_alive();
+    http_request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    for (const auto& f : msg) req.headers.add(std::string(f.name_string()), std::string(f.value()));
+    req.body = std::move(msg.body());
+    req.remote = c->remote;
+
+    http_response resp;
+    try {
+      resp = co_await handler(req);
+    } catch (const std::exception& e) {
+      spdlog::error("handler for {} {} threw: {}", req.method, req.target, e.what());
+      resp = http_response::json(500, R"({"error":"internal","message":"internal error"})");
+    }
+    keep_alive = keep_alive && !stopping;
+    ec = co_await write_response(*c, resp, keep_alive, req.method == "HEAD");
+    if (ec || !keep_alive) break;
+  }
+  error_code ignored;
+  c->socket.shutdown(tcp::socket::shutdown_both, ignored);
+  c->socket.close(ignored);
+  c->done = true;
+  c->timer.cancel();
+  std::lock_guard lock(mu);
+  conns.erase(c);
+}
+
+asio::awaitable<error_code> http_server::impl::write_response(connection& c, http_response& resp,
+                                                             bool keep_alive, bool head_only) {
+  c.deadline = steady::now() + opts.write_timeout;
+  c.timer.cancel();
+  auto fill = [&](auto& msg) {
+    for (const auto& [k, v] : resp.headers.fields()) msg.set(k, v);
+    msg.set(http::field::server, opts.server_name);
+    msg.keep_alive(keep_alive);
+  };
+  if (!resp.file) {
+    http::response<http::string_body> msg{static_cast<http::status>(resp.status), 11};
+    fill(msg);
+    msg.content_length(resp.body.size());
+    if (!head_only) msg.body() = std::move(resp.body);
+    http::response_serializer<http::string_body> sr{msg};
+    if (head_only) {
+      auto [ec, n] = co_await http::async_write_header(c.socket, sr, nothrow);
+      co_return ec;
+    }
+    auto [ec, n] = co_await http::async_write(c.socket, sr, nothrow);
+    co_return ec;
+  }
+  http::response<http::empty_body> msg{static_cast<http::status>(resp.status), 11};
+  fill(msg);
+  msg.content_length(resp.file->length);
+  http::response_serializer<http::empty_body> sr{msg};
+  auto [ec, n] = co_await http::async_write_header(c.socket, sr, nothrow);
+  if (ec || head_only) co_return ec;
+  co_return co_await send_file(c, *resp.file);
+}
+
+asio::awaitable<error_code> http_server::impl::send_file(connection& c, const file_slice& slice) {
+  off_t offset = static_cast<off_t>(slice.offset);
+  std::uint64_t remaining = slice.length;
+  std::uint64_t sent = 0;
+  error_code result;
+  c.socket.non_blocking(true, result);
+  while (!result && remaining > 0) {
+    c.deadline = steady::now() + opts.write_timeout;
+    std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 4u << 20));
+    ssize_t n = ::sendfile(c.socket.native_handle(), slice.fd->get(), &offset, chunk);
+    if (n > 0) {
+      remaining -= static_cast<std::uint64_t>(n);
+      sent += static_cast<std::uint64_t>(n);
+    } else if (n == 0) {
+      result = errc::io_error;  // the file is shorter than the slice promised
+    } else if (errno == EAGAIN) {
+      auto [ec] = co_await c.socket.async_wait(tcp::socket::wait_write, nothrow);
+      result = ec;
+    } else if (errno != EINTR) {
+      result = error_code(errno, boost::system::system_category());
+    }
+  }
+  if (slice.on_sent && sent > 0) slice.on_sent(sent);
+  co_return result;
+}
+
+}  // namespace damselfly

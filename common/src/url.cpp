@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+// Boost.URL based parsing and normalization.
+#include "damselfly/common/url.hpp"
+
+#include <algorithm>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+#include <charconv>
+
+namespace damselfly {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+result<boost::urls::url> parse_absolute(std::string_view text) {
+  auto parsed = boost::urls::parse_absolute_uri(trim(text));
+  if (!parsed) return errc::invalid_argument;
+  boost::urls::url u(*parsed);
+  std::string scheme(u.scheme());
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), ::tolower);
+  if (scheme != "http" && scheme != "https") return errc::invalid_argument;
+  if (!u.has_authority() || u.encoded_host().empty()) return errc::invalid_argument;
+  if (u.has_userinfo()) return errc::invalid_argument;
+  return u;
+}
+
+}  // namespace
+
+std::string http_url::authority() const {
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return h + ":" + std::to_string(port);
+}
+
+result<http_url> http_url::parse(std::string_view text) {
+  auto u = parse_absolute(text);
+  if (!u) return u.error();
+  http_url out;
+  out.scheme = std::string(u->scheme());
+  std::transform(out.scheme.begin(), out.scheme.end(), out.scheme.begin(), ::tolower);
+  if (u->host_type() == boost::urls::host_type::ipv6)
+    out.host = u->host_ipv6_address().to_string();
+  else
+    out.host = u->host();
+  if (u->has_port()) {
+    auto p = u->port();
+    unsigned v = 0;
+    auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+    if (ec != std::errc() || ptr != p.data() + p.size() || v == 0 || v > 65535)
+      return errc::invalid_argument;
+    out.port = static_cast<std::uint16_t>(v);
+  } else {
+    out.port = out.https() ? 443 : 80;
+  }
+  std::string target(u->encoded_path());
+  if (target.empty()) target = "/";
+  if (u->has_query()) target += "?" + std::string(u->encoded_query());
+  out.target = std::move(target);
+  out.text = std::string(trim(text));
+  return out;
+}
+
+result<std::string> normalize_url(std::string_view text, const std::vector<std::string>& filters) {
+  auto u = parse_absolute(text);
+  if (!u) return u.error();
+  u->remove_fragment();
+  if (!filters.empty() && u->has_query()) {
+    auto params = u->params();
+    for (auto it = params.begin(); it != params.end();) {
+      auto key = (*it).key;
+      bool drop = std::find(filters.begin(), filters.end(), key) != filters.end();
+      it = drop ? params.erase(it) : std::next(it);
+    }
+    if (params.empty()) u->remove_query();
+  }
+  u->normalize();
+  bool default_port = u->has_port() && ((u->scheme() == "http" && u->port() == "80") ||
+                                        (u->scheme() == "https" && u->port() == "443"));
+  if (default_port) u->remove_port();
+  if (u->encoded_path().empty()) u->set_encoded_path("/");
+  return std::string(u->buffer());
+}
+
+std::vector<std::string> split_filter_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text) {
+    if (c == '&' || c == ';' || c == ',') {
+      if (!cur.empty()) out.push_back(std::move(cur));
+      cur.clear();
+    } else if (c != ' ') {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+}  // namespace damselfly
