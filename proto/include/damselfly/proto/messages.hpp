@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+// The v1 messages between dfget and the supernode, with JSON conversion.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace damselfly::proto {
+
+/// Where a task stands at the supernode.
+enum class task_state {
+  running,  ///< the supernode is fetching from the origin; some pieces may be ready
+  done,     ///< every piece is cached; length and whole-file digest are final
+  failed,   ///< the origin fetch failed; `error` says why
+};
+
+/// Why something failed, as JSON error answers and failed tasks carry it.
+struct error_info {
+  std::string code;     ///< stable machine-readable name, e.g. "origin_http_error"
+  std::string message;  ///< one line for a human
+  std::string field;    ///< for bad requests: the offending field, else empty
+  int origin_status = 0;  ///< HTTP status the origin answered, when that is the cause
+};
+
+/// POST /api/v1/tasks: a peer asks for a source file.
+struct register_request {
+  std::string url;                        ///< required
+  std::vector<std::string> filters;       ///< query parameters ignored for task identity
+  std::string tag;
+  std::string digest;                     ///< "sha256:HEX" or "md5:HEX"
+  std::string identifier;
+  std::map<std::string, std::string> headers;  ///< sent to the origin with every fetch
+  std::string peer_id;                    ///< required: the registering peer
+  std::string upload_addr;                ///< "host:port" where it serves pieces; empty if none
+};
+
+/// The supernode's view of a task, part of several answers.
+struct task_info {
+  std::string task_id;
+  task_state state = task_state::running;
+  std::int64_t content_length = -1;  ///< -1 while unknown (origin sent no length)
+  std::uint64_t piece_size = 0;
+  std::int64_t piece_count = -1;     ///< -1 while unknown
+  std::string version;               ///< changes whenever the source content changes
+  std::string file_sha256;           ///< set once done
+  std::optional<error_info> error;   ///< set when failed
+};
+
+/// Outcome of one piece download, reported by the peer at its next sync.
+struct piece_result {
+  std::uint64_t piece = 0;
+  std::string status;  ///< "ok", "bad_digest", "unreachable", "error"
+  std::string source;  ///< "supernode" or the serving peer's "host:port"
+  std::uint64_t bytes = 0;
+  std::uint64_t duration_ms = 0;
+};
+
+/// POST /api/v1/tasks/{task}/peers/{peer}/sync
+struct sync_request {
+  std::vector<piece_result> results;
+  std::uint32_t want = 0;     ///< how many new assignments the peer can take
+  std::uint32_t wait_ms = 0;  ///< how long the supernode may hold the answer when nothing is assignable
+  std::string version;        ///< the task version the peer downloads; a change fails the sync
+};
+
+/// One piece to fetch, with where from and what it must hash to.
+struct assignment {
+  std::uint64_t piece = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+  std::string sha256;
+  std::string source;  ///< "supernode" or a peer's "host:port"
+};
+
+struct sync_response {
+  task_info task;
+  std::vector<assignment> assignments;
+};
+
+/// Body of every non-2xx JSON answer.
+struct error_response {
+  error_info error;
+};
+
+std::string_view to_string(task_state s) noexcept;
+
+/// A decode failure names the field at fault (empty when the text is not JSON at all).
+struct decode_error {
+  std::string field;
+  std::string message;
+};
+
+/// Either a message or why it could not be decoded.
+template <class T>
+struct decoded {
+  std::optional<T> value;
+  decode_error error;
+  explicit operator bool() const noexcept { return value.has_value(); }
+};
+
+/// JSON text of a message.
+template <class T>
+std::string encode(const T& msg);
+
+/// Parses JSON text into a message. Unknown fields are ignored; missing or
+/// mistyped required fields fail with the field's name.
+template <class T>
+decoded<T> decode(std::string_view text);
+
+void to_json(nlohmann::json& j, const error_info& v);
+void from_json(const nlohmann::json& j, error_info& v);
+void to_json(nlohmann::json& j, const register_request& v);
+void from_json(const nlohmann::json& j, register_request& v);
+void to_json(nlohmann::json& j, const task_info& v);
+void from_json(const nlohmann::json& j, task_info& v);
+void to_json(nlohmann::json& j, const piece_result& v);
+void from_json(const nlohmann::json& j, piece_result& v);
+void to_json(nlohmann::json& j, const sync_request& v);
+void from_json(const nlohmann::json& j, sync_request& v);
+void to_json(nlohmann::json& j, const assignment& v);
+void from_json(const nlohmann::json& j, assignment& v);
+void to_json(nlohmann::json& j, const sync_response& v);
+void from_json(const nlohmann::json& j, sync_response& v);
+void to_json(nlohmann::json& j, const error_response& v);
+void from_json(const nlohmann::json& j, error_response& v);
+
+}  // namespace damselfly::proto

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: Apache-2.0
+// JSON conversion of the v1 messages, with field-naming decode errors.
+#include "damselfly/proto/messages.hpp"
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <type_traits>
+
+namespace damselfly::proto {
+
+using nlohmann::json;
+
+namespace {
+
+/// Thrown inside decoding only; decode() turns it into a decode_error.
+struct field_error : std::runtime_error {
+  field_error(std::string f, const std::string& msg) : std::runtime_error(msg), field(std::move(f)) {}
+  std::string field;
+};
+
+template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
+
+template <class T>
+bool has_type(const json& v) {
+  if constexpr (std::is_same_v<T, bool>) return v.is_boolean();
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) return v.is_number_unsigned();
+  else if constexpr (std::is_integral_v<T>) return v.is_number_integer();
+  else if constexpr (std::is_same_v<T, std::string>) return v.is_string();
+  else if constexpr (is_vector<T>::value) return v.is_array();
+  else return v.is_object();
+}
+
+template <class T>
+void read_value(const json& v, const std::string& name, T& out) {
+  if (!has_type<T>(v)) throw field_error(name, "field '" + name + "' has the wrong type");
+  if constexpr (is_vector<T>::value) {
+    out.clear();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      typename T::value_type item{};
+      read_value(v[i], name + "[" + std::to_string(i) + "]", item);
+      out.push_back(std::move(item));
+    }
+  } else {
+    try {
+      v.get_to(out);
+    } catch (const field_error& e) {
+      throw field_error(name + "." + e.field, "field '" + name + "." + e.field + "': " + e.what());
+    } catch (const json::exception& e) {
+      throw field_error(name, "field '" + name + "' is invalid: " + e.what());
+    }
+  }
+}
+
+template <class T>
+void required(const json& j, const char* name, T& out) {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null())
+    throw field_error(name, std::string("missing required field '") + name + "'");
+  read_value(*it, name, out);
+}
+
+template <class T>
+void optional_field(const json& j, const char* name, T& out) {
+  auto it = j.find(name);
+  if (it != j.end() && !it->is_null()) read_value(*it, name, out);
+}
+
+task_state state_from(const std::string& s) {
+  if (s == "running") return task_state::running;
+  if (s == "done") return task_state::done;
+  if (s == "failed") return task_state::failed;
+  throw field_error("state", "field 'state' has unknown value '" + s + "'");
+}
+
+}  // namespace
+
+std::string_view to_string(task_state s) noexcept {
+  switch (s) {
+    case task_state::running: return "running";
+    case task_state::done: return "done";
+    case task_state::failed: return "failed";
+  }
+  return "unknown";
+}
+
+void to_json(json& j, const error_info& v) {
+  j = json{{"code", v.code}, {"message", v.message}};
+  if (!v.field.empty()) j["field"] = v.field;
+  if (v.origin_status != 0) j["origin_status"] = v.origin_status;
+}
+void from_json(const json& j, error_info& v) {
+  required(j, "code", v.code);
+  optional_field(j, "message", v.message);
+  optional_field(j, "field", v.field);
+  optional_field(j, "origin_status", v.origin_status);
+}
+
+void to_json(json& j, const register_request& v) {
+  j = json{{"url", v.url}, {"peer_id", v.peer_id}};
+  if (!v.filters.empty()) j["filters"] = v.filters;
+  if (!v.tag.empty()) j["tag"] = v.tag;
+  if (!v.digest.empty()) j["digest"] = v.digest;
+  if (!v.identifier.empty()) j["identifier"] = v.identifier;
+  if (!v.headers.empty()) j["headers"] = v.headers;
+  if (!v.upload_addr.empty()) j["upload_addr"] = v.upload_addr;
+}
+void from_json(const json& j, register_request& v) {
+  required(j, "url", v.url);
+  required(j, "peer_id", v.peer_id);
+  optional_field(j, "filters", v.filters);
+  optional_field(j, "tag", v.tag);
+  optional_field(j, "digest", v.digest);
+  optional_field(j, "identifier", v.identifier);
+  if (auto it = j.find("headers"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) throw field_error("headers", "field 'headers' has the wrong type");
+    for (const auto& [k, val] : it->items()) {
+      if (!val.is_string())
+        throw field_error("headers." + k, "field 'headers." + k + "' has the wrong type");
+      v.headers[k] = val.get<std::string>();
+    }
+  }
+  optional_field(j, "upload_addr", v.upload_addr);
+}
+
+void to_json(json& j, const task_info& v) {
+  j = json{{"task_id", v.task_id},
+           {"state", to_string(v.state)},
+           {"content_length", v.content_length},
+           {"piece_size", v.piece_size},
+           {"piece_count", v.piece_count},
+           {"version", v.version}};
+  if (!v.file_sha256.empty()) j["file_sha256"] = v.file_sha256;
+  if (v.error) j["error"] = *v.error;
+}
+void from_json(const json& j, task_info& v) {
+  required(j, "task_id", v.task_id);
+  std::string state;
+  required(j, "state", state);
+  v.state = state_from(state);
+  required(j, "content_length", v.content_length);
+  required(j, "piece_size", v.piece_size);
+  required(j, "piece_count", v.piece_count);
+  optional_field(j, "version", v.version);
+  optional_field(j, "file_sha256", v.file_sha256);
+  if (j.contains("error") && !j["error"].is_null()) {
+    error_info e;
+    read_value(j["error"], "error", e);
+    v.error = std::move(e);
+  }
+}
+
+void to_json(json& j, const piece_result& v) {
+  j = json{{"piece", v.piece},         {"status", v.status},
+           {"source", v.source},       {"bytes", v.bytes},
+           {"duration_ms", v.duration_ms}};
+}
+void from_json(const json& j, piece_result& v) {
+  required(j, "piece", v.piece);
+  required(j, "status", v.status);
+  optional_field(j, "source", v.source);
+  optional_field(j, "bytes", v.bytes);
+  optional_field(j, "duration_ms", v.duration_ms);
+}
+
+void to_json(json& j, const sync_request& v) {
+  j = json{{"results", v.results}, {"want", v.want}, {"wait_ms", v.wait_ms}, {"version", v.version}};
+}
+void from_json(const json& j, sync_request& v) {
+  optional_field(j, "results", v.results);
+  required(j, "want", v.want);
+  optional_field(j, "wait_ms", v.wait_ms);
+  optional_field(j, "version", v.version);
+}
+
+void to_json(json& j, const assignment& v) {
+  j = json{{"piece", v.piece},   {"offset", v.offset}, {"length", v.length},
+           {"sha256", v.sha256}, {"source", v.source}};
+}
+void from_json(const json& j, assignment& v) {
+  required(j, "piece", v.piece);
+  required(j, "offset", v.offset);
+  required(j, "length", v.length);
+  required(j, "sha256", v.sha256);
+  required(j, "source", v.source);
+}
+
+void to_json(json& j, const sync_response& v) {
+  j = json{{"task", v.task}, {"assignments", v.assignments}};
+}
+void from_json(const json& j, sync_response& v) {
+  required(j, "task", v.task);
+  optional_field(j, "assignments", v.assignments);
+}
+
+void to_json(json& j, const error_response& v) { j = json{{"error", v.error}}; }
+void from_json(const json& j, error_response& v) { required(j, "error", v.error); }
+
+template <class T>
+std::string encode(const T& msg) {
+  return json(msg).dump();
+}
+
+template <class T>
+decoded<T> decode(std::string_view text) {
+  decoded<T> out;
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    out.error = {"", "body is not valid JSON"};
+    return out;
+  }
+  if (!j.is_object()) {
+    out.error = {"", "body must be a JSON object"};
+    return out;
+  }
+  try {
+    T value{};
+    from_json(j, value);
+    out.value = std::move(value);
+  } catch (const field_error& e) {
+    out.error = {e.field, e.what()};
+  } catch (const json::exception& e) {
+    out.error = {"", e.what()};
+  }
+  return out;
+}
+
+#define DAMSELFLY_PROTO_INSTANTIATE(T)          \
+  template std::string encode<T>(const T&);     \
+  template decoded<T> decode<T>(std::string_view);
+DAMSELFLY_PROTO_INSTANTIATE(error_info)
+DAMSELFLY_PROTO_INSTANTIATE(register_request)
+DAMSELFLY_PROTO_INSTANTIATE(task_info)
+DAMSELFLY_PROTO_INSTANTIATE(piece_result)
+DAMSELFLY_PROTO_INSTANTIATE(sync_request)
+DAMSELFLY_PROTO_INSTANTIATE(assignment)
+DAMSELFLY_PROTO_INSTANTIATE(sync_response)
+DAMSELFLY_PROTO_INSTANTIATE(error_response)
+#undef DAMSELFLY_PROTO_INSTANTIATE
+
+}  // namespace damselfly::proto
