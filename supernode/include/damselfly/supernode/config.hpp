@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: Apache-2.0
+// Supernode settings, filled from flags and the YAML config file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "damselfly/common/piece_math.hpp"
+
+namespace damselfly::supernode {
+
+struct supernode_config {
+  std::string listen = "0.0.0.0:8002";
+  std::filesystem::path data_dir = "/var/lib/damselfly/supernode";
+  piece_sizing sizing;
+  /// Parallel Range requests to the origin per task.
+  unsigned origin_concurrency = 4;
+  /// Longest wait for any single origin read/write to make progress.
+  std::chrono::milliseconds origin_timeout{30'000};
+  /// Attempts per piece against the origin before the task fails.
+  unsigned origin_retries = 3;
+  /// A cached task's source is re-checked (ETag/Last-Modified/length) at most this often.
+  std::chrono::milliseconds recheck_interval{30'000};
+  /// A failed task is fetched afresh by a registration arriving this long after the failure.
+  std::chrono::milliseconds retry_failed_after{1'000};
+  /// Assignments handed out per sync at most.
+  std::uint32_t max_assignments = 16;
+  /// Longest a sync or registration answer is held back waiting for progress.
+  std::chrono::milliseconds max_wait{5'000};
+};
+
+}  // namespace damselfly::supernode

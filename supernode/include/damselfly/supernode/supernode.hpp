@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+// The supernode service: origin cache, scheduler and HTTP API on one executor.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <cstdint>
+#include <memory>
+
+#include "damselfly/common/error.hpp"
+#include "damselfly/supernode/config.hpp"
+
+namespace damselfly::supernode {
+
+/// Runs on a single-threaded executor: all task state is touched from it only.
+class supernode {
+ public:
+  supernode(boost::asio::any_io_executor ex, supernode_config cfg);
+  ~supernode();
+  supernode(const supernode&) = delete;
+  supernode& operator=(const supernode&) = delete;
+
+  /// Prepares the data dir, loads the cache and starts listening; returns the bound port.
+  result<std::uint16_t> start();
+  /// Stops accepting and ends background work; in-flight answers finish.
+  void stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace damselfly::supernode

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+// The supernode's HTTP routes: v1 task API, piece serving, health and metrics.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "damselfly/common/http_message.hpp"
+#include "damselfly/common/metrics.hpp"
+#include "damselfly/supernode/config.hpp"
+#include "task_manager.hpp"
+
+namespace damselfly::supernode {
+
+class api {
+ public:
+  api(const supernode_config& cfg, task_manager& tasks, metrics_registry& metrics);
+
+  /// Routes one request; never throws for bad input (answers 4xx JSON instead).
+  boost::asio::awaitable<http_response> handle(http_request& req);
+
+ private:
+  boost::asio::awaitable<http_response> register_task(http_request& req);
+  boost::asio::awaitable<http_response> sync(http_request& req, const std::string& task_id,
+                                             const std::string& peer);
+  http_response leave(const std::string& task_id, const std::string& peer);
+  http_response task_status(const std::string& task_id);
+  http_response serve_pieces(http_request& req, const std::string& task_id);
+
+  const supernode_config& cfg_;
+  task_manager& tasks_;
+  metrics_registry& metrics_;
+  metric_value& upload_bytes_;
+  metric_value& registrations_;
+  metric_value& assignments_;
+  metric_value& piece_failures_;
+  metric_value& bad_requests_;
+};
+
+}  // namespace damselfly::supernode

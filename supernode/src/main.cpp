@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+// supernode: the Damselfly origin cache and scheduler service.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <spdlog/spdlog.h>
+
+#include "damselfly/common/logging.hpp"
+#include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/common/yaml_config.hpp"
+#include "damselfly/supernode/supernode.hpp"
+
+int main(int argc, char** argv) {
+  using namespace damselfly;
+  supernode::supernode_config cfg;
+  std::string log_level = "info";
+  std::string log_file;
+  std::string piece_size = "0";
+  unsigned origin_timeout_s = 30;
+  unsigned recheck_s = 30;
+
+  CLI::App app{"Damselfly supernode: fetches each source once, caches it in pieces and schedules peers"};
+  app.set_version_flag("--version", "supernode 0.1.0");
+  app.add_option("--listen", cfg.listen, "Address and port of the HTTP API and piece server")
+      ->capture_default_str();
+  app.add_option("--data-dir", cfg.data_dir, "Directory of the piece cache")->capture_default_str();
+  app.add_option("--piece-size", piece_size,
+                 "Fixed piece size like 4M; 0 chooses by file size (1-16 MiB, ~256 pieces)")
+      ->capture_default_str();
+  app.add_option("--origin-concurrency", cfg.origin_concurrency,
+                 "Parallel Range requests to the origin per task")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
+  app.add_option("--origin-timeout", origin_timeout_s,
+                 "Seconds an origin connection may stall before the fetch fails")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 3600u));
+  app.add_option("--recheck-interval", recheck_s,
+                 "Seconds between re-checks of a cached file's ETag/Last-Modified at the origin")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+  app.add_option("--log-file", log_file, "Log to this file instead of stderr");
+  add_yaml_config_option(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  auto size = parse_size(piece_size);
+  if (!size || (*size != 0 && (*size < 16 * 1024 || *size > (1ull << 30)))) {
+    std::fprintf(stderr, "supernode: error: --piece-size must be 0 or between 16K and 1G\n");
+    return 2;
+  }
+  cfg.sizing.fixed_size = *size;
+  cfg.origin_timeout = std::chrono::seconds(origin_timeout_s);
+  cfg.recheck_interval = std::chrono::seconds(recheck_s);
+  if (setup_logging("supernode", log_level, log_file)) {
+    std::fprintf(stderr, "supernode: error: bad --log-level or unwritable --log-file\n");
+    return 2;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+
+  boost::asio::io_context io(1);
+  supernode::supernode node(io.get_executor(), cfg);
+  auto port = node.start();
+  if (!port) {
+    std::fprintf(stderr, "supernode: error: cannot start on %s with data dir %s: %s\n",
+                 cfg.listen.c_str(), cfg.data_dir.c_str(), port.error().message().c_str());
+    return 1;
+  }
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", sig);
+    node.stop();
+    // Let in-flight answers finish, but do not wait on long transfers forever.
+    static boost::asio::steady_timer grace(io);
+    grace.expires_after(std::chrono::seconds(5));
+    grace.async_wait([&](const boost::system::error_code&) { io.stop(); });
+  });
+  io.run();
+  return 0;
+}

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// Back-to-source: fetches a task from its origin once, into the cache, piece by piece.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+
+#include "damselfly/common/metrics.hpp"
+#include "damselfly/supernode/config.hpp"
+#include "damselfly/supernode_storage/cache_store.hpp"
+#include "task.hpp"
+
+namespace damselfly::supernode {
+
+/// Probes the origin with a one-byte Range request. A 206 answer means Range
+/// support: pieces are then fetched by `origin_concurrency` parallel Range
+/// requests. A 200 answer is consumed as the single stream it is (no second
+/// request). Every piece is hashed as it arrives and becomes servable at once.
+class origin_fetcher {
+ public:
+  origin_fetcher(boost::asio::any_io_executor ex, const supernode_config& cfg, cache_store& cache,
+                 metrics_registry& metrics);
+
+  /// Fetches `t` (phase probing) to done or failed.
+  boost::asio::awaitable<void> fetch(std::shared_ptr<task> t);
+  /// Re-checks a done task against the origin; on any change refetches it.
+  boost::asio::awaitable<void> validate(std::shared_ptr<task> t);
+
+ private:
+  struct fetch_state;
+  boost::asio::awaitable<void> range_worker(std::shared_ptr<task> t, std::shared_ptr<fetch_state> st);
+  void complete(task& t, fetch_state& st);
+  void fail(task& t, const error_code& ec, int origin_status, const std::string& detail);
+
+  boost::asio::any_io_executor ex_;
+  const supernode_config& cfg_;
+  cache_store& cache_;
+  metric_value& source_bytes_;
+  metric_value& origin_requests_;
+  metric_value& origin_failures_;
+};
+
+}  // namespace damselfly::supernode

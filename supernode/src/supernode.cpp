@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// Wiring of the supernode: tasks, API, HTTP server and housekeeping timer.
+#include "damselfly/supernode/supernode.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api.hpp"
+#include "damselfly/common/http_server.hpp"
+#include "task_manager.hpp"
+
+namespace damselfly::supernode {
+
+namespace asio = boost::asio;
+
+struct supernode::impl {
+  impl(asio::any_io_executor e, supernode_config c)
+      : ex(e),
+        cfg(std::move(c)),
+        tasks(e, cfg, metrics),
+        routes(cfg, tasks, metrics),
+        server(e, [this](http_request& r) { return routes.handle(r); }),
+        housekeeping(e) {}
+
+  asio::any_io_executor ex;
+  supernode_config cfg;
+  metrics_registry metrics;
+  task_manager tasks;
+  api routes;
+  http_server server;
+  asio::steady_timer housekeeping;
+  bool stopped = false;
+
+  asio::awaitable<void> housekeeping_loop() {
+    while (!stopped) {
+      housekeeping.expires_after(std::chrono::seconds(5));
+      auto [ec] = co_await housekeeping.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec || stopped) break;
+      tasks.tick();
+    }
+  }
+};
+
+supernode::supernode(asio::any_io_executor ex, supernode_config cfg)
+    : impl_(std::make_unique<impl>(std::move(ex), std::move(cfg))) {}
+
+supernode::~supernode() { stop(); }
+
+result<std::uint16_t> supernode::start() {
+  auto hp = host_port::parse(impl_->cfg.listen);
+  if (!hp) return errc::invalid_argument;
+  if (auto ec = impl_->tasks.init()) return ec;
+  auto port = impl_->server.listen(hp->host, hp->port);
+  if (!port) return port;
+  impl_->server.start();
+  asio::co_spawn(impl_->ex, impl_->housekeeping_loop(), asio::detached);
+  spdlog::info("supernode listening on {}:{}, cache in {}", hp->host, *port,
+               impl_->cfg.data_dir.string());
+  return port;
+}
+
+void supernode::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->housekeeping.cancel();
+  impl_->server.stop();
+}
+
+}  // namespace damselfly::supernode

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+// Task bookkeeping and change notification.
+#include "task.hpp"
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "damselfly/common/piece_math.hpp"
+
+namespace damselfly::supernode {
+
+namespace asio = boost::asio;
+
+task::task(asio::any_io_executor ex, std::string id_value, proto::register_request src, http_url u)
+    : id(std::move(id_value)), source(std::move(src)), url(std::move(u)), ex_(std::move(ex)) {}
+
+std::int64_t task::piece_count() const {
+  if (content_length < 0 || piece_size == 0) return -1;
+  return static_cast<std::int64_t>(damselfly::piece_count(static_cast<std::uint64_t>(content_length), piece_size));
+}
+
+bool task::all_ready() const {
+  auto n = piece_count();
+  return n >= 0 && ready_count == static_cast<std::uint64_t>(n);
+}
+
+proto::task_info task::info() const {
+  proto::task_info i;
+  i.task_id = id;
+  switch (phase) {
+    case task_phase::done: i.state = proto::task_state::done; break;
+    case task_phase::failed: i.state = proto::task_state::failed; break;
+    default: i.state = proto::task_state::running; break;
+  }
+  // While probing or validating the layout is not settled: say nothing yet.
+  bool settled = phase == task_phase::fetching || phase == task_phase::done;
+  i.content_length = settled ? content_length : -1;
+  i.piece_size = settled ? piece_size : 0;
+  i.piece_count = settled ? piece_count() : -1;
+  i.version = version;
+  if (phase == task_phase::done) i.file_sha256 = file_sha256;
+  i.error = error;
+  return i;
+}
+
+void task::reset(task_phase next) {
+  ++generation;
+  phase = next;
+  content_length = -1;
+  piece_size = 0;
+  digests.clear();
+  ready.clear();
+  ready_count = 0;
+  etag.clear();
+  last_modified.clear();
+  version.clear();
+  file_sha256.clear();
+  error.reset();
+  fd.reset();
+  swarm = scheduler::swarm(scheduler::swarm_options{});
+  notify();
+}
+
+void task::set_layout(std::int64_t length, std::uint64_t piece_size_value) {
+  content_length = length;
+  piece_size = piece_size_value;
+  auto n = piece_count();
+  if (n >= 0) {
+    digests.resize(static_cast<std::size_t>(n));
+    ready.resize(static_cast<std::size_t>(n), false);
+  }
+}
+
+void task::piece_ready(std::uint64_t index, std::string sha256) {
+  if (index >= ready.size()) {
+    ready.resize(index + 1, false);
+    digests.resize(index + 1);
+  }
+  if (!ready[index]) {
+    ready[index] = true;
+    ++ready_count;
+  }
+  digests[index] = std::move(sha256);
+  swarm.seed_has(index);
+  notify();
+}
+
+void task::fail(proto::error_info e) {
+  phase = task_phase::failed;
+  error = std::move(e);
+  failed_at = clock::now();
+  fd.reset();
+  notify();
+}
+
+void task::notify() {
+  for (auto* w : waiters_) w->cancel();
+  waiters_.clear();
+}
+
+asio::awaitable<void> task::wait_for_change(std::chrono::milliseconds timeout) {
+  asio::steady_timer timer(ex_, timeout);
+  waiters_.push_back(&timer);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  std::erase(waiters_, &timer);
+}
+
+}  // namespace damselfly::supernode

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// One source file at the supernode: fetch progress, piece digests, swarm and waiters.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "damselfly/common/digest.hpp"
+#include "damselfly/common/unique_fd.hpp"
+#include "damselfly/common/url.hpp"
+#include "damselfly/proto/messages.hpp"
+#include "damselfly/scheduler/swarm.hpp"
+
+namespace damselfly::supernode {
+
+enum class task_phase {
+  probing,     ///< first request to the origin in flight; length not known yet
+  fetching,    ///< pieces arriving; ready ones are served
+  validating,  ///< cached copy being re-checked against the origin
+  done,
+  failed,
+};
+
+class task {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  task(boost::asio::any_io_executor ex, std::string id, proto::register_request source, http_url url);
+
+  const std::string id;
+  const proto::register_request source;
+  const http_url url;
+
+  task_phase phase = task_phase::probing;
+  /// Bumped whenever the task restarts; a fetch of an older generation stops.
+  std::uint64_t generation = 0;
+  std::int64_t content_length = -1;
+  std::uint64_t piece_size = 0;
+  std::vector<std::string> digests;  ///< per piece; empty until ready
+  std::vector<bool> ready;
+  std::uint64_t ready_count = 0;
+  std::string etag;
+  std::string last_modified;
+  std::string version;
+  std::string file_sha256;
+  std::optional<proto::error_info> error;
+  std::shared_ptr<const unique_fd> fd;
+  clock::time_point validated_at{};
+  clock::time_point failed_at{};
+  scheduler::swarm swarm;
+
+  /// Number of pieces when the length is known, else -1.
+  std::int64_t piece_count() const;
+  bool all_ready() const;
+  proto::task_info info() const;
+
+  /// Clears everything learned from the origin and bumps the generation.
+  void reset(task_phase next);
+  /// Sizes the piece tables once the length (or -1) and piece size are known.
+  void set_layout(std::int64_t length, std::uint64_t piece_size_value);
+  /// Records a verified-by-us piece as cached and assignable.
+  void piece_ready(std::uint64_t index, std::string sha256);
+  void fail(proto::error_info e);
+
+  /// Wakes everyone waiting in wait_for_change().
+  void notify();
+  /// Suspends until notify() or `timeout`, whichever is first.
+  boost::asio::awaitable<void> wait_for_change(std::chrono::milliseconds timeout);
+
+ private:
+  boost::asio::any_io_executor ex_;
+  std::vector<boost::asio::steady_timer*> waiters_;
+};
+
+}  // namespace damselfly::supernode

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// Task lifecycle at the supernode.
+#include "task_manager.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <spdlog/spdlog.h>
+
+namespace damselfly::supernode {
+
+namespace asio = boost::asio;
+
+task_manager::task_manager(asio::any_io_executor ex, const supernode_config& cfg,
+                           metrics_registry& metrics)
+    : ex_(ex),
+      cfg_(cfg),
+      cache_(cfg.data_dir),
+      fetcher_(ex, cfg, cache_, metrics),
+      tasks_gauge_(metrics.gauge("damselfly_supernode_tasks", "Tasks known to the supernode")) {}
+
+error_code task_manager::init() {
+  if (auto ec = cache_.init()) return ec;
+  for (auto& m : cache_.load_complete()) {
+    auto url = http_url::parse(m.url);
+    auto fd = cache_.open_data(m.task_id);
+    if (!url || !fd) continue;
+    proto::register_request src;
+    src.url = m.url;
+    auto t = std::make_shared<task>(ex_, m.task_id, src, *url);
+    t->set_layout(m.content_length, m.piece_size);
+    for (std::uint64_t i = 0; i < m.piece_sha256.size(); ++i) t->piece_ready(i, m.piece_sha256[i]);
+    t->etag = m.etag;
+    t->last_modified = m.last_modified;
+    t->version = m.version;
+    t->file_sha256 = m.file_sha256;
+    t->fd = *fd;
+    t->phase = task_phase::done;
+    t->validated_at = {};  // re-checked against the origin on first use
+    tasks_.emplace(m.task_id, std::move(t));
+  }
+  spdlog::info("cache: {} complete task(s) loaded from {}", tasks_.size(), cfg_.data_dir.string());
+  tasks_gauge_.set(tasks_.size());
+  return {};
+}
+
+void task_manager::start_fetch(const std::shared_ptr<task>& t) {
+  asio::co_spawn(ex_, fetcher_.fetch(t), asio::detached);
+}
+
+std::shared_ptr<task> task_manager::ensure(const std::string& id, const proto::register_request& req,
+                                           const http_url& url) {
+  auto now = task::clock::now();
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) {
+    auto t = std::make_shared<task>(ex_, id, req, url);
+    tasks_.emplace(id, t);
+    tasks_gauge_.set(tasks_.size());
+    spdlog::info("task {} new: {}", id.substr(0, 12), url.text);
+    start_fetch(t);
+    return t;
+  }
+  auto& t = it->second;
+  if (t->phase == task_phase::failed && now - t->failed_at >= cfg_.retry_failed_after) {
+    // The request may carry fixed headers (credentials); use the newest.
+    auto fresh = std::make_shared<task>(ex_, id, req, url);
+    fresh->generation = t->generation + 1;
+    t->reset(task_phase::failed);  // stops anything still running for the old one
+    t = fresh;
+    spdlog::info("task {} retrying after failure", id.substr(0, 12));
+    start_fetch(t);
+  } else if (t->phase == task_phase::done && now - t->validated_at >= cfg_.recheck_interval) {
+    t->phase = task_phase::validating;
+    asio::co_spawn(ex_, fetcher_.validate(t), asio::detached);
+  }
+  return t;
+}
+
+std::shared_ptr<task> task_manager::find(const std::string& id) const {
+  auto it = tasks_.find(id);
+  return it == tasks_.end() ? nullptr : it->second;
+}
+
+void task_manager::tick() {
+  auto now = task::clock::now();
+  for (auto& [id, t] : tasks_) t->swarm.expire(now);
+}
+
+}  // namespace damselfly::supernode

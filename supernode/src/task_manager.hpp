@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// The supernode's tasks: creation on first registration, reuse of the cache, restarts.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "damselfly/common/metrics.hpp"
+#include "damselfly/supernode/config.hpp"
+#include "damselfly/supernode_storage/cache_store.hpp"
+#include "origin_fetcher.hpp"
+#include "task.hpp"
+
+namespace damselfly::supernode {
+
+class task_manager {
+ public:
+  task_manager(boost::asio::any_io_executor ex, const supernode_config& cfg, metrics_registry& metrics);
+
+  /// Creates the cache directories and loads complete tasks from a previous run.
+  error_code init();
+  /// The task for `id`, creating it (and starting the origin fetch) when new,
+  /// refetching it when it failed a while ago, and re-checking a cached copy
+  /// whose last check is older than the recheck interval.
+  std::shared_ptr<task> ensure(const std::string& id, const proto::register_request& req,
+                               const http_url& url);
+  std::shared_ptr<task> find(const std::string& id) const;
+  /// Periodic housekeeping: expires silent peers and lost assignments.
+  void tick();
+
+ private:
+  void start_fetch(const std::shared_ptr<task>& t);
+
+  boost::asio::any_io_executor ex_;
+  const supernode_config& cfg_;
+  cache_store cache_;
+  origin_fetcher fetcher_;
+  metric_value& tasks_gauge_;
+  std::map<std::string, std::shared_ptr<task>> tasks_;
+};
+
+}  // namespace damselfly::supernode

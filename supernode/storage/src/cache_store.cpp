@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+// Supernode piece cache on disk.
+#include "damselfly/supernode_storage/cache_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "damselfly/common/task_id.hpp"
+
+namespace damselfly::supernode {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+error_code last_errno() { return {errno, boost::system::system_category()}; }
+
+}  // namespace
+
+cache_store::cache_store(fs::path root) : root_(std::move(root)) {}
+
+fs::path cache_store::task_dir(const std::string& task_id) const { return root_ / "tasks" / task_id; }
+
+error_code cache_store::init() {
+  std::error_code ec;
+  fs::create_directories(root_ / "tasks", ec);
+  if (ec) return errc::io_error;
+  auto probe = root_ / ".write-test";
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return last_errno();
+  ::close(fd);
+  fs::remove(probe, ec);
+  return {};
+}
+
+std::vector<cached_task_meta> cache_store::load_complete() {
+  std::vector<cached_task_meta> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root_ / "tasks", ec)) {
+    const auto id = entry.path().filename().string();
+    auto meta_path = entry.path() / "meta.json";
+    auto discard = [&](const char* why) {
+      spdlog::info("cache: discarding task {} ({})", id, why);
+      std::error_code rm;
+      fs::remove_all(entry.path(), rm);
+    };
+    if (!is_valid_task_id(id)) continue;  // not ours; leave it alone
+    if (!fs::exists(meta_path)) {
+      discard("incomplete fetch");
+      continue;
+    }
+    try {
+      std::ifstream in(meta_path);
+      json j = json::parse(in);
+      cached_task_meta m;
+      m.task_id = j.at("task_id").get<std::string>();
+      m.url = j.at("url").get<std::string>();
+      m.content_length = j.at("content_length").get<std::int64_t>();
+      m.piece_size = j.at("piece_size").get<std::uint64_t>();
+      m.piece_sha256 = j.at("piece_sha256").get<std::vector<std::string>>();
+      m.etag = j.value("etag", "");
+      m.last_modified = j.value("last_modified", "");
+      m.version = j.at("version").get<std::string>();
+      m.file_sha256 = j.at("file_sha256").get<std::string>();
+      auto size = fs::file_size(entry.path() / "data");
+      if (m.task_id != id || static_cast<std::int64_t>(size) != m.content_length) {
+        discard("data does not match metadata");
+        continue;
+      }
+      out.push_back(std::move(m));
+    } catch (const std::exception&) {
+      discard("unreadable metadata");
+    }
+  }
+  return out;
+}
+
+result<std::shared_ptr<const unique_fd>> cache_store::create_data(const std::string& task_id) {
+  std::error_code ec;
+  auto dir = task_dir(task_id);
+  fs::remove(dir / "meta.json", ec);
+  fs::create_directories(dir, ec);
+  if (ec) return errc::io_error;
+  int fd = ::open((dir / "data").c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return last_errno();
+  return std::make_shared<const unique_fd>(fd);
+}
+
+result<std::shared_ptr<const unique_fd>> cache_store::open_data(const std::string& task_id) {
+  int fd = ::open((task_dir(task_id) / "data").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return last_errno();
+  return std::make_shared<const unique_fd>(fd);
+}
+
+error_code cache_store::write_at(const unique_fd& fd, std::uint64_t offset,
+                                 std::span<const std::byte> data) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd.get(), data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_errno();
+    }
+    data = data.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
+error_code cache_store::read_at(const unique_fd& fd, std::uint64_t offset, std::span<std::byte> out) {
+  while (!out.empty()) {
+    ssize_t n = ::pread(fd.get(), out.data(), out.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_errno();
+    }
+    if (n == 0) return errc::io_error;
+    out = out.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
+error_code cache_store::commit(const unique_fd& fd, const cached_task_meta& m) {
+  if (::fdatasync(fd.get()) != 0) return last_errno();
+  json j{{"task_id", m.task_id},         {"url", m.url},
+         {"content_length", m.content_length}, {"piece_size", m.piece_size},
+         {"piece_sha256", m.piece_sha256}, {"etag", m.etag},
+         {"last_modified", m.last_modified},   {"version", m.version},
+         {"file_sha256", m.file_sha256}};
+  auto dir = task_dir(m.task_id);
+  auto tmp = dir / "meta.json.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump();
+    out.flush();
+    if (!out) return errc::io_error;
+  }
+  std::error_code ec;
+  fs::rename(tmp, dir / "meta.json", ec);
+  return ec ? error_code(errc::io_error) : error_code{};
+}
+
+void cache_store::remove(const std::string& task_id) {
+  std::error_code ec;
+  fs::remove_all(task_dir(task_id), ec);
+}
+
+}  // namespace damselfly::supernode
