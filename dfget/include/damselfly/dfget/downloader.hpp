@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// The download engine: register with a supernode, fetch assigned pieces in parallel, verify, store.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "damselfly/common/digest.hpp"
+#include "damselfly/common/error.hpp"
+#include "damselfly/common/http_message.hpp"
+#include "damselfly/dfget_storage/piece_store.hpp"
+
+namespace damselfly::dfget {
+
+/// What to download.
+struct download_request {
+  std::string url;
+  std::vector<std::string> filters;
+  std::string tag;
+  std::string identifier;
+  std::optional<digest_spec> digest;  ///< checked on the whole content
+  std::map<std::string, std::string> headers;  ///< passed on to the origin
+};
+
+struct downloader_options {
+  std::vector<host_port> supernodes;  ///< tried in order for registration
+  unsigned parallel = 8;              ///< pieces in flight
+  unsigned max_piece_attempts = 5;    ///< per piece, before the download fails
+  std::chrono::milliseconds io_timeout{30'000};
+  /// The download fails when no piece arrives for this long.
+  std::chrono::milliseconds stall_timeout{120'000};
+  /// Whole-download limit; zero means none.
+  std::chrono::milliseconds total_timeout{0};
+  std::string peer_id;  ///< empty: one is generated
+};
+
+struct download_progress {
+  std::uint64_t bytes_done = 0;
+  std::int64_t total_bytes = -1;  ///< -1 while unknown
+  std::uint64_t pieces_done = 0;
+  std::int64_t piece_count = -1;
+};
+
+struct download_summary {
+  std::string task_id;
+  std::uint64_t bytes = 0;
+  std::uint64_t pieces = 0;
+  std::uint64_t from_supernode = 0;  ///< bytes
+  std::uint64_t from_peers = 0;      ///< bytes
+  std::uint64_t failed_pieces = 0;   ///< attempts that failed and were retried
+  std::chrono::milliseconds elapsed{0};
+};
+
+/// Success (ec empty) with a summary, or a failure with one line for the user.
+struct download_outcome {
+  error_code ec;
+  std::string message;
+  download_summary summary;
+};
+
+/// Runs downloads on a single-threaded executor; one run() per object at a time.
+class downloader {
+ public:
+  downloader(boost::asio::any_io_executor ex, downloader_options opts);
+  ~downloader();
+  downloader(const downloader&) = delete;
+  downloader& operator=(const downloader&) = delete;
+
+  /// Downloads `req` into `store`. The store holds the complete, piece-verified
+  /// (and, with a digest, whole-verified) content when the outcome is success.
+  boost::asio::awaitable<download_outcome> run(
+      const download_request& req, piece_store& store,
+      std::function<void(const download_progress&)> on_progress = {});
+
+ private:
+  struct session;
+  boost::asio::any_io_executor ex_;
+  downloader_options opts_;
+};
+
+}  // namespace damselfly::dfget

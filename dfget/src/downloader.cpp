@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: Apache-2.0
+// Download engine: supernode registration and sync loop, parallel piece fetches, verification.
+#include "damselfly/dfget/downloader.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <random>
+#include <spdlog/spdlog.h>
+
+#include "damselfly/common/http_client.hpp"
+#include "damselfly/common/http_range.hpp"
+#include "damselfly/proto/messages.hpp"
+
+namespace damselfly::dfget {
+
+namespace asio = boost::asio;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+std::string make_peer_id() {
+  char host[64] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string h;
+  for (char c : std::string(host))
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') h.push_back(c);
+  std::random_device rd;
+  std::uniform_int_distribution<std::uint32_t> dist;
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, "-%d-%08x", static_cast<int>(::getpid()), dist(rd));
+  return (h.empty() ? std::string("peer") : h) + suffix;
+}
+
+std::chrono::milliseconds since(steady::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t);
+}
+
+}  // namespace
+
+/// State of one run(); lives on the engine's executor only.
+struct downloader::session {
+  session(asio::any_io_executor e, const downloader_options& o, const download_request& r,
+          piece_store& s, std::function<void(const download_progress&)> p)
+      : ex(e), opts(o), req(r), store(s), on_progress(std::move(p)), wake(e) {}
+
+  asio::any_io_executor ex;
+  const downloader_options& opts;
+  const download_request& req;
+  piece_store& store;
+  std::function<void(const download_progress&)> on_progress;
+
+  std::string peer_id;
+  host_port supernode;
+  std::unique_ptr<http_client> control;
+  proto::task_info task;
+  std::vector<bool> have;
+  std::uint64_t have_count = 0;
+  unsigned in_flight = 0;
+  std::vector<proto::piece_result> results;
+  std::map<std::uint64_t, unsigned> failures;
+  std::map<std::string, std::vector<std::unique_ptr<http_client>>> idle;
+  asio::steady_timer wake;
+  steady::time_point last_progress = steady::now();
+  download_outcome outcome;
+  bool fatal = false;
+
+  void fail(error_code ec, std::string message) {
+    if (fatal) return;
+    fatal = true;
+    outcome.ec = ec;
+    outcome.message = std::move(message);
+    wake.cancel();
+  }
+
+  http_client_options client_options() const {
+    http_client_options c;
+    c.io_timeout = opts.io_timeout;
+    c.connect_timeout = opts.io_timeout;
+    return c;
+  }
+
+  asio::awaitable<bool> register_task();
+  asio::awaitable<bool> sync_once(std::uint32_t want, std::uint32_t wait_ms,
+                                  std::vector<proto::assignment>& out);
+  asio::awaitable<void> fetch_piece(proto::assignment a);
+  asio::awaitable<void> verify_whole();
+  asio::awaitable<void> leave();
+  bool complete() const {
+    return task.state == proto::task_state::done && task.piece_count >= 0 &&
+           have_count == static_cast<std::uint64_t>(task.piece_count);
+  }
+  /// Turns a non-2xx JSON answer from the supernode into a failure.
+  void fail_from_answer(const http_client_response& resp, const char* what) {
+    auto err = proto::decode<proto::error_response>(resp.body);
+    std::string msg = err ? err.value->error.message : resp.body.substr(0, 200);
+    fail(errc::protocol_error, std::string("supernode refused ") + what + " (" +
+                                   std::to_string(resp.head.status) + "): " + msg);
+  }
+  void fail_task(const proto::task_info& t) {
+    std::string msg = t.error ? t.error->message : "the supernode reports the task as failed";
+    auto code = errc::task_failed;
+    if (t.error && t.error->code.rfind("origin", 0) == 0) code = errc::origin_http_error;
+    if (t.error && (t.error->code == "origin_unreachable" || t.error->code == "origin_timeout"))
+      code = errc::origin_unreachable;
+    fail(code, msg);
+  }
+};
+
+downloader::downloader(asio::any_io_executor ex, downloader_options opts)
+    : ex_(std::move(ex)), opts_(std::move(opts)) {
+  if (opts_.peer_id.empty()) opts_.peer_id = make_peer_id();
+  opts_.parallel = std::max(1u, opts_.parallel);
+}
+
+downloader::~downloader() = default;
+
+asio::awaitable<bool> downloader::session::register_task() {
+  proto::register_request r;
+  r.url = req.url;
+  r.filters = req.filters;
+  r.tag = req.tag;
+  r.identifier = req.identifier;
+  if (req.digest) r.digest = req.digest->to_string();
+  r.headers = req.headers;
+  r.peer_id = peer_id;
+  http_request post;
+  post.method = "POST";
+  post.target = "/api/v1/tasks";
+  post.headers.set("Content-Type", "application/json");
+  post.body = proto::encode(r);
+
+  std::string errors;
+  for (const auto& sn : opts.supernodes) {
+    auto c = std::make_unique<http_client>(ex, sn.host, sn.port, client_options());
+    auto resp = co_await c->fetch(post, 1 << 20);
+    if (!resp) {
+      errors += (errors.empty() ? "" : "; ") + sn.to_string() + ": " + resp.error().message();
+      continue;
+    }
+    if (resp->head.status != 200) {
+      fail_from_answer(*resp, "the registration");
+      co_return false;
+    }
+    auto info = proto::decode<proto::task_info>(resp->body);
+    if (!info) {
+      fail(errc::protocol_error, "supernode sent an invalid registration answer: " + info.error.message);
+      co_return false;
+    }
+    supernode = sn;
+    control = std::move(c);
+    task = *info.value;
+    co_return true;
+  }
+  fail(errc::supernode_unreachable, "cannot reach any supernode (" + errors + ")");
+  co_return false;
+}
+
+asio::awaitable<bool> downloader::session::sync_once(std::uint32_t want, std::uint32_t wait_ms,
+                                                    std::vector<proto::assignment>& out) {
+  proto::sync_request s;
+  s.results = std::move(results);
+  results.clear();
+  s.want = want;
+  s.wait_ms = wait_ms;
+  s.version = task.version;
+  http_request post;
+  post.method = "POST";
+  post.target = "/api/v1/tasks/" + task.task_id + "/peers/" + peer_id + "/sync";
+  post.headers.set("Content-Type", "application/json");
+  post.body = proto::encode(s);
+  auto resp = co_await control->fetch(post, 16 << 20);
+  if (!resp) {
+    fail(errc::supernode_unreachable,
+         "lost the supernode " + supernode.to_string() + ": " + resp.error().message());
+    co_return false;
+  }
+  if (resp->head.status == 409) {
+    fail(errc::source_changed, "the source file changed during the download; run dfget again");
+    co_return false;
+  }
+  if (resp->head.status != 200) {
+    fail_from_answer(*resp, "a sync");
+    co_return false;
+  }
+  auto answer = proto::decode<proto::sync_response>(resp->body);
+  if (!answer) {
+    fail(errc::protocol_error, "supernode sent an invalid sync answer: " + answer.error.message);
+    co_return false;
+  }
+  task = answer.value->task;
+  out = std::move(answer.value->assignments);
+  co_return true;
+}
+
+asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
+  auto started = steady::now();
+  host_port from = supernode;
+  if (a.source != "supernode") {
+    auto hp = host_port::parse(a.source);
+    if (hp) from = *hp;
+  }
+  auto& pool = idle[from.to_string()];
+  std::unique_ptr<http_client> c;
+  if (!pool.empty()) {
+    c = std::move(pool.back());
+    pool.pop_back();
+  } else {
+    c = std::make_unique<http_client>(ex, from.host, from.port, client_options());
+  }
+  http_request get;
+  get.target = "/pieces/" + task.task_id;
+  get.headers.set("Range", format_range_request({a.offset, a.length}));
+  std::string status = "ok";
+  std::string buf;
+  if (a.length > 0) {
+    auto resp = co_await c->fetch(get, static_cast<std::size_t>(a.length));
+    if (!resp) {
+      status = "unreachable";
+      spdlog::debug("piece {} from {}: {}", a.piece, from.to_string(), resp.error().message());
+    } else if (resp->head.status != 206 || resp->body.size() != a.length) {
+      status = "error";
+      spdlog::debug("piece {} from {}: status {}, {} bytes", a.piece, from.to_string(),
+                    resp->head.status, resp->body.size());
+    } else if (sha256_hex(resp->body) != a.sha256) {
+      status = "bad_digest";
+      spdlog::warn("piece {} from {} failed verification", a.piece, from.to_string());
+    } else {
+      buf = std::move(resp->body);
+    }
+  } else if (a.sha256 != sha256_hex("")) {
+    status = "bad_digest";
+  }
+  if (status == "ok" && !fatal) {
+    if (auto ec = store.write(a.offset, std::as_bytes(std::span(buf.data(), buf.size())))) {
+      fail(errc::io_error, "cannot write the download: " + ec.message());
+    }
+  }
+  if (status == "ok") pool.push_back(std::move(c));
+
+  if (!fatal) {
+    results.push_back({a.piece, status, a.source, a.length, static_cast<std::uint64_t>(since(started).count())});
+    if (status == "ok") {
+      if (a.piece >= have.size()) have.resize(a.piece + 1, false);
+      if (!have[a.piece]) {
+        have[a.piece] = true;
+        ++have_count;
+        outcome.summary.bytes += a.length;
+        ++outcome.summary.pieces;
+        (a.source == "supernode" ? outcome.summary.from_supernode : outcome.summary.from_peers) += a.length;
+      }
+      last_progress = steady::now();
+      if (on_progress)
+        on_progress({outcome.summary.bytes, task.content_length, have_count, task.piece_count});
+    } else {
+      ++outcome.summary.failed_pieces;
+      if (++failures[a.piece] >= opts.max_piece_attempts)
+        fail(errc::too_many_failures, "piece " + std::to_string(a.piece) + " failed " +
+                                          std::to_string(failures[a.piece]) + " times (last: " + status + ")");
+    }
+  }
+  --in_flight;
+  wake.cancel();
+}
+
+asio::awaitable<void> downloader::session::verify_whole() {
+  if (!req.digest) co_return;
+  digest d(req.digest->algo);
+  std::vector<std::byte> buf(1 << 20);
+  std::uint64_t length = static_cast<std::uint64_t>(task.content_length);
+  for (std::uint64_t off = 0; off < length;) {
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - off));
+    if (auto ec = store.read(off, std::span(buf.data(), n))) {
+      fail(errc::io_error, "cannot read back the download: " + ec.message());
+      co_return;
+    }
+    d.update(std::span<const std::byte>(buf.data(), n));
+    off += n;
+  }
+  auto got = d.finish();
+  if (got != req.digest->hex)
+    fail(errc::digest_mismatch, "digest mismatch: expected " + req.digest->to_string() + ", got " +
+                                    std::string(to_string(req.digest->algo)) + ":" + got);
+}
+
+asio::awaitable<void> downloader::session::leave() {
+  http_request del;
+  del.method = "DELETE";
+  del.target = "/api/v1/tasks/" + task.task_id + "/peers/" + peer_id;
+  co_await control->fetch(del, 1 << 16);  // best effort: the supernode also expires silent peers
+}
+
+asio::awaitable<download_outcome> downloader::run(
+    const download_request& req, piece_store& store,
+    std::function<void(const download_progress&)> on_progress) {
+  auto started = steady::now();
+  session s(ex_, opts_, req, store, std::move(on_progress));
+  s.peer_id = opts_.peer_id;
+  if (opts_.supernodes.empty()) {
+    s.outcome.ec = errc::invalid_argument;
+    s.outcome.message = "no supernode configured";
+    co_return s.outcome;
+  }
+  if (!co_await s.register_task()) co_return s.outcome;
+  s.outcome.summary.task_id = s.task.task_id;
+  bool waiting_for_piece = false;
+
+  while (!s.fatal) {
+    if (s.task.state == proto::task_state::failed) {
+      s.fail_task(s.task);
+      break;
+    }
+    if (s.complete() && s.in_flight == 0) {
+      std::vector<proto::assignment> none;
+      if (!s.results.empty()) co_await s.sync_once(0, 0, none);  // report the last pieces
+      break;
+    }
+    if (since(s.last_progress) > opts_.stall_timeout) {
+      s.fail(errc::timeout, "no progress for " + std::to_string(opts_.stall_timeout.count() / 1000) + " s");
+      break;
+    }
+    if (opts_.total_timeout.count() > 0 && since(started) > opts_.total_timeout) {
+      s.fail(errc::timeout, "download did not finish within " +
+                                std::to_string(opts_.total_timeout.count() / 1000) + " s");
+      break;
+    }
+    std::uint32_t free_slots = opts_.parallel - s.in_flight;
+    bool have_news = !s.results.empty();
+    if (have_news || (free_slots > 0 && !waiting_for_piece)) {
+      // With nothing in flight, let the supernode hold the answer until it has work.
+      std::uint32_t wait_ms = s.in_flight == 0 ? 2000 : 0;
+      std::vector<proto::assignment> got;
+      if (!co_await s.sync_once(s.complete() ? 0 : free_slots, wait_ms, got)) break;
+      for (auto& a : got) {
+        ++s.in_flight;
+        asio::co_spawn(s.ex, s.fetch_piece(std::move(a)), asio::detached);
+      }
+      waiting_for_piece = got.empty() && s.in_flight > 0;
+      continue;
+    }
+    s.wake.expires_at(steady::time_point::max());
+    co_await s.wake.async_wait(nothrow);
+    waiting_for_piece = false;
+  }
+  // Let fetches still running wind down before their state goes away.
+  while (s.in_flight > 0) {
+    s.wake.expires_at(steady::time_point::max());
+    co_await s.wake.async_wait(nothrow);
+  }
+  if (!s.fatal) co_await s.verify_whole();
+  if (s.control && !s.task.task_id.empty()) co_await s.leave();
+  s.outcome.summary.elapsed = since(started);
+  co_return s.outcome;
+}
+
+}  // namespace damselfly::dfget

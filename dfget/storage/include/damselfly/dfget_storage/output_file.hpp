@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// The user's output file: written beside its final name, published only when complete.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "damselfly/common/error.hpp"
+#include "damselfly/common/unique_fd.hpp"
+#include "damselfly/dfget_storage/piece_store.hpp"
+
+namespace damselfly::dfget {
+
+/// A hidden temporary file in the output's directory. commit() fsyncs it and
+/// renames it over the final path (atomic on one filesystem); destroying an
+/// uncommitted output_file removes the temporary, so a failed download never
+/// leaves anything at the final path.
+class output_file final : public piece_store {
+ public:
+  /// Creates the temporary beside `final_path`; fails if its directory is missing or not writable.
+  static result<std::unique_ptr<output_file>> create(const std::filesystem::path& final_path);
+  ~output_file() override;
+
+  error_code write(std::uint64_t offset, std::span<const std::byte> data) override;
+  error_code read(std::uint64_t offset, std::span<std::byte> out) override;
+  error_code sync() override;
+
+  /// Sets the final size, fsyncs, renames into place and fsyncs the directory.
+  error_code commit(std::uint64_t length);
+  const std::filesystem::path& temp_path() const noexcept { return temp_; }
+  const std::filesystem::path& final_path() const noexcept { return final_; }
+
+ private:
+  output_file(std::filesystem::path final_path, std::filesystem::path temp, unique_fd fd);
+  std::filesystem::path final_;
+  std::filesystem::path temp_;
+  unique_fd fd_;
+  bool committed_ = false;
+};
+
+}  // namespace damselfly::dfget

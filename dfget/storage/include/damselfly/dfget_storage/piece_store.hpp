@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+// Where a download's verified pieces go: the interface the download engine writes through.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "damselfly/common/error.hpp"
+
+namespace damselfly::dfget {
+
+/// Random-access byte storage for one task. Implementations do plain file I/O.
+class piece_store {
+ public:
+  virtual ~piece_store() = default;
+  /// Writes all of `data` at `offset`.
+  virtual error_code write(std::uint64_t offset, std::span<const std::byte> data) = 0;
+  /// Reads exactly `out.size()` bytes at `offset`.
+  virtual error_code read(std::uint64_t offset, std::span<std::byte> out) = 0;
+  /// Makes everything written so far durable.
+  virtual error_code sync() = 0;
+};
+
+}  // namespace damselfly::dfget

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+// Temp-file-and-rename publishing of downloads.
+#include "damselfly/dfget_storage/output_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <random>
+
+namespace damselfly::dfget {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+error_code last_errno() { return {errno, boost::system::system_category()}; }
+
+std::string random_suffix() {
+  std::random_device rd;
+  std::uniform_int_distribution<unsigned> dist(0, 15);
+  std::string s;
+  for (int i = 0; i < 8; ++i) s.push_back("0123456789abcdef"[dist(rd)]);
+  return s;
+}
+
+}  // namespace
+
+output_file::output_file(fs::path final_path, fs::path temp, unique_fd fd)
+    : final_(std::move(final_path)), temp_(std::move(temp)), fd_(std::move(fd)) {}
+
+result<std::unique_ptr<output_file>> output_file::create(const fs::path& final_path) {
+  fs::path dir = final_path.parent_path();
+  if (dir.empty()) dir = ".";
+  std::string base = final_path.filename().string();
+  if (base.empty()) return errc::invalid_argument;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    fs::path temp = dir / ("." + base + ".dfget-" + random_suffix() + ".part");
+    int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0)
+      return std::unique_ptr<output_file>(new output_file(final_path, temp, unique_fd(fd)));
+    if (errno != EEXIST) return last_errno();
+  }
+  return error_code(EEXIST, boost::system::system_category());
+}
+
+output_file::~output_file() {
+  if (!committed_) {
+    fd_.reset();
+    ::unlink(temp_.c_str());
+  }
+}
+
+error_code output_file::write(std::uint64_t offset, std::span<const std::byte> data) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd_.get(), data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_errno();
+    }
+    data = data.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
+error_code output_file::read(std::uint64_t offset, std::span<std::byte> out) {
+  while (!out.empty()) {
+    ssize_t n = ::pread(fd_.get(), out.data(), out.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_errno();
+    }
+    if (n == 0) return errc::io_error;
+    out = out.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
+error_code output_file::sync() {
+  if (::fsync(fd_.get()) != 0) return last_errno();
+  return {};
+}
+
+error_code output_file::commit(std::uint64_t length) {
+  if (::ftruncate(fd_.get(), static_cast<off_t>(length)) != 0) return last_errno();
+  if (auto ec = sync()) return ec;
+  if (::rename(temp_.c_str(), final_.c_str()) != 0) return last_errno();
+  committed_ = true;
+  fs::path dir = final_.parent_path();
+  if (dir.empty()) dir = ".";
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);  // best effort: the rename itself already happened
+    ::close(dfd);
+  }
+  return {};
+}
+
+}  // namespace damselfly::dfget
