@@ -18,7 +18,7 @@ std::string_view trim(std::string_view s) {
 }
 
 result<boost::urls::url> parse_absolute(std::string_view text) {
-  auto parsed = boost::urls::parse_absolute_uri(trim(text));
+  auto parsed = boost::urls::parse_uri(trim(text));
   if (!parsed) return errc::invalid_argument;
   boost::urls::url u(*parsed);
   std::string scheme(u.scheme());

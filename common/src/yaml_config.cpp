@@ -96,6 +96,8 @@ std::shared_ptr<CLI::Config> make_yaml_config() { return std::make_shared<yaml_c
 
 void add_yaml_config_option(CLI::App& app, const std::string& default_path) {
   app.config_formatter(make_yaml_config());
+  // A misspelt key in an operator's file must not pass silently.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.set_config("--config", default_path, "YAML config file; command-line flags override it",
                  false);
 }

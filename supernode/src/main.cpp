@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   supernode::supernode_config cfg;
   std::string log_level = "info";
   std::string log_file;
+  std::string port_file;
   std::string piece_size = "0";
   unsigned origin_timeout_s = 30;
   unsigned recheck_s = 30;
@@ -44,6 +45,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.add_option("--log-file", log_file, "Log to this file instead of stderr");
+  app.add_option("--port-file", port_file,
+                 "Write the bound port here once listening (useful with --listen ADDR:0)");
   add_yaml_config_option(app);
 
   try {
@@ -73,6 +76,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "supernode: error: cannot start on %s with data dir %s: %s\n",
                  cfg.listen.c_str(), cfg.data_dir.c_str(), port.error().message().c_str());
     return 1;
+  }
+  if (!port_file.empty()) {
+    std::string tmp = port_file + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    if (!f || std::fprintf(f, "%u\n", static_cast<unsigned>(*port)) < 0 || std::fclose(f) != 0 ||
+        std::rename(tmp.c_str(), port_file.c_str()) != 0) {
+      std::fprintf(stderr, "supernode: error: cannot write --port-file %s\n", port_file.c_str());
+      return 1;
+    }
   }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {

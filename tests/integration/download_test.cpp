@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: Apache-2.0
+// End to end on loopback: real origin (test origin or nginx), real supernode, real dfget processes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "damselfly/common/task_id.hpp"
+#include "damselfly/test_support/cluster.hpp"
+#include "damselfly/test_support/files.hpp"
+#include "damselfly/test_support/net.hpp"
+#include "damselfly/test_support/temp_dir.hpp"
+
+using namespace damselfly::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t mib = 1 << 20;
+
+/// An origin with files, a supernode and a scratch dir, per test.
+class download_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir_ / "www");
+    fs::create_directories(dir_ / "out");
+    fs::create_directories(dir_ / "logs");
+  }
+  void start(std::vector<std::string> supernode_args = {}) {
+    origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
+    supernode_ = std::make_unique<supernode_server>(dir_ / "cache", dir_ / "logs", supernode_args);
+  }
+  fs::path file(const std::string& name, std::uint64_t size, std::uint64_t seed = 1) {
+    auto p = dir_ / "www" / name;
+    make_file(p, size, seed);
+    return p;
+  }
+  run_result dfget(const std::string& url, const fs::path& out, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{url, "-O", out.string(), "--supernode", supernode_->address()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_dfget(args, dir_ / "logs");
+  }
+  /// The download failed cleanly: non-zero `code`, one error line, nothing at `out`.
+  void expect_clean_failure(const run_result& r, int code, const fs::path& out,
+                            const std::string& says) {
+    EXPECT_EQ(r.exit_code, code) << r.output;
+    EXPECT_NE(r.output.find("dfget: error: "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(out));
+    for (const auto& e : fs::directory_iterator(out.parent_path()))
+      EXPECT_EQ(e.path().filename().string().find(".part"), std::string::npos) << e.path();
+  }
+
+  temp_dir dir_{"damselfly-it"};
+  std::unique_ptr<origin_server> origin_;
+  std::unique_ptr<supernode_server> supernode_;
+};
+
+}  // namespace
+
+TEST_F(download_test, EdgeSizesArriveIntactAndTheOriginSendsEachByteOnce) {
+  start({"--piece-size", "1M"});
+  const std::vector<std::pair<std::string, std::uint64_t>> sizes{
+      {"zero", 0}, {"one", 1}, {"piece", mib}, {"piece_plus_one", mib + 1}, {"many", 7 * mib + 12345}};
+  std::uint64_t expected_origin = 0;
+  for (const auto& [name, size] : sizes) {
+    auto src = file(name, size, size + 3);
+    auto out = dir_ / "out" / name;
+    auto r = dfget(origin_->url(name), out);
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.output;
+    EXPECT_EQ(fs::file_size(out), size) << name;
+    EXPECT_EQ(sha256_file(out), sha256_file(src)) << name;
+    // One probe byte (none for an empty file), then every byte exactly once.
+    expected_origin += size + (size > 0 ? 1 : 0);
+  }
+  EXPECT_EQ(origin_->body_bytes(), expected_origin);
+  auto m = supernode_->metrics();
+  EXPECT_EQ(metric(m, "damselfly_supernode_source_bytes_total"), static_cast<double>(expected_origin));
+  EXPECT_GE(metric(m, "damselfly_supernode_upload_bytes_total"), static_cast<double>(expected_origin - 4));
+}
+
+TEST_F(download_test, OriginWithoutRangeSupportIsStreamedOnce) {
+  start({"--piece-size", "1M"});
+  auto src = file("f", 5 * mib + 77);
+  auto out = dir_ / "out" / "f";
+  auto r = dfget(origin_->url("f", "norange=1"), out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(sha256_file(out), sha256_file(src));
+  EXPECT_EQ(origin_->body_bytes(), fs::file_size(src));
+  EXPECT_EQ(origin_->requests(), 1u);
+}
+
+TEST_F(download_test, OriginWithoutContentLengthIsStreamedOnce) {
+  start({"--piece-size", "1M"});
+  auto src = file("f", 3 * mib + 5);
+  auto out = dir_ / "out" / "f";
+  auto r = dfget(origin_->url("f", "nolength=1"), out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(sha256_file(out), sha256_file(src));
+  EXPECT_EQ(origin_->body_bytes(), fs::file_size(src));
+}
+
+TEST_F(download_test, OriginErrorsFailCleanly) {
+  start({"--origin-timeout", "2"});
+  file("f", 2 * mib);
+  auto out = dir_ / "out" / "f";
+  expect_clean_failure(dfget(origin_->url("missing"), out), 4, out, "404");
+  expect_clean_failure(dfget(origin_->url("f", "status=500"), out), 4, out, "500");
+  expect_clean_failure(dfget(origin_->url("f", "norange=1&reset_after=100000"), out), 4, out, "origin");
+  expect_clean_failure(dfget(origin_->url("f", "reset_after=5000"), out), 4, out, "origin");
+  expect_clean_failure(dfget(origin_->url("f", "norange=1&stall_after=1000"), out), 4, out, "timed out");
+  auto nobody = "http://127.0.0.1:" + std::to_string(free_port()) + "/f";
+  expect_clean_failure(dfget(nobody, out), 4, out, "cannot reach origin");
+}
+
+TEST_F(download_test, SlowOriginIsServedCutThrough) {
+  start({"--piece-size", "1M"});
+  auto src = file("slow", 4 * mib);
+  // One slow stream (~2 s for the whole file), so pieces complete one after another.
+  auto url = origin_->url("slow", "norange=1&slow=2000000");
+  auto out = dir_ / "out" / "slow";
+  auto pending = std::async(std::launch::async, [&] { return dfget(url, out); });
+  auto id = damselfly::make_task_id({url, {}, "", "", "", ""});
+  ASSERT_TRUE(id);
+  // While the origin is still sending, piece 0 is already servable.
+  bool served_early = false;
+  for (int i = 0; i < 200 && !served_early; ++i) {
+    auto piece = http_get(supernode_->port(), "/pieces/" + *id, "Range: bytes=0-1048575\r\n");
+    auto status = http_get(supernode_->port(), "/api/v1/tasks/" + *id);
+    if (piece.status == 206 && status.body.find("\"running\"") != std::string::npos) {
+      served_early = piece.body.size() == mib;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(served_early);
+  auto r = pending.get();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(sha256_file(out), sha256_file(src));
+}
+
+TEST_F(download_test, DigestsAreCheckedOnTheWholeFile) {
+  start();
+  auto src = file("f", 3 * mib + 1);
+  auto sha = sha256_file(src);
+  auto out = dir_ / "out" / "f";
+  auto bad = std::string(64, '0');
+  expect_clean_failure(dfget(origin_->url("f"), out, {"--digest", "sha256:" + bad}), 5, out,
+                       "digest mismatch");
+  auto ok = dfget(origin_->url("f"), out, {"--digest", "sha256:" + sha});
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_EQ(sha256_file(out), sha);
+  fs::remove(out);
+  auto md5_bad = dfget(origin_->url("f"), out, {"--md5", std::string(32, 'a')});
+  expect_clean_failure(md5_bad, 5, out, "md5");
+}
+
+TEST_F(download_test, TwentyConcurrentClientsCostTheOriginOneCopy) {
+  start();
+  const std::uint64_t size = 32 * mib + 4321;
+  auto src = file("f", size);
+  auto want = sha256_file(src);
+  std::vector<std::future<run_result>> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(std::async(std::launch::async, [&, i] {
+      return dfget(origin_->url("f"), dir_ / "out" / ("f" + std::to_string(i)));
+    }));
+  }
+  for (int i = 0; i < 20; ++i) {
+    auto r = clients[i].get();
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(sha256_file(dir_ / "out" / ("f" + std::to_string(i))), want) << i;
+  }
+  auto sent = static_cast<double>(origin_->body_bytes());
+  EXPECT_GE(sent, static_cast<double>(size));
+  EXPECT_LE(sent, static_cast<double>(size) * 1.02);
+}
+
+TEST_F(download_test, CacheSurvivesRestartAndChangedSourceIsRefetched) {
+  start({"--recheck-interval", "0"});
+  auto src = file("f", 3 * mib, 7);
+  auto out = dir_ / "out" / "f";
+  ASSERT_EQ(dfget(origin_->url("f"), out).exit_code, 0);
+  auto after_first = origin_->body_bytes();
+  supernode_->restart();
+  fs::remove(out);
+  auto again = dfget(origin_->url("f"), out);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(sha256_file(out), sha256_file(src));
+  // Only the one-byte validation probe went to the origin.
+  EXPECT_EQ(origin_->body_bytes(), after_first + 1);
+
+  // New content at the same URL (new ETag and Last-Modified) is fetched afresh, never mixed.
+  std::this_thread::sleep_for(1100ms);
+  auto changed = file("f", 3 * mib + 10, 8);
+  fs::remove(out);
+  auto third = dfget(origin_->url("f"), out);
+  ASSERT_EQ(third.exit_code, 0) << third.output;
+  EXPECT_EQ(sha256_file(out), sha256_file(changed));
+}
+
+TEST_F(download_test, BadInputAndUnreachableSupernode) {
+  start();
+  file("f", 1000);
+  auto out = dir_ / "out" / "f";
+  auto logs = dir_ / "logs";
+  expect_clean_failure(run_dfget({"-O", out.string(), "--supernode", supernode_->address()}, logs), 2,
+                       out, "no URL");
+  expect_clean_failure(run_dfget({"notaurl", "-O", out.string(), "--supernode", "127.0.0.1:1"}, logs), 2,
+                       out, "not an absolute");
+  expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string(), "--digest", "sha1:00",
+                                  "--supernode", supernode_->address()}, logs),
+                       2, out, "bad digest");
+  expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string()}, logs), 2, out, "no supernode");
+  auto dead = "127.0.0.1:" + std::to_string(free_port());
+  expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string(), "--supernode", dead}, logs), 3,
+                       out, "cannot reach any supernode");
+  expect_clean_failure(run_dfget({origin_->url("f"), "-O", (dir_ / "nodir" / "f").string(),
+                                  "--supernode", supernode_->address()}, logs),
+                       6, dir_ / "out" / "none", "cannot create");
+}
+
+TEST_F(download_test, OutputDirectoryTakesTheUrlFileNameAndDragonflySpellingsWork) {
+  start();
+  auto src = file("package.tar", 2 * mib + 3);
+  auto r = run_dfget({"-u", origin_->url("package.tar"), "-o", (dir_ / "out").string(), "-n",
+                      supernode_->address()},
+                     dir_ / "logs");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(sha256_file(dir_ / "out" / "package.tar"), sha256_file(src));
+}
+
+TEST_F(download_test, SupernodeApiRejectsBadRequestsNamingTheField) {
+  start();
+  auto post = [&](const std::string& body) {
+    return raw_http(supernode_->port(), "POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                            std::to_string(body.size()) +
+                                            "\r\nConnection: close\r\n\r\n" + body);
+  };
+  auto missing = post(R"({"peer_id": "p"})");
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_NE(missing.body.find(R"("field":"url")"), std::string::npos) << missing.body;
+  auto mistyped = post(R"({"url": "http://127.0.0.1:1/f", "peer_id": 7})");
+  EXPECT_EQ(mistyped.status, 400);
+  EXPECT_NE(mistyped.body.find(R"("field":"peer_id")"), std::string::npos) << mistyped.body;
+  EXPECT_EQ(post("not json").status, 400);
+  EXPECT_EQ(http_get(supernode_->port(), "/pieces/" + std::string(64, 'a')).status, 404);
+  EXPECT_EQ(http_get(supernode_->port(), "/nope").status, 404);
+  EXPECT_EQ(http_get(supernode_->port(), "/healthz").status, 200);
+}
+
+TEST(NginxOrigin, LargeFileThroughTheSupernodeMatchesAndIsFetchedOnce) {
+  temp_dir dir{"damselfly-nginx"};
+  fs::create_directories(dir / "www");
+  fs::create_directories(dir / "logs");
+  const std::uint64_t size = 300 * mib + 12345;
+  make_file(dir / "www" / "big.bin", size, 99);
+  nginx_server nginx(dir / "www", dir / "logs");
+  supernode_server sn(dir / "cache", dir / "logs");
+  auto out = dir / "big.out";
+  auto r = run_dfget({nginx.url("big.bin"), "-O", out.string(), "--supernode", sn.address()},
+                     dir / "logs", 300s);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(fs::file_size(out), size);
+  EXPECT_EQ(sha256_file(out), sha256_file(dir / "www" / "big.bin"));
+  EXPECT_EQ(nginx.body_bytes(), size + 1);  // the probe byte, then every byte once
+}

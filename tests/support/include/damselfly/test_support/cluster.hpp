@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+// Real servers for integration tests: the fault-injecting origin, nginx, the supernode, dfget runs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "damselfly/test_support/process.hpp"
+
+namespace damselfly::test {
+
+/// Paths of the programs under test (set by the build).
+std::string supernode_binary();
+std::string dfget_binary();
+std::string test_origin_binary();
+
+/// tests/support/test_origin serving `root` on a free loopback port.
+class origin_server {
+ public:
+  origin_server(std::filesystem::path root, std::filesystem::path workdir);
+  std::uint16_t port() const noexcept { return port_; }
+  const std::filesystem::path& root() const noexcept { return root_; }
+  /// "http://127.0.0.1:PORT/<name>[?query]"
+  std::string url(const std::string& name, const std::string& query = "") const;
+  /// Body bytes sent to clients so far.
+  std::uint64_t body_bytes() const;
+  std::uint64_t requests() const;
+
+ private:
+  std::filesystem::path root_;
+  std::unique_ptr<process> proc_;
+  std::uint16_t port_ = 0;
+};
+
+/// nginx serving `root` on a free loopback port, logging bytes sent per request.
+class nginx_server {
+ public:
+  nginx_server(std::filesystem::path root, std::filesystem::path workdir);
+  ~nginx_server();
+  std::uint16_t port() const noexcept { return port_; }
+  std::string url(const std::string& name) const;
+  /// Sum of $body_bytes_sent over the access log, leaving out the readiness probes of "/".
+  std::uint64_t body_bytes() const;
+
+ private:
+  std::filesystem::path workdir_;
+  std::unique_ptr<process> proc_;
+  std::uint16_t port_ = 0;
+};
+
+/// A supernode process with its own data dir; restartable on the same dir and port.
+class supernode_server {
+ public:
+  supernode_server(std::filesystem::path data_dir, std::filesystem::path workdir,
+                   std::vector<std::string> extra_args = {});
+  std::uint16_t port() const noexcept { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  /// SIGTERM and wait; then start again with the same data dir and port.
+  void restart();
+  void stop();
+  void kill();
+  std::string metrics() const;
+  std::string log() const;
+
+ private:
+  void start();
+  std::filesystem::path data_dir_;
+  std::filesystem::path workdir_;
+  std::vector<std::string> extra_;
+  std::unique_ptr<process> proc_;
+  std::uint16_t port_ = 0;
+  int generation_ = 0;
+};
+
+/// Runs dfget with `args` to completion (bounded by `timeout`).
+run_result run_dfget(const std::vector<std::string>& args, const std::filesystem::path& workdir,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
+}  // namespace damselfly::test

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+// Blocking loopback helpers for tests: free ports and raw HTTP exchanges.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace damselfly::test {
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+std::uint16_t free_port();
+
+/// A parsed HTTP answer from raw_http().
+struct raw_response {
+  int status = 0;       ///< 0 when nothing parseable came back
+  std::string head;     ///< status line and headers
+  std::string body;
+  std::string header(const std::string& name) const;  ///< first value or ""
+};
+
+/// Sends `request` bytes verbatim to 127.0.0.1:port and reads until the peer
+/// closes or `timeout` passes. For well-formed exchanges send "Connection: close".
+raw_response raw_http(std::uint16_t port, const std::string& request,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+/// GET `target` with Connection: close (and optional extra header lines, each ending in \r\n).
+raw_response http_get(std::uint16_t port, const std::string& target, const std::string& extra = "");
+
+/// The value of an unlabeled (or exactly labeled) series in Prometheus text; -1 when absent.
+double metric(const std::string& metrics_text, const std::string& series);
+
+}  // namespace damselfly::test

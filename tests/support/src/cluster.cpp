@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+// Launchers for the real servers integration tests use.
+#include "damselfly/test_support/cluster.hpp"
+
+#include <csignal>
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "damselfly/test_support/files.hpp"
+#include "damselfly/test_support/net.hpp"
+
+namespace damselfly::test {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::string supernode_binary() { return DAMSELFLY_BIN_DIR "/supernode"; }
+std::string dfget_binary() { return DAMSELFLY_BIN_DIR "/dfget"; }
+std::string test_origin_binary() { return DAMSELFLY_BIN_DIR "/test_origin"; }
+
+namespace {
+
+std::uint16_t read_port(const fs::path& file, const std::string& what) {
+  auto text = wait_for_file(file, 15s);
+  if (text.empty()) throw std::runtime_error(what + " did not report its port");
+  return static_cast<std::uint16_t>(std::stoi(text));
+}
+
+void wait_healthy(std::uint16_t port, const std::string& target, const std::string& what) {
+  for (int i = 0; i < 500; ++i) {
+    if (http_get(port, target).status > 0) return;
+    std::this_thread::sleep_for(20ms);
+  }
+  throw std::runtime_error(what + " did not answer on port " + std::to_string(port));
+}
+
+std::uint64_t stat_field(const std::string& json, const std::string& key) {
+  auto pos = json.find("\"" + key + "\":");
+  if (pos == std::string::npos) throw std::runtime_error("no " + key + " in " + json);
+  return std::stoull(json.substr(pos + key.size() + 3));
+}
+
+}  // namespace
+
+origin_server::origin_server(fs::path root, fs::path workdir) : root_(std::move(root)) {
+  static std::atomic<int> n{0};
+  auto id = std::to_string(n++);
+  auto port_file = workdir / ("origin-" + id + ".port");
+  proc_ = std::make_unique<process>(
+      std::vector<std::string>{test_origin_binary(), "--root", root_.string(), "--port-file",
+                               port_file.string()},
+      workdir / ("origin-" + id + ".log"));
+  port_ = read_port(port_file, "test_origin");
+}
+
+std::string origin_server::url(const std::string& name, const std::string& query) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/" + name + (query.empty() ? "" : "?" + query);
+}
+
+std::uint64_t origin_server::body_bytes() const {
+  return stat_field(http_get(port_, "/_stats").body, "body_bytes");
+}
+
+std::uint64_t origin_server::requests() const {
+  return stat_field(http_get(port_, "/_stats").body, "requests");
+}
+
+nginx_server::nginx_server(fs::path root, fs::path workdir) : workdir_(std::move(workdir)) {
+  fs::create_directories(workdir_ / "nginx-tmp");
+  port_ = free_port();
+  auto conf = workdir_ / "nginx.conf";
+  std::ofstream(conf) << "worker_processes 1;\n"
+                      << "error_log " << (workdir_ / "nginx-error.log").string() << ";\n"
+                      << "pid " << (workdir_ / "nginx.pid").string() << ";\n"
+                      << "events { worker_connections 1024; }\n"
+                      << "http {\n"
+                      << "  log_format bytes '$uri $body_bytes_sent';\n"
+                      << "  access_log " << (workdir_ / "nginx-access.log").string() << " bytes;\n"
+                      << "  client_body_temp_path " << (workdir_ / "nginx-tmp").string() << ";\n"
+                      << "  proxy_temp_path " << (workdir_ / "nginx-tmp").string() << ";\n"
+                      << "  fastcgi_temp_path " << (workdir_ / "nginx-tmp").string() << ";\n"
+                      << "  uwsgi_temp_path " << (workdir_ / "nginx-tmp").string() << ";\n"
+                      << "  scgi_temp_path " << (workdir_ / "nginx-tmp").string() << ";\n"
+                      << "  sendfile on;\n"
+                      << "  server { listen 127.0.0.1:" << port_ << "; root " << root.string() << "; }\n"
+                      << "}\n";
+  proc_ = std::make_unique<process>(
+      std::vector<std::string>{"/usr/sbin/nginx", "-c", conf.string(), "-p", workdir_.string(),
+                               "-g", "daemon off;"},
+      workdir_ / "nginx-stdout.log");
+  wait_healthy(port_, "/", "nginx");
+}
+
+nginx_server::~nginx_server() { proc_->stop(5s); }
+
+std::string nginx_server::url(const std::string& name) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/" + name;
+}
+
+std::uint64_t nginx_server::body_bytes() const {
+  std::ifstream in(workdir_ / "nginx-access.log");
+  std::uint64_t total = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto space = line.find(' ');
+    if (space == std::string::npos || line.substr(0, space) == "/") continue;  // readiness probes
+    total += std::stoull(line.substr(space + 1));
+  }
+  return total;
+}
+
+supernode_server::supernode_server(fs::path data_dir, fs::path workdir, std::vector<std::string> extra)
+    : data_dir_(std::move(data_dir)), workdir_(std::move(workdir)), extra_(std::move(extra)) {
+  start();
+}
+
+void supernode_server::start() {
+  auto id = std::to_string(generation_++);
+  auto port_file = workdir_ / ("supernode-" + id + ".port");
+  std::vector<std::string> argv{supernode_binary(),
+                                "--listen",
+                                "127.0.0.1:" + std::to_string(port_),
+                                "--data-dir",
+                                data_dir_.string(),
+                                "--port-file",
+                                port_file.string(),
+                                "--log-level",
+                                "debug"};
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
+  proc_ = std::make_unique<process>(argv, workdir_ / "supernode.log");
+  port_ = read_port(port_file, "supernode");
+  wait_healthy(port_, "/healthz", "supernode");
+}
+
+void supernode_server::restart() {
+  proc_->stop(10s);
+  start();
+}
+
+void supernode_server::stop() { proc_->stop(10s); }
+void supernode_server::kill() {
+  proc_->signal(SIGKILL);
+  proc_->wait(10s);
+}
+
+std::string supernode_server::metrics() const { return http_get(port_, "/metrics").body; }
+std::string supernode_server::log() const { return read_text(workdir_ / "supernode.log"); }
+
+run_result run_dfget(const std::vector<std::string>& args, const fs::path& workdir,
+                     std::chrono::milliseconds timeout) {
+  static std::atomic<int> n{0};
+  std::vector<std::string> argv{dfget_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, timeout, workdir / ("dfget-" + std::to_string(n++) + ".log"));
+}
+
+}  // namespace damselfly::test

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// Digests against published test vectors, streaming equivalence and spec parsing.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "damselfly/common/digest.hpp"
+#include "damselfly/test_support/temp_dir.hpp"
+
+using namespace damselfly;
+
+TEST(Digest, Sha256KnownVectors) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Digest, Md5KnownVector) {
+  digest d(digest_algo::md5);
+  d.update(std::string_view("abc"));
+  EXPECT_EQ(d.finish(), "900150983cd24fb0d6963f7d28e17f72");
+}
+
+TEST(Digest, StreamingEqualsOneShotAndRestartsAfterFinish) {
+  std::string data(100000, 'x');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31);
+  digest d;
+  for (std::size_t off = 0; off < data.size(); off += 777)
+    d.update(std::string_view(data).substr(off, 777));
+  EXPECT_EQ(d.finish(), sha256_hex(data));
+  d.update(std::string_view("abc"));
+  EXPECT_EQ(d.finish(), sha256_hex("abc"));
+}
+
+TEST(Digest, FileDigestMatchesBufferDigest) {
+  test::temp_dir dir;
+  std::string data(3 << 20, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i ^ (i >> 8));
+  std::ofstream(dir / "f", std::ios::binary) << data;
+  auto r = file_digest(dir / "f", digest_algo::sha256);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, sha256_hex(data));
+  EXPECT_FALSE(file_digest(dir / "missing", digest_algo::sha256));
+}
+
+TEST(DigestSpec, ParsesBothAlgorithmsCaseInsensitively) {
+  auto s = digest_spec::parse("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->algo, digest_algo::sha256);
+  EXPECT_EQ(s->hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  auto m = digest_spec::parse("md5:900150983cd24fb0d6963f7d28e17f72");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->algo, digest_algo::md5);
+  EXPECT_EQ(m->to_string(), "md5:900150983cd24fb0d6963f7d28e17f72");
+}
+
+TEST(DigestSpec, RejectsBadSpellings) {
+  EXPECT_FALSE(digest_spec::parse("sha256"));
+  EXPECT_FALSE(digest_spec::parse("sha1:da39a3ee5e6b4b0d3255bfef95601890afd80709"));
+  EXPECT_FALSE(digest_spec::parse("md5:900150983cd24fb0d6963f7d28e17f7"));    // short
+  EXPECT_FALSE(digest_spec::parse("md5:900150983cd24fb0d6963f7d28e17f7g"));   // not hex
+  EXPECT_EQ(digest_spec::parse("").error(), errc::invalid_argument);
+}

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: Apache-2.0
+// HTTP server and client on loopback: routing, limits, malformed input, sendfile, deadlines.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <fstream>
+#include <thread>
+
+#include "damselfly/common/http_client.hpp"
+#include "damselfly/common/http_server.hpp"
+#include "damselfly/test_support/net.hpp"
+#include "damselfly/test_support/temp_dir.hpp"
+
+using namespace damselfly;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+/// An http_server on its own io_context thread.
+class server_fixture : public ::testing::Test {
+ protected:
+  void start(http_handler handler, http_server_options opts = {}) {
+    server_ = std::make_unique<http_server>(io_.get_executor(), std::move(handler), opts);
+    auto p = server_->listen("127.0.0.1", 0);
+    ASSERT_TRUE(p);
+    port_ = *p;
+    server_->start();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  /// Runs a client coroutine on the server's io_context and waits for it.
+  template <class T>
+  T client_call(asio::awaitable<T> op) {
+    return asio::co_spawn(io_, std::move(op), asio::use_future).get();
+  }
+
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{io_.get_executor()};
+  std::unique_ptr<http_server> server_;
+  std::thread thread_;
+  std::uint16_t port_ = 0;
+};
+
+asio::awaitable<http_response> echo(http_request& req) {
+  if (req.path() == "/throw") throw std::runtime_error("boom");
+  auto r = http_response::text(200, req.method + " " + req.target + " " + req.body);
+  r.headers.set("X-Query", std::string(req.query_param("q").value_or("none")));
+  co_return r;
+}
+
+}  // namespace
+
+TEST_F(server_fixture, AnswersAndKeepsConnectionsAlive) {
+  start(echo);
+  auto two = test::raw_http(port_,
+                            "GET /a?q=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                            "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz",
+                            5s);
+  EXPECT_EQ(two.status, 200);
+  EXPECT_EQ(two.header("X-Query"), "1");
+  // Both answers arrived on one connection: the second follows the first body.
+  EXPECT_NE(two.body.find("GET /a?q=1"), std::string::npos);
+  EXPECT_NE(two.body.find("POST /b xyz"), std::string::npos);
+}
+
+TEST_F(server_fixture, HeadHasLengthButNoBody) {
+  start(echo);
+  auto r = test::raw_http(port_, "HEAD /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("Content-Length"), "8");
+  EXPECT_TRUE(r.body.empty());
+}
+
+TEST_F(server_fixture, MalformedRequestsGetClearErrors) {
+  http_server_options o;
+  o.max_header_bytes = 1024;
+  o.max_body_bytes = 16;
+  start(echo, o);
+  EXPECT_EQ(test::raw_http(port_, "THIS IS NOT HTTP\r\n\r\n").status, 400);
+  EXPECT_EQ(test::raw_http(port_, "GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n").status, 400);
+  std::string big_header = "GET / HTTP/1.1\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n";
+  EXPECT_EQ(test::raw_http(port_, big_header).status, 431);
+  auto big_body = "POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'b');
+  auto r = test::raw_http(port_, big_body);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+}
+
+TEST_F(server_fixture, HandlerExceptionsBecome500) {
+  start(echo);
+  EXPECT_EQ(test::http_get(port_, "/throw").status, 500);
+  EXPECT_EQ(test::http_get(port_, "/fine").status, 200);  // the server carries on
+}
+
+TEST_F(server_fixture, FileSlicesAreSentWhole) {
+  test::temp_dir d;
+  std::string data(3 << 20, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 7) >> 3);
+  std::ofstream(d / "f", std::ios::binary) << data;
+  auto fd = std::make_shared<const unique_fd>(::open((d / "f").c_str(), O_RDONLY));
+  std::atomic<std::uint64_t> sent{0};
+  start([&](http_request&) -> asio::awaitable<http_response> {
+    http_response r;
+    r.status = 206;
+    r.file = file_slice{fd, 1000, data.size() - 2000, [&](std::uint64_t n) { sent += n; }};
+    co_return r;
+  });
+  auto r = test::http_get(port_, "/");
+  EXPECT_EQ(r.status, 206);
+  ASSERT_EQ(r.body.size(), data.size() - 2000);
+  EXPECT_TRUE(r.body == data.substr(1000, data.size() - 2000));
+  for (int i = 0; i < 100 && sent.load() != data.size() - 2000; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(sent.load(), data.size() - 2000);
+}
+
+TEST_F(server_fixture, IdleConnectionsAreClosed) {
+  http_server_options o;
+  o.idle_timeout = 200ms;
+  start(echo, o);
+  auto started = std::chrono::steady_clock::now();
+  auto r = test::raw_http(port_, "", 5s);  // connect, send nothing, wait for the close
+  EXPECT_EQ(r.status, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+}
+
+TEST_F(server_fixture, ClientFetchesStreamsAndReconnects) {
+  http_server_options o;
+  o.idle_timeout = 100ms;  // the server drops kept-alive connections quickly
+  start(echo, o);
+  http_client client(io_.get_executor(), "127.0.0.1", port_);
+  http_request req;
+  req.method = "POST";
+  req.target = "/x?q=7";
+  req.body = "payload";
+  auto first = client_call(client.fetch(req));
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(first->head.status, 200);
+  EXPECT_EQ(first->body, "POST /x?q=7 payload");
+  std::this_thread::sleep_for(300ms);  // server has closed the idle connection by now
+  std::string streamed;
+  auto second = client_call(client.request(
+      req, [](const response_head& h) { return h.status == 200 ? error_code{} : error_code(errc::protocol_error); },
+      [&](std::span<const std::byte> c) {
+        streamed.append(reinterpret_cast<const char*>(c.data()), c.size());
+        return error_code{};
+      }));
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(streamed, "POST /x?q=7 payload");
+}
+
+TEST_F(server_fixture, ClientRejectsOversizedBodies) {
+  start(echo);
+  http_client client(io_.get_executor(), "127.0.0.1", port_);
+  http_request req;
+  req.target = "/long-enough-target";
+  auto r = client_call(client.fetch(req, 4));
+  EXPECT_FALSE(r);
+}
+
+TEST_F(server_fixture, ClientTimesOutOnASilentServer) {
+  start(echo);
+  // A listener that accepts but never answers.
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(lfd, 4), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
+  http_client_options o;
+  o.io_timeout = 300ms;
+  http_client client(io_.get_executor(), "127.0.0.1", ntohs(addr.sin_port), o);
+  auto started = std::chrono::steady_clock::now();
+  auto r = client_call(client.fetch(http_request{}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::timeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  ::close(lfd);
+}
+
+TEST_F(server_fixture, ClientReportsRefusedConnections) {
+  start(echo);
+  http_client client(io_.get_executor(), "127.0.0.1", test::free_port());
+  auto r = client_call(client.fetch(http_request{}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), asio::error::connection_refused);
+}
+
+TEST(HostPort, ParsesAndFormats) {
+  auto a = host_port::parse("127.0.0.1:8002");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 8002);
+  auto b = host_port::parse("[::1]:0");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->host, "::1");
+  EXPECT_EQ(b->to_string(), "[::1]:0");
+  for (const char* bad : {"", "host", ":80", "h:", "h:70000", "::1:80", "[::1]80", "h:8x"})
+    EXPECT_FALSE(host_port::parse(bad)) << bad;
+}
+
+TEST(HttpHeaders, CaseInsensitiveSetAndGet) {
+  http_headers h;
+  h.add("Content-Type", "a");
+  h.add("content-type", "b");
+  EXPECT_EQ(*h.get("CONTENT-TYPE"), "a");
+  h.set("Content-type", "c");
+  EXPECT_EQ(h.fields().size(), 1u);
+  EXPECT_EQ(*h.get("content-type"), "c");
+  EXPECT_FALSE(h.get("missing"));
+}

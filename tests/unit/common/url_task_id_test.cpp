@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// URL parsing/normalization and task identity.
+#include <gtest/gtest.h>
+
+#include "damselfly/common/task_id.hpp"
+#include "damselfly/common/url.hpp"
+
+using namespace damselfly;
+
+TEST(Url, ParsesHostPortAndTarget) {
+  auto u = http_url::parse("http://example.org:8080/a/b?x=1");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "example.org");
+  EXPECT_EQ(u->port, 8080);
+  EXPECT_EQ(u->target, "/a/b?x=1");
+  auto s = http_url::parse("https://[::1]/f");
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->https());
+  EXPECT_EQ(s->host, "::1");
+  EXPECT_EQ(s->port, 443);
+  EXPECT_EQ(s->authority(), "[::1]:443");
+  EXPECT_EQ(http_url::parse("http://h")->target, "/");
+}
+
+TEST(Url, RejectsWhatCannotBeFetched) {
+  for (const char* bad : {"", "example.org/x", "ftp://h/x", "http:///x", "http://h:99999/x",
+                          "http://user:pw@h/x", "/relative"})
+    EXPECT_FALSE(http_url::parse(bad)) << bad;
+}
+
+TEST(Url, NormalizationIgnoresSpellingAndFilteredParams) {
+  auto a = normalize_url("HTTP://Example.ORG:80/a/%7euser/f?b=2&Expires=1&a=1#frag", {"Expires"});
+  auto b = normalize_url("http://example.org/a/~user/f?b=2&a=1", {"Expires"});
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(*a, *b);
+  EXPECT_EQ(*normalize_url("http://h/f?Expires=1", {"Expires"}), "http://h/f");
+  EXPECT_NE(*normalize_url("http://h/f?a=1", {}), *normalize_url("http://h/f?a=2", {}));
+}
+
+TEST(Url, SplitsFilterLists) {
+  EXPECT_EQ(split_filter_list("Expires&Signature"), (std::vector<std::string>{"Expires", "Signature"}));
+  EXPECT_EQ(split_filter_list("a, b;;c"), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(split_filter_list("").empty());
+}
+
+TEST(TaskId, SameContentSameIdDifferentInputsDifferentIds) {
+  task_key k{"http://h/f?sig=1", {"sig"}, "", "", "", ""};
+  auto id = make_task_id(k);
+  ASSERT_TRUE(id);
+  EXPECT_TRUE(is_valid_task_id(*id));
+  task_key k2 = k;
+  k2.url = "http://H:80/f?sig=2";
+  EXPECT_EQ(*make_task_id(k2), *id);
+  task_key tagged = k;
+  tagged.tag = "v2";
+  EXPECT_NE(*make_task_id(tagged), *id);
+  task_key with_digest = k;
+  with_digest.digest = "sha256:00";
+  with_digest.identifier = "ignored-when-digest-set";
+  task_key digest_only = k;
+  digest_only.digest = "sha256:00";
+  EXPECT_EQ(*make_task_id(with_digest), *make_task_id(digest_only));
+  task_key ranged = k;
+  ranged.range = "0-99";
+  EXPECT_NE(*make_task_id(ranged), *id);
+  EXPECT_FALSE(make_task_id({"not a url", {}, "", "", "", ""}));
+}
+
+TEST(TaskId, ValidityCheckRejectsPathTricks) {
+  EXPECT_FALSE(is_valid_task_id("../../etc/passwd"));
+  EXPECT_FALSE(is_valid_task_id(std::string(64, 'A')));
+  EXPECT_TRUE(is_valid_task_id(std::string(64, 'a')));
+}

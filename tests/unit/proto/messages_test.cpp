@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+// Golden JSON for every v1 message, round trips, and field-naming decode errors.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "damselfly/proto/messages.hpp"
+
+using namespace damselfly::proto;
+using nlohmann::json;
+
+namespace {
+
+/// Decoding the golden text and encoding it again gives the same JSON value.
+template <class T>
+T round_trip(const std::string& golden) {
+  auto d = decode<T>(golden);
+  EXPECT_TRUE(d) << d.error.message;
+  EXPECT_EQ(json::parse(encode(*d.value)), json::parse(golden));
+  return *d.value;
+}
+
+}  // namespace
+
+TEST(ProtoGolden, RegisterRequest) {
+  auto r = round_trip<register_request>(R"({
+    "url": "http://o/f?sig=1", "peer_id": "node-1", "filters": ["sig"], "tag": "t",
+    "digest": "sha256:ab", "identifier": "id", "headers": {"Authorization": "x"},
+    "upload_addr": "10.0.0.1:65002"})");
+  EXPECT_EQ(r.url, "http://o/f?sig=1");
+  EXPECT_EQ(r.filters, (std::vector<std::string>{"sig"}));
+  EXPECT_EQ(r.headers.at("Authorization"), "x");
+  auto minimal = round_trip<register_request>(R"({"url": "http://o/f", "peer_id": "p"})");
+  EXPECT_TRUE(minimal.tag.empty());
+}
+
+TEST(ProtoGolden, TaskInfoRunningDoneFailed) {
+  auto running = round_trip<task_info>(R"({"task_id": "abc", "state": "running",
+    "content_length": -1, "piece_size": 4194304, "piece_count": -1, "version": "v1"})");
+  EXPECT_EQ(running.state, task_state::running);
+  EXPECT_EQ(running.content_length, -1);
+  auto done = round_trip<task_info>(R"({"task_id": "abc", "state": "done",
+    "content_length": 5, "piece_size": 1048576, "piece_count": 1, "version": "v1",
+    "file_sha256": "ff"})");
+  EXPECT_EQ(done.file_sha256, "ff");
+  auto failed = round_trip<task_info>(R"({"task_id": "abc", "state": "failed",
+    "content_length": -1, "piece_size": 0, "piece_count": -1, "version": "",
+    "error": {"code": "origin_http_error", "message": "origin answered 404", "origin_status": 404}})");
+  ASSERT_TRUE(failed.error);
+  EXPECT_EQ(failed.error->origin_status, 404);
+}
+
+TEST(ProtoGolden, SyncRequestAndResponse) {
+  auto s = round_trip<sync_request>(R"({"results": [{"piece": 3, "status": "ok",
+    "source": "supernode", "bytes": 1048576, "duration_ms": 12}], "want": 8, "wait_ms": 2000,
+    "version": "v1"})");
+  ASSERT_EQ(s.results.size(), 1u);
+  EXPECT_EQ(s.results[0].piece, 3u);
+  auto r = round_trip<sync_response>(R"({"task": {"task_id": "abc", "state": "running",
+    "content_length": 10, "piece_size": 4, "piece_count": 3, "version": "v1"},
+    "assignments": [{"piece": 2, "offset": 8, "length": 2, "sha256": "aa", "source": "supernode"}]})");
+  ASSERT_EQ(r.assignments.size(), 1u);
+  EXPECT_EQ(r.assignments[0].length, 2u);
+}
+
+TEST(ProtoGolden, ErrorResponse) {
+  auto e = round_trip<error_response>(
+      R"({"error": {"code": "bad_request", "message": "missing required field 'url'", "field": "url"}})");
+  EXPECT_EQ(e.error.field, "url");
+}
+
+TEST(ProtoDecode, UnknownFieldsAreIgnored) {
+  auto d = decode<register_request>(R"({"url": "http://o/f", "peer_id": "p", "future": {"x": 1}})");
+  ASSERT_TRUE(d);
+}
+
+TEST(ProtoDecode, MissingAndMistypedFieldsAreNamed) {
+  auto missing = decode<register_request>(R"({"peer_id": "p"})");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error.field, "url");
+  auto mistyped = decode<register_request>(R"({"url": 5, "peer_id": "p"})");
+  EXPECT_EQ(mistyped.error.field, "url");
+  auto negative = decode<sync_request>(R"({"want": -1})");
+  EXPECT_EQ(negative.error.field, "want");
+  auto nested = decode<sync_request>(R"({"want": 1, "results": [{"piece": 1, "status": "ok"}, {"status": "ok"}]})");
+  EXPECT_EQ(nested.error.field, "results[1].piece");
+  auto header = decode<register_request>(R"({"url": "u", "peer_id": "p", "headers": {"A": 1}})");
+  EXPECT_EQ(header.error.field, "headers.A");
+  auto state = decode<task_info>(R"({"task_id": "a", "state": "weird", "content_length": 1,
+    "piece_size": 1, "piece_count": 1})");
+  EXPECT_EQ(state.error.field, "state");
+}
+
+TEST(ProtoDecode, NonJsonAndNonObjects) {
+  auto garbage = decode<sync_request>("{not json");
+  ASSERT_FALSE(garbage);
+  EXPECT_TRUE(garbage.error.field.empty());
+  EXPECT_FALSE(decode<sync_request>("[1,2]"));
+  EXPECT_FALSE(decode<sync_request>(""));
+}
