@@ -37,7 +37,11 @@ bool is_stale_connection(const error_code& ec) {
 
 struct http_client::impl {
   impl(asio::any_io_executor e, std::string h, std::uint16_t p, http_client_options o)
-      : ex(std::move(e)), host(std::move(h)), port(p), opts(o), resolver(ex), stream(ex) {}
+      : ex(std::move(e)), host(std::move(h)), port(p), opts(o), resolver(ex), stream(ex) {
+    // Beast sizes reads by the buffer's spare capacity: without room it reads
+    // a few hundred bytes per system call.
+    buffer.reserve(64 * 1024);
+  }
 
   asio::any_io_executor ex;
   std::string host;
@@ -54,12 +58,20 @@ struct http_client::impl {
     error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream.close();
-    buffer.clear();
+    buffer.consume(buffer.size());
     connected = false;
   }
   /// One attempt; `sent` tells whether any response byte was read (no retry after).
+  /// Given a fixed body length, where to read the body to (bypassing the sink).
+  using direct_target = std::function<result<std::span<std::byte>>(std::uint64_t length)>;
+  /// One attempt. With `direct`, a fixed-length body is read straight into the
+  /// memory it names instead of going through `sink`.
   asio::awaitable<result<response_head>> attempt(const http_request& req, const head_check& check,
-                                                 const body_sink& sink, bool& got_response);
+                                                 const body_sink& sink, bool& got_response,
+                                                 const direct_target& direct);
+  /// attempt() plus one retry on a stale keep-alive connection.
+  asio::awaitable<result<response_head>> run(const http_request& req, const head_check& check,
+                                             const body_sink& sink, const direct_target& direct);
 };
 
 http_client::http_client(asio::any_io_executor ex, std::string host, std::uint16_t port,
@@ -88,7 +100,8 @@ asio::awaitable<error_code> http_client::impl::connect() {
 asio::awaitable<result<response_head>> http_client::impl::attempt(const http_request& req,
                                                                   const head_check& check,
                                                                   const body_sink& sink,
-                                                                  bool& got_response) {
+                                                                  bool& got_response,
+                                                                  const direct_target& direct) {
   got_response = false;
   if (!connected) {
     if (auto ec = co_await connect()) co_return ec;
@@ -128,6 +141,51 @@ asio::awaitable<result<response_head>> http_client::impl::attempt(const http_req
   if (check) {
     if (auto ec = check(head)) co_return ec;
   }
+  if (auto len = parser.content_length(); len && !parser.chunked() && !parser.is_done()) {
+    // Fixed-length body: read it straight into our chunk buffer. Beast's
+    // buffer_body path would copy through the flat_buffer in small reads.
+    std::uint64_t remaining = *len;
+    std::size_t buffered = std::min<std::size_t>(buffer.size(), static_cast<std::size_t>(remaining));
+    if (direct) {
+      auto target = direct(remaining);
+      if (!target) co_return target.error();
+      auto dst = *target;
+      if (dst.size() != remaining) co_return errc::protocol_error;
+      asio::buffer_copy(asio::buffer(dst.data(), buffered), buffer.data());
+      buffer.consume(buffered);
+      std::size_t filled = buffered;
+      while (filled < dst.size()) {
+        stream.expires_after(opts.io_timeout);
+        auto [ec, n] = co_await stream.async_read_some(
+            asio::buffer(dst.data() + filled, std::min<std::size_t>(dst.size() - filled, 1 << 20)),
+            nothrow);
+        if (ec) co_return ec == asio::error::eof ? error_code(http::error::partial_message) : map_error(ec);
+        filled += n;
+      }
+      if (!parser.keep_alive()) drop();
+      co_return head;
+    }
+    if (buffered > 0) {
+      auto data = static_cast<const std::byte*>(buffer.data().data());
+      if (sink) {
+        if (auto sec = sink(std::span<const std::byte>(data, buffered))) co_return sec;
+      }
+      buffer.consume(buffered);
+      remaining -= buffered;
+    }
+    while (remaining > 0) {
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), remaining));
+      stream.expires_after(opts.io_timeout);
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk.data(), want), nothrow);
+      if (ec) co_return ec == asio::error::eof ? error_code(http::error::partial_message) : map_error(ec);
+      remaining -= n;
+      if (sink) {
+        if (auto sec = sink(std::span<const std::byte>(chunk.data(), n))) co_return sec;
+      }
+    }
+    if (!parser.keep_alive()) drop();
+    co_return head;
+  }
   while (!parser.is_done()) {
     auto& body = parser.get().body();
     body.data = chunk.data();
@@ -144,41 +202,63 @@ asio::awaitable<result<response_head>> http_client::impl::attempt(const http_req
   co_return head;
 }
 
-asio::awaitable<result<response_head>> http_client::request(const http_request& req,
-                                                            const head_check& check,
-                                                            const body_sink& sink) {
-  bool reused = impl_->connected;
+asio::awaitable<result<response_head>> http_client::impl::run(const http_request& req,
+                                                             const head_check& check,
+                                                             const body_sink& sink,
+                                                             const direct_target& direct) {
+  bool reused = connected;
   bool got_response = false;
-  auto r = co_await impl_->attempt(req, check, sink, got_response);
+  auto r = co_await attempt(req, check, sink, got_response, direct);
   if (!r) {
-    impl_->drop();
+    drop();
     // A keep-alive connection the server already closed fails before any
     // answer arrives; that deserves one fresh attempt, nothing else does.
     if (reused && !got_response && is_stale_connection(r.error()))
-      r = co_await impl_->attempt(req, check, sink, got_response);
-    if (!r) impl_->drop();
+      r = co_await attempt(req, check, sink, got_response, direct);
+    if (!r) drop();
   }
   co_return r;
+}
+
+asio::awaitable<result<response_head>> http_client::request(const http_request& req,
+                                                            const head_check& check,
+                                                            const body_sink& sink) {
+  co_return co_await impl_->run(req, check, sink, {});
 }
 
 asio::awaitable<result<http_client_response>> http_client::fetch(const http_request& req,
                                                                  std::size_t max_body) {
   http_client_response out;
-  auto r = co_await request(
-      req,
-      [&](const response_head& head) -> error_code {
-        if (head.content_length && *head.content_length > max_body) return errc::protocol_error;
-        if (head.content_length) out.body.reserve(static_cast<std::size_t>(*head.content_length));
-        return {};
-      },
-      [&](std::span<const std::byte> data) -> error_code {
-        if (out.body.size() + data.size() > max_body) return errc::protocol_error;
-        out.body.append(reinterpret_cast<const char*>(data.data()), data.size());
-        return {};
-      });
+  auto check = [&](const response_head& head) -> error_code {
+    if (head.content_length && *head.content_length > max_body) return errc::protocol_error;
+    return {};
+  };
+  auto sink = [&](std::span<const std::byte> data) -> error_code {
+    if (out.body.size() + data.size() > max_body) return errc::protocol_error;
+    out.body.append(reinterpret_cast<const char*>(data.data()), data.size());
+    return {};
+  };
+  auto into_body = [&](std::uint64_t length) -> result<std::span<std::byte>> {
+    out.body.resize(static_cast<std::size_t>(length));
+    return std::as_writable_bytes(std::span(out.body.data(), out.body.size()));
+  };
+  auto r = co_await impl_->run(req, check, sink, into_body);
   if (!r) co_return r.error();
   out.head = std::move(*r);
   co_return out;
+}
+
+asio::awaitable<result<response_head>> http_client::fetch_into(const http_request& req,
+                                                              std::span<std::byte> dest,
+                                                              unsigned expected_status) {
+  auto check = [&](const response_head& head) -> error_code {
+    if (head.status != expected_status) return errc::protocol_error;
+    if (!head.content_length || *head.content_length != dest.size()) return errc::protocol_error;
+    return {};
+  };
+  auto fail_sink = [](std::span<const std::byte>) -> error_code { return errc::protocol_error; };
+  auto into_dest = [&](std::uint64_t) -> result<std::span<std::byte>> { return dest; };
+  co_return co_await impl_->run(req, check, fail_sink, into_dest);
 }
 
 }  // namespace damselfly

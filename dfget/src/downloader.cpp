@@ -7,6 +7,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <random>
@@ -14,6 +16,7 @@
 
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
+#include "aligned_buffer.hpp"
 #include "damselfly/proto/messages.hpp"
 
 namespace damselfly::dfget {
@@ -46,11 +49,12 @@ std::chrono::milliseconds since(steady::time_point t) {
 
 /// State of one run(); lives on the engine's executor only.
 struct downloader::session {
-  session(asio::any_io_executor e, const downloader_options& o, const download_request& r,
-          piece_store& s, std::function<void(const download_progress&)> p)
-      : ex(e), opts(o), req(r), store(s), on_progress(std::move(p)), wake(e) {}
+  session(asio::any_io_executor e, asio::thread_pool& w, const downloader_options& o,
+          const download_request& r, piece_store& s, std::function<void(const download_progress&)> p)
+      : ex(e), workers(w), opts(o), req(r), store(s), on_progress(std::move(p)), wake(e) {}
 
   asio::any_io_executor ex;
+  asio::thread_pool& workers;
   const downloader_options& opts;
   const download_request& req;
   piece_store& store;
@@ -66,6 +70,7 @@ struct downloader::session {
   std::vector<proto::piece_result> results;
   std::map<std::uint64_t, unsigned> failures;
   std::map<std::string, std::vector<std::unique_ptr<http_client>>> idle;
+  std::vector<aligned_buffer> spare_buffers;
   asio::steady_timer wake;
   steady::time_point last_progress = steady::now();
   download_outcome outcome;
@@ -117,6 +122,7 @@ downloader::downloader(asio::any_io_executor ex, downloader_options opts)
     : ex_(std::move(ex)), opts_(std::move(opts)) {
   if (opts_.peer_id.empty()) opts_.peer_id = make_peer_id();
   opts_.parallel = std::max(1u, opts_.parallel);
+  workers_ = std::make_unique<asio::thread_pool>(std::max(1u, opts_.worker_threads));
 }
 
 downloader::~downloader() = default;
@@ -218,30 +224,35 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
   get.target = "/pieces/" + task.task_id;
   get.headers.set("Range", format_range_request({a.offset, a.length}));
   std::string status = "ok";
-  std::string buf;
+  aligned_buffer buf;
+  if (!spare_buffers.empty()) {
+    buf = std::move(spare_buffers.back());
+    spare_buffers.pop_back();
+  }
+  auto dest = buf.prepare(static_cast<std::size_t>(a.length));
   if (a.length > 0) {
-    auto resp = co_await c->fetch(get, static_cast<std::size_t>(a.length));
+    auto resp = co_await c->fetch_into(get, dest);
     if (!resp) {
       status = "unreachable";
       spdlog::debug("piece {} from {}: {}", a.piece, from.to_string(), resp.error().message());
-    } else if (resp->head.status != 206 || resp->body.size() != a.length) {
-      status = "error";
-      spdlog::debug("piece {} from {}: status {}, {} bytes", a.piece, from.to_string(),
-                    resp->head.status, resp->body.size());
-    } else if (sha256_hex(resp->body) != a.sha256) {
+    }
+  }
+  if (status == "ok") {
+    // Hash and write on a worker thread: the I/O thread keeps receiving.
+    error_code write_error;
+    co_await asio::post(workers.get_executor(), asio::use_awaitable);
+    digest d(digest_algo::sha256);
+    d.update(buf.view());
+    if (d.finish() != a.sha256) {
       status = "bad_digest";
-      spdlog::warn("piece {} from {} failed verification", a.piece, from.to_string());
-    } else {
-      buf = std::move(resp->body);
+    } else if (a.length > 0) {
+      write_error = store.write(a.offset, buf.view());
     }
-  } else if (a.sha256 != sha256_hex("")) {
-    status = "bad_digest";
+    co_await asio::post(ex, asio::use_awaitable);
+    if (status == "bad_digest") spdlog::warn("piece {} from {} failed verification", a.piece, from.to_string());
+    if (write_error) fail(errc::io_error, "cannot write the download: " + write_error.message());
   }
-  if (status == "ok" && !fatal) {
-    if (auto ec = store.write(a.offset, std::as_bytes(std::span(buf.data(), buf.size())))) {
-      fail(errc::io_error, "cannot write the download: " + ec.message());
-    }
-  }
+  spare_buffers.push_back(std::move(buf));
   if (status == "ok") pool.push_back(std::move(c));
 
   if (!fatal) {
@@ -300,7 +311,7 @@ asio::awaitable<download_outcome> downloader::run(
     const download_request& req, piece_store& store,
     std::function<void(const download_progress&)> on_progress) {
   auto started = steady::now();
-  session s(ex_, opts_, req, store, std::move(on_progress));
+  session s(ex_, *workers_, opts_, req, store, std::move(on_progress));
   s.peer_id = opts_.peer_id;
   if (opts_.supernodes.empty()) {
     s.outcome.ec = errc::invalid_argument;

@@ -5,6 +5,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
@@ -51,8 +52,6 @@ struct origin_fetcher::fetch_state {
   std::uint64_t next_piece = 0;
   unsigned running_workers = 0;
   bool failed = false;
-  digest file_hash{digest_algo::sha256};
-  std::uint64_t hashed_pieces = 0;  ///< pieces folded into file_hash, in order
   std::unique_ptr<asio::steady_timer> all_done;
 };
 
@@ -169,7 +168,6 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
     source_bytes_.add(chunk.size());
     if (m != mode::streaming) return {};  // the probe's single byte: its piece is fetched whole later
     if (auto ec = cache_store::write_at(*fd, stream_offset, chunk)) return ec;
-    st->file_hash.update(chunk);
     // Split the stream at piece boundaries so each piece gets its own digest.
     while (!chunk.empty()) {
       std::uint64_t in_piece = stream_offset % t->piece_size;
@@ -199,14 +197,13 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
     if (stream_offset % t->piece_size != 0)
       t->piece_ready(stream_offset / t->piece_size, piece_hash.finish());
     t->set_layout(static_cast<std::int64_t>(stream_offset), t->piece_size);
-    st->hashed_pieces = t->ready_count;
-    complete(*t, *st);
+    complete(t);
     co_return;
   }
 
   // Ranged: parallel workers, lowest pieces first so peers can start at once.
   if (t->piece_count() == 0) {
-    complete(*t, *st);
+    complete(t);
     co_return;
   }
   st->all_done = std::make_unique<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
@@ -216,7 +213,7 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
   for (unsigned i = 0; i < workers; ++i) asio::co_spawn(ex_, range_worker(t, st), asio::detached);
   co_await st->all_done->async_wait(nothrow);
   if (stale() || st->failed) co_return;
-  complete(*t, *st);
+  complete(t);
 }
 
 asio::awaitable<void> origin_fetcher::range_worker(std::shared_ptr<task> t,
@@ -228,7 +225,6 @@ asio::awaitable<void> origin_fetcher::range_worker(std::shared_ptr<task> t,
   http_client client(ex_, t->url.host, t->url.port, copts);
   asio::steady_timer backoff(ex_);
   auto fd = t->fd;
-  std::vector<std::byte> buf;
 
   while (!stale()) {
     std::uint64_t index = st->next_piece++;
@@ -277,19 +273,6 @@ asio::awaitable<void> origin_fetcher::range_worker(std::shared_ptr<task> t,
       if (r && got == range.length) {
         done = true;
         t->piece_ready(index, hash.finish());
-        // Fold finished pieces into the whole-file digest in order.
-        while (st->hashed_pieces < t->ready.size() && t->ready[st->hashed_pieces]) {
-          auto pr = piece_at(st->hashed_pieces, static_cast<std::uint64_t>(t->content_length), t->piece_size);
-          buf.resize(static_cast<std::size_t>(pr.length));
-          if (auto ec = cache_store::read_at(*fd, pr.offset, buf)) {
-            last = ec;
-            done = false;
-            break;
-          }
-          st->file_hash.update(std::span<const std::byte>(buf));
-          ++st->hashed_pieces;
-        }
-        if (!done) break;
       } else {
         last = r ? error_code(errc::origin_protocol) : r.error();
         spdlog::debug("task {} piece {} attempt {} failed: {}", t->id.substr(0, 12), index,
@@ -305,26 +288,43 @@ asio::awaitable<void> origin_fetcher::range_worker(std::shared_ptr<task> t,
   if (--st->running_workers == 0 && st->all_done) st->all_done->cancel();
 }
 
-void origin_fetcher::complete(task& t, fetch_state& st) {
-  t.file_sha256 = st.file_hash.finish();
-  cached_task_meta meta;
-  meta.task_id = t.id;
-  meta.url = t.url.text;
-  meta.content_length = t.content_length;
-  meta.piece_size = t.piece_size;
-  meta.piece_sha256 = t.digests;
-  meta.etag = t.etag;
-  meta.last_modified = t.last_modified;
-  meta.version = t.version;
-  meta.file_sha256 = t.file_sha256;
-  if (auto ec = cache_.commit(*t.fd, meta)) {
-    spdlog::warn("task {}: cannot persist cache metadata: {}", t.id.substr(0, 12), ec.message());
-  }
-  t.phase = task_phase::done;
-  t.validated_at = task::clock::now();
-  spdlog::info("task {} cached: {} bytes in {} pieces from {}", t.id.substr(0, 12), t.content_length,
-               t.piece_count(), t.url.text);
-  t.notify();
+void origin_fetcher::complete(const std::shared_ptr<task>& t) {
+  t->phase = task_phase::done;
+  t->validated_at = task::clock::now();
+  spdlog::info("task {} cached: {} bytes in {} pieces from {}", t->id.substr(0, 12), t->content_length,
+               t->piece_count(), t->url.text);
+  t->notify();
+  // The whole-file digest reads the cache once more; do it off the I/O thread
+  // so peers are served meanwhile. The cache entry is committed with it.
+  auto gen = t->generation;
+  auto fd = t->fd;
+  auto length = static_cast<std::uint64_t>(t->content_length);
+  asio::post(hasher_, [this, t, gen, fd, length] {
+    digest d(digest_algo::sha256);
+    std::vector<std::byte> buf(1 << 20);
+    for (std::uint64_t off = 0; off < length;) {
+      auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - off));
+      if (cache_store::read_at(*fd, off, std::span(buf.data(), n))) return;
+      d.update(std::span<const std::byte>(buf.data(), n));
+      off += n;
+    }
+    asio::post(ex_, [this, t, gen, hex = d.finish()] {
+      if (t->generation != gen || t->phase != task_phase::done) return;
+      t->file_sha256 = hex;
+      cached_task_meta meta;
+      meta.task_id = t->id;
+      meta.url = t->url.text;
+      meta.content_length = t->content_length;
+      meta.piece_size = t->piece_size;
+      meta.piece_sha256 = t->digests;
+      meta.etag = t->etag;
+      meta.last_modified = t->last_modified;
+      meta.version = t->version;
+      meta.file_sha256 = t->file_sha256;
+      if (auto ec = cache_.commit(*t->fd, meta))
+        spdlog::warn("task {}: cannot persist cache metadata: {}", t->id.substr(0, 12), ec.message());
+    });
+  });
 }
 
 asio::awaitable<void> origin_fetcher::validate(std::shared_ptr<task> t) {

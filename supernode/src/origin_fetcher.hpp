@@ -4,6 +4,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <memory>
 
 #include "damselfly/common/metrics.hpp"
@@ -30,7 +31,8 @@ class origin_fetcher {
  private:
   struct fetch_state;
   boost::asio::awaitable<void> range_worker(std::shared_ptr<task> t, std::shared_ptr<fetch_state> st);
-  void complete(task& t, fetch_state& st);
+  /// Marks the task done, then digests the whole file and commits the cache entry.
+  void complete(const std::shared_ptr<task>& t);
   void fail(task& t, const error_code& ec, int origin_status, const std::string& detail);
 
   boost::asio::any_io_executor ex_;
@@ -39,6 +41,7 @@ class origin_fetcher {
   metric_value& source_bytes_;
   metric_value& origin_requests_;
   metric_value& origin_failures_;
+  boost::asio::thread_pool hasher_{1};  ///< last member: joined before the rest goes away
 };
 
 }  // namespace damselfly::supernode

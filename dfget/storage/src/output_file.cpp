@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <random>
 
 namespace damselfly::dfget {
@@ -25,8 +26,11 @@ std::string random_suffix() {
 
 }  // namespace
 
-output_file::output_file(fs::path final_path, fs::path temp, unique_fd fd)
-    : final_(std::move(final_path)), temp_(std::move(temp)), fd_(std::move(fd)) {}
+output_file::output_file(fs::path final_path, fs::path temp, unique_fd fd, unique_fd direct_fd)
+    : final_(std::move(final_path)),
+      temp_(std::move(temp)),
+      fd_(std::move(fd)),
+      direct_fd_(std::move(direct_fd)) {}
 
 result<std::unique_ptr<output_file>> output_file::create(const fs::path& final_path) {
   fs::path dir = final_path.parent_path();
@@ -36,8 +40,12 @@ result<std::unique_ptr<output_file>> output_file::create(const fs::path& final_p
   for (int attempt = 0; attempt < 16; ++attempt) {
     fs::path temp = dir / ("." + base + ".dfget-" + random_suffix() + ".part");
     int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd >= 0)
-      return std::unique_ptr<output_file>(new output_file(final_path, temp, unique_fd(fd)));
+    if (fd >= 0) {
+      // tmpfs and some network filesystems refuse O_DIRECT; they get buffered writes only.
+      unique_fd direct(::open(temp.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
+      return std::unique_ptr<output_file>(
+          new output_file(final_path, temp, unique_fd(fd), std::move(direct)));
+    }
     if (errno != EEXIST) return last_errno();
   }
   return error_code(EEXIST, boost::system::system_category());
@@ -46,13 +54,17 @@ result<std::unique_ptr<output_file>> output_file::create(const fs::path& final_p
 output_file::~output_file() {
   if (!committed_) {
     fd_.reset();
+    direct_fd_.reset();
     ::unlink(temp_.c_str());
   }
 }
 
 error_code output_file::write(std::uint64_t offset, std::span<const std::byte> data) {
+  bool aligned = offset % direct_alignment == 0 && data.size() % direct_alignment == 0 &&
+                 reinterpret_cast<std::uintptr_t>(data.data()) % direct_alignment == 0;
+  int fd = direct_fd_ && aligned ? direct_fd_.get() : fd_.get();
   while (!data.empty()) {
-    ssize_t n = ::pwrite(fd_.get(), data.data(), data.size(), static_cast<off_t>(offset));
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       return last_errno();

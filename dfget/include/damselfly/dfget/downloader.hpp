@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,10 @@
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/http_message.hpp"
 #include "damselfly/dfget_storage/piece_store.hpp"
+
+namespace boost::asio {
+class thread_pool;
+}
 
 namespace damselfly::dfget {
 
@@ -39,6 +44,8 @@ struct downloader_options {
   /// Whole-download limit; zero means none.
   std::chrono::milliseconds total_timeout{0};
   std::string peer_id;  ///< empty: one is generated
+  /// Threads that verify and write pieces while the I/O thread keeps receiving.
+  unsigned worker_threads = 2;
 };
 
 struct download_progress {
@@ -83,6 +90,7 @@ class downloader {
   struct session;
   boost::asio::any_io_executor ex_;
   downloader_options opts_;
+  std::unique_ptr<boost::asio::thread_pool> workers_;
 };
 
 }  // namespace damselfly::dfget

@@ -15,6 +15,11 @@ namespace damselfly::dfget {
 /// renames it over the final path (atomic on one filesystem); destroying an
 /// uncommitted output_file removes the temporary, so a failed download never
 /// leaves anything at the final path.
+///
+/// Block-aligned writes from block-aligned memory go through O_DIRECT where the
+/// filesystem allows it: the data reaches the disk as it arrives, without a
+/// copy into the page cache, so the final fsync has little left to do. Other
+/// writes (the short last piece) use an ordinary descriptor on the same file.
 class output_file final : public piece_store {
  public:
   /// Creates the temporary beside `final_path`; fails if its directory is missing or not writable.
@@ -29,12 +34,16 @@ class output_file final : public piece_store {
   error_code commit(std::uint64_t length);
   const std::filesystem::path& temp_path() const noexcept { return temp_; }
   const std::filesystem::path& final_path() const noexcept { return final_; }
+  /// Alignment of memory, offsets and lengths that take the O_DIRECT path.
+  static constexpr std::size_t direct_alignment = 4096;
 
  private:
-  output_file(std::filesystem::path final_path, std::filesystem::path temp, unique_fd fd);
+  output_file(std::filesystem::path final_path, std::filesystem::path temp, unique_fd fd,
+              unique_fd direct_fd);
   std::filesystem::path final_;
   std::filesystem::path temp_;
   unique_fd fd_;
+  unique_fd direct_fd_;  ///< O_DIRECT descriptor, or none where unsupported
   bool committed_ = false;
 };
 

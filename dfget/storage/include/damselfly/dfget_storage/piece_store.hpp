@@ -9,7 +9,8 @@
 
 namespace damselfly::dfget {
 
-/// Random-access byte storage for one task. Implementations do plain file I/O.
+/// Random-access byte storage for one task. Implementations do plain file I/O;
+/// write() and read() are called from several threads at once, for disjoint ranges.
 class piece_store {
  public:
   virtual ~piece_store() = default;

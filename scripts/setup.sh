@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs the Debian packages Damselfly needs (only the missing ones) and builds it.
+# Usage: scripts/setup.sh [PRESET]   (PRESET: release (default), ci, debug, asan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+preset="${1:-release}"
+packages=(
+  cmake ninja-build g++ ccache pkg-config
+  libboost1.81-dev libboost-url1.81-dev libssl-dev nlohmann-json3-dev libspdlog-dev
+  libcli11-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev
+  nginx-light curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's nginx package starts a system-wide server on port 80 where it can;
+# Damselfly's demo and tests run their own nginx, so that one is not needed.
+
+echo "setup: configuring and building (preset ${preset})"
+cmake --preset "${preset}" >/dev/null
+cmake --build --preset "${preset}"
