@@ -5,6 +5,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdlib>
+#include <functional>
 #include <cstdio>
 #include <spdlog/spdlog.h>
 
@@ -87,15 +89,30 @@ int main(int argc, char** argv) {
     }
   }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  boost::asio::steady_timer grace(io);
+  auto deadline = std::chrono::steady_clock::now();
+  std::function<void()> wait_for_quiet = [&] {
+    // Answers in progress may finish; long transfers get at most 5 s.
+    if (node.connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      io.stop();
+      return;
+    }
+    grace.expires_after(std::chrono::milliseconds(50));
+    grace.async_wait([&](const boost::system::error_code&) { wait_for_quiet(); });
+  };
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
     node.stop();
-    // Let in-flight answers finish, but do not wait on long transfers forever.
-    static boost::asio::steady_timer grace(io);
-    grace.expires_after(std::chrono::seconds(5));
-    grace.async_wait([&](const boost::system::error_code&) { io.stop(); });
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    wait_for_quiet();
   });
   io.run();
-  return 0;
+  spdlog::info("stopped");
+  spdlog::shutdown();
+  // Origin fetches may still be suspended mid-transfer; their coroutine frames
+  // refer to the node. Nothing is left to flush (cache metadata is written
+  // atomically), so leave without unwinding them.
+  std::fflush(nullptr);
+  std::_Exit(0);
 }

@@ -77,6 +77,9 @@ void origin_fetcher::fail(task& t, const error_code& ec, int origin_status,
   } else if (ec == errc::timeout) {
     e.code = "origin_timeout";
     e.message = "origin " + t.url.authority() + " timed out";
+  } else if (ec == errc::invalid_argument) {
+    e.code = "unsupported";
+    e.message = "cannot fetch " + t.url.text;
   } else if (ec == errc::source_changed) {
     e.code = "source_changed";
     e.message = "source " + t.url.text + " changed while it was being fetched";
@@ -105,7 +108,7 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
   auto stale = [&] { return t->generation != st->generation; };
 
   if (t->url.https()) {
-    fail(*t, errc::invalid_argument, 0, "https origins are not supported by this supernode");
+    fail(*t, errc::invalid_argument, 0, "https origins are not supported by this supernode version");
     co_return;
   }
   auto data = cache_.create_data(t->id);

@@ -63,6 +63,8 @@ result<std::uint16_t> supernode::start() {
   return port;
 }
 
+std::size_t supernode::connections() const { return impl_->server.connections(); }
+
 void supernode::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;

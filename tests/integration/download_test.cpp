@@ -29,6 +29,12 @@ class download_test : public ::testing::Test {
     fs::create_directories(dir_ / "out");
     fs::create_directories(dir_ / "logs");
   }
+  void TearDown() override {
+    // Sanitizer builds: a report in a child process fails the test that caused it.
+    if (supernode_) {
+      EXPECT_EQ(supernode_->log().find("Sanitizer"), std::string::npos) << supernode_->log();
+    }
+  }
   void start(std::vector<std::string> supernode_args = {}) {
     origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
     supernode_ = std::make_unique<supernode_server>(dir_ / "cache", dir_ / "logs", supernode_args);
@@ -41,7 +47,9 @@ class download_test : public ::testing::Test {
   run_result dfget(const std::string& url, const fs::path& out, std::vector<std::string> extra = {}) {
     std::vector<std::string> args{url, "-O", out.string(), "--supernode", supernode_->address()};
     args.insert(args.end(), extra.begin(), extra.end());
-    return run_dfget(args, dir_ / "logs");
+    auto r = run_dfget(args, dir_ / "logs");
+    EXPECT_EQ(r.output.find("Sanitizer"), std::string::npos) << r.output;
+    return r;
   }
   /// The download failed cleanly: non-zero `code`, one error line, nothing at `out`.
   void expect_clean_failure(const run_result& r, int code, const fs::path& out,
@@ -220,6 +228,18 @@ TEST_F(download_test, BadInputAndUnreachableSupernode) {
   expect_clean_failure(run_dfget({origin_->url("f"), "-O", (dir_ / "nodir" / "f").string(),
                                   "--supernode", supernode_->address()}, logs),
                        6, dir_ / "out" / "none", "cannot create");
+}
+
+TEST_F(download_test, SupernodeStopsPromptlyAndCleanlyOnSigterm) {
+  start();
+  file("f", 2 * mib);
+  ASSERT_EQ(dfget(origin_->url("f"), dir_ / "out" / "f").exit_code, 0);
+  auto started = std::chrono::steady_clock::now();
+  auto status = supernode_->stop(std::chrono::seconds(10));
+  ASSERT_TRUE(status) << "supernode still running 10 s after SIGTERM";
+  EXPECT_EQ(*status, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  EXPECT_NE(supernode_->log().find("shutting down"), std::string::npos);
 }
 
 TEST_F(download_test, OutputDirectoryTakesTheUrlFileNameAndDragonflySpellingsWork) {

@@ -140,7 +140,10 @@ void supernode_server::restart() {
   start();
 }
 
-void supernode_server::stop() { proc_->stop(10s); }
+std::optional<int> supernode_server::stop(std::chrono::milliseconds timeout) {
+  proc_->signal(SIGTERM);
+  return proc_->wait(timeout);
+}
 void supernode_server::kill() {
   proc_->signal(SIGKILL);
   proc_->wait(10s);

@@ -23,6 +23,8 @@ class supernode {
   result<std::uint16_t> start();
   /// Stops accepting and ends background work; in-flight answers finish.
   void stop();
+  /// Client connections currently open (for a graceful shutdown).
+  std::size_t connections() const;
 
  private:
   struct impl;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,8 @@ class supernode_server {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   /// SIGTERM and wait; then start again with the same data dir and port.
   void restart();
-  void stop();
+  /// SIGTERM; the exit status, or nothing if it had not exited within `timeout`.
+  std::optional<int> stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   void kill();
   std::string metrics() const;
   std::string log() const;
