@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: Apache-2.0
+// The download engine against a scripted supernode: retries, verification, failure verdicts.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "damselfly/common/digest.hpp"
+#include "damselfly/common/http_range.hpp"
+#include "damselfly/common/http_server.hpp"
+#include "damselfly/common/piece_math.hpp"
+#include "damselfly/dfget/downloader.hpp"
+#include "damselfly/proto/messages.hpp"
+
+using namespace damselfly;
+namespace asio = boost::asio;
+
+namespace {
+
+/// Pieces kept in memory (the engine writes from worker threads).
+class memory_store final : public dfget::piece_store {
+ public:
+  error_code write(std::uint64_t offset, std::span<const std::byte> data) override {
+    std::lock_guard lock(mu_);
+    if (bytes_.size() < offset + data.size()) bytes_.resize(offset + data.size());
+    std::memcpy(bytes_.data() + offset, data.data(), data.size());
+    return {};
+  }
+  error_code read(std::uint64_t offset, std::span<std::byte> out) override {
+    std::lock_guard lock(mu_);
+    if (offset + out.size() > bytes_.size()) return errc::io_error;
+    std::memcpy(out.data(), bytes_.data() + offset, out.size());
+    return {};
+  }
+  error_code sync() override { return {}; }
+  std::string contents() {
+    std::lock_guard lock(mu_);
+    return bytes_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string bytes_;
+};
+
+/// Speaks the supernode's v1 protocol for one task, serving pieces itself,
+/// corrupting the pieces it is told to.
+struct scripted_supernode {
+  std::string content;
+  std::uint64_t piece_size = 4096;
+  std::map<std::uint64_t, int> corrupt;  ///< piece -> times to serve it corrupted (-1: always)
+  std::string fail_with;                 ///< non-empty: the task is reported failed with this code
+  std::vector<proto::piece_result> results;
+  std::set<std::uint64_t> held, in_flight;
+  const std::string task_id = std::string(64, 'a');
+
+  std::uint64_t count() const { return piece_count(content.size(), piece_size); }
+  proto::task_info info() const {
+    proto::task_info i;
+    i.task_id = task_id;
+    i.state = fail_with.empty() ? proto::task_state::done : proto::task_state::failed;
+    if (!fail_with.empty()) i.error = proto::error_info{fail_with, "origin answered 404", "", 404};
+    i.content_length = static_cast<std::int64_t>(content.size());
+    i.piece_size = piece_size;
+    i.piece_count = static_cast<std::int64_t>(count());
+    i.version = "v";
+    return i;
+  }
+  asio::awaitable<http_response> handle(http_request& req) {
+    std::string path(req.path());
+    if (path == "/api/v1/tasks") co_return http_response::json(200, proto::encode(info()));
+    if (req.method == "DELETE") co_return http_response{204, {}, {}, {}};
+    if (path.find("/sync") != std::string::npos) {
+      auto s = proto::decode<proto::sync_request>(req.body);
+      proto::sync_response out;
+      out.task = info();
+      for (const auto& r : s.value->results) {
+        results.push_back(r);
+        in_flight.erase(r.piece);
+        if (r.status == "ok") held.insert(r.piece);
+      }
+      for (std::uint64_t i = 0; i < count() && out.assignments.size() < s.value->want; ++i) {
+        if (held.count(i) || in_flight.count(i)) continue;
+        in_flight.insert(i);
+        auto r = piece_at(i, content.size(), piece_size);
+        out.assignments.push_back({i, r.offset, r.length,
+                                   sha256_hex(std::string_view(content).substr(r.offset, r.length)),
+                                   "supernode"});
+      }
+      co_return http_response::json(200, proto::encode(out));
+    }
+    auto range = parse_range_header(*req.headers.get("Range"), content.size());
+    std::string body = content.substr(range->offset, range->length);
+    auto piece = range->offset / piece_size;
+    if (auto it = corrupt.find(piece); it != corrupt.end() && it->second != 0) {
+      if (it->second > 0) --it->second;
+      body[0] = static_cast<char>(body[0] ^ 0x55);
+    }
+    http_response r;
+    r.status = 206;
+    r.body = std::move(body);
+    co_return r;
+  }
+};
+
+struct engine_run {
+  dfget::download_outcome outcome;
+  std::string written;
+};
+
+engine_run run_engine(scripted_supernode& sn, std::optional<digest_spec> digest = std::nullopt) {
+  asio::io_context io;
+  http_server server(io.get_executor(), [&](http_request& r) { return sn.handle(r); });
+  auto port = server.listen("127.0.0.1", 0);
+  EXPECT_TRUE(port);
+  server.start();
+  dfget::downloader_options opts;
+  opts.supernodes = {host_port{"127.0.0.1", *port}};
+  opts.parallel = 3;
+  dfget::downloader engine(io.get_executor(), opts);
+  dfget::download_request req;
+  req.url = "http://origin.invalid/file";
+  req.digest = digest;
+  memory_store store;
+  auto fut = asio::co_spawn(io, engine.run(req, store), asio::use_future);
+  while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io.run_one();
+  server.stop();
+  return {fut.get(), store.contents()};
+}
+
+std::string make_content(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131) ^ (i >> 7));
+  return s;
+}
+
+}  // namespace
+
+TEST(Downloader, FetchesEveryPieceAndWritesItInPlace) {
+  scripted_supernode sn;
+  sn.content = make_content(10 * 4096 + 17);
+  auto r = run_engine(sn);
+  ASSERT_FALSE(r.outcome.ec) << r.outcome.message;
+  EXPECT_EQ(r.written, sn.content);
+  EXPECT_EQ(r.outcome.summary.pieces, 11u);
+  EXPECT_EQ(r.outcome.summary.bytes, sn.content.size());
+  EXPECT_EQ(r.outcome.summary.from_supernode, sn.content.size());
+  EXPECT_EQ(sn.held.size(), 11u);  // every piece was reported back
+}
+
+TEST(Downloader, CorruptPieceIsReportedAndFetchedAgain) {
+  scripted_supernode sn;
+  sn.content = make_content(6 * 4096);
+  sn.corrupt[2] = 2;  // piece 2 arrives corrupted twice, then intact
+  auto r = run_engine(sn);
+  ASSERT_FALSE(r.outcome.ec) << r.outcome.message;
+  EXPECT_EQ(r.written, sn.content);
+  EXPECT_EQ(r.outcome.summary.failed_pieces, 2u);
+  int bad = 0;
+  for (const auto& res : sn.results) bad += res.piece == 2 && res.status == "bad_digest";
+  EXPECT_EQ(bad, 2);
+}
+
+TEST(Downloader, PieceThatNeverVerifiesFailsTheDownload) {
+  scripted_supernode sn;
+  sn.content = make_content(4 * 4096);
+  sn.corrupt[1] = -1;
+  auto r = run_engine(sn);
+  EXPECT_EQ(r.outcome.ec, errc::too_many_failures);
+  EXPECT_NE(r.outcome.message.find("piece 1"), std::string::npos) << r.outcome.message;
+}
+
+TEST(Downloader, FailedTaskIsTheVerdict) {
+  scripted_supernode sn;
+  sn.content = make_content(4096);
+  sn.fail_with = "origin_http_error";
+  auto r = run_engine(sn);
+  EXPECT_EQ(r.outcome.ec, errc::origin_http_error);
+  EXPECT_NE(r.outcome.message.find("404"), std::string::npos);
+}
+
+TEST(Downloader, WholeFileDigestIsChecked) {
+  scripted_supernode sn;
+  sn.content = make_content(3 * 4096 + 5);
+  digest md5(digest_algo::md5);
+  md5.update(std::string_view(sn.content));
+  auto good = run_engine(sn, digest_spec{digest_algo::md5, md5.finish()});
+  EXPECT_FALSE(good.outcome.ec) << good.outcome.message;
+  sn.held.clear();
+  auto bad = run_engine(sn, digest_spec{digest_algo::sha256, std::string(64, '0')});
+  EXPECT_EQ(bad.outcome.ec, errc::digest_mismatch);
+}
+
+TEST(Downloader, UnreachableSupernodeIsReported) {
+  asio::io_context io;
+  dfget::downloader_options opts;
+  opts.supernodes = {host_port{"127.0.0.1", 1}};
+  dfget::downloader engine(io.get_executor(), opts);
+  memory_store store;
+  dfget::download_request req;
+  req.url = "http://origin.invalid/file";
+  auto fut = asio::co_spawn(io, engine.run(req, store), asio::use_future);
+  io.run();
+  auto outcome = fut.get();
+  EXPECT_EQ(outcome.ec, errc::supernode_unreachable);
+  EXPECT_NE(outcome.message.find("127.0.0.1:1"), std::string::npos);
+}
