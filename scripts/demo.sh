@@ -11,6 +11,7 @@ clients="${1:-8}"
 size_mib="${2:-256}"
 bash scripts/setup.sh release >/dev/null
 bin="$root/build/bin"
+source scripts/lib.sh
 
 work=$(mktemp -d /tmp/damselfly-demo.XXXXXX)
 chmod 755 "$work"
@@ -22,46 +23,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "demo: no free port found" >&2
-  exit 1
-}
-
 mkdir -p "$work/www" "$work/nginx" "$work/out" "$work/logs"
 echo "demo: generating a ${size_mib} MiB file"
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/www/release.tar"
 want=$(sha256sum "$work/www/release.tar" | cut -d' ' -f1)
 
 origin_port=$(free_port)
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-error_log $work/logs/nginx-error.log;
-pid $work/nginx/nginx.pid;
-events { worker_connections 1024; }
-http {
-  log_format bytes '\$uri \$body_bytes_sent';
-  access_log $work/logs/origin-access.log bytes;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  sendfile on;
-  server { listen 127.0.0.1:$origin_port; root $work/www; }
-}
-CONF
-/usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' &
-pids+=($!)
+start_nginx "$work/www" "$work/nginx" "$origin_port" "$work/logs/origin-access.log"
+pids+=("$nginx_pid")
 
 "$bin/supernode" --listen 127.0.0.1:0 --port-file "$work/supernode.port" \
   --data-dir "$work/cache" --log-file "$work/logs/supernode.log" &
 pids+=($!)
 for _ in $(seq 1 100); do [[ -s "$work/supernode.port" ]] && break; sleep 0.1; done
 sn_port=$(cat "$work/supernode.port")
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$origin_port/release.tar" -r 0-0 -o /dev/null 2>/dev/null && break; sleep 0.1; done
-: >"$work/logs/origin-access.log"  # count only what the supernode asks for
 
 url="http://127.0.0.1:$origin_port/release.tar"
 echo "demo: origin nginx on 127.0.0.1:$origin_port, supernode on 127.0.0.1:$sn_port, $clients clients"

@@ -18,7 +18,9 @@ const EVP_MD* md_for(digest_algo algo) {
   return algo == digest_algo::md5 ? EVP_md5() : EVP_sha256();
 }
 
-EVP_MD_CTX* as_ctx(void* p) { return static_cast<EVP_MD_CTX*>(p); }
+EVP_MD_CTX* as_ctx(void* p) {
+  return static_cast<EVP_MD_CTX*>(p);
+}
 
 std::string to_hex(const unsigned char* data, unsigned len) {
   static constexpr char digits[] = "0123456789abcdef";
@@ -32,7 +34,9 @@ std::string to_hex(const unsigned char* data, unsigned len) {
 
 }  // namespace
 
-void digest::ctx_deleter::operator()(void* ctx) const noexcept { EVP_MD_CTX_free(as_ctx(ctx)); }
+void digest::ctx_deleter::operator()(void* ctx) const noexcept {
+  EVP_MD_CTX_free(as_ctx(ctx));
+}
 
 digest::digest(digest_algo algo) : algo_(algo), ctx_(EVP_MD_CTX_new()) {
   if (!ctx_ || EVP_DigestInit_ex(as_ctx(ctx_.get()), md_for(algo_), nullptr) != 1)
@@ -47,7 +51,9 @@ void digest::update(std::span<const std::byte> data) {
   if (!data.empty()) EVP_DigestUpdate(as_ctx(ctx_.get()), data.data(), data.size());
 }
 
-void digest::update(std::string_view data) { update(std::as_bytes(std::span(data))); }
+void digest::update(std::string_view data) {
+  update(std::as_bytes(std::span(data)));
+}
 
 std::string digest::finish() {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};

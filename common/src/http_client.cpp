@@ -80,14 +80,19 @@ http_client::http_client(asio::any_io_executor ex, std::string host, std::uint16
 
 http_client::~http_client() = default;
 
-void http_client::close() { impl_->drop(); }
-const std::string& http_client::host() const noexcept { return impl_->host; }
-std::uint16_t http_client::port() const noexcept { return impl_->port; }
+void http_client::close() {
+  impl_->drop();
+}
+const std::string& http_client::host() const noexcept {
+  return impl_->host;
+}
+std::uint16_t http_client::port() const noexcept {
+  return impl_->port;
+}
 
 asio::awaitable<error_code> http_client::impl::connect() {
   stream.expires_after(opts.connect_timeout);
-  auto [rec, endpoints] =
-      co_await resolver.async_resolve(host, std::to_string(port), nothrow);
+  auto [rec, endpoints] = co_await resolver.async_resolve(host, std::to_string(port), nothrow);
   if (rec) co_return rec;
   auto [cec, ep] = co_await stream.async_connect(endpoints, nothrow);
   if (cec) co_return map_error(cec);
@@ -145,7 +150,8 @@ asio::awaitable<result<response_head>> http_client::impl::attempt(const http_req
     // Fixed-length body: read it straight into our chunk buffer. Beast's
     // buffer_body path would copy through the flat_buffer in small reads.
     std::uint64_t remaining = *len;
-    std::size_t buffered = std::min<std::size_t>(buffer.size(), static_cast<std::size_t>(remaining));
+    std::size_t buffered =
+        std::min<std::size_t>(buffer.size(), static_cast<std::size_t>(remaining));
     if (direct) {
       auto target = direct(remaining);
       if (!target) co_return target.error();
@@ -159,7 +165,9 @@ asio::awaitable<result<response_head>> http_client::impl::attempt(const http_req
         auto [ec, n] = co_await stream.async_read_some(
             asio::buffer(dst.data() + filled, std::min<std::size_t>(dst.size() - filled, 1 << 20)),
             nothrow);
-        if (ec) co_return ec == asio::error::eof ? error_code(http::error::partial_message) : map_error(ec);
+        if (ec)
+          co_return ec == asio::error::eof ? error_code(http::error::partial_message)
+                                           : map_error(ec);
         filled += n;
       }
       if (!parser.keep_alive()) drop();
@@ -177,7 +185,8 @@ asio::awaitable<result<response_head>> http_client::impl::attempt(const http_req
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), remaining));
       stream.expires_after(opts.io_timeout);
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk.data(), want), nothrow);
-      if (ec) co_return ec == asio::error::eof ? error_code(http::error::partial_message) : map_error(ec);
+      if (ec)
+        co_return ec == asio::error::eof ? error_code(http::error::partial_message) : map_error(ec);
       remaining -= n;
       if (sink) {
         if (auto sec = sink(std::span<const std::byte>(chunk.data(), n))) co_return sec;
@@ -203,9 +212,9 @@ asio::awaitable<result<response_head>> http_client::impl::attempt(const http_req
 }
 
 asio::awaitable<result<response_head>> http_client::impl::run(const http_request& req,
-                                                             const head_check& check,
-                                                             const body_sink& sink,
-                                                             const direct_target& direct) {
+                                                              const head_check& check,
+                                                              const body_sink& sink,
+                                                              const direct_target& direct) {
   bool reused = connected;
   bool got_response = false;
   auto r = co_await attempt(req, check, sink, got_response, direct);
@@ -249,8 +258,8 @@ asio::awaitable<result<http_client_response>> http_client::fetch(const http_requ
 }
 
 asio::awaitable<result<response_head>> http_client::fetch_into(const http_request& req,
-                                                              std::span<std::byte> dest,
-                                                              unsigned expected_status) {
+                                                               std::span<std::byte> dest,
+                                                               unsigned expected_status) {
   auto check = [&](const response_head& head) -> error_code {
     if (head.status != expected_status) return errc::protocol_error;
     if (!head.content_length || *head.content_length != dest.size()) return errc::protocol_error;

@@ -4,6 +4,7 @@
 
 #include <sys/sendfile.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,7 +17,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <mutex>
-#include <spdlog/spdlog.h>
 #include <unordered_set>
 
 namespace damselfly {
@@ -51,7 +51,10 @@ bool is_quiet_close(const error_code& ec) {
 
 struct http_server::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor e, http_handler h, http_server_options o)
-      : ex(std::move(e)), handler(std::move(h)), opts(std::move(o)), acceptor(asio::make_strand(ex)) {}
+      : ex(std::move(e)),
+        handler(std::move(h)),
+        opts(std::move(o)),
+        acceptor(asio::make_strand(ex)) {}
 
   asio::any_io_executor ex;
   http_handler handler;
@@ -72,7 +75,9 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
 http_server::http_server(asio::any_io_executor ex, http_handler handler, http_server_options opts)
     : impl_(std::make_shared<impl>(std::move(ex), std::move(handler), std::move(opts))) {}
 
-http_server::~http_server() { stop(); }
+http_server::~http_server() {
+  stop();
+}
 
 result<std::uint16_t> http_server::listen(const std::string& address, std::uint16_t port) {
   error_code ec;
@@ -182,7 +187,8 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
         std::tie(ec, n) = co_await http::async_read(c->socket, buf, parser, nothrow);
     }
     if (ec) {
-      if (is_quiet_close(ec) || ec.category() != http::make_error_code(http::error::bad_target).category())
+      if (is_quiet_close(ec) ||
+          ec.category() != http::make_error_code(http::error::bad_target).category())
         break;
       unsigned status = ec == http::error::header_limit ? 431
                         : ec == http::error::body_limit ? 413
@@ -223,7 +229,7 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
 }
 
 asio::awaitable<error_code> http_server::impl::write_response(connection& c, http_response& resp,
-                                                             bool keep_alive, bool head_only) {
+                                                              bool keep_alive, bool head_only) {
   c.deadline = steady::now() + opts.write_timeout;
   c.timer.cancel();
   auto fill = [&](auto& msg) {

@@ -11,7 +11,8 @@ namespace damselfly {
 std::uint64_t choose_piece_size(std::int64_t length, const piece_sizing& rule) {
   if (rule.fixed_size != 0) return rule.fixed_size;
   if (length < 0) return rule.unknown_length_size;
-  std::uint64_t per_piece = static_cast<std::uint64_t>(length) / std::max<std::uint64_t>(1, rule.target_pieces);
+  std::uint64_t per_piece =
+      static_cast<std::uint64_t>(length) / std::max<std::uint64_t>(1, rule.target_pieces);
   std::uint64_t size = std::bit_ceil(std::max<std::uint64_t>(per_piece, 1));
   return std::clamp(size, rule.min_size, rule.max_size);
 }

@@ -38,8 +38,10 @@ void rate_limiter::set_rate(std::uint64_t rate_bytes_per_s, clock::time_point no
 }
 
 result<std::uint64_t> parse_size(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
   if (text.empty()) return errc::invalid_argument;
   double value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -48,12 +50,23 @@ result<std::uint64_t> parse_size(std::string_view text) {
   std::uint64_t mult = 1;
   if (!suffix.empty()) {
     switch (std::toupper(static_cast<unsigned char>(suffix.front()))) {
-      case 'K': mult = 1ull << 10; break;
-      case 'M': mult = 1ull << 20; break;
-      case 'G': mult = 1ull << 30; break;
-      case 'T': mult = 1ull << 40; break;
-      case 'B': mult = 1; break;
-      default: return errc::invalid_argument;
+      case 'K':
+        mult = 1ull << 10;
+        break;
+      case 'M':
+        mult = 1ull << 20;
+        break;
+      case 'G':
+        mult = 1ull << 30;
+        break;
+      case 'T':
+        mult = 1ull << 40;
+        break;
+      case 'B':
+        mult = 1;
+        break;
+      default:
+        return errc::invalid_argument;
     }
     if (std::toupper(static_cast<unsigned char>(suffix.front())) != 'B') suffix.remove_prefix(1);
     if (suffix == "iB" || suffix == "ib" || suffix == "B" || suffix == "b") suffix = {};

@@ -92,7 +92,9 @@ class yaml_config final : public CLI::Config {
 
 }  // namespace
 
-std::shared_ptr<CLI::Config> make_yaml_config() { return std::make_shared<yaml_config>(); }
+std::shared_ptr<CLI::Config> make_yaml_config() {
+  return std::make_shared<yaml_config>();
+}
 
 void add_yaml_config_option(CLI::App& app, const std::string& default_path) {
   app.config_formatter(make_yaml_config());

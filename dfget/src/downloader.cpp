@@ -4,19 +4,19 @@
 
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <random>
-#include <spdlog/spdlog.h>
 
+#include "aligned_buffer.hpp"
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
-#include "aligned_buffer.hpp"
 #include "damselfly/proto/messages.hpp"
 
 namespace damselfly::dfget {
@@ -50,7 +50,8 @@ std::chrono::milliseconds since(steady::time_point t) {
 /// State of one run(); lives on the engine's executor only.
 struct downloader::session {
   session(asio::any_io_executor e, asio::thread_pool& w, const downloader_options& o,
-          const download_request& r, piece_store& s, std::function<void(const download_progress&)> p)
+          const download_request& r, piece_store& s,
+          std::function<void(const download_progress&)> p)
       : ex(e), workers(w), opts(o), req(r), store(s), on_progress(std::move(p)), wake(e) {}
 
   asio::any_io_executor ex;
@@ -156,7 +157,8 @@ asio::awaitable<bool> downloader::session::register_task() {
     }
     auto info = proto::decode<proto::task_info>(resp->body);
     if (!info) {
-      fail(errc::protocol_error, "supernode sent an invalid registration answer: " + info.error.message);
+      fail(errc::protocol_error,
+           "supernode sent an invalid registration answer: " + info.error.message);
       co_return false;
     }
     supernode = sn;
@@ -169,7 +171,7 @@ asio::awaitable<bool> downloader::session::register_task() {
 }
 
 asio::awaitable<bool> downloader::session::sync_once(std::uint32_t want, std::uint32_t wait_ms,
-                                                    std::vector<proto::assignment>& out) {
+                                                     std::vector<proto::assignment>& out) {
   proto::sync_request s;
   s.results = std::move(results);
   results.clear();
@@ -249,14 +251,16 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
       write_error = store.write(a.offset, buf.view());
     }
     co_await asio::post(ex, asio::use_awaitable);
-    if (status == "bad_digest") spdlog::warn("piece {} from {} failed verification", a.piece, from.to_string());
+    if (status == "bad_digest")
+      spdlog::warn("piece {} from {} failed verification", a.piece, from.to_string());
     if (write_error) fail(errc::io_error, "cannot write the download: " + write_error.message());
   }
   spare_buffers.push_back(std::move(buf));
   if (status == "ok") pool.push_back(std::move(c));
 
   if (!fatal) {
-    results.push_back({a.piece, status, a.source, a.length, static_cast<std::uint64_t>(since(started).count())});
+    results.push_back(
+        {a.piece, status, a.source, a.length, static_cast<std::uint64_t>(since(started).count())});
     if (status == "ok") {
       if (a.piece >= have.size()) have.resize(a.piece + 1, false);
       if (!have[a.piece]) {
@@ -264,7 +268,8 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
         ++have_count;
         outcome.summary.bytes += a.length;
         ++outcome.summary.pieces;
-        (a.source == "supernode" ? outcome.summary.from_supernode : outcome.summary.from_peers) += a.length;
+        (a.source == "supernode" ? outcome.summary.from_supernode : outcome.summary.from_peers) +=
+            a.length;
       }
       last_progress = steady::now();
       if (on_progress)
@@ -273,7 +278,8 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
       ++outcome.summary.failed_pieces;
       if (++failures[a.piece] >= opts.max_piece_attempts)
         fail(errc::too_many_failures, "piece " + std::to_string(a.piece) + " failed " +
-                                          std::to_string(failures[a.piece]) + " times (last: " + status + ")");
+                                          std::to_string(failures[a.piece]) +
+                                          " times (last: " + status + ")");
     }
   }
   --in_flight;
@@ -333,7 +339,8 @@ asio::awaitable<download_outcome> downloader::run(
       break;
     }
     if (since(s.last_progress) > opts_.stall_timeout) {
-      s.fail(errc::timeout, "no progress for " + std::to_string(opts_.stall_timeout.count() / 1000) + " s");
+      s.fail(errc::timeout,
+             "no progress for " + std::to_string(opts_.stall_timeout.count() / 1000) + " s");
       break;
     }
     if (opts_.total_timeout.count() > 0 && since(started) > opts_.total_timeout) {

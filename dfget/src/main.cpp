@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // dfget: downloads a URL through Damselfly, a drop-in for `wget URL -O FILE`.
+#include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -72,16 +72,20 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "dfget 0.1.0");
   app.add_option("url", url, "URL to download");
   app.add_option("-u,--url", url_flag, "URL to download (Dragonfly spelling)");
-  app.add_option("-O,-o,--output", output, "Output file (or directory: the URL's file name is used)");
+  app.add_option("-O,-o,--output", output,
+                 "Output file (or directory: the URL's file name is used)");
   app.add_option("--supernode,-n,--node", supernodes,
                  "Supernode HOST:PORT; repeat or separate with commas to give fallbacks")
       ->delimiter(',');
-  app.add_option("--digest", digest_text, "Expected digest of the whole file: sha256:HEX or md5:HEX");
+  app.add_option("--digest", digest_text,
+                 "Expected digest of the whole file: sha256:HEX or md5:HEX");
   app.add_option("-m,--md5", md5_text, "Expected MD5 of the whole file (same as --digest md5:HEX)");
   app.add_option("--tag", tag, "Tag that separates otherwise identical URLs into different tasks");
-  app.add_option("-i,--identifier", identifier, "Content identifier used for the task id instead of a digest");
-  app.add_option("-f,--filter", filter_text,
-                 "Query parameters ignored for task identity, separated by '&' (e.g. 'Expires&Signature')");
+  app.add_option("-i,--identifier", identifier,
+                 "Content identifier used for the task id instead of a digest");
+  app.add_option(
+      "-f,--filter", filter_text,
+      "Query parameters ignored for task identity, separated by '&' (e.g. 'Expires&Signature')");
   app.add_option("--header", headers, "Header sent to the origin, 'Name: value'; repeatable");
   app.add_option("--parallel", parallel, "Pieces downloaded in parallel")
       ->capture_default_str()
@@ -100,7 +104,8 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? exit_ok : exit_usage;
   }
-  if (setup_logging("dfget", log_level)) return fail(exit_usage, "unknown --log-level " + log_level);
+  if (setup_logging("dfget", log_level))
+    return fail(exit_usage, "unknown --log-level " + log_level);
 
   if (!url_flag.empty()) {
     if (!url.empty() && url != url_flag) return fail(exit_usage, "two different URLs given");
@@ -121,7 +126,8 @@ int main(int argc, char** argv) {
   if (!digest_text.empty()) {
     auto spec = digest_spec::parse(digest_text);
     if (!spec)
-      return fail(exit_usage, "bad digest '" + digest_text + "': expected sha256:<64 hex> or md5:<32 hex>");
+      return fail(exit_usage,
+                  "bad digest '" + digest_text + "': expected sha256:<64 hex> or md5:<32 hex>");
     req.digest = *spec;
   }
   for (const auto& h : headers) {
@@ -138,7 +144,8 @@ int main(int argc, char** argv) {
   opts.total_timeout = std::chrono::seconds(timeout_s);
   for (const auto& s : supernodes) {
     auto hp = host_port::parse(s);
-    if (!hp || hp->port == 0) return fail(exit_usage, "bad --supernode '" + s + "': expected HOST:PORT");
+    if (!hp || hp->port == 0)
+      return fail(exit_usage, "bad --supernode '" + s + "': expected HOST:PORT");
     opts.supernodes.push_back(*hp);
   }
   if (opts.supernodes.empty())
@@ -152,7 +159,8 @@ int main(int argc, char** argv) {
   }
   std::error_code fec;
   if (fs::is_directory(out_path, fec)) {
-    std::string name = fs::path(parsed_url->target.substr(0, parsed_url->target.find('?'))).filename();
+    std::string name =
+        fs::path(parsed_url->target.substr(0, parsed_url->target.find('?'))).filename();
     out_path /= name.empty() ? "index.html" : name;
   }
   auto out = dfget::output_file::create(out_path);
@@ -180,8 +188,8 @@ int main(int argc, char** argv) {
   if (!quiet) {
     double secs = std::max<double>(outcome.summary.elapsed.count(), 1) / 1000.0;
     std::fprintf(stderr, "dfget: %s saved: %s in %.2f s (%s/s); from supernode %s, from peers %s\n",
-                 out_path.c_str(), human_bytes(static_cast<double>(outcome.summary.bytes)).c_str(), secs,
-                 human_bytes(static_cast<double>(outcome.summary.bytes) / secs).c_str(),
+                 out_path.c_str(), human_bytes(static_cast<double>(outcome.summary.bytes)).c_str(),
+                 secs, human_bytes(static_cast<double>(outcome.summary.bytes) / secs).c_str(),
                  human_bytes(static_cast<double>(outcome.summary.from_supernode)).c_str(),
                  human_bytes(static_cast<double>(outcome.summary.from_peers)).c_str());
   }

@@ -14,7 +14,8 @@ namespace {
 
 /// Thrown inside decoding only; decode() turns it into a decode_error.
 struct field_error : std::runtime_error {
-  field_error(std::string f, const std::string& msg) : std::runtime_error(msg), field(std::move(f)) {}
+  field_error(std::string f, const std::string& msg)
+      : std::runtime_error(msg), field(std::move(f)) {}
   std::string field;
 };
 
@@ -25,12 +26,18 @@ struct is_vector<std::vector<T>> : std::true_type {};
 
 template <class T>
 bool has_type(const json& v) {
-  if constexpr (std::is_same_v<T, bool>) return v.is_boolean();
-  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) return v.is_number_unsigned();
-  else if constexpr (std::is_integral_v<T>) return v.is_number_integer();
-  else if constexpr (std::is_same_v<T, std::string>) return v.is_string();
-  else if constexpr (is_vector<T>::value) return v.is_array();
-  else return v.is_object();
+  if constexpr (std::is_same_v<T, bool>)
+    return v.is_boolean();
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>)
+    return v.is_number_unsigned();
+  else if constexpr (std::is_integral_v<T>)
+    return v.is_number_integer();
+  else if constexpr (std::is_same_v<T, std::string>)
+    return v.is_string();
+  else if constexpr (is_vector<T>::value)
+    return v.is_array();
+  else
+    return v.is_object();
 }
 
 template <class T>
@@ -79,9 +86,12 @@ task_state state_from(const std::string& s) {
 
 std::string_view to_string(task_state s) noexcept {
   switch (s) {
-    case task_state::running: return "running";
-    case task_state::done: return "done";
-    case task_state::failed: return "failed";
+    case task_state::running:
+      return "running";
+    case task_state::done:
+      return "done";
+    case task_state::failed:
+      return "failed";
   }
   return "unknown";
 }
@@ -153,8 +163,10 @@ void from_json(const json& j, task_info& v) {
 }
 
 void to_json(json& j, const piece_result& v) {
-  j = json{{"piece", v.piece},         {"status", v.status},
-           {"source", v.source},       {"bytes", v.bytes},
+  j = json{{"piece", v.piece},
+           {"status", v.status},
+           {"source", v.source},
+           {"bytes", v.bytes},
            {"duration_ms", v.duration_ms}};
 }
 void from_json(const json& j, piece_result& v) {
@@ -166,7 +178,8 @@ void from_json(const json& j, piece_result& v) {
 }
 
 void to_json(json& j, const sync_request& v) {
-  j = json{{"results", v.results}, {"want", v.want}, {"wait_ms", v.wait_ms}, {"version", v.version}};
+  j = json{
+      {"results", v.results}, {"want", v.want}, {"wait_ms", v.wait_ms}, {"version", v.version}};
 }
 void from_json(const json& j, sync_request& v) {
   optional_field(j, "results", v.results);
@@ -176,8 +189,11 @@ void from_json(const json& j, sync_request& v) {
 }
 
 void to_json(json& j, const assignment& v) {
-  j = json{{"piece", v.piece},   {"offset", v.offset}, {"length", v.length},
-           {"sha256", v.sha256}, {"source", v.source}};
+  j = json{{"piece", v.piece},
+           {"offset", v.offset},
+           {"length", v.length},
+           {"sha256", v.sha256},
+           {"source", v.source}};
 }
 void from_json(const json& j, assignment& v) {
   required(j, "piece", v.piece);
@@ -195,8 +211,12 @@ void from_json(const json& j, sync_response& v) {
   optional_field(j, "assignments", v.assignments);
 }
 
-void to_json(json& j, const error_response& v) { j = json{{"error", v.error}}; }
-void from_json(const json& j, error_response& v) { required(j, "error", v.error); }
+void to_json(json& j, const error_response& v) {
+  j = json{{"error", v.error}};
+}
+void from_json(const json& j, error_response& v) {
+  required(j, "error", v.error);
+}
 
 template <class T>
 std::string encode(const T& msg) {
@@ -227,8 +247,8 @@ decoded<T> decode(std::string_view text) {
   return out;
 }
 
-#define DAMSELFLY_PROTO_INSTANTIATE(T)          \
-  template std::string encode<T>(const T&);     \
+#define DAMSELFLY_PROTO_INSTANTIATE(T)      \
+  template std::string encode<T>(const T&); \
   template decoded<T> decode<T>(std::string_view);
 DAMSELFLY_PROTO_INSTANTIATE(error_info)
 DAMSELFLY_PROTO_INSTANTIATE(register_request)

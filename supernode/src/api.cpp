@@ -2,8 +2,8 @@
 // HTTP routes of the supernode.
 #include "api.hpp"
 
-#include <algorithm>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 
 #include "damselfly/common/http_range.hpp"
 #include "damselfly/common/task_id.hpp"
@@ -42,7 +42,8 @@ std::vector<std::string> split_path(std::string_view path) {
 bool valid_peer_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+           c == ':';
   });
 }
 
@@ -59,12 +60,12 @@ api::api(const supernode_config& cfg, task_manager& tasks, metrics_registry& met
     : cfg_(cfg),
       tasks_(tasks),
       metrics_(metrics),
-      upload_bytes_(metrics.counter("damselfly_supernode_upload_bytes_total",
-                                    "Piece bytes sent to peers")),
-      registrations_(metrics.counter("damselfly_supernode_registrations_total",
-                                     "Peer registrations")),
-      assignments_(metrics.counter("damselfly_supernode_assignments_total",
-                                   "Piece assignments handed out")),
+      upload_bytes_(
+          metrics.counter("damselfly_supernode_upload_bytes_total", "Piece bytes sent to peers")),
+      registrations_(
+          metrics.counter("damselfly_supernode_registrations_total", "Peer registrations")),
+      assignments_(
+          metrics.counter("damselfly_supernode_assignments_total", "Piece assignments handed out")),
       piece_failures_(metrics.counter("damselfly_supernode_piece_failures_total",
                                       "Piece downloads reported as failed by peers")),
       bad_requests_(metrics.counter("damselfly_supernode_bad_requests_total",
@@ -105,7 +106,8 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   if (!msg) co_return json_error(400, "bad_request", msg.error.message, msg.error.field);
   auto& r = *msg.value;
   if (!valid_peer_id(r.peer_id))
-    co_return json_error(400, "bad_request", "peer_id must be 1-128 characters of [A-Za-z0-9._:-]", "peer_id");
+    co_return json_error(400, "bad_request", "peer_id must be 1-128 characters of [A-Za-z0-9._:-]",
+                         "peer_id");
   auto url = http_url::parse(r.url);
   if (!url) co_return json_error(400, "bad_request", "url must be an absolute http(s) URL", "url");
   task_key key{r.url, r.filters, r.tag, r.digest, r.identifier, ""};
@@ -119,8 +121,8 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   auto deadline = task::clock::now() + cfg_.max_wait;
   while ((t->phase == task_phase::probing || t->phase == task_phase::validating) &&
          task::clock::now() < deadline) {
-    co_await t->wait_for_change(std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - task::clock::now()));
+    co_await t->wait_for_change(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - task::clock::now()));
     t = tasks_.find(*id);
   }
   t->swarm.join(r.peer_id, task::clock::now());
@@ -145,7 +147,8 @@ asio::awaitable<http_response> api::sync(http_request& req, const std::string& t
     if (outcome != scheduler::piece_outcome::ok) piece_failures_.add();
     t->swarm.report(peer, res.piece, outcome, now);
   }
-  auto wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(s.wait_ms), cfg_.max_wait);
+  auto wait =
+      std::min<std::chrono::milliseconds>(std::chrono::milliseconds(s.wait_ms), cfg_.max_wait);
   auto deadline = now + wait;
   auto want = std::min(s.want, cfg_.max_assignments);
   proto::sync_response out;
@@ -155,18 +158,19 @@ asio::awaitable<http_response> api::sync(http_request& req, const std::string& t
     }
     if (t->phase == task_phase::fetching || t->phase == task_phase::done) {
       for (const auto& d : t->swarm.assign(peer, want, task::clock::now())) {
-        auto range = piece_at(d.piece, t->content_length >= 0
-                                           ? static_cast<std::uint64_t>(t->content_length)
-                                           : (d.piece + 1) * t->piece_size,
+        auto range = piece_at(d.piece,
+                              t->content_length >= 0 ? static_cast<std::uint64_t>(t->content_length)
+                                                     : (d.piece + 1) * t->piece_size,
                               t->piece_size);
-        out.assignments.push_back({d.piece, range.offset, range.length, t->digests[d.piece], d.source});
+        out.assignments.push_back(
+            {d.piece, range.offset, range.length, t->digests[d.piece], d.source});
       }
     }
     if (!out.assignments.empty() || t->phase == task_phase::failed || want == 0 ||
         task::clock::now() >= deadline)
       break;
-    co_await t->wait_for_change(std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - task::clock::now()));
+    co_await t->wait_for_change(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - task::clock::now()));
   }
   assignments_.add(out.assignments.size());
   out.task = t->info();
@@ -188,7 +192,8 @@ http_response api::task_status(const std::string& task_id) {
 
 http_response api::serve_pieces(http_request& req, const std::string& task_id) {
   auto t = tasks_.find(task_id);
-  if (!t || !is_valid_task_id(task_id)) return json_error(404, "unknown_task", "no task " + task_id);
+  if (!t || !is_valid_task_id(task_id))
+    return json_error(404, "unknown_task", "no task " + task_id);
   if (!(t->phase == task_phase::fetching || t->phase == task_phase::done) || !t->fd)
     return json_error(404, "not_ready", "task has no servable pieces yet");
   bool length_known = t->content_length >= 0;
@@ -226,7 +231,8 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
     resp.headers.set("Content-Range", "bytes " + std::to_string(range.offset) + "-" +
                                           std::to_string(range.end() - 1) + "/*");
   }
-  resp.file = file_slice{t->fd, range.offset, range.length, [this](std::uint64_t n) { upload_bytes_.add(n); }};
+  resp.file = file_slice{t->fd, range.offset, range.length,
+                         [this](std::uint64_t n) { upload_bytes_.add(n); }};
   return resp;
 }
 

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // supernode: the Damselfly origin cache and scheduler service.
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <cstdio>
-#include <spdlog/spdlog.h>
 
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   unsigned origin_timeout_s = 30;
   unsigned recheck_s = 30;
 
-  CLI::App app{"Damselfly supernode: fetches each source once, caches it in pieces and schedules peers"};
+  CLI::App app{
+      "Damselfly supernode: fetches each source once, caches it in pieces and schedules peers"};
   app.set_version_flag("--version", "supernode 0.1.0");
   app.add_option("--listen", cfg.listen, "Address and port of the HTTP API and piece server")
       ->capture_default_str();

@@ -2,13 +2,13 @@
 // Origin fetch: probe, parallel Range pieces or one stream, hashing and caching as bytes arrive.
 #include "origin_fetcher.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
@@ -62,10 +62,17 @@ origin_fetcher::origin_fetcher(asio::any_io_executor ex, const supernode_config&
       cache_(cache),
       source_bytes_(metrics.counter("damselfly_supernode_source_bytes_total",
                                     "Body bytes received from origins")),
-      origin_requests_(metrics.counter("damselfly_supernode_origin_requests_total",
-                                       "Requests sent to origins")),
+      origin_requests_(
+          metrics.counter("damselfly_supernode_origin_requests_total", "Requests sent to origins")),
       origin_failures_(metrics.counter("damselfly_supernode_origin_failures_total",
                                        "Tasks failed because of the origin")) {}
+
+http_client_options origin_fetcher::origin_client_options() const {
+  http_client_options o;
+  o.io_timeout = cfg_.origin_timeout;
+  o.connect_timeout = cfg_.origin_timeout;
+  return o;
+}
 
 void origin_fetcher::fail(task& t, const error_code& ec, int origin_status,
                           const std::string& detail) {
@@ -86,8 +93,10 @@ void origin_fetcher::fail(task& t, const error_code& ec, int origin_status,
   } else if (ec.category() == damselfly_category()) {
     e.code = "origin_protocol";
     e.message = "origin " + t.url.authority() + ": " + ec.message();
-  } else if (ec == boost::asio::error::connection_refused || ec == boost::asio::error::host_not_found ||
-             ec == boost::asio::error::host_unreachable || ec == boost::asio::error::network_unreachable ||
+  } else if (ec == boost::asio::error::connection_refused ||
+             ec == boost::asio::error::host_not_found ||
+             ec == boost::asio::error::host_unreachable ||
+             ec == boost::asio::error::network_unreachable ||
              ec == boost::asio::error::host_not_found_try_again) {
     e.code = "origin_unreachable";
     e.message = "cannot reach origin " + t.url.authority() + ": " + ec.message();
@@ -108,21 +117,20 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
   auto stale = [&] { return t->generation != st->generation; };
 
   if (t->url.https()) {
-    fail(*t, errc::invalid_argument, 0, "https origins are not supported by this supernode version");
+    fail(*t, errc::invalid_argument, 0,
+         "https origins are not supported by this supernode version");
     co_return;
   }
   auto data = cache_.create_data(t->id);
   if (!data) {
-    proto::error_info e{"cache_io", "supernode cannot create cache file: " + data.error().message(), "", 0};
+    proto::error_info e{"cache_io", "supernode cannot create cache file: " + data.error().message(),
+                        "", 0};
     t->fail(std::move(e));
     co_return;
   }
   auto fd = *data;
 
-  http_client_options copts;
-  copts.io_timeout = cfg_.origin_timeout;
-  copts.connect_timeout = cfg_.origin_timeout;
-  http_client client(ex_, t->url.host, t->url.port, copts);
+  http_client client(ex_, t->url.host, t->url.port, origin_client_options());
   http_request req = origin_request(*t);
   req.headers.set("Range", "bytes=0-0");
 
@@ -169,12 +177,14 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
   auto sink = [&](std::span<const std::byte> chunk) -> error_code {
     if (stale()) return errc::cancelled;
     source_bytes_.add(chunk.size());
-    if (m != mode::streaming) return {};  // the probe's single byte: its piece is fetched whole later
+    if (m != mode::streaming)
+      return {};  // the probe's single byte: its piece is fetched whole later
     if (auto ec = cache_store::write_at(*fd, stream_offset, chunk)) return ec;
     // Split the stream at piece boundaries so each piece gets its own digest.
     while (!chunk.empty()) {
       std::uint64_t in_piece = stream_offset % t->piece_size;
-      std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), t->piece_size - in_piece));
+      std::size_t take =
+          static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), t->piece_size - in_piece));
       piece_hash.update(chunk.first(take));
       stream_offset += take;
       chunk = chunk.subspan(take);
@@ -210,8 +220,8 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
     co_return;
   }
   st->all_done = std::make_unique<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
-  unsigned workers = std::max(1u, std::min<unsigned>(cfg_.origin_concurrency,
-                                                     static_cast<unsigned>(t->piece_count())));
+  unsigned workers = std::max(
+      1u, std::min<unsigned>(cfg_.origin_concurrency, static_cast<unsigned>(t->piece_count())));
   st->running_workers = workers;
   for (unsigned i = 0; i < workers; ++i) asio::co_spawn(ex_, range_worker(t, st), asio::detached);
   co_await st->all_done->async_wait(nothrow);
@@ -222,10 +232,7 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
 asio::awaitable<void> origin_fetcher::range_worker(std::shared_ptr<task> t,
                                                    std::shared_ptr<fetch_state> st) {
   auto stale = [&] { return t->generation != st->generation || st->failed; };
-  http_client_options copts;
-  copts.io_timeout = cfg_.origin_timeout;
-  copts.connect_timeout = cfg_.origin_timeout;
-  http_client client(ex_, t->url.host, t->url.port, copts);
+  http_client client(ex_, t->url.host, t->url.port, origin_client_options());
   asio::steady_timer backoff(ex_);
   auto fd = t->fd;
 
@@ -294,8 +301,8 @@ asio::awaitable<void> origin_fetcher::range_worker(std::shared_ptr<task> t,
 void origin_fetcher::complete(const std::shared_ptr<task>& t) {
   t->phase = task_phase::done;
   t->validated_at = task::clock::now();
-  spdlog::info("task {} cached: {} bytes in {} pieces from {}", t->id.substr(0, 12), t->content_length,
-               t->piece_count(), t->url.text);
+  spdlog::info("task {} cached: {} bytes in {} pieces from {}", t->id.substr(0, 12),
+               t->content_length, t->piece_count(), t->url.text);
   t->notify();
   // The whole-file digest reads the cache once more; do it off the I/O thread
   // so peers are served meanwhile. The cache entry is committed with it.
@@ -325,17 +332,15 @@ void origin_fetcher::complete(const std::shared_ptr<task>& t) {
       meta.version = t->version;
       meta.file_sha256 = t->file_sha256;
       if (auto ec = cache_.commit(*t->fd, meta))
-        spdlog::warn("task {}: cannot persist cache metadata: {}", t->id.substr(0, 12), ec.message());
+        spdlog::warn("task {}: cannot persist cache metadata: {}", t->id.substr(0, 12),
+                     ec.message());
     });
   });
 }
 
 asio::awaitable<void> origin_fetcher::validate(std::shared_ptr<task> t) {
   auto gen = t->generation;
-  http_client_options copts;
-  copts.io_timeout = cfg_.origin_timeout;
-  copts.connect_timeout = cfg_.origin_timeout;
-  http_client client(ex_, t->url.host, t->url.port, copts);
+  http_client client(ex_, t->url.host, t->url.port, origin_client_options());
   http_request req = origin_request(*t);
   req.headers.set("Range", "bytes=0-0");
   std::int64_t length = -1;

@@ -7,6 +7,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
 
+#include "damselfly/common/http_client.hpp"
 #include "damselfly/common/metrics.hpp"
 #include "damselfly/supernode/config.hpp"
 #include "damselfly/supernode_storage/cache_store.hpp"
@@ -30,9 +31,11 @@ class origin_fetcher {
 
  private:
   struct fetch_state;
-  boost::asio::awaitable<void> range_worker(std::shared_ptr<task> t, std::shared_ptr<fetch_state> st);
+  boost::asio::awaitable<void> range_worker(std::shared_ptr<task> t,
+                                            std::shared_ptr<fetch_state> st);
   /// Marks the task done, then digests the whole file and commits the cache entry.
   void complete(const std::shared_ptr<task>& t);
+  http_client_options origin_client_options() const;
   void fail(task& t, const error_code& ec, int origin_status, const std::string& detail);
 
   boost::asio::any_io_executor ex_;

@@ -2,12 +2,12 @@
 // Wiring of the supernode: tasks, API, HTTP server and housekeeping timer.
 #include "damselfly/supernode/supernode.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "api.hpp"
 #include "damselfly/common/http_server.hpp"
@@ -48,7 +48,9 @@ struct supernode::impl {
 supernode::supernode(asio::any_io_executor ex, supernode_config cfg)
     : impl_(std::make_unique<impl>(std::move(ex), std::move(cfg))) {}
 
-supernode::~supernode() { stop(); }
+supernode::~supernode() {
+  stop();
+}
 
 result<std::uint16_t> supernode::start() {
   auto hp = host_port::parse(impl_->cfg.listen);
@@ -63,7 +65,9 @@ result<std::uint16_t> supernode::start() {
   return port;
 }
 
-std::size_t supernode::connections() const { return impl_->server.connections(); }
+std::size_t supernode::connections() const {
+  return impl_->server.connections();
+}
 
 void supernode::stop() {
   if (impl_->stopped) return;

@@ -17,7 +17,8 @@ task::task(asio::any_io_executor ex, std::string id_value, proto::register_reque
 
 std::int64_t task::piece_count() const {
   if (content_length < 0 || piece_size == 0) return -1;
-  return static_cast<std::int64_t>(damselfly::piece_count(static_cast<std::uint64_t>(content_length), piece_size));
+  return static_cast<std::int64_t>(
+      damselfly::piece_count(static_cast<std::uint64_t>(content_length), piece_size));
 }
 
 bool task::all_ready() const {
@@ -29,9 +30,15 @@ proto::task_info task::info() const {
   proto::task_info i;
   i.task_id = id;
   switch (phase) {
-    case task_phase::done: i.state = proto::task_state::done; break;
-    case task_phase::failed: i.state = proto::task_state::failed; break;
-    default: i.state = proto::task_state::running; break;
+    case task_phase::done:
+      i.state = proto::task_state::done;
+      break;
+    case task_phase::failed:
+      i.state = proto::task_state::failed;
+      break;
+    default:
+      i.state = proto::task_state::running;
+      break;
   }
   // While probing or validating the layout is not settled: say nothing yet.
   bool settled = phase == task_phase::fetching || phase == task_phase::done;

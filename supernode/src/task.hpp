@@ -30,7 +30,8 @@ class task {
  public:
   using clock = std::chrono::steady_clock;
 
-  task(boost::asio::any_io_executor ex, std::string id, proto::register_request source, http_url url);
+  task(boost::asio::any_io_executor ex, std::string id, proto::register_request source,
+       http_url url);
 
   const std::string id;
   const proto::register_request source;

@@ -2,9 +2,9 @@
 // Task lifecycle at the supernode.
 #include "task_manager.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <spdlog/spdlog.h>
 
 namespace damselfly::supernode {
 
@@ -47,7 +47,8 @@ void task_manager::start_fetch(const std::shared_ptr<task>& t) {
   asio::co_spawn(ex_, fetcher_.fetch(t), asio::detached);
 }
 
-std::shared_ptr<task> task_manager::ensure(const std::string& id, const proto::register_request& req,
+std::shared_ptr<task> task_manager::ensure(const std::string& id,
+                                           const proto::register_request& req,
                                            const http_url& url) {
   auto now = task::clock::now();
   auto it = tasks_.find(id);

@@ -17,7 +17,8 @@ namespace damselfly::supernode {
 
 class task_manager {
  public:
-  task_manager(boost::asio::any_io_executor ex, const supernode_config& cfg, metrics_registry& metrics);
+  task_manager(boost::asio::any_io_executor ex, const supernode_config& cfg,
+               metrics_registry& metrics);
 
   /// Creates the cache directories and loads complete tasks from a previous run.
   error_code init();

@@ -13,6 +13,7 @@ root=$(pwd)
 size_mib="${1:-1024}"
 reps="${2:-3}"
 bin="$root/build/bin"
+source scripts/lib.sh
 [[ -x "$bin/dfget" && -x "$bin/supernode" ]] || bash scripts/setup.sh release >/dev/null
 
 work=$(mktemp -d /tmp/damselfly-bench.XXXXXX)
@@ -25,37 +26,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  exit 1
-}
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b - a}'; }
 
 mkdir -p "$work/www" "$work/nginx" "$work/out"
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/www/blob"
 port=$(free_port)
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-error_log $work/nginx/error.log;
-pid $work/nginx/nginx.pid;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  sendfile on;
-  server { listen 127.0.0.1:$port; root $work/www; }
-}
-CONF
-/usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' &
-pids+=($!)
+start_nginx "$work/www" "$work/nginx" "$port" off
+pids+=("$nginx_pid")
 url="http://127.0.0.1:$port/blob"
-for _ in $(seq 1 100); do curl -fsS -r 0-0 -o /dev/null "$url" 2>/dev/null && break; sleep 0.1; done
 cat "$work/www/blob" >/dev/null  # the origin serves from page cache in every run alike
 curl -fsS -o /dev/null "$url"    # and nginx has warmed up
 

@@ -44,7 +44,8 @@ class download_test : public ::testing::Test {
     make_file(p, size, seed);
     return p;
   }
-  run_result dfget(const std::string& url, const fs::path& out, std::vector<std::string> extra = {}) {
+  run_result dfget(const std::string& url, const fs::path& out,
+                   std::vector<std::string> extra = {}) {
     std::vector<std::string> args{url, "-O", out.string(), "--supernode", supernode_->address()};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = run_dfget(args, dir_ / "logs");
@@ -71,8 +72,11 @@ class download_test : public ::testing::Test {
 
 TEST_F(download_test, EdgeSizesArriveIntactAndTheOriginSendsEachByteOnce) {
   start({"--piece-size", "1M"});
-  const std::vector<std::pair<std::string, std::uint64_t>> sizes{
-      {"zero", 0}, {"one", 1}, {"piece", mib}, {"piece_plus_one", mib + 1}, {"many", 7 * mib + 12345}};
+  const std::vector<std::pair<std::string, std::uint64_t>> sizes{{"zero", 0},
+                                                                 {"one", 1},
+                                                                 {"piece", mib},
+                                                                 {"piece_plus_one", mib + 1},
+                                                                 {"many", 7 * mib + 12345}};
   std::uint64_t expected_origin = 0;
   for (const auto& [name, size] : sizes) {
     auto src = file(name, size, size + 3);
@@ -86,8 +90,10 @@ TEST_F(download_test, EdgeSizesArriveIntactAndTheOriginSendsEachByteOnce) {
   }
   EXPECT_EQ(origin_->body_bytes(), expected_origin);
   auto m = supernode_->metrics();
-  EXPECT_EQ(metric(m, "damselfly_supernode_source_bytes_total"), static_cast<double>(expected_origin));
-  EXPECT_GE(metric(m, "damselfly_supernode_upload_bytes_total"), static_cast<double>(expected_origin - 4));
+  EXPECT_EQ(metric(m, "damselfly_supernode_source_bytes_total"),
+            static_cast<double>(expected_origin));
+  EXPECT_GE(metric(m, "damselfly_supernode_upload_bytes_total"),
+            static_cast<double>(expected_origin - 4));
 }
 
 TEST_F(download_test, OriginWithoutRangeSupportIsStreamedOnce) {
@@ -117,9 +123,11 @@ TEST_F(download_test, OriginErrorsFailCleanly) {
   auto out = dir_ / "out" / "f";
   expect_clean_failure(dfget(origin_->url("missing"), out), 4, out, "404");
   expect_clean_failure(dfget(origin_->url("f", "status=500"), out), 4, out, "500");
-  expect_clean_failure(dfget(origin_->url("f", "norange=1&reset_after=100000"), out), 4, out, "origin");
+  expect_clean_failure(dfget(origin_->url("f", "norange=1&reset_after=100000"), out), 4, out,
+                       "origin");
   expect_clean_failure(dfget(origin_->url("f", "reset_after=5000"), out), 4, out, "origin");
-  expect_clean_failure(dfget(origin_->url("f", "norange=1&stall_after=1000"), out), 4, out, "timed out");
+  expect_clean_failure(dfget(origin_->url("f", "norange=1&stall_after=1000"), out), 4, out,
+                       "timed out");
   auto nobody = "http://127.0.0.1:" + std::to_string(free_port()) + "/f";
   expect_clean_failure(dfget(nobody, out), 4, out, "cannot reach origin");
 }
@@ -214,19 +222,24 @@ TEST_F(download_test, BadInputAndUnreachableSupernode) {
   file("f", 1000);
   auto out = dir_ / "out" / "f";
   auto logs = dir_ / "logs";
-  expect_clean_failure(run_dfget({"-O", out.string(), "--supernode", supernode_->address()}, logs), 2,
-                       out, "no URL");
-  expect_clean_failure(run_dfget({"notaurl", "-O", out.string(), "--supernode", "127.0.0.1:1"}, logs), 2,
-                       out, "not an absolute");
+  expect_clean_failure(run_dfget({"-O", out.string(), "--supernode", supernode_->address()}, logs),
+                       2, out, "no URL");
+  expect_clean_failure(
+      run_dfget({"notaurl", "-O", out.string(), "--supernode", "127.0.0.1:1"}, logs), 2, out,
+      "not an absolute");
   expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string(), "--digest", "sha1:00",
-                                  "--supernode", supernode_->address()}, logs),
+                                  "--supernode", supernode_->address()},
+                                 logs),
                        2, out, "bad digest");
-  expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string()}, logs), 2, out, "no supernode");
+  expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string()}, logs), 2, out,
+                       "no supernode");
   auto dead = "127.0.0.1:" + std::to_string(free_port());
-  expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string(), "--supernode", dead}, logs), 3,
-                       out, "cannot reach any supernode");
+  expect_clean_failure(
+      run_dfget({origin_->url("f"), "-O", out.string(), "--supernode", dead}, logs), 3, out,
+      "cannot reach any supernode");
   expect_clean_failure(run_dfget({origin_->url("f"), "-O", (dir_ / "nodir" / "f").string(),
-                                  "--supernode", supernode_->address()}, logs),
+                                  "--supernode", supernode_->address()},
+                                 logs),
                        6, dir_ / "out" / "none", "cannot create");
 }
 
@@ -255,9 +268,9 @@ TEST_F(download_test, OutputDirectoryTakesTheUrlFileNameAndDragonflySpellingsWor
 TEST_F(download_test, SupernodeApiRejectsBadRequestsNamingTheField) {
   start();
   auto post = [&](const std::string& body) {
-    return raw_http(supernode_->port(), "POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                                            std::to_string(body.size()) +
-                                            "\r\nConnection: close\r\n\r\n" + body);
+    return raw_http(supernode_->port(),
+                    "POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
   };
   auto missing = post(R"({"peer_id": "p"})");
   EXPECT_EQ(missing.status, 400);

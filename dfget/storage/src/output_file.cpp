@@ -2,6 +2,8 @@
 // Temp-file-and-rename publishing of downloads.
 #include "damselfly/dfget_storage/output_file.hpp"
 
+#include "damselfly/common/file_io.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,8 +15,6 @@ namespace damselfly::dfget {
 namespace fs = std::filesystem;
 
 namespace {
-
-error_code last_errno() { return {errno, boost::system::system_category()}; }
 
 std::string random_suffix() {
   std::random_device rd;
@@ -46,7 +46,7 @@ result<std::unique_ptr<output_file>> output_file::create(const fs::path& final_p
       return std::unique_ptr<output_file>(
           new output_file(final_path, temp, unique_fd(fd), std::move(direct)));
     }
-    if (errno != EEXIST) return last_errno();
+    if (errno != EEXIST) return last_system_error();
   }
   return error_code(EEXIST, boost::system::system_category());
 }
@@ -62,42 +62,22 @@ output_file::~output_file() {
 error_code output_file::write(std::uint64_t offset, std::span<const std::byte> data) {
   bool aligned = offset % direct_alignment == 0 && data.size() % direct_alignment == 0 &&
                  reinterpret_cast<std::uintptr_t>(data.data()) % direct_alignment == 0;
-  int fd = direct_fd_ && aligned ? direct_fd_.get() : fd_.get();
-  while (!data.empty()) {
-    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return last_errno();
-    }
-    data = data.subspan(static_cast<std::size_t>(n));
-    offset += static_cast<std::uint64_t>(n);
-  }
-  return {};
+  return write_all_at(direct_fd_ && aligned ? direct_fd_.get() : fd_.get(), offset, data);
 }
 
 error_code output_file::read(std::uint64_t offset, std::span<std::byte> out) {
-  while (!out.empty()) {
-    ssize_t n = ::pread(fd_.get(), out.data(), out.size(), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return last_errno();
-    }
-    if (n == 0) return errc::io_error;
-    out = out.subspan(static_cast<std::size_t>(n));
-    offset += static_cast<std::uint64_t>(n);
-  }
-  return {};
+  return read_exact_at(fd_.get(), offset, out);
 }
 
 error_code output_file::sync() {
-  if (::fsync(fd_.get()) != 0) return last_errno();
+  if (::fsync(fd_.get()) != 0) return last_system_error();
   return {};
 }
 
 error_code output_file::commit(std::uint64_t length) {
-  if (::ftruncate(fd_.get(), static_cast<off_t>(length)) != 0) return last_errno();
+  if (::ftruncate(fd_.get(), static_cast<off_t>(length)) != 0) return last_system_error();
   if (auto ec = sync()) return ec;
-  if (::rename(temp_.c_str(), final_.c_str()) != 0) return last_errno();
+  if (::rename(temp_.c_str(), final_.c_str()) != 0) return last_system_error();
   committed_ = true;
   fs::path dir = final_.parent_path();
   if (dir.empty()) dir = ".";

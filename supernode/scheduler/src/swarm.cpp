@@ -17,11 +17,17 @@ void swarm::seed_has(std::uint64_t piece) {
   }
 }
 
-void swarm::join(const std::string& peer, clock::time_point now) { peers_[peer].last_seen = now; }
+void swarm::join(const std::string& peer, clock::time_point now) {
+  peers_[peer].last_seen = now;
+}
 
-bool swarm::has_peer(const std::string& peer) const { return peers_.contains(peer); }
+bool swarm::has_peer(const std::string& peer) const {
+  return peers_.contains(peer);
+}
 
-void swarm::leave(const std::string& peer) { peers_.erase(peer); }
+void swarm::leave(const std::string& peer) {
+  peers_.erase(peer);
+}
 
 void swarm::report(const std::string& peer, std::uint64_t piece, piece_outcome outcome,
                    clock::time_point now) {
@@ -62,7 +68,8 @@ void swarm::expire(clock::time_point now) {
       it = peers_.erase(it);
       continue;
     }
-    std::erase_if(p.in_flight, [&](const auto& kv) { return now - kv.second > opts_.assignment_timeout; });
+    std::erase_if(p.in_flight,
+                  [&](const auto& kv) { return now - kv.second > opts_.assignment_timeout; });
     ++it;
   }
 }

@@ -5,10 +5,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
+#include "damselfly/common/file_io.hpp"
 #include "damselfly/common/task_id.hpp"
 
 namespace damselfly::supernode {
@@ -16,15 +17,11 @@ namespace damselfly::supernode {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-
-error_code last_errno() { return {errno, boost::system::system_category()}; }
-
-}  // namespace
-
 cache_store::cache_store(fs::path root) : root_(std::move(root)) {}
 
-fs::path cache_store::task_dir(const std::string& task_id) const { return root_ / "tasks" / task_id; }
+fs::path cache_store::task_dir(const std::string& task_id) const {
+  return root_ / "tasks" / task_id;
+}
 
 error_code cache_store::init() {
   std::error_code ec;
@@ -32,7 +29,7 @@ error_code cache_store::init() {
   if (ec) return errc::io_error;
   auto probe = root_ / ".write-test";
   int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return last_errno();
+  if (fd < 0) return last_system_error();
   ::close(fd);
   fs::remove(probe, ec);
   return {};
@@ -87,50 +84,36 @@ result<std::shared_ptr<const unique_fd>> cache_store::create_data(const std::str
   fs::create_directories(dir, ec);
   if (ec) return errc::io_error;
   int fd = ::open((dir / "data").c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return last_errno();
+  if (fd < 0) return last_system_error();
   return std::make_shared<const unique_fd>(fd);
 }
 
 result<std::shared_ptr<const unique_fd>> cache_store::open_data(const std::string& task_id) {
   int fd = ::open((task_dir(task_id) / "data").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return last_errno();
+  if (fd < 0) return last_system_error();
   return std::make_shared<const unique_fd>(fd);
 }
 
 error_code cache_store::write_at(const unique_fd& fd, std::uint64_t offset,
                                  std::span<const std::byte> data) {
-  while (!data.empty()) {
-    ssize_t n = ::pwrite(fd.get(), data.data(), data.size(), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return last_errno();
-    }
-    data = data.subspan(static_cast<std::size_t>(n));
-    offset += static_cast<std::uint64_t>(n);
-  }
-  return {};
+  return write_all_at(fd.get(), offset, data);
 }
 
-error_code cache_store::read_at(const unique_fd& fd, std::uint64_t offset, std::span<std::byte> out) {
-  while (!out.empty()) {
-    ssize_t n = ::pread(fd.get(), out.data(), out.size(), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return last_errno();
-    }
-    if (n == 0) return errc::io_error;
-    out = out.subspan(static_cast<std::size_t>(n));
-    offset += static_cast<std::uint64_t>(n);
-  }
-  return {};
+error_code cache_store::read_at(const unique_fd& fd, std::uint64_t offset,
+                                std::span<std::byte> out) {
+  return read_exact_at(fd.get(), offset, out);
 }
 
 error_code cache_store::commit(const unique_fd& fd, const cached_task_meta& m) {
-  if (::fdatasync(fd.get()) != 0) return last_errno();
-  json j{{"task_id", m.task_id},         {"url", m.url},
-         {"content_length", m.content_length}, {"piece_size", m.piece_size},
-         {"piece_sha256", m.piece_sha256}, {"etag", m.etag},
-         {"last_modified", m.last_modified},   {"version", m.version},
+  if (::fdatasync(fd.get()) != 0) return last_system_error();
+  json j{{"task_id", m.task_id},
+         {"url", m.url},
+         {"content_length", m.content_length},
+         {"piece_size", m.piece_size},
+         {"piece_sha256", m.piece_sha256},
+         {"etag", m.etag},
+         {"last_modified", m.last_modified},
+         {"version", m.version},
          {"file_sha256", m.file_sha256}};
   auto dir = task_dir(m.task_id);
   auto tmp = dir / "meta.json.tmp";

@@ -2,8 +2,8 @@
 // Launchers for the real servers integration tests use.
 #include "damselfly/test_support/cluster.hpp"
 
-#include <csignal>
 #include <atomic>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -17,9 +17,15 @@ namespace damselfly::test {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-std::string supernode_binary() { return DAMSELFLY_BIN_DIR "/supernode"; }
-std::string dfget_binary() { return DAMSELFLY_BIN_DIR "/dfget"; }
-std::string test_origin_binary() { return DAMSELFLY_BIN_DIR "/test_origin"; }
+std::string supernode_binary() {
+  return DAMSELFLY_BIN_DIR "/supernode";
+}
+std::string dfget_binary() {
+  return DAMSELFLY_BIN_DIR "/dfget";
+}
+std::string test_origin_binary() {
+  return DAMSELFLY_BIN_DIR "/test_origin";
+}
 
 namespace {
 
@@ -57,7 +63,8 @@ origin_server::origin_server(fs::path root, fs::path workdir) : root_(std::move(
 }
 
 std::string origin_server::url(const std::string& name, const std::string& query) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + "/" + name + (query.empty() ? "" : "?" + query);
+  return "http://127.0.0.1:" + std::to_string(port_) + "/" + name +
+         (query.empty() ? "" : "?" + query);
 }
 
 std::uint64_t origin_server::body_bytes() const {
@@ -85,7 +92,8 @@ nginx_server::nginx_server(fs::path root, fs::path workdir) : workdir_(std::move
                       << "  uwsgi_temp_path " << (workdir_ / "nginx-tmp").string() << ";\n"
                       << "  scgi_temp_path " << (workdir_ / "nginx-tmp").string() << ";\n"
                       << "  sendfile on;\n"
-                      << "  server { listen 127.0.0.1:" << port_ << "; root " << root.string() << "; }\n"
+                      << "  server { listen 127.0.0.1:" << port_ << "; root " << root.string()
+                      << "; }\n"
                       << "}\n";
   proc_ = std::make_unique<process>(
       std::vector<std::string>{"/usr/sbin/nginx", "-c", conf.string(), "-p", workdir_.string(),
@@ -94,7 +102,9 @@ nginx_server::nginx_server(fs::path root, fs::path workdir) : workdir_(std::move
   wait_healthy(port_, "/", "nginx");
 }
 
-nginx_server::~nginx_server() { proc_->stop(5s); }
+nginx_server::~nginx_server() {
+  proc_->stop(5s);
+}
 
 std::string nginx_server::url(const std::string& name) const {
   return "http://127.0.0.1:" + std::to_string(port_) + "/" + name;
@@ -112,7 +122,8 @@ std::uint64_t nginx_server::body_bytes() const {
   return total;
 }
 
-supernode_server::supernode_server(fs::path data_dir, fs::path workdir, std::vector<std::string> extra)
+supernode_server::supernode_server(fs::path data_dir, fs::path workdir,
+                                   std::vector<std::string> extra)
     : data_dir_(std::move(data_dir)), workdir_(std::move(workdir)), extra_(std::move(extra)) {
   start();
 }
@@ -120,15 +131,10 @@ supernode_server::supernode_server(fs::path data_dir, fs::path workdir, std::vec
 void supernode_server::start() {
   auto id = std::to_string(generation_++);
   auto port_file = workdir_ / ("supernode-" + id + ".port");
-  std::vector<std::string> argv{supernode_binary(),
-                                "--listen",
-                                "127.0.0.1:" + std::to_string(port_),
-                                "--data-dir",
-                                data_dir_.string(),
-                                "--port-file",
-                                port_file.string(),
-                                "--log-level",
-                                "debug"};
+  std::vector<std::string> argv{
+      supernode_binary(), "--listen",         "127.0.0.1:" + std::to_string(port_),
+      "--data-dir",       data_dir_.string(), "--port-file",
+      port_file.string(), "--log-level",      "debug"};
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   proc_ = std::make_unique<process>(argv, workdir_ / "supernode.log");
   port_ = read_port(port_file, "supernode");
@@ -149,8 +155,12 @@ void supernode_server::kill() {
   proc_->wait(10s);
 }
 
-std::string supernode_server::metrics() const { return http_get(port_, "/metrics").body; }
-std::string supernode_server::log() const { return read_text(workdir_ / "supernode.log"); }
+std::string supernode_server::metrics() const {
+  return http_get(port_, "/metrics").body;
+}
+std::string supernode_server::log() const {
+  return read_text(workdir_ / "supernode.log");
+}
 
 run_result run_dfget(const std::vector<std::string>& args, const fs::path& workdir,
                      std::chrono::milliseconds timeout) {

@@ -8,10 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <strings.h>
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
-#include <strings.h>
 
 namespace damselfly::test {
 
@@ -69,7 +69,8 @@ raw_response raw_http(std::uint16_t port, const std::string& request,
   auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[65536];
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
@@ -82,7 +83,8 @@ raw_response raw_http(std::uint16_t port, const std::string& request,
   if (end == std::string::npos) return r;
   r.head = data.substr(0, end + 2);
   r.body = data.substr(end + 4);
-  if (r.head.rfind("HTTP/1.", 0) == 0 && r.head.size() > 12) r.status = std::atoi(r.head.c_str() + 9);
+  if (r.head.rfind("HTTP/1.", 0) == 0 && r.head.size() > 12)
+    r.status = std::atoi(r.head.c_str() + 9);
   return r;
 }
 

@@ -72,7 +72,9 @@ void process::stop(std::chrono::milliseconds grace) {
   }
 }
 
-bool process::running() { return pid_ > 0 && !wait(0ms).has_value(); }
+bool process::running() {
+  return pid_ > 0 && !wait(0ms).has_value();
+}
 
 std::string process::output() const {
   std::ifstream in(log_);

@@ -16,11 +16,10 @@ temp_dir::temp_dir(const std::string& prefix) {
   if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
   path_ = buf.data();
   // Readable by other users: nginx workers in tests run unprivileged.
-  std::filesystem::permissions(path_, std::filesystem::perms::owner_all |
-                                          std::filesystem::perms::group_read |
-                                          std::filesystem::perms::group_exec |
-                                          std::filesystem::perms::others_read |
-                                          std::filesystem::perms::others_exec);
+  std::filesystem::permissions(
+      path_, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                 std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                 std::filesystem::perms::others_exec);
 }
 
 temp_dir::~temp_dir() {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// test_origin: an HTTP origin for tests that serves files with injectable faults and counts its bytes.
+// test_origin: an HTTP origin for tests that serves files with injectable faults and counts its
+// bytes.
 //
 // Faults are chosen per request by query parameters on any file URL:
 //   norange=1        ignore Range (always 200 with the whole body)
@@ -94,7 +95,8 @@ bool serve_one(int fd, std::string& pending) {
   std::size_t pos = head.find("\r\n");
   while (pos != std::string::npos && pos + 2 < head.size()) {
     auto next = head.find("\r\n", pos + 2);
-    std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+    std::string line =
+        head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
     auto colon = line.find(':');
     if (colon != std::string::npos) {
       std::string name = line.substr(0, colon), value = line.substr(colon + 1);
@@ -119,8 +121,8 @@ bool serve_one(int fd, std::string& pending) {
   auto q = parse_query(qpos == std::string::npos ? "" : target.substr(qpos + 1));
 
   auto simple = [&](int status, const std::string& body) {
-    std::string resp = "HTTP/1.1 " + std::to_string(status) + " Test\r\nContent-Length: " +
-                       std::to_string(body.size()) + "\r\n\r\n";
+    std::string resp = "HTTP/1.1 " + std::to_string(status) +
+                       " Test\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
     if (method != "HEAD") resp += body;
     g_body_bytes += method != "HEAD" ? body.size() : 0;
     return send_all(fd, resp.data(), resp.size()) && keep;
@@ -241,9 +243,12 @@ int main(int argc, char** argv) {
   std::string port_file, listen = "127.0.0.1";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
-    if (k == "--root") g_root = argv[i + 1];
-    else if (k == "--port-file") port_file = argv[i + 1];
-    else if (k == "--listen") listen = argv[i + 1];
+    if (k == "--root")
+      g_root = argv[i + 1];
+    else if (k == "--port-file")
+      port_file = argv[i + 1];
+    else if (k == "--listen")
+      listen = argv[i + 1];
   }
   if (g_root.empty()) {
     std::fprintf(stderr, "usage: test_origin --root DIR [--port-file F] [--listen ADDR]\n");
@@ -256,7 +261,8 @@ int main(int argc, char** argv) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   ::inet_pton(AF_INET, listen.c_str(), &addr.sin_addr);
-  if (::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(lfd, 512) != 0) {
+  if (::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(lfd, 512) != 0) {
     std::perror("test_origin: bind/listen");
     return 1;
   }

@@ -43,7 +43,8 @@ TEST(Digest, FileDigestMatchesBufferDigest) {
 }
 
 TEST(DigestSpec, ParsesBothAlgorithmsCaseInsensitively) {
-  auto s = digest_spec::parse("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855");
+  auto s =
+      digest_spec::parse("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855");
   ASSERT_TRUE(s);
   EXPECT_EQ(s->algo, digest_algo::sha256);
   EXPECT_EQ(s->hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -56,7 +57,7 @@ TEST(DigestSpec, ParsesBothAlgorithmsCaseInsensitively) {
 TEST(DigestSpec, RejectsBadSpellings) {
   EXPECT_FALSE(digest_spec::parse("sha256"));
   EXPECT_FALSE(digest_spec::parse("sha1:da39a3ee5e6b4b0d3255bfef95601890afd80709"));
-  EXPECT_FALSE(digest_spec::parse("md5:900150983cd24fb0d6963f7d28e17f7"));    // short
-  EXPECT_FALSE(digest_spec::parse("md5:900150983cd24fb0d6963f7d28e17f7g"));   // not hex
+  EXPECT_FALSE(digest_spec::parse("md5:900150983cd24fb0d6963f7d28e17f7"));   // short
+  EXPECT_FALSE(digest_spec::parse("md5:900150983cd24fb0d6963f7d28e17f7g"));  // not hex
   EXPECT_EQ(digest_spec::parse("").error(), errc::invalid_argument);
 }

@@ -47,7 +47,8 @@ class server_fixture : public ::testing::Test {
   }
 
   asio::io_context io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{io_.get_executor()};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
+      io_.get_executor()};
   std::unique_ptr<http_server> server_;
   std::thread thread_;
   std::uint16_t port_ = 0;
@@ -64,10 +65,11 @@ asio::awaitable<http_response> echo(http_request& req) {
 
 TEST_F(server_fixture, AnswersAndKeepsConnectionsAlive) {
   start(echo);
-  auto two = test::raw_http(port_,
-                            "GET /a?q=1 HTTP/1.1\r\nHost: x\r\n\r\n"
-                            "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz",
-                            5s);
+  auto two = test::raw_http(
+      port_,
+      "GET /a?q=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz",
+      5s);
   EXPECT_EQ(two.status, 200);
   EXPECT_EQ(two.header("X-Query"), "1");
   // Both answers arrived on one connection: the second follows the first body.
@@ -121,7 +123,8 @@ TEST_F(server_fixture, FileSlicesAreSentWhole) {
   EXPECT_EQ(r.status, 206);
   ASSERT_EQ(r.body.size(), data.size() - 2000);
   EXPECT_TRUE(r.body == data.substr(1000, data.size() - 2000));
-  for (int i = 0; i < 100 && sent.load() != data.size() - 2000; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 100 && sent.load() != data.size() - 2000; ++i)
+    std::this_thread::sleep_for(10ms);
   EXPECT_EQ(sent.load(), data.size() - 2000);
 }
 
@@ -151,7 +154,10 @@ TEST_F(server_fixture, ClientFetchesStreamsAndReconnects) {
   std::this_thread::sleep_for(300ms);  // server has closed the idle connection by now
   std::string streamed;
   auto second = client_call(client.request(
-      req, [](const response_head& h) { return h.status == 200 ? error_code{} : error_code(errc::protocol_error); },
+      req,
+      [](const response_head& h) {
+        return h.status == 200 ? error_code{} : error_code(errc::protocol_error);
+      },
       [&](std::span<const std::byte> c) {
         streamed.append(reinterpret_cast<const char*>(c.data()), c.size());
         return error_code{};

@@ -49,7 +49,8 @@ struct app_fixture {
 
 TEST(YamlConfig, FileValuesApplyAndFlagsWin) {
   test::temp_dir d;
-  std::ofstream(d / "c.yaml") << "listen: 127.0.0.1:9\ndata_dir: /from/file\nnode: [a:1, b:2]\nparallel: 3\n";
+  std::ofstream(d / "c.yaml")
+      << "listen: 127.0.0.1:9\ndata_dir: /from/file\nnode: [a:1, b:2]\nparallel: 3\n";
   app_fixture f;
   f.parse({"--config", (d / "c.yaml").string(), "--parallel", "5"});
   EXPECT_EQ(f.listen, "127.0.0.1:9");

@@ -13,9 +13,9 @@ TEST(PieceMath, SmallFilesGetTheMinimumSize) {
 }
 
 TEST(PieceMath, LargeFilesAimAtAboutTwoHundredFiftySixPieces) {
-  EXPECT_EQ(choose_piece_size(1ll << 30), 4u << 20);          // 1 GiB -> 256 x 4 MiB
-  EXPECT_EQ(choose_piece_size(300ll << 20), 2u << 20);        // rounds up to a power of two
-  EXPECT_EQ(choose_piece_size(64ll << 30), 16u << 20);        // clamped
+  EXPECT_EQ(choose_piece_size(1ll << 30), 4u << 20);    // 1 GiB -> 256 x 4 MiB
+  EXPECT_EQ(choose_piece_size(300ll << 20), 2u << 20);  // rounds up to a power of two
+  EXPECT_EQ(choose_piece_size(64ll << 30), 16u << 20);  // clamped
 }
 
 TEST(PieceMath, FixedAndUnknownLength) {

@@ -45,5 +45,6 @@ TEST(ParseSize, UnitsAndErrors) {
   EXPECT_EQ(*parse_size("1G"), 1u << 30);
   EXPECT_EQ(*parse_size("1.5KiB"), 1536u);
   EXPECT_EQ(*parse_size("10MB"), 10u << 20);
-  for (const char* bad : {"", "M", "-1", "8X", "8MM", "1e30G"}) EXPECT_FALSE(parse_size(bad)) << bad;
+  for (const char* bad : {"", "M", "-1", "8X", "8MM", "1e30G"})
+    EXPECT_FALSE(parse_size(bad)) << bad;
 }

@@ -38,7 +38,8 @@ TEST(Url, NormalizationIgnoresSpellingAndFilteredParams) {
 }
 
 TEST(Url, SplitsFilterLists) {
-  EXPECT_EQ(split_filter_list("Expires&Signature"), (std::vector<std::string>{"Expires", "Signature"}));
+  EXPECT_EQ(split_filter_list("Expires&Signature"),
+            (std::vector<std::string>{"Expires", "Signature"}));
   EXPECT_EQ(split_filter_list("a, b;;c"), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(split_filter_list("").empty());
 }

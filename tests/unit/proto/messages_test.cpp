@@ -82,7 +82,8 @@ TEST(ProtoDecode, MissingAndMistypedFieldsAreNamed) {
   EXPECT_EQ(mistyped.error.field, "url");
   auto negative = decode<sync_request>(R"({"want": -1})");
   EXPECT_EQ(negative.error.field, "want");
-  auto nested = decode<sync_request>(R"({"want": 1, "results": [{"piece": 1, "status": "ok"}, {"status": "ok"}]})");
+  auto nested = decode<sync_request>(
+      R"({"want": 1, "results": [{"piece": 1, "status": "ok"}, {"status": "ok"}]})");
   EXPECT_EQ(nested.error.field, "results[1].piece");
   auto header = decode<register_request>(R"({"url": "u", "peer_id": "p", "headers": {"A": 1}})");
   EXPECT_EQ(header.error.field, "headers.A");

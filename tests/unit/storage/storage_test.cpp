@@ -16,7 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::span<const std::byte> bytes(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
+std::span<const std::byte> bytes(const std::string& s) {
+  return std::as_bytes(std::span(s.data(), s.size()));
+}
 
 supernode::cached_task_meta meta_for(const std::string& id, std::int64_t length) {
   supernode::cached_task_meta m;
@@ -53,7 +55,8 @@ TEST(CacheStore, CommittedTasksSurviveARestart) {
   auto fd = again.open_data(id);
   ASSERT_TRUE(fd);
   std::string back(8, '\0');
-  ASSERT_FALSE(supernode::cache_store::read_at(**fd, 0, std::as_writable_bytes(std::span(back.data(), 8))));
+  ASSERT_FALSE(
+      supernode::cache_store::read_at(**fd, 0, std::as_writable_bytes(std::span(back.data(), 8))));
   EXPECT_EQ(back, "12345678");
 }
 

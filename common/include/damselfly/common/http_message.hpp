@@ -22,9 +22,13 @@ class http_headers {
   std::optional<std::string_view> get(std::string_view name) const;
   /// Replaces every field called `name` with one.
   void set(std::string_view name, std::string value);
-  void add(std::string name, std::string value) { fields_.emplace_back(std::move(name), std::move(value)); }
+  void add(std::string name, std::string value) {
+    fields_.emplace_back(std::move(name), std::move(value));
+  }
   void erase(std::string_view name);
-  const std::vector<std::pair<std::string, std::string>>& fields() const noexcept { return fields_; }
+  const std::vector<std::pair<std::string, std::string>>& fields() const noexcept {
+    return fields_;
+  }
 
  private:
   std::vector<std::pair<std::string, std::string>> fields_;

@@ -26,8 +26,8 @@ std::string format_content_range(const piece_range& r, std::uint64_t length);
 
 /// A parsed Content-Range: the range and, when the server said it, the full length.
 struct content_range {
-  std::optional<piece_range> range;         ///< absent for "bytes */LEN"
-  std::optional<std::uint64_t> total;       ///< absent for "bytes A-B/*"
+  std::optional<piece_range> range;    ///< absent for "bytes */LEN"
+  std::optional<std::uint64_t> total;  ///< absent for "bytes A-B/*"
 };
 
 /// Parses a Content-Range header value; errc::bad_request when malformed.

@@ -17,7 +17,7 @@ struct task_key {
   std::string tag;                   ///< separates otherwise equal URLs (e.g. per release)
   std::string digest;                ///< "sha256:HEX"; wins over identifier when both are set
   std::string identifier;
-  std::string range;                 ///< byte range of the source, empty for the whole file
+  std::string range;  ///< byte range of the source, empty for the whole file
 };
 
 /// task_id = sha256 hex of the normalized URL, tag, digest-or-identifier and

@@ -30,7 +30,7 @@ struct download_request {
   std::vector<std::string> filters;
   std::string tag;
   std::string identifier;
-  std::optional<digest_spec> digest;  ///< checked on the whole content
+  std::optional<digest_spec> digest;           ///< checked on the whole content
   std::map<std::string, std::string> headers;  ///< passed on to the origin
 };
 

@@ -22,22 +22,22 @@ enum class task_state {
 
 /// Why something failed, as JSON error answers and failed tasks carry it.
 struct error_info {
-  std::string code;     ///< stable machine-readable name, e.g. "origin_http_error"
-  std::string message;  ///< one line for a human
-  std::string field;    ///< for bad requests: the offending field, else empty
+  std::string code;       ///< stable machine-readable name, e.g. "origin_http_error"
+  std::string message;    ///< one line for a human
+  std::string field;      ///< for bad requests: the offending field, else empty
   int origin_status = 0;  ///< HTTP status the origin answered, when that is the cause
 };
 
 /// POST /api/v1/tasks: a peer asks for a source file.
 struct register_request {
-  std::string url;                        ///< required
-  std::vector<std::string> filters;       ///< query parameters ignored for task identity
+  std::string url;                   ///< required
+  std::vector<std::string> filters;  ///< query parameters ignored for task identity
   std::string tag;
-  std::string digest;                     ///< "sha256:HEX" or "md5:HEX"
+  std::string digest;  ///< "sha256:HEX" or "md5:HEX"
   std::string identifier;
   std::map<std::string, std::string> headers;  ///< sent to the origin with every fetch
-  std::string peer_id;                    ///< required: the registering peer
-  std::string upload_addr;                ///< "host:port" where it serves pieces; empty if none
+  std::string peer_id;                         ///< required: the registering peer
+  std::string upload_addr;  ///< "host:port" where it serves pieces; empty if none
 };
 
 /// The supernode's view of a task, part of several answers.
@@ -46,10 +46,10 @@ struct task_info {
   task_state state = task_state::running;
   std::int64_t content_length = -1;  ///< -1 while unknown (origin sent no length)
   std::uint64_t piece_size = 0;
-  std::int64_t piece_count = -1;     ///< -1 while unknown
-  std::string version;               ///< changes whenever the source content changes
-  std::string file_sha256;           ///< set once done
-  std::optional<error_info> error;   ///< set when failed
+  std::int64_t piece_count = -1;    ///< -1 while unknown
+  std::string version;              ///< changes whenever the source content changes
+  std::string file_sha256;          ///< set once done
+  std::optional<error_info> error;  ///< set when failed
 };
 
 /// Outcome of one piece download, reported by the peer at its next sync.
@@ -64,9 +64,10 @@ struct piece_result {
 /// POST /api/v1/tasks/{task}/peers/{peer}/sync
 struct sync_request {
   std::vector<piece_result> results;
-  std::uint32_t want = 0;     ///< how many new assignments the peer can take
-  std::uint32_t wait_ms = 0;  ///< how long the supernode may hold the answer when nothing is assignable
-  std::string version;        ///< the task version the peer downloads; a change fails the sync
+  std::uint32_t want = 0;  ///< how many new assignments the peer can take
+  std::uint32_t wait_ms =
+      0;                ///< how long the supernode may hold the answer when nothing is assignable
+  std::string version;  ///< the task version the peer downloads; a change fails the sync
 };
 
 /// One piece to fetch, with where from and what it must hash to.

@@ -13,8 +13,8 @@ std::uint16_t free_port();
 
 /// A parsed HTTP answer from raw_http().
 struct raw_response {
-  int status = 0;       ///< 0 when nothing parseable came back
-  std::string head;     ///< status line and headers
+  int status = 0;    ///< 0 when nothing parseable came back
+  std::string head;  ///< status line and headers
   std::string body;
   std::string header(const std::string& name) const;  ///< first value or ""
 };

@@ -2,11 +2,11 @@
 // Launches a real program for a test, with bounded waits and certain cleanup.
 #pragma once
 
+#include <sys/types.h>
 #include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace damselfly::test {

@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: Apache-2.0
+// Positional whole-buffer file reads and writes that retry short transfers and EINTR.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "damselfly/common/error.hpp"
+
+namespace damselfly {
+
+/// Writes all of `data` at `offset` of `fd` (pwrite until done).
+error_code write_all_at(int fd, std::uint64_t offset, std::span<const std::byte> data);
+
+/// Reads exactly `out.size()` bytes at `offset` of `fd`; errc::io_error at end of file.
+error_code read_exact_at(int fd, std::uint64_t offset, std::span<std::byte> out);
+
+/// The current errno as an error_code.
+error_code last_system_error();
+
+}  // namespace damselfly
