@@ -259,15 +259,17 @@ asio::awaitable<result<http_client_response>> http_client::fetch(const http_requ
 
 asio::awaitable<result<response_head>> http_client::fetch_into(const http_request& req,
                                                                std::span<std::byte> dest,
-                                                               unsigned expected_status) {
-  auto check = [&](const response_head& head) -> error_code {
-    if (head.status != expected_status) return errc::protocol_error;
+                                                               const head_check& check) {
+  auto check_length = [&](const response_head& head) -> error_code {
+    if (check) {
+      if (auto ec = check(head)) return ec;
+    }
     if (!head.content_length || *head.content_length != dest.size()) return errc::protocol_error;
     return {};
   };
   auto fail_sink = [](std::span<const std::byte>) -> error_code { return errc::protocol_error; };
   auto into_dest = [&](std::uint64_t) -> result<std::span<std::byte>> { return dest; };
-  co_return co_await impl_->run(req, check, fail_sink, into_dest);
+  co_return co_await impl_->run(req, check_length, fail_sink, into_dest);
 }
 
 }  // namespace damselfly

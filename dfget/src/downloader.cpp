@@ -14,7 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <random>
 
-#include "aligned_buffer.hpp"
+#include "damselfly/common/aligned_buffer.hpp"
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
 #include "damselfly/proto/messages.hpp"
@@ -233,7 +233,9 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
   }
   auto dest = buf.prepare(static_cast<std::size_t>(a.length));
   if (a.length > 0) {
-    auto resp = co_await c->fetch_into(get, dest);
+    auto resp = co_await c->fetch_into(get, dest, [](const response_head& h) {
+      return h.status == 206 ? error_code{} : error_code(errc::protocol_error);
+    });
     if (!resp) {
       status = "unreachable";
       spdlog::debug("piece {} from {}: {}", a.piece, from.to_string(), resp.error().message());

@@ -64,11 +64,12 @@ class http_client {
   boost::asio::awaitable<result<http_client_response>> fetch(const http_request& req,
                                                              std::size_t max_body = 64u << 20);
 
-  /// Reads a body of exactly `dest.size()` bytes with status `expected_status`
-  /// straight into `dest` (no intermediate copy); anything else is protocol_error.
+  /// Reads a body of exactly `dest.size()` bytes straight into `dest` (no
+  /// intermediate copy). `check` sees the head first and may reject it; a head
+  /// announcing another length is errc::protocol_error.
   boost::asio::awaitable<result<response_head>> fetch_into(const http_request& req,
                                                            std::span<std::byte> dest,
-                                                           unsigned expected_status = 206);
+                                                           const head_check& check = {});
 
   /// Drops the connection (the next request reconnects).
   void close();

@@ -8,7 +8,7 @@
 #include <new>
 #include <span>
 
-namespace damselfly::dfget {
+namespace damselfly {
 
 /// Capacity grows to the largest piece seen and is kept, so a download reuses
 /// a few buffers instead of faulting in fresh memory for every piece.
@@ -39,4 +39,4 @@ class aligned_buffer {
   std::size_t size_ = 0;
 };
 
-}  // namespace damselfly::dfget
+}  // namespace damselfly
