@@ -265,13 +265,31 @@ asio::awaitable<error_code> http_server::impl::send_file(connection& c, const fi
   std::uint64_t sent = 0;
   error_code result;
   c.socket.non_blocking(true, result);
+  // Paced sends go in small chunks so the rate holds over short intervals.
+  const std::uint64_t max_chunk = slice.pace ? 64u << 10 : 4u << 20;
+  asio::steady_timer pause(c.socket.get_executor());
+  std::uint64_t paid = 0;  // bytes the pace already allowed but not yet sent
   while (!result && remaining > 0) {
+    std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, max_chunk));
+    if (slice.pace) {
+      if (paid == 0) {
+        paid = chunk;
+        auto wait = slice.pace(chunk);
+        if (wait.count() > 0) {
+          c.deadline = steady::now() + opts.write_timeout +
+                       std::chrono::duration_cast<steady::duration>(wait);
+          pause.expires_after(wait);
+          co_await pause.async_wait(nothrow);
+        }
+      }
+      chunk = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, paid));
+    }
     c.deadline = steady::now() + opts.write_timeout;
-    std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 4u << 20));
     ssize_t n = ::sendfile(c.socket.native_handle(), slice.fd->get(), &offset, chunk);
     if (n > 0) {
       remaining -= static_cast<std::uint64_t>(n);
       sent += static_cast<std::uint64_t>(n);
+      if (slice.pace) paid -= static_cast<std::uint64_t>(n);
     } else if (n == 0) {
       result = errc::io_error;  // the file is shorter than the slice promised
     } else if (errno == EAGAIN) {
@@ -281,7 +299,7 @@ asio::awaitable<error_code> http_server::impl::send_file(connection& c, const fi
       result = error_code(errno, boost::system::system_category());
     }
   }
-  if (slice.on_sent && sent > 0) slice.on_sent(sent);
+  if (slice.on_sent) slice.on_sent(sent);
   co_return result;
 }
 

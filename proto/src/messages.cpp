@@ -116,6 +116,10 @@ void to_json(json& j, const register_request& v) {
   if (!v.identifier.empty()) j["identifier"] = v.identifier;
   if (!v.headers.empty()) j["headers"] = v.headers;
   if (!v.upload_addr.empty()) j["upload_addr"] = v.upload_addr;
+  if (!v.idc.empty()) j["idc"] = v.idc;
+  if (!v.location.empty()) j["location"] = v.location;
+  if (v.upload_slots != 0) j["upload_slots"] = v.upload_slots;
+  if (!v.bitmap.empty()) j["bitmap"] = v.bitmap;
 }
 void from_json(const json& j, register_request& v) {
   required(j, "url", v.url);
@@ -133,6 +137,12 @@ void from_json(const json& j, register_request& v) {
     }
   }
   optional_field(j, "upload_addr", v.upload_addr);
+  optional_field(j, "idc", v.idc);
+  optional_field(j, "location", v.location);
+  optional_field(j, "upload_slots", v.upload_slots);
+  optional_field(j, "bitmap", v.bitmap);
+  if (v.bitmap.find_first_not_of("01") != std::string::npos)
+    throw field_error("bitmap", "field 'bitmap' must contain only '0' and '1'");
 }
 
 void to_json(json& j, const task_info& v) {
@@ -211,6 +221,19 @@ void from_json(const json& j, sync_response& v) {
   optional_field(j, "assignments", v.assignments);
 }
 
+void to_json(json& j, const heartbeat_request& v) {
+  j = json{{"upload_addr", v.upload_addr}, {"tasks", v.tasks}};
+}
+void from_json(const json& j, heartbeat_request& v) {
+  optional_field(j, "upload_addr", v.upload_addr);
+  required(j, "tasks", v.tasks);
+}
+
+void to_json(json& j, const heartbeat_response& v) { j = json{{"unknown_tasks", v.unknown_tasks}}; }
+void from_json(const json& j, heartbeat_response& v) {
+  required(j, "unknown_tasks", v.unknown_tasks);
+}
+
 void to_json(json& j, const error_response& v) {
   j = json{{"error", v.error}};
 }
@@ -257,6 +280,8 @@ DAMSELFLY_PROTO_INSTANTIATE(piece_result)
 DAMSELFLY_PROTO_INSTANTIATE(sync_request)
 DAMSELFLY_PROTO_INSTANTIATE(assignment)
 DAMSELFLY_PROTO_INSTANTIATE(sync_response)
+DAMSELFLY_PROTO_INSTANTIATE(heartbeat_request)
+DAMSELFLY_PROTO_INSTANTIATE(heartbeat_response)
 DAMSELFLY_PROTO_INSTANTIATE(error_response)
 #undef DAMSELFLY_PROTO_INSTANTIATE
 

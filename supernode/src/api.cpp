@@ -64,12 +64,28 @@ api::api(const supernode_config& cfg, task_manager& tasks, metrics_registry& met
           metrics.counter("damselfly_supernode_upload_bytes_total", "Piece bytes sent to peers")),
       registrations_(
           metrics.counter("damselfly_supernode_registrations_total", "Peer registrations")),
-      assignments_(
-          metrics.counter("damselfly_supernode_assignments_total", "Piece assignments handed out")),
-      piece_failures_(metrics.counter("damselfly_supernode_piece_failures_total",
-                                      "Piece downloads reported as failed by peers")),
+      assignments_from_peers_(metrics.counter("damselfly_supernode_assignments_total",
+                                              "Piece assignments handed out, by source",
+                                              R"(source="peer")")),
+      assignments_from_supernode_(metrics.counter("damselfly_supernode_assignments_total",
+                                                  "Piece assignments handed out, by source",
+                                                  R"(source="supernode")")),
+      failures_bad_digest_(metrics.counter("damselfly_supernode_piece_failures_total",
+                                           "Piece downloads reported failed by peers, by reason",
+                                           R"(reason="bad_digest")")),
+      failures_unreachable_(metrics.counter("damselfly_supernode_piece_failures_total",
+                                            "Piece downloads reported failed by peers, by reason",
+                                            R"(reason="unreachable")")),
+      failures_other_(metrics.counter("damselfly_supernode_piece_failures_total",
+                                      "Piece downloads reported failed by peers, by reason",
+                                      R"(reason="error")")),
       bad_requests_(metrics.counter("damselfly_supernode_bad_requests_total",
-                                    "Requests answered with a 4xx status")) {}
+                                    "Requests answered with a 4xx status")),
+      peers_gauge_(metrics.gauge("damselfly_supernode_peers", "Peers registered across tasks")) {
+  if (cfg.upload_rate > 0)
+    upload_limiter_ = std::make_shared<rate_limiter>(cfg.upload_rate, 256 * 1024,
+                                                     rate_limiter::clock::now());
+}
 
 asio::awaitable<http_response> api::handle(http_request& req) {
   auto parts = split_path(req.path());
@@ -82,6 +98,9 @@ asio::awaitable<http_response> api::handle(http_request& req) {
     resp.headers.set("Content-Type", "text/plain; version=0.0.4");
   } else if (parts.size() == 2 && parts[0] == "pieces" && (m == "GET" || m == "HEAD")) {
     resp = serve_pieces(req, parts[1]);
+  } else if (parts.size() == 5 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "hosts" &&
+             parts[4] == "heartbeat" && m == "POST") {
+    resp = heartbeat(req, parts[3]);
   } else if (parts.size() >= 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "tasks") {
     if (parts.size() == 3 && m == "POST") {
       resp = co_await register_task(req);
@@ -98,6 +117,7 @@ asio::awaitable<http_response> api::handle(http_request& req) {
     resp = json_error(404, "not_found", "no such endpoint: " + m + " " + std::string(req.path()));
   }
   if (resp.status >= 400 && resp.status < 500) bad_requests_.add();
+  peers_gauge_.set(tasks_.peer_count());
   co_return resp;
 }
 
@@ -114,9 +134,15 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   auto id = make_task_id(key);
   if (!id) co_return json_error(400, "bad_request", "url cannot be normalized", "url");
 
+  if (!r.upload_addr.empty() && !host_port::parse(r.upload_addr))
+    co_return json_error(400, "bad_request", "upload_addr must be host:port", "upload_addr");
   registrations_.add();
+  scheduler::peer_info who{r.upload_addr, r.idc, r.location,
+                           r.upload_slots ? r.upload_slots : cfg_.peer_upload_slots};
+  std::vector<bool> held(r.bitmap.size());
+  for (std::size_t i = 0; i < r.bitmap.size(); ++i) held[i] = r.bitmap[i] == '1';
   auto t = tasks_.ensure(*id, r, *url);
-  t->swarm.join(r.peer_id, task::clock::now());
+  t->swarm.join(r.peer_id, who, held, task::clock::now());
   // Hold the answer until the layout is known, so the peer can plan at once.
   auto deadline = task::clock::now() + cfg_.max_wait;
   while ((t->phase == task_phase::probing || t->phase == task_phase::validating) &&
@@ -125,7 +151,8 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - task::clock::now()));
     t = tasks_.find(*id);
   }
-  t->swarm.join(r.peer_id, task::clock::now());
+  // A failed task may have been replaced by a fresh one meanwhile.
+  if (!t->swarm.has_peer(r.peer_id)) t->swarm.join(r.peer_id, who, held, task::clock::now());
   co_return http_response::json(200, proto::encode(t->info()));
 }
 
@@ -144,8 +171,10 @@ asio::awaitable<http_response> api::sync(http_request& req, const std::string& t
   auto now = task::clock::now();
   for (const auto& res : s.results) {
     auto outcome = outcome_of(res.status);
-    if (outcome != scheduler::piece_outcome::ok) piece_failures_.add();
-    t->swarm.report(peer, res.piece, outcome, now);
+    if (outcome == scheduler::piece_outcome::bad_digest) failures_bad_digest_.add();
+    if (outcome == scheduler::piece_outcome::unreachable) failures_unreachable_.add();
+    if (outcome == scheduler::piece_outcome::error) failures_other_.add();
+    t->swarm.report(peer, res.piece, outcome, res.source, now);
   }
   auto wait =
       std::min<std::chrono::milliseconds>(std::chrono::milliseconds(s.wait_ms), cfg_.max_wait);
@@ -164,6 +193,9 @@ asio::awaitable<http_response> api::sync(http_request& req, const std::string& t
                               t->piece_size);
         out.assignments.push_back(
             {d.piece, range.offset, range.length, t->digests[d.piece], d.source});
+        (d.source == scheduler::supernode_source ? assignments_from_supernode_
+                                                 : assignments_from_peers_)
+            .add();
       }
     }
     if (!out.assignments.empty() || t->phase == task_phase::failed || want == 0 ||
@@ -172,7 +204,6 @@ asio::awaitable<http_response> api::sync(http_request& req, const std::string& t
     co_await t->wait_for_change(
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - task::clock::now()));
   }
-  assignments_.add(out.assignments.size());
   out.task = t->info();
   co_return http_response::json(200, proto::encode(out));
 }
@@ -182,6 +213,22 @@ http_response api::leave(const std::string& task_id, const std::string& peer) {
   if (!t) return json_error(404, "unknown_task", "no task " + task_id);
   t->swarm.leave(peer);
   return http_response{204, {}, {}, {}};
+}
+
+http_response api::heartbeat(http_request& req, const std::string& host) {
+  auto msg = proto::decode<proto::heartbeat_request>(req.body);
+  if (!msg) return json_error(400, "bad_request", msg.error.message, msg.error.field);
+  proto::heartbeat_response out;
+  auto now = task::clock::now();
+  for (const auto& id : msg.value->tasks) {
+    auto t = tasks_.find(id);
+    if (t && t->swarm.has_peer(host)) {
+      t->swarm.touch(host, now);
+    } else {
+      out.unknown_tasks.push_back(id);
+    }
+  }
+  return http_response::json(200, proto::encode(out));
 }
 
 http_response api::task_status(const std::string& task_id) {
@@ -232,7 +279,13 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
                                           std::to_string(range.end() - 1) + "/*");
   }
   resp.file = file_slice{t->fd, range.offset, range.length,
-                         [this](std::uint64_t n) { upload_bytes_.add(n); }};
+                         [this](std::uint64_t n) { upload_bytes_.add(n); }, {}};
+  if (upload_limiter_) {
+    resp.file->pace = [limiter = upload_limiter_](std::uint64_t bytes) {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(
+          limiter->acquire(bytes, rate_limiter::clock::now()));
+    };
+  }
   return resp;
 }
 

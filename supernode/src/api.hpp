@@ -6,6 +6,7 @@
 
 #include "damselfly/common/http_message.hpp"
 #include "damselfly/common/metrics.hpp"
+#include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/supernode/config.hpp"
 #include "task_manager.hpp"
 
@@ -23,6 +24,7 @@ class api {
   boost::asio::awaitable<http_response> sync(http_request& req, const std::string& task_id,
                                              const std::string& peer);
   http_response leave(const std::string& task_id, const std::string& peer);
+  http_response heartbeat(http_request& req, const std::string& host);
   http_response task_status(const std::string& task_id);
   http_response serve_pieces(http_request& req, const std::string& task_id);
 
@@ -31,9 +33,14 @@ class api {
   metrics_registry& metrics_;
   metric_value& upload_bytes_;
   metric_value& registrations_;
-  metric_value& assignments_;
-  metric_value& piece_failures_;
+  metric_value& assignments_from_peers_;
+  metric_value& assignments_from_supernode_;
+  metric_value& failures_bad_digest_;
+  metric_value& failures_unreachable_;
+  metric_value& failures_other_;
   metric_value& bad_requests_;
+  metric_value& peers_gauge_;
+  std::shared_ptr<rate_limiter> upload_limiter_;  ///< null when unlimited
 };
 
 }  // namespace damselfly::supernode

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   std::string piece_size = "0";
   unsigned origin_timeout_s = 30;
   unsigned recheck_s = 30;
+  unsigned peer_timeout_s = 15;
+  std::string upload_rate = "0";
 
   CLI::App app{
       "Damselfly supernode: fetches each source once, caches it in pieces and schedules peers"};
@@ -45,6 +47,21 @@ int main(int argc, char** argv) {
   app.add_option("--recheck-interval", recheck_s,
                  "Seconds between re-checks of a cached file's ETag/Last-Modified at the origin")
       ->capture_default_str();
+  app.add_option("--seed-slots", cfg.seed_slots,
+                 "Concurrent piece uploads per task served by the supernode itself")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1024u));
+  app.add_option("--peer-upload-slots", cfg.peer_upload_slots,
+                 "Concurrent uploads assumed for a peer that does not say")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1024u));
+  app.add_option("--upload-rate", upload_rate,
+                 "Piece upload rate of the supernode per second, like 100M; 0 is unlimited")
+      ->capture_default_str();
+  app.add_option("--peer-timeout", peer_timeout_s,
+                 "Seconds without a sync or heartbeat after which a peer is dropped")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 3600u));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.add_option("--log-file", log_file, "Log to this file instead of stderr");
@@ -66,6 +83,13 @@ int main(int argc, char** argv) {
   cfg.sizing.fixed_size = *size;
   cfg.origin_timeout = std::chrono::seconds(origin_timeout_s);
   cfg.recheck_interval = std::chrono::seconds(recheck_s);
+  cfg.peer_timeout = std::chrono::seconds(peer_timeout_s);
+  auto rate = parse_size(upload_rate);
+  if (!rate) {
+    std::fprintf(stderr, "supernode: error: --upload-rate must be a size like 100M or 0\n");
+    return 2;
+  }
+  cfg.upload_rate = *rate;
   if (setup_logging("supernode", log_level, log_file)) {
     std::fprintf(stderr, "supernode: error: bad --log-level or unwritable --log-file\n");
     return 2;

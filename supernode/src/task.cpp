@@ -12,8 +12,14 @@ namespace damselfly::supernode {
 
 namespace asio = boost::asio;
 
-task::task(asio::any_io_executor ex, std::string id_value, proto::register_request src, http_url u)
-    : id(std::move(id_value)), source(std::move(src)), url(std::move(u)), ex_(std::move(ex)) {}
+task::task(asio::any_io_executor ex, std::string id_value, proto::register_request src, http_url u,
+           scheduler::swarm_options swarm_opts)
+    : id(std::move(id_value)),
+      source(std::move(src)),
+      url(std::move(u)),
+      swarm(swarm_opts, std::hash<std::string>{}(id)),
+      ex_(std::move(ex)),
+      swarm_opts_(swarm_opts) {}
 
 std::int64_t task::piece_count() const {
   if (content_length < 0 || piece_size == 0) return -1;
@@ -65,7 +71,7 @@ void task::reset(task_phase next) {
   file_sha256.clear();
   error.reset();
   fd.reset();
-  swarm = scheduler::swarm(scheduler::swarm_options{});
+  swarm = scheduler::swarm(swarm_opts_, std::hash<std::string>{}(id) + generation);
   notify();
 }
 
@@ -76,6 +82,7 @@ void task::set_layout(std::int64_t length, std::uint64_t piece_size_value) {
   if (n >= 0) {
     digests.resize(static_cast<std::size_t>(n));
     ready.resize(static_cast<std::size_t>(n), false);
+    swarm.set_piece_count(static_cast<std::uint64_t>(n));
   }
 }
 

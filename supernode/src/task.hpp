@@ -31,7 +31,7 @@ class task {
   using clock = std::chrono::steady_clock;
 
   task(boost::asio::any_io_executor ex, std::string id, proto::register_request source,
-       http_url url);
+       http_url url, scheduler::swarm_options swarm_opts);
 
   const std::string id;
   const proto::register_request source;
@@ -75,6 +75,7 @@ class task {
 
  private:
   boost::asio::any_io_executor ex_;
+  scheduler::swarm_options swarm_opts_;
   std::vector<boost::asio::steady_timer*> waiters_;
 };
 

@@ -26,7 +26,7 @@ error_code task_manager::init() {
     if (!url || !fd) continue;
     proto::register_request src;
     src.url = m.url;
-    auto t = std::make_shared<task>(ex_, m.task_id, src, *url);
+    auto t = make_task(m.task_id, src, *url);
     t->set_layout(m.content_length, m.piece_size);
     for (std::uint64_t i = 0; i < m.piece_sha256.size(); ++i) t->piece_ready(i, m.piece_sha256[i]);
     t->etag = m.etag;
@@ -43,6 +43,22 @@ error_code task_manager::init() {
   return {};
 }
 
+std::shared_ptr<task> task_manager::make_task(const std::string& id,
+                                             const proto::register_request& req,
+                                             const http_url& url) {
+  scheduler::swarm_options o;
+  o.seed_slots = cfg_.seed_slots;
+  o.peer_timeout = cfg_.peer_timeout;
+  o.assignment_timeout = cfg_.assignment_timeout;
+  return std::make_shared<task>(ex_, id, req, url, o);
+}
+
+std::size_t task_manager::peer_count() const {
+  std::size_t n = 0;
+  for (const auto& [id, t] : tasks_) n += t->swarm.peer_count();
+  return n;
+}
+
 void task_manager::start_fetch(const std::shared_ptr<task>& t) {
   asio::co_spawn(ex_, fetcher_.fetch(t), asio::detached);
 }
@@ -53,7 +69,7 @@ std::shared_ptr<task> task_manager::ensure(const std::string& id,
   auto now = task::clock::now();
   auto it = tasks_.find(id);
   if (it == tasks_.end()) {
-    auto t = std::make_shared<task>(ex_, id, req, url);
+    auto t = make_task(id, req, url);
     tasks_.emplace(id, t);
     tasks_gauge_.set(tasks_.size());
     spdlog::info("task {} new: {}", id.substr(0, 12), url.text);
@@ -63,7 +79,7 @@ std::shared_ptr<task> task_manager::ensure(const std::string& id,
   auto& t = it->second;
   if (t->phase == task_phase::failed && now - t->failed_at >= cfg_.retry_failed_after) {
     // The request may carry fixed headers (credentials); use the newest.
-    auto fresh = std::make_shared<task>(ex_, id, req, url);
+    auto fresh = make_task(id, req, url);
     fresh->generation = t->generation + 1;
     t->reset(task_phase::failed);  // stops anything still running for the old one
     t = fresh;

@@ -28,11 +28,15 @@ class task_manager {
   std::shared_ptr<task> ensure(const std::string& id, const proto::register_request& req,
                                const http_url& url);
   std::shared_ptr<task> find(const std::string& id) const;
+  /// Peers across all tasks (for the peers gauge).
+  std::size_t peer_count() const;
   /// Periodic housekeeping: expires silent peers and lost assignments.
   void tick();
 
  private:
   void start_fetch(const std::shared_ptr<task>& t);
+  std::shared_ptr<task> make_task(const std::string& id, const proto::register_request& req,
+                                  const http_url& url);
 
   boost::asio::any_io_executor ex_;
   const supernode_config& cfg_;

@@ -1,87 +1,307 @@
 // SPDX-License-Identifier: Apache-2.0
-// Supernode-seeded piece assignment.
+// Rarest-first piece choice and closest, least-loaded source choice.
 #include "damselfly/scheduler/swarm.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <tuple>
 
 namespace damselfly::scheduler {
 
-swarm::swarm(swarm_options opts) : opts_(opts) {}
+namespace {
+
+constexpr int gone_index = -2;  ///< a source peer that has left
+constexpr int no_source = -3;
+
+/// Number of leading '|'-separated parts two locations share.
+unsigned shared_location_parts(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return 0;
+  unsigned shared = 0;
+  std::size_t i = 0, j = 0;
+  while (i <= a.size() && j <= b.size()) {
+    auto ea = a.find('|', i), eb = b.find('|', j);
+    if (ea == std::string::npos) ea = a.size();
+    if (eb == std::string::npos) eb = b.size();
+    if (a.compare(i, ea - i, b, j, eb - j) != 0) break;
+    ++shared;
+    i = ea + 1;
+    j = eb + 1;
+  }
+  return shared;
+}
+
+}  // namespace
+
+swarm::swarm(swarm_options opts, std::uint64_t rng_seed) : opts_(opts), rng_(rng_seed) {}
+
+void swarm::ensure_piece(std::uint64_t piece) {
+  if (piece >= seed_.size()) seed_.resize(piece + 1, false);
+  if (piece >= avail_.size()) {
+    avail_.resize(piece + 1, 0);
+    holders_.resize(piece + 1);
+  }
+}
+
+std::uint64_t swarm::piece_limit() const { return std::max<std::uint64_t>(seed_.size(), avail_.size()); }
 
 void swarm::seed_has(std::uint64_t piece) {
-  if (piece >= seed_.size()) seed_.resize(piece + 1, false);
+  ensure_piece(piece);
   if (!seed_[piece]) {
     seed_[piece] = true;
     ++seed_count_;
   }
 }
 
-void swarm::join(const std::string& peer, clock::time_point now) {
-  peers_[peer].last_seen = now;
+void swarm::add_holding(int index, std::uint64_t piece) {
+  ensure_piece(piece);
+  auto& p = peers_[static_cast<std::size_t>(index)];
+  if (piece >= p.held.size()) p.held.resize(piece + 1, false);
+  if (p.held[piece]) return;
+  p.held[piece] = true;
+  ++p.held_count;
+  ++avail_[piece];
+  holders_[piece].push_back(index);
 }
 
-bool swarm::has_peer(const std::string& peer) const {
-  return peers_.contains(peer);
+void swarm::join(const std::string& peer, const peer_info& info, const std::vector<bool>& held,
+                 clock::time_point now) {
+  int index;
+  if (auto it = by_id_.find(peer); it != by_id_.end()) {
+    index = it->second;
+    auto& p = peers_[static_cast<std::size_t>(index)];
+    if (p.info.addr != info.addr) {
+      if (auto a = by_addr_.find(p.info.addr); a != by_addr_.end() && a->second == index) by_addr_.erase(a);
+    }
+  } else {
+    if (free_.empty()) {
+      index = static_cast<int>(peers_.size());
+      peers_.emplace_back();
+    } else {
+      index = free_.back();
+      free_.pop_back();
+    }
+    peers_[static_cast<std::size_t>(index)] = peer_state{};
+    peers_[static_cast<std::size_t>(index)].id = peer;
+    peers_[static_cast<std::size_t>(index)].active = true;
+    by_id_[peer] = index;
+  }
+  auto& p = peers_[static_cast<std::size_t>(index)];
+  p.info = info;
+  if (!info.addr.empty()) by_addr_[info.addr] = index;
+  p.last_seen = now;
+  for (std::uint64_t i = 0; i < held.size(); ++i)
+    if (held[i]) add_holding(index, i);
+}
+
+bool swarm::has_peer(const std::string& peer) const { return by_id_.contains(peer); }
+
+void swarm::touch(const std::string& peer, clock::time_point now) {
+  if (auto it = by_id_.find(peer); it != by_id_.end())
+    peers_[static_cast<std::size_t>(it->second)].last_seen = now;
+}
+
+void swarm::drop_flight(const flight& f) {
+  if (f.source == seed_index) {
+    --seed_load_;
+  } else if (f.source >= 0) {
+    --peers_[static_cast<std::size_t>(f.source)].uploads;
+  }
+}
+
+void swarm::remove_peer(int index) {
+  auto& p = peers_[static_cast<std::size_t>(index)];
+  for (const auto& [piece, flights] : p.in_flight)
+    for (const auto& f : flights) drop_flight(f);
+  for (std::uint64_t i = 0; i < p.held.size(); ++i) {
+    if (!p.held[i]) continue;
+    --avail_[i];
+    std::erase(holders_[i], index);
+  }
+  // Flights others have from this peer no longer count against anyone, and
+  // the index may be reused: forget it everywhere.
+  for (auto& other : peers_) {
+    if (!other.active) continue;
+    for (auto& [piece, flights] : other.in_flight)
+      for (auto& f : flights)
+        if (f.source == index) f.source = gone_index;
+    other.avoid.erase(index);
+  }
+  by_id_.erase(p.id);
+  if (auto a = by_addr_.find(p.info.addr); a != by_addr_.end() && a->second == index) by_addr_.erase(a);
+  p = peer_state{};
+  free_.push_back(index);
 }
 
 void swarm::leave(const std::string& peer) {
-  peers_.erase(peer);
+  if (auto it = by_id_.find(peer); it != by_id_.end()) remove_peer(it->second);
+}
+
+int swarm::source_index(const std::string& source) const {
+  if (source == supernode_source) return seed_index;
+  auto it = by_addr_.find(source);
+  return it == by_addr_.end() ? gone_index : it->second;
 }
 
 void swarm::report(const std::string& peer, std::uint64_t piece, piece_outcome outcome,
-                   clock::time_point now) {
-  auto it = peers_.find(peer);
-  if (it == peers_.end()) return;
-  auto& p = it->second;
+                   const std::string& source, clock::time_point now) {
+  auto it = by_id_.find(peer);
+  if (it == by_id_.end()) return;
+  int index = it->second;
+  auto& p = peers_[static_cast<std::size_t>(index)];
   p.last_seen = now;
-  p.in_flight.erase(piece);
-  if (outcome != piece_outcome::ok) return;  // back in the pool for this peer
-  if (piece >= p.held.size()) p.held.resize(piece + 1, false);
-  if (!p.held[piece]) {
-    p.held[piece] = true;
-    ++p.held_count;
+  int src = source_index(source);
+  if (auto f = p.in_flight.find(piece); f != p.in_flight.end()) {
+    auto& flights = f->second;
+    auto match = std::find_if(flights.begin(), flights.end(), [&](const flight& x) { return x.source == src; });
+    if (match != flights.end()) {
+      drop_flight(*match);
+      flights.erase(match);
+    }
+    if (outcome == piece_outcome::ok) {
+      for (const auto& other : flights) drop_flight(other);  // endgame duplicates
+      flights.clear();
+    }
+    if (flights.empty()) p.in_flight.erase(f);
   }
+  if (outcome == piece_outcome::ok) {
+    add_holding(index, piece);
+    return;
+  }
+  if (src >= 0) {
+    p.avoid.insert(src);
+    if (outcome == piece_outcome::bad_digest) ++peers_[static_cast<std::size_t>(src)].bad_pieces;
+  }
+}
+
+unsigned swarm::distance(const peer_state& a, const peer_state& b) const {
+  unsigned d = 0;
+  if (a.info.idc.empty() || a.info.idc != b.info.idc) d += 8;
+  d += 4 - std::min(4u, shared_location_parts(a.info.location, b.info.location));
+  return d;
+}
+
+int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source) {
+  const auto& a = peers_[static_cast<std::size_t>(asker)];
+  int best = no_source;
+  std::tuple<unsigned, unsigned, std::uint64_t> best_key{};
+  for (int h : holders_[piece]) {
+    if (h == asker || h == exclude_source) continue;
+    const auto& p = peers_[static_cast<std::size_t>(h)];
+    if (p.info.addr.empty() || p.uploads >= p.info.upload_slots) continue;
+    if (p.bad_pieces >= opts_.bad_source_limit || a.avoid.contains(h)) continue;
+    std::tuple<unsigned, unsigned, std::uint64_t> key{distance(a, p), p.uploads, rng_()};
+    if (best == no_source || key < best_key) {
+      best = h;
+      best_key = key;
+    }
+  }
+  if (best != no_source) return best;
+  if (piece < seed_.size() && seed_[piece] && seed_load_ < opts_.seed_slots &&
+      exclude_source != seed_index)
+    return seed_index;
+  return no_source;
 }
 
 std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
                                     clock::time_point now) {
   std::vector<decision> out;
-  auto it = peers_.find(peer);
-  if (it == peers_.end()) return out;
-  auto& p = it->second;
+  auto it = by_id_.find(peer);
+  if (it == by_id_.end() || want == 0) return out;
+  int index = it->second;
+  auto& p = peers_[static_cast<std::size_t>(index)];
   p.last_seen = now;
-  for (std::uint64_t i = 0; i < seed_.size() && out.size() < want; ++i) {
-    if (!seed_[i]) continue;
-    if (i < p.held.size() && p.held[i]) continue;
-    if (p.in_flight.contains(i)) continue;
-    p.in_flight.emplace(i, now);
-    out.push_back({i, supernode_source});
+
+  auto take = [&](std::uint64_t piece, int src) {
+    p.in_flight[piece].push_back({src, now});
+    if (src == seed_index) {
+      ++seed_load_;
+      out.push_back({piece, supernode_source});
+    } else {
+      auto& s = peers_[static_cast<std::size_t>(src)];
+      ++s.uploads;
+      out.push_back({piece, s.info.addr});
+    }
+  };
+
+  // Rarest first: key = holders (the seed counts as one), random tie-break.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> candidates;
+  const auto limit = piece_limit();
+  for (std::uint64_t i = 0; i < limit; ++i) {
+    bool seeded = i < seed_.size() && seed_[i];
+    std::uint32_t holders = i < avail_.size() ? avail_[i] : 0;
+    // Only pieces the supernode has cached have a digest peers can verify.
+    if (!seeded || holds(p, i) || p.in_flight.contains(i)) continue;
+    std::uint64_t rarity = holders + (seeded ? 1 : 0);
+    candidates.emplace_back((rarity << 32) | (rng_() & 0xffffffffu), i);
+  }
+  std::sort(candidates.begin(), candidates.end());
+  for (const auto& [key, piece] : candidates) {
+    if (out.size() >= want) break;
+    int src = pick_source(index, piece, no_source);
+    if (src != no_source) take(piece, src);
+  }
+
+  // Endgame: everything still missing is in flight; ask a second source for
+  // each so one slow or dead source cannot hold the download back.
+  bool all_known_in_flight = piece_count_ > 0 && candidates.empty() &&
+                             p.held_count + p.in_flight.size() == piece_count_;
+  if (all_known_in_flight && p.in_flight.size() <= opts_.endgame_pieces) {
+    std::vector<std::pair<std::uint64_t, int>> singles;
+    for (const auto& [piece, flights] : p.in_flight)
+      if (flights.size() == 1) singles.emplace_back(piece, flights.front().source);
+    for (const auto& [piece, current] : singles) {
+      if (out.size() >= want) break;
+      int src = pick_source(index, piece, current);
+      if (src != no_source) take(piece, src);
+    }
   }
   return out;
 }
 
 void swarm::expire(clock::time_point now) {
-  for (auto it = peers_.begin(); it != peers_.end();) {
-    auto& p = it->second;
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    auto& p = peers_[i];
+    if (!p.active) continue;
     if (now - p.last_seen > opts_.peer_timeout) {
-      it = peers_.erase(it);
+      remove_peer(static_cast<int>(i));
       continue;
     }
-    std::erase_if(p.in_flight,
-                  [&](const auto& kv) { return now - kv.second > opts_.assignment_timeout; });
-    ++it;
+    for (auto f = p.in_flight.begin(); f != p.in_flight.end();) {
+      auto& flights = f->second;
+      std::erase_if(flights, [&](const flight& x) {
+        if (now - x.at <= opts_.assignment_timeout) return false;
+        drop_flight(x);
+        return true;
+      });
+      f = flights.empty() ? p.in_flight.erase(f) : std::next(f);
+    }
   }
 }
 
 std::uint64_t swarm::held_count(const std::string& peer) const {
-  auto it = peers_.find(peer);
-  return it == peers_.end() ? 0 : it->second.held_count;
+  auto it = by_id_.find(peer);
+  return it == by_id_.end() ? 0 : peers_[static_cast<std::size_t>(it->second)].held_count;
 }
 
 std::uint64_t swarm::in_flight_count(const std::string& peer) const {
-  auto it = peers_.find(peer);
-  return it == peers_.end() ? 0 : it->second.in_flight.size();
+  auto it = by_id_.find(peer);
+  return it == by_id_.end() ? 0 : peers_[static_cast<std::size_t>(it->second)].in_flight.size();
+}
+
+std::uint64_t swarm::availability(std::uint64_t piece) const {
+  return piece < avail_.size() ? avail_[piece] : 0;
+}
+
+unsigned swarm::upload_load(const std::string& addr) const {
+  auto it = by_addr_.find(addr);
+  return it == by_addr_.end() ? 0 : peers_[static_cast<std::size_t>(it->second)].uploads;
+}
+
+bool swarm::is_bad(const std::string& addr) const {
+  auto it = by_addr_.find(addr);
+  return it != by_addr_.end() &&
+         peers_[static_cast<std::size_t>(it->second)].bad_pieces >= opts_.bad_source_limit;
 }
 
 void swarm::check_invariants() const {
@@ -92,15 +312,37 @@ void swarm::check_invariants() const {
   std::uint64_t seeds = 0;
   for (bool b : seed_) seeds += b ? 1 : 0;
   if (seeds != seed_count_) fail("seed_count does not match the seed bitmap");
-  for (const auto& [id, p] : peers_) {
+  std::vector<std::uint32_t> avail(avail_.size(), 0);
+  std::vector<unsigned> uploads(peers_.size(), 0);
+  unsigned seed_load = 0;
+  std::size_t active = 0;
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    const auto& p = peers_[i];
+    if (!p.active) continue;
+    ++active;
     std::uint64_t held = 0;
-    for (bool b : p.held) held += b ? 1 : 0;
+    for (std::uint64_t j = 0; j < p.held.size(); ++j) {
+      if (!p.held[j]) continue;
+      ++held;
+      ++avail[j];
+      const auto& h = holders_[j];
+      if (std::find(h.begin(), h.end(), static_cast<int>(i)) == h.end()) fail("holder missing from holders list");
+    }
     if (held != p.held_count) fail("held_count does not match the held bitmap");
-    for (const auto& [piece, at] : p.in_flight) {
-      if (piece < p.held.size() && p.held[piece]) fail("a held piece is still in flight");
-      if (piece >= seed_.size() || !seed_[piece]) fail("a piece in flight has no source");
+    for (const auto& [piece, flights] : p.in_flight) {
+      if (holds(p, piece)) fail("a held piece is still in flight");
+      if (flights.empty()) fail("an empty in-flight entry");
+      for (const auto& f : flights) {
+        if (f.source == seed_index) ++seed_load;
+        else if (f.source >= 0) ++uploads[static_cast<std::size_t>(f.source)];
+      }
     }
   }
+  if (active != by_id_.size()) fail("peer index out of step with active peers");
+  if (avail != avail_) fail("availability counts are wrong");
+  if (seed_load != seed_load_) fail("seed load is wrong");
+  for (std::size_t i = 0; i < peers_.size(); ++i)
+    if (peers_[i].active && uploads[i] != peers_[i].uploads) fail("upload load is wrong");
 }
 
 }  // namespace damselfly::scheduler

@@ -116,7 +116,7 @@ TEST_F(server_fixture, FileSlicesAreSentWhole) {
   start([&](http_request&) -> asio::awaitable<http_response> {
     http_response r;
     r.status = 206;
-    r.file = file_slice{fd, 1000, data.size() - 2000, [&](std::uint64_t n) { sent += n; }};
+    r.file = file_slice{fd, 1000, data.size() - 2000, [&](std::uint64_t n) { sent += n; }, {}};
     co_return r;
   });
   auto r = test::http_get(port_, "/");
@@ -126,6 +126,31 @@ TEST_F(server_fixture, FileSlicesAreSentWhole) {
   for (int i = 0; i < 100 && sent.load() != data.size() - 2000; ++i)
     std::this_thread::sleep_for(10ms);
   EXPECT_EQ(sent.load(), data.size() - 2000);
+}
+
+TEST_F(server_fixture, PacedFileSlicesAskBeforeEveryChunkAndWait) {
+  test::temp_dir d;
+  std::string data(1 << 20, 'p');
+  std::ofstream(d / "f", std::ios::binary) << data;
+  auto fd = std::make_shared<const unique_fd>(::open((d / "f").c_str(), O_RDONLY));
+  std::atomic<std::uint64_t> asked{0};
+  std::atomic<std::uint64_t> largest{0};
+  start([&](http_request&) -> asio::awaitable<http_response> {
+    http_response r;
+    r.file = file_slice{fd, 0, data.size(), {}, [&](std::uint64_t bytes) {
+                          asked += bytes;
+                          largest = std::max<std::uint64_t>(largest, bytes);
+                          return std::chrono::nanoseconds(std::chrono::milliseconds(10));
+                        }};
+    co_return r;
+  });
+  auto started = std::chrono::steady_clock::now();
+  auto r = test::http_get(port_, "/");
+  ASSERT_EQ(r.body.size(), data.size());
+  EXPECT_EQ(asked.load(), data.size());  // every byte was paid for exactly once
+  EXPECT_LE(largest.load(), 64u << 10);  // in small chunks
+  // 16 chunks, each preceded by the 10 ms the pace asked for.
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(160));
 }
 
 TEST_F(server_fixture, IdleConnectionsAreClosed) {

@@ -26,7 +26,10 @@ TEST(ProtoGolden, RegisterRequest) {
   auto r = round_trip<register_request>(R"({
     "url": "http://o/f?sig=1", "peer_id": "node-1", "filters": ["sig"], "tag": "t",
     "digest": "sha256:ab", "identifier": "id", "headers": {"Authorization": "x"},
-    "upload_addr": "10.0.0.1:65002"})");
+    "upload_addr": "10.0.0.1:65002", "idc": "idc1", "location": "cn|bj", "upload_slots": 4,
+    "bitmap": "0110"})");
+  EXPECT_EQ(r.bitmap, "0110");
+  EXPECT_EQ(r.upload_slots, 4u);
   EXPECT_EQ(r.url, "http://o/f?sig=1");
   EXPECT_EQ(r.filters, (std::vector<std::string>{"sig"}));
   EXPECT_EQ(r.headers.at("Authorization"), "x");
@@ -61,6 +64,19 @@ TEST(ProtoGolden, SyncRequestAndResponse) {
     "assignments": [{"piece": 2, "offset": 8, "length": 2, "sha256": "aa", "source": "supernode"}]})");
   ASSERT_EQ(r.assignments.size(), 1u);
   EXPECT_EQ(r.assignments[0].length, 2u);
+}
+
+TEST(ProtoGolden, Heartbeat) {
+  auto h = round_trip<heartbeat_request>(R"({"upload_addr": "10.0.0.1:65002", "tasks": ["a", "b"]})");
+  EXPECT_EQ(h.tasks.size(), 2u);
+  auto r = round_trip<heartbeat_response>(R"({"unknown_tasks": ["b"]})");
+  EXPECT_EQ(r.unknown_tasks, (std::vector<std::string>{"b"}));
+}
+
+TEST(ProtoDecode, BitmapMustBeBinary) {
+  auto d = decode<register_request>(R"({"url": "u", "peer_id": "p", "bitmap": "01x"})");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error.field, "bitmap");
 }
 
 TEST(ProtoGolden, ErrorResponse) {

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Scenario tests for the swarm: what each peer is told to fetch next.
+// Scenario tests for the swarm: what each peer is told to fetch next, and from whom.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
 
 #include "damselfly/scheduler/swarm.hpp"
 
@@ -15,91 +18,244 @@ std::vector<std::uint64_t> pieces(const std::vector<decision>& ds) {
   return out;
 }
 
+/// "1110" -> {true, true, true, false}
+std::vector<bool> bits(const std::string& s) {
+  std::vector<bool> v;
+  for (char c : s) v.push_back(c == '1');
+  return v;
+}
+
+peer_info at(const std::string& addr, const std::string& idc = "", const std::string& loc = "",
+             unsigned slots = 4) {
+  return {addr, idc, loc, slots};
+}
+
 struct swarm_test : ::testing::Test {
   clock::time_point t0 = clock::time_point{} + 1000s;
-  swarm s;
+  swarm s{swarm_options{}, 42};
+  void seed_all(std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) s.seed_has(i);
+    s.set_piece_count(n);
+  }
   void TearDown() override { s.check_invariants(); }
 };
 
 }  // namespace
 
 TEST_F(swarm_test, NothingCachedYetMeansNothingToAssign) {
-  s.join("A", t0);
+  s.join("A", at("a:1"), {}, t0);
   EXPECT_TRUE(s.assign("A", 8, t0).empty());
 }
 
 TEST_F(swarm_test, CutThroughPiecesAreAssignableTheMomentTheSeedHasThem) {
-  // Seed has 0 and 2 of a file still being fetched; A asks: it gets 0 and 2 at once.
-  s.join("A", t0);
+  // The supernode has cached 0 and 2 of a file still arriving: A gets both at once.
+  s.join("A", at("a:1"), {}, t0);
   s.seed_has(0);
   s.seed_has(2);
   auto got = s.assign("A", 8, t0);
-  EXPECT_EQ(pieces(got), (std::vector<std::uint64_t>{0, 2}));
+  auto ps = pieces(got);
+  std::sort(ps.begin(), ps.end());
+  EXPECT_EQ(ps, (std::vector<std::uint64_t>{0, 2}));
   EXPECT_EQ(got[0].source, supernode_source);
-  // Piece 1 arrives at the seed: A's next ask gets only 1.
   s.seed_has(1);
   EXPECT_EQ(pieces(s.assign("A", 8, t0)), (std::vector<std::uint64_t>{1}));
 }
 
-TEST_F(swarm_test, WantLimitsTheBatchLowestPiecesFirst) {
-  for (int i = 0; i < 10; ++i) s.seed_has(i);
-  s.join("A", t0);
-  EXPECT_EQ(pieces(s.assign("A", 3, t0)), (std::vector<std::uint64_t>{0, 1, 2}));
-  EXPECT_EQ(pieces(s.assign("A", 3, t0)), (std::vector<std::uint64_t>{3, 4, 5}));
-  EXPECT_EQ(s.in_flight_count("A"), 6u);
+TEST_F(swarm_test, PeerHoldingsAreAssignableTheMomentTheyAreReported) {
+  // B reports piece 5 done: A fetches 5 from B at once, sparing the supernode.
+  s.seed_has(5);
+  s.join("A", at("a:1"), {}, t0);
+  s.join("B", at("b:1"), {}, t0);
+  s.report("B", 5, piece_outcome::ok, supernode_source, t0);
+  EXPECT_EQ(s.assign("A", 8, t0), (std::vector<decision>{{5, "b:1"}}));
 }
 
-TEST_F(swarm_test, HeldPiecesAreNeverAssignedAgain) {
-  for (int i = 0; i < 3; ++i) s.seed_has(i);
-  s.join("A", t0);
-  s.assign("A", 3, t0);
-  for (int i = 0; i < 3; ++i) s.report("A", i, piece_outcome::ok, t0);
-  EXPECT_EQ(s.held_count("A"), 3u);
-  EXPECT_TRUE(s.assign("A", 8, t0).empty());
-}
-
-TEST_F(swarm_test, FailedPieceReturnsToThePool) {
+TEST_F(swarm_test, PiecesTheSeedHasNotVerifiedAreNotAssigned) {
+  // After a supernode restart B says it holds 0-1, but only 0 is cached again:
+  // 1 has no digest to check yet, so only 0 is handed out.
   s.seed_has(0);
-  s.seed_has(1);
-  s.join("A", t0);
-  s.assign("A", 2, t0);
-  s.report("A", 0, piece_outcome::ok, t0);
-  s.report("A", 1, piece_outcome::bad_digest, t0);
-  EXPECT_EQ(pieces(s.assign("A", 8, t0)), (std::vector<std::uint64_t>{1}));
+  s.join("B", at("b:1"), bits("11"), t0);
+  s.join("A", at("a:1"), {}, t0);
+  EXPECT_EQ(s.assign("A", 8, t0), (std::vector<decision>{{0, "b:1"}}));
 }
 
-TEST_F(swarm_test, LostAssignmentsTimeOutAndReturn) {
+TEST_F(swarm_test, ScenarioRarestPieceFromTheOnlyHolder) {
+  // A has 1110, B has 0111, C asks for one piece: piece 3 is the rarest it can
+  // get from a peer (only B has it; 1 and 2 have two holders), so 3 from B.
+  seed_all(4);
+  s.join("A", at("a:1"), bits("1110"), t0);
+  s.join("B", at("b:1"), bits("0111"), t0);
+  s.join("C", at("c:1"), {}, t0);
+  auto got = s.assign("C", 1, t0);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0] == (decision{3, "b:1"}) || got[0] == (decision{0, "a:1"})) << got[0].piece;
+  // Both 0 and 3 have a single holder; over many seeds both are chosen.
+  std::set<std::uint64_t> firsts;
+  for (std::uint64_t seed = 1; seed < 40; ++seed) {
+    swarm t(swarm_options{}, seed);
+    for (int i = 0; i < 4; ++i) t.seed_has(i);
+    t.join("A", at("a:1"), bits("1110"), t0);
+    t.join("B", at("b:1"), bits("0111"), t0);
+    t.join("C", at("c:1"), {}, t0);
+    firsts.insert(t.assign("C", 1, t0).at(0).piece);
+  }
+  EXPECT_EQ(firsts, (std::set<std::uint64_t>{0, 3}));
+}
+
+TEST_F(swarm_test, SupernodeServesOnlyWhatNoPeerCan) {
+  seed_all(4);
+  s.join("A", at("a:1"), bits("1100"), t0);
+  s.join("C", at("c:1"), {}, t0);
+  for (const auto& d : s.assign("C", 4, t0)) {
+    if (d.piece < 2) EXPECT_EQ(d.source, "a:1") << d.piece;
+    else EXPECT_EQ(d.source, supernode_source) << d.piece;
+  }
+}
+
+TEST_F(swarm_test, LeastLoadedHolderIsChosen) {
+  seed_all(1);
+  s.join("A", at("a:1"), bits("1"), t0);
+  s.join("B", at("b:1"), bits("1"), t0);
+  s.join("X", at("x:1"), {}, t0);
+  s.join("Y", at("y:1"), {}, t0);
+  auto first = s.assign("X", 1, t0).at(0).source;
+  auto second = s.assign("Y", 1, t0).at(0).source;
+  EXPECT_NE(first, second);  // the second asker goes to the idle holder
+  EXPECT_EQ(s.upload_load("a:1"), 1u);
+  EXPECT_EQ(s.upload_load("b:1"), 1u);
+}
+
+TEST_F(swarm_test, FullHoldersAreSkippedAndTheSeedHasItsOwnCap) {
   swarm_options o;
-  o.assignment_timeout = 10s;
-  s = swarm(o);
-  s.seed_has(0);
-  s.join("A", t0);
-  ASSERT_EQ(s.assign("A", 1, t0).size(), 1u);
-  EXPECT_TRUE(s.assign("A", 1, t0 + 5s).empty());
-  s.expire(t0 + 11s);
-  EXPECT_EQ(pieces(s.assign("A", 1, t0 + 11s)), (std::vector<std::uint64_t>{0}));
+  o.seed_slots = 1;
+  s = swarm(o, 7);
+  seed_all(1);
+  s.join("A", at("a:1", "", "", 1), bits("1"), t0);
+  s.join("X", at("x:1"), {}, t0);
+  s.join("Y", at("y:1"), {}, t0);
+  s.join("Z", at("z:1"), {}, t0);
+  EXPECT_EQ(s.assign("X", 1, t0).at(0).source, "a:1");             // A's one slot
+  EXPECT_EQ(s.assign("Y", 1, t0).at(0).source, supernode_source);  // the seed's one slot
+  EXPECT_TRUE(s.assign("Z", 1, t0).empty());                       // nobody free: wait
+  s.report("X", 0, piece_outcome::ok, "a:1", t0);                  // A is free again, X holds 0
+  EXPECT_FALSE(s.assign("Z", 1, t0).empty());
 }
 
-TEST_F(swarm_test, SilentPeersAreDropped) {
+TEST_F(swarm_test, SameIdcThenCloserLocationIsPreferred) {
+  seed_all(1);
+  s.join("far", at("far:1", "idc2", "cn|sh|r1"), bits("1"), t0);
+  s.join("near", at("near:1", "idc1", "cn|bj|r2"), bits("1"), t0);
+  s.join("nearer", at("nearer:1", "idc1", "cn|bj|r1"), bits("1"), t0);
+  s.join("asker", at("asker:1", "idc1", "cn|bj|r1"), {}, t0);
+  EXPECT_EQ(s.assign("asker", 1, t0).at(0).source, "nearer:1");
+  s.join("asker2", at("asker2:1", "idc2", "cn|sh|r9"), {}, t0);
+  EXPECT_EQ(s.assign("asker2", 1, t0).at(0).source, "far:1");
+}
+
+TEST_F(swarm_test, BadDigestAvoidsThatSourceForTheAskerAndCountsAgainstIt) {
+  swarm_options o;
+  o.bad_source_limit = 2;
+  s = swarm(o, 3);
+  seed_all(2);
+  s.join("evil", at("evil:1"), bits("11"), t0);
+  s.join("A", at("a:1"), {}, t0);
+  s.join("B", at("b:1"), {}, t0);
+  auto a = s.assign("A", 1, t0).at(0);
+  ASSERT_EQ(a.source, "evil:1");
+  s.report("A", a.piece, piece_outcome::bad_digest, "evil:1", t0);
+  // A never gets evil again; the seed serves it.
+  for (const auto& d : s.assign("A", 2, t0)) EXPECT_EQ(d.source, supernode_source);
+  EXPECT_FALSE(s.is_bad("evil:1"));
+  auto b = s.assign("B", 1, t0).at(0);
+  ASSERT_EQ(b.source, "evil:1");  // one strike is not enough to warn others
+  s.report("B", b.piece, piece_outcome::bad_digest, "evil:1", t0);
+  EXPECT_TRUE(s.is_bad("evil:1"));
+  s.join("C", at("c:1"), {}, t0);
+  for (const auto& d : s.assign("C", 2, t0)) EXPECT_NE(d.source, "evil:1");
+}
+
+TEST_F(swarm_test, DeadHostsHoldingsVanish) {
+  swarm_options o;
+  o.seed_slots = 0;  // a seed with no slots left: only peers can serve
+  s = swarm(o, 11);
+  seed_all(2);
+  s.join("A", at("a:1"), bits("11"), t0);
+  s.join("C", at("c:1"), {}, t0);
+  EXPECT_EQ(s.availability(0), 1u);
+  auto d = s.assign("C", 1, t0);
+  ASSERT_EQ(d.size(), 1u);
+  s.leave("A");
+  EXPECT_EQ(s.availability(0), 0u);
+  EXPECT_EQ(s.availability(1), 0u);
+  EXPECT_TRUE(s.assign("C", 2, t0).empty());  // nobody holds anything now
+  s.report("C", d[0].piece, piece_outcome::unreachable, "a:1", t0);
+  EXPECT_EQ(s.in_flight_count("C"), 0u);
+}
+
+TEST_F(swarm_test, SilentPeersAreDroppedAndLostAssignmentsReturn) {
   swarm_options o;
   o.peer_timeout = 30s;
-  s = swarm(o);
-  s.join("A", t0);
-  s.join("B", t0);
-  s.assign("B", 1, t0 + 20s);  // B is alive
+  o.assignment_timeout = 10s;
+  s = swarm(o, 5);
+  seed_all(1);
+  s.join("A", at("a:1"), bits("1"), t0);
+  s.join("B", at("b:1"), {}, t0);
+  ASSERT_EQ(s.assign("B", 1, t0).size(), 1u);
+  s.touch("B", t0 + 25s);
   s.expire(t0 + 31s);
-  EXPECT_FALSE(s.has_peer("A"));
+  EXPECT_FALSE(s.has_peer("A"));  // silent for 31 s
   EXPECT_TRUE(s.has_peer("B"));
-  EXPECT_EQ(s.peer_count(), 1u);
+  EXPECT_EQ(s.in_flight_count("B"), 0u);  // its assignment timed out
+  EXPECT_EQ(s.assign("B", 1, t0 + 31s).at(0).source, supernode_source);
 }
 
-TEST_F(swarm_test, PeersAreIndependent) {
-  s.seed_has(0);
-  s.join("A", t0);
-  s.join("B", t0);
-  EXPECT_EQ(pieces(s.assign("A", 1, t0)), (std::vector<std::uint64_t>{0}));
-  EXPECT_EQ(pieces(s.assign("B", 1, t0)), (std::vector<std::uint64_t>{0}));
-  s.leave("A");
-  EXPECT_FALSE(s.has_peer("A"));
-  EXPECT_TRUE(s.assign("A", 1, t0).empty());  // unknown peers get nothing
+TEST_F(swarm_test, EndgameAsksASecondSourceForTheLastPieces) {
+  seed_all(3);
+  s.join("A", at("a:1"), bits("111"), t0);
+  s.join("C", at("c:1"), bits("110"), t0);
+  auto first = s.assign("C", 1, t0);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].piece, 2u);
+  // The only missing piece is in flight: the next ask duplicates it elsewhere.
+  auto dup = s.assign("C", 1, t0);
+  ASSERT_EQ(dup.size(), 1u);
+  EXPECT_EQ(dup[0].piece, 2u);
+  EXPECT_NE(dup[0].source, first[0].source);
+  // The first to arrive wins; the other copy stops counting against its source.
+  s.report("C", 2, piece_outcome::ok, dup[0].source, t0);
+  EXPECT_EQ(s.in_flight_count("C"), 0u);
+  EXPECT_EQ(s.seed_load(), 0u);
+  EXPECT_EQ(s.upload_load("a:1"), 0u);
+}
+
+TEST_F(swarm_test, RejoiningPeerKeepsAndAddsHoldings) {
+  s.join("A", at("a:1"), bits("100"), t0);
+  s.join("A", at("a:2"), bits("011"), t0);  // restarted on another port, holding more
+  EXPECT_EQ(s.held_count("A"), 3u);
+  EXPECT_EQ(s.peer_count(), 1u);
+  s.join("C", at("c:1"), {}, t0);
+  for (const auto& d : s.assign("C", 3, t0)) EXPECT_EQ(d.source, "a:2");
+}
+
+TEST_F(swarm_test, ManyPeersStayConsistent) {
+  // A randomized run with joins, failures and departures, checked against the invariants.
+  seed_all(64);
+  std::mt19937_64 rng(9);
+  for (int round = 0; round < 300; ++round) {
+    auto now = t0 + std::chrono::seconds(round);
+    std::string id = "p" + std::to_string(rng() % 20);
+    std::string addr = id + ":1";
+    switch (rng() % 5) {
+      case 0: s.join(id, at(addr), {}, now); break;
+      case 1: s.leave(id); break;
+      default:
+        for (const auto& d : s.assign(id, 4, now)) {
+          auto outcome = (rng() % 4 == 0) ? piece_outcome::unreachable : piece_outcome::ok;
+          s.report(id, d.piece, outcome, d.source, now);
+        }
+    }
+    s.check_invariants();
+  }
+  s.expire(t0 + 10000s);
+  EXPECT_EQ(s.peer_count(), 0u);
 }

@@ -2,6 +2,7 @@
 // Plain HTTP request/response types that handlers see instead of Beast's templates.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,8 +54,10 @@ struct file_slice {
   std::shared_ptr<const unique_fd> fd;
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
-  /// Told how many bytes of the slice reached the socket (upload accounting).
+  /// Told, once the send ends (completed or not), how many bytes reached the socket.
   std::function<void(std::uint64_t)> on_sent;
+  /// Asked before each chunk how long to wait before sending `bytes` (rate limiting).
+  std::function<std::chrono::nanoseconds(std::uint64_t bytes)> pace;
 };
 
 /// A response a handler returns: a string body, or a file slice.

@@ -38,6 +38,10 @@ struct register_request {
   std::map<std::string, std::string> headers;  ///< sent to the origin with every fetch
   std::string peer_id;                         ///< required: the registering peer
   std::string upload_addr;  ///< "host:port" where it serves pieces; empty if none
+  std::string idc;          ///< the peer's IDC, for source preference
+  std::string location;     ///< "a|b|c": more shared leading parts is closer
+  std::uint32_t upload_slots = 0;  ///< concurrent uploads it accepts; 0: the supernode's default
+  std::string bitmap;              ///< pieces already held, '1'/'0' per piece (after a restart)
 };
 
 /// The supernode's view of a task, part of several answers.
@@ -84,6 +88,19 @@ struct sync_response {
   std::vector<assignment> assignments;
 };
 
+/// POST /api/v1/hosts/{host}/heartbeat: a daemon says it is alive and which
+/// tasks it serves.
+struct heartbeat_request {
+  std::string upload_addr;
+  std::vector<std::string> tasks;
+};
+
+/// Tasks in the heartbeat the supernode does not know this host for: the host
+/// registers them again (with its bitmap) so they can be served.
+struct heartbeat_response {
+  std::vector<std::string> unknown_tasks;
+};
+
 /// Body of every non-2xx JSON answer.
 struct error_response {
   error_info error;
@@ -128,6 +145,10 @@ void to_json(nlohmann::json& j, const assignment& v);
 void from_json(const nlohmann::json& j, assignment& v);
 void to_json(nlohmann::json& j, const sync_response& v);
 void from_json(const nlohmann::json& j, sync_response& v);
+void to_json(nlohmann::json& j, const heartbeat_request& v);
+void from_json(const nlohmann::json& j, heartbeat_request& v);
+void to_json(nlohmann::json& j, const heartbeat_response& v);
+void from_json(const nlohmann::json& j, heartbeat_response& v);
 void to_json(nlohmann::json& j, const error_response& v);
 void from_json(const nlohmann::json& j, error_response& v);
 

@@ -29,6 +29,16 @@ struct supernode_config {
   std::uint32_t max_assignments = 16;
   /// Longest a sync or registration answer is held back waiting for progress.
   std::chrono::milliseconds max_wait{5'000};
+  /// Concurrent piece uploads per task the supernode itself serves.
+  unsigned seed_slots = 8;
+  /// Concurrent uploads assumed for a peer that does not say.
+  unsigned peer_upload_slots = 4;
+  /// Piece upload rate of the supernode in bytes/s, all connections together; 0: unlimited.
+  std::uint64_t upload_rate = 0;
+  /// A peer that neither syncs nor heartbeats for this long is dropped with its holdings.
+  std::chrono::milliseconds peer_timeout{15'000};
+  /// An assignment not reported within this long returns to the pool.
+  std::chrono::milliseconds assignment_timeout{30'000};
 };
 
 }  // namespace damselfly::supernode

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// Per-task scheduling state and decisions: which piece each peer fetches next, and from whom.
+// Per-task scheduling: which piece each peer fetches next, and from whom.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <random>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace damselfly::scheduler {
@@ -21,58 +23,123 @@ struct swarm_options {
   std::chrono::milliseconds assignment_timeout{60'000};
   /// A peer that has not synced for this long is dropped with its holdings.
   std::chrono::milliseconds peer_timeout{120'000};
+  /// Concurrent assignments the supernode serves for this task.
+  unsigned seed_slots = 8;
+  /// A source that sent this many pieces failing verification is avoided by everyone.
+  unsigned bad_source_limit = 3;
+  /// When a peer lacks at most this many pieces and all of them are in flight,
+  /// each may be requested once more from another source (endgame).
+  unsigned endgame_pieces = 4;
+};
+
+/// Who a peer is, as far as choosing sources goes.
+struct peer_info {
+  std::string addr;  ///< "host:port" it serves pieces on; empty if it serves none
+  std::string idc;
+  std::string location;  ///< "a|b|c": more shared leading parts is closer
+  unsigned upload_slots = 4;  ///< concurrent uploads it accepts for this task
 };
 
 enum class piece_outcome { ok, bad_digest, unreachable, error };
 
-/// One decision: `peer` should fetch `piece` from `source`.
+/// One decision: the asking peer should fetch `piece` from `source` (a peer's
+/// address, or supernode_source).
 struct decision {
   std::uint64_t piece = 0;
   std::string source;
   friend bool operator==(const decision&, const decision&) = default;
 };
 
-/// Scheduling state of one task. Pure: no I/O, time passed in by the caller,
-/// so tests replay scenarios exactly. Not thread-safe; the owner serializes calls.
+/// Scheduling state of one task. Pure: no I/O; time and randomness come from
+/// the caller, so tests and simulations replay exactly. Not thread-safe.
+///
+/// Rules: rarest piece first (fewest holders, random tie-break) among pieces
+/// the asker lacks and has not in flight; the source is the holder closest to
+/// the asker (same IDC, then longest shared location prefix), then the least
+/// loaded, never one the asker has seen fail or one marked bad; the supernode
+/// serves a piece only when no peer can, within its own slot cap. A piece is
+/// assignable once the seed has cached it (its digest is then known), from
+/// whichever holder has it at that moment.
 class swarm {
  public:
-  explicit swarm(swarm_options opts = {});
+  swarm(swarm_options opts = {}, std::uint64_t rng_seed = 1);
 
-  /// The seed (the supernode's cache) now holds `piece`; it becomes assignable at once.
+  /// The seed (the supernode's cache) holds `piece`.
   void seed_has(std::uint64_t piece);
-  /// Adds a peer (or refreshes it) holding nothing yet.
-  void join(const std::string& peer, clock::time_point now);
+  /// The task's piece count, once known (enables the endgame).
+  void set_piece_count(std::uint64_t count) noexcept { piece_count_ = count; }
+  /// Adds or refreshes a peer; `held` lists what it already has (after a restart).
+  void join(const std::string& peer, const peer_info& info, const std::vector<bool>& held,
+            clock::time_point now);
   bool has_peer(const std::string& peer) const;
-  /// Removes a peer and everything assigned to it.
+  /// Removes a peer: its holdings vanish and its uploads stop counting.
   void leave(const std::string& peer);
-  /// Records the outcome of an assignment; failures return the piece to the pool.
+  /// Marks the peer alive without other news.
+  void touch(const std::string& peer, clock::time_point now);
+  /// Records an outcome of fetching `piece` from `source`.
   void report(const std::string& peer, std::uint64_t piece, piece_outcome outcome,
-              clock::time_point now);
-  /// Up to `want` new assignments for `peer`, lowest piece first.
+              const std::string& source, clock::time_point now);
+  /// Up to `want` new assignments for `peer`.
   std::vector<decision> assign(const std::string& peer, std::uint32_t want, clock::time_point now);
   /// Drops timed-out assignments and silent peers.
   void expire(clock::time_point now);
 
   std::uint64_t held_count(const std::string& peer) const;
   std::uint64_t in_flight_count(const std::string& peer) const;
+  /// Holders of `piece` among peers (the seed not counted).
+  std::uint64_t availability(std::uint64_t piece) const;
   std::uint64_t seed_count() const noexcept { return seed_count_; }
-  std::size_t peer_count() const noexcept { return peers_.size(); }
+  unsigned seed_load() const noexcept { return seed_load_; }
+  unsigned upload_load(const std::string& addr) const;
+  std::size_t peer_count() const noexcept { return by_id_.size(); }
+  bool is_bad(const std::string& addr) const;
 
-  /// Aborts the process if internal counts disagree (a bug); cheap enough for debug builds.
+  /// Aborts the process if internal counts disagree (a bug).
   void check_invariants() const;
 
  private:
+  static constexpr int seed_index = -1;
+  struct flight {
+    int source;  ///< peer index or seed_index
+    clock::time_point at;
+  };
   struct peer_state {
+    std::string id;
+    peer_info info;
+    bool active = false;
     std::vector<bool> held;
     std::uint64_t held_count = 0;
-    std::map<std::uint64_t, clock::time_point> in_flight;  ///< piece -> assigned at
+    std::map<std::uint64_t, std::vector<flight>> in_flight;
+    std::unordered_set<int> avoid;  ///< sources that failed this peer
+    unsigned uploads = 0;           ///< assignments with this peer as source
+    unsigned bad_pieces = 0;        ///< pieces it served that failed verification
     clock::time_point last_seen;
   };
 
+  bool holds(const peer_state& p, std::uint64_t piece) const {
+    return piece < p.held.size() && p.held[piece];
+  }
+  void ensure_piece(std::uint64_t piece);
+  void add_holding(int index, std::uint64_t piece);
+  unsigned distance(const peer_state& a, const peer_state& b) const;
+  void drop_flight(const flight& f);
+  void remove_peer(int index);
+  int pick_source(int asker, std::uint64_t piece, int exclude_source);
+  int source_index(const std::string& source) const;
+  std::uint64_t piece_limit() const;
+
   swarm_options opts_;
+  std::mt19937_64 rng_;
   std::vector<bool> seed_;
   std::uint64_t seed_count_ = 0;
-  std::unordered_map<std::string, peer_state> peers_;
+  std::uint64_t piece_count_ = 0;  ///< 0 while unknown
+  unsigned seed_load_ = 0;
+  std::vector<std::uint32_t> avail_;           ///< holders per piece among active peers
+  std::vector<std::vector<int>> holders_;      ///< peer indices per piece
+  std::vector<peer_state> peers_;
+  std::vector<int> free_;
+  std::unordered_map<std::string, int> by_id_;
+  std::unordered_map<std::string, int> by_addr_;
 };
 
 }  // namespace damselfly::scheduler
