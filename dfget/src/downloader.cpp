@@ -17,6 +17,7 @@
 #include "damselfly/common/aligned_buffer.hpp"
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
+#include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/proto/messages.hpp"
 
 namespace damselfly::dfget {
@@ -50,9 +51,18 @@ std::chrono::milliseconds since(steady::time_point t) {
 /// State of one run(); lives on the engine's executor only.
 struct downloader::session {
   session(asio::any_io_executor e, asio::thread_pool& w, const downloader_options& o,
-          const download_request& r, piece_store& s,
-          std::function<void(const download_progress&)> p)
-      : ex(e), workers(w), opts(o), req(r), store(s), on_progress(std::move(p)), wake(e) {}
+          const download_request& r, piece_store& s, std::function<void(const download_progress&)> p,
+          std::function<void(std::uint64_t)> piece_cb)
+      : ex(e),
+        workers(w),
+        opts(o),
+        req(r),
+        store(s),
+        on_progress(std::move(p)),
+        on_piece(std::move(piece_cb)),
+        wake(e),
+        pause(e),
+        limiter(o.download_rate, 1 << 20, steady::now()) {}
 
   asio::any_io_executor ex;
   asio::thread_pool& workers;
@@ -60,6 +70,7 @@ struct downloader::session {
   const download_request& req;
   piece_store& store;
   std::function<void(const download_progress&)> on_progress;
+  std::function<void(std::uint64_t)> on_piece;
 
   std::string peer_id;
   host_port supernode;
@@ -73,6 +84,10 @@ struct downloader::session {
   std::map<std::string, std::vector<std::unique_ptr<http_client>>> idle;
   std::vector<aligned_buffer> spare_buffers;
   asio::steady_timer wake;
+  asio::steady_timer pause;
+  rate_limiter limiter;
+  std::optional<steady::time_point> outage_since;  ///< supernode unreachable since
+  std::string last_outage_error;
   steady::time_point last_progress = steady::now();
   download_outcome outcome;
   bool fatal = false;
@@ -92,9 +107,14 @@ struct downloader::session {
     return c;
   }
 
-  asio::awaitable<bool> register_task();
-  asio::awaitable<bool> sync_once(std::uint32_t want, std::uint32_t wait_ms,
+  /// How a call to the supernode went: done, worth retrying later, or fatal (failed).
+  enum class call { ok, retry, failed };
+  asio::awaitable<call> register_task();
+  asio::awaitable<call> sync_once(std::uint32_t want, std::uint32_t wait_ms,
                                   std::vector<proto::assignment>& out);
+  /// Waits a little before the next try at an unreachable supernode; fails once
+  /// the outage has lasted longer than allowed.
+  asio::awaitable<void> ride_out_outage(const std::string& why);
   asio::awaitable<void> fetch_piece(proto::assignment a);
   asio::awaitable<void> verify_whole();
   asio::awaitable<void> leave();
@@ -128,7 +148,7 @@ downloader::downloader(asio::any_io_executor ex, downloader_options opts)
 
 downloader::~downloader() = default;
 
-asio::awaitable<bool> downloader::session::register_task() {
+asio::awaitable<downloader::session::call> downloader::session::register_task() {
   proto::register_request r;
   r.url = req.url;
   r.filters = req.filters;
@@ -137,14 +157,27 @@ asio::awaitable<bool> downloader::session::register_task() {
   if (req.digest) r.digest = req.digest->to_string();
   r.headers = req.headers;
   r.peer_id = peer_id;
+  r.upload_addr = opts.upload_addr;
+  r.idc = opts.idc;
+  r.location = opts.location;
+  r.upload_slots = opts.upload_slots;
+  if (have_count > 0) {
+    r.bitmap.reserve(have.size());
+    for (bool b : have) r.bitmap.push_back(b ? '1' : '0');
+  }
   http_request post;
   post.method = "POST";
   post.target = "/api/v1/tasks";
   post.headers.set("Content-Type", "application/json");
   post.body = proto::encode(r);
 
+  // The supernode in use first, then the others in the order given.
+  std::vector<host_port> order;
+  if (control) order.push_back(supernode);
+  for (const auto& sn : opts.supernodes)
+    if (!control || sn.to_string() != supernode.to_string()) order.push_back(sn);
   std::string errors;
-  for (const auto& sn : opts.supernodes) {
+  for (const auto& sn : order) {
     auto c = std::make_unique<http_client>(ex, sn.host, sn.port, client_options());
     auto resp = co_await c->fetch(post, 1 << 20);
     if (!resp) {
@@ -153,28 +186,33 @@ asio::awaitable<bool> downloader::session::register_task() {
     }
     if (resp->head.status != 200) {
       fail_from_answer(*resp, "the registration");
-      co_return false;
+      co_return call::failed;
     }
     auto info = proto::decode<proto::task_info>(resp->body);
     if (!info) {
       fail(errc::protocol_error,
            "supernode sent an invalid registration answer: " + info.error.message);
-      co_return false;
+      co_return call::failed;
+    }
+    if (!task.version.empty() && !info.value->version.empty() &&
+        info.value->version != task.version) {
+      fail(errc::source_changed, "the source file changed during the download; run dfget again");
+      co_return call::failed;
     }
     supernode = sn;
     control = std::move(c);
     task = *info.value;
-    co_return true;
+    outage_since.reset();
+    co_return call::ok;
   }
-  fail(errc::supernode_unreachable, "cannot reach any supernode (" + errors + ")");
-  co_return false;
+  last_outage_error = "cannot reach any supernode (" + errors + ")";
+  co_return call::retry;
 }
 
-asio::awaitable<bool> downloader::session::sync_once(std::uint32_t want, std::uint32_t wait_ms,
-                                                     std::vector<proto::assignment>& out) {
+asio::awaitable<downloader::session::call> downloader::session::sync_once(
+    std::uint32_t want, std::uint32_t wait_ms, std::vector<proto::assignment>& out) {
   proto::sync_request s;
-  s.results = std::move(results);
-  results.clear();
+  s.results = results;
   s.want = want;
   s.wait_ms = wait_ms;
   s.version = task.version;
@@ -185,26 +223,52 @@ asio::awaitable<bool> downloader::session::sync_once(std::uint32_t want, std::ui
   post.body = proto::encode(s);
   auto resp = co_await control->fetch(post, 16 << 20);
   if (!resp) {
-    fail(errc::supernode_unreachable,
-         "lost the supernode " + supernode.to_string() + ": " + resp.error().message());
-    co_return false;
+    last_outage_error =
+        "lost the supernode " + supernode.to_string() + ": " + resp.error().message();
+    co_return call::retry;  // results stay queued for the next try
+  }
+  if (resp->head.status == 404) {
+    // A restarted supernode does not know us (or the task) any more: register
+    // again, telling it what we hold, and carry on.
+    auto err = proto::decode<proto::error_response>(resp->body);
+    if (err &&
+        (err.value->error.code == "unknown_peer" || err.value->error.code == "unknown_task")) {
+      spdlog::info("supernode forgot this peer; registering again");
+      co_return co_await register_task();
+    }
   }
   if (resp->head.status == 409) {
     fail(errc::source_changed, "the source file changed during the download; run dfget again");
-    co_return false;
+    co_return call::failed;
   }
   if (resp->head.status != 200) {
     fail_from_answer(*resp, "a sync");
-    co_return false;
+    co_return call::failed;
   }
   auto answer = proto::decode<proto::sync_response>(resp->body);
   if (!answer) {
     fail(errc::protocol_error, "supernode sent an invalid sync answer: " + answer.error.message);
-    co_return false;
+    co_return call::failed;
   }
+  results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(s.results.size()));
+  outage_since.reset();
   task = answer.value->task;
   out = std::move(answer.value->assignments);
-  co_return true;
+  co_return call::ok;
+}
+
+asio::awaitable<void> downloader::session::ride_out_outage(const std::string& why) {
+  auto now = steady::now();
+  if (!outage_since) {
+    outage_since = now;
+    spdlog::warn("{}; retrying", why);
+  }
+  if (now - *outage_since > opts.supernode_outage) {
+    fail(errc::supernode_unreachable, why);
+    co_return;
+  }
+  pause.expires_after(std::chrono::milliseconds(500));
+  co_await pause.async_wait(nothrow);
 }
 
 asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
@@ -232,6 +296,10 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
     spare_buffers.pop_back();
   }
   auto dest = buf.prepare(static_cast<std::size_t>(a.length));
+  if (auto wait = limiter.acquire(a.length, steady::now()); wait.count() > 0) {
+    asio::steady_timer t(ex, wait);
+    co_await t.async_wait(nothrow);
+  }
   if (a.length > 0) {
     auto resp = co_await c->fetch_into(get, dest, [](const response_head& h) {
       return h.status == 206 ? error_code{} : error_code(errc::protocol_error);
@@ -274,6 +342,7 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
             a.length;
       }
       last_progress = steady::now();
+      if (on_piece) on_piece(a.piece);
       if (on_progress)
         on_progress({outcome.summary.bytes, task.content_length, have_count, task.piece_count});
     } else {
@@ -317,16 +386,23 @@ asio::awaitable<void> downloader::session::leave() {
 
 asio::awaitable<download_outcome> downloader::run(
     const download_request& req, piece_store& store,
-    std::function<void(const download_progress&)> on_progress) {
+    std::function<void(const download_progress&)> on_progress,
+    std::function<void(std::uint64_t)> on_piece) {
   auto started = steady::now();
-  session s(ex_, *workers_, opts_, req, store, std::move(on_progress));
+  session s(ex_, *workers_, opts_, req, store, std::move(on_progress), std::move(on_piece));
+  s.have = req.have;
+  for (bool b : s.have) s.have_count += b ? 1 : 0;
   s.peer_id = opts_.peer_id;
   if (opts_.supernodes.empty()) {
     s.outcome.ec = errc::invalid_argument;
     s.outcome.message = "no supernode configured";
     co_return s.outcome;
   }
-  if (!co_await s.register_task()) co_return s.outcome;
+  if (auto r = co_await s.register_task(); r != session::call::ok) {
+    // Nobody answered the first registration at all: a configuration problem, not an outage.
+    if (r == session::call::retry) s.fail(errc::supernode_unreachable, s.last_outage_error);
+    co_return s.outcome;
+  }
   s.outcome.summary.task_id = s.task.task_id;
   bool waiting_for_piece = false;
 
@@ -337,7 +413,9 @@ asio::awaitable<download_outcome> downloader::run(
     }
     if (s.complete() && s.in_flight == 0) {
       std::vector<proto::assignment> none;
-      if (!s.results.empty()) co_await s.sync_once(0, 0, none);  // report the last pieces
+      // Report the last pieces (peers may fetch them from us); an outage now
+      // does not undo a finished download.
+      if (!s.results.empty()) co_await s.sync_once(0, 0, none);
       break;
     }
     if (since(s.last_progress) > opts_.stall_timeout) {
@@ -356,7 +434,12 @@ asio::awaitable<download_outcome> downloader::run(
       // With nothing in flight, let the supernode hold the answer until it has work.
       std::uint32_t wait_ms = s.in_flight == 0 ? 2000 : 0;
       std::vector<proto::assignment> got;
-      if (!co_await s.sync_once(s.complete() ? 0 : free_slots, wait_ms, got)) break;
+      auto r = co_await s.sync_once(s.complete() ? 0 : free_slots, wait_ms, got);
+      if (r == session::call::failed) break;
+      if (r == session::call::retry) {
+        co_await s.ride_out_outage(s.last_outage_error);
+        continue;
+      }
       for (auto& a : got) {
         ++s.in_flight;
         asio::co_spawn(s.ex, s.fetch_piece(std::move(a)), asio::detached);

@@ -32,6 +32,8 @@ struct download_request {
   std::string identifier;
   std::optional<digest_spec> digest;           ///< checked on the whole content
   std::map<std::string, std::string> headers;  ///< passed on to the origin
+  /// Pieces the store already holds, verified (a resumed download).
+  std::vector<bool> have;
 };
 
 struct downloader_options {
@@ -44,6 +46,15 @@ struct downloader_options {
   /// Whole-download limit; zero means none.
   std::chrono::milliseconds total_timeout{0};
   std::string peer_id;  ///< empty: one is generated
+  /// Where this peer serves pieces to others ("host:port"); empty: it serves none.
+  std::string upload_addr;
+  std::string idc;
+  std::string location;
+  unsigned upload_slots = 0;  ///< 0: the supernode's default
+  /// Download rate cap in bytes/s for this download; 0 is unlimited.
+  std::uint64_t download_rate = 0;
+  /// How long the supernode may be unreachable (restarting) before the download fails.
+  std::chrono::milliseconds supernode_outage{60'000};
   /// Threads that verify and write pieces while the I/O thread keeps receiving.
   unsigned worker_threads = 2;
 };
@@ -82,9 +93,11 @@ class downloader {
 
   /// Downloads `req` into `store`. The store holds the complete, piece-verified
   /// (and, with a digest, whole-verified) content when the outcome is success.
+  /// `on_piece` is told of each piece verified and written (on the I/O thread).
   boost::asio::awaitable<download_outcome> run(
       const download_request& req, piece_store& store,
-      std::function<void(const download_progress&)> on_progress = {});
+      std::function<void(const download_progress&)> on_progress = {},
+      std::function<void(std::uint64_t piece)> on_piece = {});
 
  private:
   struct session;
