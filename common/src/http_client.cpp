@@ -232,22 +232,25 @@ asio::awaitable<result<response_head>> http_client::impl::run(const http_request
 asio::awaitable<result<response_head>> http_client::request(const http_request& req,
                                                             const head_check& check,
                                                             const body_sink& sink) {
-  co_return co_await impl_->run(req, check, sink, {});
+  const impl::direct_target none;  // named: see fetch()
+  co_return co_await impl_->run(req, check, sink, none);
 }
 
 asio::awaitable<result<http_client_response>> http_client::fetch(const http_request& req,
                                                                  std::size_t max_body) {
   http_client_response out;
-  auto check = [&](const response_head& head) -> error_code {
+  // Every callable is a named std::function: GCC 12 can destroy temporaries
+  // created inside a co_await expression twice.
+  const head_check check = [&](const response_head& head) -> error_code {
     if (head.content_length && *head.content_length > max_body) return errc::protocol_error;
     return {};
   };
-  auto sink = [&](std::span<const std::byte> data) -> error_code {
+  const body_sink sink = [&](std::span<const std::byte> data) -> error_code {
     if (out.body.size() + data.size() > max_body) return errc::protocol_error;
     out.body.append(reinterpret_cast<const char*>(data.data()), data.size());
     return {};
   };
-  auto into_body = [&](std::uint64_t length) -> result<std::span<std::byte>> {
+  const impl::direct_target into_body = [&](std::uint64_t length) -> result<std::span<std::byte>> {
     out.body.resize(static_cast<std::size_t>(length));
     return std::as_writable_bytes(std::span(out.body.data(), out.body.size()));
   };
@@ -260,15 +263,19 @@ asio::awaitable<result<http_client_response>> http_client::fetch(const http_requ
 asio::awaitable<result<response_head>> http_client::fetch_into(const http_request& req,
                                                                std::span<std::byte> dest,
                                                                const head_check& check) {
-  auto check_length = [&](const response_head& head) -> error_code {
+  const head_check check_length = [&](const response_head& head) -> error_code {
     if (check) {
       if (auto ec = check(head)) return ec;
     }
     if (!head.content_length || *head.content_length != dest.size()) return errc::protocol_error;
     return {};
   };
-  auto fail_sink = [](std::span<const std::byte>) -> error_code { return errc::protocol_error; };
-  auto into_dest = [&](std::uint64_t) -> result<std::span<std::byte>> { return dest; };
+  const body_sink fail_sink = [](std::span<const std::byte>) -> error_code {
+    return errc::protocol_error;
+  };
+  const impl::direct_target into_dest = [&](std::uint64_t) -> result<std::span<std::byte>> {
+    return dest;
+  };
   co_return co_await impl_->run(req, check_length, fail_sink, into_dest);
 }
 

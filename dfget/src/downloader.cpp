@@ -51,7 +51,8 @@ std::chrono::milliseconds since(steady::time_point t) {
 /// State of one run(); lives on the engine's executor only.
 struct downloader::session {
   session(asio::any_io_executor e, asio::thread_pool& w, const downloader_options& o,
-          const download_request& r, piece_store& s, std::function<void(const download_progress&)> p,
+          const download_request& r, piece_store& s,
+          std::function<void(const download_progress&)> p,
           std::function<void(std::uint64_t)> piece_cb)
       : ex(e),
         workers(w),
@@ -301,9 +302,11 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
     co_await t.async_wait(nothrow);
   }
   if (a.length > 0) {
-    auto resp = co_await c->fetch_into(get, dest, [](const response_head& h) {
+    // Named, not a temporary in the co_await: GCC 12 may destroy such temporaries twice.
+    const head_check partial_content = [](const response_head& h) {
       return h.status == 206 ? error_code{} : error_code(errc::protocol_error);
-    });
+    };
+    auto resp = co_await c->fetch_into(get, dest, partial_content);
     if (!resp) {
       status = "unreachable";
       spdlog::debug("piece {} from {}: {}", a.piece, from.to_string(), resp.error().message());
@@ -312,7 +315,8 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
   if (status == "ok") {
     // Hash and write on a worker thread: the I/O thread keeps receiving.
     error_code write_error;
-    co_await asio::post(workers.get_executor(), asio::use_awaitable);
+    auto worker = workers.get_executor();
+    co_await asio::post(worker, asio::use_awaitable);
     digest d(digest_algo::sha256);
     d.update(buf.view());
     if (d.finish() != a.sha256) {
@@ -338,15 +342,22 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
         ++have_count;
         outcome.summary.bytes += a.length;
         ++outcome.summary.pieces;
-        (a.source == "supernode" ? outcome.summary.from_supernode : outcome.summary.from_peers) +=
-            a.length;
+        bool from_seed = a.source == "supernode";
+        (from_seed ? outcome.summary.from_supernode : outcome.summary.from_peers) += a.length;
+        if (auto* counter = from_seed ? opts.counters.from_supernode : opts.counters.from_peers)
+          counter->add(a.length);
       }
       last_progress = steady::now();
       if (on_piece) on_piece(a.piece);
       if (on_progress)
-        on_progress({outcome.summary.bytes, task.content_length, have_count, task.piece_count});
+        on_progress({outcome.summary.bytes, task.content_length, have_count, task.piece_count,
+                     task.piece_size, task.task_id, task.version});
     } else {
       ++outcome.summary.failed_pieces;
+      auto* counter = status == "bad_digest"    ? opts.counters.failed_bad_digest
+                      : status == "unreachable" ? opts.counters.failed_unreachable
+                                                : opts.counters.failed_other;
+      if (counter) counter->add();
       if (++failures[a.piece] >= opts.max_piece_attempts)
         fail(errc::too_many_failures, "piece " + std::to_string(a.piece) + " failed " +
                                           std::to_string(failures[a.piece]) +
@@ -386,10 +397,10 @@ asio::awaitable<void> downloader::session::leave() {
 
 asio::awaitable<download_outcome> downloader::run(
     const download_request& req, piece_store& store,
-    std::function<void(const download_progress&)> on_progress,
-    std::function<void(std::uint64_t)> on_piece) {
+    const std::function<void(const download_progress&)>& on_progress,
+    const std::function<void(std::uint64_t)>& on_piece) {
   auto started = steady::now();
-  session s(ex_, *workers_, opts_, req, store, std::move(on_progress), std::move(on_piece));
+  session s(ex_, *workers_, opts_, req, store, on_progress, on_piece);
   s.have = req.have;
   for (bool b : s.have) s.have_count += b ? 1 : 0;
   s.peer_id = opts_.peer_id;
@@ -459,6 +470,9 @@ asio::awaitable<download_outcome> downloader::run(
   if (!s.fatal) co_await s.verify_whole();
   if (s.control && !s.task.task_id.empty()) co_await s.leave();
   s.outcome.summary.elapsed = since(started);
+  s.outcome.summary.content_length = s.task.content_length;
+  s.outcome.summary.piece_size = s.task.piece_size;
+  s.outcome.summary.version = s.task.version;
   co_return s.outcome;
 }
 

@@ -3,6 +3,10 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <spdlog/spdlog.h>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -10,36 +14,18 @@
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/url.hpp"
 #include "damselfly/common/yaml_config.hpp"
+#include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/dfget/daemon.hpp"
+#include "damselfly/dfget/daemon_client.hpp"
 #include "damselfly/dfget/downloader.hpp"
+#include "damselfly/dfget/exit_codes.hpp"
 #include "damselfly/dfget_storage/output_file.hpp"
 
 namespace {
 
 using namespace damselfly;
 
-/// Exit codes; docs/cli.md lists them.
-enum exit_code : int {
-  exit_ok = 0,
-  exit_internal = 1,
-  exit_usage = 2,
-  exit_supernode = 3,
-  exit_origin = 4,
-  exit_verify = 5,
-  exit_local_io = 6,
-  exit_timeout = 7,
-};
-
-int exit_code_for(const error_code& ec) {
-  if (ec == errc::invalid_argument) return exit_usage;
-  if (ec == errc::supernode_unreachable || ec == errc::protocol_error) return exit_supernode;
-  if (ec == errc::origin_http_error || ec == errc::origin_unreachable || ec == errc::task_failed ||
-      ec == errc::source_changed)
-    return exit_origin;
-  if (ec == errc::digest_mismatch || ec == errc::too_many_failures) return exit_verify;
-  if (ec == errc::io_error) return exit_local_io;
-  if (ec == errc::timeout) return exit_timeout;
-  return exit_internal;
-}
+using namespace damselfly::dfget;
 
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "dfget: error: %s\n", message.c_str());
@@ -56,6 +42,44 @@ std::string human_bytes(double b) {
   char buf[32];
   std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
   return buf;
+}
+
+/// Runs the daemon until SIGTERM/SIGINT; returns the process exit code.
+int run_daemon(const dfget::daemon_config& cfg) {
+  std::signal(SIGPIPE, SIG_IGN);
+  boost::asio::io_context io(1);
+  dfget::daemon d(io.get_executor(), cfg);
+  auto port = d.start();
+  if (!port) {
+    return fail(exit_internal, "cannot start the daemon (listen " + cfg.listen + ", data dir " +
+                                   cfg.data_dir.string() + ", socket " + cfg.socket_path.string() +
+                                   "): " + port.error().message());
+  }
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  boost::asio::steady_timer grace(io);
+  auto deadline = std::chrono::steady_clock::now();
+  std::function<void()> wait_for_quiet = [&] {
+    if (d.connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      io.stop();
+      return;
+    }
+    grace.expires_after(std::chrono::milliseconds(50));
+    grace.async_wait([&](const boost::system::error_code&) { wait_for_quiet(); });
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", sig);
+    d.stop();
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    wait_for_quiet();
+  });
+  io.run();
+  spdlog::info("stopped");
+  spdlog::shutdown();
+  // Downloads may still be suspended mid-transfer; their coroutine frames refer
+  // to the daemon. Their bitmaps were saved by stop(), so leave without unwinding.
+  std::fflush(nullptr);
+  std::_Exit(0);
 }
 
 }  // namespace
@@ -96,6 +120,40 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Print nothing on success");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
+  std::string daemon_socket;
+  app.add_option("--daemon-socket", daemon_socket,
+                 "Hand the download to the dfget daemon listening on this unix socket");
+
+  dfget::daemon_config dcfg;
+  std::vector<std::string> daemon_supernodes;
+  std::string upload_rate = "0", download_rate = "0", daemon_log_level = "info", daemon_log_file;
+  auto* daemon_cmd = app.add_subcommand(
+      "daemon", "Run the dfget daemon: downloads for local clients and serves pieces to peers");
+  daemon_cmd->add_option("--listen", dcfg.listen, "Address and port of the piece server")
+      ->capture_default_str();
+  daemon_cmd->add_option("--advertise", dcfg.advertise,
+                         "HOST:PORT peers use to reach this daemon (default: the listen address)");
+  daemon_cmd->add_option("--data-dir", dcfg.data_dir, "Where pieces are kept")->capture_default_str();
+  daemon_cmd->add_option("--supernode,-n,--node", daemon_supernodes, "Supernode HOST:PORT; repeatable")
+      ->delimiter(',')
+      ->required();
+  daemon_cmd->add_option("--socket", dcfg.socket_path, "Unix socket for local dfget clients")
+      ->capture_default_str();
+  daemon_cmd->add_option("--upload-rate", upload_rate, "Upload cap per second over all peers, like 8M; 0: none")
+      ->capture_default_str();
+  daemon_cmd->add_option("--download-rate", download_rate, "Download cap per second per download, like 8M; 0: none")
+      ->capture_default_str();
+  daemon_cmd->add_option("--idc", dcfg.idc, "This host's IDC (peers in the same IDC are preferred)");
+  daemon_cmd->add_option("--location", dcfg.location, "This host's location, like region|zone|rack");
+  daemon_cmd->add_option("--upload-slots", dcfg.upload_slots, "Concurrent uploads; more get 503")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1024u));
+  daemon_cmd->add_option("--parallel", dcfg.parallel, "Pieces in flight per download")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
+  daemon_cmd->add_option("--log-level", daemon_log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+  daemon_cmd->add_option("--log-file", daemon_log_file, "Log to this file instead of stderr");
   add_yaml_config_option(app);
 
   try {
@@ -103,6 +161,23 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? exit_ok : exit_usage;
+  }
+  if (daemon_cmd->parsed()) {
+    if (setup_logging("dfget-daemon", daemon_log_level, daemon_log_file))
+      return fail(exit_usage, "bad --log-level or unwritable --log-file");
+    for (const auto& s : daemon_supernodes) {
+      auto hp = host_port::parse(s);
+      if (!hp || hp->port == 0)
+        return fail(exit_usage, "bad --supernode '" + s + "': expected HOST:PORT");
+      dcfg.supernodes.push_back(*hp);
+    }
+    if (!host_port::parse(dcfg.listen)) return fail(exit_usage, "bad --listen '" + dcfg.listen + "'");
+    auto up = parse_size(upload_rate);
+    auto down = parse_size(download_rate);
+    if (!up || !down) return fail(exit_usage, "rates are sizes per second like 8M, or 0");
+    dcfg.upload_rate = *up;
+    dcfg.download_rate = *down;
+    return run_daemon(dcfg);
   }
   if (setup_logging("dfget", log_level))
     return fail(exit_usage, "unknown --log-level " + log_level);
@@ -148,9 +223,9 @@ int main(int argc, char** argv) {
       return fail(exit_usage, "bad --supernode '" + s + "': expected HOST:PORT");
     opts.supernodes.push_back(*hp);
   }
-  if (opts.supernodes.empty())
+  bool via_daemon = !daemon_socket.empty() && !standalone;
+  if (opts.supernodes.empty() && !via_daemon)
     return fail(exit_usage, "no supernode configured: pass --supernode HOST:PORT");
-  (void)standalone;  // the engine always runs in this process for now
 
   namespace fs = std::filesystem;
   fs::path out_path = output;
@@ -163,6 +238,36 @@ int main(int argc, char** argv) {
         fs::path(parsed_url->target.substr(0, parsed_url->target.find('?'))).filename();
     out_path /= name.empty() ? "index.html" : name;
   }
+  if (via_daemon) {
+    proto::local_request lreq;
+    lreq.url = url;
+    lreq.output = fs::absolute(out_path).string();
+    lreq.filters = req.filters;
+    lreq.tag = tag;
+    lreq.identifier = identifier;
+    if (req.digest) lreq.digest = req.digest->to_string();
+    lreq.headers = req.headers;
+    if (!fs::is_directory(fs::absolute(out_path).parent_path(), fec))
+      return fail(exit_local_io, "cannot create " + out_path.string() + ": no such directory");
+    auto verdict = dfget::run_via_daemon(daemon_socket, lreq, {}, std::chrono::seconds(timeout_s));
+    if (!verdict) {
+      if (verdict.error() == errc::supernode_unreachable)
+        return fail(exit_supernode, "no dfget daemon answers on " + daemon_socket);
+      if (verdict.error() == errc::timeout)
+        return fail(exit_timeout, "download did not finish within " + std::to_string(timeout_s) + " s");
+      return fail(exit_internal, "the daemon broke off: " + verdict.error().message());
+    }
+    if (verdict->event == "error") return fail(verdict->exit_code, verdict->message);
+    if (!quiet) {
+      double secs = std::max<double>(static_cast<double>(verdict->elapsed_ms), 1) / 1000.0;
+      std::fprintf(stderr, "dfget: %s saved: %s in %.2f s (%s/s); from supernode %s, from peers %s\n",
+                   out_path.c_str(), human_bytes(static_cast<double>(verdict->bytes)).c_str(), secs,
+                   human_bytes(static_cast<double>(verdict->bytes) / secs).c_str(),
+                   human_bytes(static_cast<double>(verdict->from_supernode)).c_str(),
+                   human_bytes(static_cast<double>(verdict->from_peers)).c_str());
+    }
+    return exit_ok;
+  }
   auto out = dfget::output_file::create(out_path);
   if (!out)
     return fail(exit_local_io, "cannot create " + out_path.string() + ": " + out.error().message());
@@ -171,7 +276,9 @@ int main(int argc, char** argv) {
   boost::asio::io_context io(1);
   dfget::downloader engine(io.get_executor(), opts);
   dfget::download_outcome outcome;
-  boost::asio::co_spawn(io, engine.run(req, **out),
+  const std::function<void(const dfget::download_progress&)> no_progress;
+  const std::function<void(std::uint64_t)> no_piece_callback;
+  boost::asio::co_spawn(io, engine.run(req, **out, no_progress, no_piece_callback),
                         [&](std::exception_ptr ep, dfget::download_outcome o) {
                           if (ep) {
                             outcome.ec = errc::io_error;

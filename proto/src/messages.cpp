@@ -234,6 +234,56 @@ void from_json(const json& j, heartbeat_response& v) {
   required(j, "unknown_tasks", v.unknown_tasks);
 }
 
+void to_json(json& j, const local_request& v) {
+  j = json{{"url", v.url}, {"output", v.output}};
+  if (!v.filters.empty()) j["filters"] = v.filters;
+  if (!v.tag.empty()) j["tag"] = v.tag;
+  if (!v.digest.empty()) j["digest"] = v.digest;
+  if (!v.identifier.empty()) j["identifier"] = v.identifier;
+  if (!v.headers.empty()) j["headers"] = v.headers;
+}
+void from_json(const json& j, local_request& v) {
+  required(j, "url", v.url);
+  required(j, "output", v.output);
+  optional_field(j, "filters", v.filters);
+  optional_field(j, "tag", v.tag);
+  optional_field(j, "digest", v.digest);
+  optional_field(j, "identifier", v.identifier);
+  if (auto it = j.find("headers"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) throw field_error("headers", "field 'headers' has the wrong type");
+    for (const auto& [k, val] : it->items()) {
+      if (!val.is_string())
+        throw field_error("headers." + k, "field 'headers." + k + "' has the wrong type");
+      v.headers[k] = val.get<std::string>();
+    }
+  }
+}
+
+void to_json(json& j, const local_event& v) {
+  j = json{{"event", v.event}, {"bytes", v.bytes}, {"total", v.total}};
+  if (v.event == "done") {
+    j["from_supernode"] = v.from_supernode;
+    j["from_peers"] = v.from_peers;
+    j["elapsed_ms"] = v.elapsed_ms;
+  }
+  if (v.event == "error") {
+    j["code"] = v.code;
+    j["exit_code"] = v.exit_code;
+    j["message"] = v.message;
+  }
+}
+void from_json(const json& j, local_event& v) {
+  required(j, "event", v.event);
+  optional_field(j, "bytes", v.bytes);
+  optional_field(j, "total", v.total);
+  optional_field(j, "from_supernode", v.from_supernode);
+  optional_field(j, "from_peers", v.from_peers);
+  optional_field(j, "elapsed_ms", v.elapsed_ms);
+  optional_field(j, "code", v.code);
+  optional_field(j, "exit_code", v.exit_code);
+  optional_field(j, "message", v.message);
+}
+
 void to_json(json& j, const error_response& v) {
   j = json{{"error", v.error}};
 }
@@ -282,6 +332,8 @@ DAMSELFLY_PROTO_INSTANTIATE(assignment)
 DAMSELFLY_PROTO_INSTANTIATE(sync_response)
 DAMSELFLY_PROTO_INSTANTIATE(heartbeat_request)
 DAMSELFLY_PROTO_INSTANTIATE(heartbeat_response)
+DAMSELFLY_PROTO_INSTANTIATE(local_request)
+DAMSELFLY_PROTO_INSTANTIATE(local_event)
 DAMSELFLY_PROTO_INSTANTIATE(error_response)
 #undef DAMSELFLY_PROTO_INSTANTIATE
 

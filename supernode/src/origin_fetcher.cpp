@@ -140,7 +140,7 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
   std::uint64_t stream_offset = 0;
   digest piece_hash(digest_algo::sha256);
 
-  auto check = [&](const response_head& h) -> error_code {
+  const head_check check = [&](const response_head& h) -> error_code {
     if (stale()) return errc::cancelled;
     t->etag = header_or_empty(h, "ETag");
     t->last_modified = header_or_empty(h, "Last-Modified");
@@ -174,7 +174,7 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
     return {};
   };
 
-  auto sink = [&](std::span<const std::byte> chunk) -> error_code {
+  const body_sink sink = [&](std::span<const std::byte> chunk) -> error_code {
     if (stale()) return errc::cancelled;
     source_bytes_.add(chunk.size());
     if (m != mode::streaming)
@@ -253,7 +253,7 @@ asio::awaitable<void> origin_fetcher::range_worker(std::shared_ptr<task> t,
       req.headers.set("Range", format_range_request(range));
       digest hash(digest_algo::sha256);
       std::uint64_t got = 0;
-      auto check = [&](const response_head& h) -> error_code {
+      const head_check check = [&](const response_head& h) -> error_code {
         if (h.status != 206) {
           bad_status = static_cast<int>(h.status);
           return h.status == 200 ? errc::source_changed : errc::origin_http_error;
@@ -268,7 +268,7 @@ asio::awaitable<void> origin_fetcher::range_worker(std::shared_ptr<task> t,
           return errc::source_changed;
         return {};
       };
-      auto sink = [&](std::span<const std::byte> chunk) -> error_code {
+      const body_sink sink = [&](std::span<const std::byte> chunk) -> error_code {
         if (stale()) return errc::cancelled;
         source_bytes_.add(chunk.size());
         if (got + chunk.size() > range.length) return errc::origin_protocol;
@@ -346,7 +346,7 @@ asio::awaitable<void> origin_fetcher::validate(std::shared_ptr<task> t) {
   std::int64_t length = -1;
   std::string etag, last_modified;
   int bad_status = 0;
-  auto check = [&](const response_head& h) -> error_code {
+  const head_check check = [&](const response_head& h) -> error_code {
     etag = header_or_empty(h, "ETag");
     last_modified = header_or_empty(h, "Last-Modified");
     if (h.status == 206) {
@@ -367,10 +367,12 @@ asio::awaitable<void> origin_fetcher::validate(std::shared_ptr<task> t) {
     return {};
   };
   origin_requests_.add();
-  auto r = co_await client.request(req, check, [&](std::span<const std::byte> c) -> error_code {
+  // Named, not a temporary in the co_await: GCC 12 may destroy such temporaries twice.
+  const body_sink count_only = [&](std::span<const std::byte> c) -> error_code {
     source_bytes_.add(c.size());
     return {};
-  });
+  };
+  auto r = co_await client.request(req, check, count_only);
   if (t->generation != gen) co_return;
   if (!r && r.error() != errc::cancelled) {
     fail(*t, r.error(), bad_status, "");

@@ -127,7 +127,9 @@ engine_run run_engine(scripted_supernode& sn, std::optional<digest_spec> digest 
   req.url = "http://origin.invalid/file";
   req.digest = digest;
   memory_store store;
-  auto fut = asio::co_spawn(io, engine.run(req, store), asio::use_future);
+  const std::function<void(const dfget::download_progress&)> no_progress;
+  const std::function<void(std::uint64_t)> no_piece;
+  auto fut = asio::co_spawn(io, engine.run(req, store, no_progress, no_piece), asio::use_future);
   while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io.run_one();
   server.stop();
   return {fut.get(), store.contents()};
@@ -204,7 +206,9 @@ TEST(Downloader, UnreachableSupernodeIsReported) {
   memory_store store;
   dfget::download_request req;
   req.url = "http://origin.invalid/file";
-  auto fut = asio::co_spawn(io, engine.run(req, store), asio::use_future);
+  const std::function<void(const dfget::download_progress&)> no_progress;
+  const std::function<void(std::uint64_t)> no_piece;
+  auto fut = asio::co_spawn(io, engine.run(req, store, no_progress, no_piece), asio::use_future);
   io.run();
   auto outcome = fut.get();
   EXPECT_EQ(outcome.ec, errc::supernode_unreachable);

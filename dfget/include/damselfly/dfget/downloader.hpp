@@ -16,6 +16,7 @@
 #include "damselfly/common/digest.hpp"
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/http_message.hpp"
+#include "damselfly/common/metrics.hpp"
 #include "damselfly/dfget_storage/piece_store.hpp"
 
 namespace boost::asio {
@@ -34,6 +35,15 @@ struct download_request {
   std::map<std::string, std::string> headers;  ///< passed on to the origin
   /// Pieces the store already holds, verified (a resumed download).
   std::vector<bool> have;
+};
+
+/// Live counters a host process may hand to the engine (any may be null).
+struct download_counters {
+  metric_value* from_supernode = nullptr;  ///< bytes
+  metric_value* from_peers = nullptr;      ///< bytes
+  metric_value* failed_bad_digest = nullptr;
+  metric_value* failed_unreachable = nullptr;
+  metric_value* failed_other = nullptr;
 };
 
 struct downloader_options {
@@ -55,6 +65,7 @@ struct downloader_options {
   std::uint64_t download_rate = 0;
   /// How long the supernode may be unreachable (restarting) before the download fails.
   std::chrono::milliseconds supernode_outage{60'000};
+  download_counters counters;
   /// Threads that verify and write pieces while the I/O thread keeps receiving.
   unsigned worker_threads = 2;
 };
@@ -64,6 +75,9 @@ struct download_progress {
   std::int64_t total_bytes = -1;  ///< -1 while unknown
   std::uint64_t pieces_done = 0;
   std::int64_t piece_count = -1;
+  std::uint64_t piece_size = 0;
+  std::string task_id;
+  std::string version;
 };
 
 struct download_summary {
@@ -74,6 +88,9 @@ struct download_summary {
   std::uint64_t from_peers = 0;      ///< bytes
   std::uint64_t failed_pieces = 0;   ///< attempts that failed and were retried
   std::chrono::milliseconds elapsed{0};
+  std::int64_t content_length = -1;
+  std::uint64_t piece_size = 0;
+  std::string version;
 };
 
 /// Success (ec empty) with a summary, or a failure with one line for the user.
@@ -94,10 +111,13 @@ class downloader {
   /// Downloads `req` into `store`. The store holds the complete, piece-verified
   /// (and, with a digest, whole-verified) content when the outcome is success.
   /// `on_piece` is told of each piece verified and written (on the I/O thread).
+  ///
+  /// Everything is taken by reference and must outlive the download. (Pass
+  /// named objects: GCC 12 can destroy temporaries made in a co_await twice.)
   boost::asio::awaitable<download_outcome> run(
       const download_request& req, piece_store& store,
-      std::function<void(const download_progress&)> on_progress = {},
-      std::function<void(std::uint64_t piece)> on_piece = {});
+      const std::function<void(const download_progress&)>& on_progress,
+      const std::function<void(std::uint64_t piece)>& on_piece);
 
  private:
   struct session;

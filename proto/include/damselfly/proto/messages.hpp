@@ -101,6 +101,31 @@ struct heartbeat_response {
   std::vector<std::string> unknown_tasks;
 };
 
+/// The dfget CLI asks its local daemon (one JSON line on the unix socket).
+struct local_request {
+  std::string url;     ///< required
+  std::string output;  ///< required: absolute path of the file to publish
+  std::vector<std::string> filters;
+  std::string tag;
+  std::string digest;
+  std::string identifier;
+  std::map<std::string, std::string> headers;
+};
+
+/// The daemon's answers, one JSON line each: "progress" events, then one
+/// "done" or "error".
+struct local_event {
+  std::string event;  ///< "progress", "done" or "error"
+  std::uint64_t bytes = 0;
+  std::int64_t total = -1;
+  std::uint64_t from_supernode = 0;
+  std::uint64_t from_peers = 0;
+  std::uint64_t elapsed_ms = 0;
+  std::string code;     ///< on error: stable name of the failure
+  int exit_code = 0;    ///< on error: what the CLI exits with
+  std::string message;  ///< on error: one line for the user
+};
+
 /// Body of every non-2xx JSON answer.
 struct error_response {
   error_info error;
@@ -149,6 +174,10 @@ void to_json(nlohmann::json& j, const heartbeat_request& v);
 void from_json(const nlohmann::json& j, heartbeat_request& v);
 void to_json(nlohmann::json& j, const heartbeat_response& v);
 void from_json(const nlohmann::json& j, heartbeat_response& v);
+void to_json(nlohmann::json& j, const local_request& v);
+void from_json(const nlohmann::json& j, local_request& v);
+void to_json(nlohmann::json& j, const local_event& v);
+void from_json(const nlohmann::json& j, local_event& v);
 void to_json(nlohmann::json& j, const error_response& v);
 void from_json(const nlohmann::json& j, error_response& v);
 

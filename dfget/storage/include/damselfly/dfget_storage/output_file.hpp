@@ -30,6 +30,8 @@ class output_file final : public piece_store {
   error_code read(std::uint64_t offset, std::span<std::byte> out) override;
   error_code sync() override;
 
+  /// Fills the file with the first `length` bytes of `fd` (in-kernel copy).
+  error_code copy_from(int fd, std::uint64_t length);
   /// Sets the final size, fsyncs, renames into place and fsyncs the directory.
   error_code commit(std::uint64_t length);
   const std::filesystem::path& temp_path() const noexcept { return temp_; }

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// The dfget daemon: downloads for local clients, keeps pieces, serves them to other peers.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "damselfly/common/error.hpp"
+#include "damselfly/common/http_message.hpp"
+
+namespace damselfly::dfget {
+
+struct daemon_config {
+  std::string listen = "0.0.0.0:65002";  ///< piece server and /metrics
+  /// "host:port" other peers reach this daemon at; empty: the listen address,
+  /// or this host's first non-loopback IPv4 address when listening on all.
+  std::string advertise;
+  std::filesystem::path data_dir = "/var/lib/damselfly/dfget";
+  std::filesystem::path socket_path = "/run/damselfly/dfget.sock";
+  std::vector<host_port> supernodes;
+  std::uint64_t upload_rate = 0;    ///< bytes/s over all uploads; 0: unlimited
+  std::uint64_t download_rate = 0;  ///< bytes/s per download; 0: unlimited
+  std::string idc;
+  std::string location;
+  unsigned upload_slots = 8;  ///< concurrent uploads; more get 503
+  unsigned parallel = 8;      ///< pieces in flight per download
+  std::chrono::milliseconds heartbeat_interval{3'000};
+};
+
+/// Runs on a single-threaded executor (download engines add their own
+/// hashing threads). Tasks stay on disk and are served after the client that
+/// asked for them has gone, and after a restart.
+class daemon {
+ public:
+  daemon(boost::asio::any_io_executor ex, daemon_config cfg);
+  ~daemon();
+  daemon(const daemon&) = delete;
+  daemon& operator=(const daemon&) = delete;
+
+  /// Opens the data dir, the piece server and the local socket; returns the piece server's port.
+  result<std::uint16_t> start();
+  void stop();
+  /// Open connections (piece server and local clients), for a graceful stop.
+  std::size_t connections() const;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace damselfly::dfget

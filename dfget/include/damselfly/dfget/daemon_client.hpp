@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+// The CLI side of the local socket: hand a download to the daemon and follow it.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+
+#include "damselfly/common/error.hpp"
+#include "damselfly/proto/messages.hpp"
+
+namespace damselfly::dfget {
+
+/// Sends `req` to the daemon at `socket_path` and relays its events to
+/// `on_event` until the final one, which is returned. A daemon that cannot be
+/// reached, or that hangs up or sends nonsense, is a returned error; so is
+/// `timeout` (zero: none) passing first.
+result<proto::local_event> run_via_daemon(const std::filesystem::path& socket_path,
+                                          const proto::local_request& req,
+                                          const std::function<void(const proto::local_event&)>& on_event,
+                                          std::chrono::milliseconds timeout);
+
+}  // namespace damselfly::dfget

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+// A daemon's pieces on disk: one sparse data file and a metadata file (with the bitmap) per task.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "damselfly/common/error.hpp"
+#include "damselfly/common/unique_fd.hpp"
+#include "damselfly/dfget_storage/piece_store.hpp"
+
+namespace damselfly::dfget {
+
+/// What a daemon remembers of a task: enough to resume it and to serve it.
+struct task_meta {
+  std::string task_id;
+  std::string url;
+  std::vector<std::string> filters;
+  std::string tag;
+  std::string digest;
+  std::string identifier;
+  std::int64_t content_length = -1;
+  std::uint64_t piece_size = 0;
+  std::string version;
+  std::vector<bool> have;  ///< verified pieces
+  bool complete = false;
+};
+
+/// One task's data file. Written by the download engine (from several threads)
+/// and read by uploads (sendfile on fd()); the bitmap is guarded by a lock.
+class task_file final : public piece_store {
+ public:
+  task_file(std::filesystem::path dir, unique_fd fd, task_meta meta);
+
+  error_code write(std::uint64_t offset, std::span<const std::byte> data) override;
+  error_code read(std::uint64_t offset, std::span<std::byte> out) override;
+  error_code sync() override;
+
+  /// Records a verified piece; the bitmap reaches disk at the next save_meta().
+  void mark(std::uint64_t piece);
+  /// True when every piece touching [offset, offset+length) is held.
+  bool holds_range(std::uint64_t offset, std::uint64_t length) const;
+  /// Writes meta.json atomically (temp file + rename).
+  error_code save_meta();
+  task_meta meta() const;
+  void update(const std::function<void(task_meta&)>& change);
+  std::shared_ptr<const unique_fd> fd() const { return fd_; }
+  const std::filesystem::path& dir() const noexcept { return dir_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::shared_ptr<const unique_fd> fd_;
+  mutable std::mutex mu_;
+  task_meta meta_;
+};
+
+/// Layout: <root>/tasks/<task_id>/{data,meta.json}.
+class task_store {
+ public:
+  explicit task_store(std::filesystem::path root);
+  /// Creates the directories; fails if the root is not writable.
+  error_code init();
+  /// Opens a task's files, creating them if new; an unreadable meta.json starts over.
+  result<std::shared_ptr<task_file>> open(const std::string& task_id);
+  /// Task ids with data on disk.
+  std::vector<std::string> list() const;
+  void remove(const std::string& task_id);
+
+ private:
+  std::filesystem::path root_;
+};
+
+}  // namespace damselfly::dfget

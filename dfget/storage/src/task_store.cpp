@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+// Daemon task files and their metadata.
+#include "damselfly/dfget_storage/task_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "damselfly/common/file_io.hpp"
+#include "damselfly/common/task_id.hpp"
+
+namespace damselfly::dfget {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string bits_to_text(const std::vector<bool>& v) {
+  std::string s;
+  s.reserve(v.size());
+  for (bool b : v) s.push_back(b ? '1' : '0');
+  return s;
+}
+
+std::vector<bool> text_to_bits(const std::string& s) {
+  std::vector<bool> v(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) v[i] = s[i] == '1';
+  return v;
+}
+
+}  // namespace
+
+task_file::task_file(fs::path dir, unique_fd fd, task_meta meta)
+    : dir_(std::move(dir)), fd_(std::make_shared<const unique_fd>(std::move(fd))), meta_(std::move(meta)) {}
+
+error_code task_file::write(std::uint64_t offset, std::span<const std::byte> data) {
+  return write_all_at(fd_->get(), offset, data);
+}
+
+error_code task_file::read(std::uint64_t offset, std::span<std::byte> out) {
+  return read_exact_at(fd_->get(), offset, out);
+}
+
+error_code task_file::sync() {
+  if (::fdatasync(fd_->get()) != 0) return last_system_error();
+  return {};
+}
+
+void task_file::mark(std::uint64_t piece) {
+  std::lock_guard lock(mu_);
+  if (piece >= meta_.have.size()) meta_.have.resize(piece + 1, false);
+  meta_.have[piece] = true;
+}
+
+bool task_file::holds_range(std::uint64_t offset, std::uint64_t length) const {
+  std::lock_guard lock(mu_);
+  if (meta_.piece_size == 0) return false;
+  if (meta_.content_length >= 0 && offset + length > static_cast<std::uint64_t>(meta_.content_length))
+    return false;
+  if (length == 0) return true;
+  for (std::uint64_t p = offset / meta_.piece_size; p <= (offset + length - 1) / meta_.piece_size; ++p)
+    if (p >= meta_.have.size() || !meta_.have[p]) return false;
+  return true;
+}
+
+task_meta task_file::meta() const {
+  std::lock_guard lock(mu_);
+  return meta_;
+}
+
+void task_file::update(const std::function<void(task_meta&)>& change) {
+  std::lock_guard lock(mu_);
+  change(meta_);
+}
+
+error_code task_file::save_meta() {
+  task_meta m = meta();
+  json j{{"task_id", m.task_id},       {"url", m.url},
+         {"filters", m.filters},       {"tag", m.tag},
+         {"digest", m.digest},         {"identifier", m.identifier},
+         {"content_length", m.content_length}, {"piece_size", m.piece_size},
+         {"version", m.version},       {"have", bits_to_text(m.have)},
+         {"complete", m.complete}};
+  auto tmp = dir_ / "meta.json.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump();
+    out.flush();
+    if (!out) return errc::io_error;
+  }
+  // Pieces named in the bitmap must be on disk before the bitmap says so.
+  if (auto ec = sync()) return ec;
+  std::error_code ec;
+  fs::rename(tmp, dir_ / "meta.json", ec);
+  return ec ? error_code(errc::io_error) : error_code{};
+}
+
+task_store::task_store(fs::path root) : root_(std::move(root)) {}
+
+error_code task_store::init() {
+  std::error_code ec;
+  fs::create_directories(root_ / "tasks", ec);
+  if (ec) return errc::io_error;
+  if (::access((root_ / "tasks").c_str(), W_OK) != 0) return last_system_error();
+  return {};
+}
+
+result<std::shared_ptr<task_file>> task_store::open(const std::string& task_id) {
+  if (!is_valid_task_id(task_id)) return errc::invalid_argument;
+  auto dir = root_ / "tasks" / task_id;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return errc::io_error;
+  task_meta meta;
+  meta.task_id = task_id;
+  bool resumed = false;
+  try {
+    std::ifstream in(dir / "meta.json");
+    if (in) {
+      json j = json::parse(in);
+      meta.url = j.at("url").get<std::string>();
+      meta.filters = j.value("filters", std::vector<std::string>{});
+      meta.tag = j.value("tag", "");
+      meta.digest = j.value("digest", "");
+      meta.identifier = j.value("identifier", "");
+      meta.content_length = j.at("content_length").get<std::int64_t>();
+      meta.piece_size = j.at("piece_size").get<std::uint64_t>();
+      meta.version = j.value("version", "");
+      meta.have = text_to_bits(j.value("have", ""));
+      meta.complete = j.value("complete", false);
+      resumed = true;
+    }
+  } catch (const std::exception&) {
+    meta = task_meta{};
+    meta.task_id = task_id;
+  }
+  int flags = O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC);
+  int fd = ::open((dir / "data").c_str(), flags, 0644);
+  if (fd < 0) return last_system_error();
+  return std::make_shared<task_file>(dir, unique_fd(fd), std::move(meta));
+}
+
+std::vector<std::string> task_store::list() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root_ / "tasks", ec)) {
+    auto id = e.path().filename().string();
+    if (is_valid_task_id(id) && fs::exists(e.path() / "meta.json")) out.push_back(id);
+  }
+  return out;
+}
+
+void task_store::remove(const std::string& task_id) {
+  std::error_code ec;
+  fs::remove_all(root_ / "tasks" / task_id, ec);
+}
+
+}  // namespace damselfly::dfget
