@@ -468,7 +468,7 @@ asio::awaitable<download_outcome> downloader::run(
     co_await s.wake.async_wait(nothrow);
   }
   if (!s.fatal) co_await s.verify_whole();
-  if (s.control && !s.task.task_id.empty()) co_await s.leave();
+  if (s.control && !s.task.task_id.empty() && opts_.leave_when_done) co_await s.leave();
   s.outcome.summary.elapsed = since(started);
   s.outcome.summary.content_length = s.task.content_length;
   s.outcome.summary.piece_size = s.task.piece_size;

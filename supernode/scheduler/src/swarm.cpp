@@ -43,7 +43,9 @@ void swarm::ensure_piece(std::uint64_t piece) {
   }
 }
 
-std::uint64_t swarm::piece_limit() const { return std::max<std::uint64_t>(seed_.size(), avail_.size()); }
+std::uint64_t swarm::piece_limit() const {
+  return std::max<std::uint64_t>(seed_.size(), avail_.size());
+}
 
 void swarm::seed_has(std::uint64_t piece) {
   ensure_piece(piece);
@@ -71,7 +73,8 @@ void swarm::join(const std::string& peer, const peer_info& info, const std::vect
     index = it->second;
     auto& p = peers_[static_cast<std::size_t>(index)];
     if (p.info.addr != info.addr) {
-      if (auto a = by_addr_.find(p.info.addr); a != by_addr_.end() && a->second == index) by_addr_.erase(a);
+      if (auto a = by_addr_.find(p.info.addr); a != by_addr_.end() && a->second == index)
+        by_addr_.erase(a);
     }
   } else {
     if (free_.empty()) {
@@ -94,7 +97,9 @@ void swarm::join(const std::string& peer, const peer_info& info, const std::vect
     if (held[i]) add_holding(index, i);
 }
 
-bool swarm::has_peer(const std::string& peer) const { return by_id_.contains(peer); }
+bool swarm::has_peer(const std::string& peer) const {
+  return by_id_.contains(peer);
+}
 
 void swarm::touch(const std::string& peer, clock::time_point now) {
   if (auto it = by_id_.find(peer); it != by_id_.end())
@@ -128,7 +133,8 @@ void swarm::remove_peer(int index) {
     other.avoid.erase(index);
   }
   by_id_.erase(p.id);
-  if (auto a = by_addr_.find(p.info.addr); a != by_addr_.end() && a->second == index) by_addr_.erase(a);
+  if (auto a = by_addr_.find(p.info.addr); a != by_addr_.end() && a->second == index)
+    by_addr_.erase(a);
   p = peer_state{};
   free_.push_back(index);
 }
@@ -153,7 +159,8 @@ void swarm::report(const std::string& peer, std::uint64_t piece, piece_outcome o
   int src = source_index(source);
   if (auto f = p.in_flight.find(piece); f != p.in_flight.end()) {
     auto& flights = f->second;
-    auto match = std::find_if(flights.begin(), flights.end(), [&](const flight& x) { return x.source == src; });
+    auto match = std::find_if(flights.begin(), flights.end(),
+                              [&](const flight& x) { return x.source == src; });
     if (match != flights.end()) {
       drop_flight(*match);
       flights.erase(match);
@@ -181,7 +188,8 @@ unsigned swarm::distance(const peer_state& a, const peer_state& b) const {
   return d;
 }
 
-int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source) {
+int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source,
+                       const std::unordered_map<int, unsigned>& from_source) {
   const auto& a = peers_[static_cast<std::size_t>(asker)];
   int best = no_source;
   std::tuple<unsigned, unsigned, std::uint64_t> best_key{};
@@ -190,6 +198,9 @@ int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source) {
     const auto& p = peers_[static_cast<std::size_t>(h)];
     if (p.info.addr.empty() || p.uploads >= p.info.upload_slots) continue;
     if (p.bad_pieces >= opts_.bad_source_limit || a.avoid.contains(h)) continue;
+    if (auto f = from_source.find(h);
+        f != from_source.end() && f->second >= opts_.per_source_in_flight)
+      continue;
     std::tuple<unsigned, unsigned, std::uint64_t> key{distance(a, p), p.uploads, rng_()};
     if (best == no_source || key < best_key) {
       best = h;
@@ -212,8 +223,13 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
   auto& p = peers_[static_cast<std::size_t>(index)];
   p.last_seen = now;
 
+  std::unordered_map<int, unsigned> from_source;  // this peer's flights per peer source
+  for (const auto& [piece, flights] : p.in_flight)
+    for (const auto& f : flights)
+      if (f.source >= 0) ++from_source[f.source];
   auto take = [&](std::uint64_t piece, int src) {
     p.in_flight[piece].push_back({src, now});
+    if (src >= 0) ++from_source[src];
     if (src == seed_index) {
       ++seed_load_;
       out.push_back({piece, supernode_source});
@@ -238,21 +254,21 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
   std::sort(candidates.begin(), candidates.end());
   for (const auto& [key, piece] : candidates) {
     if (out.size() >= want) break;
-    int src = pick_source(index, piece, no_source);
+    int src = pick_source(index, piece, no_source, from_source);
     if (src != no_source) take(piece, src);
   }
 
   // Endgame: everything still missing is in flight; ask a second source for
   // each so one slow or dead source cannot hold the download back.
-  bool all_known_in_flight = piece_count_ > 0 && candidates.empty() &&
-                             p.held_count + p.in_flight.size() == piece_count_;
+  bool all_known_in_flight =
+      piece_count_ > 0 && candidates.empty() && p.held_count + p.in_flight.size() == piece_count_;
   if (all_known_in_flight && p.in_flight.size() <= opts_.endgame_pieces) {
     std::vector<std::pair<std::uint64_t, int>> singles;
     for (const auto& [piece, flights] : p.in_flight)
       if (flights.size() == 1) singles.emplace_back(piece, flights.front().source);
     for (const auto& [piece, current] : singles) {
       if (out.size() >= want) break;
-      int src = pick_source(index, piece, current);
+      int src = pick_source(index, piece, current, from_source);
       if (src != no_source) take(piece, src);
     }
   }
@@ -326,15 +342,18 @@ void swarm::check_invariants() const {
       ++held;
       ++avail[j];
       const auto& h = holders_[j];
-      if (std::find(h.begin(), h.end(), static_cast<int>(i)) == h.end()) fail("holder missing from holders list");
+      if (std::find(h.begin(), h.end(), static_cast<int>(i)) == h.end())
+        fail("holder missing from holders list");
     }
     if (held != p.held_count) fail("held_count does not match the held bitmap");
     for (const auto& [piece, flights] : p.in_flight) {
       if (holds(p, piece)) fail("a held piece is still in flight");
       if (flights.empty()) fail("an empty in-flight entry");
       for (const auto& f : flights) {
-        if (f.source == seed_index) ++seed_load;
-        else if (f.source >= 0) ++uploads[static_cast<std::size_t>(f.source)];
+        if (f.source == seed_index)
+          ++seed_load;
+        else if (f.source >= 0)
+          ++uploads[static_cast<std::size_t>(f.source)];
       }
     }
   }

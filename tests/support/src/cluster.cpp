@@ -26,6 +26,9 @@ std::string dfget_binary() {
 std::string test_origin_binary() {
   return DAMSELFLY_BIN_DIR "/test_origin";
 }
+std::string bad_peer_binary() {
+  return DAMSELFLY_BIN_DIR "/bad_peer";
+}
 
 namespace {
 
@@ -35,9 +38,10 @@ std::uint16_t read_port(const fs::path& file, const std::string& what) {
   return static_cast<std::uint16_t>(std::stoi(text));
 }
 
-void wait_healthy(std::uint16_t port, const std::string& target, const std::string& what) {
+void wait_healthy(std::uint16_t port, const std::string& target, const std::string& what,
+                  const std::string& host = "127.0.0.1") {
   for (int i = 0; i < 500; ++i) {
-    if (http_get(port, target).status > 0) return;
+    if (http_get(port, target, "", host).status > 0) return;
     std::this_thread::sleep_for(20ms);
   }
   throw std::runtime_error(what + " did not answer on port " + std::to_string(port));
@@ -153,6 +157,58 @@ std::optional<int> supernode_server::stop(std::chrono::milliseconds timeout) {
 void supernode_server::kill() {
   proc_->signal(SIGKILL);
   proc_->wait(10s);
+}
+
+void supernode_server::kill_and_restart() {
+  kill();
+  start();
+}
+
+daemon_server::daemon_server(int host_octet, const std::string& supernode_addr, fs::path workdir,
+                             std::vector<std::string> extra)
+    : ip_("127.0.0." + std::to_string(host_octet)), dir_(workdir / ("daemon-" + ip_)) {
+  fs::create_directories(dir_);
+  port_ = free_port();
+  std::vector<std::string> argv{dfget_binary(), "daemon",
+                                "--listen",     ip_ + ":" + std::to_string(port_),
+                                "--data-dir",   (dir_ / "data").string(),
+                                "--socket",     socket().string(),
+                                "--supernode",  supernode_addr,
+                                "--log-level",  "debug"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  proc_ = std::make_unique<process>(argv, dir_ / "daemon.log");
+  wait_healthy(port_, "/healthz", "daemon " + ip_, ip_);
+  // The local socket appears right after the piece server.
+  for (int i = 0; i < 200 && !fs::exists(socket()); ++i) std::this_thread::sleep_for(10ms);
+}
+
+std::string daemon_server::metrics() const {
+  return http_get(port_, "/metrics", "", ip_).body;
+}
+std::string daemon_server::log() const {
+  return read_text(dir_ / "daemon.log");
+}
+void daemon_server::kill() {
+  proc_->signal(SIGKILL);
+  proc_->wait(10s);
+}
+
+std::unique_ptr<process> daemon_server::start_client(const std::string& url,
+                                                     const fs::path& out) const {
+  static std::atomic<int> n{0};
+  return std::make_unique<process>(std::vector<std::string>{dfget_binary(), url, "-O", out.string(),
+                                                            "--daemon-socket", socket().string()},
+                                   dir_ / ("client-" + std::to_string(n++) + ".log"));
+}
+
+double sum_metric(const std::vector<std::unique_ptr<daemon_server>>& daemons,
+                  const std::string& series) {
+  double total = 0;
+  for (const auto& d : daemons) {
+    double v = metric(d->metrics(), series);
+    if (v > 0) total += v;
+  }
+  return total;
 }
 
 std::string supernode_server::metrics() const {

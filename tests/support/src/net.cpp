@@ -48,12 +48,12 @@ std::string raw_response::header(const std::string& name) const {
 }
 
 raw_response raw_http(std::uint16_t port, const std::string& request,
-                      std::chrono::milliseconds timeout) {
+                      std::chrono::milliseconds timeout, const std::string& host) {
   raw_response r;
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
   addr.sin_port = htons(port);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
@@ -88,9 +88,12 @@ raw_response raw_http(std::uint16_t port, const std::string& request,
   return r;
 }
 
-raw_response http_get(std::uint16_t port, const std::string& target, const std::string& extra) {
-  return raw_http(port, "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra +
-                            "Connection: close\r\n\r\n");
+raw_response http_get(std::uint16_t port, const std::string& target, const std::string& extra,
+                      const std::string& host) {
+  return raw_http(
+      port,
+      "GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "Connection: close\r\n\r\n",
+      std::chrono::seconds(10), host);
 }
 
 double metric(const std::string& text, const std::string& series) {

@@ -107,8 +107,10 @@ TEST_F(swarm_test, SupernodeServesOnlyWhatNoPeerCan) {
   s.join("A", at("a:1"), bits("1100"), t0);
   s.join("C", at("c:1"), {}, t0);
   for (const auto& d : s.assign("C", 4, t0)) {
-    if (d.piece < 2) EXPECT_EQ(d.source, "a:1") << d.piece;
-    else EXPECT_EQ(d.source, supernode_source) << d.piece;
+    if (d.piece < 2)
+      EXPECT_EQ(d.source, "a:1") << d.piece;
+    else
+      EXPECT_EQ(d.source, supernode_source) << d.piece;
   }
 }
 
@@ -139,6 +141,25 @@ TEST_F(swarm_test, FullHoldersAreSkippedAndTheSeedHasItsOwnCap) {
   EXPECT_TRUE(s.assign("Z", 1, t0).empty());                       // nobody free: wait
   s.report("X", 0, piece_outcome::ok, "a:1", t0);                  // A is free again, X holds 0
   EXPECT_FALSE(s.assign("Z", 1, t0).empty());
+}
+
+TEST_F(swarm_test, FetchesSpreadAcrossSources) {
+  // A and B hold everything, with plenty of slots; C asks for 4 pieces:
+  // at most 2 in flight from either, so one bad source spoils at most 2.
+  seed_all(8);
+  s.join("A", at("a:1", "", "", 16), bits("11111111"), t0);
+  s.join("B", at("b:1", "", "", 16), bits("11111111"), t0);
+  s.join("C", at("c:1"), {}, t0);
+  auto got = s.assign("C", 4, t0);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(
+      std::count_if(got.begin(), got.end(), [](const decision& d) { return d.source == "a:1"; }),
+      2);
+  EXPECT_EQ(
+      std::count_if(got.begin(), got.end(), [](const decision& d) { return d.source == "b:1"; }),
+      2);
+  // Asking again while those are in flight: the seed, not a third from A or B.
+  for (const auto& d : s.assign("C", 2, t0)) EXPECT_EQ(d.source, supernode_source);
 }
 
 TEST_F(swarm_test, SameIdcThenCloserLocationIsPreferred) {
@@ -246,8 +267,12 @@ TEST_F(swarm_test, ManyPeersStayConsistent) {
     std::string id = "p" + std::to_string(rng() % 20);
     std::string addr = id + ":1";
     switch (rng() % 5) {
-      case 0: s.join(id, at(addr), {}, now); break;
-      case 1: s.leave(id); break;
+      case 0:
+        s.join(id, at(addr), {}, now);
+        break;
+      case 1:
+        s.leave(id);
+        break;
       default:
         for (const auto& d : s.assign(id, 4, now)) {
           auto outcome = (rng() % 4 == 0) ? piece_outcome::unreachable : piece_outcome::ok;

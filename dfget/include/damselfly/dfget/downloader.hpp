@@ -66,6 +66,8 @@ struct downloader_options {
   /// How long the supernode may be unreachable (restarting) before the download fails.
   std::chrono::milliseconds supernode_outage{60'000};
   download_counters counters;
+  /// Leave the task at the supernode when done (a daemon stays, to serve it).
+  bool leave_when_done = true;
   /// Threads that verify and write pieces while the I/O thread keeps receiving.
   unsigned worker_threads = 2;
 };

@@ -30,13 +30,17 @@ struct swarm_options {
   /// When a peer lacks at most this many pieces and all of them are in flight,
   /// each may be requested once more from another source (endgame).
   unsigned endgame_pieces = 4;
+  /// Pieces a peer may have in flight from the same other peer: spreads its
+  /// fetches across sources and bounds what one bad source can spoil before
+  /// its first failure is reported.
+  unsigned per_source_in_flight = 2;
 };
 
 /// Who a peer is, as far as choosing sources goes.
 struct peer_info {
   std::string addr;  ///< "host:port" it serves pieces on; empty if it serves none
   std::string idc;
-  std::string location;  ///< "a|b|c": more shared leading parts is closer
+  std::string location;       ///< "a|b|c": more shared leading parts is closer
   unsigned upload_slots = 4;  ///< concurrent uploads it accepts for this task
 };
 
@@ -124,7 +128,8 @@ class swarm {
   unsigned distance(const peer_state& a, const peer_state& b) const;
   void drop_flight(const flight& f);
   void remove_peer(int index);
-  int pick_source(int asker, std::uint64_t piece, int exclude_source);
+  int pick_source(int asker, std::uint64_t piece, int exclude_source,
+                  const std::unordered_map<int, unsigned>& from_source);
   int source_index(const std::string& source) const;
   std::uint64_t piece_limit() const;
 
@@ -134,8 +139,8 @@ class swarm {
   std::uint64_t seed_count_ = 0;
   std::uint64_t piece_count_ = 0;  ///< 0 while unknown
   unsigned seed_load_ = 0;
-  std::vector<std::uint32_t> avail_;           ///< holders per piece among active peers
-  std::vector<std::vector<int>> holders_;      ///< peer indices per piece
+  std::vector<std::uint32_t> avail_;       ///< holders per piece among active peers
+  std::vector<std::vector<int>> holders_;  ///< peer indices per piece
   std::vector<peer_state> peers_;
   std::vector<int> free_;
   std::unordered_map<std::string, int> by_id_;

@@ -18,6 +18,7 @@ namespace damselfly::test {
 std::string supernode_binary();
 std::string dfget_binary();
 std::string test_origin_binary();
+std::string bad_peer_binary();
 
 /// tests/support/test_origin serving `root` on a free loopback port.
 class origin_server {
@@ -67,6 +68,8 @@ class supernode_server {
   void kill();
   std::string metrics() const;
   std::string log() const;
+  /// SIGKILL, then start again on the same data dir and port.
+  void kill_and_restart();
 
  private:
   void start();
@@ -77,6 +80,32 @@ class supernode_server {
   std::uint16_t port_ = 0;
   int generation_ = 0;
 };
+
+/// A `dfget daemon` on 127.0.0.<host_octet>, with its own data dir and socket.
+class daemon_server {
+ public:
+  daemon_server(int host_octet, const std::string& supernode_addr, std::filesystem::path workdir,
+                std::vector<std::string> extra_args = {});
+  const std::string& ip() const noexcept { return ip_; }
+  std::uint16_t port() const noexcept { return port_; }
+  std::filesystem::path socket() const { return dir_ / "dfget.sock"; }
+  std::string metrics() const;
+  std::string log() const;
+  void kill();
+  /// Starts a dfget client of this daemon in the background.
+  std::unique_ptr<process> start_client(const std::string& url,
+                                        const std::filesystem::path& out) const;
+
+ private:
+  std::string ip_;
+  std::filesystem::path dir_;
+  std::unique_ptr<process> proc_;
+  std::uint16_t port_ = 0;
+};
+
+/// Sum of a labeled series over several daemons' metrics.
+double sum_metric(const std::vector<std::unique_ptr<daemon_server>>& daemons,
+                  const std::string& series);
 
 /// Runs dfget with `args` to completion (bounded by `timeout`).
 run_result run_dfget(const std::vector<std::string>& args, const std::filesystem::path& workdir,

@@ -22,10 +22,12 @@ struct raw_response {
 /// Sends `request` bytes verbatim to 127.0.0.1:port and reads until the peer
 /// closes or `timeout` passes. For well-formed exchanges send "Connection: close".
 raw_response raw_http(std::uint16_t port, const std::string& request,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                      const std::string& host = "127.0.0.1");
 
 /// GET `target` with Connection: close (and optional extra header lines, each ending in \r\n).
-raw_response http_get(std::uint16_t port, const std::string& target, const std::string& extra = "");
+raw_response http_get(std::uint16_t port, const std::string& target, const std::string& extra = "",
+                      const std::string& host = "127.0.0.1");
 
 /// The value of an unlabeled (or exactly labeled) series in Prometheus text; -1 when absent.
 double metric(const std::string& metrics_text, const std::string& series);

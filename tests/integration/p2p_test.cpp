@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+// Peer-to-peer on loopback: a supernode and ten dfget daemons (127.0.0.2-11), real processes.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include "damselfly/test_support/cluster.hpp"
+#include "damselfly/test_support/files.hpp"
+#include "damselfly/test_support/net.hpp"
+#include "damselfly/test_support/temp_dir.hpp"
+
+using namespace damselfly::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t mib = 1 << 20;
+
+/// An origin, a supernode with an upload cap, and N daemons with upload caps:
+/// the supernode alone could not feed everyone quickly, so peers must share.
+class swarm_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir_ / "www");
+    fs::create_directories(dir_ / "out");
+    fs::create_directories(dir_ / "logs");
+  }
+  void TearDown() override {
+    for (const auto& d : daemons_) {
+      EXPECT_EQ(d->log().find("Sanitizer"), std::string::npos) << d->log();
+    }
+    if (supernode_) {
+      EXPECT_EQ(supernode_->log().find("Sanitizer"), std::string::npos);
+    }
+  }
+  void start(int daemons, const std::string& supernode_rate, const std::string& daemon_rate,
+             std::uint64_t size) {
+    src_ = dir_ / "www" / "release.bin";
+    make_file(src_, size, 77);
+    size_ = size;
+    origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
+    supernode_ = std::make_unique<supernode_server>(
+        dir_ / "cache", dir_ / "logs",
+        std::vector<std::string>{"--upload-rate", supernode_rate, "--seed-slots", "4",
+                                 "--peer-timeout", "6"});
+    for (int i = 0; i < daemons; ++i) {
+      daemons_.push_back(std::make_unique<daemon_server>(
+          2 + i, supernode_->address(), dir_.path(),
+          std::vector<std::string>{"--upload-rate", daemon_rate, "--upload-slots", "8"}));
+    }
+  }
+  std::vector<std::unique_ptr<process>> start_clients(std::size_t skip = SIZE_MAX) {
+    std::vector<std::unique_ptr<process>> clients;
+    for (std::size_t i = 0; i < daemons_.size(); ++i) {
+      if (i == skip) {
+        clients.push_back(nullptr);
+        continue;
+      }
+      clients.push_back(daemons_[i]->start_client(origin_->url("release.bin"), out(i)));
+    }
+    return clients;
+  }
+  fs::path out(std::size_t i) const { return dir_ / "out" / ("node" + std::to_string(i)); }
+  /// Every client except `skip` exits 0 with the right bytes.
+  void expect_all_correct(std::vector<std::unique_ptr<process>>& clients,
+                          std::size_t skip = SIZE_MAX) {
+    auto want = sha256_file(src_);
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      if (i == skip || !clients[i]) continue;
+      auto status = clients[i]->wait(180s);
+      ASSERT_TRUE(status) << "client " << i << " still running";
+      EXPECT_EQ(*status, 0) << clients[i]->output();
+      EXPECT_EQ(sha256_file(out(i)), want) << "node " << i;
+    }
+  }
+
+  temp_dir dir_{"damselfly-p2p"};
+  fs::path src_;
+  std::uint64_t size_ = 0;
+  std::unique_ptr<origin_server> origin_;
+  std::unique_ptr<supernode_server> supernode_;
+  std::vector<std::unique_ptr<daemon_server>> daemons_;
+};
+
+}  // namespace
+
+TEST_F(swarm_test, TenDaemonsGetTheFileMostlyFromEachOther) {
+  start(10, "12M", "12M", 64 * mib);
+  auto clients = start_clients();
+  expect_all_correct(clients);
+  // The origin sent the file once (plus the probe byte).
+  auto origin_bytes = static_cast<double>(origin_->body_bytes());
+  EXPECT_GE(origin_bytes, static_cast<double>(size_));
+  EXPECT_LE(origin_bytes, static_cast<double>(size_) * 1.02);
+  double from_peers = sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="peer"})");
+  double from_supernode =
+      sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="supernode"})");
+  double uploaded = sum_metric(daemons_, "damselfly_daemon_upload_bytes_total");
+  EXPECT_GE(from_peers + from_supernode, 10.0 * static_cast<double>(size_));
+  EXPECT_GE(from_peers / (from_peers + from_supernode), 0.60)
+      << "from peers " << from_peers << ", from supernode " << from_supernode;
+  // What one sends another gets, less the few pieces fetched twice in the endgame.
+  EXPECT_GE(uploaded, from_peers);
+  EXPECT_LE(uploaded, from_peers * 1.10);
+  auto sn = supernode_->metrics();
+  EXPECT_GT(metric(sn, R"(damselfly_supernode_assignments_total{source="peer"})"), 0);
+  EXPECT_GE(metric(sn, "damselfly_supernode_peers"), 10);
+}
+
+TEST_F(swarm_test, SurvivesADaemonKilledMidTransfer) {
+  start(10, "8M", "8M", 48 * mib);
+  auto clients = start_clients();
+  // Once the victim has pieces others may be fetching from it, kill it.
+  auto& victim = daemons_[3];
+  for (int i = 0; i < 200; ++i) {
+    if (metric(victim->metrics(), R"(damselfly_daemon_download_bytes_total{from="supernode"})") +
+            metric(victim->metrics(), R"(damselfly_daemon_download_bytes_total{from="peer"})") >
+        8.0 * mib)
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  victim->kill();
+  expect_all_correct(clients, 3);
+  EXPECT_FALSE(fs::exists(out(3)));  // its client got no partial file either
+}
+
+TEST_F(swarm_test, CorruptingPeerIsDetectedAndAvoided) {
+  start(6, "8M", "8M", 32 * mib);
+  // A peer that claims every piece and serves garbage joins before anyone downloads.
+  auto ready = dir_ / "bad_peer.ready";
+  process bad(
+      {bad_peer_binary(), "--listen", "127.0.0.50:" + std::to_string(free_port()), "--supernode",
+       supernode_->address(), "--url", origin_->url("release.bin"), "--ready-file", ready.string()},
+      dir_ / "logs" / "bad_peer.log");
+  ASSERT_FALSE(wait_for_file(ready, 30s).empty()) << bad.output();
+  auto clients = start_clients();
+  expect_all_correct(clients);
+  double bad_digests =
+      sum_metric(daemons_, R"(damselfly_daemon_piece_failures_total{reason="bad_digest"})");
+  EXPECT_GT(bad_digests, 0) << "the corrupting peer was never used";
+  // A daemon has at most 2 pieces in flight from one source, and stops asking
+  // this one once its first bad piece is reported.
+  EXPECT_LE(bad_digests, 6.0 * 2);
+  EXPECT_GT(metric(supernode_->metrics(),
+                   R"(damselfly_supernode_piece_failures_total{reason="bad_digest"})"),
+            0);
+}
+
+TEST_F(swarm_test, SurvivesASupernodeKilledAndRestartedMidTransfer) {
+  start(10, "6M", "6M", 48 * mib);
+  auto clients = start_clients();
+  for (int i = 0; i < 200; ++i) {
+    if (sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="peer"})") > 16.0 * mib)
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  supernode_->kill_and_restart();
+  expect_all_correct(clients);
+  // The restarted supernode had forgotten the peers: they registered again, with their bitmaps.
+  int reregistered = 0;
+  for (const auto& d : daemons_)
+    reregistered += d->log().find("registering again") != std::string::npos;
+  EXPECT_GT(reregistered, 0);
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+// bad_peer: a peer for tests that claims to hold every piece of a task and serves garbage.
+//
+// Usage: bad_peer --listen IP:PORT --supernode HOST:PORT --url URL --ready-file FILE
+// It registers with the supernode like a daemon (holding everything), heartbeats,
+// and answers every piece request with bytes that fail verification.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "damselfly/common/http_client.hpp"
+#include "damselfly/common/http_range.hpp"
+#include "damselfly/common/http_server.hpp"
+#include "damselfly/proto/messages.hpp"
+
+using namespace damselfly;
+namespace asio = boost::asio;
+
+namespace {
+
+std::string arg(int argc, char** argv, const std::string& name) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (argv[i] == name) return argv[i + 1];
+  return {};
+}
+
+asio::awaitable<http_response> serve_garbage(http_request& req) {
+  auto range_header = req.headers.get("Range");
+  if (!range_header) co_return http_response::text(404, "no range\n");
+  auto range = parse_range_header(*range_header, 1ull << 40);
+  if (!range) co_return http_response::text(400, "bad range\n");
+  http_response r;
+  r.status = 206;
+  r.body.assign(static_cast<std::size_t>(range->length), '\xAB');
+  r.headers.set("Content-Range", "bytes " + std::to_string(range->offset) + "-" +
+                                     std::to_string(range->end() - 1) + "/*");
+  co_return r;
+}
+
+asio::awaitable<void> announce(asio::io_context& io, host_port supernode, std::string url,
+                               std::string upload_addr, std::string ready_file) {
+  http_client client(io.get_executor(), supernode.host, supernode.port);
+  asio::steady_timer timer(io);
+  proto::register_request reg;
+  reg.url = url;
+  reg.peer_id = "bad-peer";
+  reg.upload_addr = upload_addr;
+  reg.upload_slots = 64;  // eager to serve
+  http_request post;
+  post.method = "POST";
+  post.target = "/api/v1/tasks";
+  post.headers.set("Content-Type", "application/json");
+  proto::task_info info;
+  for (int i = 0; i < 100 && info.piece_count < 0; ++i) {
+    post.body = proto::encode(reg);
+    auto resp = co_await client.fetch(post);
+    if (resp && resp->head.status == 200) {
+      auto d = proto::decode<proto::task_info>(resp->body);
+      if (d) info = *d.value;
+    }
+    if (info.piece_count < 0) {
+      timer.expires_after(std::chrono::milliseconds(200));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  if (info.piece_count < 0) {
+    std::fprintf(stderr, "bad_peer: the task never got a layout\n");
+    io.stop();
+    co_return;
+  }
+  reg.bitmap.assign(static_cast<std::size_t>(info.piece_count), '1');
+  post.body = proto::encode(reg);
+  co_await client.fetch(post);
+  std::ofstream(ready_file) << info.task_id << "\n";
+  for (int beat = 0; beat < 600; ++beat) {  // bounded: ten minutes at most
+    proto::heartbeat_request hb{upload_addr, {info.task_id}};
+    http_request hbreq;
+    hbreq.method = "POST";
+    hbreq.target = "/api/v1/hosts/bad-peer/heartbeat";
+    hbreq.body = proto::encode(hb);
+    co_await client.fetch(hbreq);
+    timer.expires_after(std::chrono::seconds(1));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  io.stop();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto listen = host_port::parse(arg(argc, argv, "--listen"));
+  auto supernode = host_port::parse(arg(argc, argv, "--supernode"));
+  auto url = arg(argc, argv, "--url");
+  auto ready = arg(argc, argv, "--ready-file");
+  if (!listen || !supernode || url.empty() || ready.empty()) {
+    std::fprintf(
+        stderr,
+        "usage: bad_peer --listen IP:PORT --supernode HOST:PORT --url URL --ready-file F\n");
+    return 2;
+  }
+  asio::io_context io(1);
+  http_server server(io.get_executor(), serve_garbage);
+  if (!server.listen(listen->host, listen->port)) {
+    std::fprintf(stderr, "bad_peer: cannot listen on %s\n", listen->to_string().c_str());
+    return 1;
+  }
+  server.start();
+  asio::co_spawn(io, announce(io, *supernode, url, listen->to_string(), ready), asio::detached);
+  io.run();
+  return 0;
+}
