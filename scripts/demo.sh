@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Sets up and builds Damselfly, then runs a local demo on loopback: an nginx
-# origin, a supernode and several dfget clients downloading one file at once.
-# Usage: scripts/demo.sh [CLIENTS] [SIZE_MIB]
+# origin, a supernode and a dfget daemon per node, every node downloading one
+# file at once, and prints what came from where.
+# Usage: scripts/demo.sh [NODES=8] [SIZE_MIB=256] [SUPERNODE_RATE=50M] [NODE_RATE=50M]
+# The upload caps stand in for network links: with the supernode capped, the
+# nodes get most of the file from each other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 clients="${1:-8}"
 size_mib="${2:-256}"
+supernode_rate="${3:-50M}"
+node_rate="${4:-50M}"
 bash scripts/setup.sh release >/dev/null
 bin="$root/build/bin"
 source scripts/lib.sh
@@ -33,18 +38,32 @@ start_nginx "$work/www" "$work/nginx" "$origin_port" "$work/logs/origin-access.l
 pids+=("$nginx_pid")
 
 "$bin/supernode" --listen 127.0.0.1:0 --port-file "$work/supernode.port" \
-  --data-dir "$work/cache" --log-file "$work/logs/supernode.log" &
+  --data-dir "$work/cache" --log-file "$work/logs/supernode.log" --upload-rate "$supernode_rate" &
 pids+=($!)
 for _ in $(seq 1 100); do [[ -s "$work/supernode.port" ]] && break; sleep 0.1; done
 sn_port=$(cat "$work/supernode.port")
 
+# One dfget daemon per node, each on its own loopback address (127.0.0.2, .3, ...).
+daemon_port=$(free_port)
+for i in $(seq 1 "$clients"); do
+  ip="127.0.0.$((i + 1))"
+  "$bin/dfget" daemon --listen "$ip:$daemon_port" --data-dir "$work/node$i" \
+    --socket "$work/node$i.sock" --supernode "127.0.0.1:$sn_port" --upload-rate "$node_rate" \
+    --log-file "$work/logs/node$i.log" &
+  pids+=($!)
+done
+for i in $(seq 1 "$clients"); do
+  for _ in $(seq 1 100); do [[ -S "$work/node$i.sock" ]] && break; sleep 0.1; done
+done
+
 url="http://127.0.0.1:$origin_port/release.tar"
-echo "demo: origin nginx on 127.0.0.1:$origin_port, supernode on 127.0.0.1:$sn_port, $clients clients"
-echo "demo: each client runs: dfget $url -O FILE --supernode 127.0.0.1:$sn_port"
+echo "demo: origin nginx on 127.0.0.1:$origin_port, supernode on 127.0.0.1:$sn_port (upload cap $supernode_rate/s)"
+echo "demo: $clients nodes, daemons on 127.0.0.2-$((clients + 1)):$daemon_port (upload cap $node_rate/s each)"
+echo "demo: on each node: dfget $url -O FILE --daemon-socket NODE.sock"
 start=$(date +%s.%N)
 cpids=()
 for i in $(seq 1 "$clients"); do
-  "$bin/dfget" "$url" -O "$work/out/client$i.tar" --supernode "127.0.0.1:$sn_port" \
+  "$bin/dfget" "$url" -O "$work/out/node$i.tar" --daemon-socket "$work/node$i.sock" \
     >"$work/logs/client$i.log" 2>&1 &
   cpids+=($!)
 done
@@ -54,22 +73,27 @@ for i in $(seq 1 "$clients"); do
 done
 end=$(date +%s.%N)
 
+metric() { awk -v s="$2" '$1 == s {print $2}' <<<"$1"; }
 echo
-printf '%-9s %-10s %s\n' client verified "what dfget reported"
+printf '%-8s %-9s %-9s %14s %14s %14s\n' node verified seconds "from peers" "from supernode" "uploaded"
 for i in $(seq 1 "$clients"); do
-  got=$(sha256sum "$work/out/client$i.tar" 2>/dev/null | cut -d' ' -f1 || true)
+  got=$(sha256sum "$work/out/node$i.tar" 2>/dev/null | cut -d' ' -f1 || true)
   ok=no; [[ "$got" == "$want" ]] && ok=yes
-  printf '%-9s %-10s %s\n' "client$i" "$ok" "$(tail -n1 "$work/logs/client$i.log" | sed 's/^dfget: //')"
+  m=$(curl -fsS "http://127.0.0.$((i + 1)):$daemon_port/metrics")
+  secs=$(sed -n 's/.* in \([0-9.]*\) s .*/\1/p' "$work/logs/client$i.log")
+  printf '%-8s %-9s %-9s %14s %14s %14s\n' "node$i" "$ok" "${secs:--}" \
+    "$(metric "$m" 'damselfly_daemon_download_bytes_total{from="peer"}')" \
+    "$(metric "$m" 'damselfly_daemon_download_bytes_total{from="supernode"}')" \
+    "$(metric "$m" 'damselfly_daemon_upload_bytes_total')"
 done
 file_bytes=$(stat -c %s "$work/www/release.tar")
 origin_bytes=$(awk '$1 != "/" {s += $2} END {print s + 0}' "$work/logs/origin-access.log")
-metrics=$(curl -fsS "http://127.0.0.1:$sn_port/metrics")
-sn_up=$(awk '/^damselfly_supernode_upload_bytes_total /{print $2}' <<<"$metrics")
+sn_up=$(metric "$(curl -fsS "http://127.0.0.1:$sn_port/metrics")" damselfly_supernode_upload_bytes_total)
 echo
 echo "summary:"
-echo "  clients:                 $clients ($failed failed)"
-echo "  file:                    $file_bytes bytes"
-echo "  delivered:               $((file_bytes * clients)) bytes in $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f", b - a}') s"
-echo "  origin sent:             $origin_bytes bytes ($(awk -v o="$origin_bytes" -v f="$file_bytes" 'BEGIN {printf "%.4f", o / f}') x the file)"
-echo "  supernode sent to peers: $sn_up bytes"
+echo "  nodes:                 $clients ($failed failed)"
+echo "  file:                  $file_bytes bytes"
+echo "  delivered:             $((file_bytes * clients)) bytes in $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f", b - a}') s"
+echo "  origin sent:           $origin_bytes bytes ($(awk -v o="$origin_bytes" -v f="$file_bytes" 'BEGIN {printf "%.4f", o / f}') x the file)"
+echo "  supernode sent:        $sn_up bytes ($(awk -v o="$sn_up" -v f="$file_bytes" 'BEGIN {printf "%.2f", o / f}') x the file); the rest came from peers"
 [[ $failed -eq 0 ]]

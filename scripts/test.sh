@@ -6,6 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh ci
+bash scripts/setup.sh release
 cd build
 ctest --output-on-failure
