@@ -83,8 +83,8 @@ api::api(const supernode_config& cfg, task_manager& tasks, metrics_registry& met
                                     "Requests answered with a 4xx status")),
       peers_gauge_(metrics.gauge("damselfly_supernode_peers", "Peers registered across tasks")) {
   if (cfg.upload_rate > 0)
-    upload_limiter_ = std::make_shared<rate_limiter>(cfg.upload_rate, 256 * 1024,
-                                                     rate_limiter::clock::now());
+    upload_limiter_ =
+        std::make_shared<rate_limiter>(cfg.upload_rate, 256 * 1024, rate_limiter::clock::now());
 }
 
 asio::awaitable<http_response> api::handle(http_request& req) {
@@ -204,6 +204,9 @@ asio::awaitable<http_response> api::sync(http_request& req, const std::string& t
     co_await t->wait_for_change(
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - task::clock::now()));
   }
+#ifndef NDEBUG
+  t->swarm.check_invariants();  // debug builds: every sync re-derives the swarm's counts
+#endif
   out.task = t->info();
   co_return http_response::json(200, proto::encode(out));
 }
@@ -278,8 +281,8 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
     resp.headers.set("Content-Range", "bytes " + std::to_string(range.offset) + "-" +
                                           std::to_string(range.end() - 1) + "/*");
   }
-  resp.file = file_slice{t->fd, range.offset, range.length,
-                         [this](std::uint64_t n) { upload_bytes_.add(n); }, {}};
+  resp.file = file_slice{
+      t->fd, range.offset, range.length, [this](std::uint64_t n) { upload_bytes_.add(n); }, {}};
   if (upload_limiter_) {
     resp.file->pace = [limiter = upload_limiter_](std::uint64_t bytes) {
       return std::chrono::duration_cast<std::chrono::nanoseconds>(

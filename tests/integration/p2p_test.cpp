@@ -165,3 +165,32 @@ TEST_F(swarm_test, SurvivesASupernodeKilledAndRestartedMidTransfer) {
     reregistered += d->log().find("registering again") != std::string::npos;
   EXPECT_GT(reregistered, 0);
 }
+
+TEST_F(swarm_test, RestartedDaemonKeepsServingWhatItHolds) {
+  start(2, "8M", "8M", 8 * mib);
+  auto first = daemons_[0]->start_client(origin_->url("release.bin"), out(0));
+  ASSERT_EQ(first->wait(120s), std::optional<int>(0)) << first->output();
+  daemons_[0]->restart();
+  // The bitmap survived: the restarted daemon serves every piece at once ...
+  auto piece = http_get(daemons_[0]->port(), "/pieces/" + std::string(64, '0'),
+                        "Range: bytes=0-0\r\n", daemons_[0]->ip());
+  EXPECT_EQ(piece.status, 404);  // (an unknown task is not served)
+  double before =
+      metric(daemons_[0]->metrics(), R"(damselfly_daemon_download_bytes_total{from="supernode"})");
+  EXPECT_LE(before, 0);  // counters start over with the process
+  // ... and a second node gets pieces from it, the supernode serving only what it must.
+  auto second = daemons_[1]->start_client(origin_->url("release.bin"), out(1));
+  ASSERT_EQ(second->wait(120s), std::optional<int>(0)) << second->output();
+  EXPECT_EQ(sha256_file(out(1)), sha256_file(src_));
+  EXPECT_GT(metric(daemons_[1]->metrics(), R"(damselfly_daemon_download_bytes_total{from="peer"})"),
+            0);
+  EXPECT_GT(metric(daemons_[0]->metrics(), "damselfly_daemon_upload_bytes_total"), 0);
+  // A third download on the restarted daemon needs nothing new.
+  auto again = daemons_[0]->start_client(origin_->url("release.bin"), dir_ / "out" / "again");
+  ASSERT_EQ(again->wait(120s), std::optional<int>(0)) << again->output();
+  EXPECT_EQ(sha256_file(dir_ / "out" / "again"), sha256_file(src_));
+  double fetched =
+      metric(daemons_[0]->metrics(), R"(damselfly_daemon_download_bytes_total{from="supernode"})") +
+      metric(daemons_[0]->metrics(), R"(damselfly_daemon_download_bytes_total{from="peer"})");
+  EXPECT_EQ(fetched, 0);
+}

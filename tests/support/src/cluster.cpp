@@ -166,16 +166,28 @@ void supernode_server::kill_and_restart() {
 
 daemon_server::daemon_server(int host_octet, const std::string& supernode_addr, fs::path workdir,
                              std::vector<std::string> extra)
-    : ip_("127.0.0." + std::to_string(host_octet)), dir_(workdir / ("daemon-" + ip_)) {
+    : ip_("127.0.0." + std::to_string(host_octet)),
+      supernode_(supernode_addr),
+      extra_(std::move(extra)),
+      dir_(workdir / ("daemon-" + ip_)) {
   fs::create_directories(dir_);
   port_ = free_port();
+  start();
+}
+
+void daemon_server::restart() {
+  proc_->stop(10s);
+  start();
+}
+
+void daemon_server::start() {
   std::vector<std::string> argv{dfget_binary(), "daemon",
                                 "--listen",     ip_ + ":" + std::to_string(port_),
                                 "--data-dir",   (dir_ / "data").string(),
                                 "--socket",     socket().string(),
-                                "--supernode",  supernode_addr,
+                                "--supernode",  supernode_,
                                 "--log-level",  "debug"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
   proc_ = std::make_unique<process>(argv, dir_ / "daemon.log");
   wait_healthy(port_, "/healthz", "daemon " + ip_, ip_);
   // The local socket appears right after the piece server.

@@ -92,12 +92,17 @@ class daemon_server {
   std::string metrics() const;
   std::string log() const;
   void kill();
+  /// SIGTERM and wait; then start again on the same address, data dir and socket.
+  void restart();
   /// Starts a dfget client of this daemon in the background.
   std::unique_ptr<process> start_client(const std::string& url,
                                         const std::filesystem::path& out) const;
 
  private:
+  void start();
   std::string ip_;
+  std::string supernode_;
+  std::vector<std::string> extra_;
   std::filesystem::path dir_;
   std::unique_ptr<process> proc_;
   std::uint16_t port_ = 0;
