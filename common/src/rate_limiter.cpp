@@ -37,6 +37,14 @@ void rate_limiter::set_rate(std::uint64_t rate_bytes_per_s, clock::time_point no
   rate_ = rate_bytes_per_s;
 }
 
+std::function<std::chrono::nanoseconds(std::uint64_t)> make_pacer(
+    std::shared_ptr<rate_limiter> limiter) {
+  return [limiter = std::move(limiter)](std::uint64_t bytes) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+        limiter->acquire(bytes, rate_limiter::clock::now()));
+  };
+}
+
 result<std::uint64_t> parse_size(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
     text.remove_suffix(1);

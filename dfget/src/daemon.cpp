@@ -23,6 +23,7 @@
 #include <random>
 #include <set>
 
+#include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
 #include "damselfly/common/http_server.hpp"
@@ -53,15 +54,7 @@ std::string load_host_id(const fs::path& data_dir) {
   std::ifstream in(path);
   std::string id;
   if (in && std::getline(in, id) && !id.empty()) return id;
-  char host[64] = {};
-  ::gethostname(host, sizeof host - 1);
-  std::string h;
-  for (char c : std::string(host))
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') h.push_back(c);
-  std::random_device rd;
-  char suffix[16];
-  std::snprintf(suffix, sizeof suffix, "-%08x", rd());
-  id = (h.empty() ? std::string("host") : h) + suffix;
+  id = random_host_token();
   std::ofstream(path) << id << "\n";
   return id;
 }
@@ -318,10 +311,7 @@ http_response daemon::impl::serve_pieces(http_request& req, const std::string& t
     resp.file->on_sent = {};
   }
   if (upload_limiter) {
-    resp.file->pace = [limiter = upload_limiter](std::uint64_t bytes) {
-      return std::chrono::duration_cast<std::chrono::nanoseconds>(
-          limiter->acquire(bytes, rate_limiter::clock::now()));
-    };
+    resp.file->pace = make_pacer(upload_limiter);
   }
   return resp;
 }

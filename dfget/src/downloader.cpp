@@ -15,6 +15,7 @@
 #include <random>
 
 #include "damselfly/common/aligned_buffer.hpp"
+#include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
 #include "damselfly/common/rate_limiter.hpp"
@@ -30,16 +31,8 @@ namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 std::string make_peer_id() {
-  char host[64] = {};
-  ::gethostname(host, sizeof host - 1);
-  std::string h;
-  for (char c : std::string(host))
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') h.push_back(c);
-  std::random_device rd;
-  std::uniform_int_distribution<std::uint32_t> dist;
-  char suffix[32];
-  std::snprintf(suffix, sizeof suffix, "-%d-%08x", static_cast<int>(::getpid()), dist(rd));
-  return (h.empty() ? std::string("peer") : h) + suffix;
+  // One-off downloads get a fresh id each: they hold nothing across runs.
+  return random_host_token() + "-" + std::to_string(::getpid());
 }
 
 std::chrono::milliseconds since(steady::time_point t) {

@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // dfget: downloads a URL through Damselfly, a drop-in for `wget URL -O FILE`.
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <functional>
-#include <spdlog/spdlog.h>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include "damselfly/common/logging.hpp"
+#include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/common/service_runner.hpp"
 #include "damselfly/common/url.hpp"
 #include "damselfly/common/yaml_config.hpp"
-#include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/dfget/daemon.hpp"
 #include "damselfly/dfget/daemon_client.hpp"
 #include "damselfly/dfget/downloader.hpp"
@@ -55,26 +56,8 @@ int run_daemon(const dfget::daemon_config& cfg) {
                                    cfg.data_dir.string() + ", socket " + cfg.socket_path.string() +
                                    "): " + port.error().message());
   }
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  boost::asio::steady_timer grace(io);
-  auto deadline = std::chrono::steady_clock::now();
-  std::function<void()> wait_for_quiet = [&] {
-    if (d.connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
-      io.stop();
-      return;
-    }
-    grace.expires_after(std::chrono::milliseconds(50));
-    grace.async_wait([&](const boost::system::error_code&) { wait_for_quiet(); });
-  };
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {}: shutting down", sig);
-    d.stop();
-    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    wait_for_quiet();
-  });
-  io.run();
-  spdlog::info("stopped");
+  run_until_signalled(
+      io, [&] { d.stop(); }, [&] { return d.connections(); });
   spdlog::shutdown();
   // Downloads may still be suspended mid-transfer; their coroutine frames refer
   // to the daemon. Their bitmaps were saved by stop(), so leave without unwinding.
@@ -133,18 +116,26 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   daemon_cmd->add_option("--advertise", dcfg.advertise,
                          "HOST:PORT peers use to reach this daemon (default: the listen address)");
-  daemon_cmd->add_option("--data-dir", dcfg.data_dir, "Where pieces are kept")->capture_default_str();
-  daemon_cmd->add_option("--supernode,-n,--node", daemon_supernodes, "Supernode HOST:PORT; repeatable")
+  daemon_cmd->add_option("--data-dir", dcfg.data_dir, "Where pieces are kept")
+      ->capture_default_str();
+  daemon_cmd
+      ->add_option("--supernode,-n,--node", daemon_supernodes, "Supernode HOST:PORT; repeatable")
       ->delimiter(',')
       ->required();
   daemon_cmd->add_option("--socket", dcfg.socket_path, "Unix socket for local dfget clients")
       ->capture_default_str();
-  daemon_cmd->add_option("--upload-rate", upload_rate, "Upload cap per second over all peers, like 8M; 0: none")
+  daemon_cmd
+      ->add_option("--upload-rate", upload_rate,
+                   "Upload cap per second over all peers, like 8M; 0: none")
       ->capture_default_str();
-  daemon_cmd->add_option("--download-rate", download_rate, "Download cap per second per download, like 8M; 0: none")
+  daemon_cmd
+      ->add_option("--download-rate", download_rate,
+                   "Download cap per second per download, like 8M; 0: none")
       ->capture_default_str();
-  daemon_cmd->add_option("--idc", dcfg.idc, "This host's IDC (peers in the same IDC are preferred)");
-  daemon_cmd->add_option("--location", dcfg.location, "This host's location, like region|zone|rack");
+  daemon_cmd->add_option("--idc", dcfg.idc,
+                         "This host's IDC (peers in the same IDC are preferred)");
+  daemon_cmd->add_option("--location", dcfg.location,
+                         "This host's location, like region|zone|rack");
   daemon_cmd->add_option("--upload-slots", dcfg.upload_slots, "Concurrent uploads; more get 503")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1024u));
@@ -171,7 +162,8 @@ int main(int argc, char** argv) {
         return fail(exit_usage, "bad --supernode '" + s + "': expected HOST:PORT");
       dcfg.supernodes.push_back(*hp);
     }
-    if (!host_port::parse(dcfg.listen)) return fail(exit_usage, "bad --listen '" + dcfg.listen + "'");
+    if (!host_port::parse(dcfg.listen))
+      return fail(exit_usage, "bad --listen '" + dcfg.listen + "'");
     auto up = parse_size(upload_rate);
     auto down = parse_size(download_rate);
     if (!up || !down) return fail(exit_usage, "rates are sizes per second like 8M, or 0");
@@ -254,13 +246,15 @@ int main(int argc, char** argv) {
       if (verdict.error() == errc::supernode_unreachable)
         return fail(exit_supernode, "no dfget daemon answers on " + daemon_socket);
       if (verdict.error() == errc::timeout)
-        return fail(exit_timeout, "download did not finish within " + std::to_string(timeout_s) + " s");
+        return fail(exit_timeout,
+                    "download did not finish within " + std::to_string(timeout_s) + " s");
       return fail(exit_internal, "the daemon broke off: " + verdict.error().message());
     }
     if (verdict->event == "error") return fail(verdict->exit_code, verdict->message);
     if (!quiet) {
       double secs = std::max<double>(static_cast<double>(verdict->elapsed_ms), 1) / 1000.0;
-      std::fprintf(stderr, "dfget: %s saved: %s in %.2f s (%s/s); from supernode %s, from peers %s\n",
+      std::fprintf(stderr,
+                   "dfget: %s saved: %s in %.2f s (%s/s); from supernode %s, from peers %s\n",
                    out_path.c_str(), human_bytes(static_cast<double>(verdict->bytes)).c_str(), secs,
                    human_bytes(static_cast<double>(verdict->bytes) / secs).c_str(),
                    human_bytes(static_cast<double>(verdict->from_supernode)).c_str(),

@@ -284,10 +284,7 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
   resp.file = file_slice{
       t->fd, range.offset, range.length, [this](std::uint64_t n) { upload_bytes_.add(n); }, {}};
   if (upload_limiter_) {
-    resp.file->pace = [limiter = upload_limiter_](std::uint64_t bytes) {
-      return std::chrono::duration_cast<std::chrono::nanoseconds>(
-          limiter->acquire(bytes, rate_limiter::clock::now()));
-    };
+    resp.file->pace = make_pacer(upload_limiter_);
   }
   return resp;
 }

@@ -12,6 +12,7 @@
 
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/common/service_runner.hpp"
 #include "damselfly/common/yaml_config.hpp"
 #include "damselfly/supernode/supernode.hpp"
 
@@ -113,27 +114,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  boost::asio::steady_timer grace(io);
-  auto deadline = std::chrono::steady_clock::now();
-  std::function<void()> wait_for_quiet = [&] {
-    // Answers in progress may finish; long transfers get at most 5 s.
-    if (node.connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
-      io.stop();
-      return;
-    }
-    grace.expires_after(std::chrono::milliseconds(50));
-    grace.async_wait([&](const boost::system::error_code&) { wait_for_quiet(); });
-  };
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {}: shutting down", sig);
-    node.stop();
-    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    wait_for_quiet();
-  });
-  io.run();
-  spdlog::info("stopped");
+  run_until_signalled(
+      io, [&] { node.stop(); }, [&] { return node.connections(); });
   spdlog::shutdown();
   // Origin fetches may still be suspended mid-transfer; their coroutine frames
   // refer to the node. Nothing is left to flush (cache metadata is written

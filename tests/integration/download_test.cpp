@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // End to end on loopback: real origin (test origin or nginx), real supernode, real dfget processes.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -253,6 +259,31 @@ TEST_F(download_test, SupernodeStopsPromptlyAndCleanlyOnSigterm) {
   EXPECT_EQ(*status, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
   EXPECT_NE(supernode_->log().find("shutting down"), std::string::npos);
+}
+
+TEST(ServiceManager, SupernodeSaysReadyAndStoppingOnTheNotifySocket) {
+  temp_dir dir{"damselfly-notify"};
+  // The service manager's end: a datagram socket the supernode finds in $NOTIFY_SOCKET.
+  auto path = (dir / "notify").string();
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  supernode_server sn(dir / "cache", dir.path());
+  ::unsetenv("NOTIFY_SOCKET");
+  auto receive = [&] {
+    char buf[256] = {};
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return std::string();
+    auto n = ::recv(fd, buf, sizeof buf - 1, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  };
+  EXPECT_EQ(receive(), "READY=1");
+  EXPECT_EQ(sn.stop(), std::optional<int>(0));
+  EXPECT_EQ(receive(), "STOPPING=1");
+  ::close(fd);
 }
 
 TEST_F(download_test, OutputDirectoryTakesTheUrlFileNameAndDragonflySpellingsWork) {

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string_view>
 
 #include "damselfly/common/error.hpp"
@@ -36,6 +38,12 @@ class rate_limiter {
   double tokens_;
   clock::time_point last_;
 };
+
+/// A pace function for file_slice: each call takes `bytes` tokens from
+/// `limiter` now and says how long to wait. The limiter is shared by every
+/// upload of one single-threaded server.
+std::function<std::chrono::nanoseconds(std::uint64_t)> make_pacer(
+    std::shared_ptr<rate_limiter> limiter);
 
 /// Parses sizes like "8M", "512k", "1G", "100" (bytes; K/M/G/T are powers of 1024,
 /// an optional trailing "B" or "iB" is accepted). invalid_argument otherwise.

@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
+// Names for this host and its processes that are safe to use as peer ids.
+#pragma once
+
+#include <string>
+
+namespace damselfly {
+
+/// The host name with anything but [A-Za-z0-9.-] dropped ("host" if nothing is left),
+/// followed by "-" and 8 random hex digits: unique per call, readable in logs.
+std::string random_host_token();
+
+}  // namespace damselfly
