@@ -12,6 +12,7 @@
 
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
+#include "damselfly/common/origin_reader.hpp"
 
 namespace damselfly::supernode {
 
@@ -46,15 +47,6 @@ std::string header_or_empty(const response_head& h, std::string_view name) {
 
 }  // namespace
 
-/// State shared by the coroutines fetching one generation of a task.
-struct origin_fetcher::fetch_state {
-  std::uint64_t generation = 0;
-  std::uint64_t next_piece = 0;
-  unsigned running_workers = 0;
-  bool failed = false;
-  std::unique_ptr<asio::steady_timer> all_done;
-};
-
 origin_fetcher::origin_fetcher(asio::any_io_executor ex, const supernode_config& cfg,
                                cache_store& cache, metrics_registry& metrics)
     : ex_(std::move(ex)),
@@ -62,8 +54,8 @@ origin_fetcher::origin_fetcher(asio::any_io_executor ex, const supernode_config&
       cache_(cache),
       source_bytes_(metrics.counter("damselfly_supernode_source_bytes_total",
                                     "Body bytes received from origins")),
-      origin_requests_(
-          metrics.counter("damselfly_supernode_origin_requests_total", "Requests sent to origins")),
+      origin_requests_(metrics.counter("damselfly_supernode_origin_fetches_total",
+                                       "Origin fetches and validations started")),
       origin_failures_(metrics.counter("damselfly_supernode_origin_failures_total",
                                        "Tasks failed because of the origin")) {}
 
@@ -74,37 +66,9 @@ http_client_options origin_fetcher::origin_client_options() const {
   return o;
 }
 
-void origin_fetcher::fail(task& t, const error_code& ec, int origin_status,
-                          const std::string& detail) {
-  proto::error_info e;
-  if (origin_status != 0) {
-    e.code = "origin_http_error";
-    e.origin_status = origin_status;
-    e.message = "origin answered " + std::to_string(origin_status) + " for " + t.url.text;
-  } else if (ec == errc::timeout) {
-    e.code = "origin_timeout";
-    e.message = "origin " + t.url.authority() + " timed out";
-  } else if (ec == errc::invalid_argument) {
-    e.code = "unsupported";
-    e.message = "cannot fetch " + t.url.text;
-  } else if (ec == errc::source_changed) {
-    e.code = "source_changed";
-    e.message = "source " + t.url.text + " changed while it was being fetched";
-  } else if (ec.category() == damselfly_category()) {
-    e.code = "origin_protocol";
-    e.message = "origin " + t.url.authority() + ": " + ec.message();
-  } else if (ec == boost::asio::error::connection_refused ||
-             ec == boost::asio::error::host_not_found ||
-             ec == boost::asio::error::host_unreachable ||
-             ec == boost::asio::error::network_unreachable ||
-             ec == boost::asio::error::host_not_found_try_again) {
-    e.code = "origin_unreachable";
-    e.message = "cannot reach origin " + t.url.authority() + ": " + ec.message();
-  } else {
-    e.code = "origin_protocol";
-    e.message = "origin " + t.url.authority() + " broke off the transfer: " + ec.message();
-  }
-  if (!detail.empty()) e.message += " (" + detail + ")";
+void origin_fetcher::fail(task& t, const origin_result& r) {
+  auto text = describe_origin_failure(t.url, r);
+  proto::error_info e{text.code, text.message, "", r.http_status};
   spdlog::warn("task {}: {}", t.id.substr(0, 12), e.message);
   origin_failures_.add();
   cache_.remove(t.id);
@@ -112,190 +76,47 @@ void origin_fetcher::fail(task& t, const error_code& ec, int origin_status,
 }
 
 asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
-  auto st = std::make_shared<fetch_state>();
-  st->generation = t->generation;
-  auto stale = [&] { return t->generation != st->generation; };
-
-  if (t->url.https()) {
-    fail(*t, errc::invalid_argument, 0,
-         "https origins are not supported by this supernode version");
-    co_return;
-  }
+  const auto generation = t->generation;
   auto data = cache_.create_data(t->id);
   if (!data) {
-    proto::error_info e{"cache_io", "supernode cannot create cache file: " + data.error().message(),
-                        "", 0};
-    t->fail(std::move(e));
+    t->fail({"cache_io", "supernode cannot create cache file: " + data.error().message(), "", 0});
     co_return;
   }
   auto fd = *data;
-
-  http_client client(ex_, t->url.host, t->url.port, origin_client_options());
-  http_request req = origin_request(*t);
-  req.headers.set("Range", "bytes=0-0");
-
-  enum class mode { none, ranged, streaming } m = mode::none;
-  int bad_status = 0;
-  // Streaming: the current piece being filled.
-  std::uint64_t stream_offset = 0;
-  digest piece_hash(digest_algo::sha256);
-
-  const head_check check = [&](const response_head& h) -> error_code {
-    if (stale()) return errc::cancelled;
-    t->etag = header_or_empty(h, "ETag");
-    t->last_modified = header_or_empty(h, "Last-Modified");
-    if (h.status == 206) {
-      auto cr = h.headers.get("Content-Range");
-      if (!cr) return errc::origin_protocol;
-      auto parsed = parse_content_range(*cr);
-      if (!parsed || !parsed->total) return errc::origin_protocol;
-      m = mode::ranged;
-      auto length = static_cast<std::int64_t>(*parsed->total);
-      t->set_layout(length, choose_piece_size(length, cfg_.sizing));
-    } else if (h.status == 200) {
-      m = mode::streaming;
-      std::int64_t length = h.content_length ? static_cast<std::int64_t>(*h.content_length) : -1;
-      t->set_layout(length, choose_piece_size(length, cfg_.sizing));
-    } else if (h.status == 416) {
-      // Only an empty file makes "bytes=0-0" unsatisfiable.
-      auto cr = h.headers.get("Content-Range");
-      auto parsed = cr ? parse_content_range(*cr) : result<content_range>(errc::origin_protocol);
-      if (!parsed || !parsed->total || *parsed->total != 0) return errc::origin_protocol;
-      m = mode::ranged;
-      t->set_layout(0, choose_piece_size(0, cfg_.sizing));
-    } else {
-      bad_status = static_cast<int>(h.status);
-      return errc::origin_http_error;
-    }
+  origin_reader_options opts;
+  opts.client = origin_client_options();
+  opts.sizing = cfg_.sizing;
+  opts.concurrency = cfg_.origin_concurrency;
+  opts.retries = cfg_.origin_retries;
+  origin_reader reader(ex_, t->url, t->source.headers, opts);
+  origin_sink sink;
+  sink.cancelled = [&] { return t->generation != generation; };
+  sink.on_bytes = [&](std::uint64_t n) { source_bytes_.add(n); };
+  sink.on_layout = [&](const origin_layout& l) -> error_code {
+    t->etag = l.etag;
+    t->last_modified = l.last_modified;
+    t->set_layout(l.length, l.piece_size);
     t->version = version_of(t->etag, t->last_modified, t->content_length);
     t->phase = task_phase::fetching;
     t->fd = fd;
     t->notify();
     return {};
   };
-
-  const body_sink sink = [&](std::span<const std::byte> chunk) -> error_code {
-    if (stale()) return errc::cancelled;
-    source_bytes_.add(chunk.size());
-    if (m != mode::streaming)
-      return {};  // the probe's single byte: its piece is fetched whole later
-    if (auto ec = cache_store::write_at(*fd, stream_offset, chunk)) return ec;
-    // Split the stream at piece boundaries so each piece gets its own digest.
-    while (!chunk.empty()) {
-      std::uint64_t in_piece = stream_offset % t->piece_size;
-      std::size_t take =
-          static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), t->piece_size - in_piece));
-      piece_hash.update(chunk.first(take));
-      stream_offset += take;
-      chunk = chunk.subspan(take);
-      if (stream_offset % t->piece_size == 0)
-        t->piece_ready(stream_offset / t->piece_size - 1, piece_hash.finish());
-    }
-    return {};
+  sink.on_data = [&](std::uint64_t offset, std::span<const std::byte> bytes) {
+    return cache_store::write_at(*fd, offset, bytes);
   };
-
+  sink.on_piece = [&](std::uint64_t index, std::string sha) {
+    t->piece_ready(index, std::move(sha));
+  };
   origin_requests_.add();
-  auto r = co_await client.request(req, check, sink);
-  if (stale()) co_return;
-  if (!r) {
-    fail(*t, r.error(), bad_status, "");
+  auto r = co_await reader.fetch(sink);
+  if (t->generation != generation) co_return;
+  if (r.ec) {
+    fail(*t, r);
     co_return;
   }
-
-  if (m == mode::streaming) {
-    if (t->content_length >= 0 && stream_offset != static_cast<std::uint64_t>(t->content_length)) {
-      fail(*t, errc::origin_protocol, 0, "body shorter than Content-Length");
-      co_return;
-    }
-    if (stream_offset % t->piece_size != 0)
-      t->piece_ready(stream_offset / t->piece_size, piece_hash.finish());
-    t->set_layout(static_cast<std::int64_t>(stream_offset), t->piece_size);
-    complete(t);
-    co_return;
-  }
-
-  // Ranged: parallel workers, lowest pieces first so peers can start at once.
-  if (t->piece_count() == 0) {
-    complete(t);
-    co_return;
-  }
-  st->all_done = std::make_unique<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
-  unsigned workers = std::max(
-      1u, std::min<unsigned>(cfg_.origin_concurrency, static_cast<unsigned>(t->piece_count())));
-  st->running_workers = workers;
-  for (unsigned i = 0; i < workers; ++i) asio::co_spawn(ex_, range_worker(t, st), asio::detached);
-  co_await st->all_done->async_wait(nothrow);
-  if (stale() || st->failed) co_return;
+  t->set_layout(r.layout.length, r.layout.piece_size);
   complete(t);
-}
-
-asio::awaitable<void> origin_fetcher::range_worker(std::shared_ptr<task> t,
-                                                   std::shared_ptr<fetch_state> st) {
-  auto stale = [&] { return t->generation != st->generation || st->failed; };
-  http_client client(ex_, t->url.host, t->url.port, origin_client_options());
-  asio::steady_timer backoff(ex_);
-  auto fd = t->fd;
-
-  while (!stale()) {
-    std::uint64_t index = st->next_piece++;
-    if (static_cast<std::int64_t>(index) >= t->piece_count()) break;
-    auto range = piece_at(index, static_cast<std::uint64_t>(t->content_length), t->piece_size);
-    error_code last;
-    int bad_status = 0;
-    bool done = false;
-    for (unsigned attempt = 0; attempt < cfg_.origin_retries && !done && !stale(); ++attempt) {
-      if (attempt > 0) {
-        backoff.expires_after(std::chrono::milliseconds(200 * attempt));
-        co_await backoff.async_wait(nothrow);
-        if (stale()) break;
-      }
-      http_request req = origin_request(*t);
-      req.headers.set("Range", format_range_request(range));
-      digest hash(digest_algo::sha256);
-      std::uint64_t got = 0;
-      const head_check check = [&](const response_head& h) -> error_code {
-        if (h.status != 206) {
-          bad_status = static_cast<int>(h.status);
-          return h.status == 200 ? errc::source_changed : errc::origin_http_error;
-        }
-        auto cr = h.headers.get("Content-Range");
-        auto parsed = cr ? parse_content_range(*cr) : result<content_range>(errc::origin_protocol);
-        if (!parsed || !parsed->range || *parsed->range != range) return errc::origin_protocol;
-        if (parsed->total && static_cast<std::int64_t>(*parsed->total) != t->content_length)
-          return errc::source_changed;
-        if (header_or_empty(h, "ETag") != t->etag ||
-            header_or_empty(h, "Last-Modified") != t->last_modified)
-          return errc::source_changed;
-        return {};
-      };
-      const body_sink sink = [&](std::span<const std::byte> chunk) -> error_code {
-        if (stale()) return errc::cancelled;
-        source_bytes_.add(chunk.size());
-        if (got + chunk.size() > range.length) return errc::origin_protocol;
-        if (auto ec = cache_store::write_at(*fd, range.offset + got, chunk)) return ec;
-        hash.update(chunk);
-        got += chunk.size();
-        return {};
-      };
-      origin_requests_.add();
-      auto r = co_await client.request(req, check, sink);
-      if (stale()) break;
-      if (r && got == range.length) {
-        done = true;
-        t->piece_ready(index, hash.finish());
-      } else {
-        last = r ? error_code(errc::origin_protocol) : r.error();
-        spdlog::debug("task {} piece {} attempt {} failed: {}", t->id.substr(0, 12), index,
-                      attempt + 1, last.message());
-        if (last == errc::source_changed) break;
-      }
-    }
-    if (!done && !stale()) {
-      st->failed = true;
-      fail(*t, last, bad_status, "piece " + std::to_string(index));
-    }
-  }
-  if (--st->running_workers == 0 && st->all_done) st->all_done->cancel();
 }
 
 void origin_fetcher::complete(const std::shared_ptr<task>& t) {
@@ -375,7 +196,7 @@ asio::awaitable<void> origin_fetcher::validate(std::shared_ptr<task> t) {
   auto r = co_await client.request(req, check, count_only);
   if (t->generation != gen) co_return;
   if (!r && r.error() != errc::cancelled) {
-    fail(*t, r.error(), bad_status, "");
+    fail(*t, origin_result{r.error(), bad_status, "", {}});
     co_return;
   }
   bool has_validators = !etag.empty() || !last_modified.empty();

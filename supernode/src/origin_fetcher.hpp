@@ -9,6 +9,7 @@
 
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/metrics.hpp"
+#include "damselfly/common/origin_reader.hpp"
 #include "damselfly/supernode/config.hpp"
 #include "damselfly/supernode_storage/cache_store.hpp"
 #include "task.hpp"
@@ -30,13 +31,10 @@ class origin_fetcher {
   boost::asio::awaitable<void> validate(std::shared_ptr<task> t);
 
  private:
-  struct fetch_state;
-  boost::asio::awaitable<void> range_worker(std::shared_ptr<task> t,
-                                            std::shared_ptr<fetch_state> st);
   /// Marks the task done, then digests the whole file and commits the cache entry.
   void complete(const std::shared_ptr<task>& t);
   http_client_options origin_client_options() const;
-  void fail(task& t, const error_code& ec, int origin_status, const std::string& detail);
+  void fail(task& t, const origin_result& r);
 
   boost::asio::any_io_executor ex_;
   const supernode_config& cfg_;

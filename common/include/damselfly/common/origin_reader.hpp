@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+// Back-to-source: reads a whole file from its origin once, piece by piece, hashing as it goes.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+
+#include "damselfly/common/error.hpp"
+#include "damselfly/common/http_client.hpp"
+#include "damselfly/common/piece_math.hpp"
+#include "damselfly/common/url.hpp"
+
+namespace damselfly {
+
+/// What the probe told about the file.
+struct origin_layout {
+  std::int64_t length = -1;  ///< -1 while unknown (a body without Content-Length)
+  std::uint64_t piece_size = 0;
+  bool ranged = false;  ///< the origin honours Range: pieces come by parallel requests
+  std::string etag;
+  std::string last_modified;
+};
+
+/// Where an origin_reader delivers; every callback runs on the reader's executor.
+struct origin_sink {
+  /// The probe's answer. An error aborts the fetch.
+  std::function<error_code(const origin_layout&)> on_layout;
+  /// Bytes at `offset` of the file (in order within a piece).
+  std::function<error_code(std::uint64_t offset, std::span<const std::byte> data)> on_data;
+  /// Piece `index` is complete; its SHA-256 in lowercase hex.
+  std::function<void(std::uint64_t index, std::string sha256)> on_piece;
+  /// Body bytes received from the origin (metrics).
+  std::function<void(std::uint64_t bytes)> on_bytes;
+  /// Polled as data arrives: true abandons the fetch with errc::cancelled.
+  std::function<bool()> cancelled;
+};
+
+struct origin_reader_options {
+  http_client_options client;
+  piece_sizing sizing;
+  unsigned concurrency = 4;  ///< parallel Range requests
+  unsigned retries = 3;      ///< attempts per piece
+};
+
+/// The outcome: the final layout (length known) or why it failed.
+struct origin_result {
+  error_code ec;
+  int http_status = 0;  ///< the origin's status when that is the cause
+  std::string detail;   ///< e.g. which piece
+  origin_layout layout;
+};
+
+/// A failure as an operator reads it: a stable code ("origin_http_error",
+/// "origin_unreachable", "origin_timeout", "origin_protocol", "source_changed")
+/// and one line naming the origin.
+struct origin_failure_text {
+  std::string code;
+  std::string message;
+};
+origin_failure_text describe_origin_failure(const http_url& url, const origin_result& r);
+
+/// Probes with "Range: bytes=0-0". A 206 means Range support: pieces are then
+/// fetched by `concurrency` parallel Range requests, lowest first, each checked
+/// against the probe's ETag/Last-Modified/length (a change is source_changed,
+/// never mixed content). A 200 answer is consumed as the one stream it is.
+class origin_reader {
+ public:
+  origin_reader(boost::asio::any_io_executor ex, http_url url,
+                std::map<std::string, std::string> headers, origin_reader_options opts);
+
+  /// Reads the whole file into `sink`. `sink` must outlive the call.
+  boost::asio::awaitable<origin_result> fetch(const origin_sink& sink);
+
+ private:
+  struct range_state;
+  boost::asio::awaitable<void> range_worker(const origin_sink& sink, range_state& st);
+  http_request request() const;
+
+  boost::asio::any_io_executor ex_;
+  http_url url_;
+  std::map<std::string, std::string> headers_;
+  origin_reader_options opts_;
+};
+
+}  // namespace damselfly

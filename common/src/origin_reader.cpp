@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+// Origin probe, parallel Range pieces or one stream, per-piece SHA-256.
+#include "damselfly/common/origin_reader.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "damselfly/common/digest.hpp"
+#include "damselfly/common/http_range.hpp"
+
+namespace damselfly {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+std::string header_or_empty(const response_head& h, std::string_view name) {
+  auto v = h.headers.get(name);
+  return v ? std::string(*v) : std::string();
+}
+
+}  // namespace
+
+/// Shared by the range workers of one fetch.
+struct origin_reader::range_state {
+  origin_layout layout;
+  std::uint64_t count = 0;
+  std::uint64_t next = 0;
+  unsigned running = 0;
+  origin_result failure;  ///< first failure wins
+  bool failed = false;
+  std::unique_ptr<asio::steady_timer> all_done;
+};
+
+origin_failure_text describe_origin_failure(const http_url& url, const origin_result& r) {
+  origin_failure_text t;
+  const auto& ec = r.ec;
+  if (r.http_status != 0) {
+    t.code = "origin_http_error";
+    t.message = "origin answered " + std::to_string(r.http_status) + " for " + url.text;
+  } else if (ec == errc::timeout) {
+    t.code = "origin_timeout";
+    t.message = "origin " + url.authority() + " timed out";
+  } else if (ec == errc::source_changed) {
+    t.code = "source_changed";
+    t.message = "source " + url.text + " changed while it was being fetched";
+  } else if (ec == asio::error::connection_refused || ec == asio::error::host_not_found ||
+             ec == asio::error::host_unreachable || ec == asio::error::network_unreachable ||
+             ec == asio::error::host_not_found_try_again) {
+    t.code = "origin_unreachable";
+    t.message = "cannot reach origin " + url.authority() + ": " + ec.message();
+  } else if (ec.category() == damselfly_category()) {
+    t.code = "origin_protocol";
+    t.message = "origin " + url.authority() + ": " + ec.message();
+  } else {
+    t.code = "origin_protocol";
+    t.message = "origin " + url.authority() + " broke off the transfer: " + ec.message();
+  }
+  if (!r.detail.empty()) t.message += " (" + r.detail + ")";
+  return t;
+}
+
+origin_reader::origin_reader(asio::any_io_executor ex, http_url url,
+                             std::map<std::string, std::string> headers, origin_reader_options opts)
+    : ex_(std::move(ex)), url_(std::move(url)), headers_(std::move(headers)), opts_(opts) {}
+
+http_request origin_reader::request() const {
+  http_request req;
+  req.target = url_.target;
+  for (const auto& [k, v] : headers_) req.headers.set(k, v);
+  if (!req.headers.get("User-Agent")) req.headers.set("User-Agent", "damselfly/0.1");
+  return req;
+}
+
+asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
+  origin_result out;
+  if (url_.https()) {
+    out.ec = errc::origin_protocol;
+    out.detail = "https origins are not supported by this version";
+    co_return out;
+  }
+  http_client client(ex_, url_.host, url_.port, opts_.client);
+  http_request req = request();
+  req.headers.set("Range", "bytes=0-0");
+  origin_layout layout;
+  bool streaming = false;
+  std::uint64_t offset = 0;
+  digest piece_hash(digest_algo::sha256);
+
+  const head_check check = [&](const response_head& h) -> error_code {
+    layout.etag = header_or_empty(h, "ETag");
+    layout.last_modified = header_or_empty(h, "Last-Modified");
+    if (h.status == 206) {
+      auto cr = h.headers.get("Content-Range");
+      auto parsed = cr ? parse_content_range(*cr) : result<content_range>(errc::origin_protocol);
+      if (!parsed || !parsed->total) return errc::origin_protocol;
+      layout.ranged = true;
+      layout.length = static_cast<std::int64_t>(*parsed->total);
+    } else if (h.status == 200) {
+      streaming = true;
+      layout.length = h.content_length ? static_cast<std::int64_t>(*h.content_length) : -1;
+    } else if (h.status == 416) {
+      // Only an empty file makes "bytes=0-0" unsatisfiable.
+      auto cr = h.headers.get("Content-Range");
+      auto parsed = cr ? parse_content_range(*cr) : result<content_range>(errc::origin_protocol);
+      if (!parsed || !parsed->total || *parsed->total != 0) return errc::origin_protocol;
+      layout.ranged = true;
+      layout.length = 0;
+    } else {
+      out.http_status = static_cast<int>(h.status);
+      return errc::origin_http_error;
+    }
+    layout.piece_size = choose_piece_size(layout.length, opts_.sizing);
+    return sink.on_layout ? sink.on_layout(layout) : error_code{};
+  };
+  const body_sink body = [&](std::span<const std::byte> chunk) -> error_code {
+    if (sink.cancelled && sink.cancelled()) return errc::cancelled;
+    if (sink.on_bytes) sink.on_bytes(chunk.size());
+    if (!streaming) return {};  // the probe's single byte: its piece comes whole later
+    if (auto ec = sink.on_data(offset, chunk)) return ec;
+    // Split the stream at piece boundaries so each piece gets its own digest.
+    while (!chunk.empty()) {
+      std::uint64_t in_piece = offset % layout.piece_size;
+      auto take = static_cast<std::size_t>(
+          std::min<std::uint64_t>(chunk.size(), layout.piece_size - in_piece));
+      piece_hash.update(chunk.first(take));
+      offset += take;
+      chunk = chunk.subspan(take);
+      if (offset % layout.piece_size == 0)
+        sink.on_piece(offset / layout.piece_size - 1, piece_hash.finish());
+    }
+    return {};
+  };
+  auto r = co_await client.request(req, check, body);
+  if (!r) {
+    out.ec = r.error();
+    co_return out;
+  }
+  if (streaming) {
+    if (layout.length >= 0 && offset != static_cast<std::uint64_t>(layout.length)) {
+      out.ec = errc::origin_protocol;
+      out.detail = "body shorter than Content-Length";
+      co_return out;
+    }
+    if (offset % layout.piece_size != 0)
+      sink.on_piece(offset / layout.piece_size, piece_hash.finish());
+    layout.length = static_cast<std::int64_t>(offset);
+    out.layout = layout;
+    co_return out;
+  }
+
+  range_state st;
+  st.layout = layout;
+  st.count = piece_count(static_cast<std::uint64_t>(layout.length), layout.piece_size);
+  if (st.count > 0) {
+    st.all_done = std::make_unique<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
+    st.running = static_cast<unsigned>(
+        std::max<std::uint64_t>(1, std::min<std::uint64_t>(opts_.concurrency, st.count)));
+    unsigned workers = st.running;
+    for (unsigned i = 0; i < workers; ++i)
+      asio::co_spawn(ex_, range_worker(sink, st), asio::detached);
+    co_await st.all_done->async_wait(nothrow);
+  }
+  if (st.failed) co_return st.failure;
+  out.layout = layout;
+  co_return out;
+}
+
+asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range_state& st) {
+  http_client client(ex_, url_.host, url_.port, opts_.client);
+  asio::steady_timer backoff(ex_);
+  const auto length = static_cast<std::uint64_t>(st.layout.length);
+  auto stop = [&] { return st.failed || (sink.cancelled && sink.cancelled()); };
+  while (!stop() && st.next < st.count) {
+    std::uint64_t index = st.next++;
+    auto range = piece_at(index, length, st.layout.piece_size);
+    origin_result last;
+    bool done = false;
+    for (unsigned attempt = 0; attempt < opts_.retries && !done && !stop(); ++attempt) {
+      if (attempt > 0) {
+        backoff.expires_after(std::chrono::milliseconds(200 * attempt));
+        co_await backoff.async_wait(nothrow);
+        if (stop()) break;
+      }
+      http_request req = request();
+      req.headers.set("Range", format_range_request(range));
+      digest hash(digest_algo::sha256);
+      std::uint64_t got = 0;
+      last = origin_result{};
+      const head_check check = [&](const response_head& h) -> error_code {
+        if (h.status != 206) {
+          if (h.status != 200) last.http_status = static_cast<int>(h.status);
+          return h.status == 200 ? errc::source_changed : errc::origin_http_error;
+        }
+        auto cr = h.headers.get("Content-Range");
+        auto parsed = cr ? parse_content_range(*cr) : result<content_range>(errc::origin_protocol);
+        if (!parsed || !parsed->range || *parsed->range != range) return errc::origin_protocol;
+        if (parsed->total && *parsed->total != length) return errc::source_changed;
+        if (header_or_empty(h, "ETag") != st.layout.etag ||
+            header_or_empty(h, "Last-Modified") != st.layout.last_modified)
+          return errc::source_changed;
+        return {};
+      };
+      const body_sink body = [&](std::span<const std::byte> chunk) -> error_code {
+        if (stop()) return errc::cancelled;
+        if (sink.on_bytes) sink.on_bytes(chunk.size());
+        if (got + chunk.size() > range.length) return errc::origin_protocol;
+        if (auto ec = sink.on_data(range.offset + got, chunk)) return ec;
+        hash.update(chunk);
+        got += chunk.size();
+        return {};
+      };
+      auto r = co_await client.request(req, check, body);
+      if (stop()) break;
+      if (r && got == range.length) {
+        done = true;
+        sink.on_piece(index, hash.finish());
+      } else {
+        last.ec = r ? error_code(errc::origin_protocol) : r.error();
+        spdlog::debug("origin {} piece {} attempt {} failed: {}", url_.authority(), index,
+                      attempt + 1, last.ec.message());
+        if (last.ec == errc::source_changed || last.ec == errc::io_error) break;
+      }
+    }
+    if (!done && !st.failed) {
+      if (!last.ec) last.ec = errc::cancelled;
+      last.detail = "piece " + std::to_string(index);
+      st.failed = true;
+      st.failure = last;
+    }
+  }
+  if (--st.running == 0 && st.all_done) st.all_done->cancel();
+}
+
+}  // namespace damselfly
