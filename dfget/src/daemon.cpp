@@ -486,8 +486,8 @@ asio::awaitable<proto::local_event> daemon::impl::download(
     opts.upload_slots = cfg.upload_slots;
     opts.download_rate = cfg.download_rate;
     opts.leave_when_done = false;  // stay a source for this task
-    opts.counters = {&from_supernode, &from_peer, &failed_bad_digest, &failed_unreachable,
-                     &failed_other};
+    opts.counters = {&from_supernode, &from_peer, &from_origin, &failed_bad_digest,
+                     &failed_unreachable, &failed_other};
     downloader engine(ex, opts);
     download_request dreq;
     dreq.url = req.url;

@@ -18,6 +18,9 @@
 #include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
+#include "damselfly/common/origin_reader.hpp"
+#include "damselfly/common/piece_math.hpp"
+#include "damselfly/common/url.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/proto/messages.hpp"
 
@@ -111,6 +114,8 @@ struct downloader::session {
   asio::awaitable<void> ride_out_outage(const std::string& why);
   asio::awaitable<void> fetch_piece(proto::assignment a);
   asio::awaitable<void> verify_whole();
+  /// Back-to-source: the whole file straight from the origin.
+  asio::awaitable<void> from_origin();
   asio::awaitable<void> leave();
   bool complete() const {
     return task.state == proto::task_state::done && task.piece_count >= 0 &&
@@ -381,6 +386,68 @@ asio::awaitable<void> downloader::session::verify_whole() {
                                     std::string(to_string(req.digest->algo)) + ":" + got);
 }
 
+asio::awaitable<void> downloader::session::from_origin() {
+  auto url = http_url::parse(req.url);
+  if (!url) {
+    fail(errc::invalid_argument, "not an absolute http(s) URL: " + req.url);
+    co_return;
+  }
+  origin_reader_options ro;
+  ro.client = client_options();
+  ro.concurrency = opts.parallel;
+  origin_reader reader(ex, *url, req.headers, ro);
+  origin_sink sink;
+  sink.cancelled = [this] { return fatal; };
+  sink.on_layout = [this](const origin_layout& l) -> error_code {
+    task.content_length = l.length;
+    task.piece_size = l.piece_size;
+    task.piece_count = l.length < 0 ? -1 : static_cast<std::int64_t>(piece_count(static_cast<std::uint64_t>(l.length), l.piece_size));
+    return {};
+  };
+  error_code write_error;
+  sink.on_data = [this, &write_error](std::uint64_t offset,
+                                      std::span<const std::byte> data) -> error_code {
+    if (auto ec = store.write(offset, data)) {
+      write_error = ec;
+      return ec;
+    }
+    outcome.summary.bytes += data.size();
+    outcome.summary.from_origin += data.size();
+    if (opts.counters.from_origin) opts.counters.from_origin->add(data.size());
+    last_progress = steady::now();
+    return {};
+  };
+  sink.on_piece = [this](std::uint64_t index, std::string) {
+    if (index >= have.size()) have.resize(index + 1, false);
+    if (!have[index]) {
+      have[index] = true;
+      ++have_count;
+      ++outcome.summary.pieces;
+    }
+    if (on_piece) on_piece(index);
+    if (on_progress)
+      on_progress({outcome.summary.bytes, task.content_length, have_count, task.piece_count,
+                   task.piece_size, task.task_id, task.version});
+  };
+  auto r = co_await reader.fetch(sink);
+  if (fatal) co_return;
+  if (r.ec) {
+    auto text = describe_origin_failure(*url, r);
+    auto code = text.code == "origin_unreachable" || text.code == "origin_timeout" ? errc::origin_unreachable
+                : text.code == "source_changed"                                     ? errc::source_changed
+                                                                                    : errc::origin_http_error;
+    if (write_error)
+      fail(errc::io_error, "cannot write the download: " + write_error.message());
+    else
+      fail(code, text.message);
+    co_return;
+  }
+  task.content_length = r.layout.length;
+  task.piece_size = r.layout.piece_size;
+  task.piece_count = static_cast<std::int64_t>(piece_count(static_cast<std::uint64_t>(r.layout.length), r.layout.piece_size));
+  task.state = proto::task_state::done;
+}
+
 asio::awaitable<void> downloader::session::leave() {
   http_request del;
   del.method = "DELETE";
@@ -397,14 +464,22 @@ asio::awaitable<download_outcome> downloader::run(
   s.have = req.have;
   for (bool b : s.have) s.have_count += b ? 1 : 0;
   s.peer_id = opts_.peer_id;
-  if (opts_.supernodes.empty()) {
-    s.outcome.ec = errc::invalid_argument;
-    s.outcome.message = "no supernode configured";
-    co_return s.outcome;
-  }
-  if (auto r = co_await s.register_task(); r != session::call::ok) {
-    // Nobody answered the first registration at all: a configuration problem, not an outage.
-    if (r == session::call::retry) s.fail(errc::supernode_unreachable, s.last_outage_error);
+  auto register_result = session::call::retry;
+  s.last_outage_error = "no supernode configured";
+  if (!opts_.supernodes.empty()) register_result = co_await s.register_task();
+  if (register_result == session::call::failed) co_return s.outcome;
+  if (register_result == session::call::retry) {
+    // Nobody to ask: fetch from the origin ourselves, unless told not to.
+    if (!opts_.back_to_source) {
+      s.fail(errc::supernode_unreachable, s.last_outage_error + "; back-to-source is off");
+      co_return s.outcome;
+    }
+    spdlog::info("{}; downloading from the origin", s.last_outage_error);
+    co_await s.from_origin();
+    if (!s.fatal) co_await s.verify_whole();
+    s.outcome.summary.elapsed = since(started);
+    s.outcome.summary.content_length = s.task.content_length;
+    s.outcome.summary.piece_size = s.task.piece_size;
     co_return s.outcome;
   }
   s.outcome.summary.task_id = s.task.task_id;

@@ -100,6 +100,9 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout_s, "Give up after this many seconds (0: no limit)")
       ->capture_default_str();
   app.add_flag("--standalone", standalone, "Run the download engine inside this process");
+  bool no_back_source = false;
+  app.add_flag("--no-back-source", no_back_source,
+               "Fail instead of downloading straight from the origin when no supernode answers");
   app.add_flag("-q,--quiet", quiet, "Print nothing on success");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
@@ -216,8 +219,9 @@ int main(int argc, char** argv) {
     opts.supernodes.push_back(*hp);
   }
   bool via_daemon = !daemon_socket.empty() && !standalone;
-  if (opts.supernodes.empty() && !via_daemon)
-    return fail(exit_usage, "no supernode configured: pass --supernode HOST:PORT");
+  opts.back_to_source = !no_back_source;
+  if (opts.supernodes.empty() && !via_daemon && no_back_source)
+    return fail(exit_usage, "no supernode configured (--supernode HOST:PORT) and --no-back-source given");
 
   namespace fs = std::filesystem;
   fs::path out_path = output;
@@ -288,11 +292,13 @@ int main(int argc, char** argv) {
     return fail(exit_local_io, "cannot publish " + out_path.string() + ": " + ec.message());
   if (!quiet) {
     double secs = std::max<double>(outcome.summary.elapsed.count(), 1) / 1000.0;
-    std::fprintf(stderr, "dfget: %s saved: %s in %.2f s (%s/s); from supernode %s, from peers %s\n",
-                 out_path.c_str(), human_bytes(static_cast<double>(outcome.summary.bytes)).c_str(),
-                 secs, human_bytes(static_cast<double>(outcome.summary.bytes) / secs).c_str(),
+    std::fprintf(stderr,
+                 "dfget: %s saved: %s in %.2f s (%s/s); from supernode %s, from peers %s, from origin %s\n",
+                 out_path.c_str(), human_bytes(static_cast<double>(outcome.summary.bytes)).c_str(), secs,
+                 human_bytes(static_cast<double>(outcome.summary.bytes) / secs).c_str(),
                  human_bytes(static_cast<double>(outcome.summary.from_supernode)).c_str(),
-                 human_bytes(static_cast<double>(outcome.summary.from_peers)).c_str());
+                 human_bytes(static_cast<double>(outcome.summary.from_peers)).c_str(),
+                 human_bytes(static_cast<double>(outcome.summary.from_origin)).c_str());
   }
   return exit_ok;
 }

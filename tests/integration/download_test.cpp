@@ -237,12 +237,13 @@ TEST_F(download_test, BadInputAndUnreachableSupernode) {
                                   "--supernode", supernode_->address()},
                                  logs),
                        2, out, "bad digest");
-  expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string()}, logs), 2, out,
-                       "no supernode");
+  expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string(), "--no-back-source"}, logs),
+                       2, out, "no supernode");
   auto dead = "127.0.0.1:" + std::to_string(free_port());
-  expect_clean_failure(
-      run_dfget({origin_->url("f"), "-O", out.string(), "--supernode", dead}, logs), 3, out,
-      "cannot reach any supernode");
+  expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string(), "--supernode", dead,
+                                  "--no-back-source"},
+                                 logs),
+                       3, out, "cannot reach any supernode");
   expect_clean_failure(run_dfget({origin_->url("f"), "-O", (dir_ / "nodir" / "f").string(),
                                   "--supernode", supernode_->address()},
                                  logs),
@@ -259,6 +260,35 @@ TEST_F(download_test, SupernodeStopsPromptlyAndCleanlyOnSigterm) {
   EXPECT_EQ(*status, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
   EXPECT_NE(supernode_->log().find("shutting down"), std::string::npos);
+}
+
+TEST_F(download_test, BackToSourceWhenNoSupernodeAnswers) {
+  start({"--piece-size", "1M"});
+  auto src = file("f", 5 * mib + 3);
+  auto want = sha256_file(src);
+  auto logs = dir_ / "logs";
+  auto dead = "127.0.0.1:" + std::to_string(free_port());
+  // No supernode at all, a dead one, and an origin without Range support:
+  // every time the file comes straight from the origin, exactly once.
+  const std::vector<std::vector<std::string>> cases{
+      {origin_->url("f"), "-O", (dir_ / "out" / "a").string()},
+      {origin_->url("f"), "-O", (dir_ / "out" / "b").string(), "--supernode", dead},
+      {origin_->url("f", "norange=1"), "-O", (dir_ / "out" / "c").string(), "--digest", "sha256:" + want}};
+  for (const auto& args : cases) {
+    auto before = origin_->body_bytes();
+    auto r = run_dfget(args, logs);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("from origin 5.0 MiB"), std::string::npos) << r.output;
+    EXPECT_EQ(sha256_file(args[2]), want);
+    EXPECT_LE(origin_->body_bytes() - before, fs::file_size(src) + 1);
+  }
+  // The origin's errors and a wrong digest still fail cleanly.
+  auto out = dir_ / "out" / "bad";
+  expect_clean_failure(run_dfget({origin_->url("missing"), "-O", out.string()}, logs), 4, out, "404");
+  expect_clean_failure(
+      run_dfget({origin_->url("f"), "-O", out.string(), "--digest", "sha256:" + std::string(64, '1')},
+                logs),
+      5, out, "digest mismatch");
 }
 
 TEST(ServiceManager, SupernodeSaysReadyAndStoppingOnTheNotifySocket) {

@@ -194,3 +194,13 @@ TEST_F(swarm_test, RestartedDaemonKeepsServingWhatItHolds) {
       metric(daemons_[0]->metrics(), R"(damselfly_daemon_download_bytes_total{from="peer"})");
   EXPECT_EQ(fetched, 0);
 }
+
+TEST_F(swarm_test, DaemonFallsBackToTheOriginWithoutASupernode) {
+  start(1, "8M", "8M", 6 * mib);
+  supernode_->stop();
+  auto client = daemons_[0]->start_client(origin_->url("release.bin"), out(0));
+  ASSERT_EQ(client->wait(120s), std::optional<int>(0)) << client->output();
+  EXPECT_EQ(sha256_file(out(0)), sha256_file(src_));
+  EXPECT_EQ(metric(daemons_[0]->metrics(), R"(damselfly_daemon_download_bytes_total{from="origin"})"),
+            static_cast<double>(size_));
+}

@@ -41,6 +41,7 @@ struct download_request {
 struct download_counters {
   metric_value* from_supernode = nullptr;  ///< bytes
   metric_value* from_peers = nullptr;      ///< bytes
+  metric_value* from_origin = nullptr;     ///< bytes fetched back-to-source
   metric_value* failed_bad_digest = nullptr;
   metric_value* failed_unreachable = nullptr;
   metric_value* failed_other = nullptr;
@@ -68,6 +69,9 @@ struct downloader_options {
   download_counters counters;
   /// Leave the task at the supernode when done (a daemon stays, to serve it).
   bool leave_when_done = true;
+  /// With no supernode configured or none answering, fetch straight from the
+  /// origin (parallel Range requests, or one stream). Off: that is an error.
+  bool back_to_source = true;
   /// Threads that verify and write pieces while the I/O thread keeps receiving.
   unsigned worker_threads = 2;
 };
@@ -88,6 +92,7 @@ struct download_summary {
   std::uint64_t pieces = 0;
   std::uint64_t from_supernode = 0;  ///< bytes
   std::uint64_t from_peers = 0;      ///< bytes
+  std::uint64_t from_origin = 0;     ///< bytes, back-to-source
   std::uint64_t failed_pieces = 0;   ///< attempts that failed and were retried
   std::chrono::milliseconds elapsed{0};
   std::int64_t content_length = -1;
