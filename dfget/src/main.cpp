@@ -21,6 +21,9 @@
 #include "damselfly/dfget/downloader.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
 #include "damselfly/dfget_storage/output_file.hpp"
+#include "progress_printer.hpp"
+
+#include <unistd.h>
 
 namespace {
 
@@ -100,6 +103,18 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout_s, "Give up after this many seconds (0: no limit)")
       ->capture_default_str();
   app.add_flag("--standalone", standalone, "Run the download engine inside this process");
+  std::string progress_text;
+  app.add_option("--progress", progress_text,
+                 "bar, json (one event per line on stdout) or none; default: bar on a terminal");
+  bool showbar = false;
+  app.add_flag("-b,--showbar", showbar, "Same as --progress=bar");
+  std::string limit_rate = "0";
+  app.add_option("--limit-rate,-s,--locallimit", limit_rate,
+                 "Download rate cap per second, like 20M (in-process downloads)");
+  unsigned tries = 5;
+  app.add_option("--tries", tries, "Attempts per piece before the download fails")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 100u));
   bool no_back_source = false;
   app.add_flag("--no-back-source", no_back_source,
                "Fail instead of downloading straight from the origin when no supernode answers");
@@ -176,6 +191,20 @@ int main(int argc, char** argv) {
   }
   if (setup_logging("dfget", log_level))
     return fail(exit_usage, "unknown --log-level " + log_level);
+  dfget::progress_mode pmode =
+      ::isatty(STDERR_FILENO) ? dfget::progress_mode::bar : dfget::progress_mode::none;
+  if (showbar) pmode = dfget::progress_mode::bar;
+  if (!progress_text.empty() && !dfget::parse_progress_mode(progress_text, pmode))
+    return fail(exit_usage, "bad --progress '" + progress_text + "': expected bar, json or none");
+  if (quiet && pmode == dfget::progress_mode::bar) pmode = dfget::progress_mode::none;
+  dfget::progress_printer printer(pmode);
+  auto fail_download = [&](int code, const std::string& message) {
+    printer.failed(code, message);
+    return fail(code, message);
+  };
+  auto rate = parse_size(limit_rate);
+  if (!rate)
+    return fail(exit_usage, "bad --limit-rate '" + limit_rate + "': expected a size like 20M");
 
   if (!url_flag.empty()) {
     if (!url.empty() && url != url_flag) return fail(exit_usage, "two different URLs given");
@@ -220,8 +249,11 @@ int main(int argc, char** argv) {
   }
   bool via_daemon = !daemon_socket.empty() && !standalone;
   opts.back_to_source = !no_back_source;
+  opts.download_rate = *rate;
+  opts.max_piece_attempts = tries;
   if (opts.supernodes.empty() && !via_daemon && no_back_source)
-    return fail(exit_usage, "no supernode configured (--supernode HOST:PORT) and --no-back-source given");
+    return fail(exit_usage,
+                "no supernode configured (--supernode HOST:PORT) and --no-back-source given");
 
   namespace fs = std::filesystem;
   fs::path out_path = output;
@@ -245,16 +277,22 @@ int main(int argc, char** argv) {
     lreq.headers = req.headers;
     if (!fs::is_directory(fs::absolute(out_path).parent_path(), fec))
       return fail(exit_local_io, "cannot create " + out_path.string() + ": no such directory");
-    auto verdict = dfget::run_via_daemon(daemon_socket, lreq, {}, std::chrono::seconds(timeout_s));
+    const std::function<void(const proto::local_event&)> show = [&](const proto::local_event& e) {
+      printer.update(e.bytes, e.total);
+    };
+    auto verdict =
+        dfget::run_via_daemon(daemon_socket, lreq, show, std::chrono::seconds(timeout_s));
     if (!verdict) {
       if (verdict.error() == errc::supernode_unreachable)
-        return fail(exit_supernode, "no dfget daemon answers on " + daemon_socket);
+        return fail_download(exit_supernode, "no dfget daemon answers on " + daemon_socket);
       if (verdict.error() == errc::timeout)
-        return fail(exit_timeout,
-                    "download did not finish within " + std::to_string(timeout_s) + " s");
-      return fail(exit_internal, "the daemon broke off: " + verdict.error().message());
+        return fail_download(exit_timeout,
+                             "download did not finish within " + std::to_string(timeout_s) + " s");
+      return fail_download(exit_internal, "the daemon broke off: " + verdict.error().message());
     }
-    if (verdict->event == "error") return fail(verdict->exit_code, verdict->message);
+    if (verdict->event == "error") return fail_download(verdict->exit_code, verdict->message);
+    printer.done(verdict->bytes, std::chrono::milliseconds(verdict->elapsed_ms),
+                 verdict->from_supernode, verdict->from_peers, 0);
     if (!quiet) {
       double secs = std::max<double>(static_cast<double>(verdict->elapsed_ms), 1) / 1000.0;
       std::fprintf(stderr,
@@ -274,9 +312,10 @@ int main(int argc, char** argv) {
   boost::asio::io_context io(1);
   dfget::downloader engine(io.get_executor(), opts);
   dfget::download_outcome outcome;
-  const std::function<void(const dfget::download_progress&)> no_progress;
+  const std::function<void(const dfget::download_progress&)> show =
+      [&](const dfget::download_progress& p) { printer.update(p.bytes_done, p.total_bytes); };
   const std::function<void(std::uint64_t)> no_piece_callback;
-  boost::asio::co_spawn(io, engine.run(req, **out, no_progress, no_piece_callback),
+  boost::asio::co_spawn(io, engine.run(req, **out, show, no_piece_callback),
                         [&](std::exception_ptr ep, dfget::download_outcome o) {
                           if (ep) {
                             outcome.ec = errc::io_error;
@@ -287,18 +326,22 @@ int main(int argc, char** argv) {
                         });
   io.run();
 
-  if (outcome.ec) return fail(exit_code_for(outcome.ec), outcome.message);
+  if (outcome.ec) return fail_download(exit_code_for(outcome.ec), outcome.message);
   if (auto ec = (*out)->commit(outcome.summary.bytes))
-    return fail(exit_local_io, "cannot publish " + out_path.string() + ": " + ec.message());
+    return fail_download(exit_local_io,
+                         "cannot publish " + out_path.string() + ": " + ec.message());
+  printer.done(outcome.summary.bytes, outcome.summary.elapsed, outcome.summary.from_supernode,
+               outcome.summary.from_peers, outcome.summary.from_origin);
   if (!quiet) {
     double secs = std::max<double>(outcome.summary.elapsed.count(), 1) / 1000.0;
-    std::fprintf(stderr,
-                 "dfget: %s saved: %s in %.2f s (%s/s); from supernode %s, from peers %s, from origin %s\n",
-                 out_path.c_str(), human_bytes(static_cast<double>(outcome.summary.bytes)).c_str(), secs,
-                 human_bytes(static_cast<double>(outcome.summary.bytes) / secs).c_str(),
-                 human_bytes(static_cast<double>(outcome.summary.from_supernode)).c_str(),
-                 human_bytes(static_cast<double>(outcome.summary.from_peers)).c_str(),
-                 human_bytes(static_cast<double>(outcome.summary.from_origin)).c_str());
+    std::fprintf(
+        stderr,
+        "dfget: %s saved: %s in %.2f s (%s/s); from supernode %s, from peers %s, from origin %s\n",
+        out_path.c_str(), human_bytes(static_cast<double>(outcome.summary.bytes)).c_str(), secs,
+        human_bytes(static_cast<double>(outcome.summary.bytes) / secs).c_str(),
+        human_bytes(static_cast<double>(outcome.summary.from_supernode)).c_str(),
+        human_bytes(static_cast<double>(outcome.summary.from_peers)).c_str(),
+        human_bytes(static_cast<double>(outcome.summary.from_origin)).c_str());
   }
   return exit_ok;
 }

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include <filesystem>
 #include <fstream>
@@ -240,10 +242,10 @@ TEST_F(download_test, BadInputAndUnreachableSupernode) {
   expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string(), "--no-back-source"}, logs),
                        2, out, "no supernode");
   auto dead = "127.0.0.1:" + std::to_string(free_port());
-  expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string(), "--supernode", dead,
-                                  "--no-back-source"},
-                                 logs),
-                       3, out, "cannot reach any supernode");
+  expect_clean_failure(
+      run_dfget({origin_->url("f"), "-O", out.string(), "--supernode", dead, "--no-back-source"},
+                logs),
+      3, out, "cannot reach any supernode");
   expect_clean_failure(run_dfget({origin_->url("f"), "-O", (dir_ / "nodir" / "f").string(),
                                   "--supernode", supernode_->address()},
                                  logs),
@@ -273,7 +275,8 @@ TEST_F(download_test, BackToSourceWhenNoSupernodeAnswers) {
   const std::vector<std::vector<std::string>> cases{
       {origin_->url("f"), "-O", (dir_ / "out" / "a").string()},
       {origin_->url("f"), "-O", (dir_ / "out" / "b").string(), "--supernode", dead},
-      {origin_->url("f", "norange=1"), "-O", (dir_ / "out" / "c").string(), "--digest", "sha256:" + want}};
+      {origin_->url("f", "norange=1"), "-O", (dir_ / "out" / "c").string(), "--digest",
+       "sha256:" + want}};
   for (const auto& args : cases) {
     auto before = origin_->body_bytes();
     auto r = run_dfget(args, logs);
@@ -284,11 +287,50 @@ TEST_F(download_test, BackToSourceWhenNoSupernodeAnswers) {
   }
   // The origin's errors and a wrong digest still fail cleanly.
   auto out = dir_ / "out" / "bad";
-  expect_clean_failure(run_dfget({origin_->url("missing"), "-O", out.string()}, logs), 4, out, "404");
-  expect_clean_failure(
-      run_dfget({origin_->url("f"), "-O", out.string(), "--digest", "sha256:" + std::string(64, '1')},
-                logs),
-      5, out, "digest mismatch");
+  expect_clean_failure(run_dfget({origin_->url("missing"), "-O", out.string()}, logs), 4, out,
+                       "404");
+  expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string(), "--digest",
+                                  "sha256:" + std::string(64, '1')},
+                                 logs),
+                       5, out, "digest mismatch");
+}
+
+TEST_F(download_test, JsonProgressIsOneEventPerLine) {
+  start();
+  auto src = file("f", 12 * mib);
+  auto out = dir_ / "out" / "f";
+  // A slow origin so progress has time to be reported more than once.
+  auto r = dfget(origin_->url("f", "norange=1&slow=20000000"), out, {"--progress", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::istringstream lines(r.output);
+  std::string line;
+  int progress = 0;
+  std::uint64_t last_bytes = 0;
+  nlohmann::json final_event;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] != '{') continue;  // stderr's summary line shares the log
+    auto j = nlohmann::json::parse(line);          // every event line parses on its own
+    if (j["event"] == "progress") {
+      ++progress;
+      EXPECT_GE(j["bytes"].get<std::uint64_t>(), last_bytes);  // monotonic
+      last_bytes = j["bytes"].get<std::uint64_t>();
+    } else {
+      final_event = j;
+    }
+  }
+  EXPECT_GE(progress, 1);
+  ASSERT_EQ(final_event["event"], "done");
+  EXPECT_EQ(final_event["bytes"].get<std::uint64_t>(), fs::file_size(src));
+  EXPECT_EQ(final_event["from_supernode"].get<std::uint64_t>(), fs::file_size(src));
+
+  auto bad = run_dfget({origin_->url("missing"), "-O", out.string() + ".x", "--supernode",
+                        supernode_->address(), "--progress", "json"},
+                       dir_ / "logs");
+  EXPECT_EQ(bad.exit_code, 4);
+  EXPECT_NE(bad.output.find(R"({"event":"error","exit_code":4,)"), std::string::npos) << bad.output;
+  EXPECT_EQ(run_dfget({origin_->url("f"), "-O", out.string(), "--progress", "fancy"}, dir_ / "logs")
+                .exit_code,
+            2);
 }
 
 TEST(ServiceManager, SupernodeSaysReadyAndStoppingOnTheNotifySocket) {
