@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,6 +19,7 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <random>
@@ -131,6 +133,8 @@ struct daemon::impl : std::enable_shared_from_this<impl> {
                                            R"(reason="unreachable")")),
         failed_other(metrics.counter("damselfly_daemon_piece_failures_total",
                                      "Failed piece downloads, by reason", R"(reason="error")")),
+        evictions(metrics.counter("damselfly_daemon_cache_evictions_total",
+                                  "Finished tasks removed from the data dir")),
         uploads_refused(
             metrics.counter("damselfly_daemon_uploads_refused_total",
                             "Piece requests refused because every upload slot was busy")),
@@ -156,6 +160,7 @@ struct daemon::impl : std::enable_shared_from_this<impl> {
   std::size_t supernode_index = 0;
   std::map<std::string, std::shared_ptr<task_file>> tasks;
   std::set<std::string> downloading;
+  std::map<std::string, unsigned> uploads_by_task;  ///< uploads in progress, per task
   std::shared_ptr<rate_limiter> upload_limiter;
   unsigned uploads_active = 0;
   std::size_t local_clients = 0;
@@ -168,6 +173,7 @@ struct daemon::impl : std::enable_shared_from_this<impl> {
   metric_value& failed_bad_digest;
   metric_value& failed_unreachable;
   metric_value& failed_other;
+  metric_value& evictions;
   metric_value& uploads_refused;
   metric_value& downloads_ok;
   metric_value& downloads_failed;
@@ -181,6 +187,11 @@ struct daemon::impl : std::enable_shared_from_this<impl> {
       const proto::local_request& req,
       const std::function<void(const proto::local_event&)>& progress);
   asio::awaitable<void> heartbeat_loop();
+  /// Evicts finished, idle tasks by TTL, quota and free-space watermark (LRU
+  /// first); with `only`, removes just that task if it is idle. Returns what went.
+  std::vector<proto::cache_entry> collect_garbage(const std::string& only = "");
+  std::vector<proto::cache_entry> cache_entries();
+  proto::local_event cache_command(const proto::local_request& req);
   asio::awaitable<void> announce(const std::shared_ptr<task_file>& tf);
 };
 
@@ -293,6 +304,8 @@ http_response daemon::impl::serve_pieces(http_request& req, const std::string& t
                                R"({"error":{"code":"busy","message":"all upload slots busy"}})");
   }
   ++uploads_active;
+  ++uploads_by_task[task_id];
+  tf->update([](task_meta& m) { m.last_used = std::time(nullptr); });
   http_response resp;
   resp.status = 206;
   resp.headers.set("Content-Type", "application/octet-stream");
@@ -301,13 +314,15 @@ http_response daemon::impl::serve_pieces(http_request& req, const std::string& t
   resp.file = file_slice{tf->fd(),
                          range->offset,
                          range->length,
-                         [self](std::uint64_t n) {
+                         [self, task_id](std::uint64_t n) {
                            self->uploaded.add(n);
                            --self->uploads_active;
+                           --self->uploads_by_task[task_id];
                          },
                          {}};
   if (req.method == "HEAD") {
     --uploads_active;
+    --uploads_by_task[task_id];
     resp.file->on_sent = {};
   }
   if (upload_limiter) {
@@ -396,6 +411,8 @@ asio::awaitable<void> daemon::impl::serve_local(local::socket sock) {
       result.code = "bad_request";
       result.exit_code = exit_usage;
       result.message = "bad request from the client: " + msg.error.message;
+    } else if (msg.value->command != "download") {
+      result = cache_command(*msg.value);
     } else {
       asio::co_spawn(ex, pump_progress(c), asio::detached);
       // Named, not a temporary in the co_await: GCC 12 may destroy such temporaries twice.
@@ -486,8 +503,8 @@ asio::awaitable<proto::local_event> daemon::impl::download(
     opts.upload_slots = cfg.upload_slots;
     opts.download_rate = cfg.download_rate;
     opts.leave_when_done = false;  // stay a source for this task
-    opts.counters = {&from_supernode, &from_peer, &from_origin, &failed_bad_digest,
-                     &failed_unreachable, &failed_other};
+    opts.counters = {&from_supernode,    &from_peer,          &from_origin,
+                     &failed_bad_digest, &failed_unreachable, &failed_other};
     downloader engine(ex, opts);
     download_request dreq;
     dreq.url = req.url;
@@ -542,6 +559,7 @@ asio::awaitable<proto::local_event> daemon::impl::download(
     m.piece_size = outcome.summary.piece_size;
     m.version = outcome.summary.version;
     m.complete = true;
+    m.last_used = std::time(nullptr);
   });
   if (auto ec = tf->save_meta())
     spdlog::warn("task {}: cannot save metadata: {}", id->substr(0, 12), ec.message());
@@ -556,6 +574,7 @@ asio::awaitable<proto::local_event> daemon::impl::download(
   if (auto ec = (*out)->commit(length))
     co_return fail(errc::io_error, "cannot publish " + req.output + ": " + ec.message());
   downloads_ok.add();
+  collect_garbage();  // a new file may have pushed the cache over its limits
   result.event = "done";
   result.bytes = length;
   result.total = static_cast<std::int64_t>(length);
@@ -563,6 +582,73 @@ asio::awaitable<proto::local_event> daemon::impl::download(
   result.from_peers = outcome.summary.from_peers;
   result.elapsed_ms = static_cast<std::uint64_t>(outcome.summary.elapsed.count());
   co_return result;
+}
+
+std::vector<proto::cache_entry> daemon::impl::cache_entries() {
+  std::vector<proto::cache_entry> out;
+  for (const auto& [id, tf] : tasks) {
+    auto m = tf->meta();
+    out.push_back({id, m.url, store.disk_usage(id), m.complete, m.last_used});
+  }
+  return out;
+}
+
+std::vector<proto::cache_entry> daemon::impl::collect_garbage(const std::string& only) {
+  std::vector<proto::cache_entry> removed;
+  auto entries = cache_entries();
+  std::uint64_t usage = 0;
+  for (const auto& e : entries) usage += e.bytes;
+  std::uint64_t free_bytes = cfg.min_free ? store.free_space() : 0;
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  // Least recently used first; never a task being downloaded or uploaded.
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.last_used < b.last_used; });
+  for (const auto& e : entries) {
+    bool busy = downloading.contains(e.task_id) || uploads_by_task[e.task_id] > 0;
+    if (busy || (!e.complete && only.empty())) continue;
+    bool evict = only.empty()
+                     ? (cfg.cache_ttl.count() > 0 && now - e.last_used > cfg.cache_ttl.count()) ||
+                           (cfg.cache_quota > 0 && usage > cfg.cache_quota) ||
+                           (cfg.min_free > 0 && free_bytes < cfg.min_free)
+                     : e.task_id == only;
+    if (!evict) continue;
+    tasks.erase(e.task_id);
+    store.remove(e.task_id);
+    usage -= std::min(usage, e.bytes);
+    free_bytes += e.bytes;
+    evictions.add();
+    removed.push_back(e);
+    spdlog::info("cache: removed task {} ({} bytes, {})", e.task_id.substr(0, 12), e.bytes, e.url);
+  }
+  tasks_gauge.set(tasks.size());
+  return removed;
+}
+
+proto::local_event daemon::impl::cache_command(const proto::local_request& req) {
+  proto::local_event e;
+  e.event = "done";
+  if (req.command == "cache_list") {
+    e.tasks = cache_entries();
+  } else if (req.command == "cache_gc") {
+    e.tasks = collect_garbage();
+  } else {  // cache_rm
+    if (!tasks.contains(req.task)) {
+      e.event = "error";
+      e.code = "not_found";
+      e.exit_code = exit_usage;
+      e.message = "no task " + req.task + " in the cache";
+      return e;
+    }
+    e.tasks = collect_garbage(req.task);
+    if (e.tasks.empty()) {
+      e.event = "error";
+      e.code = "busy";
+      e.exit_code = exit_local_io;
+      e.message = "task " + req.task + " is being downloaded or uploaded; not removed";
+    }
+  }
+  for (const auto& t : e.tasks) e.bytes += t.bytes;
+  return e;
 }
 
 asio::awaitable<void> daemon::impl::announce(const std::shared_ptr<task_file>& tf) {
@@ -629,6 +715,7 @@ asio::awaitable<void> daemon::impl::heartbeat_loop() {
         }
       }
     }
+    collect_garbage();
     heartbeat_timer.expires_after(cfg.heartbeat_interval);
     co_await heartbeat_timer.async_wait(nothrow);
   }

@@ -14,10 +14,10 @@
 
 namespace damselfly::dfget {
 
-result<proto::local_event> run_via_daemon(const std::filesystem::path& socket_path,
-                                          const proto::local_request& req,
-                                          const std::function<void(const proto::local_event&)>& on_event,
-                                          std::chrono::milliseconds timeout) {
+result<proto::local_event> run_via_daemon(
+    const std::filesystem::path& socket_path, const proto::local_request& req,
+    const std::function<void(const proto::local_event&)>& on_event,
+    std::chrono::milliseconds timeout) {
   unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return last_system_error();
   sockaddr_un addr{};

@@ -20,8 +20,8 @@
 #include "damselfly/common/http_range.hpp"
 #include "damselfly/common/origin_reader.hpp"
 #include "damselfly/common/piece_math.hpp"
-#include "damselfly/common/url.hpp"
 #include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/common/url.hpp"
 #include "damselfly/proto/messages.hpp"
 
 namespace damselfly::dfget {
@@ -401,7 +401,9 @@ asio::awaitable<void> downloader::session::from_origin() {
   sink.on_layout = [this](const origin_layout& l) -> error_code {
     task.content_length = l.length;
     task.piece_size = l.piece_size;
-    task.piece_count = l.length < 0 ? -1 : static_cast<std::int64_t>(piece_count(static_cast<std::uint64_t>(l.length), l.piece_size));
+    task.piece_count = l.length < 0 ? -1
+                                    : static_cast<std::int64_t>(piece_count(
+                                          static_cast<std::uint64_t>(l.length), l.piece_size));
     return {};
   };
   error_code write_error;
@@ -433,9 +435,10 @@ asio::awaitable<void> downloader::session::from_origin() {
   if (fatal) co_return;
   if (r.ec) {
     auto text = describe_origin_failure(*url, r);
-    auto code = text.code == "origin_unreachable" || text.code == "origin_timeout" ? errc::origin_unreachable
-                : text.code == "source_changed"                                     ? errc::source_changed
-                                                                                    : errc::origin_http_error;
+    auto code = text.code == "origin_unreachable" || text.code == "origin_timeout"
+                    ? errc::origin_unreachable
+                : text.code == "source_changed" ? errc::source_changed
+                                                : errc::origin_http_error;
     if (write_error)
       fail(errc::io_error, "cannot write the download: " + write_error.message());
     else
@@ -444,7 +447,8 @@ asio::awaitable<void> downloader::session::from_origin() {
   }
   task.content_length = r.layout.length;
   task.piece_size = r.layout.piece_size;
-  task.piece_count = static_cast<std::int64_t>(piece_count(static_cast<std::uint64_t>(r.layout.length), r.layout.piece_size));
+  task.piece_count = static_cast<std::int64_t>(
+      piece_count(static_cast<std::uint64_t>(r.layout.length), r.layout.piece_size));
   task.state = proto::task_state::done;
 }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 
@@ -160,9 +161,32 @@ int main(int argc, char** argv) {
   daemon_cmd->add_option("--parallel", dcfg.parallel, "Pieces in flight per download")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
+  std::string cache_quota = "0", min_free = "0";
+  unsigned cache_ttl_s = 0;
+  daemon_cmd
+      ->add_option(
+          "--cache-quota", cache_quota,
+          "Evict finished tasks (least recently used first) above this size, like 50G; 0: none")
+      ->capture_default_str();
+  daemon_cmd
+      ->add_option("--min-free", min_free,
+                   "Evict finished tasks while the disk has less than this free, like 10G; 0: none")
+      ->capture_default_str();
+  daemon_cmd
+      ->add_option("--cache-ttl", cache_ttl_s,
+                   "Evict finished tasks unused for this many seconds; 0: keep")
+      ->capture_default_str();
   daemon_cmd->add_option("--log-level", daemon_log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   daemon_cmd->add_option("--log-file", daemon_log_file, "Log to this file instead of stderr");
+  std::string cache_action, cache_task;
+  auto* cache_cmd =
+      app.add_subcommand("cache", "List, remove or garbage-collect the daemon's cached tasks");
+  cache_cmd->add_option("action", cache_action, "list, rm or gc")
+      ->required()
+      ->check(CLI::IsMember({"list", "rm", "gc"}));
+  cache_cmd->add_option("task", cache_task, "The task id to remove (rm)");
+  cache_cmd->fallthrough();
   add_yaml_config_option(app);
 
   try {
@@ -187,10 +211,45 @@ int main(int argc, char** argv) {
     if (!up || !down) return fail(exit_usage, "rates are sizes per second like 8M, or 0");
     dcfg.upload_rate = *up;
     dcfg.download_rate = *down;
+    auto quota = parse_size(cache_quota);
+    auto floor = parse_size(min_free);
+    if (!quota || !floor)
+      return fail(exit_usage, "--cache-quota and --min-free are sizes like 50G, or 0");
+    dcfg.cache_quota = *quota;
+    dcfg.min_free = *floor;
+    dcfg.cache_ttl = std::chrono::seconds(cache_ttl_s);
     return run_daemon(dcfg);
   }
   if (setup_logging("dfget", log_level))
     return fail(exit_usage, "unknown --log-level " + log_level);
+  if (cache_cmd->parsed()) {
+    proto::local_request creq;
+    creq.command = "cache_" + cache_action;
+    creq.task = cache_task;
+    if (cache_action == "rm" && cache_task.empty())
+      return fail(exit_usage, "cache rm needs a task id");
+    std::string socket_path = daemon_socket.empty() ? "/run/damselfly/dfget.sock" : daemon_socket;
+    auto verdict = dfget::run_via_daemon(socket_path, creq, {}, std::chrono::seconds(30));
+    if (!verdict) return fail(exit_supernode, "no dfget daemon answers on " + socket_path);
+    if (verdict->event == "error") return fail(verdict->exit_code, verdict->message);
+    if (cache_action == "list") {
+      std::printf("%-64s %14s %-8s %-20s %s\n", "TASK", "BYTES", "COMPLETE", "LAST USED", "URL");
+      for (const auto& t : verdict->tasks) {
+        char when[32] = "-";
+        std::time_t tt = static_cast<std::time_t>(t.last_used);
+        std::tm tm{};
+        if (t.last_used > 0 && ::gmtime_r(&tt, &tm))
+          std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        std::printf("%-64s %14llu %-8s %-20s %s\n", t.task_id.c_str(),
+                    static_cast<unsigned long long>(t.bytes), t.complete ? "yes" : "no", when,
+                    t.url.c_str());
+      }
+    } else {
+      std::printf("removed %zu task(s), %s\n", verdict->tasks.size(),
+                  human_bytes(static_cast<double>(verdict->bytes)).c_str());
+    }
+    return exit_ok;
+  }
   dfget::progress_mode pmode =
       ::isatty(STDERR_FILENO) ? dfget::progress_mode::bar : dfget::progress_mode::none;
   if (showbar) pmode = dfget::progress_mode::bar;

@@ -229,13 +229,31 @@ void from_json(const json& j, heartbeat_request& v) {
   required(j, "tasks", v.tasks);
 }
 
-void to_json(json& j, const heartbeat_response& v) { j = json{{"unknown_tasks", v.unknown_tasks}}; }
+void to_json(json& j, const heartbeat_response& v) {
+  j = json{{"unknown_tasks", v.unknown_tasks}};
+}
 void from_json(const json& j, heartbeat_response& v) {
   required(j, "unknown_tasks", v.unknown_tasks);
 }
 
+void to_json(json& j, const cache_entry& v) {
+  j = json{{"task_id", v.task_id},
+           {"url", v.url},
+           {"bytes", v.bytes},
+           {"complete", v.complete},
+           {"last_used", v.last_used}};
+}
+void from_json(const json& j, cache_entry& v) {
+  required(j, "task_id", v.task_id);
+  optional_field(j, "url", v.url);
+  optional_field(j, "bytes", v.bytes);
+  optional_field(j, "complete", v.complete);
+  optional_field(j, "last_used", v.last_used);
+}
+
 void to_json(json& j, const local_request& v) {
-  j = json{{"url", v.url}, {"output", v.output}};
+  j = json{{"command", v.command}, {"url", v.url}, {"output", v.output}};
+  if (!v.task.empty()) j["task"] = v.task;
   if (!v.filters.empty()) j["filters"] = v.filters;
   if (!v.tag.empty()) j["tag"] = v.tag;
   if (!v.digest.empty()) j["digest"] = v.digest;
@@ -243,8 +261,14 @@ void to_json(json& j, const local_request& v) {
   if (!v.headers.empty()) j["headers"] = v.headers;
 }
 void from_json(const json& j, local_request& v) {
-  required(j, "url", v.url);
-  required(j, "output", v.output);
+  optional_field(j, "command", v.command);
+  optional_field(j, "task", v.task);
+  if (v.command == "download") {
+    required(j, "url", v.url);
+    required(j, "output", v.output);
+  } else if (v.command != "cache_list" && v.command != "cache_rm" && v.command != "cache_gc") {
+    throw field_error("command", "field 'command' has unknown value '" + v.command + "'");
+  }
   optional_field(j, "filters", v.filters);
   optional_field(j, "tag", v.tag);
   optional_field(j, "digest", v.digest);
@@ -266,6 +290,7 @@ void to_json(json& j, const local_event& v) {
     j["from_peers"] = v.from_peers;
     j["elapsed_ms"] = v.elapsed_ms;
   }
+  if (!v.tasks.empty()) j["tasks"] = v.tasks;
   if (v.event == "error") {
     j["code"] = v.code;
     j["exit_code"] = v.exit_code;
@@ -282,6 +307,7 @@ void from_json(const json& j, local_event& v) {
   optional_field(j, "code", v.code);
   optional_field(j, "exit_code", v.exit_code);
   optional_field(j, "message", v.message);
+  optional_field(j, "tasks", v.tasks);
 }
 
 void to_json(json& j, const error_response& v) {
@@ -332,6 +358,7 @@ DAMSELFLY_PROTO_INSTANTIATE(assignment)
 DAMSELFLY_PROTO_INSTANTIATE(sync_response)
 DAMSELFLY_PROTO_INSTANTIATE(heartbeat_request)
 DAMSELFLY_PROTO_INSTANTIATE(heartbeat_response)
+DAMSELFLY_PROTO_INSTANTIATE(cache_entry)
 DAMSELFLY_PROTO_INSTANTIATE(local_request)
 DAMSELFLY_PROTO_INSTANTIATE(local_event)
 DAMSELFLY_PROTO_INSTANTIATE(error_response)

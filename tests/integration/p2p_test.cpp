@@ -201,6 +201,52 @@ TEST_F(swarm_test, DaemonFallsBackToTheOriginWithoutASupernode) {
   auto client = daemons_[0]->start_client(origin_->url("release.bin"), out(0));
   ASSERT_EQ(client->wait(120s), std::optional<int>(0)) << client->output();
   EXPECT_EQ(sha256_file(out(0)), sha256_file(src_));
-  EXPECT_EQ(metric(daemons_[0]->metrics(), R"(damselfly_daemon_download_bytes_total{from="origin"})"),
-            static_cast<double>(size_));
+  EXPECT_EQ(
+      metric(daemons_[0]->metrics(), R"(damselfly_daemon_download_bytes_total{from="origin"})"),
+      static_cast<double>(size_));
+}
+
+TEST_F(swarm_test, CacheQuotaEvictsTheLeastRecentlyUsedFinishedTask) {
+  start(0, "0", "0", 1 * mib);
+  for (const char* name : {"a.bin", "b.bin", "c.bin"})
+    make_file(dir_ / "www" / name, 8 * mib, name[0]);
+  daemons_.push_back(std::make_unique<daemon_server>(
+      2, supernode_->address(), dir_.path(), std::vector<std::string>{"--cache-quota", "20M"}));
+  auto& d = *daemons_[0];
+  auto get = [&](const std::string& name) {
+    auto c = d.start_client(origin_->url(name), dir_ / "out" / name);
+    ASSERT_EQ(c->wait(60s), std::optional<int>(0)) << c->output();
+    std::this_thread::sleep_for(1100ms);  // last-use times have one-second resolution
+  };
+  auto cache = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "cache");
+    args.push_back("--daemon-socket");
+    args.push_back(d.socket().string());
+    return run_dfget(args, dir_ / "logs");
+  };
+  get("a.bin");
+  get("b.bin");
+  get("a.bin");  // a is now more recent than b
+  get("c.bin");  // 24 MiB held, quota 20 MiB: b goes
+  auto list = cache({"list"});
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find(origin_->url("a.bin")), std::string::npos) << list.output;
+  EXPECT_EQ(list.output.find(origin_->url("b.bin")), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find(origin_->url("c.bin")), std::string::npos) << list.output;
+  EXPECT_EQ(metric(d.metrics(), "damselfly_daemon_cache_evictions_total"), 1);
+  // Every output survived: eviction touches the cache, never users' files.
+  for (const char* name : {"a.bin", "b.bin", "c.bin"})
+    EXPECT_EQ(sha256_file(dir_ / "out" / name), sha256_file(dir_ / "www" / name)) << name;
+
+  // rm by task id (the first column of the listing), and clear errors for bad ids.
+  auto line_start = list.output.find('\n') + 1;
+  auto first_id = list.output.substr(line_start, 64);
+  auto rm = cache({"rm", first_id});
+  EXPECT_EQ(rm.exit_code, 0) << rm.output;
+  EXPECT_NE(rm.output.find("removed 1 task(s)"), std::string::npos) << rm.output;
+  EXPECT_EQ(cache({"list"}).output.find(first_id), std::string::npos);
+  auto bogus = cache({"rm", std::string(64, 'f')});
+  EXPECT_EQ(bogus.exit_code, 2) << bogus.output;
+  EXPECT_NE(bogus.output.find("no task"), std::string::npos);
+  EXPECT_EQ(cache({"gc"}).exit_code, 0);
 }

@@ -3,6 +3,8 @@
 #include "damselfly/dfget_storage/task_store.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -34,7 +36,9 @@ std::vector<bool> text_to_bits(const std::string& s) {
 }  // namespace
 
 task_file::task_file(fs::path dir, unique_fd fd, task_meta meta)
-    : dir_(std::move(dir)), fd_(std::make_shared<const unique_fd>(std::move(fd))), meta_(std::move(meta)) {}
+    : dir_(std::move(dir)),
+      fd_(std::make_shared<const unique_fd>(std::move(fd))),
+      meta_(std::move(meta)) {}
 
 error_code task_file::write(std::uint64_t offset, std::span<const std::byte> data) {
   return write_all_at(fd_->get(), offset, data);
@@ -58,10 +62,12 @@ void task_file::mark(std::uint64_t piece) {
 bool task_file::holds_range(std::uint64_t offset, std::uint64_t length) const {
   std::lock_guard lock(mu_);
   if (meta_.piece_size == 0) return false;
-  if (meta_.content_length >= 0 && offset + length > static_cast<std::uint64_t>(meta_.content_length))
+  if (meta_.content_length >= 0 &&
+      offset + length > static_cast<std::uint64_t>(meta_.content_length))
     return false;
   if (length == 0) return true;
-  for (std::uint64_t p = offset / meta_.piece_size; p <= (offset + length - 1) / meta_.piece_size; ++p)
+  for (std::uint64_t p = offset / meta_.piece_size; p <= (offset + length - 1) / meta_.piece_size;
+       ++p)
     if (p >= meta_.have.size() || !meta_.have[p]) return false;
   return true;
 }
@@ -78,12 +84,18 @@ void task_file::update(const std::function<void(task_meta&)>& change) {
 
 error_code task_file::save_meta() {
   task_meta m = meta();
-  json j{{"task_id", m.task_id},       {"url", m.url},
-         {"filters", m.filters},       {"tag", m.tag},
-         {"digest", m.digest},         {"identifier", m.identifier},
-         {"content_length", m.content_length}, {"piece_size", m.piece_size},
-         {"version", m.version},       {"have", bits_to_text(m.have)},
-         {"complete", m.complete}};
+  json j{{"task_id", m.task_id},
+         {"url", m.url},
+         {"filters", m.filters},
+         {"tag", m.tag},
+         {"digest", m.digest},
+         {"identifier", m.identifier},
+         {"content_length", m.content_length},
+         {"piece_size", m.piece_size},
+         {"version", m.version},
+         {"have", bits_to_text(m.have)},
+         {"complete", m.complete},
+         {"last_used", m.last_used}};
   auto tmp = dir_ / "meta.json.tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -131,6 +143,7 @@ result<std::shared_ptr<task_file>> task_store::open(const std::string& task_id) 
       meta.version = j.value("version", "");
       meta.have = text_to_bits(j.value("have", ""));
       meta.complete = j.value("complete", false);
+      meta.last_used = j.value("last_used", std::int64_t{0});
       resumed = true;
     }
   } catch (const std::exception&) {
@@ -151,6 +164,22 @@ std::vector<std::string> task_store::list() const {
     if (is_valid_task_id(id) && fs::exists(e.path() / "meta.json")) out.push_back(id);
   }
   return out;
+}
+
+std::uint64_t task_store::disk_usage(const std::string& task_id) const {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root_ / "tasks" / task_id, ec)) {
+    struct stat st {};
+    if (::stat(e.path().c_str(), &st) == 0) total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
+std::uint64_t task_store::free_space() const {
+  struct statvfs vfs {};
+  if (::statvfs(root_.c_str(), &vfs) != 0) return 0;
+  return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 
 void task_store::remove(const std::string& task_id) {

@@ -30,6 +30,13 @@ struct daemon_config {
   unsigned upload_slots = 8;  ///< concurrent uploads; more get 503
   unsigned parallel = 8;      ///< pieces in flight per download
   std::chrono::milliseconds heartbeat_interval{3'000};
+  /// Finished tasks are evicted, least recently used first, while the data dir
+  /// holds more than this many bytes (0: no quota) ...
+  std::uint64_t cache_quota = 0;
+  /// ... or its filesystem has less than this free (0: no watermark) ...
+  std::uint64_t min_free = 0;
+  /// ... or they have not been used for this long (0: kept until space is needed).
+  std::chrono::seconds cache_ttl{0};
 };
 
 /// Runs on a single-threaded executor (download engines add their own

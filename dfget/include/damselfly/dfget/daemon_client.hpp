@@ -15,9 +15,9 @@ namespace damselfly::dfget {
 /// `on_event` until the final one, which is returned. A daemon that cannot be
 /// reached, or that hangs up or sends nonsense, is a returned error; so is
 /// `timeout` (zero: none) passing first.
-result<proto::local_event> run_via_daemon(const std::filesystem::path& socket_path,
-                                          const proto::local_request& req,
-                                          const std::function<void(const proto::local_event&)>& on_event,
-                                          std::chrono::milliseconds timeout);
+result<proto::local_event> run_via_daemon(
+    const std::filesystem::path& socket_path, const proto::local_request& req,
+    const std::function<void(const proto::local_event&)>& on_event,
+    std::chrono::milliseconds timeout);
 
 }  // namespace damselfly::dfget

@@ -37,9 +37,9 @@ struct register_request {
   std::string identifier;
   std::map<std::string, std::string> headers;  ///< sent to the origin with every fetch
   std::string peer_id;                         ///< required: the registering peer
-  std::string upload_addr;  ///< "host:port" where it serves pieces; empty if none
-  std::string idc;          ///< the peer's IDC, for source preference
-  std::string location;     ///< "a|b|c": more shared leading parts is closer
+  std::string upload_addr;         ///< "host:port" where it serves pieces; empty if none
+  std::string idc;                 ///< the peer's IDC, for source preference
+  std::string location;            ///< "a|b|c": more shared leading parts is closer
   std::uint32_t upload_slots = 0;  ///< concurrent uploads it accepts; 0: the supernode's default
   std::string bitmap;              ///< pieces already held, '1'/'0' per piece (after a restart)
 };
@@ -103,13 +103,24 @@ struct heartbeat_response {
 
 /// The dfget CLI asks its local daemon (one JSON line on the unix socket).
 struct local_request {
-  std::string url;     ///< required
-  std::string output;  ///< required: absolute path of the file to publish
+  std::string command = "download";  ///< "download", "cache_list", "cache_rm", "cache_gc"
+  std::string task;                  ///< cache_rm: the task id
+  std::string url;                   ///< download: required
+  std::string output;                ///< download: required, absolute path of the file to publish
   std::vector<std::string> filters;
   std::string tag;
   std::string digest;
   std::string identifier;
   std::map<std::string, std::string> headers;
+};
+
+/// One task in the daemon's cache, as `dfget cache list` shows it.
+struct cache_entry {
+  std::string task_id;
+  std::string url;
+  std::uint64_t bytes = 0;  ///< on disk
+  bool complete = false;
+  std::int64_t last_used = 0;  ///< unix seconds
 };
 
 /// The daemon's answers, one JSON line each: "progress" events, then one
@@ -121,9 +132,10 @@ struct local_event {
   std::uint64_t from_supernode = 0;
   std::uint64_t from_peers = 0;
   std::uint64_t elapsed_ms = 0;
-  std::string code;     ///< on error: stable name of the failure
-  int exit_code = 0;    ///< on error: what the CLI exits with
-  std::string message;  ///< on error: one line for the user
+  std::string code;                ///< on error: stable name of the failure
+  int exit_code = 0;               ///< on error: what the CLI exits with
+  std::string message;             ///< on error: one line for the user
+  std::vector<cache_entry> tasks;  ///< cache_list answers; cache_rm/cache_gc: what was removed
 };
 
 /// Body of every non-2xx JSON answer.
@@ -177,6 +189,8 @@ void from_json(const nlohmann::json& j, heartbeat_response& v);
 void to_json(nlohmann::json& j, const local_request& v);
 void from_json(const nlohmann::json& j, local_request& v);
 void to_json(nlohmann::json& j, const local_event& v);
+void to_json(nlohmann::json& j, const cache_entry& v);
+void from_json(const nlohmann::json& j, cache_entry& v);
 void from_json(const nlohmann::json& j, local_event& v);
 void to_json(nlohmann::json& j, const error_response& v);
 void from_json(const nlohmann::json& j, error_response& v);

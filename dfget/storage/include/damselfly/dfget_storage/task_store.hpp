@@ -3,8 +3,8 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,6 +29,7 @@ struct task_meta {
   std::string version;
   std::vector<bool> have;  ///< verified pieces
   bool complete = false;
+  std::int64_t last_used = 0;  ///< unix seconds of the last download or upload (LRU eviction)
 };
 
 /// One task's data file. Written by the download engine (from several threads)
@@ -69,6 +70,10 @@ class task_store {
   result<std::shared_ptr<task_file>> open(const std::string& task_id);
   /// Task ids with data on disk.
   std::vector<std::string> list() const;
+  /// Bytes the task's files occupy on disk.
+  std::uint64_t disk_usage(const std::string& task_id) const;
+  /// Bytes available to unprivileged writers on the store's filesystem.
+  std::uint64_t free_space() const;
   void remove(const std::string& task_id);
 
  private:
