@@ -2,6 +2,8 @@
 // pwrite/pread loops.
 #include "damselfly/common/file_io.hpp"
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +12,23 @@ namespace damselfly {
 
 error_code last_system_error() {
   return {errno, boost::system::system_category()};
+}
+
+std::uint64_t directory_disk_usage(const std::filesystem::path& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    struct stat st {};
+    if (::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
+std::uint64_t filesystem_free_space(const std::filesystem::path& path) {
+  struct statvfs vfs {};
+  if (::statvfs(path.c_str(), &vfs) != 0) return 0;
+  return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 
 error_code write_all_at(int fd, std::uint64_t offset, std::span<const std::byte> data) {

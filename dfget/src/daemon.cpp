@@ -248,7 +248,8 @@ result<std::uint16_t> daemon::start() {
   asio::co_spawn(d.ex, d.heartbeat_loop(), asio::detached);
   spdlog::info(
       "daemon {} serving pieces on {} (advertised as {}), local socket {}, {} task(s) on disk",
-      d.host_id, hp->to_string(), d.advertise, d.cfg.socket_path.string(), d.tasks.size());
+      d.host_id, host_port{hp->host, *port}.to_string(), d.advertise, d.cfg.socket_path.string(),
+      d.tasks.size());
   return port;
 }
 

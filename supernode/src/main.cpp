@@ -63,6 +63,18 @@ int main(int argc, char** argv) {
                  "Seconds without a sync or heartbeat after which a peer is dropped")
       ->capture_default_str()
       ->check(CLI::Range(1u, 3600u));
+  std::string cache_quota = "0", min_free = "0";
+  unsigned cache_ttl_s = 0;
+  app.add_option(
+         "--cache-quota", cache_quota,
+         "Evict cached files (least recently used first) above this size, like 500G; 0: none")
+      ->capture_default_str();
+  app.add_option("--min-free", min_free,
+                 "Evict cached files while the disk has less than this free, like 20G; 0: none")
+      ->capture_default_str();
+  app.add_option("--cache-ttl", cache_ttl_s,
+                 "Evict cached files nobody asked for in this many seconds; 0: keep")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   app.add_option("--log-file", log_file, "Log to this file instead of stderr");
@@ -91,6 +103,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   cfg.upload_rate = *rate;
+  auto quota = parse_size(cache_quota);
+  auto floor = parse_size(min_free);
+  if (!quota || !floor) {
+    std::fprintf(stderr,
+                 "supernode: error: --cache-quota and --min-free are sizes like 500G, or 0\n");
+    return 2;
+  }
+  cfg.cache_quota = *quota;
+  cfg.min_free = *floor;
+  cfg.cache_ttl = std::chrono::seconds(cache_ttl_s);
   if (setup_logging("supernode", log_level, log_file)) {
     std::fprintf(stderr, "supernode: error: bad --log-level or unwritable --log-file\n");
     return 2;

@@ -53,6 +53,7 @@ class task {
   std::shared_ptr<const unique_fd> fd;
   clock::time_point validated_at{};
   clock::time_point failed_at{};
+  clock::time_point last_used = clock::now();  ///< last registration, for LRU eviction
   scheduler::swarm swarm;
 
   /// Number of pieces when the length is known, else -1.

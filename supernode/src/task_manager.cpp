@@ -3,6 +3,8 @@
 #include "task_manager.hpp"
 
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
@@ -16,7 +18,9 @@ task_manager::task_manager(asio::any_io_executor ex, const supernode_config& cfg
       cfg_(cfg),
       cache_(cfg.data_dir),
       fetcher_(ex, cfg, cache_, metrics),
-      tasks_gauge_(metrics.gauge("damselfly_supernode_tasks", "Tasks known to the supernode")) {}
+      tasks_gauge_(metrics.gauge("damselfly_supernode_tasks", "Tasks known to the supernode")),
+      evictions_(metrics.counter("damselfly_supernode_cache_evictions_total",
+                                 "Cached files removed by quota, watermark or TTL")) {}
 
 error_code task_manager::init() {
   if (auto ec = cache_.init()) return ec;
@@ -44,8 +48,8 @@ error_code task_manager::init() {
 }
 
 std::shared_ptr<task> task_manager::make_task(const std::string& id,
-                                             const proto::register_request& req,
-                                             const http_url& url) {
+                                              const proto::register_request& req,
+                                              const http_url& url) {
   scheduler::swarm_options o;
   o.seed_slots = cfg_.seed_slots;
   o.peer_timeout = cfg_.peer_timeout;
@@ -77,6 +81,7 @@ std::shared_ptr<task> task_manager::ensure(const std::string& id,
     return t;
   }
   auto& t = it->second;
+  t->last_used = now;
   if (t->phase == task_phase::failed && now - t->failed_at >= cfg_.retry_failed_after) {
     // The request may carry fixed headers (credentials); use the newest.
     auto fresh = make_task(id, req, url);
@@ -100,6 +105,48 @@ std::shared_ptr<task> task_manager::find(const std::string& id) const {
 void task_manager::tick() {
   auto now = task::clock::now();
   for (auto& [id, t] : tasks_) t->swarm.expire(now);
+  collect_garbage();
+}
+
+std::size_t task_manager::collect_garbage() {
+  if (cfg_.cache_quota == 0 && cfg_.min_free == 0 && cfg_.cache_ttl.count() == 0) return 0;
+  struct candidate {
+    std::string id;
+    task::clock::time_point last_used;
+    std::uint64_t bytes;
+  };
+  std::vector<candidate> done;
+  std::uint64_t usage = 0;
+  for (const auto& [id, t] : tasks_) {
+    auto bytes = cache_.disk_usage(id);
+    usage += bytes;
+    bool idle = t->phase == task_phase::done && t->swarm.seed_load() == 0 &&
+                t->swarm.nobody_downloading(
+                    static_cast<std::uint64_t>(std::max<std::int64_t>(0, t->piece_count())));
+    if (idle) done.push_back({id, t->last_used, bytes});
+  }
+  std::uint64_t free_bytes = cfg_.min_free ? cache_.free_space() : 0;
+  std::sort(done.begin(), done.end(),
+            [](const auto& a, const auto& b) { return a.last_used < b.last_used; });
+  auto now = task::clock::now();
+  std::size_t evicted = 0;
+  for (const auto& c : done) {
+    bool evict = (cfg_.cache_ttl.count() > 0 && now - c.last_used > cfg_.cache_ttl) ||
+                 (cfg_.cache_quota > 0 && usage > cfg_.cache_quota) ||
+                 (cfg_.min_free > 0 && free_bytes < cfg_.min_free);
+    if (!evict) continue;
+    auto it = tasks_.find(c.id);
+    it->second->reset(task_phase::failed);  // anything still holding it stops
+    tasks_.erase(it);
+    cache_.remove(c.id);
+    usage -= std::min(usage, c.bytes);
+    free_bytes += c.bytes;
+    evictions_.add();
+    ++evicted;
+    spdlog::info("cache: evicted task {} ({} bytes)", c.id.substr(0, 12), c.bytes);
+  }
+  tasks_gauge_.set(tasks_.size());
+  return evicted;
 }
 
 }  // namespace damselfly::supernode

@@ -30,8 +30,11 @@ class task_manager {
   std::shared_ptr<task> find(const std::string& id) const;
   /// Peers across all tasks (for the peers gauge).
   std::size_t peer_count() const;
-  /// Periodic housekeeping: expires silent peers and lost assignments.
+  /// Periodic housekeeping: expires silent peers and lost assignments, and
+  /// evicts cached files by quota, free-space watermark and TTL.
   void tick();
+  /// The eviction part of tick(); returns how many tasks went.
+  std::size_t collect_garbage();
 
  private:
   void start_fetch(const std::shared_ptr<task>& t);
@@ -43,6 +46,7 @@ class task_manager {
   cache_store cache_;
   origin_fetcher fetcher_;
   metric_value& tasks_gauge_;
+  metric_value& evictions_;
   std::map<std::string, std::shared_ptr<task>> tasks_;
 };
 

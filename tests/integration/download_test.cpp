@@ -295,6 +295,28 @@ TEST_F(download_test, BackToSourceWhenNoSupernodeAnswers) {
                        5, out, "digest mismatch");
 }
 
+TEST_F(download_test, SupernodeCacheQuotaEvictsTheOldestIdleFile) {
+  start({"--cache-quota", "10M"});
+  file("a", 6 * mib, 1);
+  file("b", 6 * mib, 2);
+  ASSERT_EQ(dfget(origin_->url("a"), dir_ / "out" / "a").exit_code, 0);
+  std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(dfget(origin_->url("b"), dir_ / "out" / "b").exit_code, 0);
+  // 12 MiB cached against a 10 MiB quota: within one housekeeping round (5 s), a goes.
+  double evicted = 0;
+  for (int i = 0; i < 100 && evicted < 1; ++i) {
+    std::this_thread::sleep_for(100ms);
+    evicted = metric(supernode_->metrics(), "damselfly_supernode_cache_evictions_total");
+  }
+  EXPECT_EQ(evicted, 1);
+  auto before = origin_->body_bytes();
+  ASSERT_EQ(dfget(origin_->url("b"), dir_ / "out" / "b2").exit_code, 0);
+  EXPECT_LE(origin_->body_bytes() - before, 1u);  // b is still cached (a validation probe at most)
+  ASSERT_EQ(dfget(origin_->url("a"), dir_ / "out" / "a2").exit_code, 0);
+  EXPECT_GE(origin_->body_bytes() - before, 6 * mib);  // a had to come from the origin again
+  EXPECT_EQ(sha256_file(dir_ / "out" / "a2"), sha256_file(dir_ / "www" / "a"));
+}
+
 TEST_F(download_test, JsonProgressIsOneEventPerLine) {
   start();
   auto src = file("f", 12 * mib);

@@ -3,8 +3,6 @@
 #include "damselfly/dfget_storage/task_store.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -167,20 +165,10 @@ std::vector<std::string> task_store::list() const {
 }
 
 std::uint64_t task_store::disk_usage(const std::string& task_id) const {
-  std::uint64_t total = 0;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(root_ / "tasks" / task_id, ec)) {
-    struct stat st {};
-    if (::stat(e.path().c_str(), &st) == 0) total += static_cast<std::uint64_t>(st.st_blocks) * 512;
-  }
-  return total;
+  return directory_disk_usage(root_ / "tasks" / task_id);
 }
 
-std::uint64_t task_store::free_space() const {
-  struct statvfs vfs {};
-  if (::statvfs(root_.c_str(), &vfs) != 0) return 0;
-  return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-}
+std::uint64_t task_store::free_space() const { return filesystem_free_space(root_); }
 
 void task_store::remove(const std::string& task_id) {
   std::error_code ec;

@@ -320,6 +320,12 @@ bool swarm::is_bad(const std::string& addr) const {
          peers_[static_cast<std::size_t>(it->second)].bad_pieces >= opts_.bad_source_limit;
 }
 
+bool swarm::nobody_downloading(std::uint64_t count) const {
+  for (const auto& p : peers_)
+    if (p.active && (p.held_count < count || !p.in_flight.empty())) return false;
+  return true;
+}
+
 void swarm::check_invariants() const {
   auto fail = [](const char* what) {
     std::fprintf(stderr, "swarm invariant violated: %s\n", what);

@@ -128,6 +128,12 @@ error_code cache_store::commit(const unique_fd& fd, const cached_task_meta& m) {
   return ec ? error_code(errc::io_error) : error_code{};
 }
 
+std::uint64_t cache_store::disk_usage(const std::string& task_id) const {
+  return directory_disk_usage(task_dir(task_id));
+}
+
+std::uint64_t cache_store::free_space() const { return filesystem_free_space(root_); }
+
 void cache_store::remove(const std::string& task_id) {
   std::error_code ec;
   fs::remove_all(task_dir(task_id), ec);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <span>
 
 #include "damselfly/common/error.hpp"
@@ -14,6 +15,12 @@ error_code write_all_at(int fd, std::uint64_t offset, std::span<const std::byte>
 
 /// Reads exactly `out.size()` bytes at `offset` of `fd`; errc::io_error at end of file.
 error_code read_exact_at(int fd, std::uint64_t offset, std::span<std::byte> out);
+
+/// Bytes the regular files directly inside `dir` occupy on disk (allocated blocks).
+std::uint64_t directory_disk_usage(const std::filesystem::path& dir);
+
+/// Bytes available to unprivileged writers on the filesystem holding `path`; 0 on error.
+std::uint64_t filesystem_free_space(const std::filesystem::path& path);
 
 /// The current errno as an error_code.
 error_code last_system_error();

@@ -39,6 +39,13 @@ struct supernode_config {
   std::chrono::milliseconds peer_timeout{15'000};
   /// An assignment not reported within this long returns to the pool.
   std::chrono::milliseconds assignment_timeout{30'000};
+  /// Cached files are evicted, least recently registered first and never while
+  /// a peer still downloads them, while the cache holds more than this (0: no quota) ...
+  std::uint64_t cache_quota = 0;
+  /// ... or its filesystem has less than this free (0: no watermark) ...
+  std::uint64_t min_free = 0;
+  /// ... or nobody registered for them for this long (0: no TTL).
+  std::chrono::seconds cache_ttl{0};
 };
 
 }  // namespace damselfly::supernode

@@ -97,6 +97,8 @@ class swarm {
   unsigned upload_load(const std::string& addr) const;
   std::size_t peer_count() const noexcept { return by_id_.size(); }
   bool is_bad(const std::string& addr) const;
+  /// True when no peer still lacks a piece of a task of `count` pieces (nobody is downloading).
+  bool nobody_downloading(std::uint64_t count) const;
 
   /// Aborts the process if internal counts disagree (a bug).
   void check_invariants() const;

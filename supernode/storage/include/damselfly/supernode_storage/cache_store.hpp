@@ -51,6 +51,10 @@ class cache_store {
   error_code commit(const unique_fd& fd, const cached_task_meta& meta);
   /// Removes a task's files.
   void remove(const std::string& task_id);
+  /// Bytes a task's files occupy on disk.
+  std::uint64_t disk_usage(const std::string& task_id) const;
+  /// Bytes free on the cache's filesystem.
+  std::uint64_t free_space() const;
 
   const std::filesystem::path& root() const noexcept { return root_; }
 
