@@ -429,8 +429,6 @@ asio::awaitable<void> daemon::impl::serve_local(local::socket sock) {
         co_await settle.async_wait(nothrow);
       }
     }
-    spdlog::debug("local client: sending {} (broken {}, open {})", result.event, c->broken,
-                  c->sock.is_open());
     if (!c->broken) co_await send_event(*c, result);
   }
   error_code ignored;

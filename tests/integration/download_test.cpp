@@ -317,6 +317,26 @@ TEST_F(download_test, SupernodeCacheQuotaEvictsTheOldestIdleFile) {
   EXPECT_EQ(sha256_file(dir_ / "out" / "a2"), sha256_file(dir_ / "www" / "a"));
 }
 
+TEST_F(download_test, DiskFullIsAClearErrorAndLeavesNothing) {
+  // A 4 MiB filesystem of our own to fill up (tmpfs needs root, as CI has).
+  auto small = dir_ / "small";
+  fs::create_directories(small);
+  auto mount = run({"/bin/mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", small.string()}, 10s,
+                   dir_ / "logs" / "mount.log");
+  if (mount.exit_code != 0) GTEST_SKIP() << "cannot mount a tmpfs here: " << mount.output;
+  struct unmount_at_exit {
+    fs::path where, log;
+    ~unmount_at_exit() { run({"/bin/umount", where.string()}, 10s, log); }
+  } unmount{small, dir_ / "logs" / "umount.log"};
+  start();
+  file("big", 8 * mib);
+  auto out = small / "big";
+  auto r = dfget(origin_->url("big"), out);
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("No space left on device"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::is_empty(small));  // no output and no temporary file
+}
+
 TEST_F(download_test, JsonProgressIsOneEventPerLine) {
   start();
   auto src = file("f", 12 * mib);
