@@ -337,6 +337,29 @@ TEST_F(download_test, DiskFullIsAClearErrorAndLeavesNothing) {
   EXPECT_TRUE(fs::is_empty(small));  // no output and no temporary file
 }
 
+TEST_F(download_test, HeadersReachTheOriginAndStayOutOfLogs) {
+  start();
+  auto src = file("private", 3 * mib);
+  const std::string secret = "Bearer s3cret-token-4711";
+  // Through the supernode, then back-to-source: both paths carry the header.
+  auto via_supernode =
+      dfget(origin_->url("private"), dir_ / "out" / "a", {"--header", "Authorization: " + secret});
+  ASSERT_EQ(via_supernode.exit_code, 0) << via_supernode.output;
+  EXPECT_NE(http_get(origin_->port(), "/_last_headers").body.find("Authorization: " + secret),
+            std::string::npos);
+  auto direct = run_dfget({origin_->url("private", "direct=1"), "-O", (dir_ / "out" / "b").string(),
+                           "--header", "Authorization: " + secret, "--log-level", "trace"},
+                          dir_ / "logs");
+  ASSERT_EQ(direct.exit_code, 0) << direct.output;
+  EXPECT_NE(http_get(origin_->port(), "/_last_headers").body.find("Authorization: " + secret),
+            std::string::npos);
+  // The supernode logs at debug level here; neither it nor dfget at trace says the secret.
+  EXPECT_EQ(supernode_->log().find("s3cret"), std::string::npos);
+  EXPECT_EQ(via_supernode.output.find("s3cret"), std::string::npos);
+  EXPECT_EQ(direct.output.find("s3cret"), std::string::npos);
+  EXPECT_EQ(sha256_file(dir_ / "out" / "b"), sha256_file(src));
+}
+
 TEST_F(download_test, JsonProgressIsOneEventPerLine) {
   start();
   auto src = file("f", 12 * mib);

@@ -10,7 +10,8 @@
 //   stall_after=N    send N body bytes, then send nothing more
 //   slow=BPS         send the body at about BPS bytes per second
 //   noetag=1         send neither ETag nor Last-Modified
-// GET /_stats answers {"requests":R,"body_bytes":B} (not counted itself).
+// GET /_stats answers {"requests":R,"body_bytes":B} (not counted itself);
+// GET /_last_headers answers the header lines of the last other request.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -30,6 +31,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -38,6 +40,8 @@ namespace {
 std::atomic<std::uint64_t> g_requests{0};
 std::atomic<std::uint64_t> g_body_bytes{0};
 std::filesystem::path g_root;
+std::mutex g_headers_mu;
+std::string g_last_headers;
 
 bool send_all(int fd, const char* data, std::size_t len) {
   while (len > 0) {
@@ -108,6 +112,20 @@ bool serve_one(int fd, std::string& pending) {
   }
   bool keep = ::strcasecmp(connection.c_str(), "close") != 0;
 
+  if (target == "/_last_headers") {
+    std::string body;
+    {
+      std::lock_guard lock(g_headers_mu);
+      body = g_last_headers;
+    }
+    std::string resp =
+        "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    return send_all(fd, resp.data(), resp.size()) && keep;
+  }
+  if (target != "/_stats") {
+    std::lock_guard lock(g_headers_mu);
+    g_last_headers = head.substr(head.find("\r\n") + 2) + "\r\n";
+  }
   if (target == "/_stats") {
     std::string body = "{\"requests\":" + std::to_string(g_requests.load()) +
                        ",\"body_bytes\":" + std::to_string(g_body_bytes.load()) + "}";
