@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <map>
 
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
@@ -117,7 +118,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 100u));
   bool no_back_source = false;
-  app.add_flag("--no-back-source", no_back_source,
+  app.add_flag("--no-back-source,--notbs", no_back_source,
                "Fail instead of downloading straight from the origin when no supernode answers");
   app.add_flag("-q,--quiet", quiet, "Print nothing on success");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
@@ -179,6 +180,33 @@ int main(int argc, char** argv) {
   daemon_cmd->add_option("--log-level", daemon_log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   daemon_cmd->add_option("--log-file", daemon_log_file, "Log to this file instead of stderr");
+  // Group the help the way users arrive: wget habits, Dragonfly habits, Damselfly's own.
+  const std::map<std::string, std::string> groups{
+      {"--url", "Download (wget and Dragonfly spellings)"},
+      {"--output", "Download (wget and Dragonfly spellings)"},
+      {"--header", "Download (wget and Dragonfly spellings)"},
+      {"--timeout", "Download (wget and Dragonfly spellings)"},
+      {"--tries", "Download (wget and Dragonfly spellings)"},
+      {"--limit-rate", "Download (wget and Dragonfly spellings)"},
+      {"--quiet", "Download (wget and Dragonfly spellings)"},
+      {"--digest", "Verification"},
+      {"--md5", "Verification"},
+      {"--tag", "Task identity"},
+      {"--identifier", "Task identity"},
+      {"--filter", "Task identity"},
+      {"--supernode", "Damselfly"},
+      {"--daemon-socket", "Damselfly"},
+      {"--standalone", "Damselfly"},
+      {"--no-back-source", "Damselfly"},
+      {"--parallel", "Damselfly"},
+      {"--progress", "Output"},
+      {"--showbar", "Output"},
+      {"--log-level", "Output"},
+  };
+  for (auto* opt : app.get_options()) {
+    if (auto it = groups.find(opt->get_name()); it != groups.end()) opt->group(it->second);
+  }
+
   std::string cache_action, cache_task;
   auto* cache_cmd =
       app.add_subcommand("cache", "List, remove or garbage-collect the daemon's cached tasks");

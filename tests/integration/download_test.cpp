@@ -360,6 +360,31 @@ TEST_F(download_test, HeadersReachTheOriginAndStayOutOfLogs) {
   EXPECT_EQ(sha256_file(dir_ / "out" / "b"), sha256_file(src));
 }
 
+TEST_F(download_test, ProgressBarRendersUpdatesAndEndsWithASummaryOnATerminal) {
+  start();
+  file("f", 16 * mib);
+  auto out = dir_ / "out" / "f";
+  auto typescript = dir_ / "logs" / "typescript";
+  // script(1) gives dfget a pseudo-terminal, as an operator's shell would; the
+  // slow origin (~1 s) leaves time for several redraws.
+  std::string cmd = dfget_binary() + " '" + origin_->url("f", "norange=1&slow=16000000") + "' -O " +
+                    out.string() + " --supernode " + supernode_->address();
+  auto r =
+      run({"/usr/bin/script", "-qec", cmd, typescript.string()}, 60s, dir_ / "logs" / "script.log");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto text = read_text(typescript);
+  std::size_t redraws = 0;
+  for (auto pos = text.find("\r["); pos != std::string::npos; pos = text.find("\r[", pos + 1))
+    ++redraws;
+  EXPECT_GE(redraws, 2u) << text;                         // it updates in place
+  EXPECT_NE(text.find("% "), std::string::npos) << text;  // with a percentage
+  EXPECT_NE(text.find(" of 16.0 MiB"), std::string::npos) << text;
+  auto summary = text.rfind("saved: 16.0 MiB");
+  ASSERT_NE(summary, std::string::npos) << text;
+  EXPECT_GT(summary, text.rfind("\r["));  // and ends with the summary line
+  EXPECT_EQ(sha256_file(out), sha256_file(dir_ / "www" / "f"));
+}
+
 TEST_F(download_test, JsonProgressIsOneEventPerLine) {
   start();
   auto src = file("f", 12 * mib);
