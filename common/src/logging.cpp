@@ -25,6 +25,8 @@ error_code setup_logging(const std::string& program, const std::string& level,
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ " + program + ": %v");
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);
+  // A log file is read while the service runs: do not sit on lines for long.
+  if (!file.empty()) spdlog::flush_every(std::chrono::seconds(1));
   return {};
 }
 

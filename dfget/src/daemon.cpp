@@ -19,6 +19,7 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <csignal>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -165,6 +166,10 @@ struct daemon::impl : std::enable_shared_from_this<impl> {
   unsigned uploads_active = 0;
   std::size_t local_clients = 0;
   bool stopped = false;
+  steady::time_point last_activity = steady::now();
+  asio::steady_timer idle_timer{ex};
+  /// Raises SIGTERM once idle for cfg.idle_exit: the normal graceful stop follows.
+  asio::awaitable<void> idle_watch();
 
   metric_value& from_peer;
   metric_value& from_supernode;
@@ -246,6 +251,7 @@ result<std::uint16_t> daemon::start() {
   d.pieces.start();
   asio::co_spawn(d.ex, d.accept_local(), asio::detached);
   asio::co_spawn(d.ex, d.heartbeat_loop(), asio::detached);
+  if (d.cfg.idle_exit.count() > 0) asio::co_spawn(d.ex, d.idle_watch(), asio::detached);
   spdlog::info(
       "daemon {} serving pieces on {} (advertised as {}), local socket {}, {} task(s) on disk",
       d.host_id, host_port{hp->host, *port}.to_string(), d.advertise, d.cfg.socket_path.string(),
@@ -261,6 +267,7 @@ void daemon::stop() {
   error_code ignored;
   d.local_acceptor.close(ignored);
   d.heartbeat_timer.cancel();
+  d.idle_timer.cancel();
   for (const auto& [id, tf] : d.tasks) tf->save_meta();
 }
 
@@ -305,6 +312,7 @@ http_response daemon::impl::serve_pieces(http_request& req, const std::string& t
                                R"({"error":{"code":"busy","message":"all upload slots busy"}})");
   }
   ++uploads_active;
+  last_activity = steady::now();
   ++uploads_by_task[task_id];
   tf->update([](task_meta& m) { m.last_used = std::time(nullptr); });
   http_response resp;
@@ -390,6 +398,7 @@ asio::awaitable<void> daemon::impl::serve_local(local::socket sock) {
   auto self = shared_from_this();
   auto c = std::make_shared<local_client>(std::move(sock));
   ++local_clients;
+  last_activity = steady::now();
   // The request line must arrive promptly; after that the client waits as
   // long as the download takes.
   c->deadline.expires_after(std::chrono::seconds(30));
@@ -435,6 +444,7 @@ asio::awaitable<void> daemon::impl::serve_local(local::socket sock) {
   c->sock.shutdown(local::socket::shutdown_both, ignored);
   c->sock.close(ignored);
   --local_clients;
+  last_activity = steady::now();
 }
 
 asio::awaitable<proto::local_event> daemon::impl::download(
@@ -502,6 +512,7 @@ asio::awaitable<proto::local_event> daemon::impl::download(
     opts.upload_slots = cfg.upload_slots;
     opts.download_rate = cfg.download_rate;
     opts.leave_when_done = false;  // stay a source for this task
+    opts.back_to_source = !req.no_back_source;
     opts.counters = {&from_supernode,    &from_peer,          &from_origin,
                      &failed_bad_digest, &failed_unreachable, &failed_other};
     downloader engine(ex, opts);
@@ -581,6 +592,21 @@ asio::awaitable<proto::local_event> daemon::impl::download(
   result.from_peers = outcome.summary.from_peers;
   result.elapsed_ms = static_cast<std::uint64_t>(outcome.summary.elapsed.count());
   co_return result;
+}
+
+asio::awaitable<void> daemon::impl::idle_watch() {
+  auto self = shared_from_this();
+  while (!stopped) {
+    idle_timer.expires_after(std::chrono::seconds(1));
+    co_await idle_timer.async_wait(nothrow);
+    bool busy = local_clients > 0 || !downloading.empty() || uploads_active > 0;
+    if (busy) last_activity = steady::now();
+    if (!busy && !stopped && steady::now() - last_activity > cfg.idle_exit) {
+      spdlog::info("idle for {} s; exiting", cfg.idle_exit.count());
+      ::raise(SIGTERM);
+      co_return;
+    }
+  }
 }
 
 std::vector<proto::cache_entry> daemon::impl::cache_entries() {

@@ -20,6 +20,7 @@
 #include "damselfly/common/yaml_config.hpp"
 #include "damselfly/dfget/daemon.hpp"
 #include "damselfly/dfget/daemon_client.hpp"
+#include "damselfly/dfget/daemon_launcher.hpp"
 #include "damselfly/dfget/downloader.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
 #include "damselfly/dfget_storage/output_file.hpp"
@@ -123,6 +124,17 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Print nothing on success");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
+  std::string daemon_data_dir, daemon_listen = "0.0.0.0:65002";
+  unsigned idle_exit_s = 600;
+  app.add_option(
+      "--daemon-data-dir", daemon_data_dir,
+      "Data dir of a daemon dfget starts itself (default: /var/lib/damselfly/dfget for root)");
+  app.add_option("--daemon-listen", daemon_listen,
+                 "Piece server address of a daemon dfget starts itself")
+      ->capture_default_str();
+  app.add_option("--idle-exit", idle_exit_s,
+                 "A daemon dfget starts itself exits after this many idle seconds")
+      ->capture_default_str();
   std::string daemon_socket;
   app.add_option("--daemon-socket", daemon_socket,
                  "Hand the download to the dfget daemon listening on this unix socket");
@@ -176,6 +188,11 @@ int main(int argc, char** argv) {
   daemon_cmd
       ->add_option("--cache-ttl", cache_ttl_s,
                    "Evict finished tasks unused for this many seconds; 0: keep")
+      ->capture_default_str();
+  unsigned daemon_idle_exit_s = 0;
+  daemon_cmd
+      ->add_option("--idle-exit", daemon_idle_exit_s,
+                   "Exit after this many seconds without clients, downloads or uploads; 0: never")
       ->capture_default_str();
   daemon_cmd->add_option("--log-level", daemon_log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
@@ -246,6 +263,7 @@ int main(int argc, char** argv) {
     dcfg.cache_quota = *quota;
     dcfg.min_free = *floor;
     dcfg.cache_ttl = std::chrono::seconds(cache_ttl_s);
+    dcfg.idle_exit = std::chrono::seconds(daemon_idle_exit_s);
     return run_daemon(dcfg);
   }
   if (setup_logging("dfget", log_level))
@@ -256,7 +274,8 @@ int main(int argc, char** argv) {
     creq.task = cache_task;
     if (cache_action == "rm" && cache_task.empty())
       return fail(exit_usage, "cache rm needs a task id");
-    std::string socket_path = daemon_socket.empty() ? "/run/damselfly/dfget.sock" : daemon_socket;
+    std::string socket_path =
+        daemon_socket.empty() ? dfget::default_daemon_socket().string() : daemon_socket;
     auto verdict = dfget::run_via_daemon(socket_path, creq, {}, std::chrono::seconds(30));
     if (!verdict) return fail(exit_supernode, "no dfget daemon answers on " + socket_path);
     if (verdict->event == "error") return fail(verdict->exit_code, verdict->message);
@@ -301,6 +320,7 @@ int main(int argc, char** argv) {
   auto parsed_url = http_url::parse(url);
   if (!parsed_url) return fail(exit_usage, "not an absolute http(s) URL: " + url);
 
+  namespace fs = std::filesystem;
   dfget::download_request req;
   req.url = url;
   req.tag = tag;
@@ -334,7 +354,26 @@ int main(int argc, char** argv) {
       return fail(exit_usage, "bad --supernode '" + s + "': expected HOST:PORT");
     opts.supernodes.push_back(*hp);
   }
-  bool via_daemon = !daemon_socket.empty() && !standalone;
+  // With supernodes to give it, dfget works through a daemon (starting one when
+  // none answers); --standalone, or nothing to start a daemon with, keeps it in-process.
+  bool via_daemon = !standalone && (!daemon_socket.empty() || !opts.supernodes.empty());
+  if (daemon_socket.empty()) daemon_socket = dfget::default_daemon_socket().string();
+  if (via_daemon && !opts.supernodes.empty()) {
+    dfget::daemon_launch launch;
+    launch.executable = fs::read_symlink("/proc/self/exe");
+    launch.socket = daemon_socket;
+    launch.data_dir =
+        daemon_data_dir.empty() ? dfget::default_daemon_data_dir() : fs::path(daemon_data_dir);
+    launch.listen = daemon_listen;
+    launch.supernodes = supernodes;
+    launch.idle_exit_seconds = idle_exit_s;
+    if (auto ec = dfget::ensure_daemon(launch, std::chrono::seconds(15))) {
+      spdlog::warn(
+          "no dfget daemon on {} and none could be started ({}; see {}); downloading in-process",
+          daemon_socket, ec.message(), (launch.data_dir / "daemon.log").string());
+      via_daemon = false;
+    }
+  }
   opts.back_to_source = !no_back_source;
   opts.download_rate = *rate;
   opts.max_piece_attempts = tries;
@@ -342,7 +381,6 @@ int main(int argc, char** argv) {
     return fail(exit_usage,
                 "no supernode configured (--supernode HOST:PORT) and --no-back-source given");
 
-  namespace fs = std::filesystem;
   fs::path out_path = output;
   if (output.empty()) {
     return fail(exit_usage, "no output given (-O FILE)");
@@ -362,6 +400,7 @@ int main(int argc, char** argv) {
     lreq.identifier = identifier;
     if (req.digest) lreq.digest = req.digest->to_string();
     lreq.headers = req.headers;
+    lreq.no_back_source = no_back_source;
     if (!fs::is_directory(fs::absolute(out_path).parent_path(), fec))
       return fail(exit_local_io, "cannot create " + out_path.string() + ": no such directory");
     const std::function<void(const proto::local_event&)> show = [&](const proto::local_event& e) {

@@ -254,6 +254,7 @@ void from_json(const json& j, cache_entry& v) {
 void to_json(json& j, const local_request& v) {
   j = json{{"command", v.command}, {"url", v.url}, {"output", v.output}};
   if (!v.task.empty()) j["task"] = v.task;
+  if (v.no_back_source) j["no_back_source"] = true;
   if (!v.filters.empty()) j["filters"] = v.filters;
   if (!v.tag.empty()) j["tag"] = v.tag;
   if (!v.digest.empty()) j["digest"] = v.digest;
@@ -263,6 +264,7 @@ void to_json(json& j, const local_request& v) {
 void from_json(const json& j, local_request& v) {
   optional_field(j, "command", v.command);
   optional_field(j, "task", v.task);
+  optional_field(j, "no_back_source", v.no_back_source);
   if (v.command == "download") {
     required(j, "url", v.url);
     required(j, "output", v.output);

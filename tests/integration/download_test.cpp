@@ -54,7 +54,9 @@ class download_test : public ::testing::Test {
   }
   run_result dfget(const std::string& url, const fs::path& out,
                    std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{url, "-O", out.string(), "--supernode", supernode_->address()};
+    // In-process: these tests are about the download itself, not the daemon.
+    std::vector<std::string> args{
+        url, "-O", out.string(), "--supernode", supernode_->address(), "--standalone"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = run_dfget(args, dir_ / "logs");
     EXPECT_EQ(r.output.find("Sanitizer"), std::string::npos) << r.output;
@@ -230,26 +232,29 @@ TEST_F(download_test, BadInputAndUnreachableSupernode) {
   file("f", 1000);
   auto out = dir_ / "out" / "f";
   auto logs = dir_ / "logs";
-  expect_clean_failure(run_dfget({"-O", out.string(), "--supernode", supernode_->address()}, logs),
-                       2, out, "no URL");
   expect_clean_failure(
-      run_dfget({"notaurl", "-O", out.string(), "--supernode", "127.0.0.1:1"}, logs), 2, out,
-      "not an absolute");
-  expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string(), "--digest", "sha1:00",
-                                  "--supernode", supernode_->address()},
+      run_dfget({"--standalone", "-O", out.string(), "--supernode", supernode_->address()}, logs),
+      2, out, "no URL");
+  expect_clean_failure(
+      run_dfget({"--standalone", "notaurl", "-O", out.string(), "--supernode", "127.0.0.1:1"},
+                logs),
+      2, out, "not an absolute");
+  expect_clean_failure(run_dfget({"--standalone", origin_->url("f"), "-O", out.string(), "--digest",
+                                  "sha1:00", "--supernode", supernode_->address()},
                                  logs),
                        2, out, "bad digest");
   expect_clean_failure(run_dfget({origin_->url("f"), "-O", out.string(), "--no-back-source"}, logs),
                        2, out, "no supernode");
   auto dead = "127.0.0.1:" + std::to_string(free_port());
-  expect_clean_failure(
-      run_dfget({origin_->url("f"), "-O", out.string(), "--supernode", dead, "--no-back-source"},
-                logs),
-      3, out, "cannot reach any supernode");
-  expect_clean_failure(run_dfget({origin_->url("f"), "-O", (dir_ / "nodir" / "f").string(),
-                                  "--supernode", supernode_->address()},
+  expect_clean_failure(run_dfget({"--standalone", origin_->url("f"), "-O", out.string(),
+                                  "--supernode", dead, "--no-back-source"},
                                  logs),
-                       6, dir_ / "out" / "none", "cannot create");
+                       3, out, "cannot reach any supernode");
+  expect_clean_failure(
+      run_dfget({"--standalone", origin_->url("f"), "-O", (dir_ / "nodir" / "f").string(),
+                 "--supernode", supernode_->address()},
+                logs),
+      6, dir_ / "out" / "none", "cannot create");
 }
 
 TEST_F(download_test, SupernodeStopsPromptlyAndCleanlyOnSigterm) {
@@ -274,7 +279,7 @@ TEST_F(download_test, BackToSourceWhenNoSupernodeAnswers) {
   // every time the file comes straight from the origin, exactly once.
   const std::vector<std::vector<std::string>> cases{
       {origin_->url("f"), "-O", (dir_ / "out" / "a").string()},
-      {origin_->url("f"), "-O", (dir_ / "out" / "b").string(), "--supernode", dead},
+      {origin_->url("f"), "-O", (dir_ / "out" / "b").string(), "--supernode", dead, "--standalone"},
       {origin_->url("f", "norange=1"), "-O", (dir_ / "out" / "c").string(), "--digest",
        "sha256:" + want}};
   for (const auto& args : cases) {
@@ -413,8 +418,8 @@ TEST_F(download_test, JsonProgressIsOneEventPerLine) {
   EXPECT_EQ(final_event["bytes"].get<std::uint64_t>(), fs::file_size(src));
   EXPECT_EQ(final_event["from_supernode"].get<std::uint64_t>(), fs::file_size(src));
 
-  auto bad = run_dfget({origin_->url("missing"), "-O", out.string() + ".x", "--supernode",
-                        supernode_->address(), "--progress", "json"},
+  auto bad = run_dfget({"--standalone", origin_->url("missing"), "-O", out.string() + ".x",
+                        "--supernode", supernode_->address(), "--progress", "json"},
                        dir_ / "logs");
   EXPECT_EQ(bad.exit_code, 4);
   EXPECT_NE(bad.output.find(R"({"event":"error","exit_code":4,)"), std::string::npos) << bad.output;
@@ -451,8 +456,8 @@ TEST(ServiceManager, SupernodeSaysReadyAndStoppingOnTheNotifySocket) {
 TEST_F(download_test, OutputDirectoryTakesTheUrlFileNameAndDragonflySpellingsWork) {
   start();
   auto src = file("package.tar", 2 * mib + 3);
-  auto r = run_dfget({"-u", origin_->url("package.tar"), "-o", (dir_ / "out").string(), "-n",
-                      supernode_->address()},
+  auto r = run_dfget({"--standalone", "-u", origin_->url("package.tar"), "-o",
+                      (dir_ / "out").string(), "-n", supernode_->address()},
                      dir_ / "logs");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(sha256_file(dir_ / "out" / "package.tar"), sha256_file(src));
@@ -486,8 +491,9 @@ TEST(NginxOrigin, LargeFileThroughTheSupernodeMatchesAndIsFetchedOnce) {
   nginx_server nginx(dir / "www", dir / "logs");
   supernode_server sn(dir / "cache", dir / "logs");
   auto out = dir / "big.out";
-  auto r = run_dfget({nginx.url("big.bin"), "-O", out.string(), "--supernode", sn.address()},
-                     dir / "logs", 300s);
+  auto r = run_dfget(
+      {"--standalone", nginx.url("big.bin"), "-O", out.string(), "--supernode", sn.address()},
+      dir / "logs", 300s);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(fs::file_size(out), size);
   EXPECT_EQ(sha256_file(out), sha256_file(dir / "www" / "big.bin"));

@@ -204,6 +204,13 @@ TEST_F(swarm_test, DaemonFallsBackToTheOriginWithoutASupernode) {
   EXPECT_EQ(
       metric(daemons_[0]->metrics(), R"(damselfly_daemon_download_bytes_total{from="origin"})"),
       static_cast<double>(size_));
+  // Told not to, the daemon refuses instead (and leaves nothing at the output).
+  auto refused = daemons_[0]->start_client(origin_->url("release.bin", "other=1"), out(1),
+                                           {"--no-back-source"});
+  ASSERT_EQ(refused->wait(120s), std::optional<int>(3)) << refused->output();
+  EXPECT_NE(refused->output().find("back-to-source is off"), std::string::npos)
+      << refused->output();
+  EXPECT_FALSE(fs::exists(out(1)));
 }
 
 TEST_F(swarm_test, CacheQuotaEvictsTheLeastRecentlyUsedFinishedTask) {
@@ -249,4 +256,43 @@ TEST_F(swarm_test, CacheQuotaEvictsTheLeastRecentlyUsedFinishedTask) {
   EXPECT_EQ(bogus.exit_code, 2) << bogus.output;
   EXPECT_NE(bogus.output.find("no task"), std::string::npos);
   EXPECT_EQ(cache({"gc"}).exit_code, 0);
+}
+
+TEST_F(swarm_test, FirstCallsStartOneDaemonWhichExitsWhenIdle) {
+  start(0, "0", "0", 4 * mib);
+  auto sock = dir_ / "auto" / "dfget.sock";
+  auto data = dir_ / "auto" / "data";
+  auto port = free_port();
+  // Five dfget at the same moment, no daemon yet: they share one they start.
+  std::vector<std::unique_ptr<process>> clients;
+  for (int i = 0; i < 5; ++i) {
+    clients.push_back(std::make_unique<process>(
+        std::vector<std::string>{dfget_binary(), origin_->url("release.bin"), "-O", out(i).string(),
+                                 "--supernode", supernode_->address(), "--daemon-socket",
+                                 sock.string(), "--daemon-data-dir", data.string(),
+                                 "--daemon-listen", "127.0.0.70:" + std::to_string(port),
+                                 "--idle-exit", "2"},
+        dir_ / "logs" / ("auto-client-" + std::to_string(i) + ".log")));
+  }
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(clients[i]->wait(60s), std::optional<int>(0)) << clients[i]->output();
+    EXPECT_EQ(sha256_file(out(i)), sha256_file(src_));
+  }
+  EXPECT_GT(http_get(port, "/healthz", "", "127.0.0.70").status,
+            0);  // it is a real daemon, still up
+  // Nothing to do for 2 s: it goes away by itself.
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    std::this_thread::sleep_for(100ms);
+    gone = http_get(port, "/healthz", "", "127.0.0.70").status == 0;
+  }
+  EXPECT_TRUE(gone);
+  std::this_thread::sleep_for(200ms);  // its last log lines reach the file as it exits
+  auto log = read_text(data / "daemon.log");
+  std::size_t started = 0;
+  for (auto pos = log.find("serving pieces"); pos != std::string::npos;
+       pos = log.find("serving pieces", pos + 1))
+    ++started;
+  EXPECT_EQ(started, 1u) << log;
+  EXPECT_NE(read_text(data / "daemon.log").find("exiting"), std::string::npos);
 }

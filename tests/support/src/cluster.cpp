@@ -205,12 +205,13 @@ void daemon_server::kill() {
   proc_->wait(10s);
 }
 
-std::unique_ptr<process> daemon_server::start_client(const std::string& url,
-                                                     const fs::path& out) const {
+std::unique_ptr<process> daemon_server::start_client(const std::string& url, const fs::path& out,
+                                                     const std::vector<std::string>& extra) const {
   static std::atomic<int> n{0};
-  return std::make_unique<process>(std::vector<std::string>{dfget_binary(), url, "-O", out.string(),
-                                                            "--daemon-socket", socket().string()},
-                                   dir_ / ("client-" + std::to_string(n++) + ".log"));
+  std::vector<std::string> argv{dfget_binary(),   url, "-O", out.string(), "--daemon-socket",
+                                socket().string()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return std::make_unique<process>(argv, dir_ / ("client-" + std::to_string(n++) + ".log"));
 }
 
 double sum_metric(const std::vector<std::unique_ptr<daemon_server>>& daemons,

@@ -37,6 +37,9 @@ struct daemon_config {
   std::uint64_t min_free = 0;
   /// ... or they have not been used for this long (0: kept until space is needed).
   std::chrono::seconds cache_ttl{0};
+  /// Exit (as on SIGTERM) after this long with no local client, download or
+  /// upload; zero: run until stopped. Daemons that dfget starts on demand use it.
+  std::chrono::seconds idle_exit{0};
 };
 
 /// Runs on a single-threaded executor (download engines add their own

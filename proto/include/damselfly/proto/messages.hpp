@@ -112,6 +112,7 @@ struct local_request {
   std::string digest;
   std::string identifier;
   std::map<std::string, std::string> headers;
+  bool no_back_source = false;  ///< fail rather than fetch from the origin without a supernode
 };
 
 /// One task in the daemon's cache, as `dfget cache list` shows it.

@@ -95,8 +95,8 @@ class daemon_server {
   /// SIGTERM and wait; then start again on the same address, data dir and socket.
   void restart();
   /// Starts a dfget client of this daemon in the background.
-  std::unique_ptr<process> start_client(const std::string& url,
-                                        const std::filesystem::path& out) const;
+  std::unique_ptr<process> start_client(const std::string& url, const std::filesystem::path& out,
+                                        const std::vector<std::string>& extra = {}) const;
 
  private:
   void start();

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+// Lock-serialized, double-forked start of an on-demand dfget daemon.
+#include "damselfly/dfget/daemon_launcher.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "damselfly/common/file_io.hpp"
+#include "damselfly/common/unique_fd.hpp"
+
+namespace damselfly::dfget {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool answers(const fs::path& socket_path) {
+  unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  auto p = socket_path.string();
+  if (!fd || p.size() >= sizeof addr.sun_path) return false;
+  std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
+  return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+/// fork twice so the daemon is reparented to init and never becomes our zombie.
+error_code spawn_detached(const std::vector<std::string>& argv) {
+  pid_t child = ::fork();
+  if (child < 0) return last_system_error();
+  if (child == 0) {
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, STDIN_FILENO);
+      ::dup2(devnull, STDOUT_FILENO);
+      ::dup2(devnull, STDERR_FILENO);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return {};
+}
+
+}  // namespace
+
+fs::path default_daemon_socket() {
+  if (::geteuid() == 0) return "/run/damselfly/dfget.sock";
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  if (xdg && *xdg) return fs::path(xdg) / "damselfly" / "dfget.sock";
+  return fs::path("/tmp") / ("damselfly-" + std::to_string(::geteuid())) / "dfget.sock";
+}
+
+fs::path default_daemon_data_dir() {
+  if (::geteuid() == 0) return "/var/lib/damselfly/dfget";
+  const char* home = std::getenv("HOME");
+  return fs::path(home && *home ? home : "/tmp") / ".cache" / "damselfly" / "dfget";
+}
+
+error_code ensure_daemon(const daemon_launch& l, std::chrono::milliseconds wait) {
+  if (answers(l.socket)) return {};
+  std::error_code fec;
+  fs::create_directories(l.socket.parent_path(), fec);
+  fs::create_directories(l.data_dir, fec);
+  auto lock_path = l.socket.string() + ".lock";
+  unique_fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock) return last_system_error();
+  // Whoever holds the lock is starting a daemon; the others wait, then find it.
+  if (::flock(lock.get(), LOCK_EX) != 0) return last_system_error();
+  if (answers(l.socket)) return {};
+  std::string nodes;
+  for (const auto& s : l.supernodes) nodes += (nodes.empty() ? "" : ",") + s;
+  std::vector<std::string> argv{l.executable.string(),
+                                "daemon",
+                                "--socket",
+                                l.socket.string(),
+                                "--data-dir",
+                                l.data_dir.string(),
+                                "--listen",
+                                l.listen,
+                                "--supernode",
+                                nodes,
+                                "--idle-exit",
+                                std::to_string(l.idle_exit_seconds),
+                                "--log-file",
+                                (l.data_dir / "daemon.log").string()};
+  if (auto ec = spawn_detached(argv)) return ec;
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (answers(l.socket)) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return errc::timeout;
+}
+
+}  // namespace damselfly::dfget
