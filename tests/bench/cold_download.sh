@@ -66,7 +66,8 @@ for rep in $(seq 1 "$reps"); do
   for _ in $(seq 1 100); do [[ -s "$work/sn.port" ]] && break; sleep 0.05; done
   settle
   t0=$(now)
-  "$bin/dfget" "$url" -O "$work/out/dfget.out" --supernode "127.0.0.1:$(cat "$work/sn.port")" -q
+  "$bin/dfget" "$url" -O "$work/out/dfget.out" --supernode "127.0.0.1:$(cat "$work/sn.port")" -q \
+    --standalone
   t1=$(now)
   dfget_times+=("$(elapsed "$t0" "$t1")")
   kill "$sn"

@@ -373,7 +373,7 @@ TEST_F(download_test, ProgressBarRendersUpdatesAndEndsWithASummaryOnATerminal) {
   // script(1) gives dfget a pseudo-terminal, as an operator's shell would; the
   // slow origin (~1 s) leaves time for several redraws.
   std::string cmd = dfget_binary() + " '" + origin_->url("f", "norange=1&slow=16000000") + "' -O " +
-                    out.string() + " --supernode " + supernode_->address();
+                    out.string() + " --standalone --supernode " + supernode_->address();
   auto r =
       run({"/usr/bin/script", "-qec", cmd, typescript.string()}, 60s, dir_ / "logs" / "script.log");
   ASSERT_EQ(r.exit_code, 0) << r.output;
