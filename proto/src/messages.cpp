@@ -75,6 +75,19 @@ void optional_field(const json& j, const char* name, T& out) {
   if (it != j.end() && !it->is_null()) read_value(*it, name, out);
 }
 
+/// An optional object of strings, naming the exact key at fault.
+void optional_string_map(const json& j, const std::string& name,
+                         std::map<std::string, std::string>& out) {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null()) return;
+  if (!it->is_object()) throw field_error(name, "field '" + name + "' has the wrong type");
+  for (const auto& [k, val] : it->items()) {
+    if (!val.is_string())
+      throw field_error(name + "." + k, "field '" + name + "." + k + "' has the wrong type");
+    out[k] = val.get<std::string>();
+  }
+}
+
 task_state state_from(const std::string& s) {
   if (s == "running") return task_state::running;
   if (s == "done") return task_state::done;
@@ -128,14 +141,7 @@ void from_json(const json& j, register_request& v) {
   optional_field(j, "tag", v.tag);
   optional_field(j, "digest", v.digest);
   optional_field(j, "identifier", v.identifier);
-  if (auto it = j.find("headers"); it != j.end() && !it->is_null()) {
-    if (!it->is_object()) throw field_error("headers", "field 'headers' has the wrong type");
-    for (const auto& [k, val] : it->items()) {
-      if (!val.is_string())
-        throw field_error("headers." + k, "field 'headers." + k + "' has the wrong type");
-      v.headers[k] = val.get<std::string>();
-    }
-  }
+  optional_string_map(j, "headers", v.headers);
   optional_field(j, "upload_addr", v.upload_addr);
   optional_field(j, "idc", v.idc);
   optional_field(j, "location", v.location);
@@ -275,14 +281,7 @@ void from_json(const json& j, local_request& v) {
   optional_field(j, "tag", v.tag);
   optional_field(j, "digest", v.digest);
   optional_field(j, "identifier", v.identifier);
-  if (auto it = j.find("headers"); it != j.end() && !it->is_null()) {
-    if (!it->is_object()) throw field_error("headers", "field 'headers' has the wrong type");
-    for (const auto& [k, val] : it->items()) {
-      if (!val.is_string())
-        throw field_error("headers." + k, "field 'headers." + k + "' has the wrong type");
-      v.headers[k] = val.get<std::string>();
-    }
-  }
+  optional_string_map(j, "headers", v.headers);
 }
 
 void to_json(json& j, const local_event& v) {
