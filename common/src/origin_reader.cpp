@@ -79,6 +79,54 @@ http_request origin_reader::request() const {
   return req;
 }
 
+error_code origin_reader::parse_probe(const response_head& h, origin_layout& layout,
+                                      int& http_status) const {
+  layout.etag = header_or_empty(h, "ETag");
+  layout.last_modified = header_or_empty(h, "Last-Modified");
+  if (h.status == 206) {
+    auto cr = h.headers.get("Content-Range");
+    auto parsed = cr ? parse_content_range(*cr) : result<content_range>(errc::origin_protocol);
+    if (!parsed || !parsed->total) return errc::origin_protocol;
+    layout.ranged = true;
+    layout.length = static_cast<std::int64_t>(*parsed->total);
+  } else if (h.status == 200) {
+    layout.ranged = false;
+    layout.length = h.content_length ? static_cast<std::int64_t>(*h.content_length) : -1;
+  } else if (h.status == 416) {
+    // Only an empty file makes "bytes=0-0" unsatisfiable.
+    auto cr = h.headers.get("Content-Range");
+    auto parsed = cr ? parse_content_range(*cr) : result<content_range>(errc::origin_protocol);
+    if (!parsed || !parsed->total || *parsed->total != 0) return errc::origin_protocol;
+    layout.ranged = true;
+    layout.length = 0;
+  } else {
+    http_status = static_cast<int>(h.status);
+    return errc::origin_http_error;
+  }
+  layout.piece_size = choose_piece_size(layout.length, opts_.sizing);
+  return {};
+}
+
+asio::awaitable<origin_result> origin_reader::probe(
+    const std::function<void(std::uint64_t)>& on_bytes) {
+  origin_result out;
+  http_client client(ex_, url_.host, url_.port, opts_.client);
+  http_request req = request();
+  req.headers.set("Range", "bytes=0-0");
+  const head_check check = [&](const response_head& h) -> error_code {
+    if (auto ec = parse_probe(h, out.layout, out.http_status)) return ec;
+    // An origin without Range support answers with the whole body: the head is enough.
+    return out.layout.ranged ? error_code{} : error_code(errc::cancelled);
+  };
+  const body_sink count = [&](std::span<const std::byte> chunk) -> error_code {
+    if (on_bytes) on_bytes(chunk.size());
+    return {};
+  };
+  auto r = co_await client.request(req, check, count);
+  if (!r && r.error() != errc::cancelled) out.ec = r.error();
+  co_return out;
+}
+
 asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
   origin_result out;
   if (url_.https()) {
@@ -95,29 +143,8 @@ asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
   digest piece_hash(digest_algo::sha256);
 
   const head_check check = [&](const response_head& h) -> error_code {
-    layout.etag = header_or_empty(h, "ETag");
-    layout.last_modified = header_or_empty(h, "Last-Modified");
-    if (h.status == 206) {
-      auto cr = h.headers.get("Content-Range");
-      auto parsed = cr ? parse_content_range(*cr) : result<content_range>(errc::origin_protocol);
-      if (!parsed || !parsed->total) return errc::origin_protocol;
-      layout.ranged = true;
-      layout.length = static_cast<std::int64_t>(*parsed->total);
-    } else if (h.status == 200) {
-      streaming = true;
-      layout.length = h.content_length ? static_cast<std::int64_t>(*h.content_length) : -1;
-    } else if (h.status == 416) {
-      // Only an empty file makes "bytes=0-0" unsatisfiable.
-      auto cr = h.headers.get("Content-Range");
-      auto parsed = cr ? parse_content_range(*cr) : result<content_range>(errc::origin_protocol);
-      if (!parsed || !parsed->total || *parsed->total != 0) return errc::origin_protocol;
-      layout.ranged = true;
-      layout.length = 0;
-    } else {
-      out.http_status = static_cast<int>(h.status);
-      return errc::origin_http_error;
-    }
-    layout.piece_size = choose_piece_size(layout.length, opts_.sizing);
+    if (auto ec = parse_probe(h, layout, out.http_status)) return ec;
+    streaming = !layout.ranged;
     return sink.on_layout ? sink.on_layout(layout) : error_code{};
   };
   const body_sink body = [&](std::span<const std::byte> chunk) -> error_code {

@@ -4,14 +4,10 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "damselfly/common/http_client.hpp"
-#include "damselfly/common/http_range.hpp"
 #include "damselfly/common/origin_reader.hpp"
 
 namespace damselfly::supernode {
@@ -20,16 +16,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-
-http_request origin_request(const task& t) {
-  http_request req;
-  req.method = "GET";
-  req.target = t.url.target;
-  for (const auto& [k, v] : t.source.headers) req.headers.set(k, v);
-  req.headers.set("User-Agent", "damselfly-supernode/0.1");
-  return req;
-}
 
 std::string version_of(const std::string& etag, const std::string& last_modified,
                        std::int64_t length) {
@@ -38,11 +24,6 @@ std::string version_of(const std::string& etag, const std::string& last_modified
     return sha256_hex(std::to_string(task::clock::now().time_since_epoch().count())).substr(0, 16);
   }
   return sha256_hex(etag + "\n" + last_modified + "\n" + std::to_string(length)).substr(0, 16);
-}
-
-std::string header_or_empty(const response_head& h, std::string_view name) {
-  auto v = h.headers.get(name);
-  return v ? std::string(*v) : std::string();
 }
 
 }  // namespace
@@ -161,47 +142,22 @@ void origin_fetcher::complete(const std::shared_ptr<task>& t) {
 
 asio::awaitable<void> origin_fetcher::validate(std::shared_ptr<task> t) {
   auto gen = t->generation;
-  http_client client(ex_, t->url.host, t->url.port, origin_client_options());
-  http_request req = origin_request(*t);
-  req.headers.set("Range", "bytes=0-0");
-  std::int64_t length = -1;
-  std::string etag, last_modified;
-  int bad_status = 0;
-  const head_check check = [&](const response_head& h) -> error_code {
-    etag = header_or_empty(h, "ETag");
-    last_modified = header_or_empty(h, "Last-Modified");
-    if (h.status == 206) {
-      auto cr = h.headers.get("Content-Range");
-      auto parsed = cr ? parse_content_range(*cr) : result<content_range>(errc::origin_protocol);
-      if (parsed && parsed->total) length = static_cast<std::int64_t>(*parsed->total);
-    } else if (h.status == 200 && h.content_length) {
-      length = static_cast<std::int64_t>(*h.content_length);
-      return errc::cancelled;  // do not pull a whole body just to compare headers
-    } else if (h.status == 416) {
-      length = 0;
-    } else if (h.status != 200) {
-      bad_status = static_cast<int>(h.status);
-      return errc::origin_http_error;
-    } else {
-      return errc::cancelled;
-    }
-    return {};
-  };
+  origin_reader_options opts;
+  opts.client = origin_client_options();
+  opts.sizing = cfg_.sizing;
+  origin_reader reader(ex_, t->url, t->source.headers, opts);
+  const std::function<void(std::uint64_t)> count = [&](std::uint64_t n) { source_bytes_.add(n); };
   origin_requests_.add();
-  // Named, not a temporary in the co_await: GCC 12 may destroy such temporaries twice.
-  const body_sink count_only = [&](std::span<const std::byte> c) -> error_code {
-    source_bytes_.add(c.size());
-    return {};
-  };
-  auto r = co_await client.request(req, check, count_only);
+  auto r = co_await reader.probe(count);
   if (t->generation != gen) co_return;
-  if (!r && r.error() != errc::cancelled) {
-    fail(*t, origin_result{r.error(), bad_status, "", {}});
+  if (r.ec) {
+    fail(*t, r);
     co_return;
   }
-  bool has_validators = !etag.empty() || !last_modified.empty();
-  bool same = has_validators && etag == t->etag && last_modified == t->last_modified &&
-              length == t->content_length;
+  const auto& now = r.layout;
+  bool has_validators = !now.etag.empty() || !now.last_modified.empty();
+  bool same = has_validators && now.etag == t->etag && now.last_modified == t->last_modified &&
+              now.length == t->content_length;
   if (same) {
     t->phase = task_phase::done;
     t->validated_at = task::clock::now();

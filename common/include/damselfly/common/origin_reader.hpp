@@ -75,11 +75,17 @@ class origin_reader {
 
   /// Reads the whole file into `sink`. `sink` must outlive the call.
   boost::asio::awaitable<origin_result> fetch(const origin_sink& sink);
+  /// Only the probe: the layout and validators as the origin states them now
+  /// (for re-checking a cached copy); a body beyond the probe byte is not read.
+  /// `on_bytes` is told of body bytes received; it must outlive the call.
+  boost::asio::awaitable<origin_result> probe(const std::function<void(std::uint64_t)>& on_bytes);
 
  private:
   struct range_state;
   boost::asio::awaitable<void> range_worker(const origin_sink& sink, range_state& st);
   http_request request() const;
+  /// Reads the probe's answer into `layout`; the origin's status on an HTTP error.
+  error_code parse_probe(const response_head& h, origin_layout& layout, int& http_status) const;
 
   boost::asio::any_io_executor ex_;
   http_url url_;
