@@ -10,7 +10,7 @@ packages=(
   cmake ninja-build g++ ccache pkg-config
   libboost1.81-dev libboost-url1.81-dev libssl-dev nlohmann-json3-dev libspdlog-dev
   libcli11-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev
-  nginx-light curl
+  nginx-light curl openssl ca-certificates
 )
 
 missing=()

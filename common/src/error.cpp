@@ -46,6 +46,8 @@ class category final : public boost::system::error_category {
         return "too many failures";
       case errc::cancelled:
         return "cancelled";
+      case errc::busy:
+        return "in use by another process";
     }
     return "unknown damselfly error " + std::to_string(ev);
   }

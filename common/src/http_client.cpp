@@ -2,13 +2,21 @@
 // Beast-based HTTP/1.1 client with per-operation deadlines and a streaming body reader.
 #include "damselfly/common/http_client.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <optional>
 #include <vector>
+
+#include "damselfly/common/tls_context.hpp"
 
 namespace damselfly {
 
@@ -16,6 +24,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
@@ -27,10 +36,15 @@ error_code map_error(const error_code& ec) {
   return ec;
 }
 
+/// A peer that closes without TLS close_notify reports stream_truncated:
+/// for HTTP/1.1 that is the same as a plain end of stream.
+bool is_eof(const error_code& ec) {
+  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+}
+
 bool is_stale_connection(const error_code& ec) {
-  return ec == asio::error::eof || ec == http::error::end_of_stream ||
-         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == http::error::partial_message;
+  return is_eof(ec) || ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == http::error::partial_message;
 }
 
 }  // namespace
@@ -48,16 +62,20 @@ struct http_client::impl {
   std::uint16_t port;
   http_client_options opts;
   tcp::resolver resolver;
-  beast::tcp_stream stream;
+  beast::tcp_stream stream;       ///< plain connections
+  std::optional<tls_stream> tls;  ///< HTTPS connections (a fresh one per connection)
   beast::flat_buffer buffer;
   bool connected = false;
   std::vector<std::byte> chunk = std::vector<std::byte>(chunk_size);
 
   asio::awaitable<error_code> connect();
+  /// The TCP layer whatever the connection's kind.
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : stream; }
   void drop() {
     error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
+    tls.reset();
     buffer.consume(buffer.size());
     connected = false;
   }
@@ -69,6 +87,10 @@ struct http_client::impl {
   asio::awaitable<result<response_head>> attempt(const http_request& req, const head_check& check,
                                                  const body_sink& sink, bool& got_response,
                                                  const direct_target& direct);
+  template <class Stream>
+  asio::awaitable<result<response_head>> exchange(Stream& s, const http_request& req,
+                                                  const head_check& check, const body_sink& sink,
+                                                  bool& got_response, const direct_target& direct);
   /// attempt() plus one retry on a stale keep-alive connection.
   asio::awaitable<result<response_head>> run(const http_request& req, const head_check& check,
                                              const body_sink& sink, const direct_target& direct);
@@ -91,13 +113,26 @@ std::uint16_t http_client::port() const noexcept {
 }
 
 asio::awaitable<error_code> http_client::impl::connect() {
-  stream.expires_after(opts.connect_timeout);
+  if (opts.tls) tls.emplace(ex, opts.tls->native());
+  auto& low = lowest();
+  low.expires_after(opts.connect_timeout);
   auto [rec, endpoints] = co_await resolver.async_resolve(host, std::to_string(port), nothrow);
   if (rec) co_return rec;
-  auto [cec, ep] = co_await stream.async_connect(endpoints, nothrow);
+  auto [cec, ep] = co_await low.async_connect(endpoints, nothrow);
   if (cec) co_return map_error(cec);
   error_code ignored;
-  stream.socket().set_option(tcp::no_delay(true), ignored);
+  low.socket().set_option(tcp::no_delay(true), ignored);
+  if (tls) {
+    error_code ip_ec;
+    asio::ip::make_address(host, ip_ec);
+    // SNI names hosts, never addresses (RFC 6066).
+    if (ip_ec && !SSL_set_tlsext_host_name(tls->native_handle(), host.c_str()))
+      co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+    if (opts.tls->verifies()) tls->set_verify_callback(asio::ssl::host_name_verification(host));
+    low.expires_after(opts.connect_timeout);
+    auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client, nothrow);
+    if (hec) co_return map_error(hec);
+  }
   connected = true;
   co_return error_code{};
 }
@@ -111,6 +146,15 @@ asio::awaitable<result<response_head>> http_client::impl::attempt(const http_req
   if (!connected) {
     if (auto ec = co_await connect()) co_return ec;
   }
+  if (tls) co_return co_await exchange(*tls, req, check, sink, got_response, direct);
+  co_return co_await exchange(stream, req, check, sink, got_response, direct);
+}
+
+template <class Stream>
+asio::awaitable<result<response_head>> http_client::impl::exchange(
+    Stream& s, const http_request& req, const head_check& check, const body_sink& sink,
+    bool& got_response, const direct_target& direct) {
+  auto& low = beast::get_lowest_layer(s);
   http::request<http::string_body> msg;
   msg.method_string(req.method);
   msg.target(req.target);
@@ -124,16 +168,16 @@ asio::awaitable<result<response_head>> http_client::impl::attempt(const http_req
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT") msg.prepare_payload();
   msg.keep_alive(true);
 
-  stream.expires_after(opts.io_timeout);
-  auto [wec, wn] = co_await http::async_write(stream, msg, nothrow);
+  low.expires_after(opts.io_timeout);
+  auto [wec, wn] = co_await http::async_write(s, msg, nothrow);
   if (wec) co_return map_error(wec);
 
   http::response_parser<http::buffer_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
   parser.body_limit(boost::none);
   if (req.method == "HEAD") parser.skip(true);
-  stream.expires_after(opts.io_timeout);
-  auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, nothrow);
+  low.expires_after(opts.io_timeout);
+  auto [hec, hn] = co_await http::async_read_header(s, buffer, parser, nothrow);
   if (hec) co_return map_error(hec);
   got_response = true;
 
@@ -161,13 +205,11 @@ asio::awaitable<result<response_head>> http_client::impl::attempt(const http_req
       buffer.consume(buffered);
       std::size_t filled = buffered;
       while (filled < dst.size()) {
-        stream.expires_after(opts.io_timeout);
-        auto [ec, n] = co_await stream.async_read_some(
+        low.expires_after(opts.io_timeout);
+        auto [ec, n] = co_await s.async_read_some(
             asio::buffer(dst.data() + filled, std::min<std::size_t>(dst.size() - filled, 1 << 20)),
             nothrow);
-        if (ec)
-          co_return ec == asio::error::eof ? error_code(http::error::partial_message)
-                                           : map_error(ec);
+        if (ec) co_return is_eof(ec) ? error_code(http::error::partial_message) : map_error(ec);
         filled += n;
       }
       if (!parser.keep_alive()) drop();
@@ -183,10 +225,9 @@ asio::awaitable<result<response_head>> http_client::impl::attempt(const http_req
     }
     while (remaining > 0) {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), remaining));
-      stream.expires_after(opts.io_timeout);
-      auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk.data(), want), nothrow);
-      if (ec)
-        co_return ec == asio::error::eof ? error_code(http::error::partial_message) : map_error(ec);
+      low.expires_after(opts.io_timeout);
+      auto [ec, n] = co_await s.async_read_some(asio::buffer(chunk.data(), want), nothrow);
+      if (ec) co_return is_eof(ec) ? error_code(http::error::partial_message) : map_error(ec);
       remaining -= n;
       if (sink) {
         if (auto sec = sink(std::span<const std::byte>(chunk.data(), n))) co_return sec;
@@ -199,12 +240,19 @@ asio::awaitable<result<response_head>> http_client::impl::attempt(const http_req
     auto& body = parser.get().body();
     body.data = chunk.data();
     body.size = chunk.size();
-    stream.expires_after(opts.io_timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, nothrow);
-    if (ec && ec != http::error::need_buffer) co_return map_error(ec);
+    low.expires_after(opts.io_timeout);
+    auto [ec, n] = co_await http::async_read(s, buffer, parser, nothrow);
+    bool truncated = ec == asio::ssl::error::stream_truncated;
+    if (ec && ec != http::error::need_buffer && !truncated) co_return map_error(ec);
     std::size_t got = chunk.size() - parser.get().body().size;
     if (got > 0 && sink) {
       if (auto sec = sink(std::span<const std::byte>(chunk.data(), got))) co_return sec;
+    }
+    if (truncated) {
+      // Beast only treats a plain EOF as the end of a close-delimited body.
+      error_code eof_ec;
+      parser.put_eof(eof_ec);
+      if (eof_ec) co_return eof_ec;
     }
   }
   if (!parser.keep_alive()) drop();

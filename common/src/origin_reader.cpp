@@ -7,11 +7,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "damselfly/common/digest.hpp"
 #include "damselfly/common/http_range.hpp"
+#include "damselfly/common/tls_context.hpp"
 
 namespace damselfly {
 
@@ -56,6 +58,10 @@ origin_failure_text describe_origin_failure(const http_url& url, const origin_re
              ec == asio::error::host_not_found_try_again) {
     t.code = "origin_unreachable";
     t.message = "cannot reach origin " + url.authority() + ": " + ec.message();
+  } else if (ec.category() == asio::error::get_ssl_category() ||
+             ec.category() == asio::ssl::error::get_stream_category()) {
+    t.code = "origin_tls";
+    t.message = "TLS with origin " + url.authority() + " failed: " + ec.message();
   } else if (ec.category() == damselfly_category()) {
     t.code = "origin_protocol";
     t.message = "origin " + url.authority() + ": " + ec.message();
@@ -69,7 +75,15 @@ origin_failure_text describe_origin_failure(const http_url& url, const origin_re
 
 origin_reader::origin_reader(asio::any_io_executor ex, http_url url,
                              std::map<std::string, std::string> headers, origin_reader_options opts)
-    : ex_(std::move(ex)), url_(std::move(url)), headers_(std::move(headers)), opts_(opts) {}
+    : ex_(std::move(ex)), url_(std::move(url)), headers_(std::move(headers)), opts_(opts) {
+  if (!url_.https()) {
+    opts_.client.tls.reset();
+  } else if (!opts_.client.tls) {
+    // Without explicit settings an https origin is verified against the system store.
+    auto ctx = tls_context::create(tls_options{}, &tls_failure_);
+    if (ctx) opts_.client.tls = *ctx;
+  }
+}
 
 http_request origin_reader::request() const {
   http_request req;
@@ -110,6 +124,11 @@ error_code origin_reader::parse_probe(const response_head& h, origin_layout& lay
 asio::awaitable<origin_result> origin_reader::probe(
     const std::function<void(std::uint64_t)>& on_bytes) {
   origin_result out;
+  if (url_.https() && !opts_.client.tls) {
+    out.ec = errc::invalid_argument;
+    out.detail = tls_failure_;
+    co_return out;
+  }
   http_client client(ex_, url_.host, url_.port, opts_.client);
   http_request req = request();
   req.headers.set("Range", "bytes=0-0");
@@ -129,9 +148,9 @@ asio::awaitable<origin_result> origin_reader::probe(
 
 asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
   origin_result out;
-  if (url_.https()) {
-    out.ec = errc::origin_protocol;
-    out.detail = "https origins are not supported by this version";
+  if (url_.https() && !opts_.client.tls) {
+    out.ec = errc::invalid_argument;
+    out.detail = tls_failure_;
     co_return out;
   }
   http_client client(ex_, url_.host, url_.port, opts_.client);

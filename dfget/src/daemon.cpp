@@ -33,6 +33,7 @@
 #include "damselfly/common/metrics.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/common/task_id.hpp"
+#include "damselfly/common/tls_context.hpp"
 #include "damselfly/common/url.hpp"
 #include "damselfly/dfget/downloader.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
@@ -146,6 +147,9 @@ struct daemon::impl : std::enable_shared_from_this<impl> {
         tasks_gauge(metrics.gauge("damselfly_daemon_tasks", "Tasks held on disk")) {
     if (cfg.upload_rate > 0)
       upload_limiter = std::make_shared<rate_limiter>(cfg.upload_rate, 256 * 1024, steady::now());
+    if (cfg.total_download_rate > 0)
+      total_limiter =
+          std::make_shared<rate_limiter>(cfg.total_download_rate, 1 << 20, steady::now());
   }
 
   asio::any_io_executor ex;
@@ -163,6 +167,7 @@ struct daemon::impl : std::enable_shared_from_this<impl> {
   std::set<std::string> downloading;
   std::map<std::string, unsigned> uploads_by_task;  ///< uploads in progress, per task
   std::shared_ptr<rate_limiter> upload_limiter;
+  std::shared_ptr<rate_limiter> total_limiter;  ///< all downloads together
   unsigned uploads_active = 0;
   std::size_t local_clients = 0;
   bool stopped = false;
@@ -472,6 +477,13 @@ asio::awaitable<proto::local_event> daemon::impl::download(
     if (!spec) co_return fail(errc::invalid_argument, "bad digest '" + req.digest + "'");
     digest = *spec;
   }
+  std::shared_ptr<const tls_context> origin_tls;  // null: the system store, verified
+  if (!req.ca_cert.empty() || req.insecure) {
+    std::string why;
+    auto ctx = tls_context::create(tls_options{req.ca_cert, req.insecure}, &why);
+    if (!ctx) co_return fail(errc::invalid_argument, why);
+    origin_tls = *ctx;
+  }
   // One download per task at a time; later clients wait for it, then publish.
   asio::steady_timer wait(ex);
   while (downloading.contains(*id)) {
@@ -510,7 +522,11 @@ asio::awaitable<proto::local_event> daemon::impl::download(
     opts.idc = cfg.idc;
     opts.location = cfg.location;
     opts.upload_slots = cfg.upload_slots;
-    opts.download_rate = cfg.download_rate;
+    // A client's own cap can only lower the daemon's.
+    opts.download_rate = cfg.download_rate == 0 || req.limit_rate == 0
+                             ? std::max(cfg.download_rate, req.limit_rate)
+                             : std::min(cfg.download_rate, req.limit_rate);
+    opts.total_limit = total_limiter;
     opts.leave_when_done = false;  // stay a source for this task
     opts.back_to_source = !req.no_back_source;
     opts.counters = {&from_supernode,    &from_peer,          &from_origin,
@@ -525,18 +541,24 @@ asio::awaitable<proto::local_event> daemon::impl::download(
     dreq.headers = req.headers;
     auto meta = tf->meta();
     dreq.have = meta.have;
+    dreq.version = meta.version;
+    dreq.piece_size = meta.piece_size;
+    dreq.origin_tls = origin_tls;
     auto last_save = steady::now();
     // Named, not temporaries in the co_await: GCC 12 may destroy those twice.
     const std::function<void(const download_progress&)> on_progress =
         [&](const download_progress& p) {
+          bool new_layout = false;
           tf->update([&](task_meta& m) {
-            if (m.piece_size == 0 || m.version != p.version) {
+            if (m.piece_size != p.piece_size || m.version != p.version) {
               m.piece_size = p.piece_size;
               m.version = p.version;
+              new_layout = true;
             }
             m.content_length = p.total_bytes;
           });
-          if (steady::now() - last_save > std::chrono::seconds(1)) {
+          // The layout is saved at once: the piece journal means nothing without it.
+          if (new_layout || steady::now() - last_save > std::chrono::seconds(1)) {
             tf->save_meta();  // a killed daemon resumes from here
             last_save = steady::now();
           }
@@ -691,6 +713,7 @@ asio::awaitable<void> daemon::impl::announce(const std::shared_ptr<task_file>& t
   r.location = cfg.location;
   r.upload_slots = cfg.upload_slots;
   for (bool b : m.have) r.bitmap.push_back(b ? '1' : '0');
+  r.version = m.version;
   http_request post;
   post.method = "POST";
   post.target = "/api/v1/tasks";

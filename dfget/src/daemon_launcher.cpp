@@ -96,6 +96,8 @@ error_code ensure_daemon(const daemon_launch& l, std::chrono::milliseconds wait)
                                 nodes,
                                 "--idle-exit",
                                 std::to_string(l.idle_exit_seconds),
+                                "--total-limit",
+                                l.total_limit,
                                 "--log-file",
                                 (l.data_dir / "daemon.log").string()};
   if (auto ec = spawn_detached(argv)) return ec;

@@ -97,6 +97,12 @@ struct downloader::session {
     wake.cancel();
   }
 
+  void report_progress() {
+    if (on_progress)
+      on_progress({outcome.summary.bytes + outcome.summary.resumed_bytes, task.content_length,
+                   have_count, task.piece_count, task.piece_size, task.task_id, task.version});
+  }
+
   http_client_options client_options() const {
     http_client_options c;
     c.io_timeout = opts.io_timeout;
@@ -163,6 +169,7 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
   if (have_count > 0) {
     r.bitmap.reserve(have.size());
     for (bool b : have) r.bitmap.push_back(b ? '1' : '0');
+    r.version = req.version;
   }
   http_request post;
   post.method = "POST";
@@ -198,9 +205,21 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
       fail(errc::source_changed, "the source file changed during the download; run dfget again");
       co_return call::failed;
     }
+    if (have_count > 0 && req.piece_size != 0 && info.value->piece_size != 0 &&
+        info.value->piece_size != req.piece_size) {
+      fail(errc::source_changed, "the piece layout changed since the pieces on disk were written");
+      co_return call::failed;
+    }
     supernode = sn;
     control = std::move(c);
     task = *info.value;
+    if (have_count > 0 && task.content_length >= 0 && task.piece_size > 0) {
+      outcome.summary.resumed_bytes = 0;
+      for (std::uint64_t i = 0; i < have.size(); ++i)
+        if (have[i] && static_cast<std::int64_t>(i) < task.piece_count)
+          outcome.summary.resumed_bytes +=
+              piece_at(i, static_cast<std::uint64_t>(task.content_length), task.piece_size).length;
+    }
     outage_since.reset();
     co_return call::ok;
   }
@@ -288,6 +307,7 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
   http_request get;
   get.target = "/pieces/" + task.task_id;
   get.headers.set("Range", format_range_request({a.offset, a.length}));
+  get.headers.set("X-Damselfly-Peer", peer_id);
   std::string status = "ok";
   aligned_buffer buf;
   if (!spare_buffers.empty()) {
@@ -295,7 +315,9 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
     spare_buffers.pop_back();
   }
   auto dest = buf.prepare(static_cast<std::size_t>(a.length));
-  if (auto wait = limiter.acquire(a.length, steady::now()); wait.count() > 0) {
+  auto wait = limiter.acquire(a.length, steady::now());
+  if (opts.total_limit) wait = std::max(wait, opts.total_limit->acquire(a.length, steady::now()));
+  if (wait.count() > 0) {
     asio::steady_timer t(ex, wait);
     co_await t.async_wait(nothrow);
   }
@@ -346,10 +368,9 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
           counter->add(a.length);
       }
       last_progress = steady::now();
+      // Progress first: it carries the layout a host records before the piece.
+      report_progress();
       if (on_piece) on_piece(a.piece);
-      if (on_progress)
-        on_progress({outcome.summary.bytes, task.content_length, have_count, task.piece_count,
-                     task.piece_size, task.task_id, task.version});
     } else {
       ++outcome.summary.failed_pieces;
       auto* counter = status == "bad_digest"    ? opts.counters.failed_bad_digest
@@ -394,6 +415,7 @@ asio::awaitable<void> downloader::session::from_origin() {
   }
   origin_reader_options ro;
   ro.client = client_options();
+  ro.client.tls = req.origin_tls;
   ro.concurrency = opts.parallel;
   origin_reader reader(ex, *url, req.headers, ro);
   origin_sink sink;
@@ -426,10 +448,8 @@ asio::awaitable<void> downloader::session::from_origin() {
       ++have_count;
       ++outcome.summary.pieces;
     }
+    report_progress();
     if (on_piece) on_piece(index);
-    if (on_progress)
-      on_progress({outcome.summary.bytes, task.content_length, have_count, task.piece_count,
-                   task.piece_size, task.task_id, task.version});
   };
   auto r = co_await reader.fetch(sink);
   if (fatal) co_return;
@@ -465,8 +485,11 @@ asio::awaitable<download_outcome> downloader::run(
     const std::function<void(std::uint64_t)>& on_piece) {
   auto started = steady::now();
   session s(ex_, *workers_, opts_, req, store, on_progress, on_piece);
-  s.have = req.have;
+  // Pieces on disk are only worth keeping for the version they came from; with
+  // no version to check them against, they are fetched again.
+  if (!req.version.empty()) s.have = req.have;
   for (bool b : s.have) s.have_count += b ? 1 : 0;
+  if (s.have_count > 0) s.task.version = req.version;
   s.peer_id = opts_.peer_id;
   auto register_result = session::call::retry;
   s.last_outage_error = "no supernode configured";
@@ -487,6 +510,7 @@ asio::awaitable<download_outcome> downloader::run(
     co_return s.outcome;
   }
   s.outcome.summary.task_id = s.task.task_id;
+  if (s.task.piece_size > 0) s.report_progress();
   bool waiting_for_piece = false;
 
   while (!s.fatal) {
@@ -524,6 +548,12 @@ asio::awaitable<download_outcome> downloader::run(
         continue;
       }
       for (auto& a : got) {
+        if (a.piece < s.have.size() && s.have[a.piece]) {
+          // Already here (resumed, or an endgame duplicate that lost the race):
+          // say so, which frees the source, and fetch nothing.
+          s.results.push_back({a.piece, "ok", a.source, 0, 0});
+          continue;
+        }
         ++s.in_flight;
         asio::co_spawn(s.ex, s.fetch_piece(std::move(a)), asio::detached);
       }

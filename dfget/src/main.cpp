@@ -16,6 +16,9 @@
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/common/service_runner.hpp"
+#include "damselfly/common/task_id.hpp"
+#include "damselfly/common/tls_context.hpp"
+#include "damselfly/common/tls_flags.hpp"
 #include "damselfly/common/url.hpp"
 #include "damselfly/common/yaml_config.hpp"
 #include "damselfly/dfget/daemon.hpp"
@@ -24,6 +27,7 @@
 #include "damselfly/dfget/downloader.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
 #include "damselfly/dfget_storage/output_file.hpp"
+#include "damselfly/dfget_storage/resume_record.hpp"
 #include "progress_printer.hpp"
 
 #include <unistd.h>
@@ -111,9 +115,17 @@ int main(int argc, char** argv) {
                  "bar, json (one event per line on stdout) or none; default: bar on a terminal");
   bool showbar = false;
   app.add_flag("-b,--showbar", showbar, "Same as --progress=bar");
-  std::string limit_rate = "0";
+  std::string limit_rate = "0", total_limit = "0";
   app.add_option("--limit-rate,-s,--locallimit", limit_rate,
-                 "Download rate cap per second, like 20M (in-process downloads)");
+                 "Download rate cap per second for this download, like 20M");
+  app.add_option("--totallimit", total_limit,
+                 "Download rate cap per second over all downloads of a daemon dfget starts, like "
+                 "100M (in-process: same as --limit-rate)");
+  tls_options tls;
+  add_tls_flags(app, tls, ",--no-check-certificate");
+  bool resume = false;
+  app.add_flag("-c,--continue", resume,
+               "Keep the pieces of an interrupted in-process download and resume them next time");
   unsigned tries = 5;
   app.add_option("--tries", tries, "Attempts per piece before the download fails")
       ->capture_default_str()
@@ -141,7 +153,8 @@ int main(int argc, char** argv) {
 
   dfget::daemon_config dcfg;
   std::vector<std::string> daemon_supernodes;
-  std::string upload_rate = "0", download_rate = "0", daemon_log_level = "info", daemon_log_file;
+  std::string upload_rate = "0", download_rate = "0", daemon_total_limit = "0",
+              daemon_log_level = "info", daemon_log_file;
   auto* daemon_cmd = app.add_subcommand(
       "daemon", "Run the dfget daemon: downloads for local clients and serves pieces to peers");
   daemon_cmd->add_option("--listen", dcfg.listen, "Address and port of the piece server")
@@ -163,6 +176,10 @@ int main(int argc, char** argv) {
   daemon_cmd
       ->add_option("--download-rate", download_rate,
                    "Download cap per second per download, like 8M; 0: none")
+      ->capture_default_str();
+  daemon_cmd
+      ->add_option("--total-limit,--totallimit", daemon_total_limit,
+                   "Download cap per second over all downloads together, like 100M; 0: none")
       ->capture_default_str();
   daemon_cmd->add_option("--idc", dcfg.idc,
                          "This host's IDC (peers in the same IDC are preferred)");
@@ -205,6 +222,10 @@ int main(int argc, char** argv) {
       {"--timeout", "Download (wget and Dragonfly spellings)"},
       {"--tries", "Download (wget and Dragonfly spellings)"},
       {"--limit-rate", "Download (wget and Dragonfly spellings)"},
+      {"--totallimit", "Download (wget and Dragonfly spellings)"},
+      {"--continue", "Download (wget and Dragonfly spellings)"},
+      {"--ca-cert", "HTTPS origins"},
+      {"--insecure", "HTTPS origins"},
       {"--quiet", "Download (wget and Dragonfly spellings)"},
       {"--digest", "Verification"},
       {"--md5", "Verification"},
@@ -253,9 +274,11 @@ int main(int argc, char** argv) {
       return fail(exit_usage, "bad --listen '" + dcfg.listen + "'");
     auto up = parse_size(upload_rate);
     auto down = parse_size(download_rate);
-    if (!up || !down) return fail(exit_usage, "rates are sizes per second like 8M, or 0");
+    auto total = parse_size(daemon_total_limit);
+    if (!up || !down || !total) return fail(exit_usage, "rates are sizes per second like 8M, or 0");
     dcfg.upload_rate = *up;
     dcfg.download_rate = *down;
+    dcfg.total_download_rate = *total;
     auto quota = parse_size(cache_quota);
     auto floor = parse_size(min_free);
     if (!quota || !floor)
@@ -311,6 +334,13 @@ int main(int argc, char** argv) {
   auto rate = parse_size(limit_rate);
   if (!rate)
     return fail(exit_usage, "bad --limit-rate '" + limit_rate + "': expected a size like 20M");
+  auto total_rate = parse_size(total_limit);
+  if (!total_rate)
+    return fail(exit_usage, "bad --totallimit '" + total_limit + "': expected a size like 100M");
+  if (!tls.ca_file.empty()) tls.ca_file = std::filesystem::absolute(tls.ca_file).string();
+  std::string tls_why;
+  auto origin_tls = tls_context::create(tls, &tls_why);
+  if (!origin_tls) return fail(exit_usage, tls_why);
 
   if (!url_flag.empty()) {
     if (!url.empty() && url != url_flag) return fail(exit_usage, "two different URLs given");
@@ -323,6 +353,7 @@ int main(int argc, char** argv) {
   namespace fs = std::filesystem;
   dfget::download_request req;
   req.url = url;
+  req.origin_tls = *origin_tls;
   req.tag = tag;
   req.identifier = identifier;
   req.filters = split_filter_list(filter_text);
@@ -367,6 +398,7 @@ int main(int argc, char** argv) {
     launch.listen = daemon_listen;
     launch.supernodes = supernodes;
     launch.idle_exit_seconds = idle_exit_s;
+    launch.total_limit = total_limit;
     if (auto ec = dfget::ensure_daemon(launch, std::chrono::seconds(15))) {
       spdlog::warn(
           "no dfget daemon on {} and none could be started ({}; see {}); downloading in-process",
@@ -376,6 +408,8 @@ int main(int argc, char** argv) {
   }
   opts.back_to_source = !no_back_source;
   opts.download_rate = *rate;
+  if (*total_rate > 0 && (opts.download_rate == 0 || *total_rate < opts.download_rate))
+    opts.download_rate = *total_rate;  // one download in-process: the total is its own cap
   opts.max_piece_attempts = tries;
   if (opts.supernodes.empty() && !via_daemon && no_back_source)
     return fail(exit_usage,
@@ -401,6 +435,9 @@ int main(int argc, char** argv) {
     if (req.digest) lreq.digest = req.digest->to_string();
     lreq.headers = req.headers;
     lreq.no_back_source = no_back_source;
+    lreq.ca_cert = tls.ca_file;
+    lreq.insecure = tls.insecure;
+    lreq.limit_rate = *rate;
     if (!fs::is_directory(fs::absolute(out_path).parent_path(), fec))
       return fail(exit_local_io, "cannot create " + out_path.string() + ": no such directory");
     const std::function<void(const proto::local_event&)> show = [&](const proto::local_event& e) {
@@ -430,32 +467,107 @@ int main(int argc, char** argv) {
     }
     return exit_ok;
   }
-  auto out = dfget::output_file::create(out_path);
-  if (!out)
+  auto out =
+      resume ? dfget::output_file::open_resumable(out_path) : dfget::output_file::create(out_path);
+  if (!out) {
+    if (out.error() == errc::busy)
+      return fail(exit_local_io, "another dfget is downloading " + out_path.string());
     return fail(exit_local_io, "cannot create " + out_path.string() + ": " + out.error().message());
+  }
+  // -c: what was verified before an interruption is kept beside the temporary.
+  std::optional<dfget::resume_record> record;
+  std::string task_id;
+  if (resume) {
+    record.emplace((*out)->temp_path());
+    auto id = make_task_id(
+        task_key{url, req.filters, tag, req.digest ? req.digest->to_string() : "", identifier, ""});
+    task_id = id ? *id : url;
+    auto kept = record->load();
+    if (kept && kept->task_id == task_id) {
+      req.have = kept->have;
+      req.version = kept->version;
+      req.piece_size = kept->piece_size;
+    }
+  }
 
   std::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io(1);
+  // Interrupted: nothing at the output path; the temporary goes too unless -c keeps it.
+  boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+  const std::string temp_path = (*out)->temp_path().string();
+  stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (!resume) ::unlink(temp_path.c_str());
+    std::fprintf(stderr, "dfget: interrupted%s\n",
+                 resume ? "; run the same command with -c to resume" : "");
+    std::_Exit(128 + sig);
+  });
   dfget::downloader engine(io.get_executor(), opts);
   dfget::download_outcome outcome;
+  std::string recorded_version = req.version;
+  std::uint64_t recorded_piece_size = req.piece_size;
   const std::function<void(const dfget::download_progress&)> show =
-      [&](const dfget::download_progress& p) { printer.update(p.bytes_done, p.total_bytes); };
-  const std::function<void(std::uint64_t)> no_piece_callback;
-  boost::asio::co_spawn(io, engine.run(req, **out, show, no_piece_callback),
-                        [&](std::exception_ptr ep, dfget::download_outcome o) {
-                          if (ep) {
-                            outcome.ec = errc::io_error;
-                            outcome.message = "internal error";
-                          } else {
-                            outcome = std::move(o);
-                          }
-                        });
-  io.run();
+      [&](const dfget::download_progress& p) {
+        if (record && p.piece_size > 0 && p.total_bytes >= 0 &&
+            (p.version != recorded_version || p.piece_size != recorded_piece_size)) {
+          recorded_version = p.version;
+          recorded_piece_size = p.piece_size;
+          if (auto ec = record->start({task_id, p.version, p.piece_size, p.total_bytes, {}}))
+            spdlog::warn("cannot record the download's layout for -c: {}", ec.message());
+        }
+        printer.update(p.bytes_done, p.total_bytes);
+      };
+  const std::function<void(std::uint64_t)> on_piece = [&](std::uint64_t piece) {
+    if (record && !recorded_version.empty()) (void)record->mark(piece);
+  };
+  auto run_engine = [&] {
+    boost::asio::co_spawn(io, engine.run(req, **out, show, on_piece),
+                          [&](std::exception_ptr ep, dfget::download_outcome o) {
+                            stop_signals.cancel();
+                            if (ep) {
+                              outcome.ec = errc::io_error;
+                              outcome.message = "internal error";
+                            } else {
+                              outcome = std::move(o);
+                            }
+                          });
+    io.run();
+  };
+  run_engine();
+  if (outcome.ec == errc::source_changed && !req.have.empty()) {
+    // The kept pieces belong to an older file: start over once.
+    spdlog::info("the source changed since the kept pieces were written; starting over");
+    record->remove();
+    req.have.clear();
+    req.version.clear();
+    req.piece_size = 0;
+    recorded_version.clear();
+    recorded_piece_size = 0;
+    io.restart();
+    run_engine();
+  }
 
-  if (outcome.ec) return fail_download(exit_code_for(outcome.ec), outcome.message);
-  if (auto ec = (*out)->commit(outcome.summary.bytes))
+  if (outcome.ec) {
+    bool worth_keeping = outcome.ec != errc::digest_mismatch &&
+                         outcome.ec != errc::source_changed && outcome.ec != errc::invalid_argument;
+    if (record && worth_keeping) {
+      (*out)->keep();
+      printer.failed(exit_code_for(outcome.ec), outcome.message);
+      return fail(exit_code_for(outcome.ec),
+                  outcome.message +
+                      "; the verified pieces are kept: run the same command with "
+                      "-c to resume");
+    }
+    if (record) record->remove();
+    return fail_download(exit_code_for(outcome.ec), outcome.message);
+  }
+  const auto length = outcome.summary.content_length >= 0
+                          ? static_cast<std::uint64_t>(outcome.summary.content_length)
+                          : outcome.summary.bytes;
+  if (auto ec = (*out)->commit(length))
     return fail_download(exit_local_io,
                          "cannot publish " + out_path.string() + ": " + ec.message());
+  if (record) record->remove();
   printer.done(outcome.summary.bytes, outcome.summary.elapsed, outcome.summary.from_supernode,
                outcome.summary.from_peers, outcome.summary.from_origin);
   if (!quiet) {

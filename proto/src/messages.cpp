@@ -133,6 +133,7 @@ void to_json(json& j, const register_request& v) {
   if (!v.location.empty()) j["location"] = v.location;
   if (v.upload_slots != 0) j["upload_slots"] = v.upload_slots;
   if (!v.bitmap.empty()) j["bitmap"] = v.bitmap;
+  if (!v.version.empty()) j["version"] = v.version;
 }
 void from_json(const json& j, register_request& v) {
   required(j, "url", v.url);
@@ -147,6 +148,7 @@ void from_json(const json& j, register_request& v) {
   optional_field(j, "location", v.location);
   optional_field(j, "upload_slots", v.upload_slots);
   optional_field(j, "bitmap", v.bitmap);
+  optional_field(j, "version", v.version);
   if (v.bitmap.find_first_not_of("01") != std::string::npos)
     throw field_error("bitmap", "field 'bitmap' must contain only '0' and '1'");
 }
@@ -266,6 +268,9 @@ void to_json(json& j, const local_request& v) {
   if (!v.digest.empty()) j["digest"] = v.digest;
   if (!v.identifier.empty()) j["identifier"] = v.identifier;
   if (!v.headers.empty()) j["headers"] = v.headers;
+  if (!v.ca_cert.empty()) j["ca_cert"] = v.ca_cert;
+  if (v.insecure) j["insecure"] = true;
+  if (v.limit_rate != 0) j["limit_rate"] = v.limit_rate;
 }
 void from_json(const json& j, local_request& v) {
   optional_field(j, "command", v.command);
@@ -282,6 +287,9 @@ void from_json(const json& j, local_request& v) {
   optional_field(j, "digest", v.digest);
   optional_field(j, "identifier", v.identifier);
   optional_string_map(j, "headers", v.headers);
+  optional_field(j, "ca_cert", v.ca_cert);
+  optional_field(j, "insecure", v.insecure);
+  optional_field(j, "limit_rate", v.limit_rate);
 }
 
 void to_json(json& j, const local_event& v) {

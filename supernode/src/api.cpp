@@ -153,6 +153,11 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   }
   // A failed task may have been replaced by a fresh one meanwhile.
   if (!t->swarm.has_peer(r.peer_id)) t->swarm.join(r.peer_id, who, held, task::clock::now());
+  if (!r.bitmap.empty() && !r.version.empty() && !t->version.empty() && r.version != t->version) {
+    // Pieces of another version of the source are not pieces of this one.
+    t->swarm.leave(r.peer_id);
+    t->swarm.join(r.peer_id, who, {}, task::clock::now());
+  }
   co_return http_response::json(200, proto::encode(t->info()));
 }
 
@@ -281,8 +286,28 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
     resp.headers.set("Content-Range", "bytes " + std::to_string(range.offset) + "-" +
                                           std::to_string(range.end() - 1) + "/*");
   }
-  resp.file = file_slice{
-      t->fd, range.offset, range.length, [this](std::uint64_t n) { upload_bytes_.add(n); }, {}};
+  // A peer that names itself and then drops the connection mid-piece is gone
+  // (killed, or its host is): its assignments would hold seed slots until its
+  // timeout, stalling everyone else. A live peer that merely lost a connection
+  // is told unknown_peer at its next sync and registers again.
+  std::string asker(req.headers.get("X-Damselfly-Peer").value_or(""));
+  std::weak_ptr<task> weak = t;
+  resp.file = file_slice{t->fd,
+                         range.offset,
+                         range.length,
+                         [this, weak, asker, want = range.length](std::uint64_t n) {
+                           upload_bytes_.add(n);
+                           auto live = weak.lock();
+                           if (n >= want || asker.empty() || !live) return;
+                           if (!live->swarm.has_peer(asker)) return;
+                           spdlog::info(
+                               "task {}: peer {} dropped a piece upload; releasing its "
+                               "assignments",
+                               live->id.substr(0, 12), asker);
+                           live->swarm.leave(asker);
+                           live->notify();
+                         },
+                         {}};
   if (upload_limiter_) {
     resp.file->pace = make_pacer(upload_limiter_);
   }

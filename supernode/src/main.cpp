@@ -13,6 +13,8 @@
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/common/service_runner.hpp"
+#include "damselfly/common/tls_context.hpp"
+#include "damselfly/common/tls_flags.hpp"
 #include "damselfly/common/yaml_config.hpp"
 #include "damselfly/supernode/supernode.hpp"
 
@@ -45,6 +47,8 @@ int main(int argc, char** argv) {
                  "Seconds an origin connection may stall before the fetch fails")
       ->capture_default_str()
       ->check(CLI::Range(1u, 3600u));
+  tls_options tls;
+  add_tls_flags(app, tls);
   app.add_option("--recheck-interval", recheck_s,
                  "Seconds between re-checks of a cached file's ETag/Last-Modified at the origin")
       ->capture_default_str();
@@ -95,6 +99,13 @@ int main(int argc, char** argv) {
   }
   cfg.sizing.fixed_size = *size;
   cfg.origin_timeout = std::chrono::seconds(origin_timeout_s);
+  std::string tls_why;
+  auto tls_ctx = tls_context::create(tls, &tls_why);
+  if (!tls_ctx) {
+    std::fprintf(stderr, "supernode: error: %s\n", tls_why.c_str());
+    return 2;
+  }
+  cfg.origin_tls = *tls_ctx;
   cfg.recheck_interval = std::chrono::seconds(recheck_s);
   cfg.peer_timeout = std::chrono::seconds(peer_timeout_s);
   auto rate = parse_size(upload_rate);

@@ -16,7 +16,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-
 std::string version_of(const std::string& etag, const std::string& last_modified,
                        std::int64_t length) {
   if (etag.empty() && last_modified.empty()) {
@@ -44,6 +43,7 @@ http_client_options origin_fetcher::origin_client_options() const {
   http_client_options o;
   o.io_timeout = cfg_.origin_timeout;
   o.connect_timeout = cfg_.origin_timeout;
+  o.tls = cfg_.origin_tls;
   return o;
 }
 

@@ -463,6 +463,33 @@ TEST_F(download_test, OutputDirectoryTakesTheUrlFileNameAndDragonflySpellingsWor
   EXPECT_EQ(sha256_file(dir_ / "out" / "package.tar"), sha256_file(src));
 }
 
+TEST_F(download_test, DaemonTotalLimitCapsAllDownloadsTogetherAndClientsCanOnlyLower) {
+  // Lower bounds on time only: a cap makes a transfer at least this slow,
+  // however fast or loaded the machine is.
+  start();
+  auto a = file("a", 6 * mib, 1);
+  auto b = file("b", 6 * mib, 2);
+  fs::create_directories(dir_ / "daemon");
+  daemon_server d(3, supernode_->address(), dir_ / "daemon", {"--total-limit", "8M"});
+  auto started = std::chrono::steady_clock::now();
+  auto ca = d.start_client(origin_->url("a"), dir_ / "out" / "a");
+  auto cb = d.start_client(origin_->url("b"), dir_ / "out" / "b");
+  ASSERT_EQ(ca->wait(60s), 0) << ca->output();
+  ASSERT_EQ(cb->wait(60s), 0) << cb->output();
+  auto both = std::chrono::steady_clock::now() - started;
+  // 12 MiB at 8 MiB/s, less the 1 MiB the bucket may hold at the start.
+  EXPECT_GE(both, 1300ms);
+  EXPECT_EQ(sha256_file(dir_ / "out" / "a"), sha256_file(a));
+  EXPECT_EQ(sha256_file(dir_ / "out" / "b"), sha256_file(b));
+  // A client's --limit-rate lowers its own download below the daemon's total.
+  auto c = file("c", 4 * mib, 3);
+  started = std::chrono::steady_clock::now();
+  auto cc = d.start_client(origin_->url("c"), dir_ / "out" / "c", {"--limit-rate", "2M"});
+  ASSERT_EQ(cc->wait(60s), 0) << cc->output();
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 1400ms);  // 4 MiB at 2 MiB/s, 1 MiB burst
+  EXPECT_EQ(sha256_file(dir_ / "out" / "c"), sha256_file(c));
+}
+
 TEST_F(download_test, SupernodeApiRejectsBadRequestsNamingTheField) {
   start();
   auto post = [&](const std::string& body) {

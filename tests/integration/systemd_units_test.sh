@@ -15,3 +15,22 @@ done
 ls "$work"/*.service >/dev/null
 systemd-analyze verify "$work"/*.service
 echo "verified: $(cd "$work" && ls *.service | tr '\n' ' ')"
+
+# The example configs load: every key is a known option with a valid value.
+"$bin/supernode" --config "$src/deploy/config/supernode.yaml" --listen 127.0.0.1:0 \
+  --data-dir "$work/sn" --port-file "$work/sn.port" --log-file "$work/sn.log" &
+sn=$!
+"$bin/dfget" --config "$src/deploy/config/dfget.yaml" daemon --listen 127.0.0.1:0 \
+  --data-dir "$work/d" --socket "$work/d.sock" --supernode 127.0.0.1:9 --log-file "$work/d.log" &
+dm=$!
+for _ in $(seq 100); do
+  [[ -s "$work/sn.port" && -S "$work/d.sock" ]] && break
+  sleep 0.1
+done
+ok=1
+[[ -s "$work/sn.port" ]] || { echo "supernode did not start with the example config"; ok=0; }
+[[ -S "$work/d.sock" ]] || { echo "dfget daemon did not start with the example config"; ok=0; }
+kill "$sn" "$dm" 2>/dev/null || true
+wait "$sn" "$dm" 2>/dev/null || true
+((ok)) || { cat "$work"/*.log; exit 1; }
+echo "example configs load"

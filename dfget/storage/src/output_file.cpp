@@ -5,6 +5,7 @@
 #include "damselfly/common/file_io.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -51,8 +52,23 @@ result<std::unique_ptr<output_file>> output_file::create(const fs::path& final_p
   return error_code(EEXIST, boost::system::system_category());
 }
 
+result<std::unique_ptr<output_file>> output_file::open_resumable(const fs::path& final_path) {
+  fs::path dir = final_path.parent_path();
+  if (dir.empty()) dir = ".";
+  std::string base = final_path.filename().string();
+  if (base.empty()) return errc::invalid_argument;
+  fs::path temp = dir / ("." + base + ".dfget.part");
+  unique_fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) return last_system_error();
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
+    return errno == EWOULDBLOCK ? error_code(errc::busy) : last_system_error();
+  unique_fd direct(::open(temp.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
+  return std::unique_ptr<output_file>(
+      new output_file(final_path, temp, std::move(fd), std::move(direct)));
+}
+
 output_file::~output_file() {
-  if (!committed_) {
+  if (!committed_ && !keep_) {
     fd_.reset();
     direct_fd_.reset();
     ::unlink(temp_.c_str());

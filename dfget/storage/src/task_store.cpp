@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "damselfly/common/file_io.hpp"
+#include "damselfly/common/piece_math.hpp"
 #include "damselfly/common/task_id.hpp"
 
 namespace damselfly::dfget {
@@ -55,6 +56,12 @@ void task_file::mark(std::uint64_t piece) {
   std::lock_guard lock(mu_);
   if (piece >= meta_.have.size()) meta_.have.resize(piece + 1, false);
   meta_.have[piece] = true;
+  if (!journal_.is_open()) {
+    auto j = piece_journal::open(dir_ / journal_name);
+    if (!j) return;  // the bitmap saved every second still records it
+    journal_ = std::move(*j);
+  }
+  (void)journal_.append(piece);
 }
 
 bool task_file::holds_range(std::uint64_t offset, std::uint64_t length) const {
@@ -148,6 +155,18 @@ result<std::shared_ptr<task_file>> task_store::open(const std::string& task_id) 
     meta = task_meta{};
     meta.task_id = task_id;
   }
+  if (resumed && meta.piece_size > 0) {
+    // Pieces verified after the last saved bitmap, if the process was killed.
+    for (auto piece : piece_journal::load(dir / task_file::journal_name)) {
+      if (meta.content_length >= 0 &&
+          piece >= piece_count(static_cast<std::uint64_t>(meta.content_length), meta.piece_size))
+        continue;
+      if (piece >= meta.have.size()) meta.have.resize(piece + 1, false);
+      meta.have[piece] = true;
+    }
+  } else {
+    fs::remove(dir / task_file::journal_name, ec);
+  }
   int flags = O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC);
   int fd = ::open((dir / "data").c_str(), flags, 0644);
   if (fd < 0) return last_system_error();
@@ -168,7 +187,9 @@ std::uint64_t task_store::disk_usage(const std::string& task_id) const {
   return directory_disk_usage(root_ / "tasks" / task_id);
 }
 
-std::uint64_t task_store::free_space() const { return filesystem_free_space(root_); }
+std::uint64_t task_store::free_space() const {
+  return filesystem_free_space(root_);
+}
 
 void task_store::remove(const std::string& task_id) {
   std::error_code ec;

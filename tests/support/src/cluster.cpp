@@ -79,9 +79,17 @@ std::uint64_t origin_server::requests() const {
   return stat_field(http_get(port_, "/_stats").body, "requests");
 }
 
-nginx_server::nginx_server(fs::path root, fs::path workdir) : workdir_(std::move(workdir)) {
+nginx_server::nginx_server(fs::path root, fs::path workdir, const server_identity* tls)
+    : workdir_(std::move(workdir)) {
   fs::create_directories(workdir_ / "nginx-tmp");
   port_ = free_port();
+  std::string tls_server;
+  if (tls) {
+    tls_port_ = free_port();
+    tls_server = "  server { listen 127.0.0.1:" + std::to_string(tls_port_) + " ssl; root " +
+                 root.string() + "; ssl_certificate " + tls->cert.string() +
+                 "; ssl_certificate_key " + tls->key.string() + "; }\n";
+  }
   auto conf = workdir_ / "nginx.conf";
   std::ofstream(conf) << "worker_processes 1;\n"
                       << "error_log " << (workdir_ / "nginx-error.log").string() << ";\n"
@@ -98,7 +106,7 @@ nginx_server::nginx_server(fs::path root, fs::path workdir) : workdir_(std::move
                       << "  sendfile on;\n"
                       << "  server { listen 127.0.0.1:" << port_ << "; root " << root.string()
                       << "; }\n"
-                      << "}\n";
+                      << tls_server << "}\n";
   proc_ = std::make_unique<process>(
       std::vector<std::string>{"/usr/sbin/nginx", "-c", conf.string(), "-p", workdir_.string(),
                                "-g", "daemon off;"},
@@ -112,6 +120,10 @@ nginx_server::~nginx_server() {
 
 std::string nginx_server::url(const std::string& name) const {
   return "http://127.0.0.1:" + std::to_string(port_) + "/" + name;
+}
+
+std::string nginx_server::https_url(const std::string& name, const std::string& host) const {
+  return "https://" + host + ":" + std::to_string(tls_port_) + "/" + name;
 }
 
 std::uint64_t nginx_server::body_bytes() const {

@@ -57,6 +57,7 @@ struct scripted_supernode {
   std::string fail_with;                 ///< non-empty: the task is reported failed with this code
   std::vector<proto::piece_result> results;
   std::set<std::uint64_t> held, in_flight;
+  std::vector<std::uint64_t> served;  ///< pieces whose bytes were sent
   const std::string task_id = std::string(64, 'a');
 
   std::uint64_t count() const { return piece_count(content.size(), piece_size); }
@@ -97,6 +98,7 @@ struct scripted_supernode {
     auto range = parse_range_header(*req.headers.get("Range"), content.size());
     std::string body = content.substr(range->offset, range->length);
     auto piece = range->offset / piece_size;
+    served.push_back(piece);
     if (auto it = corrupt.find(piece); it != corrupt.end() && it->second != 0) {
       if (it->second > 0) --it->second;
       body[0] = static_cast<char>(body[0] ^ 0x55);
@@ -113,7 +115,8 @@ struct engine_run {
   std::string written;
 };
 
-engine_run run_engine(scripted_supernode& sn, std::optional<digest_spec> digest = std::nullopt) {
+engine_run run_engine(scripted_supernode& sn, std::optional<digest_spec> digest = std::nullopt,
+                      const std::function<void(dfget::download_request&)>& resume = {}) {
   asio::io_context io;
   http_server server(io.get_executor(), [&](http_request& r) { return sn.handle(r); });
   auto port = server.listen("127.0.0.1", 0);
@@ -127,6 +130,16 @@ engine_run run_engine(scripted_supernode& sn, std::optional<digest_spec> digest 
   req.url = "http://origin.invalid/file";
   req.digest = digest;
   memory_store store;
+  if (resume) {
+    // What a previous run left: the pieces in `have`, written and verified.
+    resume(req);
+    for (std::uint64_t i = 0; i < req.have.size(); ++i) {
+      if (!req.have[i]) continue;
+      auto r = piece_at(i, sn.content.size(), sn.piece_size);
+      EXPECT_FALSE(
+          store.write(r.offset, std::as_bytes(std::span(sn.content.data() + r.offset, r.length))));
+    }
+  }
   const std::function<void(const dfget::download_progress&)> no_progress;
   const std::function<void(std::uint64_t)> no_piece;
   auto fut = asio::co_spawn(io, engine.run(req, store, no_progress, no_piece), asio::use_future);
@@ -214,4 +227,50 @@ TEST(Downloader, UnreachableSupernodeIsReported) {
   auto outcome = fut.get();
   EXPECT_EQ(outcome.ec, errc::supernode_unreachable);
   EXPECT_NE(outcome.message.find("127.0.0.1:1"), std::string::npos);
+}
+
+TEST(Downloader, ResumedPiecesOfTheSameVersionAreNotFetchedAgain) {
+  scripted_supernode sn;
+  sn.content = make_content(5 * 4096 + 9);
+  auto r = run_engine(sn, std::nullopt, [](dfget::download_request& req) {
+    req.have = {true, false, true};
+    req.version = "v";
+    req.piece_size = 4096;
+  });
+  ASSERT_FALSE(r.outcome.ec) << r.outcome.message;
+  EXPECT_EQ(r.written, sn.content);
+  EXPECT_EQ(r.outcome.summary.resumed_bytes, 2u * 4096);
+  EXPECT_EQ(r.outcome.summary.bytes, sn.content.size() - 2 * 4096);
+  for (auto piece : sn.served) EXPECT_TRUE(piece != 0 && piece != 2) << piece;
+  EXPECT_EQ(sn.served.size(), 4u);
+}
+
+TEST(Downloader, ResumedPiecesOfAnotherVersionOrLayoutEndInSourceChanged) {
+  scripted_supernode sn;
+  sn.content = make_content(3 * 4096);
+  auto old_version = run_engine(sn, std::nullopt, [](dfget::download_request& req) {
+    req.have = {true};
+    req.version = "older";
+    req.piece_size = 4096;
+  });
+  EXPECT_EQ(old_version.outcome.ec, errc::source_changed);
+  auto old_layout = run_engine(sn, std::nullopt, [](dfget::download_request& req) {
+    req.have = {true};
+    req.version = "v";
+    req.piece_size = 8192;
+  });
+  EXPECT_EQ(old_layout.outcome.ec, errc::source_changed);
+  EXPECT_TRUE(sn.served.empty());  // nothing was fetched on a stale basis
+}
+
+TEST(Downloader, PiecesWithNoVersionToCheckAreFetchedAgain) {
+  scripted_supernode sn;
+  sn.content = make_content(3 * 4096);
+  auto r = run_engine(sn, std::nullopt, [](dfget::download_request& req) {
+    req.have = {true, true};  // e.g. fetched back-to-source, where no version is known
+  });
+  ASSERT_FALSE(r.outcome.ec) << r.outcome.message;
+  EXPECT_EQ(r.outcome.summary.bytes, sn.content.size());
+  EXPECT_EQ(r.outcome.summary.resumed_bytes, 0u);
+  EXPECT_EQ(r.written, sn.content);
 }

@@ -27,8 +27,9 @@ TEST(ProtoGolden, RegisterRequest) {
     "url": "http://o/f?sig=1", "peer_id": "node-1", "filters": ["sig"], "tag": "t",
     "digest": "sha256:ab", "identifier": "id", "headers": {"Authorization": "x"},
     "upload_addr": "10.0.0.1:65002", "idc": "idc1", "location": "cn|bj", "upload_slots": 4,
-    "bitmap": "0110"})");
+    "bitmap": "0110", "version": "v7"})");
   EXPECT_EQ(r.bitmap, "0110");
+  EXPECT_EQ(r.version, "v7");
   EXPECT_EQ(r.upload_slots, 4u);
   EXPECT_EQ(r.url, "http://o/f?sig=1");
   EXPECT_EQ(r.filters, (std::vector<std::string>{"sig"}));
@@ -67,7 +68,8 @@ TEST(ProtoGolden, SyncRequestAndResponse) {
 }
 
 TEST(ProtoGolden, Heartbeat) {
-  auto h = round_trip<heartbeat_request>(R"({"upload_addr": "10.0.0.1:65002", "tasks": ["a", "b"]})");
+  auto h =
+      round_trip<heartbeat_request>(R"({"upload_addr": "10.0.0.1:65002", "tasks": ["a", "b"]})");
   EXPECT_EQ(h.tasks.size(), 2u);
   auto r = round_trip<heartbeat_response>(R"({"unknown_tasks": ["b"]})");
   EXPECT_EQ(r.unknown_tasks, (std::vector<std::string>{"b"}));
@@ -114,4 +116,17 @@ TEST(ProtoDecode, NonJsonAndNonObjects) {
   EXPECT_TRUE(garbage.error.field.empty());
   EXPECT_FALSE(decode<sync_request>("[1,2]"));
   EXPECT_FALSE(decode<sync_request>(""));
+}
+
+TEST(ProtoGolden, LocalRequestCarriesTrustAndRate) {
+  auto r = round_trip<local_request>(R"({
+    "command": "download", "url": "https://o/f", "output": "/tmp/f",
+    "ca_cert": "/etc/ca.pem", "insecure": true, "limit_rate": 2097152})");
+  EXPECT_EQ(r.ca_cert, "/etc/ca.pem");
+  EXPECT_TRUE(r.insecure);
+  EXPECT_EQ(r.limit_rate, 2097152u);
+  auto plain = round_trip<local_request>(
+      R"({"command": "download", "url": "http://o/f", "output": "/tmp/f"})");
+  EXPECT_FALSE(plain.insecure);
+  EXPECT_EQ(plain.limit_rate, 0u);
 }

@@ -7,6 +7,9 @@
 
 #include "damselfly/common/digest.hpp"
 #include "damselfly/dfget_storage/output_file.hpp"
+#include "damselfly/dfget_storage/piece_journal.hpp"
+#include "damselfly/dfget_storage/resume_record.hpp"
+#include "damselfly/dfget_storage/task_store.hpp"
 #include "damselfly/supernode_storage/cache_store.hpp"
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
@@ -123,4 +126,122 @@ TEST(OutputFile, CommitTruncatesToTheContentLengthAndReadsBack) {
 TEST(OutputFile, MissingDirectoryFails) {
   test::temp_dir d;
   EXPECT_FALSE(dfget::output_file::create(d / "no" / "such" / "dir" / "f"));
+}
+
+TEST(PieceJournal, RecordsPiecesAndIgnoresACutLineAndOtherBoots) {
+  test::temp_dir d;
+  auto path = d / "j";
+  {
+    auto j = dfget::piece_journal::open(path);
+    ASSERT_TRUE(j);
+    ASSERT_FALSE(j->append(3));
+    ASSERT_FALSE(j->append(0));
+  }
+  {
+    // Re-opened in the same boot: appends continue after what is there.
+    auto j = dfget::piece_journal::open(path);
+    ASSERT_TRUE(j);
+    ASSERT_FALSE(j->append(7));
+  }
+  std::ofstream(path, std::ios::app) << "12";  // a line cut short by a kill
+  EXPECT_EQ(dfget::piece_journal::load(path), (std::vector<std::uint64_t>{3, 0, 7}));
+  // Written in another boot: a power loss may have lost the pieces it names.
+  std::ofstream(path) << "boot 00000000-0000-0000-0000-000000000000\n1\n2\n";
+  EXPECT_TRUE(dfget::piece_journal::load(path).empty());
+  auto j = dfget::piece_journal::open(path);  // starts afresh for this boot
+  ASSERT_TRUE(j);
+  ASSERT_FALSE(j->append(5));
+  EXPECT_EQ(dfget::piece_journal::load(path), (std::vector<std::uint64_t>{5}));
+  EXPECT_TRUE(dfget::piece_journal::load(d / "missing").empty());
+}
+
+TEST(TaskStore, PiecesMarkedAfterTheLastSavedBitmapSurviveAKill) {
+  test::temp_dir d;
+  dfget::task_store store(d.path());
+  ASSERT_FALSE(store.init());
+  const std::string id(64, 'c');
+  {
+    auto tf = store.open(id);
+    ASSERT_TRUE(tf);
+    (*tf)->update([](dfget::task_meta& m) {
+      m.url = "http://o/f";
+      m.content_length = 10;
+      m.piece_size = 4;
+      m.version = "v1";
+    });
+    (*tf)->mark(0);
+    ASSERT_FALSE((*tf)->save_meta());
+    (*tf)->mark(2);  // never saved in meta.json: the process "dies" here
+  }
+  auto tf = store.open(id);
+  ASSERT_TRUE(tf);
+  EXPECT_EQ((*tf)->meta().have, (std::vector<bool>{true, false, true}));
+  EXPECT_EQ((*tf)->meta().version, "v1");
+}
+
+TEST(TaskStore, AJournalWithoutASavedLayoutIsDiscarded) {
+  test::temp_dir d;
+  dfget::task_store store(d.path());
+  ASSERT_FALSE(store.init());
+  const std::string id(64, 'd');
+  {
+    auto tf = store.open(id);
+    ASSERT_TRUE(tf);
+    (*tf)->mark(1);  // before any meta.json: the pieces' layout is unknown
+  }
+  auto tf = store.open(id);
+  ASSERT_TRUE(tf);
+  EXPECT_TRUE((*tf)->meta().have.empty());
+  EXPECT_FALSE(fs::exists((*tf)->dir() / dfget::task_file::journal_name));
+}
+
+TEST(ResumeRecord, KeepsTheLayoutAndTheVerifiedPiecesUntilRemoved) {
+  test::temp_dir d;
+  auto part = d / ".f.dfget.part";
+  {
+    dfget::resume_record r(part);
+    EXPECT_FALSE(r.load());
+    ASSERT_FALSE(r.start({"task", "v1", 4, 10, {}}));
+    ASSERT_FALSE(r.mark(1));
+  }
+  {
+    dfget::resume_record r(part);
+    auto st = r.load();
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->task_id, "task");
+    EXPECT_EQ(st->version, "v1");
+    EXPECT_EQ(st->piece_size, 4u);
+    EXPECT_EQ(st->have, (std::vector<bool>{false, true, false}));
+    ASSERT_FALSE(r.mark(2));  // resuming: appends to the same journal
+  }
+  dfget::resume_record r(part);
+  auto st = r.load();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->have, (std::vector<bool>{false, true, true}));
+  // A new layout forgets the old pieces.
+  ASSERT_FALSE(r.start({"task", "v2", 4, 10, {}}));
+  EXPECT_EQ(r.load()->have, (std::vector<bool>{false, false, false}));
+  r.remove();
+  EXPECT_FALSE(r.load());
+  EXPECT_TRUE(fs::is_empty(d.path()));
+}
+
+TEST(OutputFile, ResumableTemporaryIsKeptOnRequestAndLockedWhileOpen) {
+  test::temp_dir d;
+  {
+    auto out = dfget::output_file::open_resumable(d / "f");
+    ASSERT_TRUE(out);
+    EXPECT_EQ((*out)->temp_path(), d / ".f.dfget.part");
+    ASSERT_FALSE((*out)->write(0, bytes("abcd")));
+    auto second = dfget::output_file::open_resumable(d / "f");
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error(), errc::busy);
+    (*out)->keep();
+  }
+  auto again = dfget::output_file::open_resumable(d / "f");
+  ASSERT_TRUE(again);
+  ASSERT_FALSE((*again)->write(4, bytes("ef")));
+  ASSERT_FALSE((*again)->commit(6));
+  EXPECT_EQ(test::read_text(d / "f"), "abcdef");
+  EXPECT_FALSE(fs::exists(d / ".f.dfget.part"));
 }

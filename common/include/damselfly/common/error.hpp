@@ -30,6 +30,7 @@ enum class errc {
   supernode_unreachable = 14,
   too_many_failures = 15,
   cancelled = 16,
+  busy = 17,  ///< someone else holds the resource (a lock, a resumable download)
 };
 
 /// The category behind errc; name() is "damselfly".

@@ -17,11 +17,16 @@
 
 namespace damselfly {
 
+class tls_context;
+
 struct http_client_options {
   std::chrono::milliseconds connect_timeout{10'000};
   /// Longest wait for any single read or write to make progress.
   std::chrono::milliseconds io_timeout{30'000};
   std::size_t max_header_bytes = 64 * 1024;
+  /// Set for HTTPS: connections are TLS, verified as the context says (the
+  /// host name is checked against the certificate).
+  std::shared_ptr<const tls_context> tls;
 };
 
 /// Status line and headers of a response.

@@ -41,6 +41,8 @@ struct origin_sink {
 };
 
 struct origin_reader_options {
+  /// For an https URL, `client.tls` says how the origin is trusted; left
+  /// empty, the system CA store verifies it. Ignored for http URLs.
   http_client_options client;
   piece_sizing sizing;
   unsigned concurrency = 4;  ///< parallel Range requests
@@ -91,6 +93,7 @@ class origin_reader {
   http_url url_;
   std::map<std::string, std::string> headers_;
   origin_reader_options opts_;
+  std::string tls_failure_;  ///< why no default TLS context could be made
 };
 
 }  // namespace damselfly

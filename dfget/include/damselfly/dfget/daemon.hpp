@@ -23,8 +23,9 @@ struct daemon_config {
   std::filesystem::path data_dir = "/var/lib/damselfly/dfget";
   std::filesystem::path socket_path = "/run/damselfly/dfget.sock";
   std::vector<host_port> supernodes;
-  std::uint64_t upload_rate = 0;    ///< bytes/s over all uploads; 0: unlimited
-  std::uint64_t download_rate = 0;  ///< bytes/s per download; 0: unlimited
+  std::uint64_t upload_rate = 0;          ///< bytes/s over all uploads; 0: unlimited
+  std::uint64_t download_rate = 0;        ///< bytes/s per download; 0: unlimited
+  std::uint64_t total_download_rate = 0;  ///< bytes/s over all downloads; 0: unlimited
   std::string idc;
   std::string location;
   unsigned upload_slots = 8;  ///< concurrent uploads; more get 503

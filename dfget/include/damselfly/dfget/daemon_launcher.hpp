@@ -19,6 +19,7 @@ struct daemon_launch {
   std::string listen;
   std::vector<std::string> supernodes;
   unsigned idle_exit_seconds = 600;
+  std::string total_limit = "0";  ///< the daemon's --total-limit
 };
 
 /// Returns once a daemon answers on `l.socket`, starting one (detached, logging

@@ -17,6 +17,8 @@
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/http_message.hpp"
 #include "damselfly/common/metrics.hpp"
+#include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/common/tls_context.hpp"
 #include "damselfly/dfget_storage/piece_store.hpp"
 
 namespace boost::asio {
@@ -35,6 +37,13 @@ struct download_request {
   std::map<std::string, std::string> headers;  ///< passed on to the origin
   /// Pieces the store already holds, verified (a resumed download).
   std::vector<bool> have;
+  /// The source version those pieces belong to; a supernode announcing another
+  /// version ends the download with errc::source_changed (start over).
+  std::string version;
+  std::uint64_t piece_size = 0;  ///< the layout of `have`; another layout voids it too
+  /// How an https origin is trusted when fetching back-to-source; empty: the
+  /// system CA store, verified.
+  std::shared_ptr<const tls_context> origin_tls;
 };
 
 /// Live counters a host process may hand to the engine (any may be null).
@@ -64,6 +73,9 @@ struct downloader_options {
   unsigned upload_slots = 0;  ///< 0: the supernode's default
   /// Download rate cap in bytes/s for this download; 0 is unlimited.
   std::uint64_t download_rate = 0;
+  /// A cap shared by every download of the process (the daemon's total limit);
+  /// taken on the downloader's executor only. Null: none.
+  std::shared_ptr<rate_limiter> total_limit;
   /// How long the supernode may be unreachable (restarting) before the download fails.
   std::chrono::milliseconds supernode_outage{60'000};
   download_counters counters;
@@ -93,6 +105,7 @@ struct download_summary {
   std::uint64_t from_supernode = 0;  ///< bytes
   std::uint64_t from_peers = 0;      ///< bytes
   std::uint64_t from_origin = 0;     ///< bytes, back-to-source
+  std::uint64_t resumed_bytes = 0;   ///< verified bytes already on disk, not fetched again
   std::uint64_t failed_pieces = 0;   ///< attempts that failed and were retried
   std::chrono::milliseconds elapsed{0};
   std::int64_t content_length = -1;

@@ -42,6 +42,7 @@ struct register_request {
   std::string location;            ///< "a|b|c": more shared leading parts is closer
   std::uint32_t upload_slots = 0;  ///< concurrent uploads it accepts; 0: the supernode's default
   std::string bitmap;              ///< pieces already held, '1'/'0' per piece (after a restart)
+  std::string version;  ///< the source version `bitmap` belongs to; another version voids it
 };
 
 /// The supernode's view of a task, part of several answers.
@@ -113,6 +114,9 @@ struct local_request {
   std::string identifier;
   std::map<std::string, std::string> headers;
   bool no_back_source = false;  ///< fail rather than fetch from the origin without a supernode
+  std::string ca_cert;          ///< absolute path of CAs trusted for an https origin; empty: system
+  bool insecure = false;        ///< do not verify an https origin's certificate
+  std::uint64_t limit_rate = 0;  ///< bytes/s cap of this download; 0: the daemon's default
 };
 
 /// One task in the daemon's cache, as `dfget cache list` shows it.

@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "damselfly/common/piece_math.hpp"
+#include "damselfly/common/tls_context.hpp"
 
 namespace damselfly::supernode {
 
@@ -19,6 +21,8 @@ struct supernode_config {
   unsigned origin_concurrency = 4;
   /// Longest wait for any single origin read/write to make progress.
   std::chrono::milliseconds origin_timeout{30'000};
+  /// How https origins are trusted (CA store, verification); empty: the system store.
+  std::shared_ptr<const tls_context> origin_tls;
   /// Attempts per piece against the origin before the task fails.
   unsigned origin_retries = 3;
   /// A cached task's source is re-checked (ETag/Last-Modified/length) at most this often.

@@ -24,6 +24,13 @@ class output_file final : public piece_store {
  public:
   /// Creates the temporary beside `final_path`; fails if its directory is missing or not writable.
   static result<std::unique_ptr<output_file>> create(const std::filesystem::path& final_path);
+  /// Opens (or creates) the one resumable temporary of `final_path`,
+  /// ".NAME.dfget.part", keeping what it holds. It is locked while open:
+  /// a second dfget resuming the same output gets errc::busy.
+  static result<std::unique_ptr<output_file>> open_resumable(
+      const std::filesystem::path& final_path);
+  /// Leaves the temporary on disk when this object goes (for a later resume).
+  void keep() noexcept { keep_ = true; }
   ~output_file() override;
 
   error_code write(std::uint64_t offset, std::span<const std::byte> data) override;
@@ -47,6 +54,7 @@ class output_file final : public piece_store {
   unique_fd fd_;
   unique_fd direct_fd_;  ///< O_DIRECT descriptor, or none where unsupported
   bool committed_ = false;
+  bool keep_ = false;
 };
 
 }  // namespace damselfly::dfget

@@ -12,6 +12,7 @@
 
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/unique_fd.hpp"
+#include "damselfly/dfget_storage/piece_journal.hpp"
 #include "damselfly/dfget_storage/piece_store.hpp"
 
 namespace damselfly::dfget {
@@ -42,7 +43,9 @@ class task_file final : public piece_store {
   error_code read(std::uint64_t offset, std::span<std::byte> out) override;
   error_code sync() override;
 
-  /// Records a verified piece; the bitmap reaches disk at the next save_meta().
+  /// Records a verified piece in the bitmap and appends it to the task's piece
+  /// journal, so a killed process keeps it; the bitmap itself reaches disk
+  /// (fsynced with the data) at the next save_meta().
   void mark(std::uint64_t piece);
   /// True when every piece touching [offset, offset+length) is held.
   bool holds_range(std::uint64_t offset, std::uint64_t length) const;
@@ -52,15 +55,17 @@ class task_file final : public piece_store {
   void update(const std::function<void(task_meta&)>& change);
   std::shared_ptr<const unique_fd> fd() const { return fd_; }
   const std::filesystem::path& dir() const noexcept { return dir_; }
+  static constexpr const char* journal_name = "pieces.journal";
 
  private:
   std::filesystem::path dir_;
   std::shared_ptr<const unique_fd> fd_;
   mutable std::mutex mu_;
   task_meta meta_;
+  piece_journal journal_;  ///< opened at the first mark()
 };
 
-/// Layout: <root>/tasks/<task_id>/{data,meta.json}.
+/// Layout: <root>/tasks/<task_id>/{data,meta.json,pieces.journal}.
 class task_store {
  public:
   explicit task_store(std::filesystem::path root);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "damselfly/test_support/process.hpp"
+#include "damselfly/test_support/test_ca.hpp"
 
 namespace damselfly::test {
 
@@ -38,13 +39,17 @@ class origin_server {
   std::uint16_t port_ = 0;
 };
 
-/// nginx serving `root` on a free loopback port, logging bytes sent per request.
+/// nginx serving `root` on a free loopback port, logging bytes sent per request;
+/// given a server identity, also over HTTPS on a second port.
 class nginx_server {
  public:
-  nginx_server(std::filesystem::path root, std::filesystem::path workdir);
+  nginx_server(std::filesystem::path root, std::filesystem::path workdir,
+               const server_identity* tls = nullptr);
   ~nginx_server();
   std::uint16_t port() const noexcept { return port_; }
   std::string url(const std::string& name) const;
+  /// https://HOST:PORT/name, where HOST is how the client names the server.
+  std::string https_url(const std::string& name, const std::string& host = "127.0.0.1") const;
   /// Sum of $body_bytes_sent over the access log, leaving out the readiness probes of "/".
   std::uint64_t body_bytes() const;
 
@@ -52,6 +57,7 @@ class nginx_server {
   std::filesystem::path workdir_;
   std::unique_ptr<process> proc_;
   std::uint16_t port_ = 0;
+  std::uint16_t tls_port_ = 0;
 };
 
 /// A supernode process with its own data dir; restartable on the same dir and port.
