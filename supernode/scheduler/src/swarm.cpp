@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <tuple>
 
 namespace damselfly::scheduler {
@@ -13,23 +14,6 @@ namespace {
 
 constexpr int gone_index = -2;  ///< a source peer that has left
 constexpr int no_source = -3;
-
-/// Number of leading '|'-separated parts two locations share.
-unsigned shared_location_parts(const std::string& a, const std::string& b) {
-  if (a.empty() || b.empty()) return 0;
-  unsigned shared = 0;
-  std::size_t i = 0, j = 0;
-  while (i <= a.size() && j <= b.size()) {
-    auto ea = a.find('|', i), eb = b.find('|', j);
-    if (ea == std::string::npos) ea = a.size();
-    if (eb == std::string::npos) eb = b.size();
-    if (a.compare(i, ea - i, b, j, eb - j) != 0) break;
-    ++shared;
-    i = ea + 1;
-    j = eb + 1;
-  }
-  return shared;
-}
 
 }  // namespace
 
@@ -91,6 +75,16 @@ void swarm::join(const std::string& peer, const peer_info& info, const std::vect
   }
   auto& p = peers_[static_cast<std::size_t>(index)];
   p.info = info;
+  // Names become integers once, so comparing closeness costs no string work.
+  p.idc_id = info.idc.empty() ? -1 : intern("idc:" + info.idc);
+  p.location_ids.fill(-1);
+  for (std::size_t level = 0, from = 0; level < p.location_ids.size() && !info.location.empty();
+       ++level) {
+    auto bar = info.location.find('|', from);
+    p.location_ids[level] = intern("loc:" + info.location.substr(0, bar));
+    if (bar == std::string::npos) break;
+    from = bar + 1;
+  }
   if (!info.addr.empty()) by_addr_[info.addr] = index;
   p.last_seen = now;
   for (std::uint64_t i = 0; i < held.size(); ++i)
@@ -183,9 +177,16 @@ void swarm::report(const std::string& peer, std::uint64_t piece, piece_outcome o
 
 unsigned swarm::distance(const peer_state& a, const peer_state& b) const {
   unsigned d = 0;
-  if (a.info.idc.empty() || a.info.idc != b.info.idc) d += 8;
-  d += 4 - std::min(4u, shared_location_parts(a.info.location, b.info.location));
-  return d;
+  if (a.idc_id < 0 || a.idc_id != b.idc_id) d += 8;
+  unsigned shared = 0;
+  while (shared < a.location_ids.size() && a.location_ids[shared] >= 0 &&
+         a.location_ids[shared] == b.location_ids[shared])
+    ++shared;
+  return d + 4 - shared;
+}
+
+int swarm::intern(const std::string& name) {
+  return interned_.try_emplace(name, static_cast<int>(interned_.size())).first->second;
 }
 
 int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source,
@@ -193,7 +194,12 @@ int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source,
   const auto& a = peers_[static_cast<std::size_t>(asker)];
   int best = no_source;
   std::tuple<unsigned, unsigned, std::uint64_t> best_key{};
-  for (int h : holders_[piece]) {
+  const auto& holders = holders_[piece];
+  const std::size_t n = holders.size();
+  const std::size_t first = n > opts_.source_candidates ? rng_() % n : 0;
+  unsigned compared = 0;
+  for (std::size_t k = 0; k < n && compared < opts_.source_candidates; ++k) {
+    int h = holders[(first + k) % n];
     if (h == asker || h == exclude_source) continue;
     const auto& p = peers_[static_cast<std::size_t>(h)];
     if (p.info.addr.empty() || p.uploads >= p.info.upload_slots) continue;
@@ -201,10 +207,12 @@ int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source,
     if (auto f = from_source.find(h);
         f != from_source.end() && f->second >= opts_.per_source_in_flight)
       continue;
+    ++compared;
     std::tuple<unsigned, unsigned, std::uint64_t> key{distance(a, p), p.uploads, rng_()};
     if (best == no_source || key < best_key) {
       best = h;
       best_key = key;
+      if (std::get<0>(key) == 0 && std::get<1>(key) == 0) break;  // nothing can beat it
     }
   }
   if (best != no_source) return best;
@@ -251,9 +259,14 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
     std::uint64_t rarity = holders + (seeded ? 1 : 0);
     candidates.emplace_back((rarity << 32) | (rng_() & 0xffffffffu), i);
   }
-  std::sort(candidates.begin(), candidates.end());
-  for (const auto& [key, piece] : candidates) {
-    if (out.size() >= want) break;
+  // Only the first few are usually needed: a heap yields them in order
+  // without sorting the rest.
+  const bool any_candidates = !candidates.empty();
+  std::make_heap(candidates.begin(), candidates.end(), std::greater<>{});
+  while (!candidates.empty() && out.size() < want) {
+    std::pop_heap(candidates.begin(), candidates.end(), std::greater<>{});
+    auto piece = candidates.back().second;
+    candidates.pop_back();
     int src = pick_source(index, piece, no_source, from_source);
     if (src != no_source) take(piece, src);
   }
@@ -261,7 +274,7 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
   // Endgame: everything still missing is in flight; ask a second source for
   // each so one slow or dead source cannot hold the download back.
   bool all_known_in_flight =
-      piece_count_ > 0 && candidates.empty() && p.held_count + p.in_flight.size() == piece_count_;
+      piece_count_ > 0 && !any_candidates && p.held_count + p.in_flight.size() == piece_count_;
   if (all_known_in_flight && p.in_flight.size() <= opts_.endgame_pieces) {
     std::vector<std::pair<std::uint64_t, int>> singles;
     for (const auto& [piece, flights] : p.in_flight)

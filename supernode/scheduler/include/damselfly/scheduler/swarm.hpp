@@ -2,6 +2,7 @@
 // Per-task scheduling: which piece each peer fetches next, and from whom.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -34,6 +35,9 @@ struct swarm_options {
   /// fetches across sources and bounds what one bad source can spoil before
   /// its first failure is reported.
   unsigned per_source_in_flight = 2;
+  /// Eligible holders a source choice compares at most, from a random one on:
+  /// bounds a decision's cost in large swarms (below this size it is exact).
+  unsigned source_candidates = 48;
 };
 
 /// Who a peer is, as far as choosing sources goes.
@@ -112,6 +116,9 @@ class swarm {
   struct peer_state {
     std::string id;
     peer_info info;
+    int idc_id = -1;  ///< interned idc; -1 when it has none
+    /// Interned location prefixes ("a", "a|b", "a|b|c", ...); -1 past the end.
+    std::array<int, 4> location_ids{-1, -1, -1, -1};
     bool active = false;
     std::vector<bool> held;
     std::uint64_t held_count = 0;
@@ -147,6 +154,8 @@ class swarm {
   std::vector<int> free_;
   std::unordered_map<std::string, int> by_id_;
   std::unordered_map<std::string, int> by_addr_;
+  std::unordered_map<std::string, int> interned_;  ///< idc and location prefix names
+  int intern(const std::string& name);
 };
 
 }  // namespace damselfly::scheduler
