@@ -23,6 +23,7 @@ void swarm::ensure_piece(std::uint64_t piece) {
   if (piece >= seed_.size()) seed_.resize(piece + 1, false);
   if (piece >= avail_.size()) {
     avail_.resize(piece + 1, 0);
+    fetching_.resize(piece + 1, 0);
     holders_.resize(piece + 1);
   }
 }
@@ -110,8 +111,10 @@ void swarm::drop_flight(const flight& f) {
 
 void swarm::remove_peer(int index) {
   auto& p = peers_[static_cast<std::size_t>(index)];
-  for (const auto& [piece, flights] : p.in_flight)
+  for (const auto& [piece, flights] : p.in_flight) {
+    --fetching_[piece];
     for (const auto& f : flights) drop_flight(f);
+  }
   for (std::uint64_t i = 0; i < p.held.size(); ++i) {
     if (!p.held[i]) continue;
     --avail_[i];
@@ -163,7 +166,10 @@ void swarm::report(const std::string& peer, std::uint64_t piece, piece_outcome o
       for (const auto& other : flights) drop_flight(other);  // endgame duplicates
       flights.clear();
     }
-    if (flights.empty()) p.in_flight.erase(f);
+    if (flights.empty()) {
+      p.in_flight.erase(f);
+      --fetching_[piece];
+    }
   }
   if (outcome == piece_outcome::ok) {
     add_holding(index, piece);
@@ -190,7 +196,7 @@ int swarm::intern(const std::string& name) {
 }
 
 int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source,
-                       const std::unordered_map<int, unsigned>& from_source) {
+                       const std::unordered_map<int, unsigned>& from_source, bool seed_copies_ok) {
   const auto& a = peers_[static_cast<std::size_t>(asker)];
   int best = no_source;
   std::tuple<unsigned, unsigned, std::uint64_t> best_key{};
@@ -198,12 +204,15 @@ int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source,
   const std::size_t n = holders.size();
   const std::size_t first = n > opts_.source_candidates ? rng_() % n : 0;
   unsigned compared = 0;
+  bool usable_holder = false;  // one that could serve the asker once it has a free slot
   for (std::size_t k = 0; k < n && compared < opts_.source_candidates; ++k) {
     int h = holders[(first + k) % n];
     if (h == asker || h == exclude_source) continue;
     const auto& p = peers_[static_cast<std::size_t>(h)];
-    if (p.info.addr.empty() || p.uploads >= p.info.upload_slots) continue;
+    if (p.info.addr.empty()) continue;
     if (p.bad_pieces >= opts_.bad_source_limit || a.avoid.contains(h)) continue;
+    usable_holder = true;
+    if (p.uploads >= p.info.upload_slots) continue;
     if (auto f = from_source.find(h);
         f != from_source.end() && f->second >= opts_.per_source_in_flight)
       continue;
@@ -216,9 +225,18 @@ int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source,
     }
   }
   if (best != no_source) return best;
-  if (piece < seed_.size() && seed_[piece] && seed_load_ < opts_.seed_slots &&
-      exclude_source != seed_index)
-    return seed_index;
+  if (piece >= seed_.size() || !seed_[piece] || seed_load_ >= opts_.seed_slots ||
+      exclude_source == seed_index)
+    return no_source;
+  // The seed injects pieces; peers spread them. It serves a piece that some
+  // peer holds or is already fetching only when no peer could ever serve the
+  // asker (all avoided, bad or not serving), or as an endgame duplicate:
+  // otherwise its upload would go to copies of one piece instead of new ones.
+  const bool first_copy = avail_[piece] == 0 && fetching_[piece] == 0;
+  const bool endgame = exclude_source != no_source;
+  if (first_copy || endgame || seed_copies_ok) return seed_index;
+  // Nobody the asker could ever get it from (all avoided, bad or not serving).
+  if (!usable_holder && avail_[piece] > 0) return seed_index;
   return no_source;
 }
 
@@ -236,7 +254,9 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
     for (const auto& f : flights)
       if (f.source >= 0) ++from_source[f.source];
   auto take = [&](std::uint64_t piece, int src) {
-    p.in_flight[piece].push_back({src, now});
+    auto& flights = p.in_flight[piece];
+    if (flights.empty()) ++fetching_[piece];
+    flights.push_back({src, now});
     if (src >= 0) ++from_source[src];
     if (src == seed_index) {
       ++seed_load_;
@@ -250,13 +270,17 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
 
   // Rarest first: key = holders (the seed counts as one), random tie-break.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> candidates;
+  bool fresh = false;  // a piece only the seed has, nobody fetching it
   const auto limit = piece_limit();
   for (std::uint64_t i = 0; i < limit; ++i) {
     bool seeded = i < seed_.size() && seed_[i];
     std::uint32_t holders = i < avail_.size() ? avail_[i] : 0;
     // Only pieces the supernode has cached have a digest peers can verify.
     if (!seeded || holds(p, i) || p.in_flight.contains(i)) continue;
-    std::uint64_t rarity = holders + (seeded ? 1 : 0);
+    // Copies on their way count: two peers asking at once then pick two
+    // different pieces, and each copy arriving can be passed on.
+    std::uint64_t rarity = holders + fetching_[i] + 1;
+    if (rarity == 1) fresh = true;
     candidates.emplace_back((rarity << 32) | (rng_() & 0xffffffffu), i);
   }
   // Only the first few are usually needed: a heap yields them in order
@@ -267,7 +291,10 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
     std::pop_heap(candidates.begin(), candidates.end(), std::greater<>{});
     auto piece = candidates.back().second;
     candidates.pop_back();
-    int src = pick_source(index, piece, no_source, from_source);
+    // Once the seed holds the whole file and nothing is left to inject, its
+    // spare upload serves copies; before, new pieces keep arriving and come first.
+    const bool seed_copies_ok = !fresh && piece_count_ > 0 && seed_count_ == piece_count_;
+    int src = pick_source(index, piece, no_source, from_source, seed_copies_ok);
     if (src != no_source) take(piece, src);
   }
 
@@ -281,7 +308,7 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
       if (flights.size() == 1) singles.emplace_back(piece, flights.front().source);
     for (const auto& [piece, current] : singles) {
       if (out.size() >= want) break;
-      int src = pick_source(index, piece, current, from_source);
+      int src = pick_source(index, piece, current, from_source, false);
       if (src != no_source) take(piece, src);
     }
   }
@@ -303,7 +330,12 @@ void swarm::expire(clock::time_point now) {
         drop_flight(x);
         return true;
       });
-      f = flights.empty() ? p.in_flight.erase(f) : std::next(f);
+      if (flights.empty()) {
+        --fetching_[f->first];
+        f = p.in_flight.erase(f);
+      } else {
+        ++f;
+      }
     }
   }
 }
@@ -348,6 +380,7 @@ void swarm::check_invariants() const {
   for (bool b : seed_) seeds += b ? 1 : 0;
   if (seeds != seed_count_) fail("seed_count does not match the seed bitmap");
   std::vector<std::uint32_t> avail(avail_.size(), 0);
+  std::vector<std::uint32_t> fetching(fetching_.size(), 0);
   std::vector<unsigned> uploads(peers_.size(), 0);
   unsigned seed_load = 0;
   std::size_t active = 0;
@@ -366,6 +399,8 @@ void swarm::check_invariants() const {
     }
     if (held != p.held_count) fail("held_count does not match the held bitmap");
     for (const auto& [piece, flights] : p.in_flight) {
+      if (piece >= fetching.size()) fail("a piece in flight beyond the known pieces");
+      ++fetching[piece];
       if (holds(p, piece)) fail("a held piece is still in flight");
       if (flights.empty()) fail("an empty in-flight entry");
       for (const auto& f : flights) {
@@ -378,6 +413,7 @@ void swarm::check_invariants() const {
   }
   if (active != by_id_.size()) fail("peer index out of step with active peers");
   if (avail != avail_) fail("availability counts are wrong");
+  if (fetching != fetching_) fail("in-flight counts per piece are wrong");
   if (seed_load != seed_load_) fail("seed load is wrong");
   for (std::size_t i = 0; i < peers_.size(); ++i)
     if (peers_[i].active && uploads[i] != peers_[i].uploads) fail("upload load is wrong");

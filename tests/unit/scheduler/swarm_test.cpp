@@ -284,3 +284,54 @@ TEST_F(swarm_test, ManyPeersStayConsistent) {
   s.expire(t0 + 10000s);
   EXPECT_EQ(s.peer_count(), 0u);
 }
+
+TEST_F(swarm_test, TheSeedInjectsEachNewPieceOnceAndPeersSpreadIt) {
+  // The supernode has cached 0 and 1 of a 4-piece file still arriving. A, B and
+  // C ask at once: A and B get the two new pieces from the seed, C gets
+  // nothing rather than a second copy of either from the seed.
+  s.set_piece_count(4);
+  s.seed_has(0);
+  s.seed_has(1);
+  for (const char* p : {"A", "B", "C"}) s.join(p, at(std::string(p) + ":1"), {}, t0);
+  auto a = s.assign("A", 1, t0);
+  auto b = s.assign("B", 1, t0);
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0].source, supernode_source);
+  EXPECT_EQ(b[0].source, supernode_source);
+  EXPECT_NE(a[0].piece, b[0].piece);
+  EXPECT_TRUE(s.assign("C", 4, t0).empty());
+  // A has its piece: C takes it from A, not from the seed.
+  s.report("A", a[0].piece, piece_outcome::ok, supernode_source, t0);
+  EXPECT_EQ(s.assign("C", 1, t0), (std::vector<decision>{{a[0].piece, "A:1"}}));
+  // Piece 2 arrives at the seed: the next asker injects it.
+  s.seed_has(2);
+  EXPECT_EQ(s.assign("A", 4, t0), (std::vector<decision>{{2, supernode_source}}));
+}
+
+TEST_F(swarm_test, WithTheWholeFileCachedTheSeedsSpareUploadServesCopies) {
+  // Nothing is left to inject (A holds 0, B is fetching 1 from the seed), so
+  // the seed may serve C a copy instead of idling.
+  seed_all(2);
+  s.join("A", at("a:1", "", "", 1), bits("10"), t0);
+  s.join("B", at("b:1"), {}, t0);
+  s.join("C", at("c:1"), {}, t0);
+  s.join("D", at("d:1"), {}, t0);
+  ASSERT_EQ(s.assign("B", 1, t0), (std::vector<decision>{{1, supernode_source}}));
+  EXPECT_EQ(s.assign("D", 1, t0), (std::vector<decision>{{0, "a:1"}}));  // A's one slot
+  auto c = s.assign("C", 2, t0);
+  ASSERT_EQ(c.size(), 2u);
+  for (const auto& d : c) EXPECT_EQ(d.source, supernode_source);
+}
+
+TEST_F(swarm_test, AnAskerThatAvoidsEveryHolderStillGetsThePieceFromTheSeed) {
+  // The file is still arriving (piece 1 not cached). B sent A a bad copy of 0;
+  // B is the only other holder, so the seed serves A rather than never.
+  s.set_piece_count(2);
+  s.seed_has(0);
+  s.join("A", at("a:1"), {}, t0);
+  s.join("B", at("b:1"), bits("1"), t0);
+  ASSERT_EQ(s.assign("A", 1, t0), (std::vector<decision>{{0, "b:1"}}));
+  s.report("A", 0, piece_outcome::bad_digest, "b:1", t0);
+  EXPECT_EQ(s.assign("A", 1, t0), (std::vector<decision>{{0, supernode_source}}));
+}

@@ -138,7 +138,7 @@ class swarm {
   void drop_flight(const flight& f);
   void remove_peer(int index);
   int pick_source(int asker, std::uint64_t piece, int exclude_source,
-                  const std::unordered_map<int, unsigned>& from_source);
+                  const std::unordered_map<int, unsigned>& from_source, bool seed_copies_ok);
   int source_index(const std::string& source) const;
   std::uint64_t piece_limit() const;
 
@@ -149,6 +149,7 @@ class swarm {
   std::uint64_t piece_count_ = 0;  ///< 0 while unknown
   unsigned seed_load_ = 0;
   std::vector<std::uint32_t> avail_;       ///< holders per piece among active peers
+  std::vector<std::uint32_t> fetching_;    ///< peers with the piece in flight, per piece
   std::vector<std::vector<int>> holders_;  ///< peer indices per piece
   std::vector<peer_state> peers_;
   std::vector<int> free_;
