@@ -537,7 +537,12 @@ asio::awaitable<download_outcome> downloader::run(
     }
     std::uint32_t free_slots = opts_.parallel - s.in_flight;
     bool have_news = !s.results.empty();
-    if (have_news || (free_slots > 0 && !waiting_for_piece)) {
+    // Results are reported in batches: one sync per finished piece would make
+    // the control traffic grow with the piece rate of every peer, on the
+    // supernode's link. The next piece to finish is never far off.
+    const std::uint32_t batch = std::max(1u, opts_.parallel / 2);
+    bool report_now = have_news && (free_slots >= batch || s.in_flight == 0 || s.complete());
+    if (report_now || (!have_news && free_slots > 0 && !waiting_for_piece)) {
       // With nothing in flight, let the supernode hold the answer until it has work.
       std::uint32_t wait_ms = s.in_flight == 0 ? 2000 : 0;
       std::vector<proto::assignment> got;

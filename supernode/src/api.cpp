@@ -213,6 +213,10 @@ asio::awaitable<http_response> api::sync(http_request& req, const std::string& t
   t->swarm.check_invariants();  // debug builds: every sync re-derives the swarm's counts
 #endif
   out.task = t->info();
+  // Syncs are the bulk of the control traffic on the supernode's link, one
+  // per few pieces per peer: the whole-file digest stays in the registration
+  // and status answers.
+  out.task.file_sha256.clear();
   co_return http_response::json(200, proto::encode(out));
 }
 

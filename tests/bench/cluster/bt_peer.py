@@ -74,7 +74,7 @@ def run(role, torrent, save_dir, listen_ip, peers, upload_rate):
         if not done and h.status().is_seeding:
             done = True
             print("done", flush=True)
-        time.sleep(0.02)
+        time.sleep(0.05)
     print(f"uploaded {h.status().total_payload_upload}", flush=True)
 
 

@@ -65,8 +65,8 @@ class Host:
 class Cluster:
     """The hosts and their links; create() builds them, destroy() removes them."""
 
-    def __init__(self, mode, nodes, rate_bps, latency_ms):
-        self.mode, self.rate_bps, self.latency_ms = mode, rate_bps, latency_ms
+    def __init__(self, mode, nodes, rate_bps, latency_ms, mtu=9000):
+        self.mode, self.rate_bps, self.latency_ms, self.mtu = mode, rate_bps, latency_ms, mtu
         ns = mode == "netns"
         if ns:
             self.origin = Host("origin", "198.18.0.1", f"{PREFIX}-origin")
@@ -98,14 +98,15 @@ class Cluster:
                 with open(path, "w") as f:
                     f.write(str(value))
         sh("ip", "link", "add", f"{PREFIX}-br", "type", "bridge")
-        sh("ip", "link", "set", f"{PREFIX}-br", "up")
+        sh("ip", "link", "set", f"{PREFIX}-br", "mtu", str(self.mtu), "up")
         rate_bit = self.rate_bps * 8
         burst = max(64 * 1024, self.rate_bps // 100)  # 10 ms of tokens, at least a GSO packet
         for i, h in enumerate(self.hosts):
             veth = f"{PREFIX}-v{i}"
             sh("ip", "netns", "add", h.ns)
             sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", h.ns)
-            sh("ip", "link", "set", veth, "master", f"{PREFIX}-br", "up")
+            sh("ip", "link", "set", veth, "mtu", str(self.mtu), "master", f"{PREFIX}-br", "up")
+            sh("ip", "netns", "exec", h.ns, "ip", "link", "set", "eth0", "mtu", str(self.mtu))
             sh("ip", "netns", "exec", h.ns, "ip", "link", "set", "lo", "up")
             sh("ip", "netns", "exec", h.ns, "ip", "addr", "add", f"{h.ip}/15", "dev", "eth0")
             sh("ip", "netns", "exec", h.ns, "ip", "link", "set", "eth0", "up")
@@ -193,7 +194,7 @@ class CpuMeter:
     def read():
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:]]
-        return v[3] + v[4], sum(v)  # idle + iowait, total
+        return v[3] + v[4], sum(v), v[0] + v[1]  # idle + iowait, total, user + nice
 
     def run(self):
         last = self.read()
@@ -220,7 +221,9 @@ class CpuMeter:
         idle = self.last[0] - self.first[0]
         total = max(1, self.last[1] - self.first[1])
         saturated = sum(1 for s in self.samples if s >= 0.95) / max(1, len(self.samples))
-        return {"mean_busy": round(1 - idle / total, 3), "saturated_share": round(saturated, 3)}
+        user = self.last[2] - self.first[2]
+        return {"mean_busy": round(1 - idle / total, 3), "user_share": round(user / total, 3),
+                "saturated_share": round(saturated, 3)}
 
 
 class SupernodeTimeline:
@@ -246,13 +249,16 @@ class SupernodeTimeline:
                 time.sleep(0.2)
 
     def __enter__(self):
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
+        # Only with --keep: polling costs CPU the measured run should have.
+        self.thread = threading.Thread(target=self.run, daemon=True) if self.path else None
+        if self.thread:
+            self.thread.start()
         return self
 
     def __exit__(self, *exc):
         self.stop_flag = True
-        self.thread.join()
+        if self.thread:
+            self.thread.join()
 
 
 def wait_for(pred, timeout, what):
@@ -332,7 +338,8 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
     try:
         loop_caps = cluster.mode == "loopback"
         sn_args = [os.path.join(BIN, "supernode"), "--listen", f"{cluster.supernode.ip}:8002",
-                   "--data-dir", os.path.join(state, "supernode"), "--log-level", args.log_level, *args.supernode_arg]
+                   "--data-dir", os.path.join(state, "supernode"), "--log-level", args.log_level,
+                   "--piece-size", args.piece_size, *args.supernode_arg]
         if loop_caps:
             sn_args += ["--upload-rate", str(rate_bps), "--origin-concurrency", "1"]
         procs.start(cluster.supernode, sn_args, "supernode")
@@ -353,15 +360,25 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
             wait_for(lambda s=s: os.path.exists(s), 20, "daemon " + s)
         before = nginx_body_bytes(work, name)
         tx_before = cluster.tx_bytes(cluster.origin)
+        sn_tx_before = cluster.tx_bytes(cluster.supernode)
         out = os.path.join(state, "out")
         os.makedirs(out, exist_ok=True)
         starts = [lambda h=h, s=s: procs.start(h, [os.path.join(BIN, "dfget"), url, "-O",
                                                      os.path.join(out, h.name), "--daemon-socket", s, "-q"],
                                                f"dfget-{h.name}")
                   for h, s in zip(cluster.nodes[:n], socks)]
-        with CpuMeter() as cpu, SupernodeTimeline(cluster, os.path.join(work, "logs", f"timeline-{n}.txt")):
+        timeline = os.path.join(work, "logs", f"timeline-{n}.txt") if args.keep else None
+        with CpuMeter() as cpu, SupernodeTimeline(cluster, timeline):
             times = timed_clients(procs, starts, args.run_timeout)
         egress = nginx_body_bytes(work, name) - before
+        # What the supernode's link carried: piece bytes, and everything (control included).
+        metrics = subprocess.run(cluster.supernode.cmd(["curl", "-fsS", "-m", "5",
+                                                        f"http://{cluster.supernode.ip}:8002/metrics"]),
+                                 capture_output=True, text=True).stdout
+        pieces_sent = sum(int(float(line.split()[1])) for line in metrics.splitlines()
+                          if line.startswith("damselfly_supernode_upload_bytes_total "))
+        args.extra = {"supernode_piece_bytes_ratio": round(pieces_sent / args.size, 4),
+                      "supernode_tx_ratio": round((cluster.tx_bytes(cluster.supernode) - sn_tx_before) / args.size, 4)}
         ok = verify_outputs([os.path.join(out, h.name) for h in cluster.nodes[:n]], args.sha256)
         times = [t if good else None for t, good in zip(times, ok)]
         return times, egress, cluster.tx_bytes(cluster.origin) - tx_before, cpu.summary()
@@ -510,10 +527,13 @@ plot '{data}' using 1:2 with lines lw 2 dt 2 lc rgb 'black' title 'T_{{min}} (Ku
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nodes", default="5,10,20,40", help="comma-separated N values")
-    ap.add_argument("--size", default="64M", help="file size (K/M/G)")
-    ap.add_argument("--rate", default="8M", help="upload cap of every host per second (bytes: 8M = 64 Mbit/s)")
+    ap.add_argument("--size", default="16M", help="file size (K/M/G)")
+    ap.add_argument("--rate", default="2M", help="upload cap of every host per second (bytes: 2M = 16.8 Mbit/s)")
+    ap.add_argument("--piece-size", default="128K",
+                    help="piece size of the supernode and of the torrent (scaled with the emulated links)")
     ap.add_argument("--latency", type=float, default=0, help="added one-way latency per host in ms (netem)")
     ap.add_argument("--mode", choices=["netns", "loopback"], default="netns")
+    ap.add_argument("--mtu", type=int, default=9000, help="MTU of the emulated links (jumbo frames, as in data centres)")
     ap.add_argument("--systems", default="damselfly,bittorrent,http")
     ap.add_argument("--timeout", type=float, default=0, help="per system run, seconds (0: 10 x N x F/u + 60)")
     ap.add_argument("--max-cpu", type=float, default=0.85, help="mean CPU busy share above which a run is invalid")
@@ -543,7 +563,7 @@ def main():
     work = tempfile.mkdtemp(prefix=f"{PREFIX}-", dir="/dev/shm")
     os.chmod(work, 0o755)
     os.makedirs(os.path.join(work, "logs"))
-    cluster = Cluster(args.mode, max(ns_list), rate, args.latency)
+    cluster = Cluster(args.mode, max(ns_list), rate, args.latency, args.mtu)
     procs = Procs(os.path.join(work, "logs"))
 
     def on_signal(sig, _):
@@ -571,20 +591,24 @@ def main():
                 chunk = os.urandom(min(left, 1 << 20))
                 f.write(chunk)
                 left -= len(chunk)
+        args.size = size
         args.sha256 = sh("sha256sum", os.path.join(www, name)).split()[0]
         torrent = os.path.join(work, name + ".torrent")
         if "bittorrent" in systems:
-            sh("/usr/bin/python3", os.path.join(HERE, "bt_peer.py"), "make", os.path.join(www, name), torrent)
+            sh("/usr/bin/python3", os.path.join(HERE, "bt_peer.py"), "make", os.path.join(www, name), torrent,
+               str(parse_size(args.piece_size)))
         start_nginx(cluster, procs, work, www, rate)
         url = f"http://{cluster.origin.ip}/{name}"
         for n in ns_list:
             t_min = max(size / rate, (n + 1) * size / ((n + 2) * rate))
             args.run_timeout = args.timeout or 10 * n * size / rate + 60
-            entry = {"mode": args.mode, "nodes": n, "file_bytes": size, "upload_bytes_per_s": rate,
+            entry = {"mode": args.mode, "nodes": n, "file_bytes": size, "upload_bytes_per_s": rate, "mtu": args.mtu,
+                     "piece_bytes": parse_size(args.piece_size),
                      "latency_ms": cluster.latency_ms if cluster.latency_applied else 0,
                      "t_min_s": round(t_min, 3), "systems": {}}
             for system in systems:
                 print(f"N={n} {system} ...", file=sys.stderr, flush=True)
+                args.extra = {}
                 if system == "damselfly":
                     times, egress, tx, cpu = run_damselfly(cluster, n, args, work, url, name, rate)
                 elif system == "bittorrent":
@@ -594,12 +618,13 @@ def main():
                 else:
                     raise SystemExit(f"unknown system {system}")
                 s = summarize(times, size, t_min, egress, cpu, args.max_cpu)
+                s.update(args.extra)
                 if tx:
                     s["origin_tx_ratio"] = round(tx / size, 4)  # with TCP/IP headers
                 entry["systems"][system] = s
                 print(f"N={n} {system}: mean {s.get('mean_s')} s, max {s.get('max_s')} s "
                       f"(T_min {t_min:.2f} s: {s.get('mean_over_tmin')}x / {s.get('max_over_tmin')}x), "
-                      f"origin {s['origin_egress_ratio']}x F, CPU {cpu['mean_busy']:.0%}"
+                      f"origin {s['origin_egress_ratio']}x F, CPU {cpu['mean_busy']:.0%} (user {cpu['user_share']:.0%})"
                       f"{'' if s['valid'] else ' INVALID: ' + s['invalid_reason']}", file=sys.stderr, flush=True)
             results.append(entry)
     except KeyboardInterrupt:
