@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages Damselfly needs (only the missing ones) and builds it.
-# Usage: scripts/setup.sh [PRESET]   (PRESET: release (default), ci, debug, asan)
+# Usage: scripts/setup.sh [PRESET]   (PRESET: release (default), ci, debug, asan, bench)
+# "bench" is release plus what tests/bench needs: iproute2 (ip, tc), libtorrent's
+# Python binding for the BitTorrent side of the cluster benchmark, gnuplot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,11 @@ packages=(
   libcli11-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev
   nginx-light curl openssl ca-certificates
 )
+
+if [[ $preset == bench ]]; then
+  packages+=(iproute2 python3 python3-libtorrent gnuplot-nox)
+  preset=release
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -285,6 +285,9 @@ http {{
   client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work};
   uwsgi_temp_path {work}; scgi_temp_path {work};
   sendfile on; keepalive_requests 100000;
+  # 40 clients sharing one capped link can each wait long for their turn;
+  # nginx's default 60 s send timeout would cut them off.
+  send_timeout 3600s;
   server {{ listen {cluster.origin.ip}:80; root {www}; {limit} }}
 }}
 """)
@@ -503,6 +506,8 @@ def plot(results, png):
             cols = [str(r["nodes"]), str(r["t_min_s"])]
             for s in systems:
                 x = r["systems"].get(s, {})
+                if not x.get("valid"):
+                    x = {}  # an invalid run is not drawn
                 cols += [str(x.get("mean_s", "NaN")), str(x.get("max_s", "NaN"))]
             f.write(" ".join(cols) + "\n")
     first = results[0]
