@@ -66,7 +66,9 @@ struct http_client::impl {
   std::optional<tls_stream> tls;  ///< HTTPS connections (a fresh one per connection)
   beast::flat_buffer buffer;
   bool connected = false;
-  std::vector<std::byte> chunk = std::vector<std::byte>(chunk_size);
+  /// Body chunks for the sink; allocated on first use (direct reads never
+  /// need it, and a daemon pools many connections).
+  std::vector<std::byte> chunk;
 
   asio::awaitable<error_code> connect();
   /// The TCP layer whatever the connection's kind.
@@ -190,6 +192,7 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
   if (check) {
     if (auto ec = check(head)) co_return ec;
   }
+  if (chunk.empty() && !(direct && parser.content_length())) chunk.resize(chunk_size);
   if (auto len = parser.content_length(); len && !parser.chunked() && !parser.is_done()) {
     // Fixed-length body: read it straight into our chunk buffer. Beast's
     // buffer_body path would copy through the flat_buffer in small reads.

@@ -80,6 +80,7 @@ struct downloader::session {
   std::map<std::uint64_t, unsigned> failures;
   std::map<std::string, std::vector<std::unique_ptr<http_client>>> idle;
   std::vector<aligned_buffer> spare_buffers;
+  std::uint32_t slots = 0;  ///< pieces in flight at most (parallel, within the buffer budget)
   asio::steady_timer wake;
   asio::steady_timer pause;
   rate_limiter limiter;
@@ -485,6 +486,7 @@ asio::awaitable<download_outcome> downloader::run(
     const std::function<void(std::uint64_t)>& on_piece) {
   auto started = steady::now();
   session s(ex_, *workers_, opts_, req, store, on_progress, on_piece);
+  s.slots = opts_.parallel;
   // Pieces on disk are only worth keeping for the version they came from; with
   // no version to check them against, they are fetched again.
   if (!req.version.empty()) s.have = req.have;
@@ -510,7 +512,11 @@ asio::awaitable<download_outcome> downloader::run(
     co_return s.outcome;
   }
   s.outcome.summary.task_id = s.task.task_id;
-  if (s.task.piece_size > 0) s.report_progress();
+  if (s.task.piece_size > 0) {
+    s.slots = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
+        opts_.buffer_budget / s.task.piece_size, std::min(2u, opts_.parallel), opts_.parallel));
+    s.report_progress();
+  }
   bool waiting_for_piece = false;
 
   while (!s.fatal) {
@@ -535,12 +541,12 @@ asio::awaitable<download_outcome> downloader::run(
                                 std::to_string(opts_.total_timeout.count() / 1000) + " s");
       break;
     }
-    std::uint32_t free_slots = opts_.parallel - s.in_flight;
+    std::uint32_t free_slots = s.in_flight < s.slots ? s.slots - s.in_flight : 0;
     bool have_news = !s.results.empty();
     // Results are reported in batches: one sync per finished piece would make
     // the control traffic grow with the piece rate of every peer, on the
     // supernode's link. The next piece to finish is never far off.
-    const std::uint32_t batch = std::max(1u, opts_.parallel / 2);
+    const std::uint32_t batch = std::max(1u, s.slots / 2);
     bool report_now = have_news && (free_slots >= batch || s.in_flight == 0 || s.complete());
     if (report_now || (!have_news && free_slots > 0 && !waiting_for_piece)) {
       // With nothing in flight, let the supernode hold the answer until it has work.

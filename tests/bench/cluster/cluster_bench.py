@@ -448,7 +448,11 @@ def run_http(cluster, n, args, work, url, name):
     try:
         before = nginx_body_bytes(work, name)
         tx_before = cluster.tx_bytes(cluster.origin)
-        starts = [lambda h=h: procs.start(h, ["curl", "-fsS", "-o", os.path.join(state, h.name), url],
+        # Like wget's defaults: retry and continue where the transfer broke off
+        # (40 flows on one capped link without fair queueing starve some of
+        # them until the origin's TCP gives up on them).
+        starts = [lambda h=h: procs.start(h, ["curl", "-fsS", "--retry", "20", "--retry-all-errors",
+                                              "--retry-delay", "1", "-C", "-", "-o", os.path.join(state, h.name), url],
                                           f"curl-{h.name}")
                   for h in cluster.nodes[:n]]
         with CpuMeter() as cpu:

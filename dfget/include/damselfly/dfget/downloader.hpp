@@ -59,6 +59,9 @@ struct download_counters {
 struct downloader_options {
   std::vector<host_port> supernodes;  ///< tried in order for registration
   unsigned parallel = 8;              ///< pieces in flight
+  /// Piece bytes held in memory at once: with large pieces fewer are in
+  /// flight (never fewer than 2), so memory does not grow with the piece size.
+  std::uint64_t buffer_budget = 32u << 20;
   unsigned max_piece_attempts = 5;    ///< per piece, before the download fails
   std::chrono::milliseconds io_timeout{30'000};
   /// The download fails when no piece arrives for this long.
