@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -58,6 +59,7 @@ struct scripted_supernode {
   std::vector<proto::piece_result> results;
   std::set<std::uint64_t> held, in_flight;
   std::vector<std::uint64_t> served;  ///< pieces whose bytes were sent
+  std::size_t max_in_flight = 0;      ///< most assignments outstanding at once
   const std::string task_id = std::string(64, 'a');
 
   std::uint64_t count() const { return piece_count(content.size(), piece_size); }
@@ -88,6 +90,7 @@ struct scripted_supernode {
       for (std::uint64_t i = 0; i < count() && out.assignments.size() < s.value->want; ++i) {
         if (held.count(i) || in_flight.count(i)) continue;
         in_flight.insert(i);
+        max_in_flight = std::max(max_in_flight, in_flight.size());
         auto r = piece_at(i, content.size(), piece_size);
         out.assignments.push_back({i, r.offset, r.length,
                                    sha256_hex(std::string_view(content).substr(r.offset, r.length)),
@@ -116,7 +119,8 @@ struct engine_run {
 };
 
 engine_run run_engine(scripted_supernode& sn, std::optional<digest_spec> digest = std::nullopt,
-                      const std::function<void(dfget::download_request&)>& resume = {}) {
+                      const std::function<void(dfget::download_request&)>& resume = {},
+                      std::uint64_t buffer_budget = 32u << 20) {
   asio::io_context io;
   http_server server(io.get_executor(), [&](http_request& r) { return sn.handle(r); });
   auto port = server.listen("127.0.0.1", 0);
@@ -125,6 +129,7 @@ engine_run run_engine(scripted_supernode& sn, std::optional<digest_spec> digest 
   dfget::downloader_options opts;
   opts.supernodes = {host_port{"127.0.0.1", *port}};
   opts.parallel = 3;
+  opts.buffer_budget = buffer_budget;
   dfget::downloader engine(io.get_executor(), opts);
   dfget::download_request req;
   req.url = "http://origin.invalid/file";
@@ -273,4 +278,18 @@ TEST(Downloader, PiecesWithNoVersionToCheckAreFetchedAgain) {
   EXPECT_EQ(r.outcome.summary.bytes, sn.content.size());
   EXPECT_EQ(r.outcome.summary.resumed_bytes, 0u);
   EXPECT_EQ(r.written, sn.content);
+}
+
+TEST(Downloader, LargePiecesMeanFewerInFlightWithinTheBufferBudget) {
+  scripted_supernode sn;
+  sn.content = make_content(12 * 4096);
+  auto roomy = run_engine(sn);
+  ASSERT_FALSE(roomy.outcome.ec) << roomy.outcome.message;
+  EXPECT_EQ(sn.max_in_flight, 3u);  // --parallel
+  scripted_supernode tight;
+  tight.content = sn.content;
+  auto r = run_engine(tight, std::nullopt, {}, 2 * 4096);  // room for two pieces
+  ASSERT_FALSE(r.outcome.ec) << r.outcome.message;
+  EXPECT_EQ(r.written, tight.content);
+  EXPECT_EQ(tight.max_in_flight, 2u);
 }
