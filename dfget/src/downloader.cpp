@@ -81,6 +81,7 @@ struct downloader::session {
   std::map<std::string, std::vector<std::unique_ptr<http_client>>> idle;
   std::vector<aligned_buffer> spare_buffers;
   std::uint32_t slots = 0;  ///< pieces in flight at most (parallel, within the buffer budget)
+  std::uint32_t report_every = 1;  ///< what the supernode asked for in its last sync answer
   asio::steady_timer wake;
   asio::steady_timer pause;
   rate_limiter limiter;
@@ -272,6 +273,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(s.results.size()));
   outage_since.reset();
   task = answer.value->task;
+  report_every = answer.value->report_every;
   out = std::move(answer.value->assignments);
   co_return call::ok;
 }
@@ -543,10 +545,11 @@ asio::awaitable<download_outcome> downloader::run(
     }
     std::uint32_t free_slots = s.in_flight < s.slots ? s.slots - s.in_flight : 0;
     bool have_news = !s.results.empty();
-    // Results are reported in batches: one sync per finished piece would make
-    // the control traffic grow with the piece rate of every peer, on the
-    // supernode's link. The next piece to finish is never far off.
-    const std::uint32_t batch = std::max(1u, s.slots / 2);
+    // Results are reported in batches when the supernode asks for it (many
+    // peers): one sync per finished piece would make the control traffic grow
+    // with the piece rate of every peer, on the supernode's link. The next
+    // piece to finish is never far off. Alone, every piece is reported at once.
+    const std::uint32_t batch = std::max(1u, std::min(s.report_every, std::max(1u, s.slots / 2)));
     bool report_now = have_news && (free_slots >= batch || s.in_flight == 0 || s.complete());
     if (report_now || (!have_news && free_slots > 0 && !waiting_for_piece)) {
       // With nothing in flight, let the supernode hold the answer until it has work.

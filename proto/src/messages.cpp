@@ -223,10 +223,12 @@ void from_json(const json& j, assignment& v) {
 
 void to_json(json& j, const sync_response& v) {
   j = json{{"task", v.task}, {"assignments", v.assignments}};
+  if (v.report_every > 1) j["report_every"] = v.report_every;
 }
 void from_json(const json& j, sync_response& v) {
   required(j, "task", v.task);
   optional_field(j, "assignments", v.assignments);
+  optional_field(j, "report_every", v.report_every);
 }
 
 void to_json(json& j, const heartbeat_request& v) {

@@ -217,6 +217,9 @@ asio::awaitable<http_response> api::sync(http_request& req, const std::string& t
   // per few pieces per peer: the whole-file digest stays in the registration
   // and status answers.
   out.task.file_sha256.clear();
+  // A few peers may report every piece at once (that keeps their pipelines
+  // full); a crowd reports in batches so syncs do not eat the link.
+  out.report_every = t->swarm.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
   co_return http_response::json(200, proto::encode(out));
 }
 

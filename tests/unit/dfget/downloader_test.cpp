@@ -2,10 +2,10 @@
 // The download engine against a scripted supernode: retries, verification, failure verdicts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
-#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>

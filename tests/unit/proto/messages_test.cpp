@@ -130,3 +130,16 @@ TEST(ProtoGolden, LocalRequestCarriesTrustAndRate) {
   EXPECT_FALSE(plain.insecure);
   EXPECT_EQ(plain.limit_rate, 0u);
 }
+
+TEST(ProtoGolden, SyncResponseAsksCrowdsToBatchReports) {
+  auto r = round_trip<sync_response>(R"({
+    "task": {"task_id": "t", "state": "running", "content_length": 8, "piece_size": 4,
+             "piece_count": 2, "version": "v"},
+    "assignments": [], "report_every": 4})");
+  EXPECT_EQ(r.report_every, 4u);
+  auto plain = round_trip<sync_response>(R"({
+    "task": {"task_id": "t", "state": "running", "content_length": 8, "piece_size": 4,
+             "piece_count": 2, "version": "v"},
+    "assignments": []})");
+  EXPECT_EQ(plain.report_every, 1u);
+}

@@ -62,7 +62,7 @@ struct downloader_options {
   /// Piece bytes held in memory at once: with large pieces fewer are in
   /// flight (never fewer than 2), so memory does not grow with the piece size.
   std::uint64_t buffer_budget = 32u << 20;
-  unsigned max_piece_attempts = 5;    ///< per piece, before the download fails
+  unsigned max_piece_attempts = 5;  ///< per piece, before the download fails
   std::chrono::milliseconds io_timeout{30'000};
   /// The download fails when no piece arrives for this long.
   std::chrono::milliseconds stall_timeout{120'000};

@@ -87,6 +87,9 @@ struct assignment {
 struct sync_response {
   task_info task;
   std::vector<assignment> assignments;
+  /// Finished pieces the supernode would like reported per sync: more when
+  /// many peers share it, fewer syncs on its link. A peer may report sooner.
+  std::uint32_t report_every = 1;
 };
 
 /// POST /api/v1/hosts/{host}/heartbeat: a daemon says it is alive and which

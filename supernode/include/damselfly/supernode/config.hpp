@@ -29,6 +29,8 @@ struct supernode_config {
   std::chrono::milliseconds recheck_interval{30'000};
   /// A failed task is fetched afresh by a registration arriving this long after the failure.
   std::chrono::milliseconds retry_failed_after{1'000};
+  /// From this many peers on a task, peers are asked to report results in batches.
+  std::size_t batch_reports_from = 8;
   /// Assignments handed out per sync at most.
   std::uint32_t max_assignments = 16;
   /// Longest a sync or registration answer is held back waiting for progress.
