@@ -7,11 +7,25 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
 
 namespace damselfly {
 
 error_code last_system_error() {
   return {errno, boost::system::system_category()};
+}
+
+error_code replace_file(const std::filesystem::path& path, std::string_view text) {
+  auto tmp = std::filesystem::path(path.string() + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.flush();
+    if (!out) return errc::io_error;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return ec ? error_code(errc::io_error) : error_code{};
 }
 
 std::uint64_t directory_disk_usage(const std::filesystem::path& dir) {

@@ -85,6 +85,13 @@ origin_reader::origin_reader(asio::any_io_executor ex, http_url url,
   }
 }
 
+bool origin_reader::no_tls(origin_result& out) const {
+  if (!url_.https() || opts_.client.tls) return false;
+  out.ec = errc::invalid_argument;
+  out.detail = tls_failure_;
+  return true;
+}
+
 http_request origin_reader::request() const {
   http_request req;
   req.target = url_.target;
@@ -124,11 +131,7 @@ error_code origin_reader::parse_probe(const response_head& h, origin_layout& lay
 asio::awaitable<origin_result> origin_reader::probe(
     const std::function<void(std::uint64_t)>& on_bytes) {
   origin_result out;
-  if (url_.https() && !opts_.client.tls) {
-    out.ec = errc::invalid_argument;
-    out.detail = tls_failure_;
-    co_return out;
-  }
+  if (no_tls(out)) co_return out;
   http_client client(ex_, url_.host, url_.port, opts_.client);
   http_request req = request();
   req.headers.set("Range", "bytes=0-0");
@@ -148,11 +151,7 @@ asio::awaitable<origin_result> origin_reader::probe(
 
 asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
   origin_result out;
-  if (url_.https() && !opts_.client.tls) {
-    out.ec = errc::invalid_argument;
-    out.detail = tls_failure_;
-    co_return out;
-  }
+  if (no_tls(out)) co_return out;
   http_client client(ex_, url_.host, url_.port, opts_.client);
   http_request req = request();
   req.headers.set("Range", "bytes=0-0");

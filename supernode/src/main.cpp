@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <functional>
 
+#include "damselfly/common/file_io.hpp"
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/common/service_runner.hpp"
@@ -139,10 +140,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!port_file.empty()) {
-    std::string tmp = port_file + ".tmp";
-    std::FILE* f = std::fopen(tmp.c_str(), "w");
-    if (!f || std::fprintf(f, "%u\n", static_cast<unsigned>(*port)) < 0 || std::fclose(f) != 0 ||
-        std::rename(tmp.c_str(), port_file.c_str()) != 0) {
+    if (replace_file(port_file, std::to_string(*port) + "\n")) {
       std::fprintf(stderr, "supernode: error: cannot write --port-file %s\n", port_file.c_str());
       return 1;
     }

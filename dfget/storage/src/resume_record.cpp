@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "damselfly/common/file_io.hpp"
 #include "damselfly/common/piece_math.hpp"
 
 namespace damselfly::dfget {
@@ -50,15 +51,7 @@ error_code resume_record::start(const resume_state& layout) {
          {"version", layout.version},
          {"piece_size", layout.piece_size},
          {"content_length", layout.content_length}};
-  auto tmp = fs::path(layout_path().string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump();
-    out.flush();
-    if (!out) return errc::io_error;
-  }
-  fs::rename(tmp, layout_path(), ec);
-  if (ec) return errc::io_error;
+  if (auto failed = replace_file(layout_path(), j.dump())) return failed;
   auto opened = piece_journal::open(journal_path());
   if (!opened) return opened.error();
   journal_ = std::move(*opened);

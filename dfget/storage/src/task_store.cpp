@@ -101,18 +101,10 @@ error_code task_file::save_meta() {
          {"have", bits_to_text(m.have)},
          {"complete", m.complete},
          {"last_used", m.last_used}};
-  auto tmp = dir_ / "meta.json.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump();
-    out.flush();
-    if (!out) return errc::io_error;
-  }
-  // Pieces named in the bitmap must be on disk before the bitmap says so.
+  // Pieces named in the bitmap (written before `m` was taken) must be on disk
+  // before the bitmap says so.
   if (auto ec = sync()) return ec;
-  std::error_code ec;
-  fs::rename(tmp, dir_ / "meta.json", ec);
-  return ec ? error_code(errc::io_error) : error_code{};
+  return replace_file(dir_ / "meta.json", j.dump());
 }
 
 task_store::task_store(fs::path root) : root_(std::move(root)) {}

@@ -115,24 +115,16 @@ error_code cache_store::commit(const unique_fd& fd, const cached_task_meta& m) {
          {"last_modified", m.last_modified},
          {"version", m.version},
          {"file_sha256", m.file_sha256}};
-  auto dir = task_dir(m.task_id);
-  auto tmp = dir / "meta.json.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump();
-    out.flush();
-    if (!out) return errc::io_error;
-  }
-  std::error_code ec;
-  fs::rename(tmp, dir / "meta.json", ec);
-  return ec ? error_code(errc::io_error) : error_code{};
+  return replace_file(task_dir(m.task_id) / "meta.json", j.dump());
 }
 
 std::uint64_t cache_store::disk_usage(const std::string& task_id) const {
   return directory_disk_usage(task_dir(task_id));
 }
 
-std::uint64_t cache_store::free_space() const { return filesystem_free_space(root_); }
+std::uint64_t cache_store::free_space() const {
+  return filesystem_free_space(root_);
+}
 
 void cache_store::remove(const std::string& task_id) {
   std::error_code ec;

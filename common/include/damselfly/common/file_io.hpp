@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string_view>
 
 #include "damselfly/common/error.hpp"
 
@@ -24,5 +25,9 @@ std::uint64_t filesystem_free_space(const std::filesystem::path& path);
 
 /// The current errno as an error_code.
 error_code last_system_error();
+
+/// Replaces `path` with `text` atomically: written to "<path>.tmp", then
+/// renamed over it, so a reader sees the old content or the new, never half.
+error_code replace_file(const std::filesystem::path& path, std::string_view text);
 
 }  // namespace damselfly

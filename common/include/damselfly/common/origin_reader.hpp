@@ -86,6 +86,8 @@ class origin_reader {
   struct range_state;
   boost::asio::awaitable<void> range_worker(const origin_sink& sink, range_state& st);
   http_request request() const;
+  /// An https URL without a usable TLS context: fills `out` with why.
+  bool no_tls(origin_result& out) const;
   /// Reads the probe's answer into `layout`; the origin's status on an HTTP error.
   error_code parse_probe(const response_head& h, origin_layout& layout, int& http_status) const;
 
