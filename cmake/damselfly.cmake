@@ -31,7 +31,7 @@ function(damselfly_forbid_asio target)
   target_compile_definitions(${target} PRIVATE BOOST_ASIO_DETAIL_CONFIG_HPP=1)
 endfunction()
 
-# damselfly_module(NAME SOURCES... [DEPS ...]) builds a static library with
+# damselfly_library(NAME SOURCES ... PUBLIC_DEPS ... PRIVATE_DEPS ...) builds a static library with
 # public headers in include/ and private sources in src/.
 function(damselfly_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})

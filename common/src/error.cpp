@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Messages for the damselfly error category.
+// The damselfly error category: one table gives every code its stable name and its message.
 #include "damselfly/common/error.hpp"
 
 #include <string>
@@ -7,48 +7,44 @@
 namespace damselfly {
 namespace {
 
+struct errc_entry {
+  errc code;
+  std::string_view name;     ///< stable, machine-readable (JSON "code" fields)
+  std::string_view message;  ///< one line for a human
+};
+
+constexpr errc_entry errc_table[] = {
+    {errc::ok, "ok", "success"},
+    {errc::invalid_argument, "invalid_argument", "invalid argument"},
+    {errc::bad_request, "bad_request", "bad request"},
+    {errc::not_found, "not_found", "not found"},
+    {errc::range_not_satisfiable, "range_not_satisfiable", "range not satisfiable"},
+    {errc::origin_http_error, "origin_http_error", "origin answered with an error status"},
+    {errc::origin_unreachable, "origin_unreachable", "origin unreachable"},
+    {errc::origin_protocol, "origin_protocol", "origin sent an invalid response"},
+    {errc::source_changed, "source_changed", "source changed during download"},
+    {errc::digest_mismatch, "digest_mismatch", "digest mismatch"},
+    {errc::timeout, "timeout", "timed out"},
+    {errc::io_error, "io_error", "local I/O error"},
+    {errc::protocol_error, "protocol_error", "protocol error"},
+    {errc::task_failed, "task_failed", "task failed"},
+    {errc::supernode_unreachable, "supernode_unreachable", "supernode unreachable"},
+    {errc::too_many_failures, "too_many_failures", "too many failures"},
+    {errc::cancelled, "cancelled", "cancelled"},
+    {errc::busy, "busy", "in use by another process"},
+};
+
+const errc_entry* find_entry(int ev) noexcept {
+  for (const auto& e : errc_table)
+    if (static_cast<int>(e.code) == ev) return &e;
+  return nullptr;
+}
+
 class category final : public boost::system::error_category {
  public:
   const char* name() const noexcept override { return "damselfly"; }
   std::string message(int ev) const override {
-    switch (static_cast<errc>(ev)) {
-      case errc::ok:
-        return "success";
-      case errc::invalid_argument:
-        return "invalid argument";
-      case errc::bad_request:
-        return "bad request";
-      case errc::not_found:
-        return "not found";
-      case errc::range_not_satisfiable:
-        return "range not satisfiable";
-      case errc::origin_http_error:
-        return "origin answered with an error status";
-      case errc::origin_unreachable:
-        return "origin unreachable";
-      case errc::origin_protocol:
-        return "origin sent an invalid response";
-      case errc::source_changed:
-        return "source changed during download";
-      case errc::digest_mismatch:
-        return "digest mismatch";
-      case errc::timeout:
-        return "timed out";
-      case errc::io_error:
-        return "local I/O error";
-      case errc::protocol_error:
-        return "protocol error";
-      case errc::task_failed:
-        return "task failed";
-      case errc::supernode_unreachable:
-        return "supernode unreachable";
-      case errc::too_many_failures:
-        return "too many failures";
-      case errc::cancelled:
-        return "cancelled";
-      case errc::busy:
-        return "in use by another process";
-    }
+    if (const auto* e = find_entry(ev)) return std::string(e->message);
     return "unknown damselfly error " + std::to_string(ev);
   }
 };
@@ -58,6 +54,12 @@ class category final : public boost::system::error_category {
 const boost::system::error_category& damselfly_category() noexcept {
   static const category instance;
   return instance;
+}
+
+std::string_view error_name(const error_code& ec) noexcept {
+  if (ec.category() == damselfly_category())
+    if (const auto* e = find_entry(ec.value())) return e->name;
+  return "failed";
 }
 
 }  // namespace damselfly

@@ -81,10 +81,10 @@ struct http_client::impl {
     buffer.consume(buffer.size());
     connected = false;
   }
-  /// One attempt; `sent` tells whether any response byte was read (no retry after).
   /// Given a fixed body length, where to read the body to (bypassing the sink).
   using direct_target = std::function<result<std::span<std::byte>>(std::uint64_t length)>;
-  /// One attempt. With `direct`, a fixed-length body is read straight into the
+  /// One attempt; `got_response` tells whether any response byte was read (no
+  /// retry after). With `direct`, a fixed-length body is read straight into the
   /// memory it names instead of going through `sink`.
   asio::awaitable<result<response_head>> attempt(const http_request& req, const head_check& check,
                                                  const body_sink& sink, bool& got_response,

@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <algorithm>
 #include <charconv>
+#include <nlohmann/json.hpp>
 
 namespace damselfly {
 namespace {
@@ -66,6 +67,15 @@ http_response http_response::json(unsigned status, std::string body) {
   r.headers.set("Content-Type", "application/json");
   r.body = std::move(body);
   return r;
+}
+
+http_response http_response::error(unsigned status, std::string_view code,
+                                   std::string_view message, std::string_view field) {
+  nlohmann::json e{{"code", code}, {"message", message}};
+  if (!field.empty()) e["field"] = field;
+  // Messages may quote what a client sent: never let invalid UTF-8 break the answer.
+  return json(status,
+              nlohmann::json{{"error", e}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string host_port::to_string() const {

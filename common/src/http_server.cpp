@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,6 +17,8 @@
 #include <boost/beast/http.hpp>
 #include <mutex>
 #include <unordered_set>
+
+#include "damselfly/common/task_group.hpp"
 
 namespace damselfly {
 
@@ -54,7 +55,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       : ex(std::move(e)),
         handler(std::move(h)),
         opts(std::move(o)),
-        acceptor(asio::make_strand(ex)) {}
+        acceptor(asio::make_strand(ex)),
+        group(ex, "http server") {}
 
   asio::any_io_executor ex;
   http_handler handler;
@@ -63,6 +65,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   std::atomic<bool> stopping{false};
   mutable std::mutex mu;
   std::unordered_set<std::shared_ptr<connection>> conns;
+  task_group group;  ///< the accept loop, every session and watchdog
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> session(std::shared_ptr<connection> c);
@@ -96,7 +99,7 @@ result<std::uint16_t> http_server::listen(const std::string& address, std::uint1
 }
 
 void http_server::start() {
-  asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), asio::detached);
+  impl_->group.spawn(impl_->acceptor.get_executor(), impl_->accept_loop());
 }
 
 void http_server::stop() {
@@ -113,6 +116,19 @@ void http_server::stop() {
       if (c->idle) c->socket.close(ignored);
     });
   }
+}
+
+void http_server::close_all() {
+  stop();
+  auto self = impl_;
+  std::lock_guard lock(self->mu);
+  for (const auto& c : self->conns) {
+    asio::post(c->socket.get_executor(), [c] {
+      error_code ignored;
+      c->socket.close(ignored);
+    });
+  }
+  self->group.cancel();
 }
 
 std::size_t http_server::connections() const noexcept {
@@ -146,8 +162,8 @@ asio::awaitable<void> http_server::impl::accept_loop() {
     c->socket.set_option(tcp::no_delay(true), ignored);
     auto ep = c->socket.remote_endpoint(ignored);
     c->remote = ep.address().to_string() + ":" + std::to_string(ep.port());
-    asio::co_spawn(c->socket.get_executor(), session(c), asio::detached);
-    asio::co_spawn(c->socket.get_executor(), watchdog(c), asio::detached);
+    group.spawn(c->socket.get_executor(), session(c));
+    group.spawn(c->socket.get_executor(), watchdog(c));
   }
 }
 
@@ -166,6 +182,21 @@ asio::awaitable<void> http_server::impl::watchdog(std::shared_ptr<connection> c)
 
 asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) {
   auto self = shared_from_this();
+  // However the session ends (a cancelled one unwinds by exception), the
+  // connection is closed and forgotten.
+  struct end_of_session {
+    impl& server;
+    std::shared_ptr<connection> c;
+    ~end_of_session() {
+      error_code ignored;
+      c->socket.shutdown(tcp::socket::shutdown_both, ignored);
+      c->socket.close(ignored);
+      c->done = true;
+      c->timer.cancel();
+      std::lock_guard lock(server.mu);
+      server.conns.erase(c);
+    }
+  } cleanup{*this, c};
   beast::flat_buffer buf;
   while (!stopping) {
     c->idle = true;
@@ -193,8 +224,8 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
       unsigned status = ec == http::error::header_limit ? 431
                         : ec == http::error::body_limit ? 413
                                                         : 400;
-      auto resp = http_response::json(
-          status, R"({"error":"bad_request","message":")" + ec.message() + R"("})");
+      auto resp = http_response::error(status, status == 400 ? "bad_request" : "too_large",
+                                       ec.message());
       co_await write_response(*c, resp, false, false);
       break;
     }
@@ -213,19 +244,12 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
       resp = co_await handler(req);
     } catch (const std::exception& e) {
       spdlog::error("handler for {} {} threw: {}", req.method, req.target, e.what());
-      resp = http_response::json(500, R"({"error":"internal","message":"internal error"})");
+      resp = http_response::error(500, "internal", "internal error");
     }
     keep_alive = keep_alive && !stopping;
     ec = co_await write_response(*c, resp, keep_alive, req.method == "HEAD");
     if (ec || !keep_alive) break;
   }
-  error_code ignored;
-  c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-  c->socket.close(ignored);
-  c->done = true;
-  c->timer.cancel();
-  std::lock_guard lock(mu);
-  conns.erase(c);
 }
 
 asio::awaitable<error_code> http_server::impl::write_response(connection& c, http_response& resp,

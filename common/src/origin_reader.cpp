@@ -2,13 +2,14 @@
 // Origin probe, parallel Range pieces or one stream, per-piece SHA-256.
 #include "damselfly/common/origin_reader.hpp"
 
+#include "damselfly/common/task_group.hpp"
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "damselfly/common/digest.hpp"
@@ -35,10 +36,8 @@ struct origin_reader::range_state {
   origin_layout layout;
   std::uint64_t count = 0;
   std::uint64_t next = 0;
-  unsigned running = 0;
   origin_result failure;  ///< first failure wins
   bool failed = false;
-  std::unique_ptr<asio::steady_timer> all_done;
 };
 
 origin_failure_text describe_origin_failure(const http_url& url, const origin_result& r) {
@@ -205,13 +204,13 @@ asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
   st.layout = layout;
   st.count = piece_count(static_cast<std::uint64_t>(layout.length), layout.piece_size);
   if (st.count > 0) {
-    st.all_done = std::make_unique<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
-    st.running = static_cast<unsigned>(
+    auto workers = static_cast<unsigned>(
         std::max<std::uint64_t>(1, std::min<std::uint64_t>(opts_.concurrency, st.count)));
-    unsigned workers = st.running;
-    for (unsigned i = 0; i < workers; ++i)
-      asio::co_spawn(ex_, range_worker(sink, st), asio::detached);
-    co_await st.all_done->async_wait(nothrow);
+    task_group group(ex_, "origin range workers");
+    for (unsigned i = 0; i < workers; ++i) group.spawn(range_worker(sink, st));
+    // The workers share `st`: none outlives this frame, even when cancelled.
+    co_await asio::this_coro::throw_if_cancelled(false);
+    co_await group.join();
   }
   if (st.failed) co_return st.failure;
   out.layout = layout;
@@ -281,7 +280,6 @@ asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range
       st.failure = last;
     }
   }
-  if (--st.running == 0 && st.all_done) st.all_done->cancel();
 }
 
 }  // namespace damselfly

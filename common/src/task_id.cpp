@@ -7,7 +7,7 @@
 
 namespace damselfly {
 
-result<std::string> make_task_id(const task_key& key) {
+result<std::string> make_task_id(const task_identity& key) {
   auto normalized = normalize_url(key.url, key.filters);
   if (!normalized) return normalized.error();
   const std::string& content_id = key.digest.empty() ? key.identifier : key.digest;

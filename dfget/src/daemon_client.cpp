@@ -43,7 +43,7 @@ result<proto::local_event> run_via_daemon(
       auto event = proto::decode<proto::local_event>(std::string_view(pending).substr(0, nl));
       pending.erase(0, nl + 1);
       if (!event) return errc::protocol_error;
-      if (event.value->event == "done" || event.value->event == "error") return *event.value;
+      if (event.value->event != proto::local_event_kind::progress) return *event.value;
       if (on_event) on_event(*event.value);
       continue;
     }

@@ -6,12 +6,12 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <exception>
 #include <random>
 
 #include "damselfly/common/aligned_buffer.hpp"
@@ -21,8 +21,10 @@
 #include "damselfly/common/origin_reader.hpp"
 #include "damselfly/common/piece_math.hpp"
 #include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/common/task_group.hpp"
 #include "damselfly/common/url.hpp"
 #include "damselfly/proto/messages.hpp"
+#include "supernode_client.hpp"
 
 namespace damselfly::dfget {
 
@@ -59,6 +61,7 @@ struct downloader::session {
         on_piece(std::move(piece_cb)),
         wake(e),
         pause(e),
+        fetches(e, "piece fetches"),
         limiter(o.download_rate, 1 << 20, steady::now()) {}
 
   asio::any_io_executor ex;
@@ -70,8 +73,7 @@ struct downloader::session {
   std::function<void(std::uint64_t)> on_piece;
 
   std::string peer_id;
-  host_port supernode;
-  std::unique_ptr<http_client> control;
+  std::unique_ptr<supernode_client> supernodes;
   proto::task_info task;
   std::vector<bool> have;
   std::uint64_t have_count = 0;
@@ -84,6 +86,7 @@ struct downloader::session {
   std::uint32_t report_every = 1;  ///< what the supernode asked for in its last sync answer
   asio::steady_timer wake;
   asio::steady_timer pause;
+  task_group fetches;  ///< one member per piece in flight
   rate_limiter limiter;
   std::optional<steady::time_point> outage_since;  ///< supernode unreachable since
   std::string last_outage_error;
@@ -125,17 +128,26 @@ struct downloader::session {
   /// Back-to-source: the whole file straight from the origin.
   asio::awaitable<void> from_origin();
   asio::awaitable<void> leave();
+  /// The sync loop: asks for assignments, starts piece fetches, reports results.
+  asio::awaitable<void> drive(steady::time_point started);
+  /// One answer's assignments: fetch each piece not already held.
+  void start_fetches(std::vector<proto::assignment>& got);
   bool complete() const {
     return task.state == proto::task_state::done && task.piece_count >= 0 &&
            have_count == static_cast<std::uint64_t>(task.piece_count);
   }
-  /// Turns a non-2xx JSON answer from the supernode into a failure.
-  void fail_from_answer(const http_client_response& resp, const char* what) {
-    auto err = proto::decode<proto::error_response>(resp.body);
-    std::string msg = err ? err.value->error.message : resp.body.substr(0, 200);
-    fail(errc::protocol_error, std::string("supernode refused ") + what + " (" +
-                                   std::to_string(resp.head.status) + "): " + msg);
+  /// Turns an answer that is neither success nor unreachable into a failure.
+  /// `what`: "the registration"; `noun`: "registration" (an invalid registration answer).
+  template <class T>
+  void fail_from_answer(const supernode_answer<T>& a, const char* what, const char* noun) {
+    if (a.outcome == supernode_outcome::invalid)
+      fail(errc::protocol_error,
+           std::string("supernode sent an invalid ") + noun + " answer: " + a.message);
+    else
+      fail(errc::protocol_error, describe_refusal(a, what));
   }
+  /// Accepts a registration answer: the task as the supernode knows it.
+  call adopt(const proto::task_info& info);
   void fail_task(const proto::task_info& t) {
     std::string msg = t.error ? t.error->message : "the supernode reports the task as failed";
     auto code = errc::task_failed;
@@ -157,11 +169,8 @@ downloader::~downloader() = default;
 
 asio::awaitable<downloader::session::call> downloader::session::register_task() {
   proto::register_request r;
-  r.url = req.url;
-  r.filters = req.filters;
-  r.tag = req.tag;
-  r.identifier = req.identifier;
-  if (req.digest) r.digest = req.digest->to_string();
+  r.identity = req.identity;
+  if (req.digest) r.identity.digest = req.digest->to_string();
   r.headers = req.headers;
   r.peer_id = peer_id;
   r.upload_addr = opts.upload_addr;
@@ -169,64 +178,41 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
   r.location = opts.location;
   r.upload_slots = opts.upload_slots;
   if (have_count > 0) {
-    r.bitmap.reserve(have.size());
-    for (bool b : have) r.bitmap.push_back(b ? '1' : '0');
+    r.bitmap = proto::encode_bitmap(have);
     r.version = req.version;
   }
-  http_request post;
-  post.method = "POST";
-  post.target = "/api/v1/tasks";
-  post.headers.set("Content-Type", "application/json");
-  post.body = proto::encode(r);
-
-  // The supernode in use first, then the others in the order given.
-  std::vector<host_port> order;
-  if (control) order.push_back(supernode);
-  for (const auto& sn : opts.supernodes)
-    if (!control || sn.to_string() != supernode.to_string()) order.push_back(sn);
-  std::string errors;
-  for (const auto& sn : order) {
-    auto c = std::make_unique<http_client>(ex, sn.host, sn.port, client_options());
-    auto resp = co_await c->fetch(post, 1 << 20);
-    if (!resp) {
-      errors += (errors.empty() ? "" : "; ") + sn.to_string() + ": " + resp.error().message();
-      continue;
-    }
-    if (resp->head.status != 200) {
-      fail_from_answer(*resp, "the registration");
-      co_return call::failed;
-    }
-    auto info = proto::decode<proto::task_info>(resp->body);
-    if (!info) {
-      fail(errc::protocol_error,
-           "supernode sent an invalid registration answer: " + info.error.message);
-      co_return call::failed;
-    }
-    if (!task.version.empty() && !info.value->version.empty() &&
-        info.value->version != task.version) {
-      fail(errc::source_changed, "the source file changed during the download; run dfget again");
-      co_return call::failed;
-    }
-    if (have_count > 0 && req.piece_size != 0 && info.value->piece_size != 0 &&
-        info.value->piece_size != req.piece_size) {
-      fail(errc::source_changed, "the piece layout changed since the pieces on disk were written");
-      co_return call::failed;
-    }
-    supernode = sn;
-    control = std::move(c);
-    task = *info.value;
-    if (have_count > 0 && task.content_length >= 0 && task.piece_size > 0) {
-      outcome.summary.resumed_bytes = 0;
-      for (std::uint64_t i = 0; i < have.size(); ++i)
-        if (have[i] && static_cast<std::int64_t>(i) < task.piece_count)
-          outcome.summary.resumed_bytes +=
-              piece_at(i, static_cast<std::uint64_t>(task.content_length), task.piece_size).length;
-    }
-    outage_since.reset();
-    co_return call::ok;
+  auto answer = co_await supernodes->register_task(r);
+  if (answer.outcome == supernode_outcome::unreachable) {
+    last_outage_error = answer.message;
+    co_return call::retry;
   }
-  last_outage_error = "cannot reach any supernode (" + errors + ")";
-  co_return call::retry;
+  if (!answer) {
+    fail_from_answer(answer, "the registration", "registration");
+    co_return call::failed;
+  }
+  co_return adopt(*answer.value);
+}
+
+downloader::session::call downloader::session::adopt(const proto::task_info& info) {
+  if (!task.version.empty() && !info.version.empty() && info.version != task.version) {
+    fail(errc::source_changed, "the source file changed during the download; run dfget again");
+    return call::failed;
+  }
+  if (have_count > 0 && req.piece_size != 0 && info.piece_size != 0 &&
+      info.piece_size != req.piece_size) {
+    fail(errc::source_changed, "the piece layout changed since the pieces on disk were written");
+    return call::failed;
+  }
+  task = info;
+  if (have_count > 0 && task.content_length >= 0 && task.piece_size > 0) {
+    outcome.summary.resumed_bytes = 0;
+    for (std::uint64_t i = 0; i < have.size(); ++i)
+      if (have[i] && static_cast<std::int64_t>(i) < task.piece_count)
+        outcome.summary.resumed_bytes +=
+            piece_at(i, static_cast<std::uint64_t>(task.content_length), task.piece_size).length;
+  }
+  outage_since.reset();
+  return call::ok;
 }
 
 asio::awaitable<downloader::session::call> downloader::session::sync_once(
@@ -236,38 +222,24 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   s.want = want;
   s.wait_ms = wait_ms;
   s.version = task.version;
-  http_request post;
-  post.method = "POST";
-  post.target = "/api/v1/tasks/" + task.task_id + "/peers/" + peer_id + "/sync";
-  post.headers.set("Content-Type", "application/json");
-  post.body = proto::encode(s);
-  auto resp = co_await control->fetch(post, 16 << 20);
-  if (!resp) {
-    last_outage_error =
-        "lost the supernode " + supernode.to_string() + ": " + resp.error().message();
+  auto answer = co_await supernodes->sync(task.task_id, peer_id, s);
+  if (answer.outcome == supernode_outcome::unreachable) {
+    last_outage_error = answer.message;
     co_return call::retry;  // results stay queued for the next try
   }
-  if (resp->head.status == 404) {
+  if (answer.status == 404 &&
+      (answer.error.code == "unknown_peer" || answer.error.code == "unknown_task")) {
     // A restarted supernode does not know us (or the task) any more: register
     // again, telling it what we hold, and carry on.
-    auto err = proto::decode<proto::error_response>(resp->body);
-    if (err &&
-        (err.value->error.code == "unknown_peer" || err.value->error.code == "unknown_task")) {
-      spdlog::info("supernode forgot this peer; registering again");
-      co_return co_await register_task();
-    }
+    spdlog::info("supernode forgot this peer; registering again");
+    co_return co_await register_task();
   }
-  if (resp->head.status == 409) {
+  if (answer.status == 409) {
     fail(errc::source_changed, "the source file changed during the download; run dfget again");
     co_return call::failed;
   }
-  if (resp->head.status != 200) {
-    fail_from_answer(*resp, "a sync");
-    co_return call::failed;
-  }
-  auto answer = proto::decode<proto::sync_response>(resp->body);
   if (!answer) {
-    fail(errc::protocol_error, "supernode sent an invalid sync answer: " + answer.error.message);
+    fail_from_answer(answer, "a sync", "sync");
     co_return call::failed;
   }
   results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(s.results.size()));
@@ -294,8 +266,8 @@ asio::awaitable<void> downloader::session::ride_out_outage(const std::string& wh
 
 asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
   auto started = steady::now();
-  host_port from = supernode;
-  if (a.source != "supernode") {
+  host_port from = supernodes->bound().value_or(host_port{});
+  if (a.source != proto::supernode_source) {
     auto hp = host_port::parse(a.source);
     if (hp) from = *hp;
   }
@@ -311,7 +283,7 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
   get.target = "/pieces/" + task.task_id;
   get.headers.set("Range", format_range_request({a.offset, a.length}));
   get.headers.set("X-Damselfly-Peer", peer_id);
-  std::string status = "ok";
+  auto status = proto::piece_status::ok;
   aligned_buffer buf;
   if (!spare_buffers.empty()) {
     buf = std::move(spare_buffers.back());
@@ -331,11 +303,11 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
     };
     auto resp = co_await c->fetch_into(get, dest, partial_content);
     if (!resp) {
-      status = "unreachable";
+      status = proto::piece_status::unreachable;
       spdlog::debug("piece {} from {}: {}", a.piece, from.to_string(), resp.error().message());
     }
   }
-  if (status == "ok") {
+  if (status == proto::piece_status::ok) {
     // Hash and write on a worker thread: the I/O thread keeps receiving.
     error_code write_error;
     auto worker = workers.get_executor();
@@ -343,29 +315,29 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
     digest d(digest_algo::sha256);
     d.update(buf.view());
     if (d.finish() != a.sha256) {
-      status = "bad_digest";
+      status = proto::piece_status::bad_digest;
     } else if (a.length > 0) {
       write_error = store.write(a.offset, buf.view());
     }
     co_await asio::post(ex, asio::use_awaitable);
-    if (status == "bad_digest")
+    if (status == proto::piece_status::bad_digest)
       spdlog::warn("piece {} from {} failed verification", a.piece, from.to_string());
     if (write_error) fail(errc::io_error, "cannot write the download: " + write_error.message());
   }
   spare_buffers.push_back(std::move(buf));
-  if (status == "ok") pool.push_back(std::move(c));
+  if (status == proto::piece_status::ok) pool.push_back(std::move(c));
 
   if (!fatal) {
     results.push_back(
         {a.piece, status, a.source, a.length, static_cast<std::uint64_t>(since(started).count())});
-    if (status == "ok") {
+    if (status == proto::piece_status::ok) {
       if (a.piece >= have.size()) have.resize(a.piece + 1, false);
       if (!have[a.piece]) {
         have[a.piece] = true;
         ++have_count;
         outcome.summary.bytes += a.length;
         ++outcome.summary.pieces;
-        bool from_seed = a.source == "supernode";
+        bool from_seed = a.source == proto::supernode_source;
         (from_seed ? outcome.summary.from_supernode : outcome.summary.from_peers) += a.length;
         if (auto* counter = from_seed ? opts.counters.from_supernode : opts.counters.from_peers)
           counter->add(a.length);
@@ -376,14 +348,16 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
       if (on_piece) on_piece(a.piece);
     } else {
       ++outcome.summary.failed_pieces;
-      auto* counter = status == "bad_digest"    ? opts.counters.failed_bad_digest
-                      : status == "unreachable" ? opts.counters.failed_unreachable
-                                                : opts.counters.failed_other;
+      auto* counter = status == proto::piece_status::bad_digest ? opts.counters.failed_bad_digest
+                      : status == proto::piece_status::unreachable
+                          ? opts.counters.failed_unreachable
+                          : opts.counters.failed_other;
       if (counter) counter->add();
       if (++failures[a.piece] >= opts.max_piece_attempts)
         fail(errc::too_many_failures, "piece " + std::to_string(a.piece) + " failed " +
                                           std::to_string(failures[a.piece]) +
-                                          " times (last: " + status + ")");
+                                          " times (last: " + std::string(to_string(status)) +
+                                          ")");
     }
   }
   --in_flight;
@@ -411,9 +385,9 @@ asio::awaitable<void> downloader::session::verify_whole() {
 }
 
 asio::awaitable<void> downloader::session::from_origin() {
-  auto url = http_url::parse(req.url);
+  auto url = http_url::parse(req.identity.url);
   if (!url) {
-    fail(errc::invalid_argument, "not an absolute http(s) URL: " + req.url);
+    fail(errc::invalid_argument, "not an absolute http(s) URL: " + req.identity.url);
     co_return;
   }
   origin_reader_options ro;
@@ -476,10 +450,73 @@ asio::awaitable<void> downloader::session::from_origin() {
 }
 
 asio::awaitable<void> downloader::session::leave() {
-  http_request del;
-  del.method = "DELETE";
-  del.target = "/api/v1/tasks/" + task.task_id + "/peers/" + peer_id;
-  co_await control->fetch(del, 1 << 16);  // best effort: the supernode also expires silent peers
+  co_await supernodes->leave(task.task_id, peer_id);
+}
+
+void downloader::session::start_fetches(std::vector<proto::assignment>& got) {
+  for (auto& a : got) {
+    if (a.piece < have.size() && have[a.piece]) {
+      // Already here (resumed, or an endgame duplicate that lost the race):
+      // say so, which frees the source, and fetch nothing.
+      results.push_back({a.piece, proto::piece_status::ok, a.source, 0, 0});
+      continue;
+    }
+    ++in_flight;
+    fetches.spawn(fetch_piece(std::move(a)));
+  }
+}
+
+asio::awaitable<void> downloader::session::drive(steady::time_point started) {
+  bool waiting_for_piece = false;
+
+  while (!fatal) {
+    if (task.state == proto::task_state::failed) {
+      fail_task(task);
+      break;
+    }
+    if (complete() && in_flight == 0) {
+      std::vector<proto::assignment> none;
+      // Report the last pieces (peers may fetch them from us); an outage now
+      // does not undo a finished download.
+      if (!results.empty()) co_await sync_once(0, 0, none);
+      break;
+    }
+    if (since(last_progress) > opts.stall_timeout) {
+      fail(errc::timeout,
+             "no progress for " + std::to_string(opts.stall_timeout.count() / 1000) + " s");
+      break;
+    }
+    if (opts.total_timeout.count() > 0 && since(started) > opts.total_timeout) {
+      fail(errc::timeout, "download did not finish within " +
+                                std::to_string(opts.total_timeout.count() / 1000) + " s");
+      break;
+    }
+    std::uint32_t free_slots = in_flight < slots ? slots - in_flight : 0;
+    bool have_news = !results.empty();
+    // Results are reported in batches when the supernode asks for it (many
+    // peers): one sync per finished piece would make the control traffic grow
+    // with the piece rate of every peer, on the supernode's link. The next
+    // piece to finish is never far off. Alone, every piece is reported at once.
+    const std::uint32_t batch = std::max(1u, std::min(report_every, std::max(1u, slots / 2)));
+    bool report_now = have_news && (free_slots >= batch || in_flight == 0 || complete());
+    if (report_now || (!have_news && free_slots > 0 && !waiting_for_piece)) {
+      // With nothing in flight, let the supernode hold the answer until it has work.
+      std::uint32_t wait_ms = in_flight == 0 ? 2000 : 0;
+      std::vector<proto::assignment> got;
+      auto r = co_await sync_once(complete() ? 0 : free_slots, wait_ms, got);
+      if (r == call::failed) break;
+      if (r == call::retry) {
+        co_await ride_out_outage(last_outage_error);
+        continue;
+      }
+      start_fetches(got);
+      waiting_for_piece = got.empty() && in_flight > 0;
+      continue;
+    }
+    wake.expires_at(steady::time_point::max());
+    co_await wake.async_wait(nothrow);
+    waiting_for_piece = false;
+  }
 }
 
 asio::awaitable<download_outcome> downloader::run(
@@ -495,6 +532,7 @@ asio::awaitable<download_outcome> downloader::run(
   for (bool b : s.have) s.have_count += b ? 1 : 0;
   if (s.have_count > 0) s.task.version = req.version;
   s.peer_id = opts_.peer_id;
+  s.supernodes = std::make_unique<supernode_client>(ex_, opts_.supernodes, s.client_options());
   auto register_result = session::call::retry;
   s.last_outage_error = "no supernode configured";
   if (!opts_.supernodes.empty()) register_result = co_await s.register_task();
@@ -519,72 +557,20 @@ asio::awaitable<download_outcome> downloader::run(
         opts_.buffer_budget / s.task.piece_size, std::min(2u, opts_.parallel), opts_.parallel));
     s.report_progress();
   }
-  bool waiting_for_piece = false;
-
-  while (!s.fatal) {
-    if (s.task.state == proto::task_state::failed) {
-      s.fail_task(s.task);
-      break;
-    }
-    if (s.complete() && s.in_flight == 0) {
-      std::vector<proto::assignment> none;
-      // Report the last pieces (peers may fetch them from us); an outage now
-      // does not undo a finished download.
-      if (!s.results.empty()) co_await s.sync_once(0, 0, none);
-      break;
-    }
-    if (since(s.last_progress) > opts_.stall_timeout) {
-      s.fail(errc::timeout,
-             "no progress for " + std::to_string(opts_.stall_timeout.count() / 1000) + " s");
-      break;
-    }
-    if (opts_.total_timeout.count() > 0 && since(started) > opts_.total_timeout) {
-      s.fail(errc::timeout, "download did not finish within " +
-                                std::to_string(opts_.total_timeout.count() / 1000) + " s");
-      break;
-    }
-    std::uint32_t free_slots = s.in_flight < s.slots ? s.slots - s.in_flight : 0;
-    bool have_news = !s.results.empty();
-    // Results are reported in batches when the supernode asks for it (many
-    // peers): one sync per finished piece would make the control traffic grow
-    // with the piece rate of every peer, on the supernode's link. The next
-    // piece to finish is never far off. Alone, every piece is reported at once.
-    const std::uint32_t batch = std::max(1u, std::min(s.report_every, std::max(1u, s.slots / 2)));
-    bool report_now = have_news && (free_slots >= batch || s.in_flight == 0 || s.complete());
-    if (report_now || (!have_news && free_slots > 0 && !waiting_for_piece)) {
-      // With nothing in flight, let the supernode hold the answer until it has work.
-      std::uint32_t wait_ms = s.in_flight == 0 ? 2000 : 0;
-      std::vector<proto::assignment> got;
-      auto r = co_await s.sync_once(s.complete() ? 0 : free_slots, wait_ms, got);
-      if (r == session::call::failed) break;
-      if (r == session::call::retry) {
-        co_await s.ride_out_outage(s.last_outage_error);
-        continue;
-      }
-      for (auto& a : got) {
-        if (a.piece < s.have.size() && s.have[a.piece]) {
-          // Already here (resumed, or an endgame duplicate that lost the race):
-          // say so, which frees the source, and fetch nothing.
-          s.results.push_back({a.piece, "ok", a.source, 0, 0});
-          continue;
-        }
-        ++s.in_flight;
-        asio::co_spawn(s.ex, s.fetch_piece(std::move(a)), asio::detached);
-      }
-      waiting_for_piece = got.empty() && s.in_flight > 0;
-      continue;
-    }
-    s.wake.expires_at(steady::time_point::max());
-    co_await s.wake.async_wait(nothrow);
-    waiting_for_piece = false;
+  std::exception_ptr cancelled;
+  try {
+    co_await s.drive(started);
+  } catch (...) {
+    cancelled = std::current_exception();  // the host process is stopping
   }
-  // Let fetches still running wind down before their state goes away.
-  while (s.in_flight > 0) {
-    s.wake.expires_at(steady::time_point::max());
-    co_await s.wake.async_wait(nothrow);
-  }
+  // Piece fetches refer to the session: they end before it does (a cancelled
+  // coroutine would throw at its next co_await, so that is turned off first).
+  co_await asio::this_coro::throw_if_cancelled(false);
+  if (cancelled) s.fetches.cancel();
+  co_await s.fetches.join();
+  if (cancelled) std::rethrow_exception(cancelled);
   if (!s.fatal) co_await s.verify_whole();
-  if (s.control && !s.task.task_id.empty() && opts_.leave_when_done) co_await s.leave();
+  if (!s.task.task_id.empty() && opts_.leave_when_done) co_await s.leave();
   s.outcome.summary.elapsed = since(started);
   s.outcome.summary.content_length = s.task.content_length;
   s.outcome.summary.piece_size = s.task.piece_size;

@@ -2,6 +2,8 @@
 // dfget: downloads a URL through Damselfly, a drop-in for `wget URL -O FILE`.
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -12,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
@@ -59,20 +62,19 @@ std::string human_bytes(double b) {
 int run_daemon(const dfget::daemon_config& cfg) {
   std::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io(1);
-  dfget::daemon d(io.get_executor(), cfg);
-  auto port = d.start();
+  auto d = std::make_unique<dfget::daemon>(io.get_executor(), cfg);
+  auto port = d->start();
   if (!port) {
     return fail(exit_internal, "cannot start the daemon (listen " + cfg.listen + ", data dir " +
                                    cfg.data_dir.string() + ", socket " + cfg.socket_path.string() +
                                    "): " + port.error().message());
   }
-  run_until_signalled(
-      io, [&] { d.stop(); }, [&] { return d.connections(); });
+  bool clean = run_until_signalled(
+      io, {[&] { d->stop(); }, [&] { return d->connections(); }, [&] { d->cancel(); }});
+  // Something that ignored its cancellation may still refer to the daemon: keep it.
+  if (!clean) (void)d.release();
   spdlog::shutdown();
-  // Downloads may still be suspended mid-transfer; their coroutine frames refer
-  // to the daemon. Their bitmaps were saved by stop(), so leave without unwinding.
-  std::fflush(nullptr);
-  std::_Exit(0);
+  return exit_ok;
 }
 
 }  // namespace
@@ -293,7 +295,9 @@ int main(int argc, char** argv) {
     return fail(exit_usage, "unknown --log-level " + log_level);
   if (cache_cmd->parsed()) {
     proto::local_request creq;
-    creq.command = "cache_" + cache_action;
+    creq.command = cache_action == "list" ? proto::local_command::cache_list
+                   : cache_action == "rm"   ? proto::local_command::cache_rm
+                                            : proto::local_command::cache_gc;
     creq.task = cache_task;
     if (cache_action == "rm" && cache_task.empty())
       return fail(exit_usage, "cache rm needs a task id");
@@ -301,7 +305,8 @@ int main(int argc, char** argv) {
         daemon_socket.empty() ? dfget::default_daemon_socket().string() : daemon_socket;
     auto verdict = dfget::run_via_daemon(socket_path, creq, {}, std::chrono::seconds(30));
     if (!verdict) return fail(exit_supernode, "no dfget daemon answers on " + socket_path);
-    if (verdict->event == "error") return fail(verdict->exit_code, verdict->message);
+    if (verdict->event == proto::local_event_kind::error)
+      return fail(verdict->exit_code, verdict->message);
     if (cache_action == "list") {
       std::printf("%-64s %14s %-8s %-20s %s\n", "TASK", "BYTES", "COMPLETE", "LAST USED", "URL");
       for (const auto& t : verdict->tasks) {
@@ -352,11 +357,11 @@ int main(int argc, char** argv) {
 
   namespace fs = std::filesystem;
   dfget::download_request req;
-  req.url = url;
+  req.identity.url = url;
   req.origin_tls = *origin_tls;
-  req.tag = tag;
-  req.identifier = identifier;
-  req.filters = split_filter_list(filter_text);
+  req.identity.tag = tag;
+  req.identity.identifier = identifier;
+  req.identity.filters = split_filter_list(filter_text);
   if (!digest_text.empty() && !md5_text.empty())
     return fail(exit_usage, "give either --digest or --md5, not both");
   if (!md5_text.empty()) digest_text = "md5:" + md5_text;
@@ -366,6 +371,7 @@ int main(int argc, char** argv) {
       return fail(exit_usage,
                   "bad digest '" + digest_text + "': expected sha256:<64 hex> or md5:<32 hex>");
     req.digest = *spec;
+    req.identity.digest = spec->to_string();
   }
   for (const auto& h : headers) {
     auto colon = h.find(':');
@@ -427,12 +433,8 @@ int main(int argc, char** argv) {
   }
   if (via_daemon) {
     proto::local_request lreq;
-    lreq.url = url;
+    lreq.identity = req.identity;
     lreq.output = fs::absolute(out_path).string();
-    lreq.filters = req.filters;
-    lreq.tag = tag;
-    lreq.identifier = identifier;
-    if (req.digest) lreq.digest = req.digest->to_string();
     lreq.headers = req.headers;
     lreq.no_back_source = no_back_source;
     lreq.ca_cert = tls.ca_file;
@@ -453,7 +455,8 @@ int main(int argc, char** argv) {
                              "download did not finish within " + std::to_string(timeout_s) + " s");
       return fail_download(exit_internal, "the daemon broke off: " + verdict.error().message());
     }
-    if (verdict->event == "error") return fail_download(verdict->exit_code, verdict->message);
+    if (verdict->event == proto::local_event_kind::error)
+      return fail_download(verdict->exit_code, verdict->message);
     printer.done(verdict->bytes, std::chrono::milliseconds(verdict->elapsed_ms),
                  verdict->from_supernode, verdict->from_peers, 0);
     if (!quiet) {
@@ -479,8 +482,7 @@ int main(int argc, char** argv) {
   std::string task_id;
   if (resume) {
     record.emplace((*out)->temp_path());
-    auto id = make_task_id(
-        task_key{url, req.filters, tag, req.digest ? req.digest->to_string() : "", identifier, ""});
+    auto id = make_task_id(req.identity);
     task_id = id ? *id : url;
     auto kept = record->load();
     if (kept && kept->task_id == task_id) {
@@ -492,15 +494,17 @@ int main(int argc, char** argv) {
 
   std::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io(1);
-  // Interrupted: nothing at the output path; the temporary goes too unless -c keeps it.
+  // Interrupted: nothing at the output path; the temporary goes too unless -c
+  // keeps it. The download is cancelled and unwinds; then dfget exits 128+signal.
   boost::asio::signal_set stop_signals(io, SIGINT, SIGTERM);
-  const std::string temp_path = (*out)->temp_path().string();
+  boost::asio::cancellation_signal cancel_download;
+  int interrupted_by = 0;
   stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    if (!resume) ::unlink(temp_path.c_str());
+    interrupted_by = sig;
     std::fprintf(stderr, "dfget: interrupted%s\n",
                  resume ? "; run the same command with -c to resume" : "");
-    std::_Exit(128 + sig);
+    cancel_download.emit(boost::asio::cancellation_type::terminal);
   });
   dfget::downloader engine(io.get_executor(), opts);
   dfget::download_outcome outcome;
@@ -522,7 +526,9 @@ int main(int argc, char** argv) {
   };
   auto run_engine = [&] {
     boost::asio::co_spawn(io, engine.run(req, **out, show, on_piece),
-                          [&](std::exception_ptr ep, dfget::download_outcome o) {
+                          boost::asio::bind_cancellation_slot(
+                              cancel_download.slot(),
+                              [&](std::exception_ptr ep, dfget::download_outcome o) {
                             stop_signals.cancel();
                             if (ep) {
                               outcome.ec = errc::io_error;
@@ -530,11 +536,15 @@ int main(int argc, char** argv) {
                             } else {
                               outcome = std::move(o);
                             }
-                          });
+                          }));
     io.run();
   };
   run_engine();
-  if (outcome.ec == errc::source_changed && !req.have.empty()) {
+  if (interrupted_by != 0) {
+    if (resume) (*out)->keep();  // the verified pieces and their record stay for -c
+    return 128 + interrupted_by;
+  }
+  if (outcome.ec == errc::source_changed && !req.have.empty() && interrupted_by == 0) {
     // The kept pieces belong to an older file: start over once.
     spdlog::info("the source changed since the kept pieces were written; starting over");
     record->remove();

@@ -3,6 +3,7 @@
 #include "damselfly/proto/messages.hpp"
 
 #include <nlohmann/json.hpp>
+#include <utility>
 #include <stdexcept>
 #include <type_traits>
 
@@ -88,25 +89,71 @@ void optional_string_map(const json& j, const std::string& name,
   }
 }
 
+/// One table per enum gives both directions of its wire names.
+constexpr std::pair<task_state, std::string_view> task_state_names[]{
+    {task_state::running, "running"}, {task_state::done, "done"}, {task_state::failed, "failed"}};
+constexpr std::pair<piece_status, std::string_view> piece_status_names[]{{piece_status::ok, "ok"},
+                                                      {piece_status::bad_digest, "bad_digest"},
+                                                      {piece_status::unreachable, "unreachable"},
+                                                      {piece_status::error, "error"}};
+constexpr std::pair<local_command, std::string_view> local_command_names[]{{local_command::download, "download"},
+                                                        {local_command::cache_list, "cache_list"},
+                                                        {local_command::cache_rm, "cache_rm"},
+                                                        {local_command::cache_gc, "cache_gc"}};
+constexpr std::pair<local_event_kind, std::string_view> local_event_names[]{{local_event_kind::progress, "progress"},
+                                                         {local_event_kind::done, "done"},
+                                                         {local_event_kind::error, "error"}};
+
+template <class E, std::size_t N>
+std::string_view name_of(const std::pair<E, std::string_view> (&table)[N], E value) noexcept {
+  for (const auto& [e, name] : table)
+    if (e == value) return name;
+  return "unknown";
+}
+
+template <class E, std::size_t N>
+std::optional<E> parse_enum(const std::pair<E, std::string_view> (&table)[N],
+                            std::string_view text) noexcept {
+  for (const auto& [e, name] : table)
+    if (name == text) return e;
+  return std::nullopt;
+}
+
 task_state state_from(const std::string& s) {
-  if (s == "running") return task_state::running;
-  if (s == "done") return task_state::done;
-  if (s == "failed") return task_state::failed;
-  throw field_error("state", "field 'state' has unknown value '" + s + "'");
+  auto parsed = parse_enum(task_state_names, s);
+  if (!parsed) throw field_error("state", "field 'state' has unknown value '" + s + "'");
+  return *parsed;
 }
 
 }  // namespace
 
 std::string_view to_string(task_state s) noexcept {
-  switch (s) {
-    case task_state::running:
-      return "running";
-    case task_state::done:
-      return "done";
-    case task_state::failed:
-      return "failed";
-  }
-  return "unknown";
+  return name_of(task_state_names, s);
+}
+std::string_view to_string(piece_status s) noexcept {
+  return name_of(piece_status_names, s);
+}
+std::string_view to_string(local_command c) noexcept {
+  return name_of(local_command_names, c);
+}
+std::string_view to_string(local_event_kind e) noexcept {
+  return name_of(local_event_names, e);
+}
+std::optional<piece_status> parse_piece_status(std::string_view text) noexcept {
+  return parse_enum(piece_status_names, text);
+}
+
+std::string encode_bitmap(const std::vector<bool>& have) {
+  std::string out;
+  out.reserve(have.size());
+  for (bool b : have) out.push_back(b ? '1' : '0');
+  return out;
+}
+
+std::vector<bool> decode_bitmap(std::string_view text) {
+  std::vector<bool> out(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) out[i] = text[i] == '1';
+  return out;
 }
 
 void to_json(json& j, const error_info& v) {
@@ -121,12 +168,33 @@ void from_json(const json& j, error_info& v) {
   optional_field(j, "origin_status", v.origin_status);
 }
 
+namespace {
+
+void write_identity(json& j, const task_identity& id) {
+  j["url"] = id.url;
+  if (!id.filters.empty()) j["filters"] = id.filters;
+  if (!id.tag.empty()) j["tag"] = id.tag;
+  if (!id.digest.empty()) j["digest"] = id.digest;
+  if (!id.identifier.empty()) j["identifier"] = id.identifier;
+}
+
+/// The url is required where a task must be named.
+void read_identity(const json& j, task_identity& id, bool url_required) {
+  if (url_required)
+    required(j, "url", id.url);
+  else
+    optional_field(j, "url", id.url);
+  optional_field(j, "filters", id.filters);
+  optional_field(j, "tag", id.tag);
+  optional_field(j, "digest", id.digest);
+  optional_field(j, "identifier", id.identifier);
+}
+
+}  // namespace
+
 void to_json(json& j, const register_request& v) {
-  j = json{{"url", v.url}, {"peer_id", v.peer_id}};
-  if (!v.filters.empty()) j["filters"] = v.filters;
-  if (!v.tag.empty()) j["tag"] = v.tag;
-  if (!v.digest.empty()) j["digest"] = v.digest;
-  if (!v.identifier.empty()) j["identifier"] = v.identifier;
+  j = json{{"peer_id", v.peer_id}};
+  write_identity(j, v.identity);
   if (!v.headers.empty()) j["headers"] = v.headers;
   if (!v.upload_addr.empty()) j["upload_addr"] = v.upload_addr;
   if (!v.idc.empty()) j["idc"] = v.idc;
@@ -136,12 +204,8 @@ void to_json(json& j, const register_request& v) {
   if (!v.version.empty()) j["version"] = v.version;
 }
 void from_json(const json& j, register_request& v) {
-  required(j, "url", v.url);
+  read_identity(j, v.identity, true);
   required(j, "peer_id", v.peer_id);
-  optional_field(j, "filters", v.filters);
-  optional_field(j, "tag", v.tag);
-  optional_field(j, "digest", v.digest);
-  optional_field(j, "identifier", v.identifier);
   optional_string_map(j, "headers", v.headers);
   optional_field(j, "upload_addr", v.upload_addr);
   optional_field(j, "idc", v.idc);
@@ -182,14 +246,18 @@ void from_json(const json& j, task_info& v) {
 
 void to_json(json& j, const piece_result& v) {
   j = json{{"piece", v.piece},
-           {"status", v.status},
+           {"status", to_string(v.status)},
            {"source", v.source},
            {"bytes", v.bytes},
            {"duration_ms", v.duration_ms}};
 }
 void from_json(const json& j, piece_result& v) {
   required(j, "piece", v.piece);
-  required(j, "status", v.status);
+  std::string status;
+  required(j, "status", status);
+  auto parsed = parse_piece_status(status);
+  if (!parsed) throw field_error("status", "field 'status' has unknown value '" + status + "'");
+  v.status = *parsed;
   optional_field(j, "source", v.source);
   optional_field(j, "bytes", v.bytes);
   optional_field(j, "duration_ms", v.duration_ms);
@@ -262,32 +330,25 @@ void from_json(const json& j, cache_entry& v) {
 }
 
 void to_json(json& j, const local_request& v) {
-  j = json{{"command", v.command}, {"url", v.url}, {"output", v.output}};
+  j = json{{"command", to_string(v.command)}, {"output", v.output}};
+  write_identity(j, v.identity);
   if (!v.task.empty()) j["task"] = v.task;
   if (v.no_back_source) j["no_back_source"] = true;
-  if (!v.filters.empty()) j["filters"] = v.filters;
-  if (!v.tag.empty()) j["tag"] = v.tag;
-  if (!v.digest.empty()) j["digest"] = v.digest;
-  if (!v.identifier.empty()) j["identifier"] = v.identifier;
   if (!v.headers.empty()) j["headers"] = v.headers;
   if (!v.ca_cert.empty()) j["ca_cert"] = v.ca_cert;
   if (v.insecure) j["insecure"] = true;
   if (v.limit_rate != 0) j["limit_rate"] = v.limit_rate;
 }
 void from_json(const json& j, local_request& v) {
-  optional_field(j, "command", v.command);
+  std::string command = "download";
+  optional_field(j, "command", command);
+  auto parsed = parse_enum(local_command_names, command);
+  if (!parsed) throw field_error("command", "field 'command' has unknown value '" + command + "'");
+  v.command = *parsed;
   optional_field(j, "task", v.task);
   optional_field(j, "no_back_source", v.no_back_source);
-  if (v.command == "download") {
-    required(j, "url", v.url);
-    required(j, "output", v.output);
-  } else if (v.command != "cache_list" && v.command != "cache_rm" && v.command != "cache_gc") {
-    throw field_error("command", "field 'command' has unknown value '" + v.command + "'");
-  }
-  optional_field(j, "filters", v.filters);
-  optional_field(j, "tag", v.tag);
-  optional_field(j, "digest", v.digest);
-  optional_field(j, "identifier", v.identifier);
+  read_identity(j, v.identity, v.command == local_command::download);
+  if (v.command == local_command::download) required(j, "output", v.output);
   optional_string_map(j, "headers", v.headers);
   optional_field(j, "ca_cert", v.ca_cert);
   optional_field(j, "insecure", v.insecure);
@@ -295,21 +356,25 @@ void from_json(const json& j, local_request& v) {
 }
 
 void to_json(json& j, const local_event& v) {
-  j = json{{"event", v.event}, {"bytes", v.bytes}, {"total", v.total}};
-  if (v.event == "done") {
+  j = json{{"event", to_string(v.event)}, {"bytes", v.bytes}, {"total", v.total}};
+  if (v.event == local_event_kind::done) {
     j["from_supernode"] = v.from_supernode;
     j["from_peers"] = v.from_peers;
     j["elapsed_ms"] = v.elapsed_ms;
   }
   if (!v.tasks.empty()) j["tasks"] = v.tasks;
-  if (v.event == "error") {
+  if (v.event == local_event_kind::error) {
     j["code"] = v.code;
     j["exit_code"] = v.exit_code;
     j["message"] = v.message;
   }
 }
 void from_json(const json& j, local_event& v) {
-  required(j, "event", v.event);
+  std::string event;
+  required(j, "event", event);
+  auto parsed = parse_enum(local_event_names, event);
+  if (!parsed) throw field_error("event", "field 'event' has unknown value '" + event + "'");
+  v.event = *parsed;
   optional_field(j, "bytes", v.bytes);
   optional_field(j, "total", v.total);
   optional_field(j, "from_supernode", v.from_supernode);

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "damselfly/common/http_range.hpp"
+#include "damselfly/common/serve_range.hpp"
 #include "damselfly/common/task_id.hpp"
 #include "damselfly/proto/messages.hpp"
 
@@ -15,28 +16,9 @@ namespace asio = boost::asio;
 
 namespace {
 
-http_response json_error(unsigned status, std::string code, std::string message,
-                         std::string field = "") {
-  proto::error_response e;
-  e.error.code = std::move(code);
-  e.error.message = std::move(message);
-  e.error.field = std::move(field);
-  return http_response::json(status, proto::encode(e));
-}
-
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> parts;
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
-    }
-    auto slash = path.find('/');
-    parts.emplace_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash);
-  }
-  return parts;
+http_response json_error(unsigned status, std::string_view code, std::string_view message,
+                         std::string_view field = {}) {
+  return http_response::error(status, code, message, field);
 }
 
 bool valid_peer_id(std::string_view id) {
@@ -47,10 +29,17 @@ bool valid_peer_id(std::string_view id) {
   });
 }
 
-scheduler::piece_outcome outcome_of(const std::string& status) {
-  if (status == "ok") return scheduler::piece_outcome::ok;
-  if (status == "bad_digest") return scheduler::piece_outcome::bad_digest;
-  if (status == "unreachable") return scheduler::piece_outcome::unreachable;
+scheduler::piece_outcome outcome_of(proto::piece_status status) {
+  switch (status) {
+    case proto::piece_status::ok:
+      return scheduler::piece_outcome::ok;
+    case proto::piece_status::bad_digest:
+      return scheduler::piece_outcome::bad_digest;
+    case proto::piece_status::unreachable:
+      return scheduler::piece_outcome::unreachable;
+    case proto::piece_status::error:
+      break;
+  }
   return scheduler::piece_outcome::error;
 }
 
@@ -85,37 +74,47 @@ api::api(const supernode_config& cfg, task_manager& tasks, metrics_registry& met
   if (cfg.upload_rate > 0)
     upload_limiter_ =
         std::make_shared<rate_limiter>(cfg.upload_rate, 256 * 1024, rate_limiter::clock::now());
+  add_routes();
+}
+
+void api::add_routes() {
+  using params = const route_params&;
+  auto plain = [](auto fn) {
+    return [fn](http_request& req, params p) -> asio::awaitable<http_response> {
+      co_return fn(req, p);
+    };
+  };
+  router_.add("GET", "/healthz", "health",
+              plain([](http_request&, params) { return http_response::text(200, "ok\n"); }));
+  router_.add("GET", "/metrics", "metrics", plain([this](http_request&, params) {
+                auto resp = http_response::text(200, metrics_.render());
+                resp.headers.set("Content-Type", "text/plain; version=0.0.4");
+                return resp;
+              }));
+  router_.add("GET", "/pieces/{task}", "pieces", plain([this](http_request& req, params p) {
+                return serve_pieces(req, std::string(p.get("task")));
+              }));
+  router_.add("POST", "/api/v1/hosts/{host}/heartbeat", "heartbeat",
+              plain([this](http_request& req, params p) {
+                return heartbeat(req, std::string(p.get("host")));
+              }));
+  router_.add("POST", "/api/v1/tasks", "register",
+              [this](http_request& req, params) { return register_task(req); });
+  router_.add("GET", "/api/v1/tasks/{task}", "status", plain([this](http_request&, params p) {
+                return task_status(std::string(p.get("task")));
+              }));
+  router_.add("POST", "/api/v1/tasks/{task}/peers/{peer}/sync", "sync",
+              [this](http_request& req, params p) {
+                return sync(req, std::string(p.get("task")), std::string(p.get("peer")));
+              });
+  router_.add("DELETE", "/api/v1/tasks/{task}/peers/{peer}", "leave",
+              plain([this](http_request&, params p) {
+                return leave(std::string(p.get("task")), std::string(p.get("peer")));
+              }));
 }
 
 asio::awaitable<http_response> api::handle(http_request& req) {
-  auto parts = split_path(req.path());
-  const auto& m = req.method;
-  http_response resp;
-  if (parts.size() == 1 && parts[0] == "healthz" && (m == "GET" || m == "HEAD")) {
-    resp = http_response::text(200, "ok\n");
-  } else if (parts.size() == 1 && parts[0] == "metrics" && m == "GET") {
-    resp = http_response::text(200, metrics_.render());
-    resp.headers.set("Content-Type", "text/plain; version=0.0.4");
-  } else if (parts.size() == 2 && parts[0] == "pieces" && (m == "GET" || m == "HEAD")) {
-    resp = serve_pieces(req, parts[1]);
-  } else if (parts.size() == 5 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "hosts" &&
-             parts[4] == "heartbeat" && m == "POST") {
-    resp = heartbeat(req, parts[3]);
-  } else if (parts.size() >= 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "tasks") {
-    if (parts.size() == 3 && m == "POST") {
-      resp = co_await register_task(req);
-    } else if (parts.size() == 4 && m == "GET") {
-      resp = task_status(parts[3]);
-    } else if (parts.size() == 7 && parts[4] == "peers" && parts[6] == "sync" && m == "POST") {
-      resp = co_await sync(req, parts[3], parts[5]);
-    } else if (parts.size() == 6 && parts[4] == "peers" && m == "DELETE") {
-      resp = leave(parts[3], parts[5]);
-    } else {
-      resp = json_error(404, "not_found", "no such endpoint: " + m + " " + std::string(req.path()));
-    }
-  } else {
-    resp = json_error(404, "not_found", "no such endpoint: " + m + " " + std::string(req.path()));
-  }
+  auto resp = co_await router_.handle(req);
   if (resp.status >= 400 && resp.status < 500) bad_requests_.add();
   peers_gauge_.set(tasks_.peer_count());
   co_return resp;
@@ -128,10 +127,9 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   if (!valid_peer_id(r.peer_id))
     co_return json_error(400, "bad_request", "peer_id must be 1-128 characters of [A-Za-z0-9._:-]",
                          "peer_id");
-  auto url = http_url::parse(r.url);
+  auto url = http_url::parse(r.identity.url);
   if (!url) co_return json_error(400, "bad_request", "url must be an absolute http(s) URL", "url");
-  task_key key{r.url, r.filters, r.tag, r.digest, r.identifier, ""};
-  auto id = make_task_id(key);
+  auto id = make_task_id(r.identity);
   if (!id) co_return json_error(400, "bad_request", "url cannot be normalized", "url");
 
   if (!r.upload_addr.empty() && !host_port::parse(r.upload_addr))
@@ -139,8 +137,7 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   registrations_.add();
   scheduler::peer_info who{r.upload_addr, r.idc, r.location,
                            r.upload_slots ? r.upload_slots : cfg_.peer_upload_slots};
-  std::vector<bool> held(r.bitmap.size());
-  for (std::size_t i = 0; i < r.bitmap.size(); ++i) held[i] = r.bitmap[i] == '1';
+  auto held = proto::decode_bitmap(r.bitmap);
   auto t = tasks_.ensure(*id, r, *url);
   t->swarm.join(r.peer_id, who, held, task::clock::now());
   // Hold the answer until the layout is known, so the peer can plan at once.
@@ -161,8 +158,9 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   co_return http_response::json(200, proto::encode(t->info()));
 }
 
-asio::awaitable<http_response> api::sync(http_request& req, const std::string& task_id,
-                                         const std::string& peer) {
+// By value: the route handler that calls this returns the awaitable before it runs.
+asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
+                                         std::string peer) {
   auto msg = proto::decode<proto::sync_request>(req.body);
   if (!msg) co_return json_error(400, "bad_request", msg.error.message, msg.error.field);
   auto& s = *msg.value;
@@ -190,19 +188,8 @@ asio::awaitable<http_response> api::sync(http_request& req, const std::string& t
     if (tasks_.find(task_id) != t) {
       co_return json_error(409, "source_changed", "the task was restarted; register again");
     }
-    if (t->phase == task_phase::fetching || t->phase == task_phase::done) {
-      for (const auto& d : t->swarm.assign(peer, want, task::clock::now())) {
-        auto range = piece_at(d.piece,
-                              t->content_length >= 0 ? static_cast<std::uint64_t>(t->content_length)
-                                                     : (d.piece + 1) * t->piece_size,
-                              t->piece_size);
-        out.assignments.push_back(
-            {d.piece, range.offset, range.length, t->digests[d.piece], d.source});
-        (d.source == scheduler::supernode_source ? assignments_from_supernode_
-                                                 : assignments_from_peers_)
-            .add();
-      }
-    }
+    if (t->phase == task_phase::fetching || t->phase == task_phase::done)
+      assign(*t, peer, want, out);
     if (!out.assignments.empty() || t->phase == task_phase::failed || want == 0 ||
         task::clock::now() >= deadline)
       break;
@@ -221,6 +208,20 @@ asio::awaitable<http_response> api::sync(http_request& req, const std::string& t
   // full); a crowd reports in batches so syncs do not eat the link.
   out.report_every = t->swarm.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
   co_return http_response::json(200, proto::encode(out));
+}
+
+void api::assign(task& t, const std::string& peer, std::uint32_t want,
+                 proto::sync_response& out) {
+  for (const auto& d : t.swarm.assign(peer, want, task::clock::now())) {
+    auto range = piece_at(d.piece,
+                          t.content_length >= 0 ? static_cast<std::uint64_t>(t.content_length)
+                                                : (d.piece + 1) * t.piece_size,
+                          t.piece_size);
+    out.assignments.push_back({d.piece, range.offset, range.length, t.digests[d.piece], d.source});
+    (d.source == scheduler::supernode_source ? assignments_from_supernode_
+                                             : assignments_from_peers_)
+        .add();
+  }
 }
 
 http_response api::leave(const std::string& task_id, const std::string& peer) {
@@ -258,51 +259,27 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
     return json_error(404, "unknown_task", "no task " + task_id);
   if (!(t->phase == task_phase::fetching || t->phase == task_phase::done) || !t->fd)
     return json_error(404, "not_ready", "task has no servable pieces yet");
-  bool length_known = t->content_length >= 0;
-  std::uint64_t length = length_known ? static_cast<std::uint64_t>(t->content_length)
-                                      : t->ready.size() * t->piece_size;
-  piece_range range{0, length};
-  auto header = req.headers.get("Range");
-  if (header) {
-    auto parsed = parse_range_header(*header, length);
-    if (!parsed) {
-      if (parsed.error() == errc::range_not_satisfiable) {
-        auto resp = json_error(416, "range_not_satisfiable", "range outside the content");
-        if (length_known) resp.headers.set("Content-Range", "bytes */" + std::to_string(length));
-        return resp;
-      }
-      return json_error(400, "bad_request", "malformed or multiple Range", "Range");
-    }
-    range = *parsed;
-  } else if (t->phase != task_phase::done) {
-    return json_error(404, "not_ready", "whole file requested before it is cached");
-  }
-  if (range.length > 0) {
+  range_source src;
+  src.fd = t->fd;
+  if (t->content_length >= 0) src.length = static_cast<std::uint64_t>(t->content_length);
+  src.extent = t->ready.size() * t->piece_size;
+  src.whole_file_ready = t->phase == task_phase::done;
+  src.holds = [&t](const piece_range& range) {
     std::uint64_t first = range.offset / t->piece_size;
     std::uint64_t last = (range.end() - 1) / t->piece_size;
     for (std::uint64_t i = first; i <= last; ++i)
-      if (i >= t->ready.size() || !t->ready[i])
-        return json_error(404, "not_ready", "piece " + std::to_string(i) + " is not cached yet");
-  }
-  http_response resp;
-  resp.status = header ? 206 : 200;
-  resp.headers.set("Content-Type", "application/octet-stream");
-  if (header && length_known) {
-    resp.headers.set("Content-Range", format_content_range(range, length));
-  } else if (header) {
-    resp.headers.set("Content-Range", "bytes " + std::to_string(range.offset) + "-" +
-                                          std::to_string(range.end() - 1) + "/*");
-  }
+      if (i >= t->ready.size() || !t->ready[i]) return false;
+    return true;
+  };
+  auto resp = serve_range(req, src);
+  if (!resp.file) return resp;
   // A peer that names itself and then drops the connection mid-piece is gone
   // (killed, or its host is): its assignments would hold seed slots until its
   // timeout, stalling everyone else. A live peer that merely lost a connection
   // is told unknown_peer at its next sync and registers again.
   std::string asker(req.headers.get("X-Damselfly-Peer").value_or(""));
   std::weak_ptr<task> weak = t;
-  resp.file = file_slice{t->fd,
-                         range.offset,
-                         range.length,
-                         [this, weak, asker, want = range.length](std::uint64_t n) {
+  resp.file->on_sent = [this, weak, asker, want = resp.file->length](std::uint64_t n) {
                            upload_bytes_.add(n);
                            auto live = weak.lock();
                            if (n >= want || asker.empty() || !live) return;
@@ -313,8 +290,7 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
                                live->id.substr(0, 12), asker);
                            live->swarm.leave(asker);
                            live->notify();
-                         },
-                         {}};
+                         };
   if (upload_limiter_) {
     resp.file->pace = make_pacer(upload_limiter_);
   }

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "damselfly/common/http_message.hpp"
+#include "damselfly/common/http_router.hpp"
 #include "damselfly/common/metrics.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/supernode/config.hpp"
@@ -18,15 +19,20 @@ class api {
 
   /// Routes one request; never throws for bad input (answers 4xx JSON instead).
   boost::asio::awaitable<http_response> handle(http_request& req);
+  /// The route table, for middleware (authentication) to be added to.
+  http_router& routes() noexcept { return router_; }
 
  private:
+  void add_routes();
   boost::asio::awaitable<http_response> register_task(http_request& req);
-  boost::asio::awaitable<http_response> sync(http_request& req, const std::string& task_id,
-                                             const std::string& peer);
+  boost::asio::awaitable<http_response> sync(http_request& req, std::string task_id,
+                                             std::string peer);
   http_response leave(const std::string& task_id, const std::string& peer);
   http_response heartbeat(http_request& req, const std::string& host);
   http_response task_status(const std::string& task_id);
   http_response serve_pieces(http_request& req, const std::string& task_id);
+  /// Assignments for `peer` now, as the sync answer lists them.
+  void assign(task& t, const std::string& peer, std::uint32_t want, proto::sync_response& out);
 
   const supernode_config& cfg_;
   task_manager& tasks_;
@@ -41,6 +47,7 @@ class api {
   metric_value& bad_requests_;
   metric_value& peers_gauge_;
   std::shared_ptr<rate_limiter> upload_limiter_;  ///< null when unlimited
+  http_router router_;
 };
 
 }  // namespace damselfly::supernode

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 
 #include "damselfly/common/file_io.hpp"
 #include "damselfly/common/logging.hpp"
@@ -132,8 +133,8 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   boost::asio::io_context io(1);
-  supernode::supernode node(io.get_executor(), cfg);
-  auto port = node.start();
+  auto node = std::make_unique<supernode::supernode>(io.get_executor(), cfg);
+  auto port = node->start();
   if (!port) {
     std::fprintf(stderr, "supernode: error: cannot start on %s with data dir %s: %s\n",
                  cfg.listen.c_str(), cfg.data_dir.c_str(), port.error().message().c_str());
@@ -145,12 +146,10 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  run_until_signalled(
-      io, [&] { node.stop(); }, [&] { return node.connections(); });
+  bool clean = run_until_signalled(io, {[&] { node->stop(); }, [&] { return node->connections(); },
+                                        [&] { node->cancel(); }});
+  // Something that ignored its cancellation may still refer to the node: keep it.
+  if (!clean) (void)node.release();
   spdlog::shutdown();
-  // Origin fetches may still be suspended mid-transfer; their coroutine frames
-  // refer to the node. Nothing is left to flush (cache metadata is written
-  // atomically), so leave without unwinding them.
-  std::fflush(nullptr);
-  std::_Exit(0);
+  return 0;
 }

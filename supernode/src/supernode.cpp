@@ -3,14 +3,12 @@
 #include "damselfly/supernode/supernode.hpp"
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "api.hpp"
 #include "damselfly/common/http_server.hpp"
+#include "damselfly/common/task_group.hpp"
 #include "task_manager.hpp"
 
 namespace damselfly::supernode {
@@ -24,7 +22,7 @@ struct supernode::impl {
         tasks(e, cfg, metrics),
         routes(cfg, tasks, metrics),
         server(e, [this](http_request& r) { return routes.handle(r); }),
-        housekeeping(e) {}
+        group(e, "supernode") {}
 
   asio::any_io_executor ex;
   supernode_config cfg;
@@ -32,14 +30,14 @@ struct supernode::impl {
   task_manager tasks;
   api routes;
   http_server server;
-  asio::steady_timer housekeeping;
+  task_group group;  ///< the housekeeping loop
   bool stopped = false;
 
   asio::awaitable<void> housekeeping_loop() {
-    while (!stopped) {
-      housekeeping.expires_after(std::chrono::seconds(5));
-      auto [ec] = co_await housekeeping.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (ec || stopped) break;
+    asio::steady_timer tick(ex);
+    for (;;) {
+      tick.expires_after(std::chrono::seconds(5));
+      co_await tick.async_wait(asio::use_awaitable);  // cancellation ends the loop
       tasks.tick();
     }
   }
@@ -59,7 +57,7 @@ result<std::uint16_t> supernode::start() {
   auto port = impl_->server.listen(hp->host, hp->port);
   if (!port) return port;
   impl_->server.start();
-  asio::co_spawn(impl_->ex, impl_->housekeeping_loop(), asio::detached);
+  impl_->group.spawn(impl_->housekeeping_loop());
   spdlog::info("supernode listening on {}:{}, cache in {}", hp->host, *port,
                impl_->cfg.data_dir.string());
   return port;
@@ -72,8 +70,14 @@ std::size_t supernode::connections() const {
 void supernode::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
-  impl_->housekeeping.cancel();
+  impl_->group.cancel();
   impl_->server.stop();
+}
+
+void supernode::cancel() {
+  stop();
+  impl_->server.close_all();
+  impl_->tasks.cancel();
 }
 
 }  // namespace damselfly::supernode

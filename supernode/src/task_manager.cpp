@@ -5,8 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 
 namespace damselfly::supernode {
 
@@ -20,7 +18,8 @@ task_manager::task_manager(asio::any_io_executor ex, const supernode_config& cfg
       fetcher_(ex, cfg, cache_, metrics),
       tasks_gauge_(metrics.gauge("damselfly_supernode_tasks", "Tasks known to the supernode")),
       evictions_(metrics.counter("damselfly_supernode_cache_evictions_total",
-                                 "Cached files removed by quota, watermark or TTL")) {}
+                                 "Cached files removed by quota, watermark or TTL")),
+      fetches_(ex, "origin fetches") {}
 
 error_code task_manager::init() {
   if (auto ec = cache_.init()) return ec;
@@ -29,7 +28,7 @@ error_code task_manager::init() {
     auto fd = cache_.open_data(m.task_id);
     if (!url || !fd) continue;
     proto::register_request src;
-    src.url = m.url;
+    src.identity.url = m.url;
     auto t = make_task(m.task_id, src, *url);
     t->set_layout(m.content_length, m.piece_size);
     for (std::uint64_t i = 0; i < m.piece_sha256.size(); ++i) t->piece_ready(i, m.piece_sha256[i]);
@@ -64,7 +63,7 @@ std::size_t task_manager::peer_count() const {
 }
 
 void task_manager::start_fetch(const std::shared_ptr<task>& t) {
-  asio::co_spawn(ex_, fetcher_.fetch(t), asio::detached);
+  fetches_.spawn(fetcher_.fetch(t));
 }
 
 std::shared_ptr<task> task_manager::ensure(const std::string& id,
@@ -92,7 +91,7 @@ std::shared_ptr<task> task_manager::ensure(const std::string& id,
     start_fetch(t);
   } else if (t->phase == task_phase::done && now - t->validated_at >= cfg_.recheck_interval) {
     t->phase = task_phase::validating;
-    asio::co_spawn(ex_, fetcher_.validate(t), asio::detached);
+    fetches_.spawn(fetcher_.validate(t));
   }
   return t;
 }

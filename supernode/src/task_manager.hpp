@@ -2,6 +2,8 @@
 // The supernode's tasks: creation on first registration, reuse of the cache, restarts.
 #pragma once
 
+#include "damselfly/common/task_group.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <map>
 #include <memory>
@@ -35,6 +37,8 @@ class task_manager {
   void tick();
   /// The eviction part of tick(); returns how many tasks went.
   std::size_t collect_garbage();
+  /// Cancels every origin fetch and re-check (the supernode is stopping).
+  void cancel() { fetches_.cancel(); }
 
  private:
   void start_fetch(const std::shared_ptr<task>& t);
@@ -48,6 +52,7 @@ class task_manager {
   metric_value& tasks_gauge_;
   metric_value& evictions_;
   std::map<std::string, std::shared_ptr<task>> tasks_;
+  task_group fetches_;  ///< origin fetches and re-checks
 };
 
 }  // namespace damselfly::supernode

@@ -90,11 +90,11 @@ void task_file::update(const std::function<void(task_meta&)>& change) {
 error_code task_file::save_meta() {
   task_meta m = meta();
   json j{{"task_id", m.task_id},
-         {"url", m.url},
-         {"filters", m.filters},
-         {"tag", m.tag},
-         {"digest", m.digest},
-         {"identifier", m.identifier},
+         {"url", m.identity.url},
+         {"filters", m.identity.filters},
+         {"tag", m.identity.tag},
+         {"digest", m.identity.digest},
+         {"identifier", m.identity.identifier},
          {"content_length", m.content_length},
          {"piece_size", m.piece_size},
          {"version", m.version},
@@ -130,11 +130,11 @@ result<std::shared_ptr<task_file>> task_store::open(const std::string& task_id) 
     std::ifstream in(dir / "meta.json");
     if (in) {
       json j = json::parse(in);
-      meta.url = j.at("url").get<std::string>();
-      meta.filters = j.value("filters", std::vector<std::string>{});
-      meta.tag = j.value("tag", "");
-      meta.digest = j.value("digest", "");
-      meta.identifier = j.value("identifier", "");
+      meta.identity.url = j.at("url").get<std::string>();
+      meta.identity.filters = j.value("filters", std::vector<std::string>{});
+      meta.identity.tag = j.value("tag", "");
+      meta.identity.digest = j.value("digest", "");
+      meta.identity.identifier = j.value("identifier", "");
       meta.content_length = j.at("content_length").get<std::int64_t>();
       meta.piece_size = j.at("piece_size").get<std::uint64_t>();
       meta.version = j.value("version", "");

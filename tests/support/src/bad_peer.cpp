@@ -48,7 +48,7 @@ asio::awaitable<void> announce(asio::io_context& io, host_port supernode, std::s
   http_client client(io.get_executor(), supernode.host, supernode.port);
   asio::steady_timer timer(io);
   proto::register_request reg;
-  reg.url = url;
+  reg.identity.url = url;
   reg.peer_id = "bad-peer";
   reg.upload_addr = upload_addr;
   reg.upload_slots = 64;  // eager to serve

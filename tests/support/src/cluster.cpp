@@ -212,6 +212,11 @@ std::string daemon_server::metrics() const {
 std::string daemon_server::log() const {
   return read_text(dir_ / "daemon.log");
 }
+std::optional<int> daemon_server::terminate(std::chrono::milliseconds timeout) {
+  proc_->signal(SIGTERM);
+  return proc_->wait(timeout);
+}
+
 void daemon_server::kill() {
   proc_->signal(SIGKILL);
   proc_->wait(10s);

@@ -45,23 +45,23 @@ TEST(Url, SplitsFilterLists) {
 }
 
 TEST(TaskId, SameContentSameIdDifferentInputsDifferentIds) {
-  task_key k{"http://h/f?sig=1", {"sig"}, "", "", "", ""};
+  task_identity k{"http://h/f?sig=1", {"sig"}, "", "", "", ""};
   auto id = make_task_id(k);
   ASSERT_TRUE(id);
   EXPECT_TRUE(is_valid_task_id(*id));
-  task_key k2 = k;
+  task_identity k2 = k;
   k2.url = "http://H:80/f?sig=2";
   EXPECT_EQ(*make_task_id(k2), *id);
-  task_key tagged = k;
+  task_identity tagged = k;
   tagged.tag = "v2";
   EXPECT_NE(*make_task_id(tagged), *id);
-  task_key with_digest = k;
+  task_identity with_digest = k;
   with_digest.digest = "sha256:00";
   with_digest.identifier = "ignored-when-digest-set";
-  task_key digest_only = k;
+  task_identity digest_only = k;
   digest_only.digest = "sha256:00";
   EXPECT_EQ(*make_task_id(with_digest), *make_task_id(digest_only));
-  task_key ranged = k;
+  task_identity ranged = k;
   ranged.range = "0-99";
   EXPECT_NE(*make_task_id(ranged), *id);
   EXPECT_FALSE(make_task_id({"not a url", {}, "", "", "", ""}));

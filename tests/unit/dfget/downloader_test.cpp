@@ -85,7 +85,7 @@ struct scripted_supernode {
       for (const auto& r : s.value->results) {
         results.push_back(r);
         in_flight.erase(r.piece);
-        if (r.status == "ok") held.insert(r.piece);
+        if (r.status == proto::piece_status::ok) held.insert(r.piece);
       }
       for (std::uint64_t i = 0; i < count() && out.assignments.size() < s.value->want; ++i) {
         if (held.count(i) || in_flight.count(i)) continue;
@@ -132,7 +132,7 @@ engine_run run_engine(scripted_supernode& sn, std::optional<digest_spec> digest 
   opts.buffer_budget = buffer_budget;
   dfget::downloader engine(io.get_executor(), opts);
   dfget::download_request req;
-  req.url = "http://origin.invalid/file";
+  req.identity.url = "http://origin.invalid/file";
   req.digest = digest;
   memory_store store;
   if (resume) {
@@ -182,7 +182,7 @@ TEST(Downloader, CorruptPieceIsReportedAndFetchedAgain) {
   EXPECT_EQ(r.written, sn.content);
   EXPECT_EQ(r.outcome.summary.failed_pieces, 2u);
   int bad = 0;
-  for (const auto& res : sn.results) bad += res.piece == 2 && res.status == "bad_digest";
+  for (const auto& res : sn.results) bad += res.piece == 2 && res.status == proto::piece_status::bad_digest;
   EXPECT_EQ(bad, 2);
 }
 
@@ -224,7 +224,7 @@ TEST(Downloader, UnreachableSupernodeIsReported) {
   dfget::downloader engine(io.get_executor(), opts);
   memory_store store;
   dfget::download_request req;
-  req.url = "http://origin.invalid/file";
+  req.identity.url = "http://origin.invalid/file";
   const std::function<void(const dfget::download_progress&)> no_progress;
   const std::function<void(std::uint64_t)> no_piece;
   auto fut = asio::co_spawn(io, engine.run(req, store, no_progress, no_piece), asio::use_future);

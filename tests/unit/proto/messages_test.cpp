@@ -31,11 +31,11 @@ TEST(ProtoGolden, RegisterRequest) {
   EXPECT_EQ(r.bitmap, "0110");
   EXPECT_EQ(r.version, "v7");
   EXPECT_EQ(r.upload_slots, 4u);
-  EXPECT_EQ(r.url, "http://o/f?sig=1");
-  EXPECT_EQ(r.filters, (std::vector<std::string>{"sig"}));
+  EXPECT_EQ(r.identity.url, "http://o/f?sig=1");
+  EXPECT_EQ(r.identity.filters, (std::vector<std::string>{"sig"}));
   EXPECT_EQ(r.headers.at("Authorization"), "x");
   auto minimal = round_trip<register_request>(R"({"url": "http://o/f", "peer_id": "p"})");
-  EXPECT_TRUE(minimal.tag.empty());
+  EXPECT_TRUE(minimal.identity.tag.empty());
 }
 
 TEST(ProtoGolden, TaskInfoRunningDoneFailed) {
@@ -60,6 +60,8 @@ TEST(ProtoGolden, SyncRequestAndResponse) {
     "version": "v1"})");
   ASSERT_EQ(s.results.size(), 1u);
   EXPECT_EQ(s.results[0].piece, 3u);
+  EXPECT_EQ(s.results[0].status, piece_status::ok);
+  EXPECT_EQ(s.results[0].source, supernode_source);
   auto r = round_trip<sync_response>(R"({"task": {"task_id": "abc", "state": "running",
     "content_length": 10, "piece_size": 4, "piece_count": 3, "version": "v1"},
     "assignments": [{"piece": 2, "offset": 8, "length": 2, "sha256": "aa", "source": "supernode"}]})");
@@ -142,4 +144,27 @@ TEST(ProtoGolden, SyncResponseAsksCrowdsToBatchReports) {
              "piece_count": 2, "version": "v"},
     "assignments": []})");
   EXPECT_EQ(plain.report_every, 1u);
+}
+
+TEST(ProtoVocabulary, PieceStatusesLocalCommandsAndEventsHaveOneWireNameEach) {
+  for (auto st : {piece_status::ok, piece_status::bad_digest, piece_status::unreachable,
+                  piece_status::error})
+    EXPECT_EQ(parse_piece_status(to_string(st)), st);
+  EXPECT_FALSE(parse_piece_status("fine"));
+  auto bad = decode<sync_request>(R"({"results": [{"piece": 1, "status": "fine"}]})");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error.field, "results[0].status");
+  auto rm = round_trip<local_request>(R"({"command": "cache_rm", "task": "abc", "url": "", "output": ""})");
+  EXPECT_EQ(rm.command, local_command::cache_rm);
+  EXPECT_FALSE(decode<local_request>(R"({"command": "format_disk"})"));
+  auto ev = round_trip<local_event>(R"({"event": "progress", "bytes": 5, "total": 10})");
+  EXPECT_EQ(ev.event, local_event_kind::progress);
+  EXPECT_FALSE(decode<local_event>(R"({"event": "maybe"})"));
+}
+
+TEST(ProtoVocabulary, BitmapCodecRoundTrips) {
+  std::vector<bool> have{true, false, false, true, true};
+  EXPECT_EQ(encode_bitmap(have), "10011");
+  EXPECT_EQ(decode_bitmap("10011"), have);
+  EXPECT_TRUE(decode_bitmap("").empty());
 }

@@ -164,7 +164,7 @@ TEST(TaskStore, PiecesMarkedAfterTheLastSavedBitmapSurviveAKill) {
     auto tf = store.open(id);
     ASSERT_TRUE(tf);
     (*tf)->update([](dfget::task_meta& m) {
-      m.url = "http://o/f";
+      m.identity.url = "http://o/f";
       m.content_length = 10;
       m.piece_size = 4;
       m.version = "v1";

@@ -4,6 +4,7 @@
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
+#include <string_view>
 
 namespace damselfly {
 
@@ -35,6 +36,10 @@ enum class errc {
 
 /// The category behind errc; name() is "damselfly".
 const boost::system::error_category& damselfly_category() noexcept;
+
+/// The stable name of a damselfly error ("digest_mismatch"); "failed" for
+/// codes of other categories.
+std::string_view error_name(const error_code& ec) noexcept;
 
 inline error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), damselfly_category()};

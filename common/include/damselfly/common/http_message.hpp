@@ -69,6 +69,10 @@ struct http_response {
 
   static http_response text(unsigned status, std::string body);
   static http_response json(unsigned status, std::string body);
+  /// The one error shape of every JSON answer that is not 2xx:
+  /// `{"error": {"code": ..., "message": ..., "field": ...}}` (field only when set).
+  static http_response error(unsigned status, std::string_view code, std::string_view message,
+                             std::string_view field = {});
 };
 
 /// Parses "host:port" / "[v6]:port"; port 0 is allowed (pick any).

@@ -48,6 +48,9 @@ class http_server {
   /// Stops accepting and closes idle connections; requests in progress finish
   /// their response, then their connection closes.
   void stop();
+  /// Closes every connection, busy ones too, and cancels their coroutines
+  /// (after stop(), when the grace period for requests in progress is over).
+  void close_all();
   /// Connections currently open.
   std::size_t connections() const noexcept;
 

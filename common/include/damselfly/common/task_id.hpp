@@ -10,8 +10,9 @@
 
 namespace damselfly {
 
-/// What identifies one source file. Two requests with equal keys share a task.
-struct task_key {
+/// What identifies one source file: every message and record that names a
+/// task carries this one struct. Two requests with equal identities share a task.
+struct task_identity {
   std::string url;                   ///< as the user gave it
   std::vector<std::string> filters;  ///< query parameter names ignored for identity
   std::string tag;                   ///< separates otherwise equal URLs (e.g. per release)
@@ -22,7 +23,7 @@ struct task_key {
 
 /// task_id = sha256 hex of the normalized URL, tag, digest-or-identifier and
 /// range, each on its own line. Fails only when the URL does not parse.
-result<std::string> make_task_id(const task_key& key);
+result<std::string> make_task_id(const task_identity& key);
 
 /// True for 64 lowercase hex characters (rejects path tricks in task ids).
 bool is_valid_task_id(std::string_view id) noexcept;

@@ -55,13 +55,18 @@ class daemon {
 
   /// Opens the data dir, the piece server and the local socket; returns the piece server's port.
   result<std::uint16_t> start();
+  /// Stops accepting (peers and local clients) and heartbeating; work in
+  /// progress goes on. Saves every task's bitmap.
   void stop();
+  /// After stop(): cancels what still runs (downloads, uploads); every
+  /// coroutine of the daemon then unwinds and the executor runs out of work.
+  void cancel();
   /// Open connections (piece server and local clients), for a graceful stop.
   std::size_t connections() const;
 
  private:
   struct impl;
-  std::shared_ptr<impl> impl_;
+  std::unique_ptr<impl> impl_;
 };
 
 }  // namespace damselfly::dfget

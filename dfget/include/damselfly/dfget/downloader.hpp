@@ -18,6 +18,7 @@
 #include "damselfly/common/http_message.hpp"
 #include "damselfly/common/metrics.hpp"
 #include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/common/task_id.hpp"
 #include "damselfly/common/tls_context.hpp"
 #include "damselfly/dfget_storage/piece_store.hpp"
 
@@ -29,10 +30,8 @@ namespace damselfly::dfget {
 
 /// What to download.
 struct download_request {
-  std::string url;
-  std::vector<std::string> filters;
-  std::string tag;
-  std::string identifier;
+  /// The task; its digest field is ignored in favour of `digest` below.
+  task_identity identity;
   std::optional<digest_spec> digest;           ///< checked on the whole content
   std::map<std::string, std::string> headers;  ///< passed on to the origin
   /// Pieces the store already holds, verified (a resumed download).

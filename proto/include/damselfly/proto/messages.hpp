@@ -11,6 +11,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "damselfly/common/task_id.hpp"
+
 namespace damselfly::proto {
 
 /// Where a task stands at the supernode.
@@ -19,6 +21,19 @@ enum class task_state {
   done,     ///< every piece is cached; length and whole-file digest are final
   failed,   ///< the origin fetch failed; `error` says why
 };
+
+/// What became of one piece download, as the peer reports it at its next sync.
+enum class piece_status { ok, bad_digest, unreachable, error };
+
+/// The `source` of an assignment (and result) served by the supernode itself;
+/// any other source is a peer's "host:port".
+inline constexpr std::string_view supernode_source = "supernode";
+
+/// What a local client asks its daemon for.
+enum class local_command { download, cache_list, cache_rm, cache_gc };
+
+/// The kind of a line the daemon answers a local client with.
+enum class local_event_kind { progress, done, error };
 
 /// Why something failed, as JSON error answers and failed tasks carry it.
 struct error_info {
@@ -30,18 +45,16 @@ struct error_info {
 
 /// POST /api/v1/tasks: a peer asks for a source file.
 struct register_request {
-  std::string url;                   ///< required
-  std::vector<std::string> filters;  ///< query parameters ignored for task identity
-  std::string tag;
-  std::string digest;  ///< "sha256:HEX" or "md5:HEX"
-  std::string identifier;
+  /// url (required), filters, tag, digest ("sha256:HEX" or "md5:HEX"),
+  /// identifier: flat fields in the JSON form; the range is not sent.
+  task_identity identity;
   std::map<std::string, std::string> headers;  ///< sent to the origin with every fetch
   std::string peer_id;                         ///< required: the registering peer
   std::string upload_addr;         ///< "host:port" where it serves pieces; empty if none
   std::string idc;                 ///< the peer's IDC, for source preference
   std::string location;            ///< "a|b|c": more shared leading parts is closer
   std::uint32_t upload_slots = 0;  ///< concurrent uploads it accepts; 0: the supernode's default
-  std::string bitmap;              ///< pieces already held, '1'/'0' per piece (after a restart)
+  std::string bitmap;  ///< pieces already held (after a restart), see encode_bitmap
   std::string version;  ///< the source version `bitmap` belongs to; another version voids it
 };
 
@@ -60,8 +73,8 @@ struct task_info {
 /// Outcome of one piece download, reported by the peer at its next sync.
 struct piece_result {
   std::uint64_t piece = 0;
-  std::string status;  ///< "ok", "bad_digest", "unreachable", "error"
-  std::string source;  ///< "supernode" or the serving peer's "host:port"
+  piece_status status = piece_status::ok;
+  std::string source;  ///< supernode_source or the serving peer's "host:port"
   std::uint64_t bytes = 0;
   std::uint64_t duration_ms = 0;
 };
@@ -81,7 +94,7 @@ struct assignment {
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
   std::string sha256;
-  std::string source;  ///< "supernode" or a peer's "host:port"
+  std::string source;  ///< supernode_source or a peer's "host:port"
 };
 
 struct sync_response {
@@ -107,14 +120,11 @@ struct heartbeat_response {
 
 /// The dfget CLI asks its local daemon (one JSON line on the unix socket).
 struct local_request {
-  std::string command = "download";  ///< "download", "cache_list", "cache_rm", "cache_gc"
-  std::string task;                  ///< cache_rm: the task id
-  std::string url;                   ///< download: required
-  std::string output;                ///< download: required, absolute path of the file to publish
-  std::vector<std::string> filters;
-  std::string tag;
-  std::string digest;
-  std::string identifier;
+  local_command command = local_command::download;
+  std::string task;  ///< cache_rm: the task id
+  /// download: the task, flat in the JSON form; its url is required.
+  task_identity identity;
+  std::string output;  ///< download: required, absolute path of the file to publish
   std::map<std::string, std::string> headers;
   bool no_back_source = false;  ///< fail rather than fetch from the origin without a supernode
   std::string ca_cert;          ///< absolute path of CAs trusted for an https origin; empty: system
@@ -134,7 +144,7 @@ struct cache_entry {
 /// The daemon's answers, one JSON line each: "progress" events, then one
 /// "done" or "error".
 struct local_event {
-  std::string event;  ///< "progress", "done" or "error"
+  local_event_kind event = local_event_kind::progress;
   std::uint64_t bytes = 0;
   std::int64_t total = -1;
   std::uint64_t from_supernode = 0;
@@ -152,6 +162,16 @@ struct error_response {
 };
 
 std::string_view to_string(task_state s) noexcept;
+std::string_view to_string(piece_status s) noexcept;
+std::string_view to_string(local_command c) noexcept;
+std::string_view to_string(local_event_kind e) noexcept;
+std::optional<piece_status> parse_piece_status(std::string_view text) noexcept;
+
+/// The one bitmap codec of the protocol and the records: '1' for a piece
+/// held, '0' for one missing, in piece order.
+std::string encode_bitmap(const std::vector<bool>& have);
+/// Any character but '1' reads as missing (the decoders reject such text).
+std::vector<bool> decode_bitmap(std::string_view text);
 
 /// A decode failure names the field at fault (empty when the text is not JSON at all).
 struct decode_error {

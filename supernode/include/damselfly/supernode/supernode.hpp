@@ -23,6 +23,9 @@ class supernode {
   result<std::uint16_t> start();
   /// Stops accepting and ends background work; in-flight answers finish.
   void stop();
+  /// After stop(): closes every connection and cancels origin fetches, so
+  /// every coroutine unwinds and the executor runs out of work.
+  void cancel();
   /// Client connections currently open (for a graceful shutdown).
   std::size_t connections() const;
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "damselfly/common/error.hpp"
+#include "damselfly/common/task_id.hpp"
 #include "damselfly/common/unique_fd.hpp"
 #include "damselfly/dfget_storage/piece_journal.hpp"
 #include "damselfly/dfget_storage/piece_store.hpp"
@@ -20,11 +21,7 @@ namespace damselfly::dfget {
 /// What a daemon remembers of a task: enough to resume it and to serve it.
 struct task_meta {
   std::string task_id;
-  std::string url;
-  std::vector<std::string> filters;
-  std::string tag;
-  std::string digest;
-  std::string identifier;
+  task_identity identity;  ///< what the task was asked for as (announced again after a restart)
   std::int64_t content_length = -1;
   std::uint64_t piece_size = 0;
   std::string version;

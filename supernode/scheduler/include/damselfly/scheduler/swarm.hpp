@@ -12,12 +12,14 @@
 #include <unordered_set>
 #include <vector>
 
+#include "damselfly/proto/messages.hpp"
+
 namespace damselfly::scheduler {
 
 using clock = std::chrono::steady_clock;
 
-/// The supernode's own name as a source in decisions.
-inline constexpr const char* supernode_source = "supernode";
+/// The supernode's own name as a source in decisions: the protocol's.
+inline const std::string supernode_source{proto::supernode_source};
 
 struct swarm_options {
   /// An assignment not reported within this time returns to the pool.

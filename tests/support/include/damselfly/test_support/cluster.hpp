@@ -98,6 +98,8 @@ class daemon_server {
   std::string metrics() const;
   std::string log() const;
   void kill();
+  /// SIGTERM; the exit status, or nothing if it has not exited within `timeout`.
+  std::optional<int> terminate(std::chrono::milliseconds timeout);
   /// SIGTERM and wait; then start again on the same address, data dir and socket.
   void restart();
   /// Starts a dfget client of this daemon in the background.

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+// download_runner: the daemon's part of one download, from request checks to the published file.
+#include "download_runner.hpp"
+
+#include <spdlog/spdlog.h>
+#include <algorithm>
+#include <ctime>
+
+#include "damselfly/common/tls_context.hpp"
+#include "damselfly/common/url.hpp"
+#include "damselfly/dfget/exit_codes.hpp"
+#include "damselfly/dfget_storage/output_file.hpp"
+
+namespace damselfly::dfget {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+metric_value& piece_bytes(metrics_registry& m, const char* from) {
+  return m.counter("damselfly_daemon_download_bytes_total", "Piece bytes downloaded, by source",
+                   std::string("from=\"") + from + "\"");
+}
+
+metric_value& piece_failures(metrics_registry& m, const char* reason) {
+  return m.counter("damselfly_daemon_piece_failures_total", "Failed piece downloads, by reason",
+                   std::string("reason=\"") + reason + "\"");
+}
+
+metric_value& downloads(metrics_registry& m, const char* result) {
+  return m.counter("damselfly_daemon_downloads_total", "Downloads finished, by result",
+                   std::string("result=\"") + result + "\"");
+}
+
+}  // namespace
+
+download_runner::download_runner(asio::any_io_executor ex, const daemon_config& cfg,
+                                 task_cache& tasks, metrics_registry& metrics,
+                                 const daemon_identity& me)
+    : ex_(std::move(ex)),
+      cfg_(cfg),
+      tasks_(tasks),
+      me_(me),
+      counters_{&piece_bytes(metrics, "supernode"), &piece_bytes(metrics, "peer"),
+                &piece_bytes(metrics, "origin"),    &piece_failures(metrics, "bad_digest"),
+                &piece_failures(metrics, "unreachable"), &piece_failures(metrics, "error")},
+      downloads_ok_(downloads(metrics, "ok")),
+      downloads_failed_(downloads(metrics, "failed")) {
+  if (cfg.total_download_rate > 0)
+    total_limiter_ =
+        std::make_shared<rate_limiter>(cfg.total_download_rate, 1 << 20, steady::now());
+}
+
+proto::local_event download_runner::failure(error_code ec, std::string message) {
+  proto::local_event e;
+  e.event = proto::local_event_kind::error;
+  e.code = std::string(error_name(ec));
+  e.exit_code = exit_code_for(ec);
+  e.message = std::move(message);
+  downloads_failed_.add();
+  return e;
+}
+
+std::optional<download_runner::checked_request> download_runner::check(
+    const proto::local_request& req, proto::local_event& out) {
+  const auto& url = req.identity.url;
+  if (!http_url::parse(url)) {
+    out = failure(errc::invalid_argument, "not an absolute http(s) URL: " + url);
+    return std::nullopt;
+  }
+  if (req.output.empty() || fs::path(req.output).is_relative()) {
+    out = failure(errc::invalid_argument, "the output path must be absolute");
+    return std::nullopt;
+  }
+  checked_request job;
+  auto id = make_task_id(req.identity);
+  if (!id) {
+    out = failure(errc::invalid_argument, "URL cannot be normalized: " + url);
+    return std::nullopt;
+  }
+  job.task_id = *id;
+  job.engine.identity = req.identity;
+  job.engine.headers = req.headers;
+  if (!req.identity.digest.empty()) {
+    auto spec = digest_spec::parse(req.identity.digest);
+    if (!spec) {
+      out = failure(errc::invalid_argument, "bad digest '" + req.identity.digest + "'");
+      return std::nullopt;
+    }
+    job.engine.digest = *spec;
+  }
+  if (!req.ca_cert.empty() || req.insecure) {  // else: the system store, verified
+    std::string why;
+    auto ctx = tls_context::create(tls_options{req.ca_cert, req.insecure}, &why);
+    if (!ctx) {
+      out = failure(errc::invalid_argument, why);
+      return std::nullopt;
+    }
+    job.engine.origin_tls = *ctx;
+  }
+  return job;
+}
+
+downloader_options download_runner::engine_options(const proto::local_request& req) const {
+  downloader_options opts;
+  opts.supernodes = cfg_.supernodes;
+  opts.parallel = cfg_.parallel;
+  opts.peer_id = me_.host_id;
+  opts.upload_addr = me_.advertise;
+  opts.idc = cfg_.idc;
+  opts.location = cfg_.location;
+  opts.upload_slots = cfg_.upload_slots;
+  // A client's own cap can only lower the daemon's.
+  opts.download_rate = cfg_.download_rate == 0 || req.limit_rate == 0
+                           ? std::max(cfg_.download_rate, req.limit_rate)
+                           : std::min(cfg_.download_rate, req.limit_rate);
+  opts.total_limit = total_limiter_;
+  opts.leave_when_done = false;  // stay a source for this task
+  opts.back_to_source = !req.no_back_source;
+  opts.counters = counters_;
+  return opts;
+}
+
+asio::awaitable<proto::local_event> download_runner::run(const proto::local_request& req,
+                                                         const local_progress& progress) {
+  proto::local_event refused;
+  auto job = check(req, refused);
+  if (!job) co_return refused;
+  co_await tasks_.begin_download(job->task_id);
+  download_lease lease(tasks_, job->task_id);
+  std::shared_ptr<task_file> tf;
+  auto outcome = co_await fetch(req, *job, tf, progress);
+  if (outcome.ec) {
+    if (tf) tf->save_meta();
+    co_return failure(outcome.ec, outcome.message);
+  }
+  co_return publish(req, job->task_id, *tf, outcome);
+}
+
+asio::awaitable<download_outcome> download_runner::fetch(const proto::local_request& req,
+                                                         checked_request& job,
+                                                         std::shared_ptr<task_file>& tf,
+                                                         const local_progress& progress) {
+  download_outcome outcome;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto opened = tasks_.open(job.task_id);
+    if (!opened) {
+      outcome.ec = errc::io_error;
+      outcome.message = "cannot open the task's files: " + opened.error().message();
+      co_return outcome;
+    }
+    tf = *opened;
+    tf->update([&](task_meta& m) { m.identity = req.identity; });
+    auto meta = tf->meta();
+    job.engine.have = meta.have;
+    job.engine.version = meta.version;
+    job.engine.piece_size = meta.piece_size;
+    auto last_save = steady::now();
+    // Named, not temporaries in the co_await: GCC 12 may destroy those twice.
+    const std::function<void(const download_progress&)> on_progress =
+        [&](const download_progress& p) {
+          bool new_layout = false;
+          tf->update([&](task_meta& m) {
+            new_layout = m.piece_size != p.piece_size || m.version != p.version;
+            m.piece_size = p.piece_size;
+            m.version = p.version;
+            m.content_length = p.total_bytes;
+          });
+          // The layout is saved at once: the piece journal means nothing without it.
+          if (new_layout || steady::now() - last_save > std::chrono::seconds(1)) {
+            tf->save_meta();  // a killed daemon resumes from here
+            last_save = steady::now();
+          }
+          proto::local_event e;
+          e.bytes = p.bytes_done;
+          e.total = p.total_bytes;
+          progress(e);
+        };
+    const std::function<void(std::uint64_t)> on_piece = [&](std::uint64_t piece) {
+      tf->mark(piece);
+    };
+    downloader engine(ex_, engine_options(req));
+    outcome = co_await engine.run(job.engine, *tf, on_progress, on_piece);
+    bool resumed = std::find(meta.have.begin(), meta.have.end(), true) != meta.have.end();
+    if (outcome.ec != errc::source_changed || !resumed || attempt > 0) break;
+    spdlog::info("task {}: the source changed since the pieces on disk; starting over",
+                 job.task_id.substr(0, 12));
+    tasks_.remove(job.task_id);
+  }
+  co_return outcome;
+}
+
+proto::local_event download_runner::publish(const proto::local_request& req,
+                                            const std::string& task_id, task_file& tf,
+                                            const download_outcome& outcome) {
+  const auto& summary = outcome.summary;
+  tf.update([&](task_meta& m) {
+    m.content_length = summary.content_length;
+    m.piece_size = summary.piece_size;
+    m.version = summary.version;
+    m.complete = true;
+    m.last_used = std::time(nullptr);
+  });
+  if (auto ec = tf.save_meta())
+    spdlog::warn("task {}: cannot save metadata: {}", task_id.substr(0, 12), ec.message());
+
+  auto length = static_cast<std::uint64_t>(std::max<std::int64_t>(0, summary.content_length));
+  auto out = output_file::create(req.output);
+  if (!out)
+    return failure(errc::io_error, "cannot create " + req.output + ": " + out.error().message());
+  if (auto ec = (*out)->copy_from(tf.fd()->get(), length))
+    return failure(errc::io_error, "cannot write " + req.output + ": " + ec.message());
+  if (auto ec = (*out)->commit(length))
+    return failure(errc::io_error, "cannot publish " + req.output + ": " + ec.message());
+  downloads_ok_.add();
+  tasks_.collect_garbage();  // a new file may have pushed the cache over its limits
+  proto::local_event done;
+  done.event = proto::local_event_kind::done;
+  done.bytes = length;
+  done.total = static_cast<std::int64_t>(length);
+  done.from_supernode = summary.from_supernode;
+  done.from_peers = summary.from_peers;
+  done.elapsed_ms = static_cast<std::uint64_t>(summary.elapsed.count());
+  return done;
+}
+
+}  // namespace damselfly::dfget

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// A local client's download inside the daemon: checks, the engine into the task store, publishing.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "damselfly/common/metrics.hpp"
+#include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/dfget/daemon.hpp"
+#include "damselfly/dfget/downloader.hpp"
+#include "supernode_link.hpp"
+#include "task_cache.hpp"
+
+namespace damselfly::dfget {
+
+using local_progress = std::function<void(const proto::local_event&)>;
+
+/// Runs downloads that local clients ask for: one per task at a time, pieces
+/// kept in the task cache (so the task is served afterwards), the verified
+/// file copied to the client's output path, published atomically.
+class download_runner {
+ public:
+  download_runner(boost::asio::any_io_executor ex, const daemon_config& cfg, task_cache& tasks,
+                  metrics_registry& metrics, const daemon_identity& me);
+
+  /// The final "done" or "error" event; progress events go to `progress`.
+  boost::asio::awaitable<proto::local_event> run(const proto::local_request& req,
+                                                 const local_progress& progress);
+
+ private:
+  /// What run() checked and derived from the request before downloading.
+  struct checked_request {
+    std::string task_id;
+    download_request engine;
+  };
+  /// Validates `req`; on failure fills `failure` and returns nothing.
+  std::optional<checked_request> check(const proto::local_request& req,
+                                       proto::local_event& failure);
+  downloader_options engine_options(const proto::local_request& req) const;
+  /// Runs the engine into the task's files; starts over once when the pieces
+  /// on disk belong to an older version of the source.
+  boost::asio::awaitable<download_outcome> fetch(const proto::local_request& req,
+                                                 checked_request& job,
+                                                 std::shared_ptr<task_file>& tf,
+                                                 const local_progress& progress);
+  /// Records the finished task and publishes the output file.
+  proto::local_event publish(const proto::local_request& req, const std::string& task_id,
+                             task_file& tf, const download_outcome& outcome);
+  proto::local_event failure(error_code ec, std::string message);
+
+  boost::asio::any_io_executor ex_;
+  const daemon_config& cfg_;
+  task_cache& tasks_;
+  const daemon_identity& me_;
+  std::shared_ptr<rate_limiter> total_limiter_;  ///< all downloads together; null: none
+  download_counters counters_;
+  metric_value& downloads_ok_;
+  metric_value& downloads_failed_;
+};
+
+}  // namespace damselfly::dfget

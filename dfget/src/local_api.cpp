@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+// local_api: accepting local clients, reading their request, relaying progress and the verdict.
+#include "local_api.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <exception>
+#include <optional>
+
+#include "damselfly/common/async_event.hpp"
+#include "damselfly/dfget/exit_codes.hpp"
+
+namespace damselfly::dfget {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using local = asio::local::stream_protocol;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+}  // namespace
+
+/// One local client: its socket and the progress waiting to be written to it.
+struct local_api::client {
+  explicit client(socket s) : sock(std::move(s)), progress_changed(sock.get_executor()) {}
+  socket sock;
+  std::optional<proto::local_event> latest;  ///< newest progress not yet written
+  async_event progress_changed;              ///< new progress, or the download ended
+  bool done = false;
+  bool broken = false;
+};
+
+local_api::local_api(asio::any_io_executor ex, fs::path socket_path, task_cache& tasks,
+                     download_runner& downloads, task_group& group)
+    : ex_(ex),
+      socket_path_(std::move(socket_path)),
+      tasks_(tasks),
+      downloads_(downloads),
+      group_(group),
+      acceptor_(ex) {}
+
+error_code local_api::open() {
+  std::error_code fec;
+  fs::create_directories(socket_path_.parent_path(), fec);
+  const local::endpoint ep(socket_path_.string());
+  {
+    local::socket probe(ex_);
+    error_code ec;
+    probe.connect(ep, ec);
+    if (!ec) return error_code(EADDRINUSE, boost::system::system_category());
+  }
+  fs::remove(socket_path_, fec);
+  error_code ec;
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  return ec;
+}
+
+void local_api::start() {
+  group_.spawn(accept_loop());
+}
+
+void local_api::stop() {
+  error_code ignored;
+  acceptor_.close(ignored);
+}
+
+asio::awaitable<void> local_api::accept_loop() {
+  for (;;) {
+    auto [ec, sock] = co_await acceptor_.async_accept(nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (!ec) group_.spawn(serve(std::move(sock)));
+  }
+}
+
+namespace {
+
+asio::awaitable<bool> send_event(local::socket& sock, bool& broken, const proto::local_event& e) {
+  std::string text = proto::encode(e) + "\n";
+  auto [ec, n] = co_await asio::async_write(sock, asio::buffer(text), nothrow);
+  if (ec) {
+    spdlog::debug("local client: write failed: {}", ec.message());
+    broken = true;
+  }
+  co_return !ec;
+}
+
+}  // namespace
+
+asio::awaitable<void> local_api::serve(socket sock) {
+  client c(std::move(sock));
+  ++clients_;
+  struct count_down {
+    std::size_t& n;
+    ~count_down() { --n; }
+  } counted{clients_};
+  // The request line must arrive promptly; after that the client waits as
+  // long as the download takes.
+  asio::steady_timer deadline(ex_, std::chrono::seconds(30));
+  deadline.async_wait([&c](const error_code& ec) {
+    if (ec) return;
+    error_code ignored;
+    c.sock.close(ignored);
+  });
+  std::string line;
+  auto [rec, n] =
+      co_await asio::async_read_until(c.sock, asio::dynamic_buffer(line, 1 << 20), '\n', nothrow);
+  deadline.cancel();
+  if (!rec) {
+    auto verdict = co_await answer(c, std::string_view(line).substr(0, n));
+    if (!c.broken) co_await send_event(c.sock, c.broken, verdict);
+  }
+  error_code ignored;
+  c.sock.shutdown(local::socket::shutdown_both, ignored);
+  c.sock.close(ignored);
+}
+
+asio::awaitable<proto::local_event> local_api::answer(client& c, std::string_view line) {
+  auto msg = proto::decode<proto::local_request>(line);
+  if (!msg) {
+    proto::local_event bad;
+    bad.event = proto::local_event_kind::error;
+    bad.code = "bad_request";
+    bad.exit_code = exit_usage;
+    bad.message = "bad request from the client: " + msg.error.message;
+    co_return bad;
+  }
+  if (msg.value->command != proto::local_command::download) co_return tasks_.command(*msg.value);
+  co_return co_await download(c, *msg.value);
+}
+
+asio::awaitable<proto::local_event> local_api::download(client& c,
+                                                        const proto::local_request& req) {
+  task_group pump(ex_, "progress pump");
+  pump.spawn(pump_progress(c));
+  // Named, not a temporary in the co_await: GCC 12 may destroy such temporaries twice.
+  const local_progress relay = [&c](const proto::local_event& e) {
+    c.latest = e;
+    c.progress_changed.notify();
+  };
+  proto::local_event verdict;
+  std::exception_ptr cancelled;
+  try {
+    verdict = co_await downloads_.run(req, relay);
+  } catch (...) {
+    cancelled = std::current_exception();  // the daemon is stopping
+  }
+  // One writer at a time on the socket: the pump finishes its line first,
+  // and it refers to `c`, so it ends before this frame does.
+  c.done = true;
+  c.progress_changed.notify();
+  co_await asio::this_coro::throw_if_cancelled(false);  // join even when cancelled
+  co_await pump.join();
+  if (cancelled) std::rethrow_exception(cancelled);
+  co_return verdict;
+}
+
+asio::awaitable<void> local_api::pump_progress(client& c) {
+  asio::steady_timer pace(ex_);
+  while (!c.done && !c.broken) {
+    if (!c.latest) {
+      co_await c.progress_changed.wait();
+      continue;
+    }
+    auto e = *c.latest;
+    c.latest.reset();
+    co_await send_event(c.sock, c.broken, e);
+    pace.expires_after(std::chrono::milliseconds(200));
+    co_await pace.async_wait(nothrow);
+  }
+}
+
+}  // namespace damselfly::dfget

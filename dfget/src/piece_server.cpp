@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// piece_server: routes of the daemon's HTTP server and the upload slot accounting.
+#include "piece_server.hpp"
+
+#include <ctime>
+
+#include "damselfly/common/serve_range.hpp"
+
+namespace damselfly::dfget {
+
+namespace asio = boost::asio;
+
+piece_server::piece_server(asio::any_io_executor ex, const daemon_config& cfg, task_cache& tasks,
+                           metrics_registry& metrics)
+    : cfg_(cfg),
+      tasks_(tasks),
+      metrics_(metrics),
+      uploaded_(
+          metrics.counter("damselfly_daemon_upload_bytes_total", "Piece bytes served to peers")),
+      uploads_refused_(
+          metrics.counter("damselfly_daemon_uploads_refused_total",
+                          "Piece requests refused because every upload slot was busy")),
+      server_(ex, [this](http_request& r) { return router_.handle(r); }) {
+  if (cfg.upload_rate > 0)
+    upload_limiter_ =
+        std::make_shared<rate_limiter>(cfg.upload_rate, 256 * 1024, rate_limiter::clock::now());
+  using params = const route_params&;
+  router_.add("GET", "/healthz", "health",
+              [](http_request&, params) -> asio::awaitable<http_response> {
+                co_return http_response::text(200, "ok\n");
+              });
+  router_.add("GET", "/metrics", "metrics",
+              [this](http_request&, params) -> asio::awaitable<http_response> {
+                auto r = http_response::text(200, metrics_.render());
+                r.headers.set("Content-Type", "text/plain; version=0.0.4");
+                co_return r;
+              });
+  router_.add("GET", "/pieces/{task}", "pieces",
+              [this](http_request& req, params p) -> asio::awaitable<http_response> {
+                co_return serve_pieces(req, std::string(p.get("task")));
+              });
+}
+
+http_response piece_server::serve_pieces(const http_request& req, const std::string& task_id) {
+  auto tf = tasks_.find(task_id);
+  if (!tf) return http_response::error(404, "not_found", "no such task here");
+  auto meta = tf->meta();
+  if (meta.piece_size == 0 || meta.content_length < 0)
+    return http_response::error(404, "not_ready", "nothing held yet");
+  range_source src;
+  src.fd = tf->fd();
+  src.length = static_cast<std::uint64_t>(meta.content_length);
+  src.holds = [&tf](const piece_range& r) { return tf->holds_range(r.offset, r.length); };
+  auto resp = serve_range(req, src);
+  if (!resp.file || req.method == "HEAD") return resp;
+  if (uploads_active_ >= cfg_.upload_slots) {
+    uploads_refused_.add();
+    return http_response::error(503, "busy", "all upload slots busy");
+  }
+  ++uploads_active_;
+  tasks_.upload_started(task_id);
+  tf->update([](task_meta& m) { m.last_used = std::time(nullptr); });
+  resp.file->on_sent = [this, task_id](std::uint64_t n) {
+    uploaded_.add(n);
+    --uploads_active_;
+    tasks_.upload_finished(task_id);
+  };
+  if (upload_limiter_) resp.file->pace = make_pacer(upload_limiter_);
+  return resp;
+}
+
+}  // namespace damselfly::dfget

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+// supernode_client: requests, answers and the choice of supernode in one place.
+#include "supernode_client.hpp"
+
+#include <boost/asio/use_awaitable.hpp>
+#include <type_traits>
+#include <variant>
+
+namespace damselfly::dfget {
+
+namespace asio = boost::asio;
+
+namespace {
+
+http_request json_post(std::string target, std::string body) {
+  http_request post;
+  post.method = "POST";
+  post.target = std::move(target);
+  post.headers.set("Content-Type", "application/json");
+  post.body = std::move(body);
+  return post;
+}
+
+}  // namespace
+
+supernode_client::supernode_client(asio::any_io_executor ex, std::vector<host_port> supernodes,
+                                   http_client_options opts)
+    : ex_(std::move(ex)), list_(std::move(supernodes)), opts_(std::move(opts)) {}
+
+supernode_client::~supernode_client() = default;
+
+std::optional<host_port> supernode_client::bound() const {
+  if (!bound_) return std::nullopt;
+  return list_.at(*bound_);
+}
+
+http_client& supernode_client::client_for(std::size_t index) {
+  auto& c = clients_[index];
+  if (!c) {
+    const auto& where = list_.at(index);
+    c = std::make_unique<http_client>(ex_, where.host, where.port, opts_);
+  }
+  return *c;
+}
+
+template <class T>
+asio::awaitable<supernode_answer<T>> supernode_client::call(std::size_t index,
+                                                            const http_request& req,
+                                                            std::size_t max_body) {
+  supernode_answer<T> out;
+  auto resp = co_await client_for(index).fetch(req, max_body);
+  if (!resp) {
+    clients_.erase(index);  // the next call reconnects
+    out.message = list_.at(index).to_string() + ": " + resp.error().message();
+    co_return out;
+  }
+  out.status = resp->head.status;
+  if (out.status < 200 || out.status >= 300) {
+    out.outcome = supernode_outcome::refused;
+    auto err = proto::decode<proto::error_response>(resp->body);
+    if (err) {
+      out.error = err.value->error;
+    } else {
+      out.error.message = resp->body.substr(0, 200);
+    }
+    co_return out;
+  }
+  if constexpr (std::is_same_v<T, std::monostate>) {
+    out.outcome = supernode_outcome::ok;
+    out.value.emplace();
+  } else {
+    auto msg = proto::decode<T>(resp->body);
+    if (!msg) {
+      out.outcome = supernode_outcome::invalid;
+      out.message = msg.error.message;
+      co_return out;
+    }
+    out.outcome = supernode_outcome::ok;
+    out.value = std::move(*msg.value);
+  }
+  co_return out;
+}
+
+asio::awaitable<supernode_answer<proto::task_info>> supernode_client::register_task(
+    const proto::register_request& r) {
+  auto post = json_post("/api/v1/tasks", proto::encode(r));
+  supernode_answer<proto::task_info> last;
+  std::string errors;
+  for (auto index : list_.order(proto::supernode_list::clock::now())) {
+    auto answer = co_await call<proto::task_info>(index, post, 1 << 20);
+    if (answer.outcome == supernode_outcome::unreachable) {
+      list_.failed(index, proto::supernode_list::clock::now());
+      errors += (errors.empty() ? "" : "; ") + answer.message;
+      continue;
+    }
+    list_.succeeded(index);
+    if (answer) bound_ = index;
+    co_return answer;
+  }
+  last.message = "cannot reach any supernode (" + errors + ")";
+  co_return last;
+}
+
+asio::awaitable<supernode_answer<proto::sync_response>> supernode_client::sync(
+    const std::string& task_id, const std::string& peer_id, const proto::sync_request& s) {
+  auto post =
+      json_post("/api/v1/tasks/" + task_id + "/peers/" + peer_id + "/sync", proto::encode(s));
+  auto answer = co_await call<proto::sync_response>(bound_.value_or(0), post, 16 << 20);
+  if (answer.outcome == supernode_outcome::unreachable)
+    answer.message = "lost the supernode " + answer.message;
+  co_return answer;
+}
+
+asio::awaitable<void> supernode_client::leave(const std::string& task_id,
+                                              const std::string& peer_id) {
+  if (!bound_) co_return;
+  http_request del;
+  del.method = "DELETE";
+  del.target = "/api/v1/tasks/" + task_id + "/peers/" + peer_id;
+  // Best effort: the supernode also expires silent peers.
+  co_await call<std::monostate>(*bound_, del, 1 << 16);
+}
+
+asio::awaitable<supernode_answer<proto::heartbeat_response>> supernode_client::heartbeat(
+    const std::string& host_id, const proto::heartbeat_request& hb) {
+  auto index = list_.first(proto::supernode_list::clock::now());
+  auto post = json_post("/api/v1/hosts/" + host_id + "/heartbeat", proto::encode(hb));
+  auto answer = co_await call<proto::heartbeat_response>(index, post, 1 << 20);
+  if (answer.outcome == supernode_outcome::unreachable)
+    list_.failed(index, proto::supernode_list::clock::now());
+  else
+    list_.succeeded(index);
+  co_return answer;
+}
+
+}  // namespace damselfly::dfget

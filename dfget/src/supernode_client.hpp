@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// The dfget side of the supernode protocol: one owner for every request to a supernode.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "damselfly/common/http_client.hpp"
+#include "damselfly/proto/messages.hpp"
+#include "damselfly/proto/supernode_list.hpp"
+
+namespace damselfly::dfget {
+
+/// How a call to a supernode went.
+enum class supernode_outcome {
+  ok,
+  unreachable,  ///< no answer (connect, I/O, timeout): worth trying again or elsewhere
+  refused,      ///< a non-2xx answer: `status` and `error` say why
+  invalid,      ///< a 2xx answer that is not the message expected
+};
+
+/// The answer of one call: the message, or why there is none.
+template <class T>
+struct supernode_answer {
+  supernode_outcome outcome = supernode_outcome::unreachable;
+  std::optional<T> value;
+  unsigned status = 0;      ///< the HTTP status when one arrived
+  proto::error_info error;  ///< refused: the supernode's error body (or the start of its text)
+  std::string message;      ///< unreachable/invalid: one line for a human
+  explicit operator bool() const noexcept { return outcome == supernode_outcome::ok; }
+};
+
+/// Builds every request to the supernodes (paths, bodies, headers) and picks
+/// which supernode to ask through a proto::supernode_list. Registration binds
+/// the client to the supernode that answered; sync and leave go there.
+/// Heartbeats go to the list's first choice and move on when it fails.
+/// Runs on one executor; calls are sequential per client object.
+class supernode_client {
+ public:
+  supernode_client(boost::asio::any_io_executor ex, std::vector<host_port> supernodes,
+                   http_client_options opts);
+  ~supernode_client();
+  supernode_client(const supernode_client&) = delete;
+  supernode_client& operator=(const supernode_client&) = delete;
+
+  bool empty() const noexcept { return list_.empty(); }
+  /// The supernode registration last succeeded with, if any.
+  std::optional<host_port> bound() const;
+
+  /// POST /api/v1/tasks to each supernode in the list's order until one answers.
+  boost::asio::awaitable<supernode_answer<proto::task_info>> register_task(
+      const proto::register_request& r);
+  /// POST /api/v1/tasks/{task}/peers/{peer}/sync at the bound supernode.
+  boost::asio::awaitable<supernode_answer<proto::sync_response>> sync(
+      const std::string& task_id, const std::string& peer_id, const proto::sync_request& s);
+  /// DELETE /api/v1/tasks/{task}/peers/{peer} at the bound supernode; best effort.
+  boost::asio::awaitable<void> leave(const std::string& task_id, const std::string& peer_id);
+  /// POST /api/v1/hosts/{host}/heartbeat at the list's first choice.
+  boost::asio::awaitable<supernode_answer<proto::heartbeat_response>> heartbeat(
+      const std::string& host_id, const proto::heartbeat_request& hb);
+
+ private:
+  template <class T>
+  boost::asio::awaitable<supernode_answer<T>> call(std::size_t index, const http_request& req,
+                                                   std::size_t max_body);
+  http_client& client_for(std::size_t index);
+
+  boost::asio::any_io_executor ex_;
+  proto::supernode_list list_;
+  http_client_options opts_;
+  std::map<std::size_t, std::unique_ptr<http_client>> clients_;
+  std::optional<std::size_t> bound_;
+};
+
+/// "supernode refused WHAT (STATUS): MESSAGE" for a refused answer.
+template <class T>
+std::string describe_refusal(const supernode_answer<T>& a, const char* what) {
+  return std::string("supernode refused ") + what + " (" + std::to_string(a.status) +
+         "): " + a.error.message;
+}
+
+}  // namespace damselfly::dfget

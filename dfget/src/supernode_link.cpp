@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+// supernode_link: the heartbeat loop and re-announcing tasks a supernode forgot.
+#include "supernode_link.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace damselfly::dfget {
+
+namespace asio = boost::asio;
+
+namespace {
+
+http_client_options heartbeat_client_options() {
+  http_client_options o;
+  o.io_timeout = std::chrono::seconds(10);
+  o.connect_timeout = std::chrono::seconds(5);
+  return o;
+}
+
+}  // namespace
+
+supernode_link::supernode_link(asio::any_io_executor ex, const daemon_config& cfg,
+                               task_cache& tasks, const daemon_identity& me)
+    : ex_(ex),
+      cfg_(cfg),
+      tasks_(tasks),
+      me_(me),
+      client_(ex, cfg.supernodes, heartbeat_client_options()) {}
+
+asio::awaitable<void> supernode_link::run() {
+  asio::steady_timer timer(ex_);
+  for (;;) {
+    co_await heartbeat_once();
+    tasks_.collect_garbage();
+    timer.expires_after(cfg_.heartbeat_interval);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+}
+
+asio::awaitable<void> supernode_link::heartbeat_once() {
+  proto::heartbeat_request hb;
+  hb.upload_addr = me_.advertise;
+  hb.tasks = tasks_.serving();
+  auto answer = co_await client_.heartbeat(me_.host_id, hb);
+  if (!answer) co_return;  // an unreachable supernode: the next heartbeat tries the next one
+  for (const auto& id : answer.value->unknown_tasks) {
+    auto tf = tasks_.find(id);
+    if (tf && !tasks_.downloading(id)) co_await announce(tf);
+  }
+}
+
+asio::awaitable<void> supernode_link::announce(const std::shared_ptr<task_file>& tf) {
+  auto m = tf->meta();
+  if (m.identity.url.empty()) co_return;
+  proto::register_request r;
+  r.identity = m.identity;
+  r.peer_id = me_.host_id;
+  r.upload_addr = me_.advertise;
+  r.idc = cfg_.idc;
+  r.location = cfg_.location;
+  r.upload_slots = cfg_.upload_slots;
+  r.bitmap = proto::encode_bitmap(m.have);
+  r.version = m.version;
+  auto answer = co_await client_.register_task(r);
+  if (!answer) co_return;
+  const auto& info = *answer.value;
+  if (!m.version.empty() && !info.version.empty() && info.version != m.version) {
+    // The source moved on: these pieces are no longer what peers ask for.
+    spdlog::info("task {}: source changed; dropping the pieces held", m.task_id.substr(0, 12));
+    tasks_.remove(m.task_id);
+  }
+}
+
+}  // namespace damselfly::dfget
