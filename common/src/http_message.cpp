@@ -69,13 +69,13 @@ http_response http_response::json(unsigned status, std::string body) {
   return r;
 }
 
-http_response http_response::error(unsigned status, std::string_view code,
-                                   std::string_view message, std::string_view field) {
+http_response http_response::error(unsigned status, std::string_view code, std::string_view message,
+                                   std::string_view field) {
   nlohmann::json e{{"code", code}, {"message", message}};
   if (!field.empty()) e["field"] = field;
   // Messages may quote what a client sent: never let invalid UTF-8 break the answer.
-  return json(status,
-              nlohmann::json{{"error", e}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return json(status, nlohmann::json{{"error", e}}.dump(-1, ' ', false,
+                                                        nlohmann::json::error_handler_t::replace));
 }
 
 std::string host_port::to_string() const {

@@ -82,8 +82,8 @@ http_router::lookup http_router::find(std::string_view method, std::string_view 
 boost::asio::awaitable<http_response> http_router::handle(http_request& req) const {
   auto found = find(req.method, req.path());
   if (found.result == lookup::kind::no_path)
-    co_return http_response::error(404, "not_found",
-                                   "no such endpoint: " + req.method + " " + std::string(req.path()));
+    co_return http_response::error(
+        404, "not_found", "no such endpoint: " + req.method + " " + std::string(req.path()));
   if (found.result == lookup::kind::no_method) {
     auto resp = http_response::error(405, "method_not_allowed",
                                      req.method + " is not allowed on " + std::string(req.path()));

@@ -224,8 +224,8 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
       unsigned status = ec == http::error::header_limit ? 431
                         : ec == http::error::body_limit ? 413
                                                         : 400;
-      auto resp = http_response::error(status, status == 400 ? "bad_request" : "too_large",
-                                       ec.message());
+      auto resp =
+          http_response::error(status, status == 400 ? "bad_request" : "too_large", ec.message());
       co_await write_response(*c, resp, false, false);
       break;
     }

@@ -77,8 +77,7 @@ void task_group::spawn(asio::any_io_executor ex, asio::awaitable<void> work) {
                    }
                    asio::post(st->ex, [st] { st->finished.notify(); });
                  }));
-  if (cancelled)
-    asio::post(ex, [m] { m->signal.emit(asio::cancellation_type::terminal); });
+  if (cancelled) asio::post(ex, [m] { m->signal.emit(asio::cancellation_type::terminal); });
 }
 
 void task_group::cancel() {

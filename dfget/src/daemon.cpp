@@ -73,7 +73,7 @@ struct daemon::impl {
 
   asio::any_io_executor ex;
   daemon_config cfg;
-  daemon_identity me;
+  peer_profile me;  ///< this host as peers and supernodes see it
   metrics_registry metrics;
   task_cache tasks;
   piece_server pieces;
@@ -112,10 +112,13 @@ result<std::uint16_t> daemon::start() {
   auto hp = host_port::parse(d.cfg.listen);
   if (!hp) return errc::invalid_argument;
   if (auto ec = d.tasks.init()) return ec;
-  d.me.host_id = load_host_id(d.cfg.data_dir);
+  d.me.peer_id = load_host_id(d.cfg.data_dir);
+  d.me.idc = d.cfg.idc;
+  d.me.location = d.cfg.location;
+  d.me.upload_slots = d.cfg.upload_slots;
   auto port = d.pieces.listen(hp->host, hp->port);
   if (!port) return port;
-  d.me.advertise = d.advertised(*hp, *port);
+  d.me.upload_addr = d.advertised(*hp, *port);
   if (auto ec = d.local.open()) return ec;
 
   d.pieces.start();
@@ -124,7 +127,7 @@ result<std::uint16_t> daemon::start() {
   if (d.cfg.idle_exit.count() > 0) d.group.spawn(d.idle_watch());
   spdlog::info(
       "daemon {} serving pieces on {} (advertised as {}), local socket {}, {} task(s) on disk",
-      d.me.host_id, host_port{hp->host, *port}.to_string(), d.me.advertise,
+      d.me.peer_id, host_port{hp->host, *port}.to_string(), d.me.upload_addr,
       d.cfg.socket_path.string(), d.tasks.size());
   return port;
 }

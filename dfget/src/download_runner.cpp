@@ -38,13 +38,13 @@ metric_value& downloads(metrics_registry& m, const char* result) {
 
 download_runner::download_runner(asio::any_io_executor ex, const daemon_config& cfg,
                                  task_cache& tasks, metrics_registry& metrics,
-                                 const daemon_identity& me)
+                                 const peer_profile& me)
     : ex_(std::move(ex)),
       cfg_(cfg),
       tasks_(tasks),
       me_(me),
-      counters_{&piece_bytes(metrics, "supernode"), &piece_bytes(metrics, "peer"),
-                &piece_bytes(metrics, "origin"),    &piece_failures(metrics, "bad_digest"),
+      counters_{&piece_bytes(metrics, "supernode"),      &piece_bytes(metrics, "peer"),
+                &piece_bytes(metrics, "origin"),         &piece_failures(metrics, "bad_digest"),
                 &piece_failures(metrics, "unreachable"), &piece_failures(metrics, "error")},
       downloads_ok_(downloads(metrics, "ok")),
       downloads_failed_(downloads(metrics, "failed")) {
@@ -107,11 +107,7 @@ downloader_options download_runner::engine_options(const proto::local_request& r
   downloader_options opts;
   opts.supernodes = cfg_.supernodes;
   opts.parallel = cfg_.parallel;
-  opts.peer_id = me_.host_id;
-  opts.upload_addr = me_.advertise;
-  opts.idc = cfg_.idc;
-  opts.location = cfg_.location;
-  opts.upload_slots = cfg_.upload_slots;
+  opts.peer = me_;
   // A client's own cap can only lower the daemon's.
   opts.download_rate = cfg_.download_rate == 0 || req.limit_rate == 0
                            ? std::max(cfg_.download_rate, req.limit_rate)

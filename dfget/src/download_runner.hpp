@@ -25,7 +25,7 @@ using local_progress = std::function<void(const proto::local_event&)>;
 class download_runner {
  public:
   download_runner(boost::asio::any_io_executor ex, const daemon_config& cfg, task_cache& tasks,
-                  metrics_registry& metrics, const daemon_identity& me);
+                  metrics_registry& metrics, const peer_profile& me);
 
   /// The final "done" or "error" event; progress events go to `progress`.
   boost::asio::awaitable<proto::local_event> run(const proto::local_request& req,
@@ -55,7 +55,7 @@ class download_runner {
   boost::asio::any_io_executor ex_;
   const daemon_config& cfg_;
   task_cache& tasks_;
-  const daemon_identity& me_;
+  const peer_profile& me_;
   std::shared_ptr<rate_limiter> total_limiter_;  ///< all downloads together; null: none
   download_counters counters_;
   metric_value& downloads_ok_;

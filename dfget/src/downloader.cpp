@@ -124,6 +124,15 @@ struct downloader::session {
   /// the outage has lasted longer than allowed.
   asio::awaitable<void> ride_out_outage(const std::string& why);
   asio::awaitable<void> fetch_piece(proto::assignment a);
+  /// An idle keep-alive connection to `from`, or a new one.
+  std::unique_ptr<http_client> connection_to(const host_port& from);
+  /// Waits as the download's own and the shared rate caps say.
+  asio::awaitable<void> pace(std::uint64_t bytes);
+  asio::awaitable<proto::piece_status> verify_and_store(const proto::assignment& a,
+                                                        const aligned_buffer& buf,
+                                                        const host_port& from);
+  /// Books a finished attempt: the result to report, counters, progress.
+  void record(const proto::assignment& a, proto::piece_status status, steady::time_point started);
   asio::awaitable<void> verify_whole();
   /// Back-to-source: the whole file straight from the origin.
   asio::awaitable<void> from_origin();
@@ -160,7 +169,7 @@ struct downloader::session {
 
 downloader::downloader(asio::any_io_executor ex, downloader_options opts)
     : ex_(std::move(ex)), opts_(std::move(opts)) {
-  if (opts_.peer_id.empty()) opts_.peer_id = make_peer_id();
+  if (opts_.peer.peer_id.empty()) opts_.peer.peer_id = make_peer_id();
   opts_.parallel = std::max(1u, opts_.parallel);
   workers_ = std::make_unique<asio::thread_pool>(std::max(1u, opts_.worker_threads));
 }
@@ -172,11 +181,7 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
   r.identity = req.identity;
   if (req.digest) r.identity.digest = req.digest->to_string();
   r.headers = req.headers;
-  r.peer_id = peer_id;
-  r.upload_addr = opts.upload_addr;
-  r.idc = opts.idc;
-  r.location = opts.location;
-  r.upload_slots = opts.upload_slots;
+  describe_peer(opts.peer, r);
   if (have_count > 0) {
     r.bitmap = proto::encode_bitmap(have);
     r.version = req.version;
@@ -264,6 +269,44 @@ asio::awaitable<void> downloader::session::ride_out_outage(const std::string& wh
   co_await pause.async_wait(nothrow);
 }
 
+std::unique_ptr<http_client> downloader::session::connection_to(const host_port& from) {
+  auto& pool = idle[from.to_string()];
+  if (pool.empty())
+    return std::make_unique<http_client>(ex, from.host, from.port, client_options());
+  auto c = std::move(pool.back());
+  pool.pop_back();
+  return c;
+}
+
+asio::awaitable<void> downloader::session::pace(std::uint64_t bytes) {
+  auto wait = limiter.acquire(bytes, steady::now());
+  if (opts.total_limit) wait = std::max(wait, opts.total_limit->acquire(bytes, steady::now()));
+  if (wait.count() > 0) {
+    asio::steady_timer t(ex, wait);
+    co_await t.async_wait(nothrow);
+  }
+}
+
+asio::awaitable<proto::piece_status> downloader::session::verify_and_store(
+    const proto::assignment& a, const aligned_buffer& buf, const host_port& from) {
+  // Hash and write on a worker thread: the I/O thread keeps receiving.
+  auto status = proto::piece_status::ok;
+  error_code write_error;
+  co_await asio::post(workers.get_executor(), asio::use_awaitable);
+  digest d(digest_algo::sha256);
+  d.update(buf.view());
+  if (d.finish() != a.sha256) {
+    status = proto::piece_status::bad_digest;
+  } else if (a.length > 0) {
+    write_error = store.write(a.offset, buf.view());
+  }
+  co_await asio::post(ex, asio::use_awaitable);
+  if (status == proto::piece_status::bad_digest)
+    spdlog::warn("piece {} from {} failed verification", a.piece, from.to_string());
+  if (write_error) fail(errc::io_error, "cannot write the download: " + write_error.message());
+  co_return status;
+}
+
 asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
   auto started = steady::now();
   host_port from = supernodes->bound().value_or(host_port{});
@@ -271,14 +314,7 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
     auto hp = host_port::parse(a.source);
     if (hp) from = *hp;
   }
-  auto& pool = idle[from.to_string()];
-  std::unique_ptr<http_client> c;
-  if (!pool.empty()) {
-    c = std::move(pool.back());
-    pool.pop_back();
-  } else {
-    c = std::make_unique<http_client>(ex, from.host, from.port, client_options());
-  }
+  auto c = connection_to(from);
   http_request get;
   get.target = "/pieces/" + task.task_id;
   get.headers.set("Range", format_range_request({a.offset, a.length}));
@@ -290,12 +326,7 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
     spare_buffers.pop_back();
   }
   auto dest = buf.prepare(static_cast<std::size_t>(a.length));
-  auto wait = limiter.acquire(a.length, steady::now());
-  if (opts.total_limit) wait = std::max(wait, opts.total_limit->acquire(a.length, steady::now()));
-  if (wait.count() > 0) {
-    asio::steady_timer t(ex, wait);
-    co_await t.async_wait(nothrow);
-  }
+  co_await pace(a.length);
   if (a.length > 0) {
     // Named, not a temporary in the co_await: GCC 12 may destroy such temporaries twice.
     const head_check partial_content = [](const response_head& h) {
@@ -307,61 +338,45 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
       spdlog::debug("piece {} from {}: {}", a.piece, from.to_string(), resp.error().message());
     }
   }
-  if (status == proto::piece_status::ok) {
-    // Hash and write on a worker thread: the I/O thread keeps receiving.
-    error_code write_error;
-    auto worker = workers.get_executor();
-    co_await asio::post(worker, asio::use_awaitable);
-    digest d(digest_algo::sha256);
-    d.update(buf.view());
-    if (d.finish() != a.sha256) {
-      status = proto::piece_status::bad_digest;
-    } else if (a.length > 0) {
-      write_error = store.write(a.offset, buf.view());
-    }
-    co_await asio::post(ex, asio::use_awaitable);
-    if (status == proto::piece_status::bad_digest)
-      spdlog::warn("piece {} from {} failed verification", a.piece, from.to_string());
-    if (write_error) fail(errc::io_error, "cannot write the download: " + write_error.message());
-  }
+  if (status == proto::piece_status::ok) status = co_await verify_and_store(a, buf, from);
   spare_buffers.push_back(std::move(buf));
-  if (status == proto::piece_status::ok) pool.push_back(std::move(c));
-
-  if (!fatal) {
-    results.push_back(
-        {a.piece, status, a.source, a.length, static_cast<std::uint64_t>(since(started).count())});
-    if (status == proto::piece_status::ok) {
-      if (a.piece >= have.size()) have.resize(a.piece + 1, false);
-      if (!have[a.piece]) {
-        have[a.piece] = true;
-        ++have_count;
-        outcome.summary.bytes += a.length;
-        ++outcome.summary.pieces;
-        bool from_seed = a.source == proto::supernode_source;
-        (from_seed ? outcome.summary.from_supernode : outcome.summary.from_peers) += a.length;
-        if (auto* counter = from_seed ? opts.counters.from_supernode : opts.counters.from_peers)
-          counter->add(a.length);
-      }
-      last_progress = steady::now();
-      // Progress first: it carries the layout a host records before the piece.
-      report_progress();
-      if (on_piece) on_piece(a.piece);
-    } else {
-      ++outcome.summary.failed_pieces;
-      auto* counter = status == proto::piece_status::bad_digest ? opts.counters.failed_bad_digest
-                      : status == proto::piece_status::unreachable
-                          ? opts.counters.failed_unreachable
-                          : opts.counters.failed_other;
-      if (counter) counter->add();
-      if (++failures[a.piece] >= opts.max_piece_attempts)
-        fail(errc::too_many_failures, "piece " + std::to_string(a.piece) + " failed " +
-                                          std::to_string(failures[a.piece]) +
-                                          " times (last: " + std::string(to_string(status)) +
-                                          ")");
-    }
-  }
+  if (status == proto::piece_status::ok) idle[from.to_string()].push_back(std::move(c));
+  if (!fatal) record(a, status, started);
   --in_flight;
   wake.cancel();
+}
+
+void downloader::session::record(const proto::assignment& a, proto::piece_status status,
+                                 steady::time_point started) {
+  results.push_back(
+      {a.piece, status, a.source, a.length, static_cast<std::uint64_t>(since(started).count())});
+  if (status != proto::piece_status::ok) {
+    ++outcome.summary.failed_pieces;
+    auto* counter = status == proto::piece_status::bad_digest    ? opts.counters.failed_bad_digest
+                    : status == proto::piece_status::unreachable ? opts.counters.failed_unreachable
+                                                                 : opts.counters.failed_other;
+    if (counter) counter->add();
+    if (++failures[a.piece] >= opts.max_piece_attempts)
+      fail(errc::too_many_failures, "piece " + std::to_string(a.piece) + " failed " +
+                                        std::to_string(failures[a.piece]) +
+                                        " times (last: " + std::string(to_string(status)) + ")");
+    return;
+  }
+  if (a.piece >= have.size()) have.resize(a.piece + 1, false);
+  if (!have[a.piece]) {
+    have[a.piece] = true;
+    ++have_count;
+    outcome.summary.bytes += a.length;
+    ++outcome.summary.pieces;
+    bool from_seed = a.source == proto::supernode_source;
+    (from_seed ? outcome.summary.from_supernode : outcome.summary.from_peers) += a.length;
+    if (auto* counter = from_seed ? opts.counters.from_supernode : opts.counters.from_peers)
+      counter->add(a.length);
+  }
+  last_progress = steady::now();
+  // Progress first: it carries the layout a host records before the piece.
+  report_progress();
+  if (on_piece) on_piece(a.piece);
 }
 
 asio::awaitable<void> downloader::session::verify_whole() {
@@ -483,12 +498,12 @@ asio::awaitable<void> downloader::session::drive(steady::time_point started) {
     }
     if (since(last_progress) > opts.stall_timeout) {
       fail(errc::timeout,
-             "no progress for " + std::to_string(opts.stall_timeout.count() / 1000) + " s");
+           "no progress for " + std::to_string(opts.stall_timeout.count() / 1000) + " s");
       break;
     }
     if (opts.total_timeout.count() > 0 && since(started) > opts.total_timeout) {
       fail(errc::timeout, "download did not finish within " +
-                                std::to_string(opts.total_timeout.count() / 1000) + " s");
+                              std::to_string(opts.total_timeout.count() / 1000) + " s");
       break;
     }
     std::uint32_t free_slots = in_flight < slots ? slots - in_flight : 0;
@@ -531,7 +546,7 @@ asio::awaitable<download_outcome> downloader::run(
   if (!req.version.empty()) s.have = req.have;
   for (bool b : s.have) s.have_count += b ? 1 : 0;
   if (s.have_count > 0) s.task.version = req.version;
-  s.peer_id = opts_.peer_id;
+  s.peer_id = opts_.peer.peer_id;
   s.supernodes = std::make_unique<supernode_client>(ex_, opts_.supernodes, s.client_options());
   auto register_result = session::call::retry;
   s.last_outage_error = "no supernode configured";

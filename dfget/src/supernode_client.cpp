@@ -23,6 +23,14 @@ http_request json_post(std::string target, std::string body) {
 
 }  // namespace
 
+void describe_peer(const peer_profile& peer, proto::register_request& r) {
+  r.peer_id = peer.peer_id;
+  r.upload_addr = peer.upload_addr;
+  r.idc = peer.idc;
+  r.location = peer.location;
+  r.upload_slots = peer.upload_slots;
+}
+
 supernode_client::supernode_client(asio::any_io_executor ex, std::vector<host_port> supernodes,
                                    http_client_options opts)
     : ex_(std::move(ex)), list_(std::move(supernodes)), opts_(std::move(opts)) {}

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "damselfly/common/http_client.hpp"
+#include "damselfly/dfget/downloader.hpp"
 #include "damselfly/proto/messages.hpp"
 #include "damselfly/proto/supernode_list.hpp"
 
@@ -55,8 +56,9 @@ class supernode_client {
   boost::asio::awaitable<supernode_answer<proto::task_info>> register_task(
       const proto::register_request& r);
   /// POST /api/v1/tasks/{task}/peers/{peer}/sync at the bound supernode.
-  boost::asio::awaitable<supernode_answer<proto::sync_response>> sync(
-      const std::string& task_id, const std::string& peer_id, const proto::sync_request& s);
+  boost::asio::awaitable<supernode_answer<proto::sync_response>> sync(const std::string& task_id,
+                                                                      const std::string& peer_id,
+                                                                      const proto::sync_request& s);
   /// DELETE /api/v1/tasks/{task}/peers/{peer} at the bound supernode; best effort.
   boost::asio::awaitable<void> leave(const std::string& task_id, const std::string& peer_id);
   /// POST /api/v1/hosts/{host}/heartbeat at the list's first choice.
@@ -75,6 +77,9 @@ class supernode_client {
   std::map<std::size_t, std::unique_ptr<http_client>> clients_;
   std::optional<std::size_t> bound_;
 };
+
+/// Fills the registration fields that describe the registering peer.
+void describe_peer(const peer_profile& peer, proto::register_request& r);
 
 /// "supernode refused WHAT (STATUS): MESSAGE" for a refused answer.
 template <class T>

@@ -23,7 +23,7 @@ http_client_options heartbeat_client_options() {
 }  // namespace
 
 supernode_link::supernode_link(asio::any_io_executor ex, const daemon_config& cfg,
-                               task_cache& tasks, const daemon_identity& me)
+                               task_cache& tasks, const peer_profile& me)
     : ex_(ex),
       cfg_(cfg),
       tasks_(tasks),
@@ -42,9 +42,9 @@ asio::awaitable<void> supernode_link::run() {
 
 asio::awaitable<void> supernode_link::heartbeat_once() {
   proto::heartbeat_request hb;
-  hb.upload_addr = me_.advertise;
+  hb.upload_addr = me_.upload_addr;
   hb.tasks = tasks_.serving();
-  auto answer = co_await client_.heartbeat(me_.host_id, hb);
+  auto answer = co_await client_.heartbeat(me_.peer_id, hb);
   if (!answer) co_return;  // an unreachable supernode: the next heartbeat tries the next one
   for (const auto& id : answer.value->unknown_tasks) {
     auto tf = tasks_.find(id);
@@ -57,11 +57,7 @@ asio::awaitable<void> supernode_link::announce(const std::shared_ptr<task_file>&
   if (m.identity.url.empty()) co_return;
   proto::register_request r;
   r.identity = m.identity;
-  r.peer_id = me_.host_id;
-  r.upload_addr = me_.advertise;
-  r.idc = cfg_.idc;
-  r.location = cfg_.location;
-  r.upload_slots = cfg_.upload_slots;
+  describe_peer(me_, r);
   r.bitmap = proto::encode_bitmap(m.have);
   r.version = m.version;
   auto answer = co_await client_.register_task(r);

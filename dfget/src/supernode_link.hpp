@@ -13,12 +13,6 @@
 
 namespace damselfly::dfget {
 
-/// Who this daemon is to the cluster, known once its piece server listens.
-struct daemon_identity {
-  std::string host_id;
-  std::string advertise;  ///< "host:port" peers fetch pieces from
-};
-
 /// Heartbeats every cfg.heartbeat_interval with the tasks this host serves;
 /// tasks a (restarted) supernode does not know are announced again with
 /// their bitmaps, and pieces of a source that moved on are dropped. Downloads
@@ -26,7 +20,7 @@ struct daemon_identity {
 class supernode_link {
  public:
   supernode_link(boost::asio::any_io_executor ex, const daemon_config& cfg, task_cache& tasks,
-                 const daemon_identity& me);
+                 const peer_profile& me);
 
   /// Heartbeats until cancelled; evicts by the cache limits after each.
   boost::asio::awaitable<void> run();
@@ -38,7 +32,7 @@ class supernode_link {
   boost::asio::any_io_executor ex_;
   const daemon_config& cfg_;
   task_cache& tasks_;
-  const daemon_identity& me_;
+  const peer_profile& me_;  ///< this host, known once its piece server listens
   supernode_client client_;
 };
 

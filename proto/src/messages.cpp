@@ -3,9 +3,9 @@
 #include "damselfly/proto/messages.hpp"
 
 #include <nlohmann/json.hpp>
-#include <utility>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 namespace damselfly::proto {
 
@@ -92,17 +92,20 @@ void optional_string_map(const json& j, const std::string& name,
 /// One table per enum gives both directions of its wire names.
 constexpr std::pair<task_state, std::string_view> task_state_names[]{
     {task_state::running, "running"}, {task_state::done, "done"}, {task_state::failed, "failed"}};
-constexpr std::pair<piece_status, std::string_view> piece_status_names[]{{piece_status::ok, "ok"},
-                                                      {piece_status::bad_digest, "bad_digest"},
-                                                      {piece_status::unreachable, "unreachable"},
-                                                      {piece_status::error, "error"}};
-constexpr std::pair<local_command, std::string_view> local_command_names[]{{local_command::download, "download"},
-                                                        {local_command::cache_list, "cache_list"},
-                                                        {local_command::cache_rm, "cache_rm"},
-                                                        {local_command::cache_gc, "cache_gc"}};
-constexpr std::pair<local_event_kind, std::string_view> local_event_names[]{{local_event_kind::progress, "progress"},
-                                                         {local_event_kind::done, "done"},
-                                                         {local_event_kind::error, "error"}};
+constexpr std::pair<piece_status, std::string_view> piece_status_names[]{
+    {piece_status::ok, "ok"},
+    {piece_status::bad_digest, "bad_digest"},
+    {piece_status::unreachable, "unreachable"},
+    {piece_status::error, "error"}};
+constexpr std::pair<local_command, std::string_view> local_command_names[]{
+    {local_command::download, "download"},
+    {local_command::cache_list, "cache_list"},
+    {local_command::cache_rm, "cache_rm"},
+    {local_command::cache_gc, "cache_gc"}};
+constexpr std::pair<local_event_kind, std::string_view> local_event_names[]{
+    {local_event_kind::progress, "progress"},
+    {local_event_kind::done, "done"},
+    {local_event_kind::error, "error"}};
 
 template <class E, std::size_t N>
 std::string_view name_of(const std::pair<E, std::string_view> (&table)[N], E value) noexcept {

@@ -159,8 +159,7 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
 }
 
 // By value: the route handler that calls this returns the awaitable before it runs.
-asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
-                                         std::string peer) {
+asio::awaitable<http_response> api::sync(http_request& req, std::string task_id, std::string peer) {
   auto msg = proto::decode<proto::sync_request>(req.body);
   if (!msg) co_return json_error(400, "bad_request", msg.error.message, msg.error.field);
   auto& s = *msg.value;
@@ -210,8 +209,7 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   co_return http_response::json(200, proto::encode(out));
 }
 
-void api::assign(task& t, const std::string& peer, std::uint32_t want,
-                 proto::sync_response& out) {
+void api::assign(task& t, const std::string& peer, std::uint32_t want, proto::sync_response& out) {
   for (const auto& d : t.swarm.assign(peer, want, task::clock::now())) {
     auto range = piece_at(d.piece,
                           t.content_length >= 0 ? static_cast<std::uint64_t>(t.content_length)
@@ -280,17 +278,17 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
   std::string asker(req.headers.get("X-Damselfly-Peer").value_or(""));
   std::weak_ptr<task> weak = t;
   resp.file->on_sent = [this, weak, asker, want = resp.file->length](std::uint64_t n) {
-                           upload_bytes_.add(n);
-                           auto live = weak.lock();
-                           if (n >= want || asker.empty() || !live) return;
-                           if (!live->swarm.has_peer(asker)) return;
-                           spdlog::info(
-                               "task {}: peer {} dropped a piece upload; releasing its "
-                               "assignments",
-                               live->id.substr(0, 12), asker);
-                           live->swarm.leave(asker);
-                           live->notify();
-                         };
+    upload_bytes_.add(n);
+    auto live = weak.lock();
+    if (n >= want || asker.empty() || !live) return;
+    if (!live->swarm.has_peer(asker)) return;
+    spdlog::info(
+        "task {}: peer {} dropped a piece upload; releasing its "
+        "assignments",
+        live->id.substr(0, 12), asker);
+    live->swarm.leave(asker);
+    live->notify();
+  };
   if (upload_limiter_) {
     resp.file->pace = make_pacer(upload_limiter_);
   }

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "damselfly/common/file_io.hpp"
 #include "damselfly/common/logging.hpp"
@@ -20,8 +22,12 @@
 #include "damselfly/common/yaml_config.hpp"
 #include "damselfly/supernode/supernode.hpp"
 
-int main(int argc, char** argv) {
-  using namespace damselfly;
+namespace {
+
+using namespace damselfly;
+
+/// Everything the command line sets, before checking.
+struct cli_options {
   supernode::supernode_config cfg;
   std::string log_level = "info";
   std::string log_file;
@@ -31,125 +37,135 @@ int main(int argc, char** argv) {
   unsigned recheck_s = 30;
   unsigned peer_timeout_s = 15;
   std::string upload_rate = "0";
+  std::string cache_quota = "0";
+  std::string min_free = "0";
+  unsigned cache_ttl_s = 0;
+  tls_options tls;
+};
 
-  CLI::App app{
-      "Damselfly supernode: fetches each source once, caches it in pieces and schedules peers"};
-  app.set_version_flag("--version", "supernode 0.1.0");
-  app.add_option("--listen", cfg.listen, "Address and port of the HTTP API and piece server")
+void add_flags(CLI::App& app, cli_options& o) {
+  app.add_option("--listen", o.cfg.listen, "Address and port of the HTTP API and piece server")
       ->capture_default_str();
-  app.add_option("--data-dir", cfg.data_dir, "Directory of the piece cache")->capture_default_str();
-  app.add_option("--piece-size", piece_size,
+  app.add_option("--data-dir", o.cfg.data_dir, "Directory of the piece cache")
+      ->capture_default_str();
+  app.add_option("--piece-size", o.piece_size,
                  "Fixed piece size like 4M; 0 chooses by file size (1-16 MiB, ~256 pieces)")
       ->capture_default_str();
-  app.add_option("--origin-concurrency", cfg.origin_concurrency,
+  app.add_option("--origin-concurrency", o.cfg.origin_concurrency,
                  "Parallel Range requests to the origin per task")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
-  app.add_option("--origin-timeout", origin_timeout_s,
+  app.add_option("--origin-timeout", o.origin_timeout_s,
                  "Seconds an origin connection may stall before the fetch fails")
       ->capture_default_str()
       ->check(CLI::Range(1u, 3600u));
-  tls_options tls;
-  add_tls_flags(app, tls);
-  app.add_option("--recheck-interval", recheck_s,
+  add_tls_flags(app, o.tls);
+  app.add_option("--recheck-interval", o.recheck_s,
                  "Seconds between re-checks of a cached file's ETag/Last-Modified at the origin")
       ->capture_default_str();
-  app.add_option("--seed-slots", cfg.seed_slots,
+  app.add_option("--seed-slots", o.cfg.seed_slots,
                  "Concurrent piece uploads per task served by the supernode itself")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1024u));
-  app.add_option("--peer-upload-slots", cfg.peer_upload_slots,
+  app.add_option("--peer-upload-slots", o.cfg.peer_upload_slots,
                  "Concurrent uploads assumed for a peer that does not say")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1024u));
-  app.add_option("--upload-rate", upload_rate,
+  app.add_option("--upload-rate", o.upload_rate,
                  "Piece upload rate of the supernode per second, like 100M; 0 is unlimited")
       ->capture_default_str();
-  app.add_option("--peer-timeout", peer_timeout_s,
+  app.add_option("--peer-timeout", o.peer_timeout_s,
                  "Seconds without a sync or heartbeat after which a peer is dropped")
       ->capture_default_str()
       ->check(CLI::Range(1u, 3600u));
-  std::string cache_quota = "0", min_free = "0";
-  unsigned cache_ttl_s = 0;
   app.add_option(
-         "--cache-quota", cache_quota,
+         "--cache-quota", o.cache_quota,
          "Evict cached files (least recently used first) above this size, like 500G; 0: none")
       ->capture_default_str();
-  app.add_option("--min-free", min_free,
+  app.add_option("--min-free", o.min_free,
                  "Evict cached files while the disk has less than this free, like 20G; 0: none")
       ->capture_default_str();
-  app.add_option("--cache-ttl", cache_ttl_s,
+  app.add_option("--cache-ttl", o.cache_ttl_s,
                  "Evict cached files nobody asked for in this many seconds; 0: keep")
       ->capture_default_str();
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
-  app.add_option("--log-file", log_file, "Log to this file instead of stderr");
-  app.add_option("--port-file", port_file,
+  app.add_option("--log-file", o.log_file, "Log to this file instead of stderr");
+  app.add_option("--port-file", o.port_file,
                  "Write the bound port here once listening (useful with --listen ADDR:0)");
-  add_yaml_config_option(app);
+}
 
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "supernode: error: %s\n", message.c_str());
+  return 2;
+}
+
+/// Turns the flags into the supernode's configuration; the message of the first bad one.
+std::optional<std::string> finish_config(cli_options& o) {
+  auto& cfg = o.cfg;
+  auto size = parse_size(o.piece_size);
+  if (!size || (*size != 0 && (*size < 16 * 1024 || *size > (1ull << 30))))
+    return "--piece-size must be 0 or between 16K and 1G";
+  cfg.sizing.fixed_size = *size;
+  cfg.origin_timeout = std::chrono::seconds(o.origin_timeout_s);
+  std::string tls_why;
+  auto tls_ctx = tls_context::create(o.tls, &tls_why);
+  if (!tls_ctx) return tls_why;
+  cfg.origin_tls = *tls_ctx;
+  cfg.recheck_interval = std::chrono::seconds(o.recheck_s);
+  cfg.peer_timeout = std::chrono::seconds(o.peer_timeout_s);
+  auto rate = parse_size(o.upload_rate);
+  if (!rate) return "--upload-rate must be a size like 100M or 0";
+  cfg.upload_rate = *rate;
+  auto quota = parse_size(o.cache_quota);
+  auto floor = parse_size(o.min_free);
+  if (!quota || !floor) return "--cache-quota and --min-free are sizes like 500G, or 0";
+  cfg.cache_quota = *quota;
+  cfg.min_free = *floor;
+  cfg.cache_ttl = std::chrono::seconds(o.cache_ttl_s);
+  return std::nullopt;
+}
+
+/// Serves until SIGTERM/SIGINT; the process exit code.
+int serve(const cli_options& o) {
+  std::signal(SIGPIPE, SIG_IGN);
+  boost::asio::io_context io(1);
+  auto node = std::make_unique<supernode::supernode>(io.get_executor(), o.cfg);
+  auto port = node->start();
+  if (!port) {
+    std::fprintf(stderr, "supernode: error: cannot start on %s with data dir %s: %s\n",
+                 o.cfg.listen.c_str(), o.cfg.data_dir.c_str(), port.error().message().c_str());
+    return 1;
+  }
+  if (!o.port_file.empty() && replace_file(o.port_file, std::to_string(*port) + "\n")) {
+    std::fprintf(stderr, "supernode: error: cannot write --port-file %s\n", o.port_file.c_str());
+    return 1;
+  }
+  bool clean = run_until_signalled(
+      io, {[&] { node->stop(); }, [&] { return node->connections(); }, [&] { node->cancel(); }});
+  // Something that ignored its cancellation may still refer to the node: keep it.
+  if (!clean) (void)node.release();
+  spdlog::shutdown();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cli_options o;
+  CLI::App app{
+      "Damselfly supernode: fetches each source once, caches it in pieces and schedules peers"};
+  app.set_version_flag("--version", "supernode 0.1.0");
+  add_flags(app, o);
+  add_yaml_config_option(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  auto size = parse_size(piece_size);
-  if (!size || (*size != 0 && (*size < 16 * 1024 || *size > (1ull << 30)))) {
-    std::fprintf(stderr, "supernode: error: --piece-size must be 0 or between 16K and 1G\n");
-    return 2;
-  }
-  cfg.sizing.fixed_size = *size;
-  cfg.origin_timeout = std::chrono::seconds(origin_timeout_s);
-  std::string tls_why;
-  auto tls_ctx = tls_context::create(tls, &tls_why);
-  if (!tls_ctx) {
-    std::fprintf(stderr, "supernode: error: %s\n", tls_why.c_str());
-    return 2;
-  }
-  cfg.origin_tls = *tls_ctx;
-  cfg.recheck_interval = std::chrono::seconds(recheck_s);
-  cfg.peer_timeout = std::chrono::seconds(peer_timeout_s);
-  auto rate = parse_size(upload_rate);
-  if (!rate) {
-    std::fprintf(stderr, "supernode: error: --upload-rate must be a size like 100M or 0\n");
-    return 2;
-  }
-  cfg.upload_rate = *rate;
-  auto quota = parse_size(cache_quota);
-  auto floor = parse_size(min_free);
-  if (!quota || !floor) {
-    std::fprintf(stderr,
-                 "supernode: error: --cache-quota and --min-free are sizes like 500G, or 0\n");
-    return 2;
-  }
-  cfg.cache_quota = *quota;
-  cfg.min_free = *floor;
-  cfg.cache_ttl = std::chrono::seconds(cache_ttl_s);
-  if (setup_logging("supernode", log_level, log_file)) {
-    std::fprintf(stderr, "supernode: error: bad --log-level or unwritable --log-file\n");
-    return 2;
-  }
-  std::signal(SIGPIPE, SIG_IGN);
-
-  boost::asio::io_context io(1);
-  auto node = std::make_unique<supernode::supernode>(io.get_executor(), cfg);
-  auto port = node->start();
-  if (!port) {
-    std::fprintf(stderr, "supernode: error: cannot start on %s with data dir %s: %s\n",
-                 cfg.listen.c_str(), cfg.data_dir.c_str(), port.error().message().c_str());
-    return 1;
-  }
-  if (!port_file.empty()) {
-    if (replace_file(port_file, std::to_string(*port) + "\n")) {
-      std::fprintf(stderr, "supernode: error: cannot write --port-file %s\n", port_file.c_str());
-      return 1;
-    }
-  }
-  bool clean = run_until_signalled(io, {[&] { node->stop(); }, [&] { return node->connections(); },
-                                        [&] { node->cancel(); }});
-  // Something that ignored its cancellation may still refer to the node: keep it.
-  if (!clean) (void)node.release();
-  spdlog::shutdown();
-  return 0;
+  if (auto bad = finish_config(o)) return usage_error(*bad);
+  if (setup_logging("supernode", o.log_level, o.log_file))
+    return usage_error("bad --log-level or unwritable --log-file");
+  return serve(o);
 }

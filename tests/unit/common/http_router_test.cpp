@@ -99,7 +99,8 @@ TEST(http_router, find_is_pure_and_reports_parameters) {
 TEST(http_router, middleware_runs_in_order_and_can_answer_instead_of_the_handler) {
   auto r = supernode_like();
   std::vector<std::string> seen;
-  r.use([&](const http_request&, const route& rt, const route_params&) -> std::optional<http_response> {
+  r.use([&](const http_request&, const route& rt,
+            const route_params&) -> std::optional<http_response> {
     seen.push_back("first:" + rt.name);
     return std::nullopt;
   });
@@ -110,7 +111,8 @@ TEST(http_router, middleware_runs_in_order_and_can_answer_instead_of_the_handler
       return http_response::error(401, "unauthorized", "who are you?");
     return std::nullopt;
   });
-  r.use([&](const http_request&, const route& rt, const route_params&) -> std::optional<http_response> {
+  r.use([&](const http_request&, const route& rt,
+            const route_params&) -> std::optional<http_response> {
     seen.push_back("third:" + rt.name);
     return std::nullopt;
   });

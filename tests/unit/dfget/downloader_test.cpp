@@ -182,7 +182,8 @@ TEST(Downloader, CorruptPieceIsReportedAndFetchedAgain) {
   EXPECT_EQ(r.written, sn.content);
   EXPECT_EQ(r.outcome.summary.failed_pieces, 2u);
   int bad = 0;
-  for (const auto& res : sn.results) bad += res.piece == 2 && res.status == proto::piece_status::bad_digest;
+  for (const auto& res : sn.results)
+    bad += res.piece == 2 && res.status == proto::piece_status::bad_digest;
   EXPECT_EQ(bad, 2);
 }
 

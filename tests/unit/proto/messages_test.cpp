@@ -147,14 +147,15 @@ TEST(ProtoGolden, SyncResponseAsksCrowdsToBatchReports) {
 }
 
 TEST(ProtoVocabulary, PieceStatusesLocalCommandsAndEventsHaveOneWireNameEach) {
-  for (auto st : {piece_status::ok, piece_status::bad_digest, piece_status::unreachable,
-                  piece_status::error})
+  for (auto st :
+       {piece_status::ok, piece_status::bad_digest, piece_status::unreachable, piece_status::error})
     EXPECT_EQ(parse_piece_status(to_string(st)), st);
   EXPECT_FALSE(parse_piece_status("fine"));
   auto bad = decode<sync_request>(R"({"results": [{"piece": 1, "status": "fine"}]})");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error.field, "results[0].status");
-  auto rm = round_trip<local_request>(R"({"command": "cache_rm", "task": "abc", "url": "", "output": ""})");
+  auto rm = round_trip<local_request>(
+      R"({"command": "cache_rm", "task": "abc", "url": "", "output": ""})");
   EXPECT_EQ(rm.command, local_command::cache_rm);
   EXPECT_FALSE(decode<local_request>(R"({"command": "format_disk"})"));
   auto ev = round_trip<local_event>(R"({"event": "progress", "bytes": 5, "total": 10})");

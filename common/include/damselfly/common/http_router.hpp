@@ -39,8 +39,8 @@ using route_handler =
 
 /// Runs, in the order added, before the handler of a matched route; a response
 /// it returns is the answer and the handler does not run (authentication goes here).
-using route_middleware =
-    std::function<std::optional<http_response>(const http_request&, const route&, const route_params&)>;
+using route_middleware = std::function<std::optional<http_response>(
+    const http_request&, const route&, const route_params&)>;
 
 /// Dispatches requests by method and path. Path segments are split at '/'
 /// (empty ones ignored); `{name}` matches exactly one non-empty segment.

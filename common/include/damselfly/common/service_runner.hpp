@@ -14,9 +14,9 @@ namespace damselfly {
 
 /// What a service gives run_until_signalled().
 struct service_hooks {
-  std::function<void()> stop;           ///< stop accepting; work in progress goes on
-  std::function<std::size_t()> busy;    ///< work in progress (open connections)
-  std::function<void()> cancel;         ///< cancel what still runs
+  std::function<void()> stop;         ///< stop accepting; work in progress goes on
+  std::function<std::size_t()> busy;  ///< work in progress (open connections)
+  std::function<void()> cancel;       ///< cancel what still runs
 };
 
 /// Tells the service manager READY=1 (sd_notify, when under systemd), runs

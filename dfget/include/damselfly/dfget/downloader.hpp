@@ -55,6 +55,16 @@ struct download_counters {
   metric_value* failed_other = nullptr;
 };
 
+/// How a peer describes itself to the supernode when it registers.
+struct peer_profile {
+  std::string peer_id;  ///< empty: the engine generates one
+  /// Where this peer serves pieces to others ("host:port"); empty: it serves none.
+  std::string upload_addr;
+  std::string idc;
+  std::string location;
+  unsigned upload_slots = 0;  ///< 0: the supernode's default
+};
+
 struct downloader_options {
   std::vector<host_port> supernodes;  ///< tried in order for registration
   unsigned parallel = 8;              ///< pieces in flight
@@ -67,12 +77,7 @@ struct downloader_options {
   std::chrono::milliseconds stall_timeout{120'000};
   /// Whole-download limit; zero means none.
   std::chrono::milliseconds total_timeout{0};
-  std::string peer_id;  ///< empty: one is generated
-  /// Where this peer serves pieces to others ("host:port"); empty: it serves none.
-  std::string upload_addr;
-  std::string idc;
-  std::string location;
-  unsigned upload_slots = 0;  ///< 0: the supernode's default
+  peer_profile peer;
   /// Download rate cap in bytes/s for this download; 0 is unlimited.
   std::uint64_t download_rate = 0;
   /// A cap shared by every download of the process (the daemon's total limit);

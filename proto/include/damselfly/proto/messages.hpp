@@ -54,7 +54,7 @@ struct register_request {
   std::string idc;                 ///< the peer's IDC, for source preference
   std::string location;            ///< "a|b|c": more shared leading parts is closer
   std::uint32_t upload_slots = 0;  ///< concurrent uploads it accepts; 0: the supernode's default
-  std::string bitmap;  ///< pieces already held (after a restart), see encode_bitmap
+  std::string bitmap;              ///< pieces already held (after a restart), see encode_bitmap
   std::string version;  ///< the source version `bitmap` belongs to; another version voids it
 };
 

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+// dfget's flags, grouped in --help the way users arrive: wget, Dragonfly, Damselfly.
+#include "cli_flags.hpp"
+
+#include <map>
+
+namespace damselfly::dfget {
+
+namespace {
+
+void add_identity_flags(CLI::App& app, download_flags& f) {
+  app.add_option("url", f.url, "URL to download");
+  app.add_option("-u,--url", f.url_flag, "URL to download (Dragonfly spelling)");
+  app.add_option("-O,-o,--output", f.output,
+                 "Output file (or directory: the URL's file name is used)");
+  app.add_option("--digest", f.digest, "Expected digest of the whole file: sha256:HEX or md5:HEX");
+  app.add_option("-m,--md5", f.md5, "Expected MD5 of the whole file (same as --digest md5:HEX)");
+  app.add_option("--tag", f.tag,
+                 "Tag that separates otherwise identical URLs into different tasks");
+  app.add_option("-i,--identifier", f.identifier,
+                 "Content identifier used for the task id instead of a digest");
+  app.add_option(
+      "-f,--filter", f.filter,
+      "Query parameters ignored for task identity, separated by '&' (e.g. 'Expires&Signature')");
+  app.add_option("--header", f.headers, "Header sent to the origin, 'Name: value'; repeatable");
+}
+
+void add_transfer_flags(CLI::App& app, download_flags& f) {
+  app.add_option("--supernode,-n,--node", f.supernodes,
+                 "Supernode HOST:PORT; repeat or separate with commas to give fallbacks")
+      ->delimiter(',');
+  app.add_option("--parallel", f.parallel, "Pieces downloaded in parallel")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
+  app.add_option("--timeout", f.timeout_s, "Give up after this many seconds (0: no limit)")
+      ->capture_default_str();
+  app.add_flag("--standalone", f.standalone, "Run the download engine inside this process");
+  app.add_option("--progress", f.progress,
+                 "bar, json (one event per line on stdout) or none; default: bar on a terminal");
+  app.add_flag("-b,--showbar", f.showbar, "Same as --progress=bar");
+  app.add_option("--limit-rate,-s,--locallimit", f.limit_rate,
+                 "Download rate cap per second for this download, like 20M");
+  app.add_option("--totallimit", f.total_limit,
+                 "Download rate cap per second over all downloads of a daemon dfget starts, like "
+                 "100M (in-process: same as --limit-rate)");
+  add_tls_flags(app, f.tls, ",--no-check-certificate");
+  app.add_flag("-c,--continue", f.resume,
+               "Keep the pieces of an interrupted in-process download and resume them next time");
+  app.add_option("--tries", f.tries, "Attempts per piece before the download fails")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 100u));
+  app.add_flag("--no-back-source,--notbs", f.no_back_source,
+               "Fail instead of downloading straight from the origin when no supernode answers");
+  app.add_flag("-q,--quiet", f.quiet, "Print nothing on success");
+  app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+}
+
+void add_own_daemon_flags(CLI::App& app, download_flags& f) {
+  app.add_option(
+      "--daemon-data-dir", f.daemon_data_dir,
+      "Data dir of a daemon dfget starts itself (default: /var/lib/damselfly/dfget for root)");
+  app.add_option("--daemon-listen", f.daemon_listen,
+                 "Piece server address of a daemon dfget starts itself")
+      ->capture_default_str();
+  app.add_option("--idle-exit", f.idle_exit_s,
+                 "A daemon dfget starts itself exits after this many idle seconds")
+      ->capture_default_str();
+  app.add_option("--daemon-socket", f.daemon_socket,
+                 "Hand the download to the dfget daemon listening on this unix socket");
+}
+
+void group_help(CLI::App& app) {
+  const std::string download = "Download (wget and Dragonfly spellings)";
+  const std::map<std::string, std::string> groups{
+      {"--url", download},
+      {"--output", download},
+      {"--header", download},
+      {"--timeout", download},
+      {"--tries", download},
+      {"--limit-rate", download},
+      {"--totallimit", download},
+      {"--continue", download},
+      {"--quiet", download},
+      {"--ca-cert", "HTTPS origins"},
+      {"--insecure", "HTTPS origins"},
+      {"--digest", "Verification"},
+      {"--md5", "Verification"},
+      {"--tag", "Task identity"},
+      {"--identifier", "Task identity"},
+      {"--filter", "Task identity"},
+      {"--supernode", "Damselfly"},
+      {"--daemon-socket", "Damselfly"},
+      {"--standalone", "Damselfly"},
+      {"--no-back-source", "Damselfly"},
+      {"--parallel", "Damselfly"},
+      {"--progress", "Output"},
+      {"--showbar", "Output"},
+      {"--log-level", "Output"},
+  };
+  for (auto* opt : app.get_options()) {
+    if (auto it = groups.find(opt->get_name()); it != groups.end()) opt->group(it->second);
+  }
+}
+
+void add_daemon_limits(CLI::App& cmd, daemon_flags& f) {
+  cmd.add_option("--upload-rate", f.upload_rate,
+                 "Upload cap per second over all peers, like 8M; 0: none")
+      ->capture_default_str();
+  cmd.add_option("--download-rate", f.download_rate,
+                 "Download cap per second per download, like 8M; 0: none")
+      ->capture_default_str();
+  cmd.add_option("--total-limit,--totallimit", f.total_limit,
+                 "Download cap per second over all downloads together, like 100M; 0: none")
+      ->capture_default_str();
+  cmd.add_option("--upload-slots", f.cfg.upload_slots, "Concurrent uploads; more get 503")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1024u));
+  cmd.add_option("--parallel", f.cfg.parallel, "Pieces in flight per download")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
+  cmd.add_option(
+         "--cache-quota", f.cache_quota,
+         "Evict finished tasks (least recently used first) above this size, like 50G; 0: none")
+      ->capture_default_str();
+  cmd.add_option("--min-free", f.min_free,
+                 "Evict finished tasks while the disk has less than this free, like 10G; 0: none")
+      ->capture_default_str();
+  cmd.add_option("--cache-ttl", f.cache_ttl_s,
+                 "Evict finished tasks unused for this many seconds; 0: keep")
+      ->capture_default_str();
+}
+
+}  // namespace
+
+void add_download_flags(CLI::App& app, download_flags& f) {
+  add_identity_flags(app, f);
+  add_transfer_flags(app, f);
+  add_own_daemon_flags(app, f);
+  group_help(app);
+}
+
+CLI::App* add_daemon_command(CLI::App& app, daemon_flags& f) {
+  auto* cmd = app.add_subcommand(
+      "daemon", "Run the dfget daemon: downloads for local clients and serves pieces to peers");
+  cmd->add_option("--listen", f.cfg.listen, "Address and port of the piece server")
+      ->capture_default_str();
+  cmd->add_option("--advertise", f.cfg.advertise,
+                  "HOST:PORT peers use to reach this daemon (default: the listen address)");
+  cmd->add_option("--data-dir", f.cfg.data_dir, "Where pieces are kept")->capture_default_str();
+  cmd->add_option("--supernode,-n,--node", f.supernodes, "Supernode HOST:PORT; repeatable")
+      ->delimiter(',')
+      ->required();
+  cmd->add_option("--socket", f.cfg.socket_path, "Unix socket for local dfget clients")
+      ->capture_default_str();
+  cmd->add_option("--idc", f.cfg.idc, "This host's IDC (peers in the same IDC are preferred)");
+  cmd->add_option("--location", f.cfg.location, "This host's location, like region|zone|rack");
+  add_daemon_limits(*cmd, f);
+  cmd->add_option("--idle-exit", f.idle_exit_s,
+                  "Exit after this many seconds without clients, downloads or uploads; 0: never")
+      ->capture_default_str();
+  cmd->add_option("--log-level", f.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+  cmd->add_option("--log-file", f.log_file, "Log to this file instead of stderr");
+  return cmd;
+}
+
+CLI::App* add_cache_command(CLI::App& app, cache_flags& f) {
+  auto* cmd =
+      app.add_subcommand("cache", "List, remove or garbage-collect the daemon's cached tasks");
+  cmd->add_option("action", f.action, "list, rm or gc")
+      ->required()
+      ->check(CLI::IsMember({"list", "rm", "gc"}));
+  cmd->add_option("task", f.task, "The task id to remove (rm)");
+  cmd->fallthrough();
+  return cmd;
+}
+
+}  // namespace damselfly::dfget

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+// dfget's command line: what each command's flags set, before any checking.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "damselfly/common/tls_flags.hpp"
+#include "damselfly/dfget/daemon.hpp"
+
+namespace damselfly::dfget {
+
+/// `dfget URL -O FILE` (the default command).
+struct download_flags {
+  std::string url, url_flag, output;
+  std::string digest, md5, tag, identifier, filter;
+  std::vector<std::string> supernodes, headers;
+  unsigned parallel = 8;
+  unsigned timeout_s = 0;
+  bool standalone = false;
+  bool quiet = false;
+  std::string log_level = "warn";
+  std::string progress;
+  bool showbar = false;
+  std::string limit_rate = "0", total_limit = "0";
+  tls_options tls;
+  bool resume = false;
+  unsigned tries = 5;
+  bool no_back_source = false;
+  std::string daemon_socket;
+  // A daemon dfget starts itself:
+  std::string daemon_data_dir, daemon_listen = "0.0.0.0:65002";
+  unsigned idle_exit_s = 600;
+};
+
+/// `dfget daemon`.
+struct daemon_flags {
+  daemon_config cfg;
+  std::vector<std::string> supernodes;
+  std::string upload_rate = "0", download_rate = "0", total_limit = "0";
+  std::string cache_quota = "0", min_free = "0";
+  unsigned cache_ttl_s = 0;
+  unsigned idle_exit_s = 0;
+  std::string log_level = "info", log_file;
+};
+
+/// `dfget cache list|rm|gc`.
+struct cache_flags {
+  std::string action, task;
+};
+
+void add_download_flags(CLI::App& app, download_flags& f);
+CLI::App* add_daemon_command(CLI::App& app, daemon_flags& f);
+CLI::App* add_cache_command(CLI::App& app, cache_flags& f);
+
+}  // namespace damselfly::dfget

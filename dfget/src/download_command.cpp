@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: Apache-2.0
+// `dfget URL -O FILE`: checking the flags, then the download through a daemon or in-process.
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+
+#include "commands.hpp"
+#include "damselfly/common/logging.hpp"
+#include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/common/task_id.hpp"
+#include "damselfly/common/tls_context.hpp"
+#include "damselfly/common/url.hpp"
+#include "damselfly/dfget/daemon_client.hpp"
+#include "damselfly/dfget/daemon_launcher.hpp"
+#include "damselfly/dfget/downloader.hpp"
+#include "damselfly/dfget/exit_codes.hpp"
+#include "damselfly/dfget_storage/output_file.hpp"
+#include "damselfly/dfget_storage/resume_record.hpp"
+#include "progress_printer.hpp"
+#include "summary.hpp"
+
+namespace damselfly::dfget {
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+
+namespace {
+
+/// A download whose flags have been checked.
+struct download_job {
+  download_request req;
+  downloader_options opts;
+  fs::path out_path;
+  bool via_daemon = false;
+  std::string daemon_socket;
+  std::uint64_t limit_rate = 0;
+};
+
+/// What to download: URL, identity, digest, origin headers and trust. An exit
+/// code when a flag is bad (reported already).
+std::optional<int> check_request(download_flags& f, download_job& job) {
+  if (!f.tls.ca_file.empty()) f.tls.ca_file = fs::absolute(f.tls.ca_file).string();
+  std::string tls_why;
+  auto origin_tls = tls_context::create(f.tls, &tls_why);
+  if (!origin_tls) return fail(exit_usage, tls_why);
+  if (!f.url_flag.empty()) {
+    if (!f.url.empty() && f.url != f.url_flag) return fail(exit_usage, "two different URLs given");
+    f.url = f.url_flag;
+  }
+  if (f.url.empty()) return fail(exit_usage, "no URL given (dfget URL -O FILE)");
+  if (!http_url::parse(f.url)) return fail(exit_usage, "not an absolute http(s) URL: " + f.url);
+  auto& req = job.req;
+  req.identity = {f.url, split_filter_list(f.filter), f.tag, "", f.identifier, ""};
+  req.origin_tls = *origin_tls;
+  if (!f.digest.empty() && !f.md5.empty())
+    return fail(exit_usage, "give either --digest or --md5, not both");
+  std::string digest_text = f.md5.empty() ? f.digest : "md5:" + f.md5;
+  if (!digest_text.empty()) {
+    auto spec = digest_spec::parse(digest_text);
+    if (!spec)
+      return fail(exit_usage,
+                  "bad digest '" + digest_text + "': expected sha256:<64 hex> or md5:<32 hex>");
+    req.digest = *spec;
+    req.identity.digest = spec->to_string();
+  }
+  for (const auto& h : f.headers) {
+    auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0)
+      return fail(exit_usage, "bad --header '" + h + "': expected 'Name: value'");
+    std::string value = h.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    req.headers[h.substr(0, colon)] = value;
+  }
+  return std::nullopt;
+}
+
+/// With supernodes to give it, dfget works through a daemon, starting one
+/// when none answers; false when that failed (then the download runs in-process).
+bool reach_daemon(const download_flags& f, const std::string& socket) {
+  daemon_launch launch;
+  launch.executable = fs::read_symlink("/proc/self/exe");
+  launch.socket = socket;
+  launch.data_dir =
+      f.daemon_data_dir.empty() ? default_daemon_data_dir() : fs::path(f.daemon_data_dir);
+  launch.listen = f.daemon_listen;
+  launch.supernodes = f.supernodes;
+  launch.idle_exit_seconds = f.idle_exit_s;
+  launch.total_limit = f.total_limit;
+  if (auto ec = ensure_daemon(launch, std::chrono::seconds(15))) {
+    spdlog::warn(
+        "no dfget daemon on {} and none could be started ({}; see {}); downloading in-process",
+        socket, ec.message(), (launch.data_dir / "daemon.log").string());
+    return false;
+  }
+  return true;
+}
+
+/// How and where: supernodes, rates, the daemon or not, the output path.
+std::optional<int> check_route(const download_flags& f, download_job& job) {
+  auto rate = parse_size(f.limit_rate);
+  if (!rate)
+    return fail(exit_usage, "bad --limit-rate '" + f.limit_rate + "': expected a size like 20M");
+  auto total_rate = parse_size(f.total_limit);
+  if (!total_rate)
+    return fail(exit_usage, "bad --totallimit '" + f.total_limit + "': expected a size like 100M");
+  auto& opts = job.opts;
+  opts.parallel = f.parallel;
+  opts.total_timeout = std::chrono::seconds(f.timeout_s);
+  for (const auto& s : f.supernodes) {
+    auto hp = host_port::parse(s);
+    if (!hp || hp->port == 0)
+      return fail(exit_usage, "bad --supernode '" + s + "': expected HOST:PORT");
+    opts.supernodes.push_back(*hp);
+  }
+  // --standalone, or nothing to start a daemon with, keeps the download in-process.
+  job.via_daemon = !f.standalone && (!f.daemon_socket.empty() || !opts.supernodes.empty());
+  job.daemon_socket = f.daemon_socket.empty() ? default_daemon_socket().string() : f.daemon_socket;
+  if (job.via_daemon && !opts.supernodes.empty())
+    job.via_daemon = reach_daemon(f, job.daemon_socket);
+  opts.back_to_source = !f.no_back_source;
+  job.limit_rate = *rate;
+  opts.download_rate = *rate;
+  if (*total_rate > 0 && (opts.download_rate == 0 || *total_rate < opts.download_rate))
+    opts.download_rate = *total_rate;  // one download in-process: the total is its own cap
+  opts.max_piece_attempts = f.tries;
+  if (opts.supernodes.empty() && !job.via_daemon && f.no_back_source)
+    return fail(exit_usage,
+                "no supernode configured (--supernode HOST:PORT) and --no-back-source given");
+  if (f.output.empty()) return fail(exit_usage, "no output given (-O FILE)");
+  job.out_path = f.output;
+  std::error_code fec;
+  if (fs::is_directory(job.out_path, fec)) {
+    auto target = http_url::parse(f.url)->target;
+    std::string name = fs::path(target.substr(0, target.find('?'))).filename();
+    job.out_path /= name.empty() ? "index.html" : name;
+  }
+  return std::nullopt;
+}
+
+int via_daemon(const download_flags& f, const download_job& job, progress_printer& printer) {
+  auto fail_download = [&](int code, const std::string& message) {
+    printer.failed(code, message);
+    return fail(code, message);
+  };
+  proto::local_request lreq;
+  lreq.identity = job.req.identity;
+  lreq.output = fs::absolute(job.out_path).string();
+  lreq.headers = job.req.headers;
+  lreq.no_back_source = f.no_back_source;
+  lreq.ca_cert = f.tls.ca_file;
+  lreq.insecure = f.tls.insecure;
+  lreq.limit_rate = job.limit_rate;
+  std::error_code fec;
+  if (!fs::is_directory(fs::absolute(job.out_path).parent_path(), fec))
+    return fail(exit_local_io, "cannot create " + job.out_path.string() + ": no such directory");
+  const std::function<void(const proto::local_event&)> show = [&](const proto::local_event& e) {
+    printer.update(e.bytes, e.total);
+  };
+  auto verdict = run_via_daemon(job.daemon_socket, lreq, show, std::chrono::seconds(f.timeout_s));
+  if (!verdict) {
+    if (verdict.error() == errc::supernode_unreachable)
+      return fail_download(exit_supernode, "no dfget daemon answers on " + job.daemon_socket);
+    if (verdict.error() == errc::timeout)
+      return fail_download(exit_timeout,
+                           "download did not finish within " + std::to_string(f.timeout_s) + " s");
+    return fail_download(exit_internal, "the daemon broke off: " + verdict.error().message());
+  }
+  if (verdict->event == proto::local_event_kind::error)
+    return fail_download(verdict->exit_code, verdict->message);
+  printer.done(verdict->bytes, std::chrono::milliseconds(verdict->elapsed_ms),
+               verdict->from_supernode, verdict->from_peers, 0);
+  if (!f.quiet)
+    print_summary(job.out_path, {verdict->bytes, std::chrono::milliseconds(verdict->elapsed_ms),
+                                 verdict->from_supernode, verdict->from_peers, std::nullopt});
+  return exit_ok;
+}
+
+/// An in-process download: the engine writes into the output's temporary file.
+class in_process_download {
+ public:
+  in_process_download(const download_flags& f, download_job& job, progress_printer& printer)
+      : f_(f), job_(job), printer_(printer) {}
+
+  int run();
+
+ private:
+  void load_resume_record();
+  /// Runs the engine once; SIGINT/SIGTERM cancel it.
+  void run_engine();
+  int finish();
+  int fail_download(int code, const std::string& message) {
+    printer_.failed(code, message);
+    return fail(code, message);
+  }
+
+  const download_flags& f_;
+  download_job& job_;
+  progress_printer& printer_;
+  std::unique_ptr<output_file> out_;
+  std::optional<resume_record> record_;  ///< -c: what was verified before an interruption
+  std::string task_id_;
+  std::string recorded_version_;
+  std::uint64_t recorded_piece_size_ = 0;
+  download_outcome outcome_;
+  int interrupted_by_ = 0;
+};
+
+void in_process_download::load_resume_record() {
+  auto& req = job_.req;
+  record_.emplace(out_->temp_path());
+  auto id = make_task_id(req.identity);
+  task_id_ = id ? *id : req.identity.url;
+  auto kept = record_->load();
+  if (kept && kept->task_id == task_id_) {
+    req.have = kept->have;
+    req.version = kept->version;
+    req.piece_size = kept->piece_size;
+  }
+  recorded_version_ = req.version;
+  recorded_piece_size_ = req.piece_size;
+}
+
+void in_process_download::run_engine() {
+  asio::io_context io(1);
+  // Interrupted: nothing at the output path; the temporary goes too unless -c
+  // keeps it. The download is cancelled and unwinds; dfget exits 128+signal.
+  asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+  asio::cancellation_signal cancel_download;
+  stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    interrupted_by_ = sig;
+    std::fprintf(stderr, "dfget: interrupted%s\n",
+                 f_.resume ? "; run the same command with -c to resume" : "");
+    cancel_download.emit(asio::cancellation_type::terminal);
+  });
+  downloader engine(io.get_executor(), job_.opts);
+  const std::function<void(const download_progress&)> show = [&](const download_progress& p) {
+    if (record_ && p.piece_size > 0 && p.total_bytes >= 0 &&
+        (p.version != recorded_version_ || p.piece_size != recorded_piece_size_)) {
+      recorded_version_ = p.version;
+      recorded_piece_size_ = p.piece_size;
+      if (auto ec = record_->start({task_id_, p.version, p.piece_size, p.total_bytes, {}}))
+        spdlog::warn("cannot record the download's layout for -c: {}", ec.message());
+    }
+    printer_.update(p.bytes_done, p.total_bytes);
+  };
+  const std::function<void(std::uint64_t)> on_piece = [&](std::uint64_t piece) {
+    if (record_ && !recorded_version_.empty()) (void)record_->mark(piece);
+  };
+  asio::co_spawn(io, engine.run(job_.req, *out_, show, on_piece),
+                 asio::bind_cancellation_slot(cancel_download.slot(),
+                                              [&](std::exception_ptr ep, download_outcome o) {
+                                                stop_signals.cancel();
+                                                if (ep) {
+                                                  outcome_.ec = errc::io_error;
+                                                  outcome_.message = "internal error";
+                                                } else {
+                                                  outcome_ = std::move(o);
+                                                }
+                                              }));
+  io.run();
+}
+
+int in_process_download::run() {
+  auto opened =
+      f_.resume ? output_file::open_resumable(job_.out_path) : output_file::create(job_.out_path);
+  if (!opened) {
+    if (opened.error() == errc::busy)
+      return fail(exit_local_io, "another dfget is downloading " + job_.out_path.string());
+    return fail(exit_local_io,
+                "cannot create " + job_.out_path.string() + ": " + opened.error().message());
+  }
+  out_ = std::move(*opened);
+  if (f_.resume) load_resume_record();
+  std::signal(SIGPIPE, SIG_IGN);
+  run_engine();
+  if (interrupted_by_ == 0 && outcome_.ec == errc::source_changed && !job_.req.have.empty()) {
+    // The kept pieces belong to an older file: start over once.
+    spdlog::info("the source changed since the kept pieces were written; starting over");
+    record_->remove();
+    job_.req.have.clear();
+    job_.req.version.clear();
+    job_.req.piece_size = 0;
+    recorded_version_.clear();
+    recorded_piece_size_ = 0;
+    run_engine();
+  }
+  if (interrupted_by_ != 0) {
+    if (f_.resume) out_->keep();  // the verified pieces and their record stay for -c
+    return 128 + interrupted_by_;
+  }
+  return finish();
+}
+
+int in_process_download::finish() {
+  if (outcome_.ec) {
+    bool worth_keeping = outcome_.ec != errc::digest_mismatch &&
+                         outcome_.ec != errc::source_changed &&
+                         outcome_.ec != errc::invalid_argument;
+    if (record_ && worth_keeping) {
+      out_->keep();
+      printer_.failed(exit_code_for(outcome_.ec), outcome_.message);
+      return fail(exit_code_for(outcome_.ec),
+                  outcome_.message +
+                      "; the verified pieces are kept: run the same command with -c to resume");
+    }
+    if (record_) record_->remove();
+    return fail_download(exit_code_for(outcome_.ec), outcome_.message);
+  }
+  const auto& s = outcome_.summary;
+  const auto length =
+      s.content_length >= 0 ? static_cast<std::uint64_t>(s.content_length) : s.bytes;
+  if (auto ec = out_->commit(length))
+    return fail_download(exit_local_io,
+                         "cannot publish " + job_.out_path.string() + ": " + ec.message());
+  if (record_) record_->remove();
+  printer_.done(s.bytes, s.elapsed, s.from_supernode, s.from_peers, s.from_origin);
+  if (!f_.quiet)
+    print_summary(job_.out_path,
+                  {s.bytes, s.elapsed, s.from_supernode, s.from_peers, s.from_origin});
+  return exit_ok;
+}
+
+}  // namespace
+
+int run_download_command(download_flags& f) {
+  if (setup_logging("dfget", f.log_level))
+    return fail(exit_usage, "unknown --log-level " + f.log_level);
+  progress_mode pmode = ::isatty(STDERR_FILENO) ? progress_mode::bar : progress_mode::none;
+  if (f.showbar) pmode = progress_mode::bar;
+  if (!f.progress.empty() && !parse_progress_mode(f.progress, pmode))
+    return fail(exit_usage, "bad --progress '" + f.progress + "': expected bar, json or none");
+  if (f.quiet && pmode == progress_mode::bar) pmode = progress_mode::none;
+  progress_printer printer(pmode);
+  download_job job;
+  if (auto code = check_request(f, job)) return *code;
+  if (auto code = check_route(f, job)) return *code;
+  if (job.via_daemon) return via_daemon(f, job, printer);
+  in_process_download download(f, job, printer);
+  return download.run();
+}
+
+}  // namespace damselfly::dfget

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// The one line dfget prints after a download, and byte counts for people.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace damselfly::dfget {
+
+/// "1.5 MiB": binary units, one decimal above bytes.
+std::string human_bytes(double bytes);
+
+/// Where a download's bytes came from, for the summary line.
+struct download_totals {
+  std::uint64_t bytes = 0;
+  std::chrono::milliseconds elapsed{0};
+  std::uint64_t from_supernode = 0;
+  std::uint64_t from_peers = 0;
+  std::optional<std::uint64_t> from_origin;  ///< known for in-process downloads
+};
+
+/// "dfget: FILE saved: SIZE in S s (RATE/s); from supernode …, from peers …[, from origin …]".
+void print_summary(const std::filesystem::path& out, const download_totals& t);
+
+}  // namespace damselfly::dfget
