@@ -14,6 +14,14 @@ bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
+http_response with_body(unsigned status, const char* content_type, std::string body) {
+  http_response r;
+  r.status = status;
+  r.headers.set("Content-Type", content_type);
+  r.body = std::move(body);
+  return r;
+}
+
 }  // namespace
 
 std::optional<std::string_view> http_headers::get(std::string_view name) const {
@@ -54,19 +62,11 @@ std::optional<std::string_view> http_request::query_param(std::string_view name)
 }
 
 http_response http_response::text(unsigned status, std::string body) {
-  http_response r;
-  r.status = status;
-  r.headers.set("Content-Type", "text/plain; charset=utf-8");
-  r.body = std::move(body);
-  return r;
+  return with_body(status, "text/plain; charset=utf-8", std::move(body));
 }
 
 http_response http_response::json(unsigned status, std::string body) {
-  http_response r;
-  r.status = status;
-  r.headers.set("Content-Type", "application/json");
-  r.body = std::move(body);
-  return r;
+  return with_body(status, "application/json", std::move(body));
 }
 
 http_response http_response::error(unsigned status, std::string_view code, std::string_view message,

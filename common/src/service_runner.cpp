@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <condition_variable>
 #include <csignal>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -55,16 +56,16 @@ class stop_watch {
 
 }  // namespace
 
-bool run_until_signalled(boost::asio::io_context& io, const service_hooks& hooks,
+bool run_until_signalled(boost::asio::io_context& io, service& svc,
                          std::chrono::milliseconds grace) {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   boost::asio::steady_timer poll(io);
   stop_watch watch(io);
   auto deadline = std::chrono::steady_clock::now();
   std::function<void()> wait_for_quiet = [&] {
-    if (hooks.busy() == 0 || std::chrono::steady_clock::now() >= deadline) {
+    if (svc.connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
       // Whatever still runs is cancelled; io.run() returns when it has unwound.
-      hooks.cancel();
+      svc.cancel();
       watch.arm(grace);
       return;
     }
@@ -75,7 +76,7 @@ bool run_until_signalled(boost::asio::io_context& io, const service_hooks& hooks
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
     notify_service_manager("STOPPING=1");
-    hooks.stop();
+    svc.stop();
     deadline = std::chrono::steady_clock::now() + grace;
     wait_for_quiet();
   });

@@ -56,8 +56,7 @@ int serve(const daemon_config& cfg) {
                                    cfg.data_dir.string() + ", socket " + cfg.socket_path.string() +
                                    "): " + port.error().message());
   }
-  bool clean = run_until_signalled(
-      io, {[&] { d->stop(); }, [&] { return d->connections(); }, [&] { d->cancel(); }});
+  bool clean = run_until_signalled(io, *d);
   // Something that ignored its cancellation may still refer to the daemon: keep it.
   if (!clean) (void)d.release();
   spdlog::shutdown();

@@ -141,8 +141,7 @@ int serve(const cli_options& o) {
     std::fprintf(stderr, "supernode: error: cannot write --port-file %s\n", o.port_file.c_str());
     return 1;
   }
-  bool clean = run_until_signalled(
-      io, {[&] { node->stop(); }, [&] { return node->connections(); }, [&] { node->cancel(); }});
+  bool clean = run_until_signalled(io, *node);
   // Something that ignored its cancellation may still refer to the node: keep it.
   if (!clean) (void)node.release();
   spdlog::shutdown();

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <chrono>
-#include <cstddef>
-#include <functional>
+
+#include "damselfly/common/service.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -12,21 +12,15 @@ class io_context;
 
 namespace damselfly {
 
-/// What a service gives run_until_signalled().
-struct service_hooks {
-  std::function<void()> stop;         ///< stop accepting; work in progress goes on
-  std::function<std::size_t()> busy;  ///< work in progress (open connections)
-  std::function<void()> cancel;       ///< cancel what still runs
-};
-
 /// Tells the service manager READY=1 (sd_notify, when under systemd), runs
-/// `io` until SIGTERM or SIGINT; then says STOPPING=1, calls `stop` and lets
-/// the work in progress finish while `busy()` is non-zero, for at most
-/// `grace`; then calls `cancel`, and `io` returns once every coroutine has
-/// unwound. True for that clean end; false when something still ran `grace`
-/// after the cancel and `io` was stopped (then the service's coroutine frames
-/// may still refer to it: the caller must not destroy it).
-bool run_until_signalled(boost::asio::io_context& io, const service_hooks& hooks,
+/// `io` until SIGTERM or SIGINT; then says STOPPING=1, calls `svc.stop()` and
+/// lets the work in progress finish while `svc.connections()` is non-zero,
+/// for at most `grace`; then calls `svc.cancel()`, and `io` returns once
+/// every coroutine has unwound. True for that clean end; false when something
+/// still ran `grace` after the cancel and `io` was stopped (then the
+/// service's coroutine frames may still refer to it: the caller must not
+/// destroy it).
+bool run_until_signalled(boost::asio::io_context& io, service& svc,
                          std::chrono::milliseconds grace = std::chrono::seconds(5));
 
 }  // namespace damselfly

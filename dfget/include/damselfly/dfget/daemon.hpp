@@ -12,6 +12,7 @@
 
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/http_message.hpp"
+#include "damselfly/common/service.hpp"
 
 namespace damselfly::dfget {
 
@@ -46,23 +47,23 @@ struct daemon_config {
 /// Runs on a single-threaded executor (download engines add their own
 /// hashing threads). Tasks stay on disk and are served after the client that
 /// asked for them has gone, and after a restart.
-class daemon {
+class daemon final : public service {
  public:
   daemon(boost::asio::any_io_executor ex, daemon_config cfg);
-  ~daemon();
+  ~daemon() override;
   daemon(const daemon&) = delete;
   daemon& operator=(const daemon&) = delete;
 
   /// Opens the data dir, the piece server and the local socket; returns the piece server's port.
-  result<std::uint16_t> start();
+  result<std::uint16_t> start() override;
   /// Stops accepting (peers and local clients) and heartbeating; work in
   /// progress goes on. Saves every task's bitmap.
-  void stop();
+  void stop() override;
   /// After stop(): cancels what still runs (downloads, uploads); every
   /// coroutine of the daemon then unwinds and the executor runs out of work.
-  void cancel();
+  void cancel() override;
   /// Open connections (piece server and local clients), for a graceful stop.
-  std::size_t connections() const;
+  std::size_t connections() const override;
 
  private:
   struct impl;

@@ -7,27 +7,28 @@
 #include <memory>
 
 #include "damselfly/common/error.hpp"
+#include "damselfly/common/service.hpp"
 #include "damselfly/supernode/config.hpp"
 
 namespace damselfly::supernode {
 
 /// Runs on a single-threaded executor: all task state is touched from it only.
-class supernode {
+class supernode final : public service {
  public:
   supernode(boost::asio::any_io_executor ex, supernode_config cfg);
-  ~supernode();
+  ~supernode() override;
   supernode(const supernode&) = delete;
   supernode& operator=(const supernode&) = delete;
 
   /// Prepares the data dir, loads the cache and starts listening; returns the bound port.
-  result<std::uint16_t> start();
+  result<std::uint16_t> start() override;
   /// Stops accepting and ends background work; in-flight answers finish.
-  void stop();
+  void stop() override;
   /// After stop(): closes every connection and cancels origin fetches, so
   /// every coroutine unwinds and the executor runs out of work.
-  void cancel();
+  void cancel() override;
   /// Client connections currently open (for a graceful shutdown).
-  std::size_t connections() const;
+  std::size_t connections() const override;
 
  private:
   struct impl;
