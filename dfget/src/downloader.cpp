@@ -15,6 +15,7 @@
 #include <random>
 
 #include "damselfly/common/aligned_buffer.hpp"
+#include "damselfly/common/async_event.hpp"
 #include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
@@ -84,7 +85,7 @@ struct downloader::session {
   std::vector<aligned_buffer> spare_buffers;
   std::uint32_t slots = 0;  ///< pieces in flight at most (parallel, within the buffer budget)
   std::uint32_t report_every = 1;  ///< what the supernode asked for in its last sync answer
-  asio::steady_timer wake;
+  async_event wake;  ///< a piece finished or the download failed
   asio::steady_timer pause;
   task_group fetches;  ///< one member per piece in flight
   rate_limiter limiter;
@@ -99,7 +100,7 @@ struct downloader::session {
     fatal = true;
     outcome.ec = ec;
     outcome.message = std::move(message);
-    wake.cancel();
+    wake.notify();
   }
 
   void report_progress() {
@@ -343,7 +344,7 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
   if (status == proto::piece_status::ok) idle[from.to_string()].push_back(std::move(c));
   if (!fatal) record(a, status, started);
   --in_flight;
-  wake.cancel();
+  wake.notify();
 }
 
 void downloader::session::record(const proto::assignment& a, proto::piece_status status,
@@ -528,8 +529,7 @@ asio::awaitable<void> downloader::session::drive(steady::time_point started) {
       waiting_for_piece = got.empty() && in_flight > 0;
       continue;
     }
-    wake.expires_at(steady::time_point::max());
-    co_await wake.async_wait(nothrow);
+    co_await wake.wait();
     waiting_for_piece = false;
   }
 }
