@@ -20,6 +20,7 @@
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/net.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
+#include "damselfly/test_support/workspace.hpp"
 
 using namespace damselfly::test;
 using namespace std::chrono_literals;
@@ -30,18 +31,11 @@ namespace {
 constexpr std::uint64_t mib = 1 << 20;
 
 /// An origin with files, a supernode and a scratch dir, per test.
-class download_test : public ::testing::Test {
+class download_test : public workspace_test {
  protected:
-  void SetUp() override {
-    fs::create_directories(dir_ / "www");
-    fs::create_directories(dir_ / "out");
-    fs::create_directories(dir_ / "logs");
-  }
+  download_test() : workspace_test("damselfly-it") {}
   void TearDown() override {
-    // Sanitizer builds: a report in a child process fails the test that caused it.
-    if (supernode_) {
-      EXPECT_EQ(supernode_->log().find("Sanitizer"), std::string::npos) << supernode_->log();
-    }
+    if (supernode_) expect_no_sanitizer_report(supernode_->log());
   }
   void start(std::vector<std::string> supernode_args = {}) {
     origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
@@ -59,7 +53,7 @@ class download_test : public ::testing::Test {
         url, "-O", out.string(), "--supernode", supernode_->address(), "--standalone"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = run_dfget(args, dir_ / "logs");
-    EXPECT_EQ(r.output.find("Sanitizer"), std::string::npos) << r.output;
+    expect_no_sanitizer_report(r.output);
     return r;
   }
   /// The download failed cleanly: non-zero `code`, one error line, nothing at `out`.
@@ -73,7 +67,6 @@ class download_test : public ::testing::Test {
       EXPECT_EQ(e.path().filename().string().find(".part"), std::string::npos) << e.path();
   }
 
-  temp_dir dir_{"damselfly-it"};
   std::unique_ptr<origin_server> origin_;
   std::unique_ptr<supernode_server> supernode_;
 };

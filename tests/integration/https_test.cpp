@@ -8,6 +8,7 @@
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/net.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
+#include "damselfly/test_support/workspace.hpp"
 #include "damselfly/test_support/test_ca.hpp"
 
 using namespace damselfly::test;
@@ -18,12 +19,10 @@ namespace {
 
 constexpr std::uint64_t mib = 1 << 20;
 
-class https_test : public ::testing::Test {
+class https_test : public workspace_test {
  protected:
+  https_test() : workspace_test("damselfly-https") {}
   void SetUp() override {
-    fs::create_directories(dir_ / "www");
-    fs::create_directories(dir_ / "out");
-    fs::create_directories(dir_ / "logs");
     make_file(dir_ / "www" / "f.bin", size_, 7);
     want_ = sha256_file(dir_ / "www" / "f.bin");
     auto id = ca_.issue("origin", {"IP:127.0.0.1", "DNS:localhost"});
@@ -39,7 +38,6 @@ class https_test : public ::testing::Test {
   fs::path out(const std::string& name) { return dir_ / "out" / name; }
 
   const std::uint64_t size_ = 6 * mib + 17;
-  temp_dir dir_{"damselfly-https"};
   test_ca ca_{dir_ / "pki", "good"};
   test_ca other_ca_{dir_ / "pki", "other"};
   std::string want_;

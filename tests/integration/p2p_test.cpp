@@ -10,6 +10,7 @@
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/net.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
+#include "damselfly/test_support/workspace.hpp"
 
 using namespace damselfly::test;
 using namespace std::chrono_literals;
@@ -21,20 +22,12 @@ constexpr std::uint64_t mib = 1 << 20;
 
 /// An origin, a supernode with an upload cap, and N daemons with upload caps:
 /// the supernode alone could not feed everyone quickly, so peers must share.
-class swarm_test : public ::testing::Test {
+class swarm_test : public workspace_test {
  protected:
-  void SetUp() override {
-    fs::create_directories(dir_ / "www");
-    fs::create_directories(dir_ / "out");
-    fs::create_directories(dir_ / "logs");
-  }
+  swarm_test() : workspace_test("damselfly-p2p") {}
   void TearDown() override {
-    for (const auto& d : daemons_) {
-      EXPECT_EQ(d->log().find("Sanitizer"), std::string::npos) << d->log();
-    }
-    if (supernode_) {
-      EXPECT_EQ(supernode_->log().find("Sanitizer"), std::string::npos);
-    }
+    for (const auto& d : daemons_) expect_no_sanitizer_report(d->log());
+    if (supernode_) expect_no_sanitizer_report(supernode_->log());
   }
   void start(int daemons, const std::string& supernode_rate, const std::string& daemon_rate,
              std::uint64_t size) {
@@ -77,7 +70,6 @@ class swarm_test : public ::testing::Test {
     }
   }
 
-  temp_dir dir_{"damselfly-p2p"};
   fs::path src_;
   std::uint64_t size_ = 0;
   std::unique_ptr<origin_server> origin_;

@@ -11,6 +11,7 @@
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/net.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
+#include "damselfly/test_support/workspace.hpp"
 
 using namespace damselfly::test;
 using namespace std::chrono_literals;
@@ -22,10 +23,11 @@ constexpr std::uint64_t mib = 1 << 20;
 constexpr std::uint64_t piece = mib;    // the supernode runs with --piece-size 1M
 constexpr std::uint64_t in_flight = 8;  // dfget's default --parallel
 
-class resume_test : public ::testing::Test {
+class resume_test : public workspace_test {
  protected:
+  resume_test() : workspace_test("damselfly-resume") {}
   void SetUp() override {
-    for (const char* d : {"www", "out", "logs", "daemon"}) fs::create_directories(dir_ / d);
+    fs::create_directories(dir_ / "daemon");
     make_file(dir_ / "www" / "f.bin", size_, 11);
     want_ = sha256_file(dir_ / "www" / "f.bin");
     origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
@@ -46,7 +48,6 @@ class resume_test : public ::testing::Test {
   }
 
   const std::uint64_t size_ = 48 * mib + 4321;
-  temp_dir dir_{"damselfly-resume"};
   std::string want_;
   std::unique_ptr<origin_server> origin_;
   std::unique_ptr<supernode_server> supernode_;
