@@ -24,6 +24,7 @@
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/common/task_group.hpp"
 #include "damselfly/common/url.hpp"
+#include "damselfly/proto/checks.hpp"
 #include "damselfly/proto/messages.hpp"
 #include "supernode_client.hpp"
 
@@ -85,7 +86,7 @@ struct downloader::session {
   std::vector<aligned_buffer> spare_buffers;
   std::uint32_t slots = 0;  ///< pieces in flight at most (parallel, within the buffer budget)
   std::uint32_t report_every = 1;  ///< what the supernode asked for in its last sync answer
-  async_event wake;  ///< a piece finished or the download failed
+  async_event wake;                ///< a piece finished or the download failed
   asio::steady_timer pause;
   task_group fetches;  ///< one member per piece in flight
   rate_limiter limiter;
@@ -156,6 +157,16 @@ struct downloader::session {
     else
       fail(errc::protocol_error, describe_refusal(a, what));
   }
+  /// Nothing a supernode says is used before it is checked: a layout within
+  /// the limits, assignments that fit it. Fails the download otherwise.
+  bool check_answer(const proto::task_info& t, const std::vector<proto::assignment>& assigned) {
+    auto why = proto::check_task_info(t);
+    for (std::size_t i = 0; i < assigned.size() && why.empty(); ++i)
+      why = proto::check_assignment(assigned[i], t);
+    if (why.empty()) return true;
+    fail(errc::protocol_error, "the supernode sent an invalid answer: " + why);
+    return false;
+  }
   /// Accepts a registration answer: the task as the supernode knows it.
   call adopt(const proto::task_info& info);
   void fail_task(const proto::task_info& t) {
@@ -200,6 +211,7 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
 }
 
 downloader::session::call downloader::session::adopt(const proto::task_info& info) {
+  if (!check_answer(info, {})) return call::failed;
   if (!task.version.empty() && !info.version.empty() && info.version != task.version) {
     fail(errc::source_changed, "the source file changed during the download; run dfget again");
     return call::failed;
@@ -248,6 +260,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     fail_from_answer(answer, "a sync", "sync");
     co_return call::failed;
   }
+  if (!check_answer(answer.value->task, answer.value->assignments)) co_return call::failed;
   results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(s.results.size()));
   outage_since.reset();
   task = answer.value->task;

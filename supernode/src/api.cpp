@@ -139,7 +139,8 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
                            r.upload_slots ? r.upload_slots : cfg_.peer_upload_slots};
   auto held = proto::decode_bitmap(r.bitmap);
   auto t = tasks_.ensure(*id, r, *url);
-  t->swarm.join(r.peer_id, who, held, task::clock::now());
+  // The bitmap is taken once the layout says how many pieces there are.
+  t->swarm.join(r.peer_id, who, {}, task::clock::now());
   // Hold the answer until the layout is known, so the peer can plan at once.
   auto deadline = task::clock::now() + cfg_.max_wait;
   while ((t->phase == task_phase::probing || t->phase == task_phase::validating) &&
@@ -149,12 +150,20 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
     t = tasks_.find(*id);
   }
   // A failed task may have been replaced by a fresh one meanwhile.
-  if (!t->swarm.has_peer(r.peer_id)) t->swarm.join(r.peer_id, who, held, task::clock::now());
-  if (!r.bitmap.empty() && !r.version.empty() && !t->version.empty() && r.version != t->version) {
-    // Pieces of another version of the source are not pieces of this one.
+  if (!t->swarm.has_peer(r.peer_id)) t->swarm.join(r.peer_id, who, {}, task::clock::now());
+  // Pieces of another version of the source are not pieces of this one.
+  bool same_version = r.version.empty() || t->version.empty() || r.version == t->version;
+  if (held.empty() || !same_version) co_return http_response::json(200, proto::encode(t->info()));
+  if (t->piece_count() >= 0 && held.size() > static_cast<std::uint64_t>(t->piece_count())) {
     t->swarm.leave(r.peer_id);
-    t->swarm.join(r.peer_id, who, {}, task::clock::now());
+    co_return json_error(400, "bad_request",
+                         "bitmap has " + std::to_string(held.size()) + " pieces; the task has " +
+                             std::to_string(t->piece_count()),
+                         "bitmap");
   }
+  // Length still unknown: only pieces the supernode has seen can be held.
+  if (held.size() > t->ready.size()) held.resize(t->ready.size());
+  t->swarm.join(r.peer_id, who, held, task::clock::now());
   co_return http_response::json(200, proto::encode(t->info()));
 }
 
@@ -170,6 +179,13 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   if (!s.version.empty() && !t->version.empty() && s.version != t->version)
     co_return json_error(409, "source_changed", "the source changed while it was being downloaded");
 
+  // A peer can only report pieces it was assigned, and those exist: any
+  // other index is a lie, refused before it reaches the swarm's tables.
+  for (std::size_t i = 0; i < s.results.size(); ++i)
+    if (s.results[i].piece >= t->ready.size())
+      co_return json_error(400, "bad_request",
+                           "piece " + std::to_string(s.results[i].piece) + " does not exist",
+                           "results[" + std::to_string(i) + "].piece");
   auto now = task::clock::now();
   for (const auto& res : s.results) {
     auto outcome = outcome_of(res.status);

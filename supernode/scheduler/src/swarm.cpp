@@ -149,7 +149,9 @@ int swarm::source_index(const std::string& source) const {
 void swarm::report(const std::string& peer, std::uint64_t piece, piece_outcome outcome,
                    const std::string& source, clock::time_point now) {
   auto it = by_id_.find(peer);
-  if (it == by_id_.end()) return;
+  // Only pieces the swarm knows can have been assigned: anything else is a
+  // lie, and must not grow the tables (piece + 1 would even wrap).
+  if (it == by_id_.end() || piece >= piece_limit()) return;
   int index = it->second;
   auto& p = peers_[static_cast<std::size_t>(index)];
   p.last_seen = now;

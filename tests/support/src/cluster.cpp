@@ -162,6 +162,14 @@ void supernode_server::restart() {
   start();
 }
 
+std::uint64_t supernode_server::rss() const {
+  std::ifstream status("/proc/" + std::to_string(proc_->pid()) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // in kB
+  return 0;
+}
+
 std::optional<int> supernode_server::stop(std::chrono::milliseconds timeout) {
   proc_->signal(SIGTERM);
   return proc_->wait(timeout);

@@ -61,6 +61,9 @@ struct scripted_supernode {
   std::vector<std::uint64_t> served;  ///< pieces whose bytes were sent
   std::size_t max_in_flight = 0;      ///< most assignments outstanding at once
   const std::string task_id = std::string(64, 'a');
+  /// A lying supernode: rewrites its answers before they are sent.
+  std::function<void(proto::task_info&)> lie_in_registration;
+  std::function<void(proto::sync_response&)> lie_in_sync;
 
   std::uint64_t count() const { return piece_count(content.size(), piece_size); }
   proto::task_info info() const {
@@ -76,7 +79,11 @@ struct scripted_supernode {
   }
   asio::awaitable<http_response> handle(http_request& req) {
     std::string path(req.path());
-    if (path == "/api/v1/tasks") co_return http_response::json(200, proto::encode(info()));
+    if (path == "/api/v1/tasks") {
+      auto i = info();
+      if (lie_in_registration) lie_in_registration(i);
+      co_return http_response::json(200, proto::encode(i));
+    }
     if (req.method == "DELETE") co_return http_response{204, {}, {}, {}};
     if (path.find("/sync") != std::string::npos) {
       auto s = proto::decode<proto::sync_request>(req.body);
@@ -96,6 +103,7 @@ struct scripted_supernode {
                                    sha256_hex(std::string_view(content).substr(r.offset, r.length)),
                                    "supernode"});
       }
+      if (lie_in_sync) lie_in_sync(out);
       co_return http_response::json(200, proto::encode(out));
     }
     auto range = parse_range_header(*req.headers.get("Range"), content.size());
@@ -293,4 +301,41 @@ TEST(Downloader, LargePiecesMeanFewerInFlightWithinTheBufferBudget) {
   ASSERT_FALSE(r.outcome.ec) << r.outcome.message;
   EXPECT_EQ(r.written, tight.content);
   EXPECT_EQ(tight.max_in_flight, 2u);
+}
+
+// Attacks by a lying supernode: the engine checks every number before use.
+
+TEST(downloader_attacks, AssignmentOfPieceTwoToTheSixtyFourMinusOneFailsCleanly) {
+  scripted_supernode sn;
+  sn.content = std::string(3 * 4096, 'x');
+  sn.lie_in_sync = [](proto::sync_response& out) {
+    for (auto& a : out.assignments) a.piece = UINT64_MAX;  // digest still matches the bytes
+  };
+  auto r = run_engine(sn);
+  EXPECT_EQ(r.outcome.ec, errc::protocol_error);
+  EXPECT_NE(r.outcome.message.find("piece 18446744073709551615"), std::string::npos)
+      << r.outcome.message;
+}
+
+TEST(downloader_attacks, AnnouncedFileOfTwoToTheSixtyTwoBytesFailsInsteadOfHanging) {
+  scripted_supernode sn;
+  sn.content = std::string(4096, 'x');
+  sn.lie_in_registration = [](proto::task_info& i) {
+    i.content_length = std::int64_t{1} << 62;
+    i.piece_count = static_cast<std::int64_t>(piece_count(std::uint64_t{1} << 62, i.piece_size));
+  };
+  auto r = run_engine(sn);
+  EXPECT_EQ(r.outcome.ec, errc::protocol_error);
+  EXPECT_NE(r.outcome.message.find("content_length"), std::string::npos) << r.outcome.message;
+}
+
+TEST(downloader_attacks, AssignmentOutsideItsPieceIsRefusedBeforeAnyFetch) {
+  scripted_supernode sn;
+  sn.content = std::string(3 * 4096, 'x');
+  sn.lie_in_sync = [](proto::sync_response& out) {
+    for (auto& a : out.assignments) a.offset += 1;
+  };
+  auto r = run_engine(sn);
+  EXPECT_EQ(r.outcome.ec, errc::protocol_error);
+  EXPECT_TRUE(sn.served.empty()) << "a piece was fetched for an assignment that does not fit";
 }

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "damselfly/proto/checks.hpp"
 #include "damselfly/proto/messages.hpp"
 
 using namespace damselfly::proto;
@@ -168,4 +169,61 @@ TEST(ProtoVocabulary, BitmapCodecRoundTrips) {
   EXPECT_EQ(encode_bitmap(have), "10011");
   EXPECT_EQ(decode_bitmap("10011"), have);
   EXPECT_TRUE(decode_bitmap("").empty());
+}
+
+namespace {
+
+task_info layout(std::int64_t length, std::uint64_t piece_size) {
+  task_info t;
+  t.content_length = length;
+  t.piece_size = piece_size;
+  auto size = static_cast<std::int64_t>(piece_size);
+  t.piece_count = length < 0 ? -1 : size == 0 ? 1 : (length + size - 1) / size;
+  return t;
+}
+
+assignment piece_of(const task_info& t, std::uint64_t piece, std::uint64_t length) {
+  return {piece, piece * t.piece_size, length, std::string(64, 'a'), std::string(supernode_source)};
+}
+
+}  // namespace
+
+TEST(ProtoChecks, TaskInfoWithinLimitsAndConsistentPasses) {
+  EXPECT_EQ(check_task_info(layout(10000, 4096)), "");
+  EXPECT_EQ(check_task_info(layout(0, 4096)), "");
+  EXPECT_EQ(check_task_info(layout(-1, 0)), "");     // still probing
+  EXPECT_EQ(check_task_info(layout(-1, 4096)), "");  // a stream of unknown length
+}
+
+TEST(ProtoChecks, TaskInfoLiesAreNamed) {
+  EXPECT_NE(check_task_info(layout(std::int64_t{1} << 62, 1 << 20)), "");
+  EXPECT_NE(check_task_info(layout(1000, 0)), "");
+  EXPECT_NE(check_task_info(layout(1000, (1ull << 30) + 1)), "");
+  auto t = layout(10000, 4096);
+  t.piece_count = 1 << 25;
+  EXPECT_NE(check_task_info(t).find("piece_count"), std::string::npos);
+  t = layout(10000, 4096);
+  t.content_length = -7;
+  EXPECT_NE(check_task_info(t), "");
+}
+
+TEST(ProtoChecks, AssignmentsMustFitTheLayout) {
+  auto t = layout(10000, 4096);  // pieces of 4096, 4096, 1808
+  EXPECT_EQ(check_assignment(piece_of(t, 0, 4096), t), "");
+  EXPECT_EQ(check_assignment(piece_of(t, 2, 1808), t), "");
+  EXPECT_NE(check_assignment(piece_of(t, 3, 4096), t), "");
+  EXPECT_NE(check_assignment(piece_of(t, UINT64_MAX, 4096), t), "");
+  EXPECT_NE(check_assignment(piece_of(t, 2, 4096), t), "");  // longer than the last piece
+  auto shifted = piece_of(t, 1, 4096);
+  shifted.offset += 1;
+  EXPECT_NE(check_assignment(shifted, t), "");
+  auto bad_digest = piece_of(t, 1, 4096);
+  bad_digest.sha256 = "ZZ";
+  EXPECT_NE(check_assignment(bad_digest, t), "");
+  auto bad_source = piece_of(t, 1, 4096);
+  bad_source.source = "not an address";
+  EXPECT_NE(check_assignment(bad_source, t), "");
+  bad_source.source = "10.0.0.2:65002";
+  EXPECT_EQ(check_assignment(bad_source, t), "");
+  EXPECT_NE(check_assignment(piece_of(t, 0, 4096), layout(-1, 0)), "");  // no layout yet
 }

@@ -335,3 +335,20 @@ TEST_F(swarm_test, AnAskerThatAvoidsEveryHolderStillGetsThePieceFromTheSeed) {
   s.report("A", 0, piece_outcome::bad_digest, "b:1", t0);
   EXPECT_EQ(s.assign("A", 1, t0), (std::vector<decision>{{0, supernode_source}}));
 }
+
+TEST_F(swarm_test, AttackReportOfAPieceThatDoesNotExistIsIgnored) {
+  // The seed has pieces 0-3. A reports 2^64-1 and 33554432 as done: the
+  // swarm ignores both (no wrap, no tables sized by a number from the network).
+  for (std::uint64_t i = 0; i < 4; ++i) s.seed_has(i);
+  s.join("A", at("a:1"), {}, t0);
+  s.join("B", at("b:1"), {}, t0);
+  s.report("A", UINT64_MAX, piece_outcome::ok, supernode_source, t0);
+  s.report("A", 33554432, piece_outcome::ok, supernode_source, t0);
+  s.check_invariants();
+  // Only real pieces are ever assigned, and B is not sent to A for them.
+  auto got = s.assign("B", 8, t0);
+  for (const auto& d : got) {
+    EXPECT_LT(d.piece, 4u);
+    EXPECT_EQ(d.source, supernode_source);
+  }
+}

@@ -74,6 +74,9 @@ class supernode_server {
   void kill();
   std::string metrics() const;
   std::string log() const;
+  /// Resident memory of the process in bytes (0 when it is gone).
+  std::uint64_t rss() const;
+  bool running() const { return proc_->running(); }
   /// SIGKILL, then start again on the same data dir and port.
   void kill_and_restart();
 

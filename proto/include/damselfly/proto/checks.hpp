@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+// What a client checks in a supernode's answers before using a single number of them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "damselfly/proto/messages.hpp"
+
+namespace damselfly::proto {
+
+/// The largest piece the protocol allows.
+inline constexpr std::uint64_t max_piece_size = 1ull << 30;
+/// The largest file the protocol allows (16 TiB): a claim beyond is a lie.
+inline constexpr std::int64_t max_content_length = std::int64_t{1} << 44;
+
+/// Why a task_info cannot be trusted (empty when it can): a piece size and
+/// length within the limits, and a piece count that matches them.
+std::string check_task_info(const task_info& t);
+
+/// Why an assignment does not fit its task's layout (empty when it does):
+/// an existing piece, the offset and length of that piece, a SHA-256 in hex,
+/// and a source that is the supernode or a host:port.
+std::string check_assignment(const assignment& a, const task_info& t);
+
+}  // namespace damselfly::proto
