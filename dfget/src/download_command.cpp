@@ -25,6 +25,7 @@
 #include "damselfly/dfget/exit_codes.hpp"
 #include "damselfly/dfget_storage/output_file.hpp"
 #include "damselfly/dfget_storage/resume_record.hpp"
+#include "damselfly/proto/checks.hpp"
 #include "progress_printer.hpp"
 #include "summary.hpp"
 
@@ -80,6 +81,8 @@ std::optional<int> check_request(download_flags& f, download_job& job) {
     value.erase(0, value.find_first_not_of(" \t"));
     req.headers[h.substr(0, colon)] = value;
   }
+  if (auto bad = proto::check_origin_headers(req.headers))
+    return fail(exit_usage, "--header '" + bad->name + "' " + bad->why);
   return std::nullopt;
 }
 

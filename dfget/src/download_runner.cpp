@@ -10,6 +10,7 @@
 #include "damselfly/common/url.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
 #include "damselfly/dfget_storage/output_file.hpp"
+#include "damselfly/proto/checks.hpp"
 
 namespace damselfly::dfget {
 
@@ -72,6 +73,10 @@ std::optional<download_runner::checked_request> download_runner::check(
   }
   if (req.output.empty() || fs::path(req.output).is_relative()) {
     out = failure(errc::invalid_argument, "the output path must be absolute");
+    return std::nullopt;
+  }
+  if (auto bad = proto::check_origin_headers(req.headers)) {
+    out = failure(errc::invalid_argument, "header '" + bad->name + "' " + bad->why);
     return std::nullopt;
   }
   checked_request job;

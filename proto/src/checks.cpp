@@ -3,6 +3,9 @@
 #include "damselfly/proto/checks.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <iterator>
+#include <string_view>
 
 #include "damselfly/common/http_message.hpp"
 #include "damselfly/common/piece_math.hpp"
@@ -17,7 +20,51 @@ bool is_sha256_hex(const std::string& s) {
          });
 }
 
+bool is_token(const std::string& s) {
+  static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           extra.find(c) != std::string_view::npos;
+  });
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool changes_what_or_how_the_origin_sends(const std::string& name) {
+  static const std::string_view fixed[] = {"host",
+                                           "range",
+                                           "if-range",
+                                           "accept-encoding",
+                                           "te",
+                                           "transfer-encoding",
+                                           "content-length",
+                                           "connection",
+                                           "upgrade",
+                                           "expect",
+                                           "keep-alive",
+                                           "trailer",
+                                           "proxy-connection"};
+  auto n = lower(name);
+  if (n.rfind("if-", 0) == 0) return true;
+  return std::find(std::begin(fixed), std::end(fixed), n) != std::end(fixed);
+}
+
 }  // namespace
+
+std::optional<header_refusal> check_origin_headers(
+    const std::map<std::string, std::string>& headers) {
+  for (const auto& [name, value] : headers) {
+    if (!is_token(name)) return header_refusal{name, "is not a valid header name"};
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+      return header_refusal{name, "has CR, LF or NUL in its value"};
+    if (changes_what_or_how_the_origin_sends(name))
+      return header_refusal{name, "changes what the origin sends or how; it is not passed on"};
+  }
+  return std::nullopt;
+}
 
 std::string check_task_info(const task_info& t) {
   if (t.piece_size > max_piece_size) return "piece_size " + std::to_string(t.piece_size);

@@ -8,6 +8,7 @@
 #include "damselfly/common/http_range.hpp"
 #include "damselfly/common/serve_range.hpp"
 #include "damselfly/common/task_id.hpp"
+#include "damselfly/proto/checks.hpp"
 #include "damselfly/proto/messages.hpp"
 
 namespace damselfly::supernode {
@@ -132,6 +133,9 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   auto id = make_task_id(r.identity);
   if (!id) co_return json_error(400, "bad_request", "url cannot be normalized", "url");
 
+  if (auto bad = proto::check_origin_headers(r.headers))
+    co_return json_error(400, "bad_request", "header '" + bad->name + "' " + bad->why,
+                         "headers." + bad->name);
   if (!r.upload_addr.empty() && !host_port::parse(r.upload_addr))
     co_return json_error(400, "bad_request", "upload_addr must be host:port", "upload_addr");
   registrations_.add();

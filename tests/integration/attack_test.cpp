@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "damselfly/test_support/cluster.hpp"
 #include "damselfly/test_support/files.hpp"
@@ -28,12 +29,21 @@ class supernode_attack_test : public workspace_test {
     auto answer = post("/api/v1/tasks", register_body(""));
     ASSERT_EQ(answer.status, 200) << answer.body;
     task_id_ = json::parse(answer.body).at("task_id").get<std::string>();
+    // Cached whole before the attacks: the origin sees nothing more of the honest task.
+    std::string state;
+    for (int i = 0; i < 200 && state != "done"; ++i) {
+      auto status = http_get(supernode_->port(), "/api/v1/tasks/" + task_id_);
+      state = json::parse(status.body).value("state", "");
+      if (state != "done") std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(state, "done");
   }
   void TearDown() override { expect_no_sanitizer_report(supernode_->log()); }
 
-  std::string register_body(const std::string& bitmap) const {
+  std::string register_body(const std::string& bitmap, const json& headers = json()) const {
     json r{{"url", origin_->url("f.bin")}, {"peer_id", "attacker"}};
     if (!bitmap.empty()) r["bitmap"] = bitmap;
+    if (!headers.is_null()) r["headers"] = headers;
     return r.dump();
   }
   raw_response post(const std::string& target, const std::string& body) const {
@@ -87,4 +97,32 @@ TEST_F(supernode_attack_test, RegistrationClaimingMorePiecesThanTheFileHasIsRefu
   // An honest bitmap of the real size is taken.
   EXPECT_EQ(post("/api/v1/tasks", register_body("1100")).status, 200);
   expect_alive_and_small();
+}
+
+TEST_F(supernode_attack_test, HeaderWithCrLfCannotSmuggleASecondRequestToTheOrigin) {
+  auto before = origin_->requests();
+  auto r = post("/api/v1/tasks",
+                register_body("", {{"X-A", "1\r\n\r\nDELETE /smuggled HTTP/1.1\r\nX-B: 2"}}));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(field_of(r), "headers.X-A");
+  EXPECT_EQ(origin_->requests(), before) << "the origin was sent something";
+  expect_alive_and_small();
+}
+
+TEST_F(supernode_attack_test, HostOrAcceptEncodingCannotPoisonTheCache) {
+  for (const char* name : {"Host", "Accept-Encoding", "Range", "If-None-Match"}) {
+    auto r = post("/api/v1/tasks", register_body("", {{name, "other"}}));
+    EXPECT_EQ(r.status, 400) << name << ": " << r.body;
+    EXPECT_EQ(field_of(r), std::string("headers.") + name);
+  }
+}
+
+TEST_F(supernode_attack_test, DfgetRefusesAFramingHeaderBeforeAnyRequest) {
+  auto out = dir_ / "out" / "f.bin";
+  auto r = run_dfget({origin_->url("f.bin"), "-O", out.string(), "--supernode",
+                      supernode_->address(), "--standalone", "--header", "Host: other-vhost"},
+                     dir_ / "logs");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("Host"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out));
 }

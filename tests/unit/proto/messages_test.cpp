@@ -227,3 +227,20 @@ TEST(ProtoChecks, AssignmentsMustFitTheLayout) {
   EXPECT_EQ(check_assignment(bad_source, t), "");
   EXPECT_NE(check_assignment(piece_of(t, 0, 4096), layout(-1, 0)), "");  // no layout yet
 }
+
+TEST(ProtoChecks, OriginHeadersThatSmuggleOrReshapeTheAnswerAreRefused) {
+  using headers = std::map<std::string, std::string>;
+  EXPECT_FALSE(check_origin_headers(headers{{"Authorization", "Bearer x"}, {"X-Trace", "1"}}));
+  auto smuggle = check_origin_headers(headers{{"X-A", "1\r\n\r\nDELETE /smuggled HTTP/1.1"}});
+  ASSERT_TRUE(smuggle);
+  EXPECT_EQ(smuggle->name, "X-A");
+  for (const char* name :
+       {"Host", "range", "If-None-Match", "if-modified-since", "Accept-ENCODING", "TE",
+        "Transfer-Encoding", "Content-Length", "Connection", "Upgrade", "Expect"}) {
+    auto r = check_origin_headers(headers{{name, "v"}});
+    ASSERT_TRUE(r) << name;
+    EXPECT_EQ(r->name, name);
+  }
+  EXPECT_TRUE(check_origin_headers(headers{{"Bad Name", "v"}}));
+  EXPECT_TRUE(check_origin_headers(headers{{"X-Nul", std::string("a\0b", 3)}}));
+}

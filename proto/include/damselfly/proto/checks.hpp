@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "damselfly/proto/messages.hpp"
@@ -22,5 +24,19 @@ std::string check_task_info(const task_info& t);
 /// an existing piece, the offset and length of that piece, a SHA-256 in hex,
 /// and a source that is the supernode or a host:port.
 std::string check_assignment(const assignment& a, const task_info& t);
+
+/// A header a client asks to be sent to the origin that may not be: its
+/// name and why, or nothing. Refused are names that are not HTTP tokens,
+/// values with CR, LF or NUL (they would smuggle a second request), and
+/// headers that change what the origin sends or how it is framed (Host,
+/// Range, If-*, Accept-Encoding, TE, Transfer-Encoding, Content-Length,
+/// Connection, Upgrade, Expect, Keep-Alive, Trailer, Proxy-Connection): the supernode
+/// caches one copy of the file for everyone.
+struct header_refusal {
+  std::string name;
+  std::string why;
+};
+std::optional<header_refusal> check_origin_headers(
+    const std::map<std::string, std::string>& headers);
 
 }  // namespace damselfly::proto
