@@ -37,6 +37,8 @@ struct cli_options {
   unsigned recheck_s = 30;
   unsigned peer_timeout_s = 15;
   std::string upload_rate = "0";
+  std::string max_file_size = "1T";
+  unsigned forget_failed_s = 60;
   std::string cache_quota = "0";
   std::string min_free = "0";
   unsigned cache_ttl_s = 0;
@@ -55,6 +57,13 @@ void add_flags(CLI::App& app, cli_options& o) {
                  "Parallel Range requests to the origin per task")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
+  app.add_option("--max-file-size", o.max_file_size,
+                 "Refuse origins announcing more than this, like 1T (also: the cache's free space)")
+      ->capture_default_str();
+  app.add_option("--forget-failed-after", o.forget_failed_s,
+                 "Seconds after which a failed task is forgotten")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 86400u));
   app.add_option("--origin-timeout", o.origin_timeout_s,
                  "Seconds an origin connection may stall before the fetch fails")
       ->capture_default_str()
@@ -117,6 +126,10 @@ std::optional<std::string> finish_config(cli_options& o) {
   auto rate = parse_size(o.upload_rate);
   if (!rate) return "--upload-rate must be a size like 100M or 0";
   cfg.upload_rate = *rate;
+  auto max_size = parse_size(o.max_file_size);
+  if (!max_size || *max_size == 0) return "--max-file-size must be a size like 1T";
+  cfg.max_file_size = *max_size;
+  cfg.forget_failed_after = std::chrono::seconds(o.forget_failed_s);
   auto quota = parse_size(o.cache_quota);
   auto floor = parse_size(o.min_free);
   if (!quota || !floor) return "--cache-quota and --min-free are sizes like 500G, or 0";

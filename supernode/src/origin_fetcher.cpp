@@ -47,6 +47,20 @@ http_client_options origin_fetcher::origin_client_options() const {
   return o;
 }
 
+std::string origin_fetcher::refuse_size(std::int64_t length) const {
+  if (length < 0) return {};  // a stream: checked as it grows
+  auto size = static_cast<std::uint64_t>(length);
+  if (size > cfg_.max_file_size)
+    return "the origin announces " + std::to_string(size) +
+           " bytes; this supernode takes at most " + std::to_string(cfg_.max_file_size) +
+           " (--max-file-size)";
+  auto free_bytes = cache_.free_space();
+  if (size > free_bytes)
+    return "the origin announces " + std::to_string(size) + " bytes; the cache has " +
+           std::to_string(free_bytes) + " free";
+  return {};
+}
+
 void origin_fetcher::fail(task& t, const origin_result& r) {
   auto text = describe_origin_failure(t.url, r);
   proto::error_info e{text.code, text.message, "", r.http_status};
@@ -73,7 +87,10 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
   origin_sink sink;
   sink.cancelled = [&] { return t->generation != generation; };
   sink.on_bytes = [&](std::uint64_t n) { source_bytes_.add(n); };
+  std::string refusal;  // why the announced size is not taken
   sink.on_layout = [&](const origin_layout& l) -> error_code {
+    refusal = refuse_size(l.length);
+    if (!refusal.empty()) return errc::invalid_argument;
     t->etag = l.etag;
     t->last_modified = l.last_modified;
     t->set_layout(l.length, l.piece_size);
@@ -83,7 +100,13 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
     t->notify();
     return {};
   };
-  sink.on_data = [&](std::uint64_t offset, std::span<const std::byte> bytes) {
+  sink.on_data = [&](std::uint64_t offset, std::span<const std::byte> bytes) -> error_code {
+    // A stream of unknown length is held to the size limit as it grows.
+    if (offset + bytes.size() > cfg_.max_file_size) {
+      refusal = "the origin sent more than " + std::to_string(cfg_.max_file_size) +
+                " bytes (--max-file-size)";
+      return errc::invalid_argument;
+    }
     return cache_store::write_at(*fd, offset, bytes);
   };
   sink.on_piece = [&](std::uint64_t index, std::string sha) {
@@ -92,6 +115,13 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
   origin_requests_.add();
   auto r = co_await reader.fetch(sink);
   if (t->generation != generation) co_return;
+  if (!refusal.empty()) {
+    spdlog::warn("task {}: {}", t->id.substr(0, 12), refusal);
+    origin_failures_.add();
+    cache_.remove(t->id);
+    t->fail({"origin_too_large", refusal, "", 0});
+    co_return;
+  }
   if (r.ec) {
     fail(*t, r);
     co_return;

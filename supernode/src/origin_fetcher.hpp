@@ -35,6 +35,8 @@ class origin_fetcher {
   void complete(const std::shared_ptr<task>& t);
   http_client_options origin_client_options() const;
   void fail(task& t, const origin_result& r);
+  /// Why a file of `length` bytes (-1: unknown) is not taken; empty when it is.
+  std::string refuse_size(std::int64_t length) const;
 
   boost::asio::any_io_executor ex_;
   const supernode_config& cfg_;

@@ -104,7 +104,18 @@ std::shared_ptr<task> task_manager::find(const std::string& id) const {
 void task_manager::tick() {
   auto now = task::clock::now();
   for (auto& [id, t] : tasks_) t->swarm.expire(now);
+  forget_failed(now);
   collect_garbage();
+}
+
+void task_manager::forget_failed(task::clock::time_point now) {
+  // A failed task keeps nothing worth keeping; left in the map, tasks that
+  // anyone can create by registering URLs would only accumulate.
+  std::erase_if(tasks_, [&](const auto& entry) {
+    const auto& t = *entry.second;
+    return t.phase == task_phase::failed && now - t.failed_at >= cfg_.forget_failed_after;
+  });
+  tasks_gauge_.set(tasks_.size());
 }
 
 std::size_t task_manager::collect_garbage() {

@@ -42,6 +42,8 @@ class task_manager {
 
  private:
   void start_fetch(const std::shared_ptr<task>& t);
+  /// Removes tasks that failed longer than cfg.forget_failed_after ago.
+  void forget_failed(task::clock::time_point now);
   std::shared_ptr<task> make_task(const std::string& id, const proto::register_request& req,
                                   const http_url& url);
 

@@ -8,6 +8,7 @@
 #include "damselfly/test_support/cluster.hpp"
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/net.hpp"
+#include "damselfly/test_support/temp_dir.hpp"
 #include "damselfly/test_support/workspace.hpp"
 
 using namespace damselfly::test;
@@ -125,4 +126,43 @@ TEST_F(supernode_attack_test, DfgetRefusesAFramingHeaderBeforeAnyRequest) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("Host"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+TEST_F(supernode_attack_test, OriginClaimingSixtyFourTebibytesFailsTheTaskWithoutAllocating) {
+  // Three registrations of origins whose Content-Range claims 64 TiB.
+  for (int i = 0; i < 3; ++i) {
+    json r{{"url", origin_->url("f.bin", "claim_size=70368744177664&n=" + std::to_string(i))},
+           {"peer_id", "attacker"}};
+    auto answer = post("/api/v1/tasks", r.dump());
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    auto info = json::parse(answer.body);
+    EXPECT_EQ(info.at("state"), "failed") << answer.body;
+    EXPECT_EQ(info.at("error").at("code"), "origin_too_large") << answer.body;
+  }
+  expect_alive_and_small();
+}
+
+TEST(supernode_attack, FailedTasksAreForgotten) {
+  temp_dir dir("damselfly-attack-forget");
+  for (const char* d : {"www", "logs"}) std::filesystem::create_directories(dir / d);
+  make_file(dir / "www" / "f.bin", 4096, 1);
+  origin_server origin(dir / "www", dir / "logs");
+  supernode_server sn(dir / "cache", dir / "logs", {"--forget-failed-after", "1"});
+  json r{{"url", origin.url("f.bin", "status=404")}, {"peer_id", "p"}};
+  auto body = r.dump();
+  auto answer = raw_http(sn.port(),
+                         "POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                         "Content-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body);
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  auto info = json::parse(answer.body);
+  ASSERT_EQ(info.at("state"), "failed");
+  auto target = "/api/v1/tasks/" + info.at("task_id").get<std::string>();
+  int status = 200;
+  // Housekeeping runs every 5 s; bounded wait.
+  for (int i = 0; i < 100 && status == 200; ++i) {
+    status = http_get(sn.port(), target).status;
+    if (status == 200) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(status, 404);
 }

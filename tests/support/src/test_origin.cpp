@@ -10,6 +10,7 @@
 //   stall_after=N    send N body bytes, then send nothing more
 //   slow=BPS         send the body at about BPS bytes per second
 //   noetag=1         send neither ETag nor Last-Modified
+//   claim_size=N     a lying Content-Range: the full length is said to be N
 // GET /_stats answers {"requests":R,"body_bytes":B} (not counted itself);
 // GET /_last_headers answers the header lines of the last other request.
 #include <arpa/inet.h>
@@ -180,8 +181,9 @@ bool serve_one(int fd, std::string& pending) {
     }
     status = 206;
     length = last - first + 1;
+    std::string total = q.count("claim_size") ? q.at("claim_size") : std::to_string(size);
     extra += "Content-Range: bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" +
-             std::to_string(size) + "\r\n";
+             total + "\r\n";
   }
   if (!norange) extra += "Accept-Ranges: bytes\r\n";
   if (!q.count("noetag")) {

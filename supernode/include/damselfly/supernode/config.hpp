@@ -17,6 +17,9 @@ struct supernode_config {
   std::string listen = "0.0.0.0:8002";
   std::filesystem::path data_dir = "/var/lib/damselfly/supernode";
   piece_sizing sizing;
+  /// Files larger than this (or than the cache's free space) are refused up
+  /// front: the task fails with origin_too_large and nothing is allocated.
+  std::uint64_t max_file_size = std::uint64_t{1} << 40;
   /// Parallel Range requests to the origin per task.
   unsigned origin_concurrency = 4;
   /// Longest wait for any single origin read/write to make progress.
@@ -29,6 +32,8 @@ struct supernode_config {
   std::chrono::milliseconds recheck_interval{30'000};
   /// A failed task is fetched afresh by a registration arriving this long after the failure.
   std::chrono::milliseconds retry_failed_after{1'000};
+  /// A failed task is forgotten (its memory freed) this long after it failed.
+  std::chrono::milliseconds forget_failed_after{60'000};
   /// From this many peers on a task, peers are asked to report results in batches.
   std::size_t batch_reports_from = 8;
   /// Assignments handed out per sync at most.
