@@ -32,6 +32,7 @@ constexpr errc_entry errc_table[] = {
     {errc::too_many_failures, "too_many_failures", "too many failures"},
     {errc::cancelled, "cancelled", "cancelled"},
     {errc::busy, "busy", "in use by another process"},
+    {errc::origin_forbidden, "origin_forbidden", "origin address not allowed"},
 };
 
 const errc_entry* find_entry(int ev) noexcept {

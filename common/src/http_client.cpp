@@ -2,6 +2,8 @@
 // Beast-based HTTP/1.1 client with per-operation deadlines and a streaming body reader.
 #include "damselfly/common/http_client.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -118,8 +120,19 @@ asio::awaitable<error_code> http_client::impl::connect() {
   if (opts.tls) tls.emplace(ex, opts.tls->native());
   auto& low = lowest();
   low.expires_after(opts.connect_timeout);
-  auto [rec, endpoints] = co_await resolver.async_resolve(host, std::to_string(port), nothrow);
+  auto [rec, resolved] = co_await resolver.async_resolve(host, std::to_string(port), nothrow);
   if (rec) co_return rec;
+  // Only the addresses vetted here are connected to: no second lookup.
+  std::vector<tcp::endpoint> endpoints;
+  for (const auto& r : resolved) {
+    auto why = opts.vet_address ? opts.vet_address(host, r.endpoint().address().to_string(), port)
+                                : std::string();
+    if (why.empty())
+      endpoints.push_back(r.endpoint());
+    else
+      spdlog::warn("not connecting to {}", why);
+  }
+  if (endpoints.empty()) co_return errc::origin_forbidden;
   auto [cec, ep] = co_await low.async_connect(endpoints, nothrow);
   if (cec) co_return map_error(cec);
   error_code ignored;

@@ -46,6 +46,11 @@ origin_failure_text describe_origin_failure(const http_url& url, const origin_re
   if (r.http_status != 0) {
     t.code = "origin_http_error";
     t.message = "origin answered " + std::to_string(r.http_status) + " for " + url.text;
+  } else if (ec == errc::origin_forbidden) {
+    t.code = "origin_forbidden";
+    t.message = "origin " + url.authority() +
+                " resolves only to addresses this server may not fetch from (see its log; "
+                "--origin-allow, --origin-deny)";
   } else if (ec == errc::timeout) {
     t.code = "origin_timeout";
     t.message = "origin " + url.authority() + " timed out";

@@ -38,6 +38,7 @@ struct cli_options {
   unsigned peer_timeout_s = 15;
   std::string upload_rate = "0";
   std::string max_file_size = "1T";
+  std::vector<std::string> origin_allow, origin_deny;
   unsigned forget_failed_s = 60;
   std::string cache_quota = "0";
   std::string min_free = "0";
@@ -60,6 +61,13 @@ void add_flags(CLI::App& app, cli_options& o) {
   app.add_option("--max-file-size", o.max_file_size,
                  "Refuse origins announcing more than this, like 1T (also: the cache's free space)")
       ->capture_default_str();
+  app.add_option("--origin-allow", o.origin_allow,
+                 "Fetch only origins matching these CIDRs, addresses or host names (after DNS)")
+      ->delimiter(',');
+  app.add_option("--origin-deny", o.origin_deny,
+                 "Never fetch origins matching these CIDRs, addresses or host names (after DNS); "
+                 "link-local and metadata addresses and this supernode are denied anyway")
+      ->delimiter(',');
   app.add_option("--forget-failed-after", o.forget_failed_s,
                  "Seconds after which a failed task is forgotten")
       ->capture_default_str()
@@ -130,6 +138,12 @@ std::optional<std::string> finish_config(cli_options& o) {
   if (!max_size || *max_size == 0) return "--max-file-size must be a size like 1T";
   cfg.max_file_size = *max_size;
   cfg.forget_failed_after = std::chrono::seconds(o.forget_failed_s);
+  std::string bad_entry;
+  auto policy = address_policy::make(o.origin_allow, o.origin_deny, &bad_entry);
+  if (!policy)
+    return "bad --origin-allow/--origin-deny entry '" + bad_entry +
+           "': expected a CIDR, an address or a host name";
+  cfg.origin_policy = std::make_shared<address_policy>(std::move(*policy));
   auto quota = parse_size(o.cache_quota);
   auto floor = parse_size(o.min_free);
   if (!quota || !floor) return "--cache-quota and --min-free are sizes like 500G, or 0";

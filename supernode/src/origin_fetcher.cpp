@@ -44,6 +44,10 @@ http_client_options origin_fetcher::origin_client_options() const {
   o.io_timeout = cfg_.origin_timeout;
   o.connect_timeout = cfg_.origin_timeout;
   o.tls = cfg_.origin_tls;
+  if (auto policy = cfg_.origin_policy)
+    o.vet_address = [policy](std::string_view host, std::string_view ip, std::uint16_t port) {
+      return policy->check(host, ip, port);
+    };
   return o;
 }
 

@@ -2,6 +2,10 @@
 // Wiring of the supernode: tasks, API, HTTP server and housekeeping timer.
 #include "damselfly/supernode/supernode.hpp"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -14,6 +18,31 @@
 namespace damselfly::supernode {
 
 namespace asio = boost::asio;
+
+namespace {
+
+/// The addresses a listener on `host` answers on: a wildcard answers on
+/// loopback and every interface.
+std::vector<std::string> own_addresses(const std::string& host) {
+  if (host != "0.0.0.0" && host != "::") return {host};
+  std::vector<std::string> out{"127.0.0.0/8", "::1"};
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (auto* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr) continue;
+    char buf[INET6_ADDRSTRLEN];
+    const void* src = nullptr;
+    if (a->ifa_addr->sa_family == AF_INET)
+      src = &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr;
+    else if (a->ifa_addr->sa_family == AF_INET6)
+      src = &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr;
+    if (src && ::inet_ntop(a->ifa_addr->sa_family, src, buf, sizeof buf)) out.emplace_back(buf);
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+}  // namespace
 
 struct supernode::impl {
   impl(asio::any_io_executor e, supernode_config c)
@@ -56,6 +85,9 @@ result<std::uint16_t> supernode::start() {
   if (auto ec = impl_->tasks.init()) return ec;
   auto port = impl_->server.listen(hp->host, hp->port);
   if (!port) return port;
+  auto& policy = impl_->cfg.origin_policy;
+  if (!policy) policy = std::make_shared<address_policy>(*address_policy::make({}, {}, nullptr));
+  policy->deny_self(own_addresses(hp->host), *port);
   impl_->server.start();
   impl_->group.spawn(impl_->housekeeping_loop());
   spdlog::info("supernode listening on {}:{}, cache in {}", hp->host, *port,

@@ -170,3 +170,42 @@ TEST(supernode_attack, FailedTasksAreForgotten) {
   }
   EXPECT_EQ(status, 404);
 }
+
+TEST(supernode_attack, OriginsTheOperatorDeniesAreNeverFetchedEvenByName) {
+  // --origin-deny for loopback: the origin on 127.0.0.1 is refused whether the
+  // URL names the address or a host name resolving to it (checked after DNS).
+  temp_dir dir("damselfly-attack-ssrf");
+  for (const char* d : {"www", "logs"}) std::filesystem::create_directories(dir / d);
+  make_file(dir / "www" / "f.bin", 4096, 1);
+  origin_server origin(dir / "www", dir / "logs");
+  supernode_server sn(dir / "cache", dir / "logs", {"--origin-deny", "127.0.0.0/8,::1"});
+  auto port = std::to_string(origin.port());
+  for (std::string url :
+       {"http://127.0.0.1:" + port + "/f.bin", "http://localhost:" + port + "/f.bin"}) {
+    json r{{"url", url}, {"peer_id", "p"}};
+    auto body = r.dump();
+    auto answer = raw_http(sn.port(),
+                           "POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                           "Content-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body);
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    auto info = json::parse(answer.body);
+    EXPECT_EQ(info.at("state"), "failed") << url;
+    EXPECT_EQ(info.at("error").at("code"), "origin_forbidden") << answer.body;
+  }
+  EXPECT_EQ(origin.requests(), 0u) << "the denied origin was contacted";
+}
+
+TEST(supernode_attack, TheSupernodeWillNotFetchFromItself) {
+  temp_dir dir("damselfly-attack-self");
+  std::filesystem::create_directories(dir / "logs");
+  supernode_server sn(dir / "cache", dir / "logs");
+  json r{{"url", "http://127.0.0.1:" + std::to_string(sn.port()) + "/metrics"}, {"peer_id", "p"}};
+  auto body = r.dump();
+  auto answer = raw_http(sn.port(),
+                         "POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                         "Content-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body);
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(json::parse(answer.body).at("error").at("code"), "origin_forbidden") << answer.body;
+}

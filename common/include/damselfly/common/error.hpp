@@ -32,6 +32,7 @@ enum class errc {
   too_many_failures = 15,
   cancelled = 16,
   busy = 17,  ///< someone else holds the resource (a lock, a resumable download)
+  origin_forbidden = 18,  ///< the origin resolves only to addresses the policy refuses
 };
 
 /// The category behind errc; name() is "damselfly".

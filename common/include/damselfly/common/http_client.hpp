@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/http_message.hpp"
@@ -27,6 +28,11 @@ struct http_client_options {
   /// Set for HTTPS: connections are TLS, verified as the context says (the
   /// host name is checked against the certificate).
   std::shared_ptr<const tls_context> tls;
+  /// Asked for every resolved address before connecting to it (host, IP,
+  /// port): a non-empty answer says why it is refused. When every address is
+  /// refused the request fails with errc::origin_forbidden. Empty: all allowed.
+  std::function<std::string(std::string_view host, std::string_view ip, std::uint16_t port)>
+      vet_address;
 };
 
 /// Status line and headers of a response.

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "damselfly/common/address_policy.hpp"
 #include "damselfly/common/piece_math.hpp"
 #include "damselfly/common/tls_context.hpp"
 
@@ -20,6 +21,9 @@ struct supernode_config {
   /// Files larger than this (or than the cache's free space) are refused up
   /// front: the task fails with origin_too_large and nothing is allocated.
   std::uint64_t max_file_size = std::uint64_t{1} << 40;
+  /// Which origin addresses may be fetched (see address_policy); null: the
+  /// built-in rules only. The supernode adds its own listeners at start.
+  std::shared_ptr<address_policy> origin_policy;
   /// Parallel Range requests to the origin per task.
   unsigned origin_concurrency = 4;
   /// Longest wait for any single origin read/write to make progress.
