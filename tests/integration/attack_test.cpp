@@ -17,6 +17,14 @@ using nlohmann::json;
 
 namespace {
 
+/// POST of a JSON body, as raw bytes on a fresh connection.
+raw_response post_json(std::uint16_t port, const std::string& target, const std::string& body) {
+  return raw_http(port, "POST " + target +
+                            " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                            "Content-Type: application/json\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
 /// A supernode holding one small file (4 pieces of 256 KiB), and an attacker
 /// registered for it as a peer.
 class supernode_attack_test : public workspace_test {
@@ -49,10 +57,7 @@ class supernode_attack_test : public workspace_test {
     return r.dump();
   }
   raw_response post(const std::string& target, const std::string& body) const {
-    return raw_http(supernode_->port(), "POST " + target +
-                                            " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                                            "Content-Type: application/json\r\nContent-Length: " +
-                                            std::to_string(body.size()) + "\r\n\r\n" + body);
+    return post_json(supernode_->port(), target, body);
   }
   raw_response sync_reporting(const std::string& piece) const {
     std::string body = R"({"results": [{"piece": )" + piece +
@@ -153,11 +158,7 @@ TEST(supernode_attack, FailedTasksAreForgotten) {
   origin_server origin(dir / "www", dir / "logs");
   supernode_server sn(dir / "cache", dir / "logs", {"--forget-failed-after", "1"});
   json r{{"url", origin.url("f.bin", "status=404")}, {"peer_id", "p"}};
-  auto body = r.dump();
-  auto answer = raw_http(sn.port(),
-                         "POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                         "Content-Length: " +
-                             std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto answer = post_json(sn.port(), "/api/v1/tasks", r.dump());
   ASSERT_EQ(answer.status, 200) << answer.body;
   auto info = json::parse(answer.body);
   ASSERT_EQ(info.at("state"), "failed");
@@ -183,11 +184,7 @@ TEST(supernode_attack, OriginsTheOperatorDeniesAreNeverFetchedEvenByName) {
   for (std::string url :
        {"http://127.0.0.1:" + port + "/f.bin", "http://localhost:" + port + "/f.bin"}) {
     json r{{"url", url}, {"peer_id", "p"}};
-    auto body = r.dump();
-    auto answer = raw_http(sn.port(),
-                           "POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                           "Content-Length: " +
-                               std::to_string(body.size()) + "\r\n\r\n" + body);
+    auto answer = post_json(sn.port(), "/api/v1/tasks", r.dump());
     ASSERT_EQ(answer.status, 200) << answer.body;
     auto info = json::parse(answer.body);
     EXPECT_EQ(info.at("state"), "failed") << url;
@@ -201,11 +198,7 @@ TEST(supernode_attack, TheSupernodeWillNotFetchFromItself) {
   std::filesystem::create_directories(dir / "logs");
   supernode_server sn(dir / "cache", dir / "logs");
   json r{{"url", "http://127.0.0.1:" + std::to_string(sn.port()) + "/metrics"}, {"peer_id", "p"}};
-  auto body = r.dump();
-  auto answer = raw_http(sn.port(),
-                         "POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                         "Content-Length: " +
-                             std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto answer = post_json(sn.port(), "/api/v1/tasks", r.dump());
   ASSERT_EQ(answer.status, 200) << answer.body;
   EXPECT_EQ(json::parse(answer.body).at("error").at("code"), "origin_forbidden") << answer.body;
 }
