@@ -12,11 +12,19 @@ endif()
 set(CMAKE_CXX_FLAGS_RELEASE "-O2 -DNDEBUG" CACHE STRING "" FORCE)
 
 add_library(damselfly_warnings INTERFACE)
-target_compile_options(damselfly_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local
-                                                    -Wno-restrict
-                                                    -Wno-mismatched-new-delete)
+target_compile_options(damselfly_warnings INTERFACE -Wall -Wextra -Wpedantic)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  target_compile_options(damselfly_warnings INTERFACE -Wshadow=local -Wno-restrict
+                                                      -Wno-mismatched-new-delete)
+endif()
 if(DAMSELFLY_WERROR)
   target_compile_options(damselfly_warnings INTERFACE -Werror)
+endif()
+# Fuzzing (clang only): every library is instrumented for coverage and built
+# with ASan+UBSan; the fuzz targets link libFuzzer's main (tests/fuzz).
+if(DAMSELFLY_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
 endif()
 if(DAMSELFLY_SANITIZE)
   target_compile_options(damselfly_warnings INTERFACE -fsanitize=address,undefined

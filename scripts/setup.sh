@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages Damselfly needs (only the missing ones) and builds it.
-# Usage: scripts/setup.sh [PRESET]   (PRESET: release (default), ci, debug, asan, bench)
+# Usage: scripts/setup.sh [PRESET]   (PRESET: release (default), ci, debug, asan, fuzz, bench)
 # "bench" is release plus what tests/bench needs: iproute2 (ip, tc), libtorrent's
 # Python binding for the BitTorrent side of the cluster benchmark, gnuplot.
 set -euo pipefail
@@ -14,6 +14,12 @@ packages=(
   libcli11-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev
   nginx-light curl openssl ca-certificates
 )
+
+# "fuzz" builds the libFuzzer targets with clang 16 (its compiler-rt has the
+# fuzzer and sanitizer runtimes).
+if [[ $preset == fuzz ]]; then
+  packages+=(clang-16 libfuzzer-16-dev libclang-rt-16-dev)
+fi
 
 if [[ $preset == bench ]]; then
   packages+=(iproute2 python3 python3-libtorrent gnuplot-nox)

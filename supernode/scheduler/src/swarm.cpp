@@ -43,6 +43,13 @@ void swarm::seed_has(std::uint64_t piece) {
 void swarm::add_holding(int index, std::uint64_t piece) {
   ensure_piece(piece);
   auto& p = peers_[static_cast<std::size_t>(index)];
+  // A peer that says it holds a piece it was still fetching (it registered
+  // again, e.g. after a restart) needs those fetches no more.
+  if (auto f = p.in_flight.find(piece); f != p.in_flight.end()) {
+    for (const auto& x : f->second) drop_flight(x);
+    p.in_flight.erase(f);
+    --fetching_[piece];
+  }
   if (piece >= p.held.size()) p.held.resize(piece + 1, false);
   if (p.held[piece]) return;
   p.held[piece] = true;

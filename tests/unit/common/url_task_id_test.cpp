@@ -72,3 +72,33 @@ TEST(TaskId, ValidityCheckRejectsPathTricks) {
   EXPECT_FALSE(is_valid_task_id(std::string(64, 'A')));
   EXPECT_TRUE(is_valid_task_id(std::string(64, 'a')));
 }
+
+TEST(NormalizeUrl, EmptyPathIsSlashAndNormalizingIsIdempotent) {
+  // Found by fuzz_url: "http://h" normalized to "http://h/./", another task than "http://h/".
+  auto bare = normalize_url("http://h", {});
+  auto slash = normalize_url("http://h/", {});
+  ASSERT_TRUE(bare && slash);
+  EXPECT_EQ(*bare, "http://h/");
+  EXPECT_EQ(*bare, *slash);
+  for (const char* u : {"http://h", "http://a.com&b", "http://h:80?x=1", "http://h/a/../b/%7e"}) {
+    auto once = normalize_url(u, {});
+    ASSERT_TRUE(once) << u;
+    EXPECT_EQ(normalize_url(*once, {}).value(), *once) << u;
+  }
+}
+
+TEST(NormalizeUrl, PortsAreDigitsOrTheUrlIsRefused) {
+  // Found by fuzz_url: "h:80A/" normalized to "hA/", another host.
+  EXPECT_FALSE(normalize_url("http://h:80A/", {}));
+  EXPECT_FALSE(http_url::parse("http://h:80A/"));
+  EXPECT_FALSE(normalize_url("http://h:0/", {}));
+  EXPECT_FALSE(normalize_url("http://h:70000/", {}));
+  EXPECT_EQ(normalize_url("http://h:8080/", {}).value(), "http://h:8080/");
+}
+
+TEST(NormalizeUrl, FilteringAnEmptyQueryDoesNotCrash) {
+  // Found by fuzz_url: Boost.URL's params iterator crashed on this one.
+  EXPECT_EQ(normalize_url("http://ee4?#Ag", {"S", ".="}).value(), "http://ee4/");
+  EXPECT_EQ(normalize_url("http://h/f?a=1&Sig=2&&b", {"Sig"}).value(), "http://h/f?a=1&b");
+  EXPECT_EQ(normalize_url("http://h/f?S%69g=2&a=1", {"Sig"}).value(), "http://h/f?a=1");
+}

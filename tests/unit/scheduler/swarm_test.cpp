@@ -352,3 +352,17 @@ TEST_F(swarm_test, AttackReportOfAPieceThatDoesNotExistIsIgnored) {
     EXPECT_EQ(d.source, supernode_source);
   }
 }
+
+TEST_F(swarm_test, PeerRegisteringAgainWithPiecesItWasFetchingHoldsThemAndNothingIsInFlight) {
+  // Found by fuzz_swarm: A is fetching 0 and 1 from the seed when it registers
+  // again (its daemon restarted) saying it holds 0-1. The fetches are over, the
+  // seed's slots are free again, and 0-1 are A's to serve.
+  s.seed_has(0);
+  s.seed_has(1);
+  s.join("A", at("a:1"), {}, t0);
+  EXPECT_EQ(pieces(s.assign("A", 8, t0)).size(), 2u);
+  s.join("A", at("a:1"), {true, true}, t0);
+  s.check_invariants();
+  s.join("B", at("b:1"), {}, t0);
+  for (const auto& d : s.assign("B", 8, t0)) EXPECT_EQ(d.source, "a:1") << d.piece;
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Builds the libFuzzer targets (preset "fuzz", clang 16, ASan+UBSan) and runs
+# each for SECONDS (default 10), starting from its seed corpus in
+# tests/fuzz/corpus/<target>/. New inputs go to a scratch dir, not the repo.
+# A crash stops the run with the reproducer's path and a non-zero exit.
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds="${1:-10}"
+shift || true
+bash scripts/setup.sh fuzz >/dev/null
+
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  for f in tests/fuzz/fuzz_*.cpp; do targets+=("$(basename "$f" .cpp)"); done
+fi
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+failed=0
+for t in "${targets[@]}"; do
+  mkdir -p "$scratch/$t"
+  log="$scratch/$t.log"
+  if build-fuzz/bin/"$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$scratch/$t-" "$scratch/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
+    runs=$(grep -oE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || echo "?")
+    echo "fuzz: $t: $runs runs in ${seconds}s, no crash"
+  else
+    echo "fuzz: $t: FAILED"
+    tail -40 "$log"
+    mkdir -p build-fuzz/crashes
+    for c in "$scratch"/"$t"-*; do
+      [[ -e $c ]] || continue
+      cp "$c" build-fuzz/crashes/
+      echo "fuzz: reproducer kept: build-fuzz/crashes/$(basename "$c")"
+    done
+    failed=1
+  fi
+done
+exit "$failed"
