@@ -2,6 +2,10 @@
 // Host-name based peer ids.
 #include "damselfly/common/host_identity.hpp"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -20,6 +24,26 @@ std::string random_host_token() {
   char suffix[16];
   std::snprintf(suffix, sizeof suffix, "-%08x", static_cast<unsigned>(rd()));
   return (name.empty() ? std::string("host") : name) + suffix;
+}
+
+std::vector<interface_address> interface_addresses() {
+  std::vector<interface_address> out;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (auto* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr) continue;
+    int family = a->ifa_addr->sa_family;
+    const void* src = nullptr;
+    if (family == AF_INET)
+      src = &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr;
+    else if (family == AF_INET6)
+      src = &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr;
+    char buf[INET6_ADDRSTRLEN];
+    if (src && ::inet_ntop(family, src, buf, sizeof buf))
+      out.push_back({buf, family == AF_INET, (a->ifa_flags & IFF_LOOPBACK) != 0});
+  }
+  ::freeifaddrs(list);
+  return out;
 }
 
 }  // namespace damselfly

@@ -2,11 +2,6 @@
 // Wiring of the dfget daemon: task cache, piece server, local socket, downloads, supernode link.
 #include "damselfly/dfget/daemon.hpp"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
-
 #include <spdlog/spdlog.h>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -41,21 +36,9 @@ std::string load_host_id(const fs::path& data_dir) {
 }
 
 std::string first_ipv4() {
-  ifaddrs* list = nullptr;
-  std::string out = "127.0.0.1";
-  if (::getifaddrs(&list) != 0) return out;
-  for (auto* a = list; a; a = a->ifa_next) {
-    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || (a->ifa_flags & IFF_LOOPBACK))
-      continue;
-    char buf[INET_ADDRSTRLEN];
-    auto* sin = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
-    if (::inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf)) {
-      out = buf;
-      break;
-    }
-  }
-  ::freeifaddrs(list);
-  return out;
+  for (const auto& a : interface_addresses())
+    if (a.ipv4 && !a.loopback) return a.ip;
+  return "127.0.0.1";
 }
 
 }  // namespace

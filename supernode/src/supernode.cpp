@@ -2,15 +2,12 @@
 // Wiring of the supernode: tasks, API, HTTP server and housekeeping timer.
 #include "damselfly/supernode/supernode.hpp"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
-
 #include <spdlog/spdlog.h>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "api.hpp"
+#include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/http_server.hpp"
 #include "damselfly/common/task_group.hpp"
 #include "task_manager.hpp"
@@ -26,19 +23,7 @@ namespace {
 std::vector<std::string> own_addresses(const std::string& host) {
   if (host != "0.0.0.0" && host != "::") return {host};
   std::vector<std::string> out{"127.0.0.0/8", "::1"};
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return out;
-  for (auto* a = list; a; a = a->ifa_next) {
-    if (!a->ifa_addr) continue;
-    char buf[INET6_ADDRSTRLEN];
-    const void* src = nullptr;
-    if (a->ifa_addr->sa_family == AF_INET)
-      src = &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr;
-    else if (a->ifa_addr->sa_family == AF_INET6)
-      src = &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr;
-    if (src && ::inet_ntop(a->ifa_addr->sa_family, src, buf, sizeof buf)) out.emplace_back(buf);
-  }
-  ::freeifaddrs(list);
+  for (const auto& a : interface_addresses()) out.push_back(a.ip);
   return out;
 }
 

@@ -151,54 +151,62 @@ TEST_F(supernode_attack_test, OriginClaimingSixtyFourTebibytesFailsTheTaskWithou
   expect_alive_and_small();
 }
 
-TEST(supernode_attack, FailedTasksAreForgotten) {
-  temp_dir dir("damselfly-attack-forget");
-  for (const char* d : {"www", "logs"}) std::filesystem::create_directories(dir / d);
-  make_file(dir / "www" / "f.bin", 4096, 1);
-  origin_server origin(dir / "www", dir / "logs");
-  supernode_server sn(dir / "cache", dir / "logs", {"--forget-failed-after", "1"});
-  json r{{"url", origin.url("f.bin", "status=404")}, {"peer_id", "p"}};
-  auto answer = post_json(sn.port(), "/api/v1/tasks", r.dump());
-  ASSERT_EQ(answer.status, 200) << answer.body;
-  auto info = json::parse(answer.body);
-  ASSERT_EQ(info.at("state"), "failed");
+namespace {
+
+/// An origin with one small file and a supernode started with the test's flags.
+class supernode_policy_test : public workspace_test {
+ protected:
+  supernode_policy_test() : workspace_test("damselfly-attack-policy") {
+    make_file(dir_ / "www" / "f.bin", 4096, 1);
+    origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
+  }
+  void start(std::vector<std::string> args) {
+    sn_ = std::make_unique<supernode_server>(dir_ / "cache", dir_ / "logs", std::move(args));
+  }
+  /// Registers for `url`; the task_info answered.
+  json register_url(const std::string& url) {
+    json r{{"url", url}, {"peer_id", "p"}};
+    auto answer = post_json(sn_->port(), "/api/v1/tasks", r.dump());
+    EXPECT_EQ(answer.status, 200) << answer.body;
+    return answer.status == 200 ? json::parse(answer.body) : json::object();
+  }
+
+  std::unique_ptr<origin_server> origin_;
+  std::unique_ptr<supernode_server> sn_;
+};
+
+}  // namespace
+
+TEST_F(supernode_policy_test, FailedTasksAreForgotten) {
+  start({"--forget-failed-after", "1"});
+  auto info = register_url(origin_->url("f.bin", "status=404"));
+  ASSERT_EQ(info.value("state", ""), "failed");
   auto target = "/api/v1/tasks/" + info.at("task_id").get<std::string>();
   int status = 200;
   // Housekeeping runs every 5 s; bounded wait.
   for (int i = 0; i < 100 && status == 200; ++i) {
-    status = http_get(sn.port(), target).status;
+    status = http_get(sn_->port(), target).status;
     if (status == 200) std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(status, 404);
 }
 
-TEST(supernode_attack, OriginsTheOperatorDeniesAreNeverFetchedEvenByName) {
+TEST_F(supernode_policy_test, OriginsTheOperatorDeniesAreNeverFetchedEvenByName) {
   // --origin-deny for loopback: the origin on 127.0.0.1 is refused whether the
   // URL names the address or a host name resolving to it (checked after DNS).
-  temp_dir dir("damselfly-attack-ssrf");
-  for (const char* d : {"www", "logs"}) std::filesystem::create_directories(dir / d);
-  make_file(dir / "www" / "f.bin", 4096, 1);
-  origin_server origin(dir / "www", dir / "logs");
-  supernode_server sn(dir / "cache", dir / "logs", {"--origin-deny", "127.0.0.0/8,::1"});
-  auto port = std::to_string(origin.port());
+  start({"--origin-deny", "127.0.0.0/8,::1"});
+  auto port = std::to_string(origin_->port());
   for (std::string url :
        {"http://127.0.0.1:" + port + "/f.bin", "http://localhost:" + port + "/f.bin"}) {
-    json r{{"url", url}, {"peer_id", "p"}};
-    auto answer = post_json(sn.port(), "/api/v1/tasks", r.dump());
-    ASSERT_EQ(answer.status, 200) << answer.body;
-    auto info = json::parse(answer.body);
-    EXPECT_EQ(info.at("state"), "failed") << url;
-    EXPECT_EQ(info.at("error").at("code"), "origin_forbidden") << answer.body;
+    auto info = register_url(url);
+    EXPECT_EQ(info.value("state", ""), "failed") << url;
+    EXPECT_EQ(info["error"].value("code", ""), "origin_forbidden") << info.dump();
   }
-  EXPECT_EQ(origin.requests(), 0u) << "the denied origin was contacted";
+  EXPECT_EQ(origin_->requests(), 0u) << "the denied origin was contacted";
 }
 
-TEST(supernode_attack, TheSupernodeWillNotFetchFromItself) {
-  temp_dir dir("damselfly-attack-self");
-  std::filesystem::create_directories(dir / "logs");
-  supernode_server sn(dir / "cache", dir / "logs");
-  json r{{"url", "http://127.0.0.1:" + std::to_string(sn.port()) + "/metrics"}, {"peer_id", "p"}};
-  auto answer = post_json(sn.port(), "/api/v1/tasks", r.dump());
-  ASSERT_EQ(answer.status, 200) << answer.body;
-  EXPECT_EQ(json::parse(answer.body).at("error").at("code"), "origin_forbidden") << answer.body;
+TEST_F(supernode_policy_test, TheSupernodeWillNotFetchFromItself) {
+  start({});
+  auto info = register_url("http://127.0.0.1:" + std::to_string(sn_->port()) + "/metrics");
+  EXPECT_EQ(info["error"].value("code", ""), "origin_forbidden") << info.dump();
 }
