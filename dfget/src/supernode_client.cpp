@@ -92,7 +92,6 @@ asio::awaitable<supernode_answer<T>> supernode_client::call(std::size_t index,
 asio::awaitable<supernode_answer<proto::task_info>> supernode_client::register_task(
     const proto::register_request& r) {
   auto post = json_post("/api/v1/tasks", proto::encode(r));
-  supernode_answer<proto::task_info> last;
   std::string errors;
   for (auto index : list_.order(proto::supernode_list::clock::now())) {
     auto answer = co_await call<proto::task_info>(index, post, 1 << 20);
@@ -105,8 +104,9 @@ asio::awaitable<supernode_answer<proto::task_info>> supernode_client::register_t
     if (answer) bound_ = index;
     co_return answer;
   }
-  last.message = "cannot reach any supernode (" + errors + ")";
-  co_return last;
+  supernode_answer<proto::task_info> unreachable;
+  unreachable.message = "cannot reach any supernode (" + errors + ")";
+  co_return unreachable;
 }
 
 asio::awaitable<supernode_answer<proto::sync_response>> supernode_client::sync(
