@@ -4,12 +4,19 @@
 # each for SECONDS (default 10), starting from its seed corpus in
 # tests/fuzz/corpus/<target>/. New inputs go to a scratch dir, not the repo.
 # A crash stops the run with the reproducer's path and a non-zero exit.
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+# With --runs N, each target instead runs N executions (a campaign).
+# Usage: scripts/fuzz.sh [SECONDS | --runs N] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds="${1:-10}"
-shift || true
+if [[ ${1:-} == --runs ]]; then
+  budget=(-runs="$2")
+  shift 2
+else
+  seconds="${1:-10}"
+  budget=(-max_total_time="$seconds")
+  shift || true
+fi
 bash scripts/setup.sh fuzz >/dev/null
 
 targets=("$@")
@@ -22,10 +29,11 @@ failed=0
 for t in "${targets[@]}"; do
   mkdir -p "$scratch/$t"
   log="$scratch/$t.log"
-  if build-fuzz/bin/"$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  start=$SECONDS
+  if build-fuzz/bin/"$t" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$scratch/$t-" "$scratch/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
     runs=$(grep -oE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || echo "?")
-    echo "fuzz: $t: $runs runs in ${seconds}s, no crash"
+    echo "fuzz: $t: $runs runs in $((SECONDS - start))s, no crash"
   else
     echo "fuzz: $t: FAILED"
     tail -40 "$log"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzz target: every v1 message decoder, and the checks clients run on answers.
+// The first byte picks the decoder, so one execution parses the text once.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -9,34 +10,53 @@
 
 namespace {
 
+using namespace damselfly::proto;
+
+/// What decodes, encodes, and decodes again; returns the first decoding.
 template <class T>
-void round_trip(std::string_view text) {
-  auto d = damselfly::proto::decode<T>(text);
-  if (!d) return;
-  // What decodes, encodes, and decodes again.
-  if (!damselfly::proto::decode<T>(damselfly::proto::encode(*d.value))) __builtin_trap();
+decoded<T> round_trip(std::string_view text) {
+  auto d = decode<T>(text);
+  if (d && !decode<T>(encode(*d.value))) __builtin_trap();
+  return d;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace damselfly::proto;
-  std::string_view text(reinterpret_cast<const char*>(data), size);
-  round_trip<register_request>(text);
-  round_trip<sync_request>(text);
-  round_trip<heartbeat_request>(text);
-  round_trip<heartbeat_response>(text);
-  round_trip<local_request>(text);
-  round_trip<local_event>(text);
-  round_trip<error_response>(text);
-  if (auto r = decode<register_request>(text)) {
-    (void)check_origin_headers(r.value->headers);
-    (void)decode_bitmap(r.value->bitmap);
+  if (size == 0) return 0;
+  std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 9) {
+    case 0:
+      if (auto r = round_trip<register_request>(text)) {
+        (void)check_origin_headers(r.value->headers);
+        (void)decode_bitmap(r.value->bitmap);
+      }
+      break;
+    case 1:
+      (void)round_trip<sync_request>(text);
+      break;
+    case 2:
+      (void)round_trip<heartbeat_request>(text);
+      break;
+    case 3:
+      (void)round_trip<heartbeat_response>(text);
+      break;
+    case 4:
+      (void)round_trip<local_request>(text);
+      break;
+    case 5:
+      (void)round_trip<local_event>(text);
+      break;
+    case 6:
+      (void)round_trip<error_response>(text);
+      break;
+    case 7:
+      if (auto s = round_trip<sync_response>(text); s && check_task_info(s.value->task).empty())
+        for (const auto& a : s.value->assignments) (void)check_assignment(a, s.value->task);
+      break;
+    default:
+      if (auto t = round_trip<task_info>(text)) (void)check_task_info(*t.value);
+      break;
   }
-  if (auto s = decode<sync_response>(text)) {
-    if (check_task_info(s.value->task).empty())
-      for (const auto& a : s.value->assignments) (void)check_assignment(a, s.value->task);
-  }
-  if (auto t = decode<task_info>(text)) (void)check_task_info(*t.value);
   return 0;
 }
