@@ -31,6 +31,12 @@ if(DAMSELFLY_SANITIZE)
                                                       -fno-omit-frame-pointer)
   target_link_options(damselfly_warnings INTERFACE -fsanitize=address,undefined)
 endif()
+# ThreadSanitizer: everything, libraries and test programs alike, so the
+# servers the integration tests start are checked too.
+if(DAMSELFLY_TSAN)
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+endif()
 
 # Policy and storage libraries must not do network I/O. Predefining the include
 # guard of Asio's configuration header makes any Asio include fail to compile in

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages Damselfly needs (only the missing ones) and builds it.
-# Usage: scripts/setup.sh [PRESET]   (PRESET: release (default), ci, debug, asan, fuzz, bench)
+# Usage: scripts/setup.sh [PRESET]   (PRESET: release (default), ci, debug, asan, tsan, fuzz, bench)
 # "bench" is release plus what tests/bench needs: iproute2 (ip, tc), libtorrent's
 # Python binding for the BitTorrent side of the cluster benchmark, gnuplot.
 set -euo pipefail
@@ -16,8 +16,8 @@ packages=(
 )
 
 # "fuzz" builds the libFuzzer targets with clang 16 (its compiler-rt has the
-# fuzzer and sanitizer runtimes).
-if [[ $preset == fuzz ]]; then
+# fuzzer and sanitizer runtimes); "tsan" uses its ThreadSanitizer runtime.
+if [[ $preset == fuzz || $preset == tsan ]]; then
   packages+=(clang-16 libfuzzer-16-dev libclang-rt-16-dev)
 fi
 
