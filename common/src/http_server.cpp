@@ -15,6 +15,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <mutex>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "damselfly/common/task_group.hpp"
@@ -39,6 +40,7 @@ struct connection {
   bool idle = true;  ///< waiting for the next request; safe to close on stop
   bool done = false;
   std::string remote;
+  std::string address;  ///< the client's IP address, for the per-address count
 };
 
 bool is_quiet_close(const error_code& ec) {
@@ -64,6 +66,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   std::atomic<bool> stopping{false};
   mutable std::mutex mu;
   std::unordered_set<std::shared_ptr<connection>> conns;
+  std::unordered_map<std::string, std::size_t> per_address;  ///< open connections by client IP
   task_group group;  ///< the accept loop, every session and watchdog
 
   asio::awaitable<void> accept_loop();
@@ -71,7 +74,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<void> watchdog(std::shared_ptr<connection> c);
   asio::awaitable<error_code> write_response(connection& c, http_response& resp, bool keep_alive,
                                              bool head_only);
-  asio::awaitable<error_code> send_file(connection& c, const file_slice& slice);
+  asio::awaitable<error_code> send_file(connection& c, const file_slice& slice,
+                                        std::uint64_t& sent);
 };
 
 http_server::http_server(asio::any_io_executor ex, http_handler handler, http_server_options opts)
@@ -149,18 +153,25 @@ asio::awaitable<void> http_server::impl::accept_loop() {
       continue;
     }
     auto c = std::make_shared<connection>(std::move(sock));
+    error_code ignored;
+    auto ep = c->socket.remote_endpoint(ignored);
+    c->address = ep.address().to_string();
+    c->remote = c->address + ":" + std::to_string(ep.port());
     {
       std::lock_guard lock(mu);
       if (conns.size() >= opts.max_connections) {
         spdlog::warn("connection limit {} reached; dropping a connection", opts.max_connections);
         continue;
       }
+      auto& mine = per_address[c->address];
+      if (opts.max_connections_per_address && mine >= opts.max_connections_per_address) {
+        spdlog::warn("{} already holds {} connections; dropping another", c->address, mine);
+        continue;
+      }
+      ++mine;
       conns.insert(c);
     }
-    error_code ignored;
     c->socket.set_option(tcp::no_delay(true), ignored);
-    auto ep = c->socket.remote_endpoint(ignored);
-    c->remote = ep.address().to_string() + ":" + std::to_string(ep.port());
     group.spawn(c->socket.get_executor(), session(c));
     group.spawn(c->socket.get_executor(), watchdog(c));
   }
@@ -194,6 +205,8 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
       c->timer.cancel();
       std::lock_guard lock(server.mu);
       server.conns.erase(c);
+      if (auto it = server.per_address.find(c->address); it != server.per_address.end())
+        if (--it->second == 0) server.per_address.erase(it);
     }
   } cleanup{*this, c};
   beast::flat_buffer buf;
@@ -237,6 +250,7 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
     for (const auto& f : msg) req.headers.add(std::string(f.name_string()), std::string(f.value()));
     req.body = std::move(msg.body());
     req.remote = c->remote;
+    req.remote_address = c->address;
 
     http_response resp;
     try {
@@ -273,19 +287,28 @@ asio::awaitable<error_code> http_server::impl::write_response(connection& c, htt
     auto [ec, n] = co_await http::async_write(c.socket, sr, nothrow);
     co_return ec;
   }
+  // However the write ends (failed header, HEAD, cancellation), the handler
+  // hears once how much went out: it may hold an upload slot until then.
+  struct report_sent {
+    const file_slice& slice;
+    std::uint64_t sent = 0;
+    ~report_sent() {
+      if (slice.on_sent) slice.on_sent(sent);
+    }
+  } report{*resp.file};
   http::response<http::empty_body> msg{static_cast<http::status>(resp.status), 11};
   fill(msg);
   msg.content_length(resp.file->length);
   http::response_serializer<http::empty_body> sr{msg};
   auto [ec, n] = co_await http::async_write_header(c.socket, sr, nothrow);
   if (ec || head_only) co_return ec;
-  co_return co_await send_file(c, *resp.file);
+  co_return co_await send_file(c, *resp.file, report.sent);
 }
 
-asio::awaitable<error_code> http_server::impl::send_file(connection& c, const file_slice& slice) {
+asio::awaitable<error_code> http_server::impl::send_file(connection& c, const file_slice& slice,
+                                                         std::uint64_t& sent) {
   off_t offset = static_cast<off_t>(slice.offset);
   std::uint64_t remaining = slice.length;
-  std::uint64_t sent = 0;
   error_code result;
   c.socket.non_blocking(true, result);
   // Paced sends go in small chunks so the rate holds over short intervals.
@@ -322,7 +345,6 @@ asio::awaitable<error_code> http_server::impl::send_file(connection& c, const fi
       result = error_code(errno, boost::system::system_category());
     }
   }
-  if (slice.on_sent) slice.on_sent(sent);
   co_return result;
 }
 

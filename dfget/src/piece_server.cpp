@@ -57,14 +57,16 @@ http_response piece_server::serve_pieces(const http_request& req, const std::str
     uploads_refused_.add();
     return http_response::error(503, "busy", "all upload slots busy");
   }
-  ++uploads_active_;
-  tasks_.upload_started(task_id);
   tf->update([](task_meta& m) { m.last_used = std::time(nullptr); });
-  resp.file->on_sent = [this, task_id](std::uint64_t n) {
-    uploaded_.add(n);
+  // The slot is held by the response itself: however its send ends, or if
+  // it is dropped unsent, destroying it gives the slot back.
+  auto slot = std::shared_ptr<void>(this, [this, task_id](piece_server*) {
     --uploads_active_;
     tasks_.upload_finished(task_id);
-  };
+  });
+  ++uploads_active_;
+  tasks_.upload_started(task_id);
+  resp.file->on_sent = [this, slot](std::uint64_t n) { uploaded_.add(n); };
   if (upload_limiter_) resp.file->pace = make_pacer(upload_limiter_);
   return resp;
 }

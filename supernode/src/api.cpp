@@ -138,11 +138,16 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
                          "headers." + bad->name);
   if (!r.upload_addr.empty() && !host_port::parse(r.upload_addr))
     co_return json_error(400, "bad_request", "upload_addr must be host:port", "upload_addr");
+  if (tasks_.over_task_limit(*id, req.remote_address))
+    co_return json_error(429, "too_many_tasks",
+                         req.remote_address + " already has " +
+                             std::to_string(cfg_.max_tasks_per_address) +
+                             " tasks being fetched; retry when one finishes");
   registrations_.add();
   scheduler::peer_info who{r.upload_addr, r.idc, r.location,
                            r.upload_slots ? r.upload_slots : cfg_.peer_upload_slots};
   auto held = proto::decode_bitmap(r.bitmap);
-  auto t = tasks_.ensure(*id, r, *url);
+  auto t = tasks_.ensure(*id, r, *url, req.remote_address);
   // The bitmap is taken once the layout says how many pieces there are.
   t->swarm.join(r.peer_id, who, {}, task::clock::now());
   // Hold the answer until the layout is known, so the peer can plan at once.
@@ -290,14 +295,28 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
     return true;
   };
   auto resp = serve_range(req, src);
-  if (!resp.file) return resp;
+  if (!resp.file || req.method == "HEAD") return resp;
+  // The scheduler hands out at most seed_slots supernode assignments; a
+  // request outside them (a peer without an assignment, or not a peer at
+  // all) must not add uploads beyond that.
+  std::string asker(req.headers.get("X-Damselfly-Peer").value_or(""));
+  bool assigned = !asker.empty() && t->swarm.has_peer(asker) && t->swarm.in_flight_count(asker) > 0;
+  if (!assigned && t->uploads_active >= cfg_.seed_slots) {
+    auto busy = json_error(503, "busy", "all seed slots of this task are busy");
+    busy.headers.set("Retry-After", "1");
+    return busy;
+  }
+  ++t->uploads_active;
+  // The response holds the slot; destroying it, sent or not, gives it back.
+  std::weak_ptr<task> weak = t;
+  auto slot = std::shared_ptr<void>(nullptr, [weak](void*) {
+    if (auto live = weak.lock()) --live->uploads_active;
+  });
   // A peer that names itself and then drops the connection mid-piece is gone
   // (killed, or its host is): its assignments would hold seed slots until its
   // timeout, stalling everyone else. A live peer that merely lost a connection
   // is told unknown_peer at its next sync and registers again.
-  std::string asker(req.headers.get("X-Damselfly-Peer").value_or(""));
-  std::weak_ptr<task> weak = t;
-  resp.file->on_sent = [this, weak, asker, want = resp.file->length](std::uint64_t n) {
+  resp.file->on_sent = [this, weak, slot, asker, want = resp.file->length](std::uint64_t n) {
     upload_bytes_.add(n);
     auto live = weak.lock();
     if (n >= want || asker.empty() || !live) return;

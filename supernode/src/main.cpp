@@ -58,6 +58,18 @@ void add_flags(CLI::App& app, cli_options& o) {
                  "Parallel Range requests to the origin per task")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
+  app.add_option("--max-origin-fetches", o.cfg.max_origin_fetches,
+                 "Tasks fetching from origins at once; more wait their turn")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 4096u));
+  app.add_option("--max-tasks-per-address", o.cfg.max_tasks_per_address,
+                 "Unfinished tasks one client address may start; more get 429")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1000000u));
+  app.add_option("--max-connections-per-address", o.cfg.max_connections_per_address,
+                 "Connections one client address may hold open; more are closed at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1000000u));
   app.add_option("--max-file-size", o.max_file_size,
                  "Refuse origins announcing more than this, like 1T (also: the cache's free space)")
       ->capture_default_str();

@@ -27,6 +27,12 @@ std::vector<std::string> own_addresses(const std::string& host) {
   return out;
 }
 
+http_server_options server_options(const supernode_config& cfg) {
+  http_server_options o;
+  o.max_connections_per_address = cfg.max_connections_per_address;
+  return o;
+}
+
 }  // namespace
 
 struct supernode::impl {
@@ -35,7 +41,8 @@ struct supernode::impl {
         cfg(std::move(c)),
         tasks(e, cfg, metrics),
         routes(cfg, tasks, metrics),
-        server(e, [this](http_request& r) { return routes.handle(r); }),
+        server(
+            e, [this](http_request& r) { return routes.handle(r); }, server_options(cfg)),
         group(e, "supernode") {}
 
   asio::any_io_executor ex;

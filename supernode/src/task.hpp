@@ -54,11 +54,16 @@ class task {
   clock::time_point validated_at{};
   clock::time_point failed_at{};
   clock::time_point last_used = clock::now();  ///< last registration, for LRU eviction
+  std::string started_by;                      ///< client address whose registration created it
+  bool queued = false;                         ///< waiting for an origin fetch slot
+  unsigned uploads_active = 0;                 ///< piece uploads by the supernode in progress
   scheduler::swarm swarm;
 
   /// Number of pieces when the length is known, else -1.
   std::int64_t piece_count() const;
   bool all_ready() const;
+  /// Still to be fetched from the origin: queued, probing or fetching.
+  bool unfinished() const { return phase == task_phase::probing || phase == task_phase::fetching; }
   proto::task_info info() const;
 
   /// Clears everything learned from the origin and bumps the generation.

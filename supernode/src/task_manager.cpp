@@ -19,6 +19,12 @@ task_manager::task_manager(asio::any_io_executor ex, const supernode_config& cfg
       tasks_gauge_(metrics.gauge("damselfly_supernode_tasks", "Tasks known to the supernode")),
       evictions_(metrics.counter("damselfly_supernode_cache_evictions_total",
                                  "Cached files removed by quota, watermark or TTL")),
+      fetches_running_gauge_(metrics.gauge("damselfly_supernode_origin_fetches",
+                                           "Tasks fetching from their origin, by state",
+                                           R"(state="running")")),
+      fetches_queued_gauge_(metrics.gauge("damselfly_supernode_origin_fetches",
+                                          "Tasks fetching from their origin, by state",
+                                          R"(state="queued")")),
       fetches_(ex, "origin fetches") {}
 
 error_code task_manager::init() {
@@ -63,16 +69,70 @@ std::size_t task_manager::peer_count() const {
 }
 
 void task_manager::start_fetch(const std::shared_ptr<task>& t) {
-  fetches_.spawn(fetcher_.fetch(t));
+  if (fetching_ >= cfg_.max_origin_fetches) {
+    t->queued = true;
+    queued_.push_back(t);
+    spdlog::info("task {} waits for an origin fetch slot ({} running, {} waiting)",
+                 t->id.substr(0, 12), fetching_, queued_.size());
+    update_fetch_gauges();
+    return;
+  }
+  t->queued = false;
+  ++fetching_;
+  update_fetch_gauges();
+  fetches_.spawn(run_fetch(t));
+}
+
+void task_manager::update_fetch_gauges() {
+  fetches_running_gauge_.set(fetching_);
+  fetches_queued_gauge_.set(queued_.size());
+}
+
+asio::awaitable<void> task_manager::run_fetch(std::shared_ptr<task> t) {
+  // The slot is given back however the fetch ends, cancellation included.
+  struct slot {
+    task_manager& m;
+    ~slot() {
+      --m.fetching_;
+      if (!m.stopping_) m.start_queued();
+      m.update_fetch_gauges();
+    }
+  } held{*this};
+  co_await fetcher_.fetch(std::move(t));
+}
+
+void task_manager::start_queued() {
+  while (fetching_ < cfg_.max_origin_fetches && !queued_.empty()) {
+    auto t = queued_.front().lock();
+    queued_.pop_front();
+    // Forgotten, evicted or restarted meanwhile: that task no longer waits.
+    if (!t || !t->queued || find(t->id) != t) continue;
+    start_fetch(t);
+  }
+}
+
+bool task_manager::would_start(const std::string& id) const {
+  auto t = find(id);
+  return !t || (t->phase == task_phase::failed &&
+                task::clock::now() - t->failed_at >= cfg_.retry_failed_after);
+}
+
+bool task_manager::over_task_limit(const std::string& id, const std::string& client) const {
+  if (!would_start(id)) return false;
+  std::size_t mine = 0;
+  for (const auto& [key, t] : tasks_)
+    if (t->started_by == client && t->unfinished()) ++mine;
+  return mine >= cfg_.max_tasks_per_address;
 }
 
 std::shared_ptr<task> task_manager::ensure(const std::string& id,
-                                           const proto::register_request& req,
-                                           const http_url& url) {
+                                           const proto::register_request& req, const http_url& url,
+                                           const std::string& client) {
   auto now = task::clock::now();
   auto it = tasks_.find(id);
   if (it == tasks_.end()) {
     auto t = make_task(id, req, url);
+    t->started_by = client;
     tasks_.emplace(id, t);
     tasks_gauge_.set(tasks_.size());
     spdlog::info("task {} new: {}", id.substr(0, 12), url.text);
@@ -84,8 +144,10 @@ std::shared_ptr<task> task_manager::ensure(const std::string& id,
   if (t->phase == task_phase::failed && now - t->failed_at >= cfg_.retry_failed_after) {
     // The request may carry fixed headers (credentials); use the newest.
     auto fresh = make_task(id, req, url);
+    fresh->started_by = client;
     fresh->generation = t->generation + 1;
     t->reset(task_phase::failed);  // stops anything still running for the old one
+    t->queued = false;
     t = fresh;
     spdlog::info("task {} retrying after failure", id.substr(0, 12));
     start_fetch(t);
@@ -147,6 +209,7 @@ std::size_t task_manager::collect_garbage() {
     if (!evict) continue;
     auto it = tasks_.find(c.id);
     it->second->reset(task_phase::failed);  // anything still holding it stops
+    it->second->queued = false;
     tasks_.erase(it);
     cache_.remove(c.id);
     usage -= std::min(usage, c.bytes);

@@ -5,6 +5,7 @@
 #include "damselfly/common/task_group.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,8 +28,12 @@ class task_manager {
   /// The task for `id`, creating it (and starting the origin fetch) when new,
   /// refetching it when it failed a while ago, and re-checking a cached copy
   /// whose last check is older than the recheck interval.
+  /// `client` is the registering address, charged for a task it starts.
   std::shared_ptr<task> ensure(const std::string& id, const proto::register_request& req,
-                               const http_url& url);
+                               const http_url& url, const std::string& client);
+  /// Whether a registration of `id` by `client` would start a task that
+  /// takes `client` past cfg.max_tasks_per_address unfinished tasks.
+  bool over_task_limit(const std::string& id, const std::string& client) const;
   std::shared_ptr<task> find(const std::string& id) const;
   /// Peers across all tasks (for the peers gauge).
   std::size_t peer_count() const;
@@ -38,10 +43,24 @@ class task_manager {
   /// The eviction part of tick(); returns how many tasks went.
   std::size_t collect_garbage();
   /// Cancels every origin fetch and re-check (the supernode is stopping).
-  void cancel() { fetches_.cancel(); }
+  void cancel() {
+    stopping_ = true;
+    fetches_.cancel();
+  }
+  /// Origin fetches running and waiting for a slot.
+  std::size_t fetches_running() const noexcept { return fetching_; }
+  std::size_t fetches_queued() const noexcept { return queued_.size(); }
 
  private:
+  /// Starts the origin fetch of `t` now, or queues it while
+  /// cfg.max_origin_fetches run.
   void start_fetch(const std::shared_ptr<task>& t);
+  boost::asio::awaitable<void> run_fetch(std::shared_ptr<task> t);
+  /// Starts queued fetches while slots are free.
+  void start_queued();
+  void update_fetch_gauges();
+  /// Whether the registration would (re)start an origin fetch for `id`.
+  bool would_start(const std::string& id) const;
   /// Removes tasks that failed longer than cfg.forget_failed_after ago.
   void forget_failed(task::clock::time_point now);
   std::shared_ptr<task> make_task(const std::string& id, const proto::register_request& req,
@@ -53,7 +72,12 @@ class task_manager {
   origin_fetcher fetcher_;
   metric_value& tasks_gauge_;
   metric_value& evictions_;
+  metric_value& fetches_running_gauge_;
+  metric_value& fetches_queued_gauge_;
   std::map<std::string, std::shared_ptr<task>> tasks_;
+  std::deque<std::weak_ptr<task>> queued_;  ///< new tasks waiting for a fetch slot
+  std::size_t fetching_ = 0;                ///< fetches holding a slot
+  bool stopping_ = false;
   task_group fetches_;  ///< origin fetches and re-checks
 };
 

@@ -210,3 +210,84 @@ TEST_F(supernode_policy_test, TheSupernodeWillNotFetchFromItself) {
   auto info = register_url("http://127.0.0.1:" + std::to_string(sn_->port()) + "/metrics");
   EXPECT_EQ(info["error"].value("code", ""), "origin_forbidden") << info.dump();
 }
+
+TEST_F(supernode_policy_test, OneAddressCannotHoldMoreConnectionsThanItsShare) {
+  start({"--max-connections-per-address", "4"});
+  std::vector<std::unique_ptr<held_connection>> mine;
+  for (int i = 0; i < 4; ++i) {
+    // Answered, so accepted and counted before the next one arrives; kept alive.
+    mine.push_back(std::make_unique<held_connection>(sn_->port()));
+    ASSERT_TRUE(mine.back()->send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_NE(mine.back()->read_some(5s).find("200 OK"), std::string::npos);
+  }
+  held_connection fifth(sn_->port());
+  EXPECT_TRUE(fifth.closed_by_server(5s)) << "a fifth connection from one address was kept";
+  for (auto& c : mine) EXPECT_FALSE(c->closed_by_server(100ms));
+  // The four still work, and once they are gone the address may connect again.
+  ASSERT_TRUE(mine[0]->send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  EXPECT_TRUE(mine[0]->closed_by_server(5s));
+  mine.clear();
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    status = http_get(sn_->port(), "/healthz").status;
+    if (status != 200) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(status, 200);
+}
+
+TEST_F(supernode_policy_test, OneAddressCannotStartMoreThanItsShareOfTasks) {
+  start({"--max-tasks-per-address", "2"});
+  // Origins that send their headers and then nothing: the tasks stay unfinished.
+  for (int i = 0; i < 2; ++i)
+    register_url(origin_->url("f.bin", "stall_after=0&n=" + std::to_string(i)));
+  json third{{"url", origin_->url("f.bin", "stall_after=0&n=2")}, {"peer_id", "p"}};
+  auto refused = post_json(sn_->port(), "/api/v1/tasks", third.dump());
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(json::parse(refused.body)["error"].value("code", ""), "too_many_tasks");
+  // Joining a task that already runs starts nothing, and is still allowed.
+  register_url(origin_->url("f.bin", "stall_after=0&n=0"));
+  EXPECT_EQ(http_get(sn_->port(), "/healthz").status, 200);
+}
+
+TEST_F(supernode_policy_test, OriginFetchesBeyondTheCapWaitTheirTurn) {
+  start({"--max-origin-fetches", "1"});
+  auto first = register_url(origin_->url("f.bin", "stall_after=0"));
+  EXPECT_EQ(first.value("state", ""), "running") << first.dump();
+  auto requests = origin_->requests();
+  // The second task waits for the first's slot: the origin hears nothing of it.
+  auto second = register_url(origin_->url("f.bin"));
+  EXPECT_EQ(second.value("state", ""), "running") << second.dump();
+  EXPECT_EQ(second.value("content_length", 0), -1) << second.dump();
+  EXPECT_EQ(origin_->requests(), requests);
+  auto m = sn_->metrics();
+  EXPECT_EQ(metric(m, R"(damselfly_supernode_origin_fetches{state="running"})"), 1) << m;
+  EXPECT_EQ(metric(m, R"(damselfly_supernode_origin_fetches{state="queued"})"), 1) << m;
+}
+
+TEST_F(supernode_policy_test, PieceRequestsOutsideTheScheduleGetNoMoreThanTheSeedSlots) {
+  start({"--seed-slots", "1"});
+  make_file(dir_ / "www" / "big.bin", 64 << 20, 2);
+  auto id = register_url(origin_->url("big.bin")).value("task_id", "");
+  std::string state;
+  for (int i = 0; i < 200 && state != "done"; ++i) {
+    state = json::parse(http_get(sn_->port(), "/api/v1/tasks/" + id).body).value("state", "");
+    if (state != "done") std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(state, "done");
+  // A client with no assignment asks for the whole file and reads none of it:
+  // the upload stays in progress and takes the task's one seed slot.
+  auto hog = std::make_unique<held_connection>(sn_->port());
+  ASSERT_TRUE(hog->send("GET /pieces/" + id + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_FALSE(hog->read_some(5s).empty());
+  auto refused = http_get(sn_->port(), "/pieces/" + id, "Range: bytes=0-1023\r\n");
+  EXPECT_EQ(refused.status, 503) << refused.head;
+  EXPECT_EQ(refused.header("Retry-After"), "1");
+  // Once that upload ends, the slot is free again.
+  hog.reset();
+  int status = 0;
+  for (int i = 0; i < 100 && status != 206; ++i) {
+    status = http_get(sn_->port(), "/pieces/" + id, "Range: bytes=0-1023\r\n").status;
+    if (status != 206) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(status, 206);
+}

@@ -47,6 +47,57 @@ std::string raw_response::header(const std::string& name) const {
   return {};
 }
 
+held_connection::held_connection(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return;
+  }
+  fd_ = fd;
+}
+
+held_connection::~held_connection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool held_connection::send(const std::string& bytes) {
+  std::size_t sent = 0;
+  while (fd_ >= 0 && sent < bytes.size()) {
+    ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<std::size_t>(n);
+  }
+  return fd_ >= 0;
+}
+
+std::string held_connection::read_some(std::chrono::milliseconds timeout) {
+  if (fd_ < 0) return {};
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return {};
+  char buf[65536];
+  ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+bool held_connection::closed_by_server(std::chrono::milliseconds timeout) {
+  if (fd_ < 0) return true;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[65536];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return true;
+  }
+}
+
 raw_response raw_http(std::uint16_t port, const std::string& request,
                       std::chrono::milliseconds timeout, const std::string& host) {
   raw_response r;

@@ -41,7 +41,8 @@ struct http_request {
   std::string target = "/";  ///< origin-form: path and query
   http_headers headers;
   std::string body;
-  std::string remote;  ///< "ip:port" of the peer (server side)
+  std::string remote;          ///< "ip:port" of the peer (server side)
+  std::string remote_address;  ///< the peer's IP address alone (server side)
 
   /// The path part of the target, without the query.
   std::string_view path() const;

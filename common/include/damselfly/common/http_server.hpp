@@ -25,6 +25,9 @@ struct http_server_options {
   /// Time a response write may go without progress before the peer is dropped.
   std::chrono::milliseconds write_timeout{60'000};
   std::size_t max_connections = 10'000;  ///< further connections are closed at once
+  /// Connections one client address may hold open; further ones are closed at
+  /// once, so one host cannot take every slot (0: no per-address limit).
+  std::size_t max_connections_per_address = 0;
   std::string server_name = "damselfly";
 };
 

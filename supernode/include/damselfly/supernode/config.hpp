@@ -26,6 +26,13 @@ struct supernode_config {
   std::shared_ptr<address_policy> origin_policy;
   /// Parallel Range requests to the origin per task.
   unsigned origin_concurrency = 4;
+  /// Tasks fetching from origins at once; further new tasks wait their turn.
+  unsigned max_origin_fetches = 16;
+  /// Unfinished tasks one client address may have started; a registration
+  /// that would start another is refused with 429 too_many_tasks.
+  unsigned max_tasks_per_address = 64;
+  /// Connections one client address may hold open at once.
+  unsigned max_connections_per_address = 256;
   /// Longest wait for any single origin read/write to make progress.
   std::chrono::milliseconds origin_timeout{30'000};
   /// How https origins are trusted (CA store, verification); empty: the system store.
@@ -44,7 +51,9 @@ struct supernode_config {
   std::uint32_t max_assignments = 16;
   /// Longest a sync or registration answer is held back waiting for progress.
   std::chrono::milliseconds max_wait{5'000};
-  /// Concurrent piece uploads per task the supernode itself serves.
+  /// Concurrent piece uploads per task the supernode itself serves. The
+  /// scheduler assigns no more than this; requests from peers without an
+  /// assignment are served only while fewer uploads than this are running.
   unsigned seed_slots = 8;
   /// Concurrent uploads assumed for a peer that does not say.
   unsigned peer_upload_slots = 4;

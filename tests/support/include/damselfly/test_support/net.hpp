@@ -29,6 +29,28 @@ raw_response raw_http(std::uint16_t port, const std::string& request,
 raw_response http_get(std::uint16_t port, const std::string& target, const std::string& extra = "",
                       const std::string& host = "127.0.0.1");
 
+/// A TCP connection to 127.0.0.1 that a test holds open: to take a server's
+/// connection slots, or to send a request and then not read the answer.
+class held_connection {
+ public:
+  explicit held_connection(std::uint16_t port);
+  ~held_connection();
+  held_connection(const held_connection&) = delete;
+  held_connection& operator=(const held_connection&) = delete;
+  bool connected() const noexcept { return fd_ >= 0; }
+  /// Sends all of `bytes` (false if the connection failed).
+  bool send(const std::string& bytes);
+  /// What the server sends next: waits up to `timeout` for some bytes
+  /// (empty when it sent nothing or closed the connection).
+  std::string read_some(std::chrono::milliseconds timeout);
+  /// Whether the server closes this connection within `timeout` (reads
+  /// and discards anything it sends first).
+  bool closed_by_server(std::chrono::milliseconds timeout);
+
+ private:
+  int fd_ = -1;
+};
+
 /// The value of an unlabeled (or exactly labeled) series in Prometheus text; -1 when absent.
 double metric(const std::string& metrics_text, const std::string& series);
 
