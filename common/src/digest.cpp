@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <unistd.h>
 
 #include <array>
@@ -33,6 +34,15 @@ std::string to_hex(const unsigned char* data, unsigned len) {
 }
 
 }  // namespace
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned len = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+            reinterpret_cast<const unsigned char*>(data.data()), data.size(), md.data(), &len))
+    throw std::runtime_error("HMAC failed");
+  return to_hex(md.data(), len);
+}
 
 void digest::ctx_deleter::operator()(void* ctx) const noexcept {
   EVP_MD_CTX_free(as_ctx(ctx));

@@ -15,6 +15,13 @@ result<std::string> make_task_id(const task_identity& key) {
   return sha256_hex(material);
 }
 
+std::string private_task_id(std::string_view public_id, std::string_view credential_key) {
+  std::string material(public_id);
+  material += "\nprivate\n";
+  material += credential_key;
+  return sha256_hex(material);
+}
+
 bool is_valid_task_id(std::string_view id) noexcept {
   if (id.size() != 64) return false;
   for (char c : id)

@@ -66,6 +66,35 @@ std::optional<header_refusal> check_origin_headers(
   return std::nullopt;
 }
 
+bool is_credential_header(std::string_view name, const std::vector<std::string>& extra) {
+  static constexpr std::string_view built_in[] = {"authorization", "proxy-authorization", "cookie"};
+  auto same = [&](std::string_view other) {
+    return other.size() == name.size() &&
+           std::equal(name.begin(), name.end(), other.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) ==
+                    std::tolower(static_cast<unsigned char>(b));
+           });
+  };
+  return std::any_of(std::begin(built_in), std::end(built_in), same) ||
+         std::any_of(extra.begin(), extra.end(), same);
+}
+
+std::string credential_material(const std::map<std::string, std::string>& headers,
+                                const std::vector<std::string>& extra) {
+  std::vector<std::string> lines;
+  for (const auto& [name, value] : headers) {
+    if (!is_credential_header(name, extra)) continue;
+    std::string line;
+    for (char c : name)
+      line.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    lines.push_back(line + ":" + value + "\n");
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const auto& l : lines) out += l;
+  return out;
+}
+
 std::string check_task_info(const task_info& t) {
   if (t.piece_size > max_piece_size) return "piece_size " + std::to_string(t.piece_size);
   if (t.content_length < -1 || t.content_length > max_content_length)

@@ -2,9 +2,11 @@
 // Digests against published test vectors, streaming equivalence and spec parsing.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "damselfly/common/digest.hpp"
+#include "damselfly/common/secret_file.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
 
 using namespace damselfly;
@@ -60,4 +62,38 @@ TEST(DigestSpec, RejectsBadSpellings) {
   EXPECT_FALSE(digest_spec::parse("md5:900150983cd24fb0d6963f7d28e17f7"));   // short
   EXPECT_FALSE(digest_spec::parse("md5:900150983cd24fb0d6963f7d28e17f7g"));  // not hex
   EXPECT_EQ(digest_spec::parse("").error(), errc::invalid_argument);
+}
+
+TEST(Hmac, MatchesRfc4231TestCase2) {
+  EXPECT_EQ(hmac_sha256_hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(SecretFile, IsCreatedOnceOwnerOnlyAndThenReadBack) {
+  test::temp_dir dir;
+  auto first = load_or_create_secret(dir / "identity.key");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->size(), 32u);
+  EXPECT_EQ(std::filesystem::status(dir / "identity.key").permissions(),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto again = load_or_create_secret(dir / "identity.key");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *first);
+  test::temp_dir other;
+  EXPECT_NE(*load_or_create_secret(other / "identity.key"), *first);
+}
+
+TEST(SecretFile, AKeyOthersCanReadOrAMalformedOneIsRefused) {
+  test::temp_dir dir;
+  ASSERT_TRUE(load_or_create_secret(dir / "k"));
+  std::filesystem::permissions(dir / "k", std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  std::string why;
+  EXPECT_FALSE(load_or_create_secret(dir / "k", &why));
+  EXPECT_NE(why.find("chmod 600"), std::string::npos) << why;
+  std::filesystem::permissions(
+      dir / "k", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::ofstream(dir / "k", std::ios::trunc) << "not a key\n";
+  EXPECT_FALSE(load_or_create_secret(dir / "k", &why));
+  EXPECT_NE(why.find("64 hex"), std::string::npos) << why;
 }

@@ -102,3 +102,12 @@ TEST(NormalizeUrl, FilteringAnEmptyQueryDoesNotCrash) {
   EXPECT_EQ(normalize_url("http://h/f?a=1&Sig=2&&b", {"Sig"}).value(), "http://h/f?a=1&b");
   EXPECT_EQ(normalize_url("http://h/f?S%69g=2&a=1", {"Sig"}).value(), "http://h/f?a=1");
 }
+
+TEST(TaskId, PrivateIdsDependOnTheCredentialKeyAndAreValidIds) {
+  auto pub = *make_task_id({"http://o/f", {}, "", "", "", ""});
+  auto a = private_task_id(pub, "key-of-alice");
+  EXPECT_TRUE(is_valid_task_id(a));
+  EXPECT_NE(a, pub);
+  EXPECT_EQ(private_task_id(pub, "key-of-alice"), a);
+  EXPECT_NE(private_task_id(pub, "key-of-bob"), a);
+}

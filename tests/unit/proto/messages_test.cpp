@@ -244,3 +244,20 @@ TEST(ProtoChecks, OriginHeadersThatSmuggleOrReshapeTheAnswerAreRefused) {
   EXPECT_TRUE(check_origin_headers(headers{{"Bad Name", "v"}}));
   EXPECT_TRUE(check_origin_headers(headers{{"X-Nul", std::string("a\0b", 3)}}));
 }
+
+TEST(ProtoChecks, CredentialsAreFoundInAnyCaseAndCanonicalized) {
+  std::map<std::string, std::string> none{{"User-Agent", "x"}, {"X-Trace", "1"}};
+  EXPECT_EQ(credential_material(none, {}), "");
+  std::map<std::string, std::string> some{
+      {"User-Agent", "x"}, {"cookie", "c=1"}, {"AUTHORIZATION", "Bearer t"}};
+  EXPECT_EQ(credential_material(some, {}), "authorization:Bearer t\ncookie:c=1\n");
+  // Another spelling of the same names gives the same material.
+  std::map<std::string, std::string> respelled{{"Authorization", "Bearer t"}, {"Cookie", "c=1"}};
+  EXPECT_EQ(credential_material(respelled, {}), credential_material(some, {}));
+  // An operator's extra name counts too.
+  std::map<std::string, std::string> token{{"X-Registry-Token", "abc"}};
+  EXPECT_EQ(credential_material(token, {}), "");
+  EXPECT_EQ(credential_material(token, {"x-registry-token"}), "x-registry-token:abc\n");
+  EXPECT_TRUE(is_credential_header("Proxy-Authorization", {}));
+  EXPECT_FALSE(is_credential_header("Authorization2", {}));
+}

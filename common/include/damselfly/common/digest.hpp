@@ -42,6 +42,9 @@ class digest {
 /// One-shot SHA-256 of a buffer, lowercase hex.
 std::string sha256_hex(std::string_view data);
 
+/// HMAC-SHA256 of `data` under `key`, lowercase hex.
+std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+
 /// Hash of a whole file, read in 1 MiB blocks.
 result<std::string> file_digest(const std::filesystem::path& path, digest_algo algo);
 

@@ -25,6 +25,11 @@ struct task_identity {
 /// range, each on its own line. Fails only when the URL does not parse.
 result<std::string> make_task_id(const task_identity& key);
 
+/// The id of a private task: `public_id` bound to `credential_key`, a keyed
+/// hash of the credentials it was fetched with (see the supernode's API
+/// docs). Without the key, nobody can compute it from the URL.
+std::string private_task_id(std::string_view public_id, std::string_view credential_key);
+
 /// True for 64 lowercase hex characters (rejects path tricks in task ids).
 bool is_valid_task_id(std::string_view id) noexcept;
 

@@ -6,6 +6,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "damselfly/proto/messages.hpp"
 
@@ -38,5 +40,15 @@ struct header_refusal {
 };
 std::optional<header_refusal> check_origin_headers(
     const std::map<std::string, std::string>& headers);
+
+/// Headers that carry a client's credentials: Authorization,
+/// Proxy-Authorization, Cookie, and the names in `extra` (any case).
+bool is_credential_header(std::string_view name, const std::vector<std::string>& extra);
+
+/// The credentials among `headers` in one canonical text (lowercased names,
+/// sorted, "name:value" lines); empty when the request carries none. A
+/// request with credentials makes a private task, bound to this text.
+std::string credential_material(const std::map<std::string, std::string>& headers,
+                                const std::vector<std::string>& extra);
 
 }  // namespace damselfly::proto
