@@ -113,6 +113,10 @@ void add_daemon_limits(CLI::App& cmd, daemon_flags& f) {
   cmd.add_option("--total-limit,--totallimit", f.total_limit,
                  "Download cap per second over all downloads together, like 100M; 0: none")
       ->capture_default_str();
+  cmd.add_option("--credential-header", f.cfg.credential_headers,
+                 "Header names carrying credentials besides Authorization, Proxy-Authorization "
+                 "and Cookie; such downloads are never cached or served")
+      ->delimiter(',');
   cmd.add_option("--upload-slots", f.cfg.upload_slots, "Concurrent uploads; more get 503")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1024u));

@@ -88,6 +88,8 @@ std::optional<download_runner::checked_request> download_runner::check(
   job.task_id = *id;
   job.engine.identity = req.identity;
   job.engine.headers = req.headers;
+  job.private_task = !proto::credential_material(req.headers, cfg_.credential_headers).empty();
+  if (!job.private_task) job.engine.expect_task_id = *id;
   if (!req.identity.digest.empty()) {
     auto spec = digest_spec::parse(req.identity.digest);
     if (!spec) {
@@ -129,6 +131,7 @@ asio::awaitable<proto::local_event> download_runner::run(const proto::local_requ
   proto::local_event refused;
   auto job = check(req, refused);
   if (!job) co_return refused;
+  if (job->private_task) co_return co_await run_private(req, *job, progress);
   co_await tasks_.begin_download(job->task_id);
   download_lease lease(tasks_, job->task_id);
   std::shared_ptr<task_file> tf;
@@ -193,6 +196,34 @@ asio::awaitable<download_outcome> download_runner::fetch(const proto::local_requ
   co_return outcome;
 }
 
+asio::awaitable<proto::local_event> download_runner::run_private(const proto::local_request& req,
+                                                                 checked_request& job,
+                                                                 const local_progress& progress) {
+  auto out = output_file::create(req.output);
+  if (!out)
+    co_return failure(errc::io_error, "cannot create " + req.output + ": " + out.error().message());
+  auto opts = engine_options(req);
+  opts.peer.upload_addr.clear();  // a source for nobody
+  opts.leave_when_done = true;
+  const std::function<void(const download_progress&)> on_progress =
+      [&](const download_progress& p) {
+        proto::local_event e;
+        e.bytes = p.bytes_done;
+        e.total = p.total_bytes;
+        progress(e);
+      };
+  const std::function<void(std::uint64_t)> on_piece = [](std::uint64_t) {};
+  downloader engine(ex_, opts);
+  auto outcome = co_await engine.run(job.engine, **out, on_progress, on_piece);
+  if (outcome.ec) co_return failure(outcome.ec, outcome.message);
+  const auto& summary = outcome.summary;
+  auto length = static_cast<std::uint64_t>(std::max<std::int64_t>(0, summary.content_length));
+  if (auto ec = (*out)->commit(length))
+    co_return failure(errc::io_error, "cannot publish " + req.output + ": " + ec.message());
+  downloads_ok_.add();
+  co_return done_event(length, summary);
+}
+
 proto::local_event download_runner::publish(const proto::local_request& req,
                                             const std::string& task_id, task_file& tf,
                                             const download_outcome& outcome) {
@@ -217,6 +248,11 @@ proto::local_event download_runner::publish(const proto::local_request& req,
     return failure(errc::io_error, "cannot publish " + req.output + ": " + ec.message());
   downloads_ok_.add();
   tasks_.collect_garbage();  // a new file may have pushed the cache over its limits
+  return done_event(length, summary);
+}
+
+proto::local_event download_runner::done_event(std::uint64_t length,
+                                               const download_summary& summary) {
   proto::local_event done;
   done.event = proto::local_event_kind::done;
   done.bytes = length;

@@ -36,6 +36,7 @@ class download_runner {
   struct checked_request {
     std::string task_id;
     download_request engine;
+    bool private_task = false;  ///< carries credentials: never cached nor served
   };
   /// Validates `req`; on failure fills `failure` and returns nothing.
   std::optional<checked_request> check(const proto::local_request& req,
@@ -47,10 +48,16 @@ class download_runner {
                                                  checked_request& job,
                                                  std::shared_ptr<task_file>& tf,
                                                  const local_progress& progress);
+  /// A private download: the engine writes the client's output directly, as
+  /// a standalone dfget would; nothing enters the cache, nothing is served.
+  boost::asio::awaitable<proto::local_event> run_private(const proto::local_request& req,
+                                                         checked_request& job,
+                                                         const local_progress& progress);
   /// Records the finished task and publishes the output file.
   proto::local_event publish(const proto::local_request& req, const std::string& task_id,
                              task_file& tf, const download_outcome& outcome);
   proto::local_event failure(error_code ec, std::string message);
+  static proto::local_event done_event(std::uint64_t length, const download_summary& summary);
 
   boost::asio::any_io_executor ex_;
   const daemon_config& cfg_;

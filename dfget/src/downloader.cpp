@@ -212,6 +212,14 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
 
 downloader::session::call downloader::session::adopt(const proto::task_info& info) {
   if (!check_answer(info, {})) return call::failed;
+  if (!req.expect_task_id.empty() && info.task_id != req.expect_task_id) {
+    fail(errc::protocol_error,
+         "the supernode names this task " + info.task_id.substr(0, 12) + ", not " +
+             req.expect_task_id.substr(0, 12) +
+             ": it takes a header of this request for a credential; give the daemon the "
+             "supernode's --credential-header list");
+    return call::failed;
+  }
   if (!task.version.empty() && !info.version.empty() && info.version != task.version) {
     fail(errc::source_changed, "the source file changed during the download; run dfget again");
     return call::failed;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 
+#include "damselfly/common/digest.hpp"
 #include "damselfly/common/http_range.hpp"
 #include "damselfly/common/serve_range.hpp"
 #include "damselfly/common/task_id.hpp"
@@ -136,6 +137,11 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   if (auto bad = proto::check_origin_headers(r.headers))
     co_return json_error(400, "bad_request", "header '" + bad->name + "' " + bad->why,
                          "headers." + bad->name);
+  // Content fetched with someone's credentials is theirs: it becomes a task
+  // of its own that only the same credentials name (keyed, so the id cannot
+  // be computed from the URL and a guessed credential offline).
+  if (auto cred = proto::credential_material(r.headers, cfg_.credential_headers); !cred.empty())
+    id = private_task_id(*id, hmac_sha256_hex(cfg_.identity_secret, cred));
   if (!r.upload_addr.empty() && !host_port::parse(r.upload_addr))
     co_return json_error(400, "bad_request", "upload_addr must be host:port", "upload_addr");
   if (tasks_.over_task_limit(*id, req.remote_address))

@@ -58,6 +58,10 @@ void add_flags(CLI::App& app, cli_options& o) {
                  "Parallel Range requests to the origin per task")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
+  app.add_option("--credential-header", o.cfg.credential_headers,
+                 "Header names carrying credentials besides Authorization, Proxy-Authorization "
+                 "and Cookie (private tasks)")
+      ->delimiter(',');
   app.add_option("--max-origin-fetches", o.cfg.max_origin_fetches,
                  "Tasks fetching from origins at once; more wait their turn")
       ->capture_default_str()

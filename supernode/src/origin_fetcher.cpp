@@ -74,7 +74,8 @@ void origin_fetcher::fail(task& t, const origin_result& r) {
   t.fail(std::move(e));
 }
 
-asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
+asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
+                                            std::map<std::string, std::string> headers) {
   const auto generation = t->generation;
   auto data = cache_.create_data(t->id);
   if (!data) {
@@ -87,7 +88,7 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t) {
   opts.sizing = cfg_.sizing;
   opts.concurrency = cfg_.origin_concurrency;
   opts.retries = cfg_.origin_retries;
-  origin_reader reader(ex_, t->url, t->source.headers, opts);
+  origin_reader reader(ex_, t->url, headers, opts);
   origin_sink sink;
   sink.cancelled = [&] { return t->generation != generation; };
   sink.on_bytes = [&](std::uint64_t n) { source_bytes_.add(n); };
@@ -174,12 +175,13 @@ void origin_fetcher::complete(const std::shared_ptr<task>& t) {
   });
 }
 
-asio::awaitable<void> origin_fetcher::validate(std::shared_ptr<task> t) {
+asio::awaitable<void> origin_fetcher::validate(std::shared_ptr<task> t,
+                                               std::map<std::string, std::string> headers) {
   auto gen = t->generation;
   origin_reader_options opts;
   opts.client = origin_client_options();
   opts.sizing = cfg_.sizing;
-  origin_reader reader(ex_, t->url, t->source.headers, opts);
+  origin_reader reader(ex_, t->url, headers, opts);
   const std::function<void(std::uint64_t)> count = [&](std::uint64_t n) { source_bytes_.add(n); };
   origin_requests_.add();
   auto r = co_await reader.probe(count);
@@ -200,7 +202,7 @@ asio::awaitable<void> origin_fetcher::validate(std::shared_ptr<task> t) {
   }
   spdlog::info("task {}: source changed or unverifiable; fetching it again", t->id.substr(0, 12));
   t->reset(task_phase::probing);
-  co_await fetch(t);
+  co_await fetch(t, std::move(headers));
 }
 
 }  // namespace damselfly::supernode

@@ -5,6 +5,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <map>
 #include <memory>
 
 #include "damselfly/common/http_client.hpp"
@@ -26,9 +27,18 @@ class origin_fetcher {
                  metrics_registry& metrics);
 
   /// Fetches `t` (phase probing) to done or failed.
-  boost::asio::awaitable<void> fetch(std::shared_ptr<task> t);
+  boost::asio::awaitable<void> fetch(std::shared_ptr<task> t) {
+    auto headers = t->source.headers;
+    return fetch(std::move(t), std::move(headers));
+  }
+  /// The fetch with these request headers instead of the task's own.
+  boost::asio::awaitable<void> fetch(std::shared_ptr<task> t,
+                                     std::map<std::string, std::string> headers);
   /// Re-checks a done task against the origin; on any change refetches it.
-  boost::asio::awaitable<void> validate(std::shared_ptr<task> t);
+  /// `headers`: the registrant's, sent for the re-check and, if the source
+  /// changed, for the fetch that follows (a task loaded from the cache has none).
+  boost::asio::awaitable<void> validate(std::shared_ptr<task> t,
+                                        std::map<std::string, std::string> headers);
 
  private:
   /// Marks the task done, then digests the whole file and commits the cache entry.

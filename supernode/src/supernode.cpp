@@ -9,6 +9,7 @@
 #include "api.hpp"
 #include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/http_server.hpp"
+#include "damselfly/common/secret_file.hpp"
 #include "damselfly/common/task_group.hpp"
 #include "task_manager.hpp"
 
@@ -75,6 +76,13 @@ result<std::uint16_t> supernode::start() {
   auto hp = host_port::parse(impl_->cfg.listen);
   if (!hp) return errc::invalid_argument;
   if (auto ec = impl_->tasks.init()) return ec;
+  std::string why;
+  auto secret = load_or_create_secret(impl_->cfg.data_dir / "identity.key", &why);
+  if (!secret) {
+    spdlog::error("{}", why);
+    return secret.error();
+  }
+  impl_->cfg.identity_secret = std::move(*secret);
   auto port = impl_->server.listen(hp->host, hp->port);
   if (!port) return port;
   auto& policy = impl_->cfg.origin_policy;

@@ -153,7 +153,9 @@ std::shared_ptr<task> task_manager::ensure(const std::string& id,
     start_fetch(t);
   } else if (t->phase == task_phase::done && now - t->validated_at >= cfg_.recheck_interval) {
     t->phase = task_phase::validating;
-    fetches_.spawn(fetcher_.validate(t));
+    // A task loaded from the cache has no headers; a private one needs the
+    // registrant's credentials (the same for everyone naming it) to re-check.
+    fetches_.spawn(fetcher_.validate(t, req.headers));
   }
   return t;
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "damselfly/common/task_id.hpp"
 #include "damselfly/test_support/cluster.hpp"
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/net.hpp"
@@ -290,4 +291,71 @@ TEST_F(supernode_policy_test, PieceRequestsOutsideTheScheduleGetNoMoreThanTheSee
     if (status != 206) std::this_thread::sleep_for(50ms);
   }
   EXPECT_EQ(status, 206);
+}
+
+namespace {
+
+/// A file behind "Authorization: Bearer s3cret" on the origin.
+class private_task_test : public supernode_policy_test {
+ protected:
+  void SetUp() override {
+    start({});
+    url_ = origin_->url("f.bin", "auth=s3cret");
+  }
+  /// Registers for the protected URL with these headers; the answer.
+  json register_with(const json& headers, const std::string& peer = "p") {
+    json r{{"url", url_}, {"peer_id", peer}};
+    if (!headers.is_null()) r["headers"] = headers;
+    auto answer = post_json(sn_->port(), "/api/v1/tasks", r.dump());
+    EXPECT_EQ(answer.status, 200) << answer.body;
+    return answer.status == 200 ? json::parse(answer.body) : json::object();
+  }
+  std::string wait_state(const std::string& id) {
+    std::string state;
+    for (int i = 0; i < 200 && (state.empty() || state == "running"); ++i) {
+      state = json::parse(http_get(sn_->port(), "/api/v1/tasks/" + id).body).value("state", "");
+      if (state == "running") std::this_thread::sleep_for(50ms);
+    }
+    return state;
+  }
+  std::string url_;
+};
+
+}  // namespace
+
+TEST_F(private_task_test, ContentFetchedWithCredentialsIsServedToNobodyWithoutThem) {
+  auto owner = register_with({{"Authorization", "Bearer s3cret"}});
+  auto private_id = owner.value("task_id", "");
+  ASSERT_EQ(wait_state(private_id), "done");
+  // Before: the id was the URL's, anyone could compute it and read /pieces.
+  auto public_id = *damselfly::make_task_id({url_, {}, "", "", "", ""});
+  EXPECT_NE(private_id, public_id);
+  EXPECT_EQ(http_get(sn_->port(), "/pieces/" + public_id).status, 404);
+
+  // A later registrant without credentials gets the URL's own task, which
+  // the origin refuses, not the owner's bytes.
+  auto stranger = register_with(json());
+  EXPECT_EQ(stranger.value("task_id", ""), public_id);
+  EXPECT_EQ(wait_state(public_id), "failed");
+  EXPECT_EQ(http_get(sn_->port(), "/pieces/" + public_id).status, 404);
+  // Nor does a wrong credential, or the right one in another header.
+  EXPECT_NE(register_with({{"Authorization", "Bearer guess"}}).value("task_id", ""), private_id);
+  EXPECT_NE(register_with({{"Cookie", "Bearer s3cret"}}).value("task_id", ""), private_id);
+
+  // The same credentials, in any letter case of the name, share the task.
+  auto colleague = register_with({{"authorization", "Bearer s3cret"}}, "q");
+  EXPECT_EQ(colleague.value("task_id", ""), private_id);
+  EXPECT_EQ(colleague.value("state", ""), "done");
+  EXPECT_EQ(http_get(sn_->port(), "/pieces/" + private_id, "Range: bytes=0-99\r\n").status, 206);
+}
+
+TEST_F(private_task_test, TheKeyOfPrivateIdsIsTheSupernodesOwnAndSurvivesARestart) {
+  auto first = register_with({{"Authorization", "Bearer s3cret"}}).value("task_id", "");
+  ASSERT_EQ(wait_state(first), "done");
+  auto key = dir_ / "cache" / "identity.key";
+  ASSERT_TRUE(std::filesystem::exists(key));
+  EXPECT_EQ(std::filesystem::status(key).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  sn_->restart();
+  EXPECT_EQ(register_with({{"Authorization", "Bearer s3cret"}}).value("task_id", ""), first);
 }

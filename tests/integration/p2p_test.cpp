@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "damselfly/common/task_id.hpp"
 #include "damselfly/test_support/cluster.hpp"
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/net.hpp"
@@ -306,4 +307,32 @@ TEST_F(swarm_test, SigtermMidTransferStopsDaemonAndSupernodeWithExitStatusZero) 
   EXPECT_NE(*client_status, 0);
   EXPECT_FALSE(fs::exists(out(0)));
   EXPECT_EQ(supernode_->stop(20s), std::optional<int>(0)) << supernode_->log();
+}
+
+TEST_F(swarm_test, DaemonsNeitherCacheNorServeWhatCredentialsFetched) {
+  start(2, "0", "0", 4 * mib);
+  auto url = origin_->url("release.bin", "auth=s3cret");
+  auto first = daemons_[0]->start_client(url, out(0), {"--header", "Authorization: Bearer s3cret"});
+  ASSERT_EQ(first->wait(120s), std::optional<int>(0)) << first->output();
+  EXPECT_EQ(sha256_file(out(0)), sha256_file(src_));
+  // The daemon keeps nothing it could hand out: not under the URL's id,
+  // and it took no part as a source.
+  auto public_id = *damselfly::make_task_id({url, {}, "", "", "", ""});
+  EXPECT_EQ(http_get(daemons_[0]->port(), "/pieces/" + public_id, "Range: bytes=0-0\r\n",
+                     daemons_[0]->ip())
+                .status,
+            404);
+  EXPECT_FALSE(fs::exists(daemons_[0]->data_dir() / "tasks" / public_id));
+  // A second node without the credential gets nothing from anyone (the
+  // origin refuses it): exit non-zero, no file.
+  auto second = daemons_[1]->start_client(url, out(1));
+  auto status = second->wait(120s);
+  ASSERT_TRUE(status);
+  EXPECT_NE(*status, 0) << second->output();
+  EXPECT_FALSE(fs::exists(out(1)));
+  EXPECT_LE(metric(daemons_[0]->metrics(), "damselfly_daemon_upload_bytes_total"), 0);
+  // With it, the second node downloads it too.
+  auto third = daemons_[1]->start_client(url, out(1), {"--header", "Authorization: Bearer s3cret"});
+  ASSERT_EQ(third->wait(120s), std::optional<int>(0)) << third->output();
+  EXPECT_EQ(sha256_file(out(1)), sha256_file(src_));
 }

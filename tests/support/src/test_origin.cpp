@@ -11,6 +11,7 @@
 //   slow=BPS         send the body at about BPS bytes per second
 //   noetag=1         send neither ETag nor Last-Modified
 //   claim_size=N     a lying Content-Range: the full length is said to be N
+//   auth=TOKEN       401 unless the request has "Authorization: Bearer TOKEN"
 // GET /_stats answers {"requests":R,"body_bytes":B} (not counted itself);
 // GET /_last_headers answers the header lines of the last other request.
 #include <arpa/inet.h>
@@ -96,7 +97,7 @@ bool serve_one(int fd, std::string& pending) {
   std::string method = head.substr(0, head.find(' '));
   auto t0 = head.find(' ') + 1;
   std::string target = head.substr(t0, head.find(' ', t0) - t0);
-  std::string range, connection;
+  std::string range, connection, authorization;
   std::size_t pos = head.find("\r\n");
   while (pos != std::string::npos && pos + 2 < head.size()) {
     auto next = head.find("\r\n", pos + 2);
@@ -108,6 +109,7 @@ bool serve_one(int fd, std::string& pending) {
       value.erase(0, value.find_first_not_of(' '));
       if (::strcasecmp(name.c_str(), "Range") == 0) range = value;
       if (::strcasecmp(name.c_str(), "Connection") == 0) connection = value;
+      if (::strcasecmp(name.c_str(), "Authorization") == 0) authorization = value;
     }
     pos = next;
   }
@@ -147,6 +149,8 @@ bool serve_one(int fd, std::string& pending) {
     return send_all(fd, resp.data(), resp.size()) && keep;
   };
   if (auto s = num(q, "status")) return simple(static_cast<int>(s), "injected error\n");
+  if (q.count("auth") && authorization != "Bearer " + q.at("auth"))
+    return simple(401, "credentials required\n");
   if (path.find("..") != std::string::npos) return simple(400, "bad path\n");
   auto file = g_root / path.substr(1);
   struct stat st {};

@@ -339,3 +339,23 @@ TEST(downloader_attacks, AssignmentOutsideItsPieceIsRefusedBeforeAnyFetch) {
   EXPECT_EQ(r.outcome.ec, errc::protocol_error);
   EXPECT_TRUE(sn.served.empty()) << "a piece was fetched for an assignment that does not fit";
 }
+
+TEST(downloader_attacks, ASupernodeNamingAnotherTaskThanTheDaemonServesIsRefused) {
+  // The daemon serves pieces under the id it computed; a supernode that calls
+  // the task otherwise (it took a header for a credential) must not have
+  // those pieces land under the public id.
+  scripted_supernode sn;
+  sn.content = std::string(3 * 4096, 'x');
+  auto r = run_engine(sn, std::nullopt, [](dfget::download_request& req) {
+    req.expect_task_id = std::string(64, 'b');
+  });
+  EXPECT_EQ(r.outcome.ec, errc::protocol_error);
+  EXPECT_NE(r.outcome.message.find("--credential-header"), std::string::npos) << r.outcome.message;
+  EXPECT_TRUE(sn.served.empty()) << "a piece was fetched for a task of another name";
+  // Named as expected, the same download goes through.
+  scripted_supernode same;
+  same.content = sn.content;
+  auto ok = run_engine(same, std::nullopt,
+                       [&](dfget::download_request& req) { req.expect_task_id = same.task_id; });
+  EXPECT_FALSE(ok.outcome.ec) << ok.outcome.message;
+}

@@ -29,6 +29,11 @@ struct daemon_config {
   std::uint64_t total_download_rate = 0;  ///< bytes/s over all downloads; 0: unlimited
   std::string idc;
   std::string location;
+  /// Header names carrying credentials besides Authorization,
+  /// Proxy-Authorization and Cookie; the supernodes' list should be the same.
+  /// Downloads with credentials are private: written to the client's output
+  /// only, never kept in the cache nor served to peers.
+  std::vector<std::string> credential_headers;
   unsigned upload_slots = 8;  ///< concurrent uploads; more get 503
   unsigned parallel = 8;      ///< pieces in flight per download
   std::chrono::milliseconds heartbeat_interval{3'000};

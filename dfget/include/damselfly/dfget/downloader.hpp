@@ -43,6 +43,11 @@ struct download_request {
   /// How an https origin is trusted when fetching back-to-source; empty: the
   /// system CA store, verified.
   std::shared_ptr<const tls_context> origin_tls;
+  /// When set, a supernode that names the task otherwise is refused: the
+  /// caller serves the pieces under this id, and a supernode that treats
+  /// the request as private (another credential header list) must not have
+  /// them served under the public one.
+  std::string expect_task_id;
 };
 
 /// Live counters a host process may hand to the engine (any may be null).

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "damselfly/common/address_policy.hpp"
 #include "damselfly/common/piece_math.hpp"
@@ -24,6 +25,13 @@ struct supernode_config {
   /// Which origin addresses may be fetched (see address_policy); null: the
   /// built-in rules only. The supernode adds its own listeners at start.
   std::shared_ptr<address_policy> origin_policy;
+  /// Header names that carry credentials besides Authorization,
+  /// Proxy-Authorization and Cookie: a registration with any of them makes a
+  /// private task, served only to registrants with the same credentials.
+  std::vector<std::string> credential_headers;
+  /// Key of the private tasks' credential hashes; loaded at start from
+  /// data_dir/identity.key (created on first start).
+  std::string identity_secret;
   /// Parallel Range requests to the origin per task.
   unsigned origin_concurrency = 4;
   /// Tasks fetching from origins at once; further new tasks wait their turn.

@@ -98,6 +98,7 @@ class daemon_server {
   const std::string& ip() const noexcept { return ip_; }
   std::uint16_t port() const noexcept { return port_; }
   std::filesystem::path socket() const { return dir_ / "dfget.sock"; }
+  std::filesystem::path data_dir() const { return dir_ / "data"; }
   std::string metrics() const;
   std::string log() const;
   void kill();
