@@ -45,6 +45,17 @@ std::uint64_t filesystem_free_space(const std::filesystem::path& path) {
   return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 
+error_code check_room(int fd, std::uint64_t length) {
+  struct stat st {};
+  struct statvfs vfs {};
+  if (::fstat(fd, &st) != 0 || ::fstatvfs(fd, &vfs) != 0) return last_system_error();
+  auto held = static_cast<std::uint64_t>(st.st_blocks) * 512;
+  auto free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  if (length > held && length - held > free_bytes)
+    return error_code(ENOSPC, boost::system::system_category());
+  return {};
+}
+
 error_code write_all_at(int fd, std::uint64_t offset, std::span<const std::byte> data) {
   while (!data.empty()) {
     ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));

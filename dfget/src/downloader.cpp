@@ -229,7 +229,16 @@ downloader::session::call downloader::session::adopt(const proto::task_info& inf
     fail(errc::source_changed, "the piece layout changed since the pieces on disk were written");
     return call::failed;
   }
+  bool new_length = info.content_length >= 0 && info.content_length != task.content_length;
   task = info;
+  if (new_length) {
+    auto length = static_cast<std::uint64_t>(task.content_length);
+    if (auto ec = store.reserve(length)) {
+      fail(errc::io_error,
+           "no room for the file's " + std::to_string(length) + " bytes: " + ec.message());
+      return call::failed;
+    }
+  }
   if (have_count > 0 && task.content_length >= 0 && task.piece_size > 0) {
     outcome.summary.resumed_bytes = 0;
     for (std::uint64_t i = 0; i < have.size(); ++i)

@@ -99,6 +99,10 @@ error_code output_file::copy_from(int fd, std::uint64_t length) {
   return {};
 }
 
+error_code output_file::reserve(std::uint64_t length) {
+  return check_room(fd_.get(), length);
+}
+
 error_code output_file::sync() {
   if (::fsync(fd_.get()) != 0) return last_system_error();
   return {};

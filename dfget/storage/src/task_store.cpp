@@ -47,6 +47,10 @@ error_code task_file::read(std::uint64_t offset, std::span<std::byte> out) {
   return read_exact_at(fd_->get(), offset, out);
 }
 
+error_code task_file::reserve(std::uint64_t length) {
+  return check_room(fd_->get(), length);
+}
+
 error_code task_file::sync() {
   if (::fdatasync(fd_->get()) != 0) return last_system_error();
   return {};

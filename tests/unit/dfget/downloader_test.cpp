@@ -39,6 +39,10 @@ class memory_store final : public dfget::piece_store {
     return {};
   }
   error_code sync() override { return {}; }
+  /// A disk of `capacity` bytes.
+  error_code reserve(std::uint64_t length) override {
+    return length > capacity ? error_code(ENOSPC, boost::system::system_category()) : error_code();
+  }
   std::string contents() {
     std::lock_guard lock(mu_);
     return bytes_;
@@ -47,6 +51,9 @@ class memory_store final : public dfget::piece_store {
  private:
   std::mutex mu_;
   std::string bytes_;
+
+ public:
+  std::uint64_t capacity = std::uint64_t{1} << 40;
 };
 
 /// Speaks the supernode's v1 protocol for one task, serving pieces itself,
@@ -358,4 +365,20 @@ TEST(downloader_attacks, ASupernodeNamingAnotherTaskThanTheDaemonServesIsRefused
   auto ok = run_engine(same, std::nullopt,
                        [&](dfget::download_request& req) { req.expect_task_id = same.task_id; });
   EXPECT_FALSE(ok.outcome.ec) << ok.outcome.message;
+}
+
+TEST(downloader_attacks, AFileLargerThanTheDiskFailsBeforeAnyPieceIsFetched) {
+  // Eight TiB is within the protocol's limits; a supernode may say so, truly
+  // or not. The store says the disk cannot hold it: fail now, clearly.
+  scripted_supernode sn;
+  sn.content = std::string(3 * 4096, 'x');
+  sn.lie_in_registration = [](proto::task_info& i) {
+    i.content_length = std::int64_t{1} << 43;
+    i.piece_size = 1 << 30;
+    i.piece_count = 1 << 13;
+  };
+  auto r = run_engine(sn);
+  EXPECT_EQ(r.outcome.ec, errc::io_error);
+  EXPECT_NE(r.outcome.message.find("no room"), std::string::npos) << r.outcome.message;
+  EXPECT_TRUE(sn.served.empty());
 }

@@ -123,6 +123,15 @@ TEST(OutputFile, CommitTruncatesToTheContentLengthAndReadsBack) {
   EXPECT_EQ(fs::file_size(d / "f"), 0u);
 }
 
+TEST(OutputFile, ALengthBeyondTheDisksFreeSpaceIsRefusedUpFront) {
+  test::temp_dir d;
+  auto out = dfget::output_file::create(d / "out.bin");
+  ASSERT_TRUE(out);
+  EXPECT_FALSE((*out)->reserve(1 << 20));
+  auto huge = (*out)->reserve(std::uint64_t{1} << 60);
+  EXPECT_EQ(huge, std::errc::no_space_on_device) << huge.message();
+}
+
 TEST(OutputFile, MissingDirectoryFails) {
   test::temp_dir d;
   EXPECT_FALSE(dfget::output_file::create(d / "no" / "such" / "dir" / "f"));

@@ -26,6 +26,10 @@ std::uint64_t filesystem_free_space(const std::filesystem::path& path);
 /// The current errno as an error_code.
 error_code last_system_error();
 
+/// Whether the file open as `fd` can grow to `length` bytes: the blocks it
+/// lacks fit in its filesystem's free space. ENOSPC when they do not.
+error_code check_room(int fd, std::uint64_t length);
+
 /// Replaces `path` with `text` atomically: written to "<path>.tmp", then
 /// renamed over it, so a reader sees the old content or the new, never half.
 error_code replace_file(const std::filesystem::path& path, std::string_view text);

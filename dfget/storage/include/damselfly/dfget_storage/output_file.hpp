@@ -36,6 +36,7 @@ class output_file final : public piece_store {
   error_code write(std::uint64_t offset, std::span<const std::byte> data) override;
   error_code read(std::uint64_t offset, std::span<std::byte> out) override;
   error_code sync() override;
+  error_code reserve(std::uint64_t length) override;
 
   /// Fills the file with the first `length` bytes of `fd` (in-kernel copy).
   error_code copy_from(int fd, std::uint64_t length);

@@ -20,6 +20,9 @@ class piece_store {
   virtual error_code read(std::uint64_t offset, std::span<std::byte> out) = 0;
   /// Makes everything written so far durable.
   virtual error_code sync() = 0;
+  /// Whether `length` bytes of content will fit (checked once the length is
+  /// known, so a file too large for the disk fails at once, not when full).
+  virtual error_code reserve(std::uint64_t /*length*/) { return {}; }
 };
 
 }  // namespace damselfly::dfget

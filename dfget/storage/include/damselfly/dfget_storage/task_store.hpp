@@ -39,6 +39,7 @@ class task_file final : public piece_store {
   error_code write(std::uint64_t offset, std::span<const std::byte> data) override;
   error_code read(std::uint64_t offset, std::span<std::byte> out) override;
   error_code sync() override;
+  error_code reserve(std::uint64_t length) override;
 
   /// Records a verified piece in the bitmap and appends it to the task's piece
   /// journal, so a killed process keeps it; the bitmap itself reaches disk
