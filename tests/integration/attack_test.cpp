@@ -161,6 +161,9 @@ class supernode_policy_test : public workspace_test {
     make_file(dir_ / "www" / "f.bin", 4096, 1);
     origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
   }
+  void TearDown() override {
+    if (sn_) expect_no_sanitizer_report(sn_->log());
+  }
   void start(std::vector<std::string> args) {
     sn_ = std::make_unique<supernode_server>(dir_ / "cache", dir_ / "logs", std::move(args));
   }

@@ -8,8 +8,8 @@
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/net.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
-#include "damselfly/test_support/workspace.hpp"
 #include "damselfly/test_support/test_ca.hpp"
+#include "damselfly/test_support/workspace.hpp"
 
 using namespace damselfly::test;
 using namespace std::chrono_literals;
@@ -28,7 +28,11 @@ class https_test : public workspace_test {
     auto id = ca_.issue("origin", {"IP:127.0.0.1", "DNS:localhost"});
     nginx_ = std::make_unique<nginx_server>(dir_ / "www", dir_ / "logs", &id);
   }
-  run_result dfget(std::vector<std::string> args) { return run_dfget(args, dir_ / "logs"); }
+  run_result dfget(std::vector<std::string> args) {
+    auto r = run_dfget(args, dir_ / "logs");
+    expect_no_sanitizer_report(r.output);
+    return r;
+  }
   /// Failed with `code`, said `says`, left nothing in out/.
   void expect_refused(const run_result& r, int code, const std::string& says) {
     EXPECT_EQ(r.exit_code, code) << r.output;

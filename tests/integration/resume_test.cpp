@@ -36,6 +36,9 @@ class resume_test : public workspace_test {
         dir_ / "cache", dir_ / "logs",
         std::vector<std::string>{"--piece-size", "1M", "--upload-rate", "24M"});
   }
+  void TearDown() override {
+    if (supernode_) expect_no_sanitizer_report(supernode_->log());
+  }
   double sent_by_supernode() const {
     return metric(supernode_->metrics(), "damselfly_supernode_upload_bytes_total");
   }
