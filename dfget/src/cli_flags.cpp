@@ -35,6 +35,9 @@ void add_transfer_flags(CLI::App& app, download_flags& f) {
   app.add_option("--timeout", f.timeout_s, "Give up after this many seconds (0: no limit)")
       ->capture_default_str();
   app.add_flag("--standalone", f.standalone, "Run the download engine inside this process");
+  app.add_option("--token-file", f.token_file,
+                 "Cluster token (the file's first line) for the supernodes and peers; also given "
+                 "to a daemon dfget starts");
   app.add_option("--progress", f.progress,
                  "bar, json (one event per line on stdout) or none; default: bar on a terminal");
   app.add_flag("-b,--showbar", f.showbar, "Same as --progress=bar");
@@ -113,6 +116,9 @@ void add_daemon_limits(CLI::App& cmd, daemon_flags& f) {
   cmd.add_option("--total-limit,--totallimit", f.total_limit,
                  "Download cap per second over all downloads together, like 100M; 0: none")
       ->capture_default_str();
+  cmd.add_option("--token-file", f.token_file,
+                 "Cluster token (the file's first line): demanded on /pieces, sent to "
+                 "supernodes and peers");
   cmd.add_option("--credential-header", f.cfg.credential_headers,
                  "Header names carrying credentials besides Authorization, Proxy-Authorization "
                  "and Cookie; such downloads are never cached or served")

@@ -32,6 +32,7 @@ struct download_flags {
   // A daemon dfget starts itself:
   std::string daemon_data_dir, daemon_listen = "0.0.0.0:65002";
   unsigned idle_exit_s = 600;
+  std::string token_file;  ///< the cluster token (standalone, and for a daemon dfget starts)
 };
 
 /// `dfget daemon`.
@@ -43,6 +44,7 @@ struct daemon_flags {
   unsigned cache_ttl_s = 0;
   unsigned idle_exit_s = 0;
   std::string log_level = "info", log_file;
+  std::string token_file;
 };
 
 /// `dfget cache list|rm|gc`.

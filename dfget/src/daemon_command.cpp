@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/common/service_runner.hpp"
@@ -42,6 +43,12 @@ std::optional<std::string> finish_config(daemon_flags& f) {
   f.cfg.min_free = *floor;
   f.cfg.cache_ttl = std::chrono::seconds(f.cache_ttl_s);
   f.cfg.idle_exit = std::chrono::seconds(f.idle_exit_s);
+  if (!f.token_file.empty()) {
+    std::string why;
+    auto token = load_token_file(f.token_file, &why);
+    if (!token) return why;
+    f.cfg.cluster_token = std::move(*token);
+  }
   return std::nullopt;
 }
 

@@ -100,6 +100,10 @@ error_code ensure_daemon(const daemon_launch& l, std::chrono::milliseconds wait)
                                 l.total_limit,
                                 "--log-file",
                                 (l.data_dir / "daemon.log").string()};
+  if (!l.token_file.empty()) {
+    argv.push_back("--token-file");
+    argv.push_back(l.token_file.string());
+  }
   if (auto ec = spawn_detached(argv)) return ec;
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (std::chrono::steady_clock::now() < deadline) {

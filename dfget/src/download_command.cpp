@@ -14,6 +14,7 @@
 #include <functional>
 
 #include "commands.hpp"
+#include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/common/task_id.hpp"
@@ -98,6 +99,7 @@ bool reach_daemon(const download_flags& f, const std::string& socket) {
   launch.supernodes = f.supernodes;
   launch.idle_exit_seconds = f.idle_exit_s;
   launch.total_limit = f.total_limit;
+  if (!f.token_file.empty()) launch.token_file = fs::absolute(f.token_file);
   if (auto ec = ensure_daemon(launch, std::chrono::seconds(15))) {
     spdlog::warn(
         "no dfget daemon on {} and none could be started ({}; see {}); downloading in-process",
@@ -116,6 +118,12 @@ std::optional<int> check_route(const download_flags& f, download_job& job) {
   if (!total_rate)
     return fail(exit_usage, "bad --totallimit '" + f.total_limit + "': expected a size like 100M");
   auto& opts = job.opts;
+  if (!f.token_file.empty()) {
+    std::string why;
+    auto token = load_token_file(f.token_file, &why);
+    if (!token) return fail(exit_usage, why);
+    opts.cluster_token = std::move(*token);
+  }
   opts.parallel = f.parallel;
   opts.total_timeout = std::chrono::seconds(f.timeout_s);
   for (const auto& s : f.supernodes) {

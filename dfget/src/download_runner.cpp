@@ -113,6 +113,7 @@ std::optional<download_runner::checked_request> download_runner::check(
 downloader_options download_runner::engine_options(const proto::local_request& req) const {
   downloader_options opts;
   opts.supernodes = cfg_.supernodes;
+  opts.cluster_token = cfg_.cluster_token;
   opts.parallel = cfg_.parallel;
   opts.peer = me_;
   // A client's own cap can only lower the daemon's.

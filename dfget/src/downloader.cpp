@@ -16,6 +16,7 @@
 
 #include "damselfly/common/aligned_buffer.hpp"
 #include "damselfly/common/async_event.hpp"
+#include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
@@ -350,6 +351,7 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
   get.target = "/pieces/" + task.task_id;
   get.headers.set("Range", format_range_request({a.offset, a.length}));
   get.headers.set("X-Damselfly-Peer", peer_id);
+  if (!opts.cluster_token.empty()) get.headers.set("Authorization", bearer(opts.cluster_token));
   auto status = proto::piece_status::ok;
   aligned_buffer buf;
   if (!spare_buffers.empty()) {
@@ -577,7 +579,8 @@ asio::awaitable<download_outcome> downloader::run(
   for (bool b : s.have) s.have_count += b ? 1 : 0;
   if (s.have_count > 0) s.task.version = req.version;
   s.peer_id = opts_.peer.peer_id;
-  s.supernodes = std::make_unique<supernode_client>(ex_, opts_.supernodes, s.client_options());
+  s.supernodes = std::make_unique<supernode_client>(ex_, opts_.supernodes, s.client_options(),
+                                                    opts_.cluster_token);
   auto register_result = session::call::retry;
   s.last_outage_error = "no supernode configured";
   if (!opts_.supernodes.empty()) register_result = co_await s.register_task();

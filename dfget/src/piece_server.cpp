@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/serve_range.hpp"
 
 namespace damselfly::dfget {
@@ -35,6 +36,8 @@ piece_server::piece_server(asio::any_io_executor ex, const daemon_config& cfg, t
                 r.headers.set("Content-Type", "text/plain; version=0.0.4");
                 co_return r;
               });
+  if (!cfg.cluster_token.empty())
+    router_.use(require_bearer_token(cfg.cluster_token, {"health", "metrics"}));
   router_.add("GET", "/pieces/{task}", "pieces",
               [this](http_request& req, params p) -> asio::awaitable<http_response> {
                 co_return serve_pieces(req, std::string(p.get("task")));

@@ -2,6 +2,8 @@
 // supernode_client: requests, answers and the choice of supernode in one place.
 #include "supernode_client.hpp"
 
+#include "damselfly/common/bearer_auth.hpp"
+
 #include <boost/asio/use_awaitable.hpp>
 #include <type_traits>
 #include <variant>
@@ -32,8 +34,11 @@ void describe_peer(const peer_profile& peer, proto::register_request& r) {
 }
 
 supernode_client::supernode_client(asio::any_io_executor ex, std::vector<host_port> supernodes,
-                                   http_client_options opts)
-    : ex_(std::move(ex)), list_(std::move(supernodes)), opts_(std::move(opts)) {}
+                                   http_client_options opts, std::string token)
+    : ex_(std::move(ex)),
+      list_(std::move(supernodes)),
+      opts_(std::move(opts)),
+      authorization_(token.empty() ? std::string() : bearer(token)) {}
 
 supernode_client::~supernode_client() = default;
 
@@ -56,7 +61,9 @@ asio::awaitable<supernode_answer<T>> supernode_client::call(std::size_t index,
                                                             const http_request& req,
                                                             std::size_t max_body) {
   supernode_answer<T> out;
-  auto resp = co_await client_for(index).fetch(req, max_body);
+  http_request sent = req;
+  if (!authorization_.empty()) sent.headers.set("Authorization", authorization_);
+  auto resp = co_await client_for(index).fetch(sent, max_body);
   if (!resp) {
     clients_.erase(index);  // the next call reconnects
     out.message = list_.at(index).to_string() + ": " + resp.error().message();

@@ -42,8 +42,9 @@ struct supernode_answer {
 /// Runs on one executor; calls are sequential per client object.
 class supernode_client {
  public:
+  /// `token`: the cluster token sent with every request (empty: none).
   supernode_client(boost::asio::any_io_executor ex, std::vector<host_port> supernodes,
-                   http_client_options opts);
+                   http_client_options opts, std::string token = {});
   ~supernode_client();
   supernode_client(const supernode_client&) = delete;
   supernode_client& operator=(const supernode_client&) = delete;
@@ -76,6 +77,7 @@ class supernode_client {
   http_client_options opts_;
   std::map<std::size_t, std::unique_ptr<http_client>> clients_;
   std::optional<std::size_t> bound_;
+  std::string authorization_;  ///< "Bearer TOKEN", or empty
 };
 
 /// Fills the registration fields that describe the registering peer.

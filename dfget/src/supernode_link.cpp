@@ -28,7 +28,7 @@ supernode_link::supernode_link(asio::any_io_executor ex, const daemon_config& cf
       cfg_(cfg),
       tasks_(tasks),
       me_(me),
-      client_(ex, cfg.supernodes, heartbeat_client_options()) {}
+      client_(ex, cfg.supernodes, heartbeat_client_options(), cfg.cluster_token) {}
 
 asio::awaitable<void> supernode_link::run() {
   asio::steady_timer timer(ex_);

@@ -13,7 +13,9 @@
 #include <optional>
 #include <string>
 
+#include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/file_io.hpp"
+#include "damselfly/common/http_message.hpp"
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/common/service_runner.hpp"
@@ -44,6 +46,8 @@ struct cli_options {
   std::string min_free = "0";
   unsigned cache_ttl_s = 0;
   tls_options tls;
+  std::string token_file;
+  bool insecure_no_auth = false;
 };
 
 void add_flags(CLI::App& app, cli_options& o) {
@@ -93,6 +97,12 @@ void add_flags(CLI::App& app, cli_options& o) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 3600u));
   add_tls_flags(app, o.tls);
+  app.add_option("--token-file", o.token_file,
+                 "Cluster token: every /api/v1 and /pieces request must carry "
+                 "'Authorization: Bearer TOKEN' (the file's first line)");
+  app.add_flag("--insecure-no-auth", o.insecure_no_auth,
+               "Listen beyond loopback without a cluster token (anyone reaching the port may "
+               "register, read pieces and act as any peer)");
   app.add_option("--recheck-interval", o.recheck_s,
                  "Seconds between re-checks of a cached file's ETag/Last-Modified at the origin")
       ->capture_default_str();
@@ -133,6 +143,29 @@ int usage_error(const std::string& message) {
   return 2;
 }
 
+/// Loads the cluster token; a supernode reachable beyond loopback refuses to
+/// run without one unless told --insecure-no-auth.
+std::optional<std::string> check_authentication(cli_options& o) {
+  if (!o.token_file.empty()) {
+    std::string why;
+    auto token = load_token_file(o.token_file, &why);
+    if (!token) return why;
+    o.cfg.cluster_token = std::move(*token);
+    return std::nullopt;
+  }
+  auto hp = host_port::parse(o.cfg.listen);
+  if (!hp) return "--listen must be ADDRESS:PORT";
+  if (is_loopback_listen_address(hp->host) || o.insecure_no_auth) return std::nullopt;
+  return "--listen " + o.cfg.listen +
+         " is reachable beyond this host, and without a cluster token anyone there could "
+         "register tasks, read every cached piece and act as any peer. Make a token once and "
+         "give the same file to the supernode and every daemon:\n"
+         "  install -d -m 0755 /etc/damselfly && (umask 077 && openssl rand -hex 32 > "
+         "/etc/damselfly/cluster.token)\n"
+         "then start with --token-file /etc/damselfly/cluster.token (or, on a network you "
+         "trust entirely, --insecure-no-auth)";
+}
+
 /// Turns the flags into the supernode's configuration; the message of the first bad one.
 std::optional<std::string> finish_config(cli_options& o) {
   auto& cfg = o.cfg;
@@ -166,7 +199,7 @@ std::optional<std::string> finish_config(cli_options& o) {
   cfg.cache_quota = *quota;
   cfg.min_free = *floor;
   cfg.cache_ttl = std::chrono::seconds(o.cache_ttl_s);
-  return std::nullopt;
+  return check_authentication(o);
 }
 
 /// Serves until SIGTERM/SIGINT; the process exit code.

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "api.hpp"
+#include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/http_server.hpp"
 #include "damselfly/common/secret_file.hpp"
@@ -83,6 +84,9 @@ result<std::uint16_t> supernode::start() {
     return secret.error();
   }
   impl_->cfg.identity_secret = std::move(*secret);
+  if (!impl_->cfg.cluster_token.empty())
+    impl_->routes.routes().use(
+        require_bearer_token(impl_->cfg.cluster_token, {"health", "metrics"}));
   auto port = impl_->server.listen(hp->host, hp->port);
   if (!port) return port;
   auto& policy = impl_->cfg.origin_policy;

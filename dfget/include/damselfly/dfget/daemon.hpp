@@ -34,6 +34,8 @@ struct daemon_config {
   /// Downloads with credentials are private: written to the client's output
   /// only, never kept in the cache nor served to peers.
   std::vector<std::string> credential_headers;
+  /// The cluster token: demanded on /pieces, sent to supernodes and peers.
+  std::string cluster_token;
   unsigned upload_slots = 8;  ///< concurrent uploads; more get 503
   unsigned parallel = 8;      ///< pieces in flight per download
   std::chrono::milliseconds heartbeat_interval{3'000};

@@ -20,6 +20,7 @@ struct daemon_launch {
   std::vector<std::string> supernodes;
   unsigned idle_exit_seconds = 600;
   std::string total_limit = "0";  ///< the daemon's --total-limit
+  std::filesystem::path token_file;  ///< the daemon's --token-file, if any
 };
 
 /// Returns once a daemon answers on `l.socket`, starting one (detached, logging

@@ -96,6 +96,8 @@ struct downloader_options {
   /// With no supernode configured or none answering, fetch straight from the
   /// origin (parallel Range requests, or one stream). Off: that is an error.
   bool back_to_source = true;
+  /// The cluster token, sent to supernodes and peers (never to origins); empty: none.
+  std::string cluster_token;
   /// Threads that verify and write pieces while the I/O thread keeps receiving.
   unsigned worker_threads = 2;
 };

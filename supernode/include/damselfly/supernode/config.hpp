@@ -17,6 +17,8 @@ namespace damselfly::supernode {
 
 struct supernode_config {
   std::string listen = "0.0.0.0:8002";
+  /// When set, /api/v1 and /pieces requests must carry "Authorization: Bearer" it.
+  std::string cluster_token;
   std::filesystem::path data_dir = "/var/lib/damselfly/supernode";
   piece_sizing sizing;
   /// Files larger than this (or than the cache's free space) are refused up
