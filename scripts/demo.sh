@@ -37,8 +37,11 @@ origin_port=$(free_port)
 start_nginx "$work/www" "$work/nginx" "$origin_port" "$work/logs/origin-access.log"
 pids+=("$nginx_pid")
 
+# The cluster token: the supernode and every daemon demand it of each other.
+(umask 077 && openssl rand -hex 32 >"$work/cluster.token")
 "$bin/supernode" --listen 127.0.0.1:0 --port-file "$work/supernode.port" \
-  --data-dir "$work/cache" --log-file "$work/logs/supernode.log" --upload-rate "$supernode_rate" &
+  --data-dir "$work/cache" --log-file "$work/logs/supernode.log" --upload-rate "$supernode_rate" \
+  --token-file "$work/cluster.token" &
 pids+=($!)
 for _ in $(seq 1 100); do [[ -s "$work/supernode.port" ]] && break; sleep 0.1; done
 sn_port=$(cat "$work/supernode.port")
@@ -49,7 +52,7 @@ for i in $(seq 1 "$clients"); do
   ip="127.0.0.$((i + 1))"
   "$bin/dfget" daemon --listen "$ip:$daemon_port" --data-dir "$work/node$i" \
     --socket "$work/node$i.sock" --supernode "127.0.0.1:$sn_port" --upload-rate "$node_rate" \
-    --log-file "$work/logs/node$i.log" &
+    --log-file "$work/logs/node$i.log" --token-file "$work/cluster.token" &
   pids+=($!)
 done
 for i in $(seq 1 "$clients"); do
@@ -58,6 +61,7 @@ done
 
 url="http://127.0.0.1:$origin_port/release.tar"
 echo "demo: origin nginx on 127.0.0.1:$origin_port, supernode on 127.0.0.1:$sn_port (upload cap $supernode_rate/s)"
+echo "demo: cluster token in $work/cluster.token (the supernode and daemons refuse requests without it)"
 echo "demo: $clients nodes, daemons on 127.0.0.2-$((clients + 1)):$daemon_port (upload cap $node_rate/s each)"
 echo "demo: on each node: dfget $url -O FILE --daemon-socket NODE.sock"
 start=$(date +%s.%N)

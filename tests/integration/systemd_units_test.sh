@@ -17,10 +17,13 @@ systemd-analyze verify "$work"/*.service
 echo "verified: $(cd "$work" && ls *.service | tr '\n' ' ')"
 
 # The example configs load: every key is a known option with a valid value.
+(umask 077 && openssl rand -hex 32 >"$work/cluster.token")
 "$bin/supernode" --config "$src/deploy/config/supernode.yaml" --listen 127.0.0.1:0 \
+  --token-file "$work/cluster.token" \
   --data-dir "$work/sn" --port-file "$work/sn.port" --log-file "$work/sn.log" &
 sn=$!
 "$bin/dfget" --config "$src/deploy/config/dfget.yaml" daemon --listen 127.0.0.1:0 \
+  --token-file "$work/cluster.token" \
   --data-dir "$work/d" --socket "$work/d.sock" --supernode 127.0.0.1:9 --log-file "$work/d.log" &
 dm=$!
 for _ in $(seq 100); do

@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import secrets
 import shutil
 import signal
 import statistics
@@ -340,7 +341,13 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
     state = os.path.join(work, "state-damselfly")
     try:
         loop_caps = cluster.mode == "loopback"
+        # The supernode listens beyond loopback here: it demands a cluster token.
+        os.makedirs(state, exist_ok=True)
+        token_file = os.path.join(state, "cluster.token")
+        with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
         sn_args = [os.path.join(BIN, "supernode"), "--listen", f"{cluster.supernode.ip}:8002",
+                   "--token-file", token_file,
                    "--data-dir", os.path.join(state, "supernode"), "--log-level", args.log_level,
                    "--piece-size", args.piece_size, *args.supernode_arg]
         if loop_caps:
@@ -354,7 +361,8 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
             sock = os.path.join(state, h.name + ".sock")
             d_args = [os.path.join(BIN, "dfget"), "daemon", "--listen", f"{h.ip}:65002",
                       "--data-dir", os.path.join(state, h.name), "--socket", sock,
-                      "--supernode", f"{cluster.supernode.ip}:8002", "--log-level", args.log_level, *args.daemon_arg]
+                      "--supernode", f"{cluster.supernode.ip}:8002", "--token-file", token_file,
+                      "--log-level", args.log_level, *args.daemon_arg]
             if loop_caps:
                 d_args += ["--upload-rate", str(rate_bps)]
             procs.start(h, d_args, f"daemon-{h.name}")
