@@ -151,7 +151,8 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
                              " tasks being fetched; retry when one finishes");
   registrations_.add();
   scheduler::peer_info who{r.upload_addr, r.idc, r.location,
-                           r.upload_slots ? r.upload_slots : cfg_.peer_upload_slots};
+                           r.upload_slots ? r.upload_slots : cfg_.peer_upload_slots,
+                           req.remote_address};
   auto held = proto::decode_bitmap(r.bitmap);
   auto t = tasks_.ensure(*id, r, *url, req.remote_address);
   // The bitmap is taken once the layout says how many pieces there are.

@@ -31,7 +31,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 1: {
         std::vector<bool> held(arg % (pieces + 1));
         for (std::size_t b = 0; b < held.size(); ++b) held[b] = (arg >> (b % 8)) & 1;
-        s.join(peer, {peer + ":1", arg & 1 ? "idc" : "", "a|b", 1 + unsigned(arg % 4)}, held, now);
+        // Some peers share an address or a host: one source, one witness.
+        s.join(peer,
+               {(arg & 4 ? std::string("shared") : peer) + ":1", arg & 1 ? "idc" : "", "a|b",
+                1 + unsigned(arg % 4), arg & 2 ? "h" : ""},
+               held, now);
         break;
       }
       case 2:
@@ -39,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       case 3:  // a report of any piece index, honest or not
         s.report(peer, arg < 200 ? arg % pieces : arg << 56, piece_outcome(arg % 4),
-                 arg & 8 ? supernode_source : peers[arg & 3] + ":1", now);
+                 arg & 8 ? supernode_source : (arg & 16 ? "shared" : peers[arg & 3]) + ":1", now);
         break;
       case 4:
         (void)s.assign(peer, static_cast<std::uint32_t>(arg % 20), now);

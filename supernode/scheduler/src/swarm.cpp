@@ -93,7 +93,18 @@ void swarm::join(const std::string& peer, const peer_info& info, const std::vect
     if (bar == std::string::npos) break;
     from = bar + 1;
   }
-  if (!info.addr.empty()) by_addr_[info.addr] = index;
+  // One address, one source: the newest registration at an address serves
+  // from it; peers registered there before no longer count as sources.
+  p.addr_id = info.addr.empty() ? -1 : intern("addr:" + info.addr);
+  p.serving = !info.addr.empty();
+  if (p.serving) {
+    auto& owner = by_addr_[info.addr];
+    if (owner != index && peers_[static_cast<std::size_t>(owner)].active &&
+        peers_[static_cast<std::size_t>(owner)].info.addr == info.addr)
+      peers_[static_cast<std::size_t>(owner)].serving = false;
+    owner = index;
+  }
+  p.witness = info.host.empty() ? "peer:" + peer : "host:" + info.host;
   p.last_seen = now;
   for (std::uint64_t i = 0; i < held.size(); ++i)
     if (held[i]) add_holding(index, i);
@@ -134,7 +145,6 @@ void swarm::remove_peer(int index) {
     for (auto& [piece, flights] : other.in_flight)
       for (auto& f : flights)
         if (f.source == index) f.source = gone_index;
-    other.avoid.erase(index);
   }
   by_id_.erase(p.id);
   if (auto a = by_addr_.find(p.info.addr); a != by_addr_.end() && a->second == index)
@@ -163,11 +173,16 @@ void swarm::report(const std::string& peer, std::uint64_t piece, piece_outcome o
   auto& p = peers_[static_cast<std::size_t>(index)];
   p.last_seen = now;
   int src = source_index(source);
+  bool assigned = false;  // the supernode sent this peer to this source for this piece
   if (auto f = p.in_flight.find(piece); f != p.in_flight.end()) {
     auto& flights = f->second;
-    auto match = std::find_if(flights.begin(), flights.end(),
-                              [&](const flight& x) { return x.source == src; });
+    // By address: the peer serving from it may have registered again since.
+    auto match = std::find_if(flights.begin(), flights.end(), [&](const flight& x) {
+      return x.source == src ||
+             (x.source >= 0 && peers_[static_cast<std::size_t>(x.source)].info.addr == source);
+    });
     if (match != flights.end()) {
+      assigned = true;
       drop_flight(*match);
       flights.erase(match);
     }
@@ -184,10 +199,15 @@ void swarm::report(const std::string& peer, std::uint64_t piece, piece_outcome o
     add_holding(index, piece);
     return;
   }
-  if (src >= 0) {
-    p.avoid.insert(src);
-    if (outcome == piece_outcome::bad_digest) ++peers_[static_cast<std::size_t>(src)].bad_pieces;
-  }
+  if (source == supernode_source) return;
+  // Avoiding a source costs nobody but the reporter. Counting against it
+  // takes an assignment: a peer cannot frame a source it was never sent to,
+  // and the peers of one host are one witness.
+  p.avoid.insert(intern("addr:" + source));
+  if (outcome != piece_outcome::bad_digest || !assigned) return;
+  auto& witnesses = bad_digest_witnesses_[source];
+  if (witnesses.size() < opts_.bad_source_limit) witnesses.insert(p.witness);
+  if (witnesses.size() >= opts_.bad_source_limit) bad_addrs_.insert(intern("addr:" + source));
 }
 
 unsigned swarm::distance(const peer_state& a, const peer_state& b) const {
@@ -218,8 +238,10 @@ int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source,
     int h = holders[(first + k) % n];
     if (h == asker || h == exclude_source) continue;
     const auto& p = peers_[static_cast<std::size_t>(h)];
-    if (p.info.addr.empty()) continue;
-    if (p.bad_pieces >= opts_.bad_source_limit || a.avoid.contains(h)) continue;
+    // Serves nothing, or a newer registration serves from its address now.
+    if (!p.serving) continue;
+    if (a.avoid.contains(p.addr_id) || (!bad_addrs_.empty() && bad_addrs_.contains(p.addr_id)))
+      continue;
     usable_holder = true;
     if (p.uploads >= p.info.upload_slots) continue;
     if (auto f = from_source.find(h);
@@ -369,9 +391,8 @@ unsigned swarm::upload_load(const std::string& addr) const {
 }
 
 bool swarm::is_bad(const std::string& addr) const {
-  auto it = by_addr_.find(addr);
-  return it != by_addr_.end() &&
-         peers_[static_cast<std::size_t>(it->second)].bad_pieces >= opts_.bad_source_limit;
+  auto it = interned_.find("addr:" + addr);
+  return it != interned_.end() && bad_addrs_.contains(it->second);
 }
 
 bool swarm::nobody_downloading(std::uint64_t count) const {
@@ -407,6 +428,11 @@ void swarm::check_invariants() const {
         fail("holder missing from holders list");
     }
     if (held != p.held_count) fail("held_count does not match the held bitmap");
+    if (p.serving) {
+      auto o = by_addr_.find(p.info.addr);
+      if (o == by_addr_.end() || o->second != static_cast<int>(i))
+        fail("a serving peer does not own its address");
+    }
     for (const auto& [piece, flights] : p.in_flight) {
       if (piece >= fetching.size()) fail("a piece in flight beyond the known pieces");
       ++fetching[piece];

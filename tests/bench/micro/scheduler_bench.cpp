@@ -32,7 +32,7 @@ struct busy_swarm {
                        "idc" + std::to_string(i % 4),
                        "r" + std::to_string(i % 4) + "|z" + std::to_string(i % 16) + "|rack" +
                            std::to_string(i % 64),
-                       8});
+                       8, "10." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ".1"});
       s.join(ids.back(), infos.back(), random_half(), now);
     }
   }

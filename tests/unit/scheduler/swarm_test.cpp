@@ -27,7 +27,7 @@ std::vector<bool> bits(const std::string& s) {
 
 peer_info at(const std::string& addr, const std::string& idc = "", const std::string& loc = "",
              unsigned slots = 4) {
-  return {addr, idc, loc, slots};
+  return {addr, idc, loc, slots, ""};
 }
 
 struct swarm_test : ::testing::Test {
@@ -365,4 +365,74 @@ TEST_F(swarm_test, PeerRegisteringAgainWithPiecesItWasFetchingHoldsThemAndNothin
   s.check_invariants();
   s.join("B", at("b:1"), {}, t0);
   for (const auto& d : s.assign("B", 8, t0)) EXPECT_EQ(d.source, "a:1") << d.piece;
+}
+
+// Attacks on the scheduler by registered peers, written as the attack.
+
+TEST_F(swarm_test, AttackSevenPeerIdsAtOneBogusAddressAreOneSourceAndOneFailureRetiresIt) {
+  // Seven fakes at "bogus:1" claim every piece. A asks for 4: they are one
+  // source (per-source limit 2 applies once, not seven times) ...
+  seed_all(4);
+  for (int i = 0; i < 7; ++i)
+    s.join("fake" + std::to_string(i), at("bogus:1", "", "", 4), bits("1111"), t0);
+  s.join("A", at("a:1"), {}, t0);
+  auto first = s.assign("A", 4, t0);
+  unsigned from_bogus = 0;
+  for (const auto& d : first) from_bogus += d.source == "bogus:1";
+  EXPECT_LE(from_bogus, 2u);
+  // ... and once A reports it unreachable, neither those ids nor an eighth
+  // registered at the same address are sent to A again.
+  for (const auto& d : first)
+    if (d.source == "bogus:1") s.report("A", d.piece, piece_outcome::unreachable, "bogus:1", t0);
+  s.join("fake7", at("bogus:1", "", "", 4), bits("1111"), t0);
+  for (const auto& d : s.assign("A", 4, t0)) EXPECT_NE(d.source, "bogus:1");
+}
+
+TEST_F(swarm_test, AttackBadDigestReportsAgainstASourceTheReporterWasNotSentToCountForNothing) {
+  // Three liars report bad copies of pieces from "honest:1" that the
+  // supernode never assigned them from there: honest stays a source for C.
+  swarm_options o;
+  o.bad_source_limit = 2;
+  s = swarm(o, 5);
+  seed_all(2);
+  s.join("honest", at("honest:1"), bits("11"), t0);
+  for (const char* liar : {"L1", "L2", "L3"}) {
+    s.join(liar, at(std::string(liar) + ":1"), {}, t0);
+    s.report(liar, 0, piece_outcome::bad_digest, "honest:1", t0);
+    s.report(liar, 1, piece_outcome::bad_digest, "honest:1", t0);
+  }
+  EXPECT_FALSE(s.is_bad("honest:1"));
+  s.join("C", at("c:1"), {}, t0);
+  auto c = s.assign("C", 1, t0);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].source, "honest:1");
+}
+
+TEST_F(swarm_test, AttackManyPeerIdsOfOneHostAreOneWitnessAgainstASource) {
+  // R1 and R2 register from host 10.0.0.9, each is sent to "target:1" and
+  // says the copy was bad. With a limit of two witnesses that is one: the
+  // target stays a source for others. A second host's word makes two.
+  swarm_options o;
+  o.bad_source_limit = 2;
+  o.seed_slots = 0;  // only peers serve: every assignment is from target
+  s = swarm(o, 9);
+  seed_all(2);
+  s.join("target", at("target:1"), bits("11"), t0);
+  auto from = [](const char* addr, const char* host) {
+    peer_info i{addr, "", "", 4, host};
+    return i;
+  };
+  for (const char* r : {"R1", "R2"}) {
+    s.join(r, from((std::string(r) + ":1").c_str(), "10.0.0.9"), {}, t0);
+    auto d = s.assign(r, 1, t0);
+    ASSERT_EQ(d.size(), 1u);
+    ASSERT_EQ(d[0].source, "target:1");
+    s.report(r, d[0].piece, piece_outcome::bad_digest, "target:1", t0);
+  }
+  EXPECT_FALSE(s.is_bad("target:1"));
+  s.join("R3", from("r3:1", "10.0.0.10"), {}, t0);
+  auto d = s.assign("R3", 1, t0);
+  ASSERT_EQ(d.size(), 1u);
+  s.report("R3", d[0].piece, piece_outcome::bad_digest, "target:1", t0);
+  EXPECT_TRUE(s.is_bad("target:1"));
 }

@@ -28,7 +28,8 @@ struct swarm_options {
   std::chrono::milliseconds peer_timeout{120'000};
   /// Concurrent assignments the supernode serves for this task.
   unsigned seed_slots = 8;
-  /// A source that sent this many pieces failing verification is avoided by everyone.
+  /// A source address that this many hosts found sending pieces failing
+  /// verification, each on a piece assigned to them from it, is avoided by everyone.
   unsigned bad_source_limit = 3;
   /// When a peer lacks at most this many pieces and all of them are in flight,
   /// each may be requested once more from another source (endgame).
@@ -48,6 +49,9 @@ struct peer_info {
   std::string idc;
   std::string location;       ///< "a|b|c": more shared leading parts is closer
   unsigned upload_slots = 4;  ///< concurrent uploads it accepts for this task
+  /// The network address it registered from: reports by peers of one host
+  /// count as one witness. Empty: the peer is its own host.
+  std::string host;
 };
 
 enum class piece_outcome { ok, bad_digest, unreachable, error };
@@ -125,9 +129,11 @@ class swarm {
     std::vector<bool> held;
     std::uint64_t held_count = 0;
     std::map<std::uint64_t, std::vector<flight>> in_flight;
-    std::unordered_set<int> avoid;  ///< sources that failed this peer
+    int addr_id = -1;               ///< interned upload address; -1 when it serves none
+    bool serving = false;           ///< the newest registration at its address: a source
+    std::string witness;            ///< who its reports come from: its host, or its id
+    std::unordered_set<int> avoid;  ///< interned addresses of sources that failed it
     unsigned uploads = 0;           ///< assignments with this peer as source
-    unsigned bad_pieces = 0;        ///< pieces it served that failed verification
     clock::time_point last_seen;
   };
 
@@ -157,7 +163,10 @@ class swarm {
   std::vector<int> free_;
   std::unordered_map<std::string, int> by_id_;
   std::unordered_map<std::string, int> by_addr_;
-  std::unordered_map<std::string, int> interned_;  ///< idc and location prefix names
+  std::unordered_map<std::string, int> interned_;  ///< idc, location prefix and address names
+  /// Per source address: the hosts that got a bad piece from it on an assignment.
+  std::unordered_map<std::string, std::unordered_set<std::string>> bad_digest_witnesses_;
+  std::unordered_set<int> bad_addrs_;  ///< interned addresses with enough witnesses
   int intern(const std::string& name);
 };
 
