@@ -2,12 +2,16 @@
 // pwrite/pread loops.
 #include "damselfly/common/file_io.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
+#include <span>
+
+#include "damselfly/common/unique_fd.hpp"
 
 namespace damselfly {
 
@@ -15,13 +19,14 @@ error_code last_system_error() {
   return {errno, boost::system::system_category()};
 }
 
-error_code replace_file(const std::filesystem::path& path, std::string_view text) {
+error_code replace_file(const std::filesystem::path& path, std::string_view text, unsigned mode) {
   auto tmp = std::filesystem::path(path.string() + ".tmp");
   {
-    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.flush();
-    if (!out) return errc::io_error;
+    unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                        static_cast<mode_t>(mode)));
+    if (!fd) return last_system_error();
+    if (auto ec = write_all_at(fd.get(), 0, std::as_bytes(std::span(text.data(), text.size()))))
+      return ec;
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
@@ -43,6 +48,35 @@ std::uint64_t filesystem_free_space(const std::filesystem::path& path) {
   struct statvfs vfs {};
   if (::statvfs(path.c_str(), &vfs) != 0) return 0;
   return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+}
+
+error_code make_private_dir(const std::filesystem::path& dir, std::string* why) {
+  auto say = [&](std::string message, error_code ec) {
+    if (why) *why = std::move(message);
+    return ec;
+  };
+  std::error_code fec;
+  if (dir.has_parent_path()) std::filesystem::create_directories(dir.parent_path(), fec);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    auto ec = last_system_error();
+    return say("cannot create " + dir.string() + ": " + ec.message(), ec);
+  }
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) {
+    auto ec = last_system_error();
+    return say("cannot inspect " + dir.string() + ": " + ec.message(), ec);
+  }
+  if (!S_ISDIR(st.st_mode))
+    return say(dir.string() + " is not a directory (a symlink or a file is not taken)",
+               errc::invalid_argument);
+  if (st.st_uid != ::geteuid())
+    return say(dir.string() + " belongs to another user; remove it or choose another path",
+               errc::invalid_argument);
+  if ((st.st_mode & 077) != 0 && ::chmod(dir.c_str(), 0700) != 0) {
+    auto ec = last_system_error();
+    return say("cannot make " + dir.string() + " private: " + ec.message(), ec);
+  }
+  return {};
 }
 
 error_code check_room(int fd, std::uint64_t length) {

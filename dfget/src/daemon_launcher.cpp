@@ -74,8 +74,12 @@ fs::path default_daemon_data_dir() {
 error_code ensure_daemon(const daemon_launch& l, std::chrono::milliseconds wait) {
   if (answers(l.socket)) return {};
   std::error_code fec;
-  fs::create_directories(l.socket.parent_path(), fec);
-  fs::create_directories(l.data_dir, fec);
+  if (::geteuid() != 0) {
+    if (auto failed = make_private_dir(l.socket.parent_path())) return failed;
+  } else {
+    fs::create_directories(l.socket.parent_path(), fec);
+  }
+  if (auto failed = make_private_dir(l.data_dir)) return failed;
   auto lock_path = l.socket.string() + ".lock";
   unique_fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock) return last_system_error();

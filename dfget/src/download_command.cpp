@@ -15,6 +15,7 @@
 
 #include "commands.hpp"
 #include "damselfly/common/bearer_auth.hpp"
+#include "damselfly/common/file_io.hpp"
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/common/task_id.hpp"
@@ -135,6 +136,13 @@ std::optional<int> check_route(const download_flags& f, download_job& job) {
   // --standalone, or nothing to start a daemon with, keeps the download in-process.
   job.via_daemon = !f.standalone && (!f.daemon_socket.empty() || !opts.supernodes.empty());
   job.daemon_socket = f.daemon_socket.empty() ? default_daemon_socket().string() : f.daemon_socket;
+  if (job.via_daemon && f.daemon_socket.empty() && ::geteuid() != 0) {
+    // The default socket of a user's own daemon: whoever could place a
+    // socket there would receive this download's headers.
+    std::string why;
+    if (make_private_dir(fs::path(job.daemon_socket).parent_path(), &why))
+      return fail(exit_local_io, why);
+  }
   if (job.via_daemon && !opts.supernodes.empty())
     job.via_daemon = reach_daemon(f, job.daemon_socket);
   opts.back_to_source = !f.no_back_source;

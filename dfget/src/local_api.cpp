@@ -2,6 +2,10 @@
 // local_api: accepting local clients, reading their request, relaying progress and the verdict.
 #include "local_api.hpp"
 
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/read_until.hpp>
@@ -9,10 +13,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <optional>
 
 #include "damselfly/common/async_event.hpp"
+#include "damselfly/common/file_io.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
 
 namespace damselfly::dfget {
@@ -48,7 +55,17 @@ local_api::local_api(asio::any_io_executor ex, fs::path socket_path, task_cache&
 
 error_code local_api::open() {
   std::error_code fec;
-  fs::create_directories(socket_path_.parent_path(), fec);
+  // A user's own daemon keeps its socket in a directory only that user can
+  // enter; root's lives in the unit's runtime directory (0750, group damselfly).
+  if (::geteuid() != 0) {
+    std::string why;
+    if (auto failed = make_private_dir(socket_path_.parent_path(), &why)) {
+      spdlog::error("{}", why);
+      return failed;
+    }
+  } else {
+    fs::create_directories(socket_path_.parent_path(), fec);
+  }
   const local::endpoint ep(socket_path_.string());
   {
     local::socket probe(ex_);
@@ -61,7 +78,22 @@ error_code local_api::open() {
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.bind(ep, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) restrict_socket();
   return ec;
+}
+
+void local_api::restrict_socket() {
+  // Whatever the umask: the owner, and for root's daemon the damselfly group.
+  mode_t mode = 0600;
+  if (::geteuid() == 0) {
+    mode = 0660;
+    if (const group* g = ::getgrnam("damselfly"))
+      if (::chown(socket_path_.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0)
+        spdlog::warn("cannot give {} to group damselfly: {}", socket_path_.string(),
+                     std::strerror(errno));
+  }
+  if (::chmod(socket_path_.c_str(), mode) != 0)
+    spdlog::warn("cannot set the mode of {}: {}", socket_path_.string(), std::strerror(errno));
 }
 
 void local_api::start() {

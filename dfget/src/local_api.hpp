@@ -33,6 +33,8 @@ class local_api {
   std::size_t clients() const noexcept { return clients_; }
 
  private:
+  /// Socket mode 0600 (0660 and group damselfly for root's daemon), whatever the umask.
+  void restrict_socket();
   using socket = boost::asio::local::stream_protocol::socket;
   struct client;
   boost::asio::awaitable<void> accept_loop();

@@ -2,6 +2,8 @@
 // Peer-to-peer on loopback: a supernode and ten dfget daemons (127.0.0.2-11), real processes.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <filesystem>
 #include <thread>
@@ -335,4 +337,33 @@ TEST_F(swarm_test, DaemonsNeitherCacheNorServeWhatCredentialsFetched) {
   auto third = daemons_[1]->start_client(url, out(1), {"--header", "Authorization: Bearer s3cret"});
   ASSERT_EQ(third->wait(120s), std::optional<int>(0)) << third->output();
   EXPECT_EQ(sha256_file(out(1)), sha256_file(src_));
+}
+
+TEST_F(swarm_test, WhatNodesHoldIsTheirOwnersAloneWhateverTheUmask) {
+  // Started with umask 000: before, every cache file was world-readable
+  // (private content included) and the socket world-writable.
+  auto old = ::umask(0);
+  start(1, "0", "0", 2 * mib);
+  ::umask(old);
+  auto client = daemons_[0]->start_client(origin_->url("release.bin"), out(0));
+  ASSERT_EQ(client->wait(120s), std::optional<int>(0)) << client->output();
+  auto mode = [](const fs::path& p) {
+    return fs::symlink_status(p).permissions() & fs::perms::all;
+  };
+  auto owner_rw = fs::perms::owner_read | fs::perms::owner_write;
+  for (const auto& root : {daemons_[0]->data_dir(), dir_ / "cache"}) {
+    EXPECT_EQ(mode(root), fs::perms::owner_all) << root;
+    EXPECT_EQ(mode(root / "tasks"), fs::perms::owner_all) << root;
+    int files = 0;
+    for (const auto& task : fs::directory_iterator(root / "tasks")) {
+      EXPECT_EQ(mode(task.path()), fs::perms::owner_all) << task.path();
+      for (const auto& f : fs::directory_iterator(task.path())) {
+        EXPECT_EQ(mode(f.path()) & ~owner_rw, fs::perms::none) << f.path();
+        ++files;
+      }
+    }
+    EXPECT_GT(files, 0) << root;
+  }
+  // Root's daemon: its socket is for root and the damselfly group only.
+  EXPECT_EQ(mode(daemons_[0]->socket()) & fs::perms::others_all, fs::perms::none);
 }

@@ -63,7 +63,7 @@ result<piece_journal> piece_journal::open(const std::filesystem::path& path) {
       fresh = false;
   }
   int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (fresh ? O_TRUNC : 0);
-  unique_fd fd(::open(path.c_str(), flags, 0644));
+  unique_fd fd(::open(path.c_str(), flags, 0600));
   if (!fd) return last_system_error();
   if (fresh) {
     if (auto ec = append_text(fd.get(), header)) return ec;

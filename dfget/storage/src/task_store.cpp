@@ -108,15 +108,16 @@ error_code task_file::save_meta() {
   // Pieces named in the bitmap (written before `m` was taken) must be on disk
   // before the bitmap says so.
   if (auto ec = sync()) return ec;
-  return replace_file(dir_ / "meta.json", j.dump());
+  return replace_file(dir_ / "meta.json", j.dump(), 0600);
 }
 
 task_store::task_store(fs::path root) : root_(std::move(root)) {}
 
 error_code task_store::init() {
   std::error_code ec;
-  fs::create_directories(root_ / "tasks", ec);
-  if (ec) return errc::io_error;
+  // Owner only: what a node holds is its business (and its users').
+  if (auto failed = make_private_dir(root_)) return failed;
+  if (auto failed = make_private_dir(root_ / "tasks")) return failed;
   if (::access((root_ / "tasks").c_str(), W_OK) != 0) return last_system_error();
   return {};
 }
@@ -125,8 +126,7 @@ result<std::shared_ptr<task_file>> task_store::open(const std::string& task_id) 
   if (!is_valid_task_id(task_id)) return errc::invalid_argument;
   auto dir = root_ / "tasks" / task_id;
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return errc::io_error;
+  if (make_private_dir(dir)) return errc::io_error;
   task_meta meta;
   meta.task_id = task_id;
   bool resumed = false;
@@ -164,7 +164,7 @@ result<std::shared_ptr<task_file>> task_store::open(const std::string& task_id) 
     fs::remove(dir / task_file::journal_name, ec);
   }
   int flags = O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC);
-  int fd = ::open((dir / "data").c_str(), flags, 0644);
+  int fd = ::open((dir / "data").c_str(), flags, 0600);
   if (fd < 0) return last_system_error();
   return std::make_shared<task_file>(dir, unique_fd(fd), std::move(meta));
 }

@@ -24,9 +24,10 @@ fs::path cache_store::task_dir(const std::string& task_id) const {
 }
 
 error_code cache_store::init() {
+  // Owner only: private tasks' content is cached here too.
+  if (auto failed = make_private_dir(root_)) return failed;
+  if (auto failed = make_private_dir(root_ / "tasks")) return failed;
   std::error_code ec;
-  fs::create_directories(root_ / "tasks", ec);
-  if (ec) return errc::io_error;
   auto probe = root_ / ".write-test";
   int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return last_system_error();
@@ -81,9 +82,8 @@ result<std::shared_ptr<const unique_fd>> cache_store::create_data(const std::str
   std::error_code ec;
   auto dir = task_dir(task_id);
   fs::remove(dir / "meta.json", ec);
-  fs::create_directories(dir, ec);
-  if (ec) return errc::io_error;
-  int fd = ::open((dir / "data").c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (make_private_dir(dir)) return errc::io_error;
+  int fd = ::open((dir / "data").c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return last_system_error();
   return std::make_shared<const unique_fd>(fd);
 }
@@ -115,7 +115,7 @@ error_code cache_store::commit(const unique_fd& fd, const cached_task_meta& m) {
          {"last_modified", m.last_modified},
          {"version", m.version},
          {"file_sha256", m.file_sha256}};
-  return replace_file(task_dir(m.task_id) / "meta.json", j.dump());
+  return replace_file(task_dir(m.task_id) / "meta.json", j.dump(), 0600);
 }
 
 std::uint64_t cache_store::disk_usage(const std::string& task_id) const {

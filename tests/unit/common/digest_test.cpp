@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Digests against published test vectors, streaming equivalence and spec parsing.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "damselfly/common/digest.hpp"
+#include "damselfly/common/file_io.hpp"
 #include "damselfly/common/secret_file.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
 
@@ -96,4 +99,42 @@ TEST(SecretFile, AKeyOthersCanReadOrAMalformedOneIsRefused) {
   std::ofstream(dir / "k", std::ios::trunc) << "not a key\n";
   EXPECT_FALSE(load_or_create_secret(dir / "k", &why));
   EXPECT_NE(why.find("64 hex"), std::string::npos) << why;
+}
+
+namespace {
+
+std::filesystem::perms mode_of(const std::filesystem::path& p) {
+  return std::filesystem::symlink_status(p).permissions() & std::filesystem::perms::all;
+}
+
+}  // namespace
+
+TEST(PrivateDir, IsCreatedOwnerOnlyWhateverTheUmaskAndTightenedWhenOurs) {
+  test::temp_dir dir;
+  auto old = ::umask(0);
+  EXPECT_FALSE(make_private_dir(dir / "a" / "b"));
+  ::umask(old);
+  EXPECT_EQ(mode_of(dir / "a" / "b"), std::filesystem::perms::owner_all);
+  std::filesystem::create_directory(dir / "loose");
+  std::filesystem::permissions(dir / "loose", std::filesystem::perms::all);
+  EXPECT_FALSE(make_private_dir(dir / "loose"));
+  EXPECT_EQ(mode_of(dir / "loose"), std::filesystem::perms::owner_all);
+}
+
+TEST(PrivateDir, AttackADirectoryPreparedByAnotherUserOrASymlinkIsRefused) {
+  // Another user creates /tmp/damselfly-UID first, world-writable, to catch
+  // the socket of this user's daemon (and the headers sent to it).
+  test::temp_dir dir;
+  std::filesystem::create_directory(dir / "theirs");
+  std::filesystem::permissions(dir / "theirs", std::filesystem::perms::all);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown((dir / "theirs").c_str(), 65534, 65534), 0);
+    std::string why;
+    EXPECT_TRUE(make_private_dir(dir / "theirs", &why));
+    EXPECT_NE(why.find("another user"), std::string::npos) << why;
+  }
+  std::filesystem::create_directory_symlink(dir / "theirs", dir / "link");
+  std::string why;
+  EXPECT_TRUE(make_private_dir(dir / "link", &why));
+  EXPECT_NE(why.find("not a directory"), std::string::npos) << why;
 }

@@ -32,6 +32,14 @@ error_code check_room(int fd, std::uint64_t length);
 
 /// Replaces `path` with `text` atomically: written to "<path>.tmp", then
 /// renamed over it, so a reader sees the old content or the new, never half.
-error_code replace_file(const std::filesystem::path& path, std::string_view text);
+/// `mode` applies to a file it creates (the umask still removes bits).
+error_code replace_file(const std::filesystem::path& path, std::string_view text,
+                        unsigned mode = 0644);
+
+/// Makes `dir` (and missing parents) a directory only this user can enter:
+/// creates it 0700, or tightens an existing one of ours to 0700. A symlink,
+/// a non-directory or a directory of another user is refused (`why` says
+/// which), so a directory someone else prepared cannot be slipped in.
+error_code make_private_dir(const std::filesystem::path& dir, std::string* why = nullptr);
 
 }  // namespace damselfly
