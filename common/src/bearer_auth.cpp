@@ -18,12 +18,12 @@ namespace {
 
 constexpr std::size_t min_token_chars = 16;
 
+}  // namespace
+
 bool same_secret(std::string_view a, std::string_view b) {
   // Length is not secret; the bytes are compared without an early exit.
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
-
-}  // namespace
 
 result<std::string> load_token_file(const std::filesystem::path& path, std::string* why) {
   auto say = [&](std::string message, error_code ec) -> error_code {

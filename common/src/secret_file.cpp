@@ -9,6 +9,8 @@
 
 #include <array>
 #include <cerrno>
+#include <stdexcept>
+#include <vector>
 
 #include "damselfly/common/unique_fd.hpp"
 
@@ -89,6 +91,19 @@ result<std::string> load_or_create_secret(const std::filesystem::path& path, std
   if (got.size() != 2 * key_bytes || !from_hex(got, key))
     return fail(why, name + " does not hold a key (64 hex characters)", errc::invalid_argument);
   return key;
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1)
+    throw std::runtime_error("no random bytes");
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  for (auto b : raw) {
+    hex.push_back(digits[b >> 4]);
+    hex.push_back(digits[b & 0xf]);
+  }
+  return hex;
 }
 
 }  // namespace damselfly

@@ -162,16 +162,19 @@ asio::awaitable<download_outcome> download_runner::fetch(const proto::local_requ
     job.engine.have = meta.have;
     job.engine.version = meta.version;
     job.engine.piece_size = meta.piece_size;
+    job.engine.peer_key = meta.peer_key;
     auto last_save = steady::now();
     // Named, not temporaries in the co_await: GCC 12 may destroy those twice.
     const std::function<void(const download_progress&)> on_progress =
         [&](const download_progress& p) {
           bool new_layout = false;
           tf->update([&](task_meta& m) {
-            new_layout = m.piece_size != p.piece_size || m.version != p.version;
+            new_layout =
+                m.piece_size != p.piece_size || m.version != p.version || m.peer_key != p.peer_key;
             m.piece_size = p.piece_size;
             m.version = p.version;
             m.content_length = p.total_bytes;
+            m.peer_key = p.peer_key;
           });
           // The layout is saved at once: the piece journal means nothing without it.
           if (new_layout || steady::now() - last_save > std::chrono::seconds(1)) {

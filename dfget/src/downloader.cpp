@@ -76,6 +76,7 @@ struct downloader::session {
   std::function<void(std::uint64_t)> on_piece;
 
   std::string peer_id;
+  std::string peer_key;  ///< from the registration answer; proves peer_id to the supernode
   std::unique_ptr<supernode_client> supernodes;
   proto::task_info task;
   std::vector<bool> have;
@@ -108,7 +109,8 @@ struct downloader::session {
   void report_progress() {
     if (on_progress)
       on_progress({outcome.summary.bytes + outcome.summary.resumed_bytes, task.content_length,
-                   have_count, task.piece_count, task.piece_size, task.task_id, task.version});
+                   have_count, task.piece_count, task.piece_size, task.task_id, task.version,
+                   peer_key});
   }
 
   http_client_options client_options() const {
@@ -199,7 +201,7 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
     r.bitmap = proto::encode_bitmap(have);
     r.version = req.version;
   }
-  auto answer = co_await supernodes->register_task(r);
+  auto answer = co_await supernodes->register_task(r, peer_key);
   if (answer.outcome == supernode_outcome::unreachable) {
     last_outage_error = answer.message;
     co_return call::retry;
@@ -208,6 +210,7 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
     fail_from_answer(answer, "the registration", "registration");
     co_return call::failed;
   }
+  peer_key = answer.value->peer_key;
   co_return adopt(*answer.value);
 }
 
@@ -258,7 +261,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   s.want = want;
   s.wait_ms = wait_ms;
   s.version = task.version;
-  auto answer = co_await supernodes->sync(task.task_id, peer_id, s);
+  auto answer = co_await supernodes->sync(task.task_id, peer_id, s, peer_key);
   if (answer.outcome == supernode_outcome::unreachable) {
     last_outage_error = answer.message;
     co_return call::retry;  // results stay queued for the next try
@@ -351,6 +354,9 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
   get.target = "/pieces/" + task.task_id;
   get.headers.set("Range", format_range_request({a.offset, a.length}));
   get.headers.set("X-Damselfly-Peer", peer_id);
+  // The key proves the peer to the supernode only; other peers never see it.
+  if (a.source == proto::supernode_source && !peer_key.empty())
+    get.headers.set(peer_key_header, peer_key);
   if (!opts.cluster_token.empty()) get.headers.set("Authorization", bearer(opts.cluster_token));
   auto status = proto::piece_status::ok;
   aligned_buffer buf;
@@ -498,7 +504,7 @@ asio::awaitable<void> downloader::session::from_origin() {
 }
 
 asio::awaitable<void> downloader::session::leave() {
-  co_await supernodes->leave(task.task_id, peer_id);
+  co_await supernodes->leave(task.task_id, peer_id, peer_key);
 }
 
 void downloader::session::start_fetches(std::vector<proto::assignment>& got) {
@@ -579,6 +585,7 @@ asio::awaitable<download_outcome> downloader::run(
   for (bool b : s.have) s.have_count += b ? 1 : 0;
   if (s.have_count > 0) s.task.version = req.version;
   s.peer_id = opts_.peer.peer_id;
+  s.peer_key = req.peer_key;
   s.supernodes = std::make_unique<supernode_client>(ex_, opts_.supernodes, s.client_options(),
                                                     opts_.cluster_token);
   auto register_result = session::call::retry;

@@ -97,8 +97,9 @@ asio::awaitable<supernode_answer<T>> supernode_client::call(std::size_t index,
 }
 
 asio::awaitable<supernode_answer<proto::task_info>> supernode_client::register_task(
-    const proto::register_request& r) {
+    const proto::register_request& r, const std::string& peer_key) {
   auto post = json_post("/api/v1/tasks", proto::encode(r));
+  if (!peer_key.empty()) post.headers.set(peer_key_header, peer_key);
   std::string errors;
   for (auto index : list_.order(proto::supernode_list::clock::now())) {
     auto answer = co_await call<proto::task_info>(index, post, 1 << 20);
@@ -117,9 +118,11 @@ asio::awaitable<supernode_answer<proto::task_info>> supernode_client::register_t
 }
 
 asio::awaitable<supernode_answer<proto::sync_response>> supernode_client::sync(
-    const std::string& task_id, const std::string& peer_id, const proto::sync_request& s) {
+    const std::string& task_id, const std::string& peer_id, const proto::sync_request& s,
+    const std::string& peer_key) {
   auto post =
       json_post("/api/v1/tasks/" + task_id + "/peers/" + peer_id + "/sync", proto::encode(s));
+  post.headers.set(peer_key_header, peer_key);
   auto answer = co_await call<proto::sync_response>(bound_.value_or(0), post, 16 << 20);
   if (answer.outcome == supernode_outcome::unreachable)
     answer.message = "lost the supernode " + answer.message;
@@ -127,11 +130,13 @@ asio::awaitable<supernode_answer<proto::sync_response>> supernode_client::sync(
 }
 
 asio::awaitable<void> supernode_client::leave(const std::string& task_id,
-                                              const std::string& peer_id) {
+                                              const std::string& peer_id,
+                                              const std::string& peer_key) {
   if (!bound_) co_return;
   http_request del;
   del.method = "DELETE";
   del.target = "/api/v1/tasks/" + task_id + "/peers/" + peer_id;
+  del.headers.set(peer_key_header, peer_key);
   // Best effort: the supernode also expires silent peers.
   co_await call<std::monostate>(*bound_, del, 1 << 16);
 }

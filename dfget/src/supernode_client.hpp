@@ -16,6 +16,9 @@
 
 namespace damselfly::dfget {
 
+/// The header that proves a request comes from the peer it names.
+inline constexpr const char* peer_key_header = "X-Damselfly-Peer-Key";
+
 /// How a call to a supernode went.
 enum class supernode_outcome {
   ok,
@@ -53,15 +56,20 @@ class supernode_client {
   /// The supernode registration last succeeded with, if any.
   std::optional<host_port> bound() const;
 
-  /// POST /api/v1/tasks to each supernode in the list's order until one answers.
+  /// POST /api/v1/tasks to each supernode in the list's order until one
+  /// answers. `peer_key`: the peer's key from an earlier registration, if any
+  /// (a peer id still registered is taken again only with its key).
   boost::asio::awaitable<supernode_answer<proto::task_info>> register_task(
-      const proto::register_request& r);
-  /// POST /api/v1/tasks/{task}/peers/{peer}/sync at the bound supernode.
+      const proto::register_request& r, const std::string& peer_key = {});
+  /// POST /api/v1/tasks/{task}/peers/{peer}/sync at the bound supernode, as
+  /// the peer whose key is `peer_key`.
   boost::asio::awaitable<supernode_answer<proto::sync_response>> sync(const std::string& task_id,
                                                                       const std::string& peer_id,
-                                                                      const proto::sync_request& s);
+                                                                      const proto::sync_request& s,
+                                                                      const std::string& peer_key);
   /// DELETE /api/v1/tasks/{task}/peers/{peer} at the bound supernode; best effort.
-  boost::asio::awaitable<void> leave(const std::string& task_id, const std::string& peer_id);
+  boost::asio::awaitable<void> leave(const std::string& task_id, const std::string& peer_id,
+                                     const std::string& peer_key);
   /// POST /api/v1/hosts/{host}/heartbeat at the list's first choice.
   boost::asio::awaitable<supernode_answer<proto::heartbeat_response>> heartbeat(
       const std::string& host_id, const proto::heartbeat_request& hb);

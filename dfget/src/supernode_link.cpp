@@ -44,6 +44,8 @@ asio::awaitable<void> supernode_link::heartbeat_once() {
   proto::heartbeat_request hb;
   hb.upload_addr = me_.upload_addr;
   hb.tasks = tasks_.serving();
+  for (const auto& id : hb.tasks)
+    if (auto tf = tasks_.find(id)) hb.peer_keys[id] = tf->meta().peer_key;
   auto answer = co_await client_.heartbeat(me_.peer_id, hb);
   if (!answer) co_return;  // an unreachable supernode: the next heartbeat tries the next one
   for (const auto& id : answer.value->unknown_tasks) {
@@ -60,9 +62,13 @@ asio::awaitable<void> supernode_link::announce(const std::shared_ptr<task_file>&
   describe_peer(me_, r);
   r.bitmap = proto::encode_bitmap(m.have);
   r.version = m.version;
-  auto answer = co_await client_.register_task(r);
+  auto answer = co_await client_.register_task(r, m.peer_key);
   if (!answer) co_return;
   const auto& info = *answer.value;
+  if (info.peer_key != m.peer_key) {
+    tf->update([&](task_meta& meta) { meta.peer_key = info.peer_key; });
+    tf->save_meta();
+  }
   if (!m.version.empty() && !info.version.empty() && info.version != m.version) {
     // The source moved on: these pieces are no longer what peers ask for.
     spdlog::info("task {}: source changed; dropping the pieces held", m.task_id.substr(0, 12));

@@ -229,6 +229,7 @@ void to_json(json& j, const task_info& v) {
            {"version", v.version}};
   if (!v.file_sha256.empty()) j["file_sha256"] = v.file_sha256;
   if (v.error) j["error"] = *v.error;
+  if (!v.peer_key.empty()) j["peer_key"] = v.peer_key;
 }
 void from_json(const json& j, task_info& v) {
   required(j, "task_id", v.task_id);
@@ -240,6 +241,7 @@ void from_json(const json& j, task_info& v) {
   required(j, "piece_count", v.piece_count);
   optional_field(j, "version", v.version);
   optional_field(j, "file_sha256", v.file_sha256);
+  optional_field(j, "peer_key", v.peer_key);
   if (j.contains("error") && !j["error"].is_null()) {
     error_info e;
     read_value(j["error"], "error", e);
@@ -304,10 +306,12 @@ void from_json(const json& j, sync_response& v) {
 
 void to_json(json& j, const heartbeat_request& v) {
   j = json{{"upload_addr", v.upload_addr}, {"tasks", v.tasks}};
+  if (!v.peer_keys.empty()) j["peer_keys"] = v.peer_keys;
 }
 void from_json(const json& j, heartbeat_request& v) {
   optional_field(j, "upload_addr", v.upload_addr);
   required(j, "tasks", v.tasks);
+  optional_string_map(j, "peer_keys", v.peer_keys);
 }
 
 void to_json(json& j, const heartbeat_response& v) {

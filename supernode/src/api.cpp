@@ -23,6 +23,17 @@ http_response json_error(unsigned status, std::string_view code, std::string_vie
   return http_response::error(status, code, message, field);
 }
 
+/// The peer key a request presents (empty when none).
+std::string_view presented_key(const http_request& req) {
+  return req.headers.get("X-Damselfly-Peer-Key").value_or("");
+}
+
+http_response wrong_key(const std::string& peer) {
+  return json_error(403, "bad_peer_key",
+                    "the key of peer " + peer +
+                        " is missing or wrong (X-Damselfly-Peer-Key, from its registration)");
+}
+
 bool valid_peer_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
@@ -110,8 +121,8 @@ void api::add_routes() {
                 return sync(req, std::string(p.get("task")), std::string(p.get("peer")));
               });
   router_.add("DELETE", "/api/v1/tasks/{task}/peers/{peer}", "leave",
-              plain([this](http_request&, params p) {
-                return leave(std::string(p.get("task")), std::string(p.get("peer")));
+              plain([this](http_request& req, params p) {
+                return leave(req, std::string(p.get("task")), std::string(p.get("peer")));
               }));
 }
 
@@ -144,6 +155,15 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
     id = private_task_id(*id, hmac_sha256_hex(cfg_.identity_secret, cred));
   if (!r.upload_addr.empty() && !host_port::parse(r.upload_addr))
     co_return json_error(400, "bad_request", "upload_addr must be host:port", "upload_addr");
+  // A peer id in use is its registrant's: registering it again takes its key.
+  if (auto known = tasks_.find(*id); known && known->swarm.has_peer(r.peer_id) &&
+                                     known->peer_keys.contains(r.peer_id) &&
+                                     !known->key_matches(r.peer_id, presented_key(req)))
+    co_return json_error(403, "peer_taken",
+                         "peer " + r.peer_id +
+                             " is registered for this task; registering it again takes its key "
+                             "(X-Damselfly-Peer-Key)",
+                         "peer_id");
   if (tasks_.over_task_limit(*id, req.remote_address))
     co_return json_error(429, "too_many_tasks",
                          req.remote_address + " already has " +
@@ -169,7 +189,12 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   if (!t->swarm.has_peer(r.peer_id)) t->swarm.join(r.peer_id, who, {}, task::clock::now());
   // Pieces of another version of the source are not pieces of this one.
   bool same_version = r.version.empty() || t->version.empty() || r.version == t->version;
-  if (held.empty() || !same_version) co_return http_response::json(200, proto::encode(t->info()));
+  auto answer = [&] {
+    auto info = t->info();
+    info.peer_key = t->issue_key(r.peer_id, presented_key(req));
+    return http_response::json(200, proto::encode(info));
+  };
+  if (held.empty() || !same_version) co_return answer();
   if (t->piece_count() >= 0 && held.size() > static_cast<std::uint64_t>(t->piece_count())) {
     t->swarm.leave(r.peer_id);
     co_return json_error(400, "bad_request",
@@ -180,7 +205,7 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   // Length still unknown: only pieces the supernode has seen can be held.
   if (held.size() > t->ready.size()) held.resize(t->ready.size());
   t->swarm.join(r.peer_id, who, held, task::clock::now());
-  co_return http_response::json(200, proto::encode(t->info()));
+  co_return answer();
 }
 
 // By value: the route handler that calls this returns the awaitable before it runs.
@@ -192,6 +217,7 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   if (!t) co_return json_error(404, "unknown_task", "no task " + task_id + "; register first");
   if (!t->swarm.has_peer(peer))
     co_return json_error(404, "unknown_peer", "peer " + peer + " is not registered for this task");
+  if (!t->key_matches(peer, presented_key(req))) co_return wrong_key(peer);
   if (!s.version.empty() && !t->version.empty() && s.version != t->version)
     co_return json_error(409, "source_changed", "the source changed while it was being downloaded");
 
@@ -254,10 +280,13 @@ void api::assign(task& t, const std::string& peer, std::uint32_t want, proto::sy
   }
 }
 
-http_response api::leave(const std::string& task_id, const std::string& peer) {
+http_response api::leave(http_request& req, const std::string& task_id, const std::string& peer) {
   auto t = tasks_.find(task_id);
   if (!t) return json_error(404, "unknown_task", "no task " + task_id);
+  if (!t->swarm.has_peer(peer)) return http_response{204, {}, {}, {}};
+  if (!t->key_matches(peer, presented_key(req))) return wrong_key(peer);
   t->swarm.leave(peer);
+  t->peer_keys.erase(peer);
   return http_response{204, {}, {}, {}};
 }
 
@@ -266,9 +295,13 @@ http_response api::heartbeat(http_request& req, const std::string& host) {
   if (!msg) return json_error(400, "bad_request", msg.error.message, msg.error.field);
   proto::heartbeat_response out;
   auto now = task::clock::now();
+  const auto& keys = msg.value->peer_keys;
   for (const auto& id : msg.value->tasks) {
     auto t = tasks_.find(id);
-    if (t && t->swarm.has_peer(host)) {
+    auto key = keys.find(id);
+    // Only the peer itself keeps itself alive: a stranger's heartbeat would
+    // keep a dead source in everyone's schedule.
+    if (t && t->swarm.has_peer(host) && key != keys.end() && t->key_matches(host, key->second)) {
       t->swarm.touch(host, now);
     } else {
       out.unknown_tasks.push_back(id);
@@ -306,7 +339,9 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
   // The scheduler hands out at most seed_slots supernode assignments; a
   // request outside them (a peer without an assignment, or not a peer at
   // all) must not add uploads beyond that.
+  // Only a peer proven by its key is taken at its word (peer ids are not secret).
   std::string asker(req.headers.get("X-Damselfly-Peer").value_or(""));
+  if (!asker.empty() && !t->key_matches(asker, presented_key(req))) asker.clear();
   bool assigned = !asker.empty() && t->swarm.has_peer(asker) && t->swarm.in_flight_count(asker) > 0;
   if (!assigned && t->uploads_active >= cfg_.seed_slots) {
     auto busy = json_error(503, "busy", "all seed slots of this task are busy");

@@ -27,7 +27,7 @@ class api {
   boost::asio::awaitable<http_response> register_task(http_request& req);
   boost::asio::awaitable<http_response> sync(http_request& req, std::string task_id,
                                              std::string peer);
-  http_response leave(const std::string& task_id, const std::string& peer);
+  http_response leave(http_request& req, const std::string& task_id, const std::string& peer);
   http_response heartbeat(http_request& req, const std::string& host);
   http_response task_status(const std::string& task_id);
   http_response serve_pieces(http_request& req, const std::string& task_id);

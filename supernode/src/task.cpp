@@ -6,7 +6,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/piece_math.hpp"
+#include "damselfly/common/secret_file.hpp"
 
 namespace damselfly::supernode {
 
@@ -106,6 +108,17 @@ void task::fail(proto::error_info e) {
   failed_at = clock::now();
   fd.reset();
   notify();
+}
+
+const std::string& task::issue_key(const std::string& peer, std::string_view presented) {
+  auto& key = peer_keys[peer];
+  if (key.empty() || !same_secret(key, presented)) key = random_hex(16);
+  return key;
+}
+
+bool task::key_matches(const std::string& peer, std::string_view key) const {
+  auto it = peer_keys.find(peer);
+  return it != peer_keys.end() && same_secret(it->second, key);
 }
 
 void task::notify() {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "damselfly/common/digest.hpp"
@@ -57,6 +58,8 @@ class task {
   std::string started_by;                      ///< client address whose registration created it
   bool queued = false;                         ///< waiting for an origin fetch slot
   unsigned uploads_active = 0;                 ///< piece uploads by the supernode in progress
+  /// Each registered peer's key: only its holder may act as that peer.
+  std::unordered_map<std::string, std::string> peer_keys;
   scheduler::swarm swarm;
 
   /// Number of pieces when the length is known, else -1.
@@ -73,6 +76,11 @@ class task {
   /// Records a verified-by-us piece as cached and assignable.
   void piece_ready(std::uint64_t index, std::string sha256);
   void fail(proto::error_info e);
+  /// The key to answer `peer`'s registration with: the one it presented if
+  /// that is its key, else a fresh one (which voids any earlier key).
+  const std::string& issue_key(const std::string& peer, std::string_view presented);
+  /// Whether `key` is `peer`'s (a peer without a key has none to match).
+  bool key_matches(const std::string& peer, std::string_view key) const;
 
   /// Wakes everyone waiting in wait_for_change().
   void notify();

@@ -167,7 +167,12 @@ std::shared_ptr<task> task_manager::find(const std::string& id) const {
 
 void task_manager::tick() {
   auto now = task::clock::now();
-  for (auto& [id, t] : tasks_) t->swarm.expire(now);
+  for (auto& entry : tasks_) {
+    auto& t = *entry.second;
+    t.swarm.expire(now);
+    // Expired peers' keys go with them; their ids are free again.
+    std::erase_if(t.peer_keys, [&](const auto& k) { return !t.swarm.has_peer(k.first); });
+  }
   forget_failed(now);
   collect_garbage();
 }

@@ -18,10 +18,11 @@ using nlohmann::json;
 
 namespace {
 
-/// POST of a JSON body, as raw bytes on a fresh connection.
-raw_response post_json(std::uint16_t port, const std::string& target, const std::string& body) {
-  return raw_http(port, "POST " + target +
-                            " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+/// POST of a JSON body, as raw bytes on a fresh connection (with extra
+/// header lines, each ending in \r\n).
+raw_response post_json(std::uint16_t port, const std::string& target, const std::string& body,
+                       const std::string& extra = "") {
+  return raw_http(port, "POST " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extra +
                             "Content-Type: application/json\r\nContent-Length: " +
                             std::to_string(body.size()) + "\r\n\r\n" + body);
 }
@@ -39,6 +40,9 @@ class supernode_attack_test : public workspace_test {
     auto answer = post("/api/v1/tasks", register_body(""));
     ASSERT_EQ(answer.status, 200) << answer.body;
     task_id_ = json::parse(answer.body).at("task_id").get<std::string>();
+    // The attacker is a registered peer, with its own key: what it sends is
+    // what is tried, not whether it may send.
+    key_ = json::parse(answer.body).at("peer_key").get<std::string>();
     // Cached whole before the attacks: the origin sees nothing more of the honest task.
     std::string state;
     for (int i = 0; i < 200 && state != "done"; ++i) {
@@ -58,7 +62,7 @@ class supernode_attack_test : public workspace_test {
     return r.dump();
   }
   raw_response post(const std::string& target, const std::string& body) const {
-    return post_json(supernode_->port(), target, body);
+    return post_json(supernode_->port(), target, body, "X-Damselfly-Peer-Key: " + key_ + "\r\n");
   }
   raw_response sync_reporting(const std::string& piece) const {
     std::string body = R"({"results": [{"piece": )" + piece +
@@ -77,6 +81,7 @@ class supernode_attack_test : public workspace_test {
   std::unique_ptr<origin_server> origin_;
   std::unique_ptr<supernode_server> supernode_;
   std::string task_id_;
+  std::string key_;
   std::uint64_t rss_before_ = 0;
 };
 
@@ -168,8 +173,8 @@ class supernode_policy_test : public workspace_test {
     sn_ = std::make_unique<supernode_server>(dir_ / "cache", dir_ / "logs", std::move(args));
   }
   /// Registers for `url`; the task_info answered.
-  json register_url(const std::string& url) {
-    json r{{"url", url}, {"peer_id", "p"}};
+  json register_url(const std::string& url, const std::string& peer = "p") {
+    json r{{"url", url}, {"peer_id", peer}};
     auto answer = post_json(sn_->port(), "/api/v1/tasks", r.dump());
     EXPECT_EQ(answer.status, 200) << answer.body;
     return answer.status == 200 ? json::parse(answer.body) : json::object();
@@ -249,7 +254,7 @@ TEST_F(supernode_policy_test, OneAddressCannotStartMoreThanItsShareOfTasks) {
   EXPECT_EQ(refused.status, 429) << refused.body;
   EXPECT_EQ(json::parse(refused.body)["error"].value("code", ""), "too_many_tasks");
   // Joining a task that already runs starts nothing, and is still allowed.
-  register_url(origin_->url("f.bin", "stall_after=0&n=0"));
+  register_url(origin_->url("f.bin", "stall_after=0&n=0"), "q");
   EXPECT_EQ(http_get(sn_->port(), "/healthz").status, 200);
 }
 
@@ -361,4 +366,39 @@ TEST_F(private_task_test, TheKeyOfPrivateIdsIsTheSupernodesOwnAndSurvivesARestar
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   sn_->restart();
   EXPECT_EQ(register_with({{"Authorization", "Bearer s3cret"}}).value("task_id", ""), first);
+}
+
+TEST_F(supernode_attack_test, AStrangerCannotRemoveSyncAsOrTakeOverAnotherPeer) {
+  // The victim registers and gets its key; the stranger knows its id (peer
+  // ids travel to every source) but not the key.
+  json victim{{"url", origin_->url("f.bin")}, {"peer_id", "victim"}};
+  auto answer = post_json(supernode_->port(), "/api/v1/tasks", victim.dump());
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  auto key = json::parse(answer.body).at("peer_key").get<std::string>();
+  auto as_victim = "/api/v1/tasks/" + task_id_ + "/peers/victim";
+
+  auto removed =
+      raw_http(supernode_->port(),
+               "DELETE " + as_victim + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(removed.status, 403) << removed.body;
+  auto synced = post_json(supernode_->port(), as_victim + "/sync", R"({"want": 1})");
+  EXPECT_EQ(synced.status, 403) << synced.body;
+  auto taken = post_json(supernode_->port(), "/api/v1/tasks", victim.dump());
+  EXPECT_EQ(taken.status, 403) << taken.body;
+  EXPECT_EQ(field_of(taken), "peer_id");
+  // A heartbeat naming the victim without its key keeps nothing alive.
+  auto beat = post_json(supernode_->port(), "/api/v1/hosts/victim/heartbeat",
+                        json{{"tasks", {task_id_}}}.dump());
+  ASSERT_EQ(beat.status, 200) << beat.body;
+  EXPECT_EQ(json::parse(beat.body).at("unknown_tasks"), json::array({task_id_}));
+
+  // The victim itself, with its key, carries on.
+  auto own = post_json(supernode_->port(), as_victim + "/sync", R"({"want": 1})",
+                       "X-Damselfly-Peer-Key: " + key + "\r\n");
+  EXPECT_EQ(own.status, 200) << own.body;
+  auto left = raw_http(supernode_->port(), "DELETE " + as_victim +
+                                               " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                               "X-Damselfly-Peer-Key: " +
+                                               key + "\r\n\r\n");
+  EXPECT_EQ(left.status, 204) << left.body;
 }

@@ -63,6 +63,8 @@ asio::awaitable<void> announce(asio::io_context& io, host_port supernode, std::s
     if (resp && resp->head.status == 200) {
       auto d = proto::decode<proto::task_info>(resp->body);
       if (d) info = *d.value;
+      // Registering again (to wait for the layout) needs the key just given.
+      if (!info.peer_key.empty()) post.headers.set("X-Damselfly-Peer-Key", info.peer_key);
     }
     if (info.piece_count < 0) {
       timer.expires_after(std::chrono::milliseconds(200));
@@ -79,7 +81,7 @@ asio::awaitable<void> announce(asio::io_context& io, host_port supernode, std::s
   co_await client.fetch(post);
   std::ofstream(ready_file) << info.task_id << "\n";
   for (int beat = 0; beat < 600; ++beat) {  // bounded: ten minutes at most
-    proto::heartbeat_request hb{upload_addr, {info.task_id}};
+    proto::heartbeat_request hb{upload_addr, {info.task_id}, {{info.task_id, info.peer_key}}};
     http_request hbreq;
     hbreq.method = "POST";
     hbreq.target = "/api/v1/hosts/bad-peer/heartbeat";

@@ -21,6 +21,9 @@ result<std::string> load_token_file(const std::filesystem::path& path, std::stri
 /// `open_routes` (health and metrics). Compared in constant time.
 route_middleware require_bearer_token(std::string token, std::vector<std::string> open_routes);
 
+/// Equal secrets, compared without an early exit.
+bool same_secret(std::string_view a, std::string_view b);
+
 /// The header value a client sends: "Bearer <token>".
 std::string bearer(const std::string& token);
 

@@ -31,7 +31,7 @@ enum class errc {
   supernode_unreachable = 14,
   too_many_failures = 15,
   cancelled = 16,
-  busy = 17,  ///< someone else holds the resource (a lock, a resumable download)
+  busy = 17,              ///< someone else holds the resource (a lock, a resumable download)
   origin_forbidden = 18,  ///< the origin resolves only to addresses the policy refuses
 };
 

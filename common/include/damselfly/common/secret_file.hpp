@@ -16,4 +16,7 @@ namespace damselfly {
 result<std::string> load_or_create_secret(const std::filesystem::path& path,
                                           std::string* why = nullptr);
 
+/// `bytes` fresh random bytes as lowercase hex (keys handed to peers).
+std::string random_hex(std::size_t bytes);
+
 }  // namespace damselfly

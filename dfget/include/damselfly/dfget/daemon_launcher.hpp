@@ -19,7 +19,7 @@ struct daemon_launch {
   std::string listen;
   std::vector<std::string> supernodes;
   unsigned idle_exit_seconds = 600;
-  std::string total_limit = "0";  ///< the daemon's --total-limit
+  std::string total_limit = "0";     ///< the daemon's --total-limit
   std::filesystem::path token_file;  ///< the daemon's --token-file, if any
 };
 

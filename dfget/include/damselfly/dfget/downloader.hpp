@@ -48,6 +48,10 @@ struct download_request {
   /// the request as private (another credential header list) must not have
   /// them served under the public one.
   std::string expect_task_id;
+  /// This peer's key for the task from an earlier registration (a daemon
+  /// keeps it with the task): a peer id still registered is taken again only
+  /// with its key.
+  std::string peer_key;
 };
 
 /// Live counters a host process may hand to the engine (any may be null).
@@ -110,6 +114,7 @@ struct download_progress {
   std::uint64_t piece_size = 0;
   std::string task_id;
   std::string version;
+  std::string peer_key;  ///< this peer's key for the task, once registered
 };
 
 struct download_summary {

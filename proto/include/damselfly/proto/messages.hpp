@@ -68,6 +68,9 @@ struct task_info {
   std::string version;              ///< changes whenever the source content changes
   std::string file_sha256;          ///< set once done
   std::optional<error_info> error;  ///< set when failed
+  /// Registration answers only: the registered peer's key, which its sync,
+  /// leave, heartbeat and re-registration must present (X-Damselfly-Peer-Key).
+  std::string peer_key;
 };
 
 /// Outcome of one piece download, reported by the peer at its next sync.
@@ -110,6 +113,9 @@ struct sync_response {
 struct heartbeat_request {
   std::string upload_addr;
   std::vector<std::string> tasks;
+  /// The host's peer key per task (from its registration answers); a task
+  /// whose key is missing or wrong is answered as unknown.
+  std::map<std::string, std::string> peer_keys;
 };
 
 /// Tasks in the heartbeat the supernode does not know this host for: the host

@@ -28,6 +28,9 @@ struct task_meta {
   std::vector<bool> have;  ///< verified pieces
   bool complete = false;
   std::int64_t last_used = 0;  ///< unix seconds of the last download or upload (LRU eviction)
+  /// This node's key as the task's peer at the supernode (heartbeats and
+  /// registering again need it); the files are owner-only.
+  std::string peer_key;
 };
 
 /// One task's data file. Written by the download engine (from several threads)
