@@ -50,7 +50,8 @@ std::uint64_t filesystem_free_space(const std::filesystem::path& path) {
   return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 
-error_code make_private_dir(const std::filesystem::path& dir, std::string* why) {
+error_code make_private_dir(const std::filesystem::path& dir, std::string* why,
+                            bool follow_symlink) {
   auto say = [&](std::string message, error_code ec) {
     if (why) *why = std::move(message);
     return ec;
@@ -62,7 +63,7 @@ error_code make_private_dir(const std::filesystem::path& dir, std::string* why) 
     return say("cannot create " + dir.string() + ": " + ec.message(), ec);
   }
   struct stat st {};
-  if (::lstat(dir.c_str(), &st) != 0) {
+  if ((follow_symlink ? ::stat(dir.c_str(), &st) : ::lstat(dir.c_str(), &st)) != 0) {
     auto ec = last_system_error();
     return say("cannot inspect " + dir.string() + ": " + ec.message(), ec);
   }

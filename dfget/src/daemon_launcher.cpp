@@ -79,7 +79,7 @@ error_code ensure_daemon(const daemon_launch& l, std::chrono::milliseconds wait)
   } else {
     fs::create_directories(l.socket.parent_path(), fec);
   }
-  if (auto failed = make_private_dir(l.data_dir)) return failed;
+  if (auto failed = make_private_dir(l.data_dir, nullptr, /*follow_symlink=*/true)) return failed;
   auto lock_path = l.socket.string() + ".lock";
   unique_fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock) return last_system_error();

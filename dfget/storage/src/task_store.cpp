@@ -117,7 +117,7 @@ task_store::task_store(fs::path root) : root_(std::move(root)) {}
 error_code task_store::init() {
   std::error_code ec;
   // Owner only: what a node holds is its business (and its users').
-  if (auto failed = make_private_dir(root_)) return failed;
+  if (auto failed = make_private_dir(root_, nullptr, /*follow_symlink=*/true)) return failed;
   if (auto failed = make_private_dir(root_ / "tasks")) return failed;
   if (::access((root_ / "tasks").c_str(), W_OK) != 0) return last_system_error();
   return {};

@@ -25,7 +25,8 @@ fs::path cache_store::task_dir(const std::string& task_id) const {
 
 error_code cache_store::init() {
   // Owner only: private tasks' content is cached here too.
-  if (auto failed = make_private_dir(root_)) return failed;
+  // The data dir may be systemd's StateDirectory= link (DynamicUser=yes).
+  if (auto failed = make_private_dir(root_, nullptr, /*follow_symlink=*/true)) return failed;
   if (auto failed = make_private_dir(root_ / "tasks")) return failed;
   std::error_code ec;
   auto probe = root_ / ".write-test";

@@ -138,3 +138,14 @@ TEST(PrivateDir, AttackADirectoryPreparedByAnotherUserOrASymlinkIsRefused) {
   EXPECT_TRUE(make_private_dir(dir / "link", &why));
   EXPECT_NE(why.find("not a directory"), std::string::npos) << why;
 }
+
+TEST(PrivateDir, AnOperatorsSymlinkedDataDirIsFollowedWhenAskedFor) {
+  // systemd's StateDirectory= for a DynamicUser= service is a symlink into
+  // /var/lib/private: the configured data dir must still work.
+  test::temp_dir dir;
+  std::filesystem::create_directory(dir / "private");
+  std::filesystem::create_directory_symlink(dir / "private", dir / "state");
+  EXPECT_TRUE(make_private_dir(dir / "state"));
+  EXPECT_FALSE(make_private_dir(dir / "state", nullptr, /*follow_symlink=*/true));
+  EXPECT_EQ(mode_of(dir / "private"), std::filesystem::perms::owner_all);
+}

@@ -37,9 +37,12 @@ error_code replace_file(const std::filesystem::path& path, std::string_view text
                         unsigned mode = 0644);
 
 /// Makes `dir` (and missing parents) a directory only this user can enter:
-/// creates it 0700, or tightens an existing one of ours to 0700. A symlink,
-/// a non-directory or a directory of another user is refused (`why` says
-/// which), so a directory someone else prepared cannot be slipped in.
-error_code make_private_dir(const std::filesystem::path& dir, std::string* why = nullptr);
+/// creates it 0700, or tightens an existing one of ours to 0700. A
+/// non-directory or a directory of another user is refused (`why` says
+/// which), so a directory someone else prepared cannot be slipped in; so is
+/// a symlink, unless `follow_symlink` (a path the operator configured, such
+/// as systemd's StateDirectory= link for a dynamic user).
+error_code make_private_dir(const std::filesystem::path& dir, std::string* why = nullptr,
+                            bool follow_symlink = false);
 
 }  // namespace damselfly
