@@ -48,15 +48,7 @@ error_code last_error() {
 
 result<std::string> load_or_create_secret(const std::filesystem::path& path, std::string* why) {
   const auto name = path.string();
-  std::array<unsigned char, key_bytes> fresh{};
-  if (RAND_bytes(fresh.data(), static_cast<int>(fresh.size())) != 1)
-    return fail(why, "no random bytes for " + name, errc::io_error);
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string hex;
-  for (auto b : fresh) {
-    hex.push_back(digits[b >> 4]);
-    hex.push_back(digits[b & 0xf]);
-  }
+  std::string hex = random_hex(key_bytes);
   hex.push_back('\n');
   // O_EXCL: of two processes starting together, one writes and both read it.
   unique_fd created(::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
