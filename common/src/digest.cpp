@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "damselfly/common/hex.hpp"
+
 namespace damselfly {
 namespace {
 
@@ -21,16 +23,6 @@ const EVP_MD* md_for(digest_algo algo) {
 
 EVP_MD_CTX* as_ctx(void* p) {
   return static_cast<EVP_MD_CTX*>(p);
-}
-
-std::string to_hex(const unsigned char* data, unsigned len) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(len * 2, '\0');
-  for (unsigned i = 0; i < len; ++i) {
-    out[2 * i] = digits[data[i] >> 4];
-    out[2 * i + 1] = digits[data[i] & 0xf];
-  }
-  return out;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "damselfly/common/hex.hpp"
 #include "damselfly/common/unique_fd.hpp"
 
 namespace damselfly {
@@ -19,21 +20,6 @@ namespace damselfly {
 namespace {
 
 constexpr std::size_t key_bytes = 32;
-
-bool from_hex(std::string_view hex, std::string& out) {
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  out.clear();
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<char>(hi << 4 | lo));
-  }
-  return true;
-}
 
 error_code fail(std::string* why, std::string message, error_code ec) {
   if (why) *why = std::move(message);
@@ -79,23 +65,17 @@ result<std::string> load_or_create_secret(const std::filesystem::path& path, std
   auto n = ::read(fd.get(), text.data(), text.size());
   std::string_view got(text.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
   if (!got.empty() && got.back() == '\n') got.remove_suffix(1);
-  std::string key;
-  if (got.size() != 2 * key_bytes || !from_hex(got, key))
+  auto key = got.size() == 2 * key_bytes ? from_hex(got) : std::nullopt;
+  if (!key)
     return fail(why, name + " does not hold a key (64 hex characters)", errc::invalid_argument);
-  return key;
+  return *key;
 }
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> raw(bytes);
   if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1)
     throw std::runtime_error("no random bytes");
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string hex;
-  for (auto b : raw) {
-    hex.push_back(digits[b >> 4]);
-    hex.push_back(digits[b & 0xf]);
-  }
-  return hex;
+  return to_hex(raw.data(), raw.size());
 }
 
 }  // namespace damselfly

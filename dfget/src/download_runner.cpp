@@ -169,12 +169,13 @@ asio::awaitable<download_outcome> download_runner::fetch(const proto::local_requ
         [&](const download_progress& p) {
           bool new_layout = false;
           tf->update([&](task_meta& m) {
-            new_layout =
-                m.piece_size != p.piece_size || m.version != p.version || m.peer_key != p.peer_key;
+            new_layout = m.piece_size != p.piece_size || m.version != p.version ||
+                         m.peer_key != p.peer_key || m.ticket_key != p.ticket_key;
             m.piece_size = p.piece_size;
             m.version = p.version;
             m.content_length = p.total_bytes;
             m.peer_key = p.peer_key;
+            m.ticket_key = p.ticket_key;
           });
           // The layout is saved at once: the piece journal means nothing without it.
           if (new_layout || steady::now() - last_save > std::chrono::seconds(1)) {

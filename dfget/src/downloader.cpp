@@ -24,6 +24,7 @@
 #include "damselfly/common/piece_math.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/common/task_group.hpp"
+#include "damselfly/common/ticket_verifier.hpp"
 #include "damselfly/common/url.hpp"
 #include "damselfly/proto/checks.hpp"
 #include "damselfly/proto/messages.hpp"
@@ -76,7 +77,9 @@ struct downloader::session {
   std::function<void(std::uint64_t)> on_piece;
 
   std::string peer_id;
-  std::string peer_key;  ///< from the registration answer; proves peer_id to the supernode
+  std::string peer_key;    ///< from the registration answer; proves peer_id to the supernode
+  std::string ticket_key;  ///< from the registration answer; checks tickets for this task
+  std::string ticket;      ///< from the last sync answer; opens /pieces of this task
   std::unique_ptr<supernode_client> supernodes;
   proto::task_info task;
   std::vector<bool> have;
@@ -110,7 +113,7 @@ struct downloader::session {
     if (on_progress)
       on_progress({outcome.summary.bytes + outcome.summary.resumed_bytes, task.content_length,
                    have_count, task.piece_count, task.piece_size, task.task_id, task.version,
-                   peer_key});
+                   peer_key, ticket_key});
   }
 
   http_client_options client_options() const {
@@ -211,6 +214,7 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
     co_return call::failed;
   }
   peer_key = answer.value->peer_key;
+  ticket_key = answer.value->ticket_key;
   co_return adopt(*answer.value);
 }
 
@@ -282,6 +286,11 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     co_return call::failed;
   }
   if (!check_answer(answer.value->task, answer.value->assignments)) co_return call::failed;
+  if (auto why = proto::check_ticket(answer.value->ticket); !why.empty()) {
+    fail(errc::protocol_error, "the supernode sent an invalid answer: " + why);
+    co_return call::failed;
+  }
+  if (!answer.value->ticket.empty()) ticket = answer.value->ticket;
   results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(s.results.size()));
   outage_since.reset();
   task = answer.value->task;
@@ -358,6 +367,7 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
   if (a.source == proto::supernode_source && !peer_key.empty())
     get.headers.set(peer_key_header, peer_key);
   if (!opts.cluster_token.empty()) get.headers.set("Authorization", bearer(opts.cluster_token));
+  if (!ticket.empty()) get.headers.set(ticket_header, ticket);
   auto status = proto::piece_status::ok;
   aligned_buffer buf;
   if (!spare_buffers.empty()) {

@@ -6,6 +6,7 @@
 
 #include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/serve_range.hpp"
+#include "damselfly/common/ticket_verifier.hpp"
 
 namespace damselfly::dfget {
 
@@ -50,6 +51,17 @@ http_response piece_server::serve_pieces(const http_request& req, const std::str
   auto meta = tf->meta();
   if (meta.piece_size == 0 || meta.content_length < 0)
     return http_response::error(404, "not_ready", "nothing held yet");
+  // Only peers the supernode registered for this task get its pieces; the
+  // ticket proves it without a call to the supernode.
+  auto verifier = ticket_verifier::from_public_key(meta.ticket_key);
+  if (!verifier)
+    return http_response::error(404, "not_registered", "this task is not registered here yet");
+  auto check =
+      verifier->check(req.headers.get(ticket_header).value_or(""), task_id,
+                      req.headers.get("X-Damselfly-Peer").value_or(""), std::time(nullptr));
+  if (check != ticket_check::ok)
+    return http_response::error(
+        403, "bad_ticket", "pieces go to this task's peers only: " + std::string(describe(check)));
   range_source src;
   src.fd = tf->fd();
   src.length = static_cast<std::uint64_t>(meta.content_length);

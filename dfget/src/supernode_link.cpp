@@ -65,8 +65,11 @@ asio::awaitable<void> supernode_link::announce(const std::shared_ptr<task_file>&
   auto answer = co_await client_.register_task(r, m.peer_key);
   if (!answer) co_return;
   const auto& info = *answer.value;
-  if (info.peer_key != m.peer_key) {
-    tf->update([&](task_meta& meta) { meta.peer_key = info.peer_key; });
+  if (info.peer_key != m.peer_key || info.ticket_key != m.ticket_key) {
+    tf->update([&](task_meta& meta) {
+      meta.peer_key = info.peer_key;
+      meta.ticket_key = info.ticket_key;
+    });
     tf->save_meta();
   }
   if (!m.version.empty() && !info.version.empty() && info.version != m.version) {

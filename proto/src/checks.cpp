@@ -14,7 +14,8 @@ namespace damselfly::proto {
 
 namespace {
 
-bool is_sha256_hex(const std::string& s) {
+/// 64 lowercase hex digits: a SHA-256 or an Ed25519 public key.
+bool is_hex_64(const std::string& s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
@@ -107,6 +108,8 @@ std::string check_task_info(const task_info& t) {
   if (t.piece_count != expected)
     return "piece_count " + std::to_string(t.piece_count) + " (the layout gives " +
            std::to_string(expected) + ")";
+  // Stored with the task and shown to peers' tickets: a key, or nothing.
+  if (!t.ticket_key.empty() && !is_hex_64(t.ticket_key)) return "ticket_key";
   return {};
 }
 
@@ -121,9 +124,15 @@ std::string check_assignment(const assignment& a, const task_info& t) {
     length = piece_at(a.piece, static_cast<std::uint64_t>(t.content_length), t.piece_size).length;
   if (t.content_length >= 0 ? a.length != length : a.length > length)
     return "length " + std::to_string(a.length) + " of piece " + std::to_string(a.piece);
-  if (!is_sha256_hex(a.sha256)) return "sha256 of piece " + std::to_string(a.piece);
+  if (!is_hex_64(a.sha256)) return "sha256 of piece " + std::to_string(a.piece);
   if (a.source != supernode_source && !host_port::parse(a.source))
     return "source '" + a.source.substr(0, 64) + "'";
+  return {};
+}
+
+std::string check_ticket(std::string_view ticket) {
+  if (ticket.size() > 160 || ticket.find_first_not_of("0123456789abcdef.") != ticket.npos)
+    return "ticket";
   return {};
 }
 

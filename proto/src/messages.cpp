@@ -230,6 +230,7 @@ void to_json(json& j, const task_info& v) {
   if (!v.file_sha256.empty()) j["file_sha256"] = v.file_sha256;
   if (v.error) j["error"] = *v.error;
   if (!v.peer_key.empty()) j["peer_key"] = v.peer_key;
+  if (!v.ticket_key.empty()) j["ticket_key"] = v.ticket_key;
 }
 void from_json(const json& j, task_info& v) {
   required(j, "task_id", v.task_id);
@@ -242,6 +243,7 @@ void from_json(const json& j, task_info& v) {
   optional_field(j, "version", v.version);
   optional_field(j, "file_sha256", v.file_sha256);
   optional_field(j, "peer_key", v.peer_key);
+  optional_field(j, "ticket_key", v.ticket_key);
   if (j.contains("error") && !j["error"].is_null()) {
     error_info e;
     read_value(j["error"], "error", e);
@@ -297,11 +299,13 @@ void from_json(const json& j, assignment& v) {
 void to_json(json& j, const sync_response& v) {
   j = json{{"task", v.task}, {"assignments", v.assignments}};
   if (v.report_every > 1) j["report_every"] = v.report_every;
+  if (!v.ticket.empty()) j["ticket"] = v.ticket;
 }
 void from_json(const json& j, sync_response& v) {
   required(j, "task", v.task);
   optional_field(j, "assignments", v.assignments);
   optional_field(j, "report_every", v.report_every);
+  optional_field(j, "ticket", v.ticket);
 }
 
 void to_json(json& j, const heartbeat_request& v) {

@@ -34,6 +34,12 @@ http_response wrong_key(const std::string& peer) {
                         " is missing or wrong (X-Damselfly-Peer-Key, from its registration)");
 }
 
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 bool valid_peer_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
@@ -192,6 +198,7 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   auto answer = [&] {
     auto info = t->info();
     info.peer_key = t->issue_key(r.peer_id, presented_key(req));
+    info.ticket_key = signer_->public_key();
     return http_response::json(200, proto::encode(info));
   };
   if (held.empty() || !same_version) co_return answer();
@@ -264,7 +271,24 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   // A few peers may report every piece at once (that keeps their pipelines
   // full); a crowd reports in batches so syncs do not eat the link.
   out.report_every = t->swarm.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
+  out.ticket = ticket_for(*t, peer);
   co_return http_response::json(200, proto::encode(out));
+}
+
+void api::use_ticket_key(ticket_signer signer) {
+  verifier_ = ticket_verifier::from_public_key(signer.public_key());
+  signer_ = std::move(signer);
+}
+
+const std::string& api::ticket_for(task& t, const std::string& peer) {
+  auto now = unix_now();
+  auto ttl = cfg_.ticket_ttl.count();
+  auto& held = t.tickets[peer];
+  if (held.text.empty() || held.expires - now < ttl / 2) {
+    held.expires = now + ttl;
+    held.text = signer_->issue(t.id, peer, held.expires);
+  }
+  return held.text;
 }
 
 void api::assign(task& t, const std::string& peer, std::uint32_t want, proto::sync_response& out) {
@@ -287,6 +311,7 @@ http_response api::leave(http_request& req, const std::string& task_id, const st
   if (!t->key_matches(peer, presented_key(req))) return wrong_key(peer);
   t->swarm.leave(peer);
   t->peer_keys.erase(peer);
+  t->tickets.erase(peer);
   return http_response{204, {}, {}, {}};
 }
 
@@ -339,9 +364,18 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
   // The scheduler hands out at most seed_slots supernode assignments; a
   // request outside them (a peer without an assignment, or not a peer at
   // all) must not add uploads beyond that.
-  // Only a peer proven by its key is taken at its word (peer ids are not secret).
+  // Only registered peers of the task get its pieces: a peer proves itself
+  // with its key (its own requests) or with a ticket this supernode issued.
+  // Only the key lets it be taken at its word (tickets travel to other peers).
   std::string asker(req.headers.get("X-Damselfly-Peer").value_or(""));
-  if (!asker.empty() && !t->key_matches(asker, presented_key(req))) asker.clear();
+  if (asker.empty() || !t->key_matches(asker, presented_key(req))) {
+    auto check =
+        verifier_->check(req.headers.get(ticket_header).value_or(""), task_id, asker, unix_now());
+    if (check != ticket_check::ok)
+      return json_error(403, "bad_ticket",
+                        "pieces go to this task's peers only: " + std::string(describe(check)));
+    asker.clear();
+  }
   bool assigned = !asker.empty() && t->swarm.has_peer(asker) && t->swarm.in_flight_count(asker) > 0;
   if (!assigned && t->uploads_active >= cfg_.seed_slots) {
     auto busy = json_error(503, "busy", "all seed slots of this task are busy");

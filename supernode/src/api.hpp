@@ -8,6 +8,8 @@
 #include "damselfly/common/http_router.hpp"
 #include "damselfly/common/metrics.hpp"
 #include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/common/ticket_signer.hpp"
+#include "damselfly/common/ticket_verifier.hpp"
 #include "damselfly/supernode/config.hpp"
 #include "task_manager.hpp"
 
@@ -21,6 +23,8 @@ class api {
   boost::asio::awaitable<http_response> handle(http_request& req);
   /// The route table, for middleware (authentication) to be added to.
   http_router& routes() noexcept { return router_; }
+  /// The key that signs this supernode's piece tickets (set before serving).
+  void use_ticket_key(ticket_signer signer);
 
  private:
   void add_routes();
@@ -33,6 +37,8 @@ class api {
   http_response serve_pieces(http_request& req, const std::string& task_id);
   /// Assignments for `peer` now, as the sync answer lists them.
   void assign(task& t, const std::string& peer, std::uint32_t want, proto::sync_response& out);
+  /// `peer`'s current ticket for `t`, issued afresh when half its life is gone.
+  const std::string& ticket_for(task& t, const std::string& peer);
 
   const supernode_config& cfg_;
   task_manager& tasks_;
@@ -47,6 +53,8 @@ class api {
   metric_value& bad_requests_;
   metric_value& peers_gauge_;
   std::shared_ptr<rate_limiter> upload_limiter_;  ///< null when unlimited
+  std::optional<ticket_signer> signer_;
+  std::optional<ticket_verifier> verifier_;
   http_router router_;
 };
 

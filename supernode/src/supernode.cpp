@@ -12,6 +12,7 @@
 #include "damselfly/common/http_server.hpp"
 #include "damselfly/common/secret_file.hpp"
 #include "damselfly/common/task_group.hpp"
+#include "damselfly/common/ticket_signer.hpp"
 #include "task_manager.hpp"
 
 namespace damselfly::supernode {
@@ -84,6 +85,7 @@ result<std::uint16_t> supernode::start() {
     return secret.error();
   }
   impl_->cfg.identity_secret = std::move(*secret);
+  impl_->routes.use_ticket_key(ticket_signer(impl_->cfg.identity_secret));
   if (!impl_->cfg.cluster_token.empty())
     impl_->routes.routes().use(
         require_bearer_token(impl_->cfg.cluster_token, {"health", "metrics"}));

@@ -121,6 +121,11 @@ bool task::key_matches(const std::string& peer, std::string_view key) const {
   return it != peer_keys.end() && same_secret(it->second, key);
 }
 
+void task::forget_departed() {
+  std::erase_if(peer_keys, [&](const auto& k) { return !swarm.has_peer(k.first); });
+  std::erase_if(tickets, [&](const auto& k) { return !swarm.has_peer(k.first); });
+}
+
 void task::notify() {
   for (auto* w : waiters_) w->cancel();
   waiters_.clear();

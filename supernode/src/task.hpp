@@ -60,6 +60,12 @@ class task {
   unsigned uploads_active = 0;                 ///< piece uploads by the supernode in progress
   /// Each registered peer's key: only its holder may act as that peer.
   std::unordered_map<std::string, std::string> peer_keys;
+  /// The piece ticket last issued to each peer, renewed once half its life is gone.
+  struct issued_ticket {
+    std::string text;
+    std::int64_t expires = 0;  ///< unix seconds
+  };
+  std::unordered_map<std::string, issued_ticket> tickets;
   scheduler::swarm swarm;
 
   /// Number of pieces when the length is known, else -1.
@@ -81,6 +87,8 @@ class task {
   const std::string& issue_key(const std::string& peer, std::string_view presented);
   /// Whether `key` is `peer`'s (a peer without a key has none to match).
   bool key_matches(const std::string& peer, std::string_view key) const;
+  /// Forgets the keys and tickets of peers no longer in the swarm.
+  void forget_departed();
 
   /// Wakes everyone waiting in wait_for_change().
   void notify();

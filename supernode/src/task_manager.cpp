@@ -171,7 +171,7 @@ void task_manager::tick() {
     auto& t = *entry.second;
     t.swarm.expire(now);
     // Expired peers' keys go with them; their ids are free again.
-    std::erase_if(t.peer_keys, [&](const auto& k) { return !t.swarm.has_peer(k.first); });
+    t.forget_departed();
   }
   forget_failed(now);
   collect_garbage();

@@ -51,8 +51,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)round_trip<error_response>(text);
       break;
     case 7:
-      if (auto s = round_trip<sync_response>(text); s && check_task_info(s.value->task).empty())
+      if (auto s = round_trip<sync_response>(text); s && check_task_info(s.value->task).empty()) {
         for (const auto& a : s.value->assignments) (void)check_assignment(a, s.value->task);
+        (void)check_ticket(s.value->ticket);
+      }
       break;
     default:
       if (auto t = round_trip<task_info>(text)) (void)check_task_info(*t.value);

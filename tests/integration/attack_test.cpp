@@ -10,6 +10,7 @@
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/net.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
+#include "damselfly/test_support/test_peer.hpp"
 #include "damselfly/test_support/workspace.hpp"
 
 using namespace damselfly::test;
@@ -17,15 +18,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-/// POST of a JSON body, as raw bytes on a fresh connection (with extra
-/// header lines, each ending in \r\n).
-raw_response post_json(std::uint16_t port, const std::string& target, const std::string& body,
-                       const std::string& extra = "") {
-  return raw_http(port, "POST " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extra +
-                            "Content-Type: application/json\r\nContent-Length: " +
-                            std::to_string(body.size()) + "\r\n\r\n" + body);
-}
 
 /// A supernode holding one small file (4 pieces of 256 KiB), and an attacker
 /// registered for it as a peer.
@@ -276,7 +268,9 @@ TEST_F(supernode_policy_test, OriginFetchesBeyondTheCapWaitTheirTurn) {
 TEST_F(supernode_policy_test, PieceRequestsOutsideTheScheduleGetNoMoreThanTheSeedSlots) {
   start({"--seed-slots", "1"});
   make_file(dir_ / "www" / "big.bin", 64 << 20, 2);
-  auto id = register_url(origin_->url("big.bin")).value("task_id", "");
+  test_peer peer(sn_->port(), json{{"url", origin_->url("big.bin")}, {"peer_id", "p"}}.dump());
+  ASSERT_TRUE(peer.ok());
+  auto id = peer.task_id();
   std::string state;
   for (int i = 0; i < 200 && state != "done"; ++i) {
     state = json::parse(http_get(sn_->port(), "/api/v1/tasks/" + id).body).value("state", "");
@@ -286,16 +280,20 @@ TEST_F(supernode_policy_test, PieceRequestsOutsideTheScheduleGetNoMoreThanTheSee
   // A client with no assignment asks for the whole file and reads none of it:
   // the upload stays in progress and takes the task's one seed slot.
   auto hog = std::make_unique<held_connection>(sn_->port());
-  ASSERT_TRUE(hog->send("GET /pieces/" + id + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      hog->send("GET /pieces/" + id + " HTTP/1.1\r\nHost: x\r\n" + peer.piece_headers() + "\r\n"));
   EXPECT_FALSE(hog->read_some(5s).empty());
-  auto refused = http_get(sn_->port(), "/pieces/" + id, "Range: bytes=0-1023\r\n");
+  auto refused =
+      http_get(sn_->port(), "/pieces/" + id, "Range: bytes=0-1023\r\n" + peer.piece_headers());
   EXPECT_EQ(refused.status, 503) << refused.head;
   EXPECT_EQ(refused.header("Retry-After"), "1");
   // Once that upload ends, the slot is free again.
   hog.reset();
   int status = 0;
   for (int i = 0; i < 100 && status != 206; ++i) {
-    status = http_get(sn_->port(), "/pieces/" + id, "Range: bytes=0-1023\r\n").status;
+    status =
+        http_get(sn_->port(), "/pieces/" + id, "Range: bytes=0-1023\r\n" + peer.piece_headers())
+            .status;
     if (status != 206) std::this_thread::sleep_for(50ms);
   }
   EXPECT_EQ(status, 206);
@@ -351,10 +349,16 @@ TEST_F(private_task_test, ContentFetchedWithCredentialsIsServedToNobodyWithoutTh
   EXPECT_NE(register_with({{"Cookie", "Bearer s3cret"}}).value("task_id", ""), private_id);
 
   // The same credentials, in any letter case of the name, share the task.
-  auto colleague = register_with({{"authorization", "Bearer s3cret"}}, "q");
-  EXPECT_EQ(colleague.value("task_id", ""), private_id);
-  EXPECT_EQ(colleague.value("state", ""), "done");
-  EXPECT_EQ(http_get(sn_->port(), "/pieces/" + private_id, "Range: bytes=0-99\r\n").status, 206);
+  test_peer colleague(
+      sn_->port(),
+      json{{"url", url_}, {"peer_id", "q"}, {"headers", {{"authorization", "Bearer s3cret"}}}}
+          .dump());
+  ASSERT_TRUE(colleague.ok());
+  EXPECT_EQ(colleague.task_id(), private_id);
+  EXPECT_EQ(http_get(sn_->port(), "/pieces/" + private_id,
+                     "Range: bytes=0-99\r\n" + colleague.piece_headers())
+                .status,
+            206);
 }
 
 TEST_F(private_task_test, TheKeyOfPrivateIdsIsTheSupernodesOwnAndSurvivesARestart) {

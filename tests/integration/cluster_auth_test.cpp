@@ -11,6 +11,7 @@
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/net.hpp"
 #include "damselfly/test_support/process.hpp"
+#include "damselfly/test_support/test_peer.hpp"
 #include "damselfly/test_support/workspace.hpp"
 
 using namespace damselfly::test;
@@ -113,6 +114,60 @@ TEST_F(cluster_auth_test, NodesWithTheTokenDownloadAndStrangersGetAClearRefusal)
   EXPECT_NE(refused.exit_code, 0) << refused.output;
   EXPECT_NE(refused.output.find("401"), std::string::npos) << refused.output;
   EXPECT_FALSE(fs::exists(stranger));
+}
+
+TEST_F(cluster_auth_test, TicketsOpenAPeersPiecesToTheTasksRegisteredPeersOnly) {
+  make_file(dir_ / "www" / "g.bin", 1 << 20, 4);
+  daemons_.push_back(std::make_unique<daemon_server>(
+      2, supernode_->address(), dir_.path(),
+      std::vector<std::string>{"--token-file", token_file_.string()}));
+  auto& node = *daemons_[0];
+  for (std::string name : {"f.bin", "g.bin"}) {
+    auto client = node.start_client(origin_->url(name), dir_ / "out" / name);
+    ASSERT_EQ(client->wait(120s), std::optional<int>(0)) << client->output();
+  }
+  const std::string auth = std::string("Authorization: Bearer ") + token + "\r\n";
+  auto piece = [&](const std::string& task, const std::string& headers) {
+    return http_get(node.port(), "/pieces/" + task, "Range: bytes=0-9\r\n" + auth + headers,
+                    node.ip());
+  };
+  test_peer f_peer(supernode_->port(),
+                   json{{"url", origin_->url("f.bin")}, {"peer_id", "f"}}.dump(), auth);
+  test_peer g_peer(supernode_->port(),
+                   json{{"url", origin_->url("g.bin")}, {"peer_id", "g"}}.dump(), auth);
+  ASSERT_TRUE(f_peer.ok());
+  ASSERT_TRUE(g_peer.ok());
+
+  // Before: the cluster token alone read every piece any node held.
+  auto stranger = piece(f_peer.task_id(), "X-Damselfly-Peer: f\r\n");
+  EXPECT_EQ(stranger.status, 403) << stranger.body;
+  EXPECT_NE(stranger.body.find("bad_ticket"), std::string::npos) << stranger.body;
+  EXPECT_EQ(http_get(supernode_->port(), "/pieces/" + f_peer.task_id(),
+                     "Range: bytes=0-9\r\n" + auth + "X-Damselfly-Peer: f\r\n")
+                .status,
+            403);
+  // A registered peer's ticket opens its own task, at the node and the supernode ...
+  auto own = piece(f_peer.task_id(), f_peer.piece_headers());
+  EXPECT_EQ(own.status, 206) << own.body;
+  EXPECT_EQ(own.body.size(), 10u);
+  EXPECT_EQ(http_get(supernode_->port(), "/pieces/" + f_peer.task_id(),
+                     "Range: bytes=0-9\r\n" + auth + f_peer.piece_headers())
+                .status,
+            206);
+  // ... but not another task it did not register for ...
+  EXPECT_EQ(piece(g_peer.task_id(), f_peer.piece_headers()).status, 403);
+  EXPECT_EQ(piece(g_peer.task_id(), g_peer.piece_headers()).status, 206);
+  // ... nor is it good for another peer id that borrows it.
+  EXPECT_EQ(piece(f_peer.task_id(),
+                  "X-Damselfly-Peer: g\r\nX-Damselfly-Ticket: " + f_peer.ticket() + "\r\n")
+                .status,
+            403);
+  // A ticket is not the peer's key: shown to the supernode as the peer's
+  // ticket it does not let another act as the peer (sync needs the key).
+  auto as_f =
+      post_json(supernode_->port(), "/api/v1/tasks/" + f_peer.task_id() + "/peers/f/sync",
+                R"({"want":1})", auth + "X-Damselfly-Peer-Key: " + f_peer.ticket() + "\r\n");
+  EXPECT_EQ(as_f.status, 403) << as_f.body;
 }
 
 TEST_F(cluster_auth_test, AReachableSupernodeWithoutATokenRefusesToStartAndSaysHow) {

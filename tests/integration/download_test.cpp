@@ -20,6 +20,7 @@
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/net.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
+#include "damselfly/test_support/test_peer.hpp"
 #include "damselfly/test_support/workspace.hpp"
 
 using namespace damselfly::test;
@@ -144,10 +145,15 @@ TEST_F(download_test, SlowOriginIsServedCutThrough) {
   auto pending = std::async(std::launch::async, [&] { return dfget(url, out); });
   auto id = damselfly::make_task_id({url, {}, "", "", "", ""});
   ASSERT_TRUE(id);
+  // A watcher registered for the task (pieces go to its peers only).
+  test_peer watcher(supernode_->port(), nlohmann::json{{"url", url}, {"peer_id", "w"}}.dump());
+  ASSERT_TRUE(watcher.ok());
+  ASSERT_EQ(watcher.task_id(), *id);
   // While the origin is still sending, piece 0 is already servable.
   bool served_early = false;
   for (int i = 0; i < 200 && !served_early; ++i) {
-    auto piece = http_get(supernode_->port(), "/pieces/" + *id, "Range: bytes=0-1048575\r\n");
+    auto piece = http_get(supernode_->port(), "/pieces/" + *id,
+                          "Range: bytes=0-1048575\r\n" + watcher.piece_headers());
     auto status = http_get(supernode_->port(), "/api/v1/tasks/" + *id);
     if (piece.status == 206 && status.body.find("\"running\"") != std::string::npos) {
       served_early = piece.body.size() == mib;

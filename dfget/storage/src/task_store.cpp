@@ -105,7 +105,8 @@ error_code task_file::save_meta() {
          {"have", bits_to_text(m.have)},
          {"complete", m.complete},
          {"last_used", m.last_used},
-         {"peer_key", m.peer_key}};
+         {"peer_key", m.peer_key},
+         {"ticket_key", m.ticket_key}};
   // Pieces named in the bitmap (written before `m` was taken) must be on disk
   // before the bitmap says so.
   if (auto ec = sync()) return ec;
@@ -147,6 +148,7 @@ result<std::shared_ptr<task_file>> task_store::open(const std::string& task_id) 
       meta.complete = j.value("complete", false);
       meta.last_used = j.value("last_used", std::int64_t{0});
       meta.peer_key = j.value("peer_key", "");
+      meta.ticket_key = j.value("ticket_key", "");
       resumed = true;
     }
   } catch (const std::exception&) {

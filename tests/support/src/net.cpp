@@ -147,6 +147,13 @@ raw_response http_get(std::uint16_t port, const std::string& target, const std::
       std::chrono::seconds(10), host);
 }
 
+raw_response post_json(std::uint16_t port, const std::string& target, const std::string& body,
+                       const std::string& extra) {
+  return raw_http(port, "POST " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extra +
+                            "Content-Type: application/json\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
 double metric(const std::string& text, const std::string& series) {
   std::istringstream in(text);
   std::string line;

@@ -114,7 +114,8 @@ struct download_progress {
   std::uint64_t piece_size = 0;
   std::string task_id;
   std::string version;
-  std::string peer_key;  ///< this peer's key for the task, once registered
+  std::string peer_key;    ///< this peer's key for the task, once registered
+  std::string ticket_key;  ///< the supernode's key for checking this task's tickets
 };
 
 struct download_summary {

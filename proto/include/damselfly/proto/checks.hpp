@@ -27,6 +27,10 @@ std::string check_task_info(const task_info& t);
 /// and a source that is the supernode or a host:port.
 std::string check_assignment(const assignment& a, const task_info& t);
 
+/// Why a sync answer's ticket cannot be sent on in a header (empty when it
+/// can): at most 160 characters of digits, lowercase hex and '.'.
+std::string check_ticket(std::string_view ticket);
+
 /// A header a client asks to be sent to the origin that may not be: its
 /// name and why, or nothing. Refused are names that are not HTTP tokens,
 /// values with CR, LF or NUL (they would smuggle a second request), and

@@ -71,6 +71,9 @@ struct task_info {
   /// Registration answers only: the registered peer's key, which its sync,
   /// leave, heartbeat and re-registration must present (X-Damselfly-Peer-Key).
   std::string peer_key;
+  /// Registration answers only: the supernode's public key (64 hex), which
+  /// checks the piece tickets of this task's peers (X-Damselfly-Ticket).
+  std::string ticket_key;
 };
 
 /// Outcome of one piece download, reported by the peer at its next sync.
@@ -106,6 +109,10 @@ struct sync_response {
   /// Finished pieces the supernode would like reported per sync: more when
   /// many peers share it, fewer syncs on its link. A peer may report sooner.
   std::uint32_t report_every = 1;
+  /// Lets this peer fetch the task's pieces from the supernode and other
+  /// peers for a few minutes: sent as X-Damselfly-Ticket with each piece
+  /// request. Every sync answer carries the newest one.
+  std::string ticket;
 };
 
 /// POST /api/v1/hosts/{host}/heartbeat: a daemon says it is alive and which

@@ -34,6 +34,8 @@ struct supernode_config {
   /// Key of the private tasks' credential hashes; loaded at start from
   /// data_dir/identity.key (created on first start).
   std::string identity_secret;
+  /// How long a piece ticket (issued with every sync answer) stays valid.
+  std::chrono::seconds ticket_ttl{600};
   /// Parallel Range requests to the origin per task.
   unsigned origin_concurrency = 4;
   /// Tasks fetching from origins at once; further new tasks wait their turn.

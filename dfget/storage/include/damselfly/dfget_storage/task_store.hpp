@@ -31,6 +31,9 @@ struct task_meta {
   /// This node's key as the task's peer at the supernode (heartbeats and
   /// registering again need it); the files are owner-only.
   std::string peer_key;
+  /// The supernode's public key for this task's piece tickets: a peer asking
+  /// for pieces must show a ticket it checks. Empty: not registered, not served.
+  std::string ticket_key;
 };
 
 /// One task's data file. Written by the download engine (from several threads)

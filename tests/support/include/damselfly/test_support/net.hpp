@@ -29,6 +29,10 @@ raw_response raw_http(std::uint16_t port, const std::string& request,
 raw_response http_get(std::uint16_t port, const std::string& target, const std::string& extra = "",
                       const std::string& host = "127.0.0.1");
 
+/// POST of a JSON body with Connection: close (and extra header lines, each ending in \r\n).
+raw_response post_json(std::uint16_t port, const std::string& target, const std::string& body,
+                       const std::string& extra = "");
+
 /// A TCP connection to 127.0.0.1 that a test holds open: to take a server's
 /// connection slots, or to send a request and then not read the answer.
 class held_connection {
