@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <span>
@@ -88,6 +89,32 @@ error_code check_room(int fd, std::uint64_t length) {
   auto free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
   if (length > held && length - held > free_bytes)
     return error_code(ENOSPC, boost::system::system_category());
+  return {};
+}
+
+result<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_bytes) {
+  unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0) return last_system_error();
+  if (!S_ISREG(st.st_mode)) return errc::invalid_argument;
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
+    return error_code(EFBIG, boost::system::system_category());
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  if (auto ec = read_exact_at(fd.get(), 0, std::as_writable_bytes(std::span(text)))) return ec;
+  return text;
+}
+
+error_code copy_range(int from, int to, std::uint64_t length) {
+  loff_t in = 0, out = 0;
+  while (static_cast<std::uint64_t>(in) < length) {
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(length - in, 64u << 20));
+    ssize_t n = ::copy_file_range(from, &in, to, &out, want, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_system_error();
+    }
+    if (n == 0) return errc::io_error;  // the source is shorter than promised
+  }
   return {};
 }
 

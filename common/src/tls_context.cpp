@@ -22,7 +22,13 @@ result<std::shared_ptr<const tls_context>> tls_context::create(const tls_options
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   error_code ec;
-  if (!opts.ca_file.empty()) {
+  if (!opts.ca_pem.empty()) {
+    ctx->add_certificate_authority(boost::asio::buffer(opts.ca_pem), ec);
+    if (ec) {
+      if (why) *why = "cannot load the CA certificates given: " + ec.message();
+      return errc::invalid_argument;
+    }
+  } else if (!opts.ca_file.empty()) {
     ctx->load_verify_file(opts.ca_file, ec);
     if (ec) {
       if (why) *why = "cannot load CA certificates from " + opts.ca_file + ": " + ec.message();

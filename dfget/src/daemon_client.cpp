@@ -15,7 +15,7 @@
 namespace damselfly::dfget {
 
 result<proto::local_event> run_via_daemon(
-    const std::filesystem::path& socket_path, const proto::local_request& req,
+    const std::filesystem::path& socket_path, const proto::local_request& req, int output_fd,
     const std::function<void(const proto::local_event&)>& on_event,
     std::chrono::milliseconds timeout) {
   unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -30,7 +30,25 @@ result<proto::local_event> run_via_daemon(
 
   std::string line = proto::encode(req) + "\n";
   for (std::size_t sent = 0; sent < line.size();) {
-    ssize_t n = ::send(fd.get(), line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    ssize_t n = 0;
+    if (sent == 0 && output_fd >= 0) {
+      // The descriptor rides with the first bytes of the request.
+      iovec iov{line.data(), line.size()};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &output_fd, sizeof(int));
+      n = ::sendmsg(fd.get(), &msg, MSG_NOSIGNAL);
+    } else {
+      n = ::send(fd.get(), line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    }
     if (n <= 0) return errc::protocol_error;
     sent += static_cast<std::size_t>(n);
   }

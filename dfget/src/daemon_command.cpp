@@ -101,7 +101,7 @@ int run_cache_command(const cache_flags& f, const std::string& daemon_socket) {
   req.task = f.task;
   if (f.action == "rm" && f.task.empty()) return fail(exit_usage, "cache rm needs a task id");
   std::string socket = daemon_socket.empty() ? default_daemon_socket().string() : daemon_socket;
-  auto verdict = run_via_daemon(socket, req, {}, std::chrono::seconds(30));
+  auto verdict = run_via_daemon(socket, req, -1, {}, std::chrono::seconds(30));
   if (!verdict) return fail(exit_supernode, "no dfget daemon answers on " + socket);
   if (verdict->event == proto::local_event_kind::error)
     return fail(verdict->exit_code, verdict->message);

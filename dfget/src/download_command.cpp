@@ -175,16 +175,31 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
   lreq.output = fs::absolute(job.out_path).string();
   lreq.headers = job.req.headers;
   lreq.no_back_source = f.no_back_source;
-  lreq.ca_cert = f.tls.ca_file;
   lreq.insecure = f.tls.insecure;
   lreq.limit_rate = job.limit_rate;
+  if (!f.tls.ca_file.empty()) {
+    // Read here, with this user's rights: the daemon opens no path for clients.
+    auto pem = read_small_file(f.tls.ca_file, 1 << 20);
+    if (!pem)
+      return fail(exit_usage,
+                  "cannot read --ca-cert " + f.tls.ca_file + ": " + pem.error().message());
+    lreq.ca_pem = std::move(*pem);
+  }
   std::error_code fec;
-  if (!fs::is_directory(fs::absolute(job.out_path).parent_path(), fec))
+  auto final_path = fs::absolute(job.out_path);
+  if (!fs::is_directory(final_path.parent_path(), fec))
     return fail(exit_local_io, "cannot create " + job.out_path.string() + ": no such directory");
+  // The output is this user's file from the start: created here, filled by
+  // the daemon through the descriptor, published here.
+  auto out = output_file::create(final_path);
+  if (!out)
+    return fail(exit_local_io,
+                "cannot create " + job.out_path.string() + ": " + out.error().message());
   const std::function<void(const proto::local_event&)> show = [&](const proto::local_event& e) {
     printer.update(e.bytes, e.total);
   };
-  auto verdict = run_via_daemon(job.daemon_socket, lreq, show, std::chrono::seconds(f.timeout_s));
+  auto verdict = run_via_daemon(job.daemon_socket, lreq, (*out)->fd(), show,
+                                std::chrono::seconds(f.timeout_s));
   if (!verdict) {
     if (verdict.error() == errc::supernode_unreachable)
       return fail_download(exit_supernode, "no dfget daemon answers on " + job.daemon_socket);
@@ -195,6 +210,9 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
   }
   if (verdict->event == proto::local_event_kind::error)
     return fail_download(verdict->exit_code, verdict->message);
+  if (auto ec = (*out)->commit(verdict->bytes))
+    return fail_download(exit_local_io,
+                         "cannot publish " + job.out_path.string() + ": " + ec.message());
   printer.done(verdict->bytes, std::chrono::milliseconds(verdict->elapsed_ms),
                verdict->from_supernode, verdict->from_peers, 0);
   if (!f.quiet)

@@ -9,7 +9,6 @@
 #include "damselfly/common/tls_context.hpp"
 #include "damselfly/common/url.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
-#include "damselfly/dfget_storage/output_file.hpp"
 #include "damselfly/proto/checks.hpp"
 
 namespace damselfly::dfget {
@@ -98,9 +97,12 @@ std::optional<download_runner::checked_request> download_runner::check(
     }
     job.engine.digest = *spec;
   }
-  if (!req.ca_cert.empty() || req.insecure) {  // else: the system store, verified
+  if (!req.ca_pem.empty() || req.insecure) {  // else: the system store, verified
     std::string why;
-    auto ctx = tls_context::create(tls_options{req.ca_cert, req.insecure}, &why);
+    tls_options trust;
+    trust.ca_pem = req.ca_pem;
+    trust.insecure = req.insecure;
+    auto ctx = tls_context::create(trust, &why);
     if (!ctx) {
       out = failure(errc::invalid_argument, why);
       return std::nullopt;
@@ -128,11 +130,15 @@ downloader_options download_runner::engine_options(const proto::local_request& r
 }
 
 asio::awaitable<proto::local_event> download_runner::run(const proto::local_request& req,
+                                                         unique_fd output,
                                                          const local_progress& progress) {
   proto::local_event refused;
   auto job = check(req, refused);
   if (!job) co_return refused;
-  if (job->private_task) co_return co_await run_private(req, *job, progress);
+  std::string why;
+  auto out = handed_output::adopt(std::move(output), &why);
+  if (!out) co_return failure(errc::invalid_argument, why);
+  if (job->private_task) co_return co_await run_private(req, *job, **out, progress);
   co_await tasks_.begin_download(job->task_id);
   download_lease lease(tasks_, job->task_id);
   std::shared_ptr<task_file> tf;
@@ -141,7 +147,7 @@ asio::awaitable<proto::local_event> download_runner::run(const proto::local_requ
     if (tf) tf->save_meta();
     co_return failure(outcome.ec, outcome.message);
   }
-  co_return publish(req, job->task_id, *tf, outcome);
+  co_return publish(req, job->task_id, *tf, **out, outcome);
 }
 
 asio::awaitable<download_outcome> download_runner::fetch(const proto::local_request& req,
@@ -203,10 +209,8 @@ asio::awaitable<download_outcome> download_runner::fetch(const proto::local_requ
 
 asio::awaitable<proto::local_event> download_runner::run_private(const proto::local_request& req,
                                                                  checked_request& job,
+                                                                 handed_output& out,
                                                                  const local_progress& progress) {
-  auto out = output_file::create(req.output);
-  if (!out)
-    co_return failure(errc::io_error, "cannot create " + req.output + ": " + out.error().message());
   auto opts = engine_options(req);
   opts.peer.upload_addr.clear();  // a source for nobody
   opts.leave_when_done = true;
@@ -219,19 +223,19 @@ asio::awaitable<proto::local_event> download_runner::run_private(const proto::lo
       };
   const std::function<void(std::uint64_t)> on_piece = [](std::uint64_t) {};
   downloader engine(ex_, opts);
-  auto outcome = co_await engine.run(job.engine, **out, on_progress, on_piece);
+  auto outcome = co_await engine.run(job.engine, out, on_progress, on_piece);
   if (outcome.ec) co_return failure(outcome.ec, outcome.message);
   const auto& summary = outcome.summary;
   auto length = static_cast<std::uint64_t>(std::max<std::int64_t>(0, summary.content_length));
-  if (auto ec = (*out)->commit(length))
-    co_return failure(errc::io_error, "cannot publish " + req.output + ": " + ec.message());
+  if (auto ec = out.finish(length))
+    co_return failure(errc::io_error, "cannot write " + req.output + ": " + ec.message());
   downloads_ok_.add();
   co_return done_event(length, summary);
 }
 
 proto::local_event download_runner::publish(const proto::local_request& req,
                                             const std::string& task_id, task_file& tf,
-                                            const download_outcome& outcome) {
+                                            handed_output& out, const download_outcome& outcome) {
   const auto& summary = outcome.summary;
   tf.update([&](task_meta& m) {
     m.content_length = summary.content_length;
@@ -244,13 +248,10 @@ proto::local_event download_runner::publish(const proto::local_request& req,
     spdlog::warn("task {}: cannot save metadata: {}", task_id.substr(0, 12), ec.message());
 
   auto length = static_cast<std::uint64_t>(std::max<std::int64_t>(0, summary.content_length));
-  auto out = output_file::create(req.output);
-  if (!out)
-    return failure(errc::io_error, "cannot create " + req.output + ": " + out.error().message());
-  if (auto ec = (*out)->copy_from(tf.fd()->get(), length))
+  if (auto ec = out.reserve(length))
+    return failure(errc::io_error, "no room for " + req.output + ": " + ec.message());
+  if (auto ec = out.copy_from(tf.fd()->get(), length); ec || (ec = out.finish(length)))
     return failure(errc::io_error, "cannot write " + req.output + ": " + ec.message());
-  if (auto ec = (*out)->commit(length))
-    return failure(errc::io_error, "cannot publish " + req.output + ": " + ec.message());
   downloads_ok_.add();
   tasks_.collect_garbage();  // a new file may have pushed the cache over its limits
   return done_event(length, summary);

@@ -12,6 +12,7 @@
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/dfget/daemon.hpp"
 #include "damselfly/dfget/downloader.hpp"
+#include "damselfly/dfget_storage/handed_output.hpp"
 #include "supernode_link.hpp"
 #include "task_cache.hpp"
 
@@ -21,14 +22,16 @@ using local_progress = std::function<void(const proto::local_event&)>;
 
 /// Runs downloads that local clients ask for: one per task at a time, pieces
 /// kept in the task cache (so the task is served afterwards), the verified
-/// file copied to the client's output path, published atomically.
+/// file copied into the output the client handed over as a descriptor (the
+/// client publishes it: the daemon opens no client path).
 class download_runner {
  public:
   download_runner(boost::asio::any_io_executor ex, const daemon_config& cfg, task_cache& tasks,
                   metrics_registry& metrics, const peer_profile& me);
 
   /// The final "done" or "error" event; progress events go to `progress`.
-  boost::asio::awaitable<proto::local_event> run(const proto::local_request& req,
+  /// `output`: the client's temporary output file, received with the request.
+  boost::asio::awaitable<proto::local_event> run(const proto::local_request& req, unique_fd output,
                                                  const local_progress& progress);
 
  private:
@@ -51,11 +54,11 @@ class download_runner {
   /// A private download: the engine writes the client's output directly, as
   /// a standalone dfget would; nothing enters the cache, nothing is served.
   boost::asio::awaitable<proto::local_event> run_private(const proto::local_request& req,
-                                                         checked_request& job,
+                                                         checked_request& job, handed_output& out,
                                                          const local_progress& progress);
-  /// Records the finished task and publishes the output file.
+  /// Records the finished task and fills the client's output with it.
   proto::local_event publish(const proto::local_request& req, const std::string& task_id,
-                             task_file& tf, const download_outcome& outcome);
+                             task_file& tf, handed_output& out, const download_outcome& outcome);
   proto::local_event failure(error_code ec, std::string message);
   static proto::local_event done_event(std::uint64_t length, const download_summary& summary);
 

@@ -3,12 +3,12 @@
 #include "local_api.hpp"
 
 #include <grp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -20,6 +20,7 @@
 
 #include "damselfly/common/async_event.hpp"
 #include "damselfly/common/file_io.hpp"
+#include "damselfly/common/unique_fd.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
 
 namespace damselfly::dfget {
@@ -32,12 +33,67 @@ namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
+/// The longest request line a client may send (CA certificates included).
+constexpr std::size_t max_request = 1 << 20;
+
+/// Reads one request line into `line`, and the descriptor that may ride with
+/// it into `passed` (further descriptors are closed). Blocking reads are
+/// never made: the socket is waited on, then read without waiting.
+asio::awaitable<error_code> read_request(local::socket& sock, std::string& line,
+                                         unique_fd& passed) {
+  for (;;) {
+    if (auto nl = line.find('\n'); nl != std::string::npos) {
+      line.resize(nl);
+      co_return error_code{};
+    }
+    if (line.size() > max_request) co_return error_code(errc::bad_request);
+    auto [wec] = co_await sock.async_wait(local::socket::wait_read, nothrow);
+    if (wec) co_return wec;
+    char buf[16384];
+    iovec iov{buf, sizeof buf};
+    alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(sock.native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+      co_return last_system_error();
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t i = 0; i < count; ++i) {
+        int fd = -1;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        unique_fd got(fd);
+        if (!passed) passed = std::move(got);  // any other is closed here
+      }
+    }
+    // Descriptors that did not fit were dropped by the kernel: not a request we can answer.
+    if ((msg.msg_flags & MSG_CTRUNC) != 0) co_return error_code(errc::bad_request);
+    if (n == 0) co_return error_code(asio::error::eof);
+    line.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
 }  // namespace
 
-/// One local client: its socket and the progress waiting to be written to it.
+/// One local client: its socket, who it is, and the progress waiting to be written to it.
 struct local_api::client {
-  explicit client(socket s) : sock(std::move(s)), progress_changed(sock.get_executor()) {}
+  explicit client(socket s) : sock(std::move(s)), progress_changed(sock.get_executor()) {
+    socklen_t len = sizeof cred;
+    if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      cred.pid = 0;
+      cred.uid = static_cast<uid_t>(-1);  // unknown: nobody's rights
+      cred.gid = static_cast<gid_t>(-1);
+    }
+  }
   socket sock;
+  ucred cred{};
+  unique_fd output;  ///< the client's temporary output, passed with its request
   std::optional<proto::local_event> latest;  ///< newest progress not yet written
   async_event progress_changed;              ///< new progress, or the download ended
   bool done = false;
@@ -143,11 +199,10 @@ asio::awaitable<void> local_api::serve(socket sock) {
     c.sock.close(ignored);
   });
   std::string line;
-  auto [rec, n] =
-      co_await asio::async_read_until(c.sock, asio::dynamic_buffer(line, 1 << 20), '\n', nothrow);
+  auto rec = co_await read_request(c.sock, line, c.output);
   deadline.cancel();
   if (!rec) {
-    auto verdict = co_await answer(c, std::string_view(line).substr(0, n));
+    auto verdict = co_await answer(c, line);
     if (!c.broken) co_await send_event(c.sock, c.broken, verdict);
   }
   error_code ignored;
@@ -165,8 +220,25 @@ asio::awaitable<proto::local_event> local_api::answer(client& c, std::string_vie
     bad.message = "bad request from the client: " + msg.error.message;
     co_return bad;
   }
-  if (msg.value->command != proto::local_command::download) co_return tasks_.command(*msg.value);
+  if (msg.value->command != proto::local_command::download) {
+    if (msg.value->command != proto::local_command::cache_list && !may_manage_cache(c)) {
+      proto::local_event refused;
+      refused.event = proto::local_event_kind::error;
+      refused.code = "permission_denied";
+      refused.exit_code = exit_usage;
+      refused.message = "removing cached tasks is for root and the daemon's own user (uid " +
+                        std::to_string(::geteuid()) + ")";
+      co_return refused;
+    }
+    co_return tasks_.command(*msg.value);
+  }
+  spdlog::debug("local download for uid {} (pid {}): {}", c.cred.uid, c.cred.pid,
+                msg.value->identity.url);
   co_return co_await download(c, *msg.value);
+}
+
+bool local_api::may_manage_cache(const client& c) const {
+  return c.cred.uid == 0 || c.cred.uid == ::geteuid();
 }
 
 asio::awaitable<proto::local_event> local_api::download(client& c,
@@ -181,7 +253,7 @@ asio::awaitable<proto::local_event> local_api::download(client& c,
   proto::local_event verdict;
   std::exception_ptr cancelled;
   try {
-    verdict = co_await downloads_.run(req, relay);
+    verdict = co_await downloads_.run(req, std::move(c.output), relay);
   } catch (...) {
     cancelled = std::current_exception();  // the daemon is stopping
   }

@@ -15,8 +15,10 @@
 
 namespace damselfly::dfget {
 
-/// Accepts local clients on a unix socket. A download request is handed to
-/// the download_runner and answered with progress at most every 200 ms (the
+/// Accepts local clients on a unix socket. Each client is known by its
+/// kernel-reported credentials (SO_PEERCRED). A download request comes with
+/// the descriptor of the client's own temporary output (SCM_RIGHTS) and is
+/// handed to the download_runner and answered with progress at most every 200 ms (the
 /// download never waits on a slow client) and a final "done"/"error" line;
 /// cache commands are answered by the task_cache.
 class local_api {
@@ -41,6 +43,8 @@ class local_api {
   boost::asio::awaitable<void> serve(socket sock);
   boost::asio::awaitable<proto::local_event> answer(client& c, std::string_view line);
   boost::asio::awaitable<proto::local_event> download(client& c, const proto::local_request& req);
+  /// Whether the client may run cache commands: root, or the daemon's own user.
+  bool may_manage_cache(const client& c) const;
   boost::asio::awaitable<void> pump_progress(client& c);
 
   boost::asio::any_io_executor ex_;

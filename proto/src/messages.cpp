@@ -346,7 +346,7 @@ void to_json(json& j, const local_request& v) {
   if (!v.task.empty()) j["task"] = v.task;
   if (v.no_back_source) j["no_back_source"] = true;
   if (!v.headers.empty()) j["headers"] = v.headers;
-  if (!v.ca_cert.empty()) j["ca_cert"] = v.ca_cert;
+  if (!v.ca_pem.empty()) j["ca_pem"] = v.ca_pem;
   if (v.insecure) j["insecure"] = true;
   if (v.limit_rate != 0) j["limit_rate"] = v.limit_rate;
 }
@@ -361,7 +361,7 @@ void from_json(const json& j, local_request& v) {
   read_identity(j, v.identity, v.command == local_command::download);
   if (v.command == local_command::download) required(j, "output", v.output);
   optional_string_map(j, "headers", v.headers);
-  optional_field(j, "ca_cert", v.ca_cert);
+  optional_field(j, "ca_pem", v.ca_pem);
   optional_field(j, "insecure", v.insecure);
   optional_field(j, "limit_rate", v.limit_rate);
 }

@@ -85,20 +85,6 @@ error_code output_file::read(std::uint64_t offset, std::span<std::byte> out) {
   return read_exact_at(fd_.get(), offset, out);
 }
 
-error_code output_file::copy_from(int fd, std::uint64_t length) {
-  loff_t in = 0, out = 0;
-  while (static_cast<std::uint64_t>(in) < length) {
-    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(length - in, 64u << 20));
-    ssize_t n = ::copy_file_range(fd, &in, fd_.get(), &out, want, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return last_system_error();
-    }
-    if (n == 0) return errc::io_error;  // source shorter than promised
-  }
-  return {};
-}
-
 error_code output_file::reserve(std::uint64_t length) {
   return check_room(fd_.get(), length);
 }

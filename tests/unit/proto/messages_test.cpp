@@ -124,8 +124,8 @@ TEST(ProtoDecode, NonJsonAndNonObjects) {
 TEST(ProtoGolden, LocalRequestCarriesTrustAndRate) {
   auto r = round_trip<local_request>(R"({
     "command": "download", "url": "https://o/f", "output": "/tmp/f",
-    "ca_cert": "/etc/ca.pem", "insecure": true, "limit_rate": 2097152})");
-  EXPECT_EQ(r.ca_cert, "/etc/ca.pem");
+    "ca_pem": "-----BEGIN CERTIFICATE-----\nAA==\n", "insecure": true, "limit_rate": 2097152})");
+  EXPECT_EQ(r.ca_pem, "-----BEGIN CERTIFICATE-----\nAA==\n");
   EXPECT_TRUE(r.insecure);
   EXPECT_EQ(r.limit_rate, 2097152u);
   auto plain = round_trip<local_request>(

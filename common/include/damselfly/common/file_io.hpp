@@ -17,6 +17,15 @@ error_code write_all_at(int fd, std::uint64_t offset, std::span<const std::byte>
 /// Reads exactly `out.size()` bytes at `offset` of `fd`; errc::io_error at end of file.
 error_code read_exact_at(int fd, std::uint64_t offset, std::span<std::byte> out);
 
+/// Copies the first `length` bytes of `from` to the start of `to` in the
+/// kernel (copy_file_range: a reflink or server-side copy where the
+/// filesystems offer one); errc::io_error if `from` is shorter.
+error_code copy_range(int from, int to, std::uint64_t length);
+
+/// The whole content of the regular file `path`, if it is at most
+/// `max_bytes` long (EFBIG otherwise).
+result<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_bytes);
+
 /// Bytes the regular files directly inside `dir` occupy on disk (allocated blocks).
 std::uint64_t directory_disk_usage(const std::filesystem::path& dir);
 

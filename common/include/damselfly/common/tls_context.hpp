@@ -17,6 +17,9 @@ namespace damselfly {
 struct tls_options {
   /// PEM file of trusted CA certificates; empty means the system store.
   std::string ca_file;
+  /// PEM text of trusted CA certificates, instead of a file (a daemon is
+  /// given its client's: it does not open paths for clients).
+  std::string ca_pem;
   /// Skips certificate and host name verification (only when asked for).
   bool insecure = false;
 };

@@ -11,12 +11,13 @@
 
 namespace damselfly::dfget {
 
-/// Sends `req` to the daemon at `socket_path` and relays its events to
-/// `on_event` until the final one, which is returned. A daemon that cannot be
-/// reached, or that hangs up or sends nonsense, is a returned error; so is
-/// `timeout` (zero: none) passing first.
+/// Sends `req` to the daemon at `socket_path`, with `output_fd` (when not
+/// -1) passed along as the file to write the download into, and relays the
+/// daemon's events to `on_event` until the final one, which is returned. A
+/// daemon that cannot be reached, or that hangs up or sends nonsense, is a
+/// returned error; so is `timeout` (zero: none) passing first.
 result<proto::local_event> run_via_daemon(
-    const std::filesystem::path& socket_path, const proto::local_request& req,
+    const std::filesystem::path& socket_path, const proto::local_request& req, int output_fd,
     const std::function<void(const proto::local_event&)>& on_event,
     std::chrono::milliseconds timeout);
 

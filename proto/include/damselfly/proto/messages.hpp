@@ -137,11 +137,18 @@ struct local_request {
   std::string task;  ///< cache_rm: the task id
   /// download: the task, flat in the JSON form; its url is required.
   task_identity identity;
-  std::string output;  ///< download: required, absolute path of the file to publish
+  /// download: required, absolute path of the file to publish. The client
+  /// creates the temporary output itself and sends its descriptor with the
+  /// request (SCM_RIGHTS); the daemon writes through that descriptor only,
+  /// and the client renames it into place, so nothing is written with the
+  /// daemon's rights. The path is for messages.
+  std::string output;
   std::map<std::string, std::string> headers;
   bool no_back_source = false;  ///< fail rather than fetch from the origin without a supernode
-  std::string ca_cert;          ///< absolute path of CAs trusted for an https origin; empty: system
-  bool insecure = false;        ///< do not verify an https origin's certificate
+  /// PEM text of the CAs trusted for an https origin (the client reads the
+  /// file, with its own rights); empty: the system store.
+  std::string ca_pem;
+  bool insecure = false;         ///< do not verify an https origin's certificate
   std::uint64_t limit_rate = 0;  ///< bytes/s cap of this download; 0: the daemon's default
 };
 

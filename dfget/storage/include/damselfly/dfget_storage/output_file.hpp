@@ -38,8 +38,8 @@ class output_file final : public piece_store {
   error_code sync() override;
   error_code reserve(std::uint64_t length) override;
 
-  /// Fills the file with the first `length` bytes of `fd` (in-kernel copy).
-  error_code copy_from(int fd, std::uint64_t length);
+  /// The temporary's descriptor (read-write), e.g. to hand to a daemon that fills it.
+  int fd() const noexcept { return fd_.get(); }
   /// Sets the final size, fsyncs, renames into place and fsyncs the directory.
   error_code commit(std::uint64_t length);
   const std::filesystem::path& temp_path() const noexcept { return temp_; }

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+// A client's output file that the daemon received as a descriptor: written with no path of its own.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "damselfly/common/error.hpp"
+#include "damselfly/common/unique_fd.hpp"
+#include "damselfly/dfget_storage/piece_store.hpp"
+
+namespace damselfly::dfget {
+
+/// The temporary output a local client created (as itself) and passed over
+/// the daemon's socket. The daemon fills it but never names a path, so it
+/// writes nothing the client could not have written; the client then
+/// publishes it under the final name (output_file::commit).
+class handed_output final : public piece_store {
+ public:
+  /// Takes `fd` if it is a regular file open for reading and writing, not
+  /// in append mode; otherwise an error, with `why` saying what is wrong.
+  static result<std::unique_ptr<handed_output>> adopt(unique_fd fd, std::string* why);
+
+  error_code write(std::uint64_t offset, std::span<const std::byte> data) override;
+  error_code read(std::uint64_t offset, std::span<std::byte> out) override;
+  error_code sync() override;
+  error_code reserve(std::uint64_t length) override;
+
+  /// Fills the file with the first `length` bytes of `fd` (in-kernel copy).
+  error_code copy_from(int fd, std::uint64_t length);
+  /// Cuts the file to `length` bytes and makes it durable.
+  error_code finish(std::uint64_t length);
+
+ private:
+  explicit handed_output(unique_fd fd) : fd_(std::move(fd)) {}
+  unique_fd fd_;
+};
+
+}  // namespace damselfly::dfget
