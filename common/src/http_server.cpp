@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Beast-based HTTP/1.1 server: per-connection coroutine and watchdog, sendfile for file slices.
+// Beast-based HTTP/1.1 server, plain or TLS: per-connection coroutine and watchdog, sendfile for
+// file slices.
 #include "damselfly/common/http_server.hpp"
 
 #include <sys/sendfile.h>
@@ -8,6 +9,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -18,7 +20,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "damselfly/common/file_io.hpp"
 #include "damselfly/common/task_group.hpp"
+#include "damselfly/common/tls_server_context.hpp"
 
 namespace damselfly {
 
@@ -26,6 +30,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using tls_stream = asio::ssl::stream<tcp::socket>;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -34,7 +39,10 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 struct connection {
   explicit connection(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
-  tcp::socket socket;
+  tcp::socket socket;  ///< the stream of a plain connection; moved into `tls` for TLS
+  std::shared_ptr<const tls_server_context> tls_ctx;
+  std::unique_ptr<tls_stream> tls;
+  tcp::socket& raw() { return tls ? tls->next_layer() : socket; }
   asio::steady_timer timer;
   steady::time_point deadline = steady::time_point::max();
   bool idle = true;  ///< waiting for the next request; safe to close on stop
@@ -46,7 +54,8 @@ struct connection {
 bool is_quiet_close(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-         ec == asio::error::bad_descriptor || ec == asio::error::broken_pipe;
+         ec == asio::error::bad_descriptor || ec == asio::error::broken_pipe ||
+         ec == asio::ssl::error::stream_truncated;
 }
 
 }  // namespace
@@ -67,14 +76,20 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   mutable std::mutex mu;
   std::unordered_set<std::shared_ptr<connection>> conns;
   std::unordered_map<std::string, std::size_t> per_address;  ///< open connections by client IP
+  std::shared_ptr<const tls_server_context> tls;             ///< for new connections; under mu
   task_group group;  ///< the accept loop, every session and watchdog
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> session(std::shared_ptr<connection> c);
+  template <class Stream>
+  asio::awaitable<void> serve_requests(connection& c, Stream& stream);
   asio::awaitable<void> watchdog(std::shared_ptr<connection> c);
-  asio::awaitable<error_code> write_response(connection& c, http_response& resp, bool keep_alive,
-                                             bool head_only);
-  asio::awaitable<error_code> send_file(connection& c, const file_slice& slice,
+  template <class Stream>
+  asio::awaitable<error_code> write_response(connection& c, Stream& stream, http_response& resp,
+                                             bool keep_alive, bool head_only);
+  asio::awaitable<error_code> send_file(connection& c, tcp::socket& stream, const file_slice& slice,
+                                        std::uint64_t& sent);
+  asio::awaitable<error_code> send_file(connection& c, tls_stream& stream, const file_slice& slice,
                                         std::uint64_t& sent);
 };
 
@@ -101,6 +116,11 @@ result<std::uint16_t> http_server::listen(const std::string& address, std::uint1
   return a.local_endpoint().port();
 }
 
+void http_server::use_tls(std::shared_ptr<const tls_server_context> ctx) {
+  std::lock_guard lock(impl_->mu);
+  impl_->tls = std::move(ctx);
+}
+
 void http_server::start() {
   impl_->group.spawn(impl_->acceptor.get_executor(), impl_->accept_loop());
 }
@@ -114,9 +134,9 @@ void http_server::stop() {
   });
   std::lock_guard lock(self->mu);
   for (const auto& c : self->conns) {
-    asio::post(c->socket.get_executor(), [c] {
+    asio::post(c->timer.get_executor(), [c] {
       error_code ignored;
-      if (c->idle) c->socket.close(ignored);
+      if (c->idle) c->raw().close(ignored);
     });
   }
 }
@@ -126,9 +146,9 @@ void http_server::close_all() {
   auto self = impl_;
   std::lock_guard lock(self->mu);
   for (const auto& c : self->conns) {
-    asio::post(c->socket.get_executor(), [c] {
+    asio::post(c->timer.get_executor(), [c] {
       error_code ignored;
-      c->socket.close(ignored);
+      c->raw().close(ignored);
     });
   }
   self->group.cancel();
@@ -170,10 +190,14 @@ asio::awaitable<void> http_server::impl::accept_loop() {
       }
       ++mine;
       conns.insert(c);
+      c->tls_ctx = tls;
     }
     c->socket.set_option(tcp::no_delay(true), ignored);
-    group.spawn(c->socket.get_executor(), session(c));
-    group.spawn(c->socket.get_executor(), watchdog(c));
+    auto strand = c->socket.get_executor();
+    if (c->tls_ctx)
+      c->tls = std::make_unique<tls_stream>(std::move(c->socket), c->tls_ctx->native());
+    group.spawn(strand, session(c));
+    group.spawn(strand, watchdog(c));
   }
 }
 
@@ -184,7 +208,7 @@ asio::awaitable<void> http_server::impl::watchdog(std::shared_ptr<connection> c)
     if (c->done) break;
     if (steady::now() >= c->deadline) {
       error_code ignored;
-      c->socket.close(ignored);  // the session's pending operation fails and it ends
+      c->raw().close(ignored);  // the session's pending operation fails and it ends
       break;
     }
   }
@@ -199,8 +223,8 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
     std::shared_ptr<connection> c;
     ~end_of_session() {
       error_code ignored;
-      c->socket.shutdown(tcp::socket::shutdown_both, ignored);
-      c->socket.close(ignored);
+      c->raw().shutdown(tcp::socket::shutdown_both, ignored);
+      c->raw().close(ignored);
       c->done = true;
       c->timer.cancel();
       std::lock_guard lock(server.mu);
@@ -209,6 +233,28 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
         if (--it->second == 0) server.per_address.erase(it);
     }
   } cleanup{*this, c};
+  if (!c->tls) {
+    co_await serve_requests(*c, c->socket);
+    co_return;
+  }
+  // The handshake is part of the first request's time.
+  c->deadline = steady::now() + opts.read_timeout;
+  c->timer.cancel();
+  auto [hec] = co_await c->tls->async_handshake(asio::ssl::stream_base::server, nothrow);
+  if (hec) {
+    spdlog::debug("TLS handshake with {} failed: {}", c->remote, hec.message());
+    co_return;
+  }
+  co_await serve_requests(*c, *c->tls);
+  // A TLS close is announced (close_notify), briefly: the peer may be gone.
+  c->deadline = steady::now() + std::chrono::seconds(1);
+  c->timer.cancel();
+  co_await c->tls->async_shutdown(nothrow);
+}
+
+template <class Stream>
+asio::awaitable<void> http_server::impl::serve_requests(connection& conn, Stream& stream) {
+  auto* c = &conn;
   beast::flat_buffer buf;
   while (!stopping) {
     c->idle = true;
@@ -217,17 +263,17 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
     parser.body_limit(opts.max_body_bytes);
-    auto [ec, n] = co_await http::async_read_header(c->socket, buf, parser, nothrow);
+    auto [ec, n] = co_await http::async_read_header(stream, buf, parser, nothrow);
     c->idle = false;
     if (!ec) {
       c->deadline = steady::now() + opts.read_timeout;
       auto& h = parser.get();
       if (beast::iequals(h[http::field::expect], "100-continue")) {
         http::response<http::empty_body> cont{http::status::continue_, 11};
-        std::tie(ec, n) = co_await http::async_write(c->socket, cont, nothrow);
+        std::tie(ec, n) = co_await http::async_write(stream, cont, nothrow);
       }
       if (!ec && !parser.is_done())
-        std::tie(ec, n) = co_await http::async_read(c->socket, buf, parser, nothrow);
+        std::tie(ec, n) = co_await http::async_read(stream, buf, parser, nothrow);
     }
     if (ec) {
       if (is_quiet_close(ec) ||
@@ -238,7 +284,7 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
                                                         : 400;
       auto resp =
           http_response::error(status, status == 400 ? "bad_request" : "too_large", ec.message());
-      co_await write_response(*c, resp, false, false);
+      co_await write_response(*c, stream, resp, false, false);
       break;
     }
 
@@ -260,13 +306,15 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
       resp = http_response::error(500, "internal", "internal error");
     }
     keep_alive = keep_alive && !stopping;
-    ec = co_await write_response(*c, resp, keep_alive, req.method == "HEAD");
+    ec = co_await write_response(*c, stream, resp, keep_alive, req.method == "HEAD");
     if (ec || !keep_alive) break;
   }
 }
 
-asio::awaitable<error_code> http_server::impl::write_response(connection& c, http_response& resp,
-                                                              bool keep_alive, bool head_only) {
+template <class Stream>
+asio::awaitable<error_code> http_server::impl::write_response(connection& c, Stream& stream,
+                                                              http_response& resp, bool keep_alive,
+                                                              bool head_only) {
   c.deadline = steady::now() + opts.write_timeout;
   c.timer.cancel();
   auto fill = [&](auto& msg) {
@@ -281,10 +329,10 @@ asio::awaitable<error_code> http_server::impl::write_response(connection& c, htt
     if (!head_only) msg.body() = std::move(resp.body);
     http::response_serializer<http::string_body> sr{msg};
     if (head_only) {
-      auto [ec, n] = co_await http::async_write_header(c.socket, sr, nothrow);
+      auto [ec, n] = co_await http::async_write_header(stream, sr, nothrow);
       co_return ec;
     }
-    auto [ec, n] = co_await http::async_write(c.socket, sr, nothrow);
+    auto [ec, n] = co_await http::async_write(stream, sr, nothrow);
     co_return ec;
   }
   // However the write ends (failed header, HEAD, cancellation), the handler
@@ -300,38 +348,78 @@ asio::awaitable<error_code> http_server::impl::write_response(connection& c, htt
   fill(msg);
   msg.content_length(resp.file->length);
   http::response_serializer<http::empty_body> sr{msg};
-  auto [ec, n] = co_await http::async_write_header(c.socket, sr, nothrow);
+  auto [ec, n] = co_await http::async_write_header(stream, sr, nothrow);
   if (ec || head_only) co_return ec;
-  co_return co_await send_file(c, *resp.file, report.sent);
+  co_return co_await send_file(c, stream, *resp.file, report.sent);
 }
 
-asio::awaitable<error_code> http_server::impl::send_file(connection& c, const file_slice& slice,
+namespace {
+
+/// Waits until `slice.pace` allows `chunk` more bytes (it may grant fewer
+/// at once: `paid` carries what was allowed but not yet sent).
+asio::awaitable<std::size_t> paced_chunk(const file_slice& slice, std::size_t chunk,
+                                         std::uint64_t& paid, asio::steady_timer& pause,
+                                         steady::time_point& deadline,
+                                         std::chrono::milliseconds write_timeout) {
+  if (!slice.pace) co_return chunk;
+  if (paid == 0) {
+    paid = chunk;
+    auto wait = slice.pace(chunk);
+    if (wait.count() > 0) {
+      deadline = steady::now() + write_timeout + std::chrono::duration_cast<steady::duration>(wait);
+      pause.expires_after(wait);
+      co_await pause.async_wait(nothrow);
+    }
+  }
+  co_return static_cast<std::size_t>(std::min<std::uint64_t>(chunk, paid));
+}
+
+}  // namespace
+
+asio::awaitable<error_code> http_server::impl::send_file(connection& c, tls_stream& stream,
+                                                         const file_slice& slice,
+                                                         std::uint64_t& sent) {
+  // TLS encrypts in user space here: the file is read in blocks and written
+  // through the stream (no sendfile: the bytes must pass through OpenSSL).
+  std::uint64_t offset = slice.offset;
+  std::uint64_t remaining = slice.length;
+  const std::uint64_t max_chunk = slice.pace ? 64u << 10 : 256u << 10;
+  std::vector<std::byte> block(static_cast<std::size_t>(std::min(max_chunk, remaining)));
+  asio::steady_timer pause(c.timer.get_executor());
+  std::uint64_t paid = 0;
+  while (remaining > 0) {
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, max_chunk));
+    auto chunk = co_await paced_chunk(slice, want, paid, pause, c.deadline, opts.write_timeout);
+    auto view = std::span(block).first(chunk);
+    if (auto ec = read_exact_at(slice.fd->get(), offset, view)) co_return ec;
+    c.deadline = steady::now() + opts.write_timeout;
+    auto [ec, n] =
+        co_await asio::async_write(stream, asio::buffer(view.data(), view.size()), nothrow);
+    if (ec) co_return ec;
+    offset += n;
+    remaining -= n;
+    sent += n;
+    if (slice.pace) paid -= n;
+  }
+  co_return error_code{};
+}
+
+asio::awaitable<error_code> http_server::impl::send_file(connection& c, tcp::socket& socket,
+                                                         const file_slice& slice,
                                                          std::uint64_t& sent) {
   off_t offset = static_cast<off_t>(slice.offset);
   std::uint64_t remaining = slice.length;
   error_code result;
-  c.socket.non_blocking(true, result);
+  socket.non_blocking(true, result);
   // Paced sends go in small chunks so the rate holds over short intervals.
   const std::uint64_t max_chunk = slice.pace ? 64u << 10 : 4u << 20;
-  asio::steady_timer pause(c.socket.get_executor());
+  asio::steady_timer pause(socket.get_executor());
   std::uint64_t paid = 0;  // bytes the pace already allowed but not yet sent
   while (!result && remaining > 0) {
-    std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, max_chunk));
-    if (slice.pace) {
-      if (paid == 0) {
-        paid = chunk;
-        auto wait = slice.pace(chunk);
-        if (wait.count() > 0) {
-          c.deadline = steady::now() + opts.write_timeout +
-                       std::chrono::duration_cast<steady::duration>(wait);
-          pause.expires_after(wait);
-          co_await pause.async_wait(nothrow);
-        }
-      }
-      chunk = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, paid));
-    }
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, max_chunk));
+    auto chunk = co_await paced_chunk(slice, want, paid, pause, c.deadline, opts.write_timeout);
     c.deadline = steady::now() + opts.write_timeout;
-    ssize_t n = ::sendfile(c.socket.native_handle(), slice.fd->get(), &offset, chunk);
+    ssize_t n = ::sendfile(socket.native_handle(), slice.fd->get(), &offset, chunk);
     if (n > 0) {
       remaining -= static_cast<std::uint64_t>(n);
       sent += static_cast<std::uint64_t>(n);
@@ -339,7 +427,7 @@ asio::awaitable<error_code> http_server::impl::send_file(connection& c, const fi
     } else if (n == 0) {
       result = errc::io_error;  // the file is shorter than the slice promised
     } else if (errno == EAGAIN) {
-      auto [ec] = co_await c.socket.async_wait(tcp::socket::wait_write, nothrow);
+      auto [ec] = co_await socket.async_wait(tcp::socket::wait_write, nothrow);
       result = ec;
     } else if (errno != EINTR) {
       result = error_code(errno, boost::system::system_category());

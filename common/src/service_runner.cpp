@@ -72,10 +72,23 @@ bool run_until_signalled(boost::asio::io_context& io, service& svc,
     poll.expires_after(std::chrono::milliseconds(50));
     poll.async_wait([&](const boost::system::error_code&) { wait_for_quiet(); });
   };
+  boost::asio::signal_set hangups(io, SIGHUP);
+  std::function<void()> wait_for_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      spdlog::info("SIGHUP: reloading");
+      notify_service_manager("RELOADING=1");
+      svc.reload();
+      notify_service_manager("READY=1");
+      wait_for_hangup();
+    });
+  };
+  wait_for_hangup();
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
     notify_service_manager("STOPPING=1");
+    hangups.cancel();
     svc.stop();
     deadline = std::chrono::steady_clock::now() + grace;
     wait_for_quiet();

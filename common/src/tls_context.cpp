@@ -41,6 +41,16 @@ result<std::shared_ptr<const tls_context>> tls_context::create(const tls_options
       return errc::invalid_argument;
     }
   }
+  if (!opts.client_cert.empty()) {
+    ctx->use_certificate_chain_file(opts.client_cert, ec);
+    if (!ec) ctx->use_private_key_file(opts.client_key, ssl::context::pem, ec);
+    if (ec) {
+      if (why)
+        *why = "cannot load the client certificate " + opts.client_cert + " / key " +
+               opts.client_key + ": " + ec.message();
+      return errc::invalid_argument;
+    }
+  }
   ctx->set_verify_mode(opts.insecure ? ssl::verify_none : ssl::verify_peer);
   return std::shared_ptr<const tls_context>(new tls_context(std::move(ctx), opts.insecure));
 }

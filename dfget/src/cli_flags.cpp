@@ -47,6 +47,7 @@ void add_transfer_flags(CLI::App& app, download_flags& f) {
                  "Download rate cap per second over all downloads of a daemon dfget starts, like "
                  "100M (in-process: same as --limit-rate)");
   add_tls_flags(app, f.tls, ",--no-check-certificate");
+  add_cluster_tls_flags(app, f.cluster);
   app.add_flag("-c,--continue", f.resume,
                "Keep the pieces of an interrupted in-process download and resume them next time");
   app.add_option("--tries", f.tries, "Attempts per piece before the download fails")
@@ -119,6 +120,8 @@ void add_daemon_limits(CLI::App& cmd, daemon_flags& f) {
   cmd.add_option("--token-file", f.token_file,
                  "Cluster token (the file's first line): demanded on /pieces, sent to "
                  "supernodes and peers");
+  add_tls_server_flags(cmd, f.cfg.tls);
+  add_cluster_tls_flags(cmd, f.cluster);
   cmd.add_option("--credential-header", f.cfg.credential_headers,
                  "Header names carrying credentials besides Authorization, Proxy-Authorization "
                  "and Cookie; such downloads are never cached or served")

@@ -33,6 +33,7 @@ struct download_flags {
   std::string daemon_data_dir, daemon_listen = "0.0.0.0:65002";
   unsigned idle_exit_s = 600;
   std::string token_file;  ///< the cluster token (standalone, and for a daemon dfget starts)
+  tls_options cluster;     ///< TLS to the cluster (standalone, and for a daemon dfget starts)
 };
 
 /// `dfget daemon`.
@@ -45,6 +46,7 @@ struct daemon_flags {
   unsigned idle_exit_s = 0;
   std::string log_level = "info", log_file;
   std::string token_file;
+  tls_options cluster;  ///< TLS to supernodes and peers
 };
 
 /// `dfget cache list|rm|gc`.

@@ -99,6 +99,15 @@ result<std::uint16_t> daemon::start() {
   d.me.idc = d.cfg.idc;
   d.me.location = d.cfg.location;
   d.me.upload_slots = d.cfg.upload_slots;
+  if (d.cfg.tls.enabled()) {
+    std::string why;
+    auto ctx = tls_server_context::create(d.cfg.tls, &why);
+    if (!ctx) {
+      spdlog::error("{}", why);
+      return ctx.error();
+    }
+    d.pieces.use_tls(*ctx);
+  }
   auto port = d.pieces.listen(hp->host, hp->port);
   if (!port) return port;
   d.me.upload_addr = d.advertised(*hp, *port);
@@ -109,10 +118,23 @@ result<std::uint16_t> daemon::start() {
   d.group.spawn(d.link.run());
   if (d.cfg.idle_exit.count() > 0) d.group.spawn(d.idle_watch());
   spdlog::info(
-      "daemon {} serving pieces on {} (advertised as {}), local socket {}, {} task(s) on disk",
-      d.me.peer_id, host_port{hp->host, *port}.to_string(), d.me.upload_addr,
-      d.cfg.socket_path.string(), d.tasks.size());
+      "daemon {} serving pieces on {}://{} (advertised as {}), local socket {}, {} task(s) on disk",
+      d.me.peer_id, d.cfg.tls.enabled() ? "https" : "http", host_port{hp->host, *port}.to_string(),
+      d.me.upload_addr, d.cfg.socket_path.string(), d.tasks.size());
   return port;
+}
+
+void daemon::reload() {
+  auto& d = *impl_;
+  if (!d.cfg.tls.enabled()) return;
+  std::string why;
+  auto ctx = tls_server_context::create(d.cfg.tls, &why);
+  if (!ctx) {
+    spdlog::error("TLS reload failed, keeping the certificate in use: {}", why);
+    return;
+  }
+  d.pieces.use_tls(*ctx);
+  spdlog::info("TLS certificate reloaded from {}", d.cfg.tls.cert_file);
 }
 
 void daemon::stop() {

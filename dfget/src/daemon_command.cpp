@@ -15,6 +15,7 @@
 #include "damselfly/dfget/daemon_client.hpp"
 #include "damselfly/dfget/daemon_launcher.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
+#include "damselfly/proto/supernode_list.hpp"
 #include "summary.hpp"
 
 namespace damselfly::dfget {
@@ -23,10 +24,24 @@ namespace {
 
 /// Turns the daemon's flags into its configuration; the message of the first bad one.
 std::optional<std::string> finish_config(daemon_flags& f) {
+  bool any_https = false;
   for (const auto& s : f.supernodes) {
-    auto hp = host_port::parse(s);
-    if (!hp || hp->port == 0) return "bad --supernode '" + s + "': expected HOST:PORT";
+    bool https = false;
+    auto hp = proto::parse_supernode_address(s, https);
+    if (!hp) return "bad --supernode '" + s + "': expected HOST:PORT or https://HOST:PORT";
+    any_https = any_https || https;
     f.cfg.supernodes.push_back(*hp);
+  }
+  // One cluster, one mode: TLS to every supernode and peer, or to none.
+  if (any_https || !f.cluster.ca_file.empty()) {
+    std::string why;
+    auto ctx = tls_context::create(f.cluster, &why);
+    if (!ctx) return why;
+    f.cfg.cluster_tls = *ctx;
+  }
+  if (f.cfg.tls.enabled()) {
+    std::string why;
+    if (auto ctx = tls_server_context::create(f.cfg.tls, &why); !ctx) return why;
   }
   if (!host_port::parse(f.cfg.listen)) return "bad --listen '" + f.cfg.listen + "'";
   auto up = parse_size(f.upload_rate);

@@ -104,9 +104,13 @@ error_code ensure_daemon(const daemon_launch& l, std::chrono::milliseconds wait)
                                 l.total_limit,
                                 "--log-file",
                                 (l.data_dir / "daemon.log").string()};
-  if (!l.token_file.empty()) {
-    argv.push_back("--token-file");
-    argv.push_back(l.token_file.string());
+  for (const auto& [flag, file] :
+       {std::pair{"--token-file", &l.token_file}, std::pair{"--cluster-ca", &l.cluster_ca},
+        std::pair{"--tls-client-cert", &l.client_cert},
+        std::pair{"--tls-client-key", &l.client_key}}) {
+    if (file->empty()) continue;
+    argv.push_back(flag);
+    argv.push_back(file->string());
   }
   if (auto ec = spawn_detached(argv)) return ec;
   auto deadline = std::chrono::steady_clock::now() + wait;

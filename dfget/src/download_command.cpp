@@ -28,6 +28,7 @@
 #include "damselfly/dfget_storage/output_file.hpp"
 #include "damselfly/dfget_storage/resume_record.hpp"
 #include "damselfly/proto/checks.hpp"
+#include "damselfly/proto/supernode_list.hpp"
 #include "progress_printer.hpp"
 #include "summary.hpp"
 
@@ -101,6 +102,11 @@ bool reach_daemon(const download_flags& f, const std::string& socket) {
   launch.idle_exit_seconds = f.idle_exit_s;
   launch.total_limit = f.total_limit;
   if (!f.token_file.empty()) launch.token_file = fs::absolute(f.token_file);
+  if (!f.cluster.ca_file.empty()) launch.cluster_ca = fs::absolute(f.cluster.ca_file);
+  if (!f.cluster.client_cert.empty()) {
+    launch.client_cert = fs::absolute(f.cluster.client_cert);
+    launch.client_key = fs::absolute(f.cluster.client_key);
+  }
   if (auto ec = ensure_daemon(launch, std::chrono::seconds(15))) {
     spdlog::warn(
         "no dfget daemon on {} and none could be started ({}; see {}); downloading in-process",
@@ -127,11 +133,22 @@ std::optional<int> check_route(const download_flags& f, download_job& job) {
   }
   opts.parallel = f.parallel;
   opts.total_timeout = std::chrono::seconds(f.timeout_s);
+  bool any_https = false;
   for (const auto& s : f.supernodes) {
-    auto hp = host_port::parse(s);
-    if (!hp || hp->port == 0)
-      return fail(exit_usage, "bad --supernode '" + s + "': expected HOST:PORT");
+    bool https = false;
+    auto hp = proto::parse_supernode_address(s, https);
+    if (!hp)
+      return fail(exit_usage,
+                  "bad --supernode '" + s + "': expected HOST:PORT or https://HOST:PORT");
+    any_https = any_https || https;
     opts.supernodes.push_back(*hp);
+  }
+  // One cluster, one mode: TLS to every supernode and peer, or to none.
+  if (any_https || !f.cluster.ca_file.empty()) {
+    std::string why;
+    auto ctx = tls_context::create(f.cluster, &why);
+    if (!ctx) return fail(exit_usage, why);
+    opts.cluster_tls = *ctx;
   }
   // --standalone, or nothing to start a daemon with, keeps the download in-process.
   job.via_daemon = !f.standalone && (!f.daemon_socket.empty() || !opts.supernodes.empty());

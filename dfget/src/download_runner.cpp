@@ -116,6 +116,7 @@ downloader_options download_runner::engine_options(const proto::local_request& r
   downloader_options opts;
   opts.supernodes = cfg_.supernodes;
   opts.cluster_token = cfg_.cluster_token;
+  opts.cluster_tls = cfg_.cluster_tls;
   opts.parallel = cfg_.parallel;
   opts.peer = me_;
   // A client's own cap can only lower the daemon's.

@@ -116,10 +116,12 @@ struct downloader::session {
                    peer_key, ticket_key});
   }
 
+  /// For supernodes and peers (an origin's trust is set where it is fetched).
   http_client_options client_options() const {
     http_client_options c;
     c.io_timeout = opts.io_timeout;
     c.connect_timeout = opts.io_timeout;
+    c.tls = opts.cluster_tls;
     return c;
   }
 

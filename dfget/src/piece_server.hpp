@@ -26,6 +26,8 @@ class piece_server {
   result<std::uint16_t> listen(const std::string& address, std::uint16_t port) {
     return server_.listen(address, port);
   }
+  /// Serves HTTPS with `ctx` on connections accepted from now on.
+  void use_tls(std::shared_ptr<const tls_server_context> ctx) { server_.use_tls(std::move(ctx)); }
   void start() { server_.start(); }
   /// Stops accepting; uploads in progress finish.
   void stop() { server_.stop(); }

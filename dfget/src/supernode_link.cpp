@@ -13,10 +13,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-http_client_options heartbeat_client_options() {
+http_client_options heartbeat_client_options(const daemon_config& cfg) {
   http_client_options o;
   o.io_timeout = std::chrono::seconds(10);
   o.connect_timeout = std::chrono::seconds(5);
+  o.tls = cfg.cluster_tls;
   return o;
 }
 
@@ -28,7 +29,7 @@ supernode_link::supernode_link(asio::any_io_executor ex, const daemon_config& cf
       cfg_(cfg),
       tasks_(tasks),
       me_(me),
-      client_(ex, cfg.supernodes, heartbeat_client_options(), cfg.cluster_token) {}
+      client_(ex, cfg.supernodes, heartbeat_client_options(cfg), cfg.cluster_token) {}
 
 asio::awaitable<void> supernode_link::run() {
   asio::steady_timer timer(ex_);

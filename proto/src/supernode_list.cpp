@@ -7,6 +7,20 @@
 
 namespace damselfly::proto {
 
+std::optional<host_port> parse_supernode_address(std::string_view text, bool& https) {
+  https = false;
+  if (text.starts_with("https://")) {
+    https = true;
+    text.remove_prefix(8);
+  } else if (text.starts_with("http://")) {
+    text.remove_prefix(7);
+  }
+  if (text.ends_with("/")) text.remove_suffix(1);
+  auto hp = host_port::parse(text);
+  if (!hp || hp->port == 0) return std::nullopt;
+  return hp;
+}
+
 supernode_list::supernode_list(std::vector<host_port> supernodes,
                                std::chrono::milliseconds retry_after)
     : retry_after_(retry_after) {

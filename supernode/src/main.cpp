@@ -97,6 +97,7 @@ void add_flags(CLI::App& app, cli_options& o) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 3600u));
   add_tls_flags(app, o.tls);
+  add_tls_server_flags(app, o.cfg.tls);
   app.add_option("--token-file", o.token_file,
                  "Cluster token: every /api/v1 and /pieces request must carry "
                  "'Authorization: Bearer TOKEN' (the file's first line)");
@@ -178,6 +179,10 @@ std::optional<std::string> finish_config(cli_options& o) {
   auto tls_ctx = tls_context::create(o.tls, &tls_why);
   if (!tls_ctx) return tls_why;
   cfg.origin_tls = *tls_ctx;
+  if (cfg.tls.enabled()) {
+    if (auto server_tls = tls_server_context::create(cfg.tls, &tls_why); !server_tls)
+      return tls_why;
+  }
   cfg.recheck_interval = std::chrono::seconds(o.recheck_s);
   cfg.peer_timeout = std::chrono::seconds(o.peer_timeout_s);
   auto rate = parse_size(o.upload_rate);

@@ -13,6 +13,7 @@
 #include "damselfly/common/secret_file.hpp"
 #include "damselfly/common/task_group.hpp"
 #include "damselfly/common/ticket_signer.hpp"
+#include "damselfly/common/tls_server_context.hpp"
 #include "task_manager.hpp"
 
 namespace damselfly::supernode {
@@ -89,6 +90,14 @@ result<std::uint16_t> supernode::start() {
   if (!impl_->cfg.cluster_token.empty())
     impl_->routes.routes().use(
         require_bearer_token(impl_->cfg.cluster_token, {"health", "metrics"}));
+  if (impl_->cfg.tls.enabled()) {
+    auto ctx = tls_server_context::create(impl_->cfg.tls, &why);
+    if (!ctx) {
+      spdlog::error("{}", why);
+      return ctx.error();
+    }
+    impl_->server.use_tls(*ctx);
+  }
   auto port = impl_->server.listen(hp->host, hp->port);
   if (!port) return port;
   auto& policy = impl_->cfg.origin_policy;
@@ -96,9 +105,22 @@ result<std::uint16_t> supernode::start() {
   policy->deny_self(own_addresses(hp->host), *port);
   impl_->server.start();
   impl_->group.spawn(impl_->housekeeping_loop());
-  spdlog::info("supernode listening on {}:{}, cache in {}", hp->host, *port,
+  spdlog::info("supernode listening on {}://{}:{}, cache in {}",
+               impl_->cfg.tls.enabled() ? "https" : "http", hp->host, *port,
                impl_->cfg.data_dir.string());
   return port;
+}
+
+void supernode::reload() {
+  if (!impl_->cfg.tls.enabled()) return;
+  std::string why;
+  auto ctx = tls_server_context::create(impl_->cfg.tls, &why);
+  if (!ctx) {
+    spdlog::error("TLS reload failed, keeping the certificate in use: {}", why);
+    return;
+  }
+  impl_->server.use_tls(*ctx);
+  spdlog::info("TLS certificate reloaded from {}", impl_->cfg.tls.cert_file);
 }
 
 std::size_t supernode::connections() const {

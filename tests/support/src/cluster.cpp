@@ -2,6 +2,12 @@
 // Launchers for the real servers integration tests use.
 #include "damselfly/test_support/cluster.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <fstream>
@@ -38,13 +44,32 @@ std::uint16_t read_port(const fs::path& file, const std::string& what) {
   return static_cast<std::uint16_t>(std::stoi(text));
 }
 
+bool accepts_connections(std::uint16_t port, const std::string& host) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+/// A plain server until it answers HTTP; a TLS one (`tls`) until it accepts
+/// connections (its /healthz is behind the handshake).
 void wait_healthy(std::uint16_t port, const std::string& target, const std::string& what,
-                  const std::string& host = "127.0.0.1") {
+                  const std::string& host = "127.0.0.1", bool tls = false) {
   for (int i = 0; i < 500; ++i) {
-    if (http_get(port, target, "", host).status > 0) return;
+    if (tls ? accepts_connections(port, host) : http_get(port, target, "", host).status > 0)
+      return;
     std::this_thread::sleep_for(20ms);
   }
   throw std::runtime_error(what + " did not answer on port " + std::to_string(port));
+}
+
+bool serves_tls(const std::vector<std::string>& args) {
+  return std::find(args.begin(), args.end(), "--tls-cert") != args.end();
 }
 
 std::uint64_t stat_field(const std::string& json, const std::string& key) {
@@ -154,7 +179,7 @@ void supernode_server::start() {
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   proc_ = std::make_unique<process>(argv, workdir_ / "supernode.log");
   port_ = read_port(port_file, "supernode");
-  wait_healthy(port_, "/healthz", "supernode");
+  wait_healthy(port_, "/healthz", "supernode", "127.0.0.1", serves_tls(extra_));
 }
 
 void supernode_server::restart() {
@@ -173,6 +198,9 @@ std::uint64_t supernode_server::rss() const {
 std::optional<int> supernode_server::stop(std::chrono::milliseconds timeout) {
   proc_->signal(SIGTERM);
   return proc_->wait(timeout);
+}
+void supernode_server::signal(int sig) {
+  proc_->signal(sig);
 }
 void supernode_server::kill() {
   proc_->signal(SIGKILL);
@@ -209,7 +237,7 @@ void daemon_server::start() {
                                 "--log-level",  "debug"};
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   proc_ = std::make_unique<process>(argv, dir_ / "daemon.log");
-  wait_healthy(port_, "/healthz", "daemon " + ip_, ip_);
+  wait_healthy(port_, "/healthz", "daemon " + ip_, ip_, serves_tls(extra_));
   // The local socket appears right after the piece server.
   for (int i = 0; i < 200 && !fs::exists(socket()); ++i) std::this_thread::sleep_for(10ms);
 }

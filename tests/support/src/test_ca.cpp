@@ -45,7 +45,7 @@ server_identity test_ca::issue(const std::string& file_stem,
   std::string san;
   for (const auto& n : names) san += (san.empty() ? "" : ",") + n;
   std::ofstream(ext) << "subjectAltName=" << san << "\nbasicConstraints=CA:FALSE\n"
-                     << "extendedKeyUsage=serverAuth\n";
+                     << "extendedKeyUsage=serverAuth,clientAuth\n";
   auto log = dir_ / (file_stem + "-openssl.log");
   openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
            id.key.string(), "-out", csr.string(), "-subj", "/CN=" + file_stem},

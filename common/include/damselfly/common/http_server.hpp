@@ -15,6 +15,8 @@
 
 namespace damselfly {
 
+class tls_server_context;
+
 struct http_server_options {
   std::size_t max_header_bytes = 16 * 1024;  ///< larger heads get 431
   std::size_t max_body_bytes = 1 << 20;      ///< larger bodies get 413
@@ -46,6 +48,10 @@ class http_server {
 
   /// Binds `address:port` (port 0 picks a free one) and returns the bound port.
   result<std::uint16_t> listen(const std::string& address, std::uint16_t port);
+  /// Serves TLS with `ctx` on connections accepted from now on (null: plain
+  /// HTTP); calling it again (a certificate reload) leaves open connections
+  /// on the context they began with.
+  void use_tls(std::shared_ptr<const tls_server_context> ctx);
   /// Starts accepting; call after listen().
   void start();
   /// Stops accepting and closes idle connections; requests in progress finish

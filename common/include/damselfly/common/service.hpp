@@ -23,6 +23,9 @@ class service {
   virtual void cancel() = 0;
   /// Work in progress (open connections), for the graceful part of a stop.
   virtual std::size_t connections() const = 0;
+  /// On SIGHUP: re-reads what may change while running (TLS certificates);
+  /// a file that fails to load keeps what is in use, and says so in the log.
+  virtual void reload() {}
 };
 
 }  // namespace damselfly

@@ -13,8 +13,8 @@ class io_context;
 namespace damselfly {
 
 /// Tells the service manager READY=1 (sd_notify, when under systemd), runs
-/// `io` until SIGTERM or SIGINT; then says STOPPING=1, calls `svc.stop()` and
-/// lets the work in progress finish while `svc.connections()` is non-zero,
+/// `io` (calling `svc.reload()` on each SIGHUP) until SIGTERM or SIGINT; then says STOPPING=1,
+/// calls `svc.stop()` and lets the work in progress finish while `svc.connections()` is non-zero,
 /// for at most `grace`; then calls `svc.cancel()`, and `io` returns once
 /// every coroutine has unwound. True for that clean end; false when something
 /// still ran `grace` after the cancel and `io` was stopped (then the

@@ -13,7 +13,7 @@ class context;
 
 namespace damselfly {
 
-/// How HTTPS origins are trusted.
+/// How HTTPS servers (origins, or the cluster's supernodes and peers) are trusted.
 struct tls_options {
   /// PEM file of trusted CA certificates; empty means the system store.
   std::string ca_file;
@@ -22,6 +22,10 @@ struct tls_options {
   std::string ca_pem;
   /// Skips certificate and host name verification (only when asked for).
   bool insecure = false;
+  /// PEM certificate and key shown to servers that ask for one (the
+  /// cluster's mutual TLS); empty: none.
+  std::string client_cert;
+  std::string client_key;
 };
 
 /// An OpenSSL client context shared by every connection of a process or a

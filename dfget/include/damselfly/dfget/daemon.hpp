@@ -13,6 +13,8 @@
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/http_message.hpp"
 #include "damselfly/common/service.hpp"
+#include "damselfly/common/tls_context.hpp"
+#include "damselfly/common/tls_server_context.hpp"
 
 namespace damselfly::dfget {
 
@@ -36,6 +38,11 @@ struct daemon_config {
   std::vector<std::string> credential_headers;
   /// The cluster token: demanded on /pieces, sent to supernodes and peers.
   std::string cluster_token;
+  /// The piece server serves HTTPS with these files (re-read on SIGHUP); empty: HTTP.
+  tls_server_files tls;
+  /// TLS to supernodes and peers: whom to trust, which client certificate
+  /// to show. Null: plain HTTP.
+  std::shared_ptr<const tls_context> cluster_tls;
   unsigned upload_slots = 8;  ///< concurrent uploads; more get 503
   unsigned parallel = 8;      ///< pieces in flight per download
   std::chrono::milliseconds heartbeat_interval{3'000};
@@ -71,6 +78,8 @@ class daemon final : public service {
   void cancel() override;
   /// Open connections (piece server and local clients), for a graceful stop.
   std::size_t connections() const override;
+  /// Loads the piece server's TLS certificate and key again; new connections use them.
+  void reload() override;
 
  private:
   struct impl;

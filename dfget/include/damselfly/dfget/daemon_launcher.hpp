@@ -21,6 +21,8 @@ struct daemon_launch {
   unsigned idle_exit_seconds = 600;
   std::string total_limit = "0";     ///< the daemon's --total-limit
   std::filesystem::path token_file;  ///< the daemon's --token-file, if any
+  /// The daemon's --cluster-ca, --tls-client-cert, --tls-client-key, if any.
+  std::filesystem::path cluster_ca, client_cert, client_key;
 };
 
 /// Returns once a daemon answers on `l.socket`, starting one (detached, logging

@@ -102,6 +102,8 @@ struct downloader_options {
   bool back_to_source = true;
   /// The cluster token, sent to supernodes and peers (never to origins); empty: none.
   std::string cluster_token;
+  /// TLS to supernodes and peers (verified as the context says); null: plain HTTP.
+  std::shared_ptr<const tls_context> cluster_tls;
   /// Threads that verify and write pieces while the I/O thread keeps receiving.
   unsigned worker_threads = 2;
 };

@@ -11,6 +11,10 @@
 
 namespace damselfly::proto {
 
+/// A supernode as users name it: "HOST:PORT", or "https://HOST:PORT" for
+/// one serving TLS ("http://" is accepted too). Sets `https` accordingly.
+std::optional<host_port> parse_supernode_address(std::string_view text, bool& https);
+
 /// The supernodes a client knows, in the order it was given them, and the
 /// choice of the next one to ask. Like libtorrent's tracker list it only
 /// decides; the caller does the I/O and reports how each try went.

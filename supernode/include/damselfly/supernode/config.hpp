@@ -12,6 +12,7 @@
 #include "damselfly/common/address_policy.hpp"
 #include "damselfly/common/piece_math.hpp"
 #include "damselfly/common/tls_context.hpp"
+#include "damselfly/common/tls_server_context.hpp"
 
 namespace damselfly::supernode {
 
@@ -19,6 +20,8 @@ struct supernode_config {
   std::string listen = "0.0.0.0:8002";
   /// When set, /api/v1 and /pieces requests must carry "Authorization: Bearer" it.
   std::string cluster_token;
+  /// Serve HTTPS with these files (re-read on SIGHUP); empty: plain HTTP.
+  tls_server_files tls;
   std::filesystem::path data_dir = "/var/lib/damselfly/supernode";
   piece_sizing sizing;
   /// Files larger than this (or than the cache's free space) are refused up

@@ -29,6 +29,8 @@ class supernode final : public service {
   void cancel() override;
   /// Client connections currently open (for a graceful shutdown).
   std::size_t connections() const override;
+  /// Loads the TLS certificate and key again; new connections use them.
+  void reload() override;
 
  private:
   struct impl;

@@ -72,6 +72,8 @@ class supernode_server {
   /// SIGTERM; the exit status, or nothing if it had not exited within `timeout`.
   std::optional<int> stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   void kill();
+  /// Sends `sig` (SIGHUP: reload the certificates).
+  void signal(int sig);
   std::string metrics() const;
   std::string log() const;
   /// Resident memory of the process in bytes (0 when it is gone).

@@ -8,7 +8,7 @@
 
 namespace damselfly::test {
 
-/// A server certificate and its key, as PEM files.
+/// A certificate (good for servers and for clients) and its key, as PEM files.
 struct server_identity {
   std::filesystem::path cert;
   std::filesystem::path key;
@@ -21,7 +21,8 @@ class test_ca {
   test_ca(std::filesystem::path dir, std::string name);
   /// The CA certificate, for --ca-cert.
   const std::filesystem::path& cert() const noexcept { return cert_; }
-  /// A certificate for `names` ("IP:127.0.0.1", "DNS:localhost") signed by this CA.
+  /// A certificate for `names` ("IP:127.0.0.1", "DNS:localhost") signed by
+  /// this CA, usable by a server and as a client certificate.
   server_identity issue(const std::string& file_stem, const std::vector<std::string>& names) const;
 
  private:
