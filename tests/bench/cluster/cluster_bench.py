@@ -336,6 +336,28 @@ def timed_clients(procs, starts, timeout):
     return times
 
 
+def make_certificates(state, hosts):
+    """A cluster CA and one certificate per host (its IP as the name), as an
+    operator would issue them; returns (ca, {host name: (cert, key)})."""
+    pki = os.path.join(state, "pki")
+    os.makedirs(pki, exist_ok=True)
+    ca, ca_key = os.path.join(pki, "ca.pem"), os.path.join(pki, "ca.key")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    sh("openssl", "req", "-x509", *ec, "-days", "1", "-subj", "/CN=bench cluster CA", "-keyout", ca_key,
+       "-out", ca, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+       quiet=True)
+    issued = {}
+    for h in hosts:
+        cert, key, csr, ext = (os.path.join(pki, h.name + s) for s in (".pem", ".key", ".csr", ".ext"))
+        with open(ext, "w") as f:
+            f.write(f"subjectAltName=IP:{h.ip}\nextendedKeyUsage=serverAuth,clientAuth\n")
+        sh("openssl", "req", *ec, "-subj", "/CN=" + h.name, "-keyout", key, "-out", csr, quiet=True)
+        sh("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "1",
+           "-extfile", ext, "-out", cert, quiet=True)
+        issued[h.name] = (cert, key)
+    return ca, issued
+
+
 def run_damselfly(cluster, n, args, work, url, name, rate_bps):
     procs = Procs(os.path.join(work, "logs"))
     state = os.path.join(work, "state-damselfly")
@@ -350,18 +372,29 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
                    "--token-file", token_file,
                    "--data-dir", os.path.join(state, "supernode"), "--log-level", args.log_level,
                    "--piece-size", args.piece_size, *args.supernode_arg]
+        scheme, curl_trust, tls_of = "http", [], {}
+        if args.tls:
+            # Every cluster link TLS: supernode and daemons serve it, daemons verify it.
+            ca, issued = make_certificates(state, [cluster.supernode, *cluster.nodes[:n]])
+            scheme, curl_trust = "https", ["--cacert", ca]
+            sn_args += ["--tls-cert", issued[cluster.supernode.name][0],
+                        "--tls-key", issued[cluster.supernode.name][1]]
+            tls_of = {h.name: ["--tls-cert", issued[h.name][0], "--tls-key", issued[h.name][1],
+                               "--cluster-ca", ca] for h in cluster.nodes[:n]}
+        sn_url = f"{scheme}://{cluster.supernode.ip}:8002"
         if loop_caps:
             sn_args += ["--upload-rate", str(rate_bps), "--origin-concurrency", "1"]
         procs.start(cluster.supernode, sn_args, "supernode")
-        wait_for(lambda: subprocess.run(cluster.supernode.cmd(["curl", "-fsS", "-o", "/dev/null",
-                                                               f"http://{cluster.supernode.ip}:8002/healthz"]),
+        wait_for(lambda: subprocess.run(cluster.supernode.cmd(["curl", "-fsS", "-o", "/dev/null", *curl_trust,
+                                                               f"{sn_url}/healthz"]),
                                         capture_output=True).returncode == 0, 20, "supernode")
         socks = []
         for h in cluster.nodes[:n]:
             sock = os.path.join(state, h.name + ".sock")
             d_args = [os.path.join(BIN, "dfget"), "daemon", "--listen", f"{h.ip}:65002",
                       "--data-dir", os.path.join(state, h.name), "--socket", sock,
-                      "--supernode", f"{cluster.supernode.ip}:8002", "--token-file", token_file,
+                      "--supernode", sn_url if args.tls else f"{cluster.supernode.ip}:8002",
+                      "--token-file", token_file, *tls_of.get(h.name, []),
                       "--log-level", args.log_level, *args.daemon_arg]
             if loop_caps:
                 d_args += ["--upload-rate", str(rate_bps)]
@@ -383,8 +416,8 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
             times = timed_clients(procs, starts, args.run_timeout)
         egress = nginx_body_bytes(work, name) - before
         # What the supernode's link carried: piece bytes, and everything (control included).
-        metrics = subprocess.run(cluster.supernode.cmd(["curl", "-fsS", "-m", "5",
-                                                        f"http://{cluster.supernode.ip}:8002/metrics"]),
+        metrics = subprocess.run(cluster.supernode.cmd(["curl", "-fsS", "-m", "5", *curl_trust,
+                                                        f"{sn_url}/metrics"]),
                                  capture_output=True, text=True).stdout
         pieces_sent = sum(int(float(line.split()[1])) for line in metrics.splitlines()
                           if line.startswith("damselfly_supernode_upload_bytes_total "))
@@ -558,6 +591,8 @@ def main():
     ap.add_argument("--supernode-arg", action="append", default=[], help="extra supernode flag (repeatable)")
     ap.add_argument("--daemon-arg", action="append", default=[], help="extra dfget daemon flag (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs) in /dev/shm")
+    ap.add_argument("--tls", action="store_true",
+                    help="Damselfly with TLS on every cluster link (a CA and a certificate per host)")
     ap.add_argument("--log-level", default="warn", help="supernode and daemon log level")
     args = ap.parse_args()
     if os.geteuid() != 0:
