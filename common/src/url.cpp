@@ -78,6 +78,19 @@ result<http_url> http_url::parse(std::string_view text) {
   return out;
 }
 
+std::string url_file_name(std::string_view text) {
+  auto u = boost::urls::parse_uri(text);
+  if (!u) return {};
+  auto segments = u->encoded_segments();
+  if (segments.empty()) return {};
+  auto last = *std::prev(segments.end());
+  std::string name = last.decode();
+  if (name.empty() || name == "." || name == ".." ||
+      name.find_first_of(std::string_view("/\0", 2)) != std::string::npos)
+    return {};
+  return name;
+}
+
 result<std::string> normalize_url(std::string_view text, const std::vector<std::string>& filters) {
   auto u = parse_absolute(text);
   if (!u) return u.error();

@@ -12,7 +12,14 @@ void add_identity_flags(CLI::App& app, download_flags& f) {
   app.add_option("url", f.url, "URL to download");
   app.add_option("-u,--url", f.url_flag, "URL to download (Dragonfly spelling)");
   app.add_option("-O,-o,--output", f.output,
-                 "Output file (or directory: the URL's file name is used)");
+                 "Output file; '-' is standard output; a directory takes the URL's file name "
+                 "(the default is that name in the current directory). A device or FIFO is "
+                 "written to, never replaced; a symlink is written through")
+      ->allow_extra_args(false);
+  app.add_option("-P,--directory-prefix", f.directory_prefix,
+                 "Directory a relative output (or the URL's file name) is saved under");
+  app.add_flag("--no-clobber", f.no_clobber,
+               "Leave an existing output file alone and download nothing (wget -nc)");
   app.add_option("--digest", f.digest, "Expected digest of the whole file: sha256:HEX or md5:HEX");
   app.add_option("-m,--md5", f.md5, "Expected MD5 of the whole file (same as --digest md5:HEX)");
   app.add_option("--tag", f.tag,
@@ -22,13 +29,16 @@ void add_identity_flags(CLI::App& app, download_flags& f) {
   app.add_option(
       "-f,--filter", f.filter,
       "Query parameters ignored for task identity, separated by '&' (e.g. 'Expires&Signature')");
-  app.add_option("--header", f.headers, "Header sent to the origin, 'Name: value'; repeatable");
+  app.add_option("--header", f.headers, "Header sent to the origin, 'Name: value'; repeatable")
+      ->allow_extra_args(false);
 }
 
 void add_transfer_flags(CLI::App& app, download_flags& f) {
   app.add_option("--supernode,-n,--node", f.supernodes,
-                 "Supernode HOST:PORT; repeat or separate with commas to give fallbacks")
-      ->delimiter(',');
+                 "Supernode HOST:PORT (https://HOST:PORT for TLS); repeat or separate with "
+                 "commas to give fallbacks")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   app.add_option("--parallel", f.parallel, "Pieces downloaded in parallel")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));

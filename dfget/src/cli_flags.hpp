@@ -14,6 +14,8 @@ namespace damselfly::dfget {
 /// `dfget URL -O FILE` (the default command).
 struct download_flags {
   std::string url, url_flag, output;
+  std::string directory_prefix;  ///< -P: where a relative output goes
+  bool no_clobber = false;       ///< -nc: leave an existing file alone
   std::string digest, md5, tag, identifier, filter;
   std::vector<std::string> supernodes, headers;
   unsigned parallel = 8;

@@ -29,6 +29,7 @@
 #include "damselfly/dfget_storage/resume_record.hpp"
 #include "damselfly/proto/checks.hpp"
 #include "damselfly/proto/supernode_list.hpp"
+#include "output_target.hpp"
 #include "progress_printer.hpp"
 #include "summary.hpp"
 
@@ -43,7 +44,7 @@ namespace {
 struct download_job {
   download_request req;
   downloader_options opts;
-  fs::path out_path;
+  output_target target;
   bool via_daemon = false;
   std::string daemon_socket;
   std::uint64_t limit_rate = 0;
@@ -171,13 +172,20 @@ std::optional<int> check_route(const download_flags& f, download_job& job) {
   if (opts.supernodes.empty() && !job.via_daemon && f.no_back_source)
     return fail(exit_usage,
                 "no supernode configured (--supernode HOST:PORT) and --no-back-source given");
-  if (f.output.empty()) return fail(exit_usage, "no output given (-O FILE)");
-  job.out_path = f.output;
-  std::error_code fec;
-  if (fs::is_directory(job.out_path, fec)) {
-    auto target = http_url::parse(f.url)->target;
-    std::string name = fs::path(target.substr(0, target.find('?'))).filename();
-    job.out_path /= name.empty() ? "index.html" : name;
+  return std::nullopt;
+}
+
+/// Where the bytes go (-O, -P, or the URL's name); with --no-clobber, an
+/// existing file ends the run here (exit 0).
+std::optional<int> check_output(const download_flags& f, download_job& job) {
+  std::string why;
+  auto target = output_target::resolve(f.output, f.directory_prefix, f.url, why);
+  if (!target) return fail(f.output.empty() ? exit_usage : exit_local_io, why);
+  job.target = std::move(*target);
+  if (f.no_clobber && job.target.exists) {
+    std::fprintf(stderr, "dfget: %s is already there; not retrieving (--no-clobber)\n",
+                 job.target.display.c_str());
+    return exit_ok;
   }
   return std::nullopt;
 }
@@ -189,7 +197,7 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
   };
   proto::local_request lreq;
   lreq.identity = job.req.identity;
-  lreq.output = fs::absolute(job.out_path).string();
+  lreq.output = job.target.to_stdout() ? "-" : fs::absolute(job.target.path).string();
   lreq.headers = job.req.headers;
   lreq.no_back_source = f.no_back_source;
   lreq.insecure = f.tls.insecure;
@@ -202,16 +210,12 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
                   "cannot read --ca-cert " + f.tls.ca_file + ": " + pem.error().message());
     lreq.ca_pem = std::move(*pem);
   }
-  std::error_code fec;
-  auto final_path = fs::absolute(job.out_path);
-  if (!fs::is_directory(final_path.parent_path(), fec))
-    return fail(exit_local_io, "cannot create " + job.out_path.string() + ": no such directory");
   // The output is this user's file from the start: created here, filled by
   // the daemon through the descriptor, published here.
-  auto out = output_file::create(final_path);
+  auto out = job.target.open(false);
   if (!out)
     return fail(exit_local_io,
-                "cannot create " + job.out_path.string() + ": " + out.error().message());
+                "cannot create " + job.target.display + ": " + out.error().message());
   const std::function<void(const proto::local_event&)> show = [&](const proto::local_event& e) {
     printer.update(e.bytes, e.total);
   };
@@ -227,14 +231,14 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
   }
   if (verdict->event == proto::local_event_kind::error)
     return fail_download(verdict->exit_code, verdict->message);
-  if (auto ec = (*out)->commit(verdict->bytes))
-    return fail_download(exit_local_io,
-                         "cannot publish " + job.out_path.string() + ": " + ec.message());
+  std::string why;
+  if (job.target.publish(**out, verdict->bytes, why)) return fail_download(exit_local_io, why);
   printer.done(verdict->bytes, std::chrono::milliseconds(verdict->elapsed_ms),
                verdict->from_supernode, verdict->from_peers, 0);
   if (!f.quiet)
-    print_summary(job.out_path, {verdict->bytes, std::chrono::milliseconds(verdict->elapsed_ms),
-                                 verdict->from_supernode, verdict->from_peers, std::nullopt});
+    print_summary(job.target.display,
+                  {verdict->bytes, std::chrono::milliseconds(verdict->elapsed_ms),
+                   verdict->from_supernode, verdict->from_peers, std::nullopt});
   return exit_ok;
 }
 
@@ -242,7 +246,10 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
 class in_process_download {
  public:
   in_process_download(const download_flags& f, download_job& job, progress_printer& printer)
-      : f_(f), job_(job), printer_(printer) {}
+      : f_(f),
+        job_(job),
+        printer_(printer),
+        resume_(f.resume && job.target.what == output_target::kind::file) {}
 
   int run();
 
@@ -259,6 +266,7 @@ class in_process_download {
   const download_flags& f_;
   download_job& job_;
   progress_printer& printer_;
+  bool resume_;  ///< -c, for a file output (a stream has nothing to resume into)
   std::unique_ptr<output_file> out_;
   std::optional<resume_record> record_;  ///< -c: what was verified before an interruption
   std::string task_id_;
@@ -293,7 +301,7 @@ void in_process_download::run_engine() {
     if (ec) return;
     interrupted_by_ = sig;
     std::fprintf(stderr, "dfget: interrupted%s\n",
-                 f_.resume ? "; run the same command with -c to resume" : "");
+                 resume_ ? "; run the same command with -c to resume" : "");
     cancel_download.emit(asio::cancellation_type::terminal);
   });
   downloader engine(io.get_executor(), job_.opts);
@@ -325,16 +333,15 @@ void in_process_download::run_engine() {
 }
 
 int in_process_download::run() {
-  auto opened =
-      f_.resume ? output_file::open_resumable(job_.out_path) : output_file::create(job_.out_path);
+  auto opened = job_.target.open(resume_);
   if (!opened) {
     if (opened.error() == errc::busy)
-      return fail(exit_local_io, "another dfget is downloading " + job_.out_path.string());
+      return fail(exit_local_io, "another dfget is downloading " + job_.target.display);
     return fail(exit_local_io,
-                "cannot create " + job_.out_path.string() + ": " + opened.error().message());
+                "cannot create " + job_.target.display + ": " + opened.error().message());
   }
   out_ = std::move(*opened);
-  if (f_.resume) load_resume_record();
+  if (resume_) load_resume_record();
   std::signal(SIGPIPE, SIG_IGN);
   run_engine();
   if (interrupted_by_ == 0 && outcome_.ec == errc::source_changed && !job_.req.have.empty()) {
@@ -349,7 +356,7 @@ int in_process_download::run() {
     run_engine();
   }
   if (interrupted_by_ != 0) {
-    if (f_.resume) out_->keep();  // the verified pieces and their record stay for -c
+    if (resume_) out_->keep();  // the verified pieces and their record stay for -c
     return 128 + interrupted_by_;
   }
   return finish();
@@ -373,13 +380,12 @@ int in_process_download::finish() {
   const auto& s = outcome_.summary;
   const auto length =
       s.content_length >= 0 ? static_cast<std::uint64_t>(s.content_length) : s.bytes;
-  if (auto ec = out_->commit(length))
-    return fail_download(exit_local_io,
-                         "cannot publish " + job_.out_path.string() + ": " + ec.message());
+  std::string why;
+  if (job_.target.publish(*out_, length, why)) return fail_download(exit_local_io, why);
   if (record_) record_->remove();
   printer_.done(s.bytes, s.elapsed, s.from_supernode, s.from_peers, s.from_origin);
   if (!f_.quiet)
-    print_summary(job_.out_path,
+    print_summary(job_.target.display,
                   {s.bytes, s.elapsed, s.from_supernode, s.from_peers, s.from_origin});
   return exit_ok;
 }
@@ -397,6 +403,7 @@ int run_download_command(download_flags& f) {
   progress_printer printer(pmode);
   download_job job;
   if (auto code = check_request(f, job)) return *code;
+  if (auto code = check_output(f, job)) return *code;
   if (auto code = check_route(f, job)) return *code;
   if (job.via_daemon) return via_daemon(f, job, printer);
   in_process_download download(f, job, printer);

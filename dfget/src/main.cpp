@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // dfget: downloads a URL through Damselfly, a drop-in for `wget URL -O FILE`.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "cli_flags.hpp"
 #include "commands.hpp"
@@ -18,6 +22,34 @@ int fail(int code, const std::string& message) {
 
 }  // namespace damselfly::dfget
 
+namespace {
+
+/// wget's two-letter short options, which a parser of single-letter ones
+/// would read as "-n c" (a supernode named "c"): spelled out before parsing.
+std::vector<std::string> expand_wget_shorthands(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") {
+      for (; i < argc; ++i) args.emplace_back(argv[i]);
+      break;
+    }
+    if (a == "-nc") {
+      args.emplace_back("--no-clobber");
+    } else if (a == "-nv") {
+      args.emplace_back("--progress=none");  // the summary line stays, as wget's one line
+    } else if (a == "-nd") {
+      continue;  // dfget never creates directories
+    } else {
+      args.emplace_back(a);
+    }
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+  return args;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace damselfly::dfget;
   download_flags download;
@@ -30,7 +62,8 @@ int main(int argc, char** argv) {
   auto* cache_cmd = add_cache_command(app, cache);
   damselfly::add_yaml_config_option(app);
   try {
-    app.parse(argc, argv);
+    auto args = expand_wget_shorthands(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? exit_ok : exit_usage;

@@ -2,14 +2,20 @@
 // Temp-file-and-rename publishing of downloads.
 #include "damselfly/dfget_storage/output_file.hpp"
 
-#include "damselfly/common/file_io.hpp"
-
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <random>
+#include <span>
+#include <vector>
+
+#include "damselfly/common/file_io.hpp"
 
 namespace damselfly::dfget {
 
@@ -94,8 +100,39 @@ error_code output_file::sync() {
   return {};
 }
 
-error_code output_file::commit(std::uint64_t length) {
+error_code output_file::stream_to(int fd, std::uint64_t length) {
+  if (auto ec = sync()) return ec;  // what the daemon wrote is complete before it is read
+  off_t offset = 0;
+  while (static_cast<std::uint64_t>(offset) < length) {
+    auto want = static_cast<std::size_t>(
+        std::min<std::uint64_t>(length - static_cast<std::uint64_t>(offset), 1u << 20));
+    ssize_t n = ::sendfile(fd, fd_.get(), &offset, want);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EINVAL || errno == ENOSYS)) break;  // a target sendfile cannot feed
+    if (n == 0) return errc::io_error;                         // shorter than promised
+    return last_system_error();
+  }
+  // Plain reads and writes for the rest (terminals and the like).
+  std::vector<std::byte> block(1u << 16);
+  while (static_cast<std::uint64_t>(offset) < length) {
+    auto want = std::min<std::uint64_t>(length - static_cast<std::uint64_t>(offset), block.size());
+    auto chunk = std::span(block).first(static_cast<std::size_t>(want));
+    if (auto ec = read_exact_at(fd_.get(), static_cast<std::uint64_t>(offset), chunk)) return ec;
+    for (std::size_t done = 0; done < chunk.size();) {
+      ssize_t n = ::write(fd, chunk.data() + done, chunk.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return last_system_error();
+      done += static_cast<std::size_t>(n);
+    }
+    offset += static_cast<off_t>(want);
+  }
+  return {};
+}
+
+error_code output_file::commit(std::uint64_t length, std::optional<mode_t> mode) {
   if (::ftruncate(fd_.get(), static_cast<off_t>(length)) != 0) return last_system_error();
+  if (mode && ::fchmod(fd_.get(), *mode) != 0) return last_system_error();
   if (auto ec = sync()) return ec;
   if (::rename(temp_.c_str(), final_.c_str()) != 0) return last_system_error();
   committed_ = true;

@@ -111,3 +111,15 @@ TEST(TaskId, PrivateIdsDependOnTheCredentialKeyAndAreValidIds) {
   EXPECT_EQ(private_task_id(pub, "key-of-alice"), a);
   EXPECT_NE(private_task_id(pub, "key-of-bob"), a);
 }
+
+TEST(UrlFileName, IsTheLastSegmentDecodedAsWgetNamesIt) {
+  EXPECT_EQ(url_file_name("http://h/dir/a%20b.tar.gz?x=1#f"), "a b.tar.gz");
+  EXPECT_EQ(url_file_name("http://h/pkg.deb"), "pkg.deb");
+  EXPECT_EQ(url_file_name("http://h/dir/"), "");
+  EXPECT_EQ(url_file_name("http://h"), "");
+  // Names that would leave the directory, or cannot be files, are none.
+  EXPECT_EQ(url_file_name("http://h/a/%2e%2e"), "");
+  EXPECT_EQ(url_file_name("http://h/a/..%2fetc%2fpasswd"), "");
+  EXPECT_EQ(url_file_name("http://h/a%00b"), "");
+  EXPECT_EQ(url_file_name("not a url"), "");
+}

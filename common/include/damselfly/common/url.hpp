@@ -33,6 +33,11 @@ struct http_url {
 /// signed-URL expiry, without changing the content).
 result<std::string> normalize_url(std::string_view text, const std::vector<std::string>& filters);
 
+/// The last segment of the URL's path, percent-decoded, as wget names its
+/// output ("a%20b.tar" gives "a b.tar"); empty when the path ends in "/" or
+/// the segment is not a usable file name ("..", or a decoded '/' or NUL).
+std::string url_file_name(std::string_view text);
+
 /// Splits "a&b;c" or "a,b" style filter lists into names (Dragonfly spells them "a&b").
 std::vector<std::string> split_filter_list(std::string_view text);
 

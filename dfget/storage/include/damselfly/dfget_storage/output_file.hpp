@@ -2,8 +2,11 @@
 // The user's output file: written beside its final name, published only when complete.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/unique_fd.hpp"
@@ -40,8 +43,13 @@ class output_file final : public piece_store {
 
   /// The temporary's descriptor (read-write), e.g. to hand to a daemon that fills it.
   int fd() const noexcept { return fd_.get(); }
-  /// Sets the final size, fsyncs, renames into place and fsyncs the directory.
-  error_code commit(std::uint64_t length);
+  /// Sets the final size (and `mode`, when given: that of a file it
+  /// replaces), fsyncs, renames into place and fsyncs the directory.
+  error_code commit(std::uint64_t length, std::optional<mode_t> mode = std::nullopt);
+  /// Writes the first `length` bytes, in order, to `fd` (a device, a pipe,
+  /// stdout), for outputs that are not files to replace; the temporary
+  /// goes when this object does.
+  error_code stream_to(int fd, std::uint64_t length);
   const std::filesystem::path& temp_path() const noexcept { return temp_; }
   const std::filesystem::path& final_path() const noexcept { return final_; }
   /// Alignment of memory, offsets and lengths that take the O_DIRECT path.

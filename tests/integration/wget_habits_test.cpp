@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+// dfget where wget users' hands expect it: output targets, names, flags that must not swallow the
+// URL.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <string>
+
+#include "damselfly/test_support/cluster.hpp"
+#include "damselfly/test_support/files.hpp"
+#include "damselfly/test_support/process.hpp"
+#include "damselfly/test_support/workspace.hpp"
+
+using namespace damselfly::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// An origin with a few files and a supernode; dfget runs in-process or
+/// through a daemon.
+class wget_habits_test : public workspace_test {
+ protected:
+  wget_habits_test() : workspace_test("damselfly-wget") {
+    make_file(dir_ / "www" / "f.bin", (2 << 20) + 333, 4);
+    origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
+    supernode_ = std::make_unique<supernode_server>(dir_ / "cache", dir_ / "logs");
+  }
+  run_result dfget(std::vector<std::string> args) {
+    args.insert(args.end(), {"--standalone", "--supernode", supernode_->address()});
+    return run_dfget(args, dir_ / "logs");
+  }
+  daemon_server& daemon() {
+    if (!daemon_) daemon_ = std::make_unique<daemon_server>(2, supernode_->address(), dir_.path());
+    return *daemon_;
+  }
+  run_result via_daemon(const std::string& url, const std::string& out) {
+    auto c = daemon().start_client(url, out);
+    auto code = c->wait(120s);
+    return {code ? *code : -1, c->output()};
+  }
+  std::string want() { return sha256_file(dir_ / "www" / "f.bin"); }
+  static struct stat stat_of(const fs::path& p) {
+    struct stat st {};
+    ::lstat(p.c_str(), &st);
+    return st;
+  }
+
+  std::unique_ptr<origin_server> origin_;
+  std::unique_ptr<supernode_server> supernode_;
+  std::unique_ptr<daemon_server> daemon_;
+};
+
+}  // namespace
+
+TEST_F(wget_habits_test, OutputOntoACharacterDeviceWritesToItAndNeverReplacesIt) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mknod needs root";
+  // The same device as /dev/null, in a scratch directory: before, dfget
+  // renamed a regular file over it (as root, -O /dev/null would have
+  // replaced the real one).
+  auto null_dev = dir_ / "null";
+  ASSERT_EQ(::mknod(null_dev.c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  auto in_process = dfget({origin_->url("f.bin"), "-O", null_dev.string()});
+  EXPECT_EQ(in_process.exit_code, 0) << in_process.output;
+  auto daemon_route = via_daemon(origin_->url("f.bin"), null_dev.string());
+  EXPECT_EQ(daemon_route.exit_code, 0) << daemon_route.output;
+  auto st = stat_of(null_dev);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(st.st_rdev, makedev(1, 3));
+  // And no temporary was left beside it.
+  for (const auto& e : fs::directory_iterator(dir_.path()))
+    EXPECT_EQ(e.path().filename().string().find(".null"), std::string::npos) << e.path();
+}
+
+TEST_F(wget_habits_test, OutputOntoAFifoStreamsTheVerifiedFileInOrder) {
+  auto fifo = dir_ / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto reader = std::async(std::launch::async, [&] {
+    std::ifstream in(fifo, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  });
+  auto r = dfget({origin_->url("f.bin"), "-O", fifo.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_EQ(reader.wait_for(30s), std::future_status::ready);
+  auto got = reader.get();
+  std::ofstream(dir_ / "out" / "from-fifo", std::ios::binary) << got;
+  EXPECT_EQ(sha256_file(dir_ / "out" / "from-fifo"), want());
+  EXPECT_EQ(fs::status(fifo).type(), fs::file_type::fifo);
+}
+
+TEST_F(wget_habits_test, DashMeansStandardOutput) {
+  std::ofstream(dir_ / "www" / "hello.txt") << "hello from the origin\n";
+  auto r = dfget({origin_->url("hello.txt"), "-O", "-", "-q"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "hello from the origin\n");
+  EXPECT_FALSE(fs::exists(fs::current_path() / "-"));
+}
+
+TEST_F(wget_habits_test, ASymlinkIsWrittenThroughAndStaysALink) {
+  auto real = dir_ / "out" / "real.bin";
+  std::ofstream(real) << "old";
+  fs::create_symlink(real, dir_ / "out" / "link.bin");
+  auto r = dfget({origin_->url("f.bin"), "-O", (dir_ / "out" / "link.bin").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::is_symlink(dir_ / "out" / "link.bin"));
+  EXPECT_EQ(sha256_file(real), want());
+  // A dangling link gets its target created.
+  fs::create_symlink("made.bin", dir_ / "out" / "dangling.bin");
+  auto d = via_daemon(origin_->url("f.bin"), (dir_ / "out" / "dangling.bin").string());
+  ASSERT_EQ(d.exit_code, 0) << d.output;
+  EXPECT_TRUE(fs::is_symlink(dir_ / "out" / "dangling.bin"));
+  EXPECT_EQ(sha256_file(dir_ / "out" / "made.bin"), want());
+}
+
+TEST_F(wget_habits_test, AReplacedFileKeepsItsMode) {
+  auto out = dir_ / "out" / "script.sh";
+  std::ofstream(out) << "old";
+  fs::permissions(out, fs::perms(0750));
+  ASSERT_EQ(dfget({origin_->url("f.bin"), "-O", out.string()}).exit_code, 0);
+  EXPECT_EQ(fs::status(out).permissions() & fs::perms::all, fs::perms(0750));
+  EXPECT_EQ(sha256_file(out), want());
+}
+
+TEST_F(wget_habits_test, WithoutDashOTheUrlsDecodedNameIsUsedUnderDashP) {
+  fs::copy_file(dir_ / "www" / "f.bin", dir_ / "www" / "my%20file.bin");
+  auto r = dfget({origin_->url("my%20file.bin"), "-P", (dir_ / "out").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(sha256_file(dir_ / "out" / "my file.bin"), want());
+  // -O DIR decodes the same way.
+  fs::create_directories(dir_ / "out" / "d");
+  ASSERT_EQ(dfget({origin_->url("my%20file.bin"), "-O", (dir_ / "out" / "d").string()}).exit_code,
+            0);
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "d" / "my file.bin"));
+}
+
+TEST_F(wget_habits_test, NoClobberLeavesAnExistingFileAndFetchesNothing) {
+  auto out = dir_ / "out" / "kept.bin";
+  std::ofstream(out) << "mine";
+  auto before = origin_->requests();
+  for (const char* flag : {"--no-clobber", "-nc"}) {
+    auto r = dfget({origin_->url("f.bin"), "-O", out.string(), flag});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("already there"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(read_text(out), "mine");
+  EXPECT_EQ(origin_->requests(), before);
+}
+
+TEST_F(wget_habits_test, OptionsWithValuesDoNotSwallowTheUrl) {
+  auto out = dir_ / "out" / "f.bin";
+  // Before: "no URL given" (the URL was read as a second header / supernode).
+  auto header_first =
+      run_dfget({"--header", "X-Trace: 1", origin_->url("f.bin"), "-O", out.string(),
+                 "--standalone", "--supernode", supernode_->address()},
+                dir_ / "logs");
+  ASSERT_EQ(header_first.exit_code, 0) << header_first.output;
+  fs::remove(out);
+  auto supernode_first = run_dfget({"--supernode", supernode_->address(), origin_->url("f.bin"),
+                                    "-O", out.string(), "--standalone", "-nv"},
+                                   dir_ / "logs");
+  ASSERT_EQ(supernode_first.exit_code, 0) << supernode_first.output;
+  EXPECT_EQ(sha256_file(out), want());
+}
