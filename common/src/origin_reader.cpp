@@ -5,16 +5,19 @@
 #include "damselfly/common/task_group.hpp"
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cctype>
 
 #include "damselfly/common/digest.hpp"
 #include "damselfly/common/http_range.hpp"
 #include "damselfly/common/tls_context.hpp"
+#include "damselfly/common/url.hpp"
 
 namespace damselfly {
 
@@ -80,17 +83,22 @@ origin_failure_text describe_origin_failure(const http_url& url, const origin_re
 origin_reader::origin_reader(asio::any_io_executor ex, http_url url,
                              std::map<std::string, std::string> headers, origin_reader_options opts)
     : ex_(std::move(ex)), url_(std::move(url)), headers_(std::move(headers)), opts_(opts) {
-  if (!url_.https()) {
-    opts_.client.tls.reset();
-  } else if (!opts_.client.tls) {
+  tls_ = opts_.client.tls;
+  if (!tls_ && url_.https()) {
     // Without explicit settings an https origin is verified against the system store.
     auto ctx = tls_context::create(tls_options{}, &tls_failure_);
-    if (ctx) opts_.client.tls = *ctx;
+    if (ctx) tls_ = *ctx;
   }
 }
 
+http_client_options origin_reader::client_options() const {
+  auto o = opts_.client;
+  o.tls = url_.https() ? tls_ : nullptr;
+  return o;
+}
+
 bool origin_reader::no_tls(origin_result& out) const {
-  if (!url_.https() || opts_.client.tls) return false;
+  if (!url_.https() || tls_) return false;
   out.ec = errc::invalid_argument;
   out.detail = tls_failure_;
   return true;
@@ -104,8 +112,53 @@ http_request origin_reader::request() const {
   return req;
 }
 
+error_code origin_reader::follow_redirect(std::string& why) {
+  constexpr unsigned max_redirects = 20;
+  auto location = std::move(location_);
+  location_.clear();
+  if (++redirects_ > max_redirects) {
+    why = "more than " + std::to_string(max_redirects) + " redirects";
+    return errc::origin_protocol;
+  }
+  auto next_text = resolve_url_reference(url_.text, location);
+  auto next = next_text ? http_url::parse(*next_text) : result<http_url>(errc::invalid_argument);
+  if (!next) {
+    why = "redirect to an unusable Location '" + location.substr(0, 200) + "'";
+    return errc::origin_protocol;
+  }
+  if (url_.https() && !next->https()) {
+    why = "redirect from https to http refused: " + next->text;
+    return errc::origin_protocol;
+  }
+  if (next->host != url_.host || next->port != url_.port) {
+    // Credentials were meant for the host they were given for.
+    std::erase_if(headers_, [](const auto& h) {
+      for (std::string_view secret : {"authorization", "proxy-authorization", "cookie"})
+        if (h.first.size() == secret.size() &&
+            std::equal(h.first.begin(), h.first.end(), secret.begin(), [](char a, char b) {
+              return std::tolower(static_cast<unsigned char>(a)) == b;
+            }))
+          return true;
+      return false;
+    });
+  }
+  spdlog::debug("origin {} redirects to {}", url_.text, next->text);
+  url_ = std::move(*next);
+  if (url_.https() && !tls_) {
+    auto ctx = tls_context::create(tls_options{}, &tls_failure_);
+    if (ctx) tls_ = *ctx;
+  }
+  return {};
+}
+
 error_code origin_reader::parse_probe(const response_head& h, origin_layout& layout,
-                                      int& http_status) const {
+                                      int& http_status) {
+  if (h.status == 301 || h.status == 302 || h.status == 303 || h.status == 307 || h.status == 308) {
+    if (auto to = h.headers.get("Location"); to && !to->empty()) {
+      location_ = std::string(*to);
+      return errc::cancelled;  // the body is of no interest; follow_redirect() takes it from here
+    }
+  }
   layout.etag = header_or_empty(h, "ETag");
   layout.last_modified = header_or_empty(h, "Last-Modified");
   if (h.status == 206) {
@@ -135,30 +188,36 @@ error_code origin_reader::parse_probe(const response_head& h, origin_layout& lay
 asio::awaitable<origin_result> origin_reader::probe(
     const std::function<void(std::uint64_t)>& on_bytes) {
   origin_result out;
-  if (no_tls(out)) co_return out;
-  http_client client(ex_, url_.host, url_.port, opts_.client);
-  http_request req = request();
-  req.headers.set("Range", "bytes=0-0");
-  const head_check check = [&](const response_head& h) -> error_code {
-    if (auto ec = parse_probe(h, out.layout, out.http_status)) return ec;
-    // An origin without Range support answers with the whole body: the head is enough.
-    return out.layout.ranged ? error_code{} : error_code(errc::cancelled);
-  };
-  const body_sink count = [&](std::span<const std::byte> chunk) -> error_code {
-    if (on_bytes) on_bytes(chunk.size());
-    return {};
-  };
-  auto r = co_await client.request(req, check, count);
-  if (!r && r.error() != errc::cancelled) out.ec = r.error();
-  co_return out;
+  for (;;) {
+    if (no_tls(out)) co_return out;
+    http_client client(ex_, url_.host, url_.port, client_options());
+    http_request req = request();
+    req.headers.set("Range", "bytes=0-0");
+    const head_check check = [&](const response_head& h) -> error_code {
+      if (auto ec = parse_probe(h, out.layout, out.http_status)) return ec;
+      // An origin without Range support answers with the whole body: the head is enough.
+      return out.layout.ranged ? error_code{} : error_code(errc::cancelled);
+    };
+    const body_sink count = [&](std::span<const std::byte> chunk) -> error_code {
+      if (on_bytes) on_bytes(chunk.size());
+      return {};
+    };
+    auto r = co_await client.request(req, check, count);
+    if (!location_.empty()) {
+      out = origin_result{};
+      if (auto ec = follow_redirect(out.detail)) {
+        out.ec = ec;
+        co_return out;
+      }
+      continue;
+    }
+    if (!r && r.error() != errc::cancelled) out.ec = r.error();
+    co_return out;
+  }
 }
 
 asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
   origin_result out;
-  if (no_tls(out)) co_return out;
-  http_client client(ex_, url_.host, url_.port, opts_.client);
-  http_request req = request();
-  req.headers.set("Range", "bytes=0-0");
   origin_layout layout;
   bool streaming = false;
   std::uint64_t offset = 0;
@@ -187,10 +246,24 @@ asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
     }
     return {};
   };
-  auto r = co_await client.request(req, check, body);
-  if (!r) {
-    out.ec = r.error();
-    co_return out;
+  for (;;) {
+    if (no_tls(out)) co_return out;
+    http_client client(ex_, url_.host, url_.port, client_options());
+    http_request req = request();
+    req.headers.set("Range", "bytes=0-0");
+    auto r = co_await client.request(req, check, body);
+    if (!location_.empty()) {
+      if (auto ec = follow_redirect(out.detail)) {
+        out.ec = ec;
+        co_return out;
+      }
+      continue;
+    }
+    if (!r) {
+      out.ec = r.error();
+      co_return out;
+    }
+    break;
   }
   if (streaming) {
     if (layout.length >= 0 && offset != static_cast<std::uint64_t>(layout.length)) {
@@ -223,7 +296,7 @@ asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
 }
 
 asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range_state& st) {
-  http_client client(ex_, url_.host, url_.port, opts_.client);
+  http_client client(ex_, url_.host, url_.port, client_options());
   asio::steady_timer backoff(ex_);
   const auto length = static_cast<std::uint64_t>(st.layout.length);
   auto stop = [&] { return st.failed || (sink.cancelled && sink.cancelled()); };

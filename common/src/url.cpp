@@ -78,6 +78,16 @@ result<http_url> http_url::parse(std::string_view text) {
   return out;
 }
 
+result<std::string> resolve_url_reference(std::string_view base, std::string_view ref) {
+  auto b = boost::urls::parse_uri(base);
+  auto r = boost::urls::parse_uri_reference(ref);
+  if (!b || !r) return errc::invalid_argument;
+  boost::urls::url dest;
+  if (!boost::urls::resolve(*b, *r, dest)) return errc::invalid_argument;
+  dest.remove_fragment();
+  return std::string(dest.buffer());
+}
+
 std::string url_file_name(std::string_view text) {
   auto u = boost::urls::parse_uri(text);
   if (!u) return {};

@@ -168,3 +168,43 @@ TEST_F(wget_habits_test, OptionsWithValuesDoNotSwallowTheUrl) {
   ASSERT_EQ(supernode_first.exit_code, 0) << supernode_first.output;
   EXPECT_EQ(sha256_file(out), want());
 }
+
+TEST_F(wget_habits_test, RedirectsAreFollowedOnEveryPath) {
+  // Before: "origin answered 302", exit 4, directly, via the supernode and the daemon.
+  for (const char* code : {"301", "302", "303", "307", "308"}) {
+    auto url = origin_->url("moved.bin", std::string("redirect=/f.bin&redirect_status=") + code);
+    auto out = dir_ / "out" / (std::string("via-supernode-") + code);
+    auto r = dfget({url, "-O", out.string()});
+    ASSERT_EQ(r.exit_code, 0) << code << ": " << r.output;
+    EXPECT_EQ(sha256_file(out), want());
+  }
+  // A chain of two, straight from the origin (no supernode), and through the daemon.
+  auto chain = origin_->url("a.bin", "redirect=%2Fb.bin%3Fredirect%3D%2Ff.bin");
+  auto direct = run_dfget({chain, "-O", (dir_ / "out" / "direct").string()}, dir_ / "logs");
+  ASSERT_EQ(direct.exit_code, 0) << direct.output;
+  EXPECT_EQ(sha256_file(dir_ / "out" / "direct"), want());
+  auto daemon_route = via_daemon(chain, (dir_ / "out" / "daemon").string());
+  ASSERT_EQ(daemon_route.exit_code, 0) << daemon_route.output;
+  EXPECT_EQ(sha256_file(dir_ / "out" / "daemon"), want());
+}
+
+TEST_F(wget_habits_test, RedirectLoopsEndAndCredentialsStayWithTheirHost) {
+  auto loop =
+      dfget({origin_->url("loop.bin", "redirect_loop=1"), "-O", (dir_ / "out" / "loop").string()});
+  EXPECT_EQ(loop.exit_code, 4) << loop.output;
+  EXPECT_NE(loop.output.find("redirects"), std::string::npos) << loop.output;
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "loop"));
+  // The same host keeps the Authorization header ...
+  const std::string auth = "Authorization: Bearer s3cret";
+  auto same = dfget({origin_->url("p.bin", "redirect=%2Ff.bin%3Fauth%3Ds3cret"), "-O",
+                     (dir_ / "out" / "same").string(), "--header", auth});
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+  // ... another host (localhost is not 127.0.0.1 by name) does not get it.
+  auto elsewhere =
+      "http%3A%2F%2Flocalhost%3A" + std::to_string(origin_->port()) + "%2Ff.bin%3Fauth%3Ds3cret";
+  auto cross = dfget({origin_->url("q.bin", "redirect=" + elsewhere), "-O",
+                      (dir_ / "out" / "cross").string(), "--header", auth});
+  EXPECT_EQ(cross.exit_code, 4) << cross.output;
+  EXPECT_NE(cross.output.find("401"), std::string::npos) << cross.output;
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "cross"));
+}

@@ -12,6 +12,8 @@
 //   noetag=1         send neither ETag nor Last-Modified
 //   claim_size=N     a lying Content-Range: the full length is said to be N
 //   auth=TOKEN       401 unless the request has "Authorization: Bearer TOKEN"
+//   redirect=LOC     answer redirect_status (default 302) with "Location: LOC" (%XX decoded)
+//   redirect_loop=1  redirect to this very URL, forever
 // GET /_stats answers {"requests":R,"body_bytes":B} (not counted itself);
 // GET /_last_headers answers the header lines of the last other request.
 #include <arpa/inet.h>
@@ -73,6 +75,19 @@ std::map<std::string, std::string> parse_query(const std::string& q) {
     out[part.substr(0, eq)] = eq == std::string::npos ? "" : part.substr(eq + 1);
     if (amp == std::string::npos) break;
     pos = amp + 1;
+  }
+  return out;
+}
+
+std::string percent_decode(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
   }
   return out;
 }
@@ -149,6 +164,13 @@ bool serve_one(int fd, std::string& pending) {
     return send_all(fd, resp.data(), resp.size()) && keep;
   };
   if (auto s = num(q, "status")) return simple(static_cast<int>(s), "injected error\n");
+  if (q.count("redirect") || q.count("redirect_loop")) {
+    std::string to = q.count("redirect_loop") ? target : percent_decode(q.at("redirect"));
+    auto code = num(q, "redirect_status");
+    std::string resp = "HTTP/1.1 " + std::to_string(code ? code : 302) +
+                       " Moved\r\nLocation: " + to + "\r\nContent-Length: 0\r\n\r\n";
+    return send_all(fd, resp.data(), resp.size()) && keep;
+  }
   if (q.count("auth") && authorization != "Bearer " + q.at("auth"))
     return simple(401, "credentials required\n");
   if (path.find("..") != std::string::npos) return simple(400, "bad path\n");

@@ -66,7 +66,10 @@ struct origin_failure_text {
 };
 origin_failure_text describe_origin_failure(const http_url& url, const origin_result& r);
 
-/// Probes with "Range: bytes=0-0". A 206 means Range support: pieces are then
+/// Probes with "Range: bytes=0-0", following redirects (301, 302, 303, 307,
+/// 308; at most 20, never from https to http, and without the credential
+/// headers Authorization, Proxy-Authorization and Cookie once the host
+/// changes; each new address passes the same vetting). A 206 means Range support: pieces are then
 /// fetched by `concurrency` parallel Range requests, lowest first, each checked
 /// against the probe's ETag/Last-Modified/length (a change is source_changed,
 /// never mixed content). A 200 answer is consumed as the one stream it is.
@@ -81,6 +84,10 @@ class origin_reader {
   /// (for re-checking a cached copy); a body beyond the probe byte is not read.
   /// `on_bytes` is told of body bytes received; it must outlive the call.
   boost::asio::awaitable<origin_result> probe(const std::function<void(std::uint64_t)>& on_bytes);
+  /// The URL fetched: the one given, or where its redirects led.
+  const http_url& url() const noexcept { return url_; }
+  /// Redirects followed so far.
+  unsigned redirects() const noexcept { return redirects_; }
 
  private:
   struct range_state;
@@ -88,14 +95,22 @@ class origin_reader {
   http_request request() const;
   /// An https URL without a usable TLS context: fills `out` with why.
   bool no_tls(origin_result& out) const;
-  /// Reads the probe's answer into `layout`; the origin's status on an HTTP error.
-  error_code parse_probe(const response_head& h, origin_layout& layout, int& http_status) const;
+  /// Reads the probe's answer into `layout`; the origin's status on an HTTP
+  /// error. A redirect is noted in `location_` and ends the exchange.
+  error_code parse_probe(const response_head& h, origin_layout& layout, int& http_status);
+  /// Moves to `location_`: the next URL, if the redirect may be followed.
+  error_code follow_redirect(std::string& why);
+  /// Connection settings for the current URL (TLS for https only).
+  http_client_options client_options() const;
 
   boost::asio::any_io_executor ex_;
   http_url url_;
   std::map<std::string, std::string> headers_;
   origin_reader_options opts_;
-  std::string tls_failure_;  ///< why no default TLS context could be made
+  std::string tls_failure_;                 ///< why no default TLS context could be made
+  std::shared_ptr<const tls_context> tls_;  ///< for https URLs (given, or the system store)
+  std::string location_;                    ///< the last answer's redirect target, if any
+  unsigned redirects_ = 0;
 };
 
 }  // namespace damselfly

@@ -33,6 +33,11 @@ struct http_url {
 /// signed-URL expiry, without changing the content).
 result<std::string> normalize_url(std::string_view text, const std::vector<std::string>& filters);
 
+/// `ref` (a Location header: absolute, or relative to `base`) resolved
+/// against `base`, without its fragment; invalid_argument when either does
+/// not parse.
+result<std::string> resolve_url_reference(std::string_view base, std::string_view ref);
+
 /// The last segment of the URL's path, percent-decoded, as wget names its
 /// output ("a%20b.tar" gives "a b.tar"); empty when the path ends in "/" or
 /// the segment is not a usable file name ("..", or a decoded '/' or NUL).
