@@ -303,6 +303,13 @@ asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range
   while (!stop() && st.next < st.count) {
     std::uint64_t index = st.next++;
     auto range = piece_at(index, length, st.layout.piece_size);
+    if (sink.pace) {
+      if (auto wait = sink.pace(range.length); wait.count() > 0) {
+        backoff.expires_after(wait);
+        co_await backoff.async_wait(nothrow);
+        if (stop()) break;
+      }
+    }
     origin_result last;
     bool done = false;
     for (unsigned attempt = 0; attempt < opts_.retries && !done && !stop(); ++attempt) {

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 namespace damselfly {
 
@@ -45,16 +46,51 @@ std::function<std::chrono::nanoseconds(std::uint64_t)> make_pacer(
   };
 }
 
-result<std::uint64_t> parse_size(std::string_view text) {
+namespace {
+
+/// The non-negative number `text` starts with (spaces around ignored), and
+/// in `rest` what follows it (a unit).
+std::optional<double> leading_number(std::string_view text, std::string_view& rest) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
     text.remove_suffix(1);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
     text.remove_prefix(1);
-  if (text.empty()) return errc::invalid_argument;
+  if (text.empty()) return std::nullopt;
   double value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || value < 0 || !std::isfinite(value)) return errc::invalid_argument;
-  std::string_view suffix(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+  if (ec != std::errc() || value < 0 || !std::isfinite(value)) return std::nullopt;
+  rest = std::string_view(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+  return value;
+}
+
+}  // namespace
+
+result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  std::string_view unit;
+  auto number = leading_number(text, unit);
+  if (!number) return errc::invalid_argument;
+  double value = *number;
+  double ms_per = 0;
+  if (unit.empty() || unit == "s")
+    ms_per = 1000;
+  else if (unit == "ms")
+    ms_per = 1;
+  else if (unit == "m")
+    ms_per = 60'000;
+  else if (unit == "h")
+    ms_per = 3'600'000;
+  else
+    return errc::invalid_argument;
+  double ms = value * ms_per;
+  if (ms > 1e12) return errc::invalid_argument;  // beyond thirty years is a typo
+  return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+}
+
+result<std::uint64_t> parse_size(std::string_view text) {
+  std::string_view suffix;
+  auto number = leading_number(text, suffix);
+  if (!number) return errc::invalid_argument;
+  double value = *number;
   std::uint64_t mult = 1;
   if (!suffix.empty()) {
     switch (std::toupper(static_cast<unsigned char>(suffix.front()))) {

@@ -39,10 +39,15 @@ void add_transfer_flags(CLI::App& app, download_flags& f) {
                  "commas to give fallbacks")
       ->delimiter(',')
       ->allow_extra_args(false);
+  app.add_option("--connect-timeout", f.connect_timeout,
+                 "Longest wait for a connection (supernode, peer, origin), like 5s; a silent "
+                 "supernode costs this much before the origin is used")
+      ->capture_default_str();
   app.add_option("--parallel", f.parallel, "Pieces downloaded in parallel")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
-  app.add_option("--timeout", f.timeout_s, "Give up after this many seconds (0: no limit)")
+  app.add_option("--timeout", f.timeout,
+                 "Give up after this long, like 90, 30s or 5m (0: no limit), on every path")
       ->capture_default_str();
   app.add_flag("--standalone", f.standalone, "Run the download engine inside this process");
   app.add_option("--token-file", f.token_file,

@@ -19,7 +19,8 @@ struct download_flags {
   std::string digest, md5, tag, identifier, filter;
   std::vector<std::string> supernodes, headers;
   unsigned parallel = 8;
-  unsigned timeout_s = 0;
+  std::string timeout = "0";
+  std::string connect_timeout = "5s";  ///< whole-download limit, a duration like 30s or 5m; 0: none
   bool standalone = false;
   bool quiet = false;
   std::string log_level = "warn";

@@ -133,7 +133,18 @@ std::optional<int> check_route(const download_flags& f, download_job& job) {
     opts.cluster_token = std::move(*token);
   }
   opts.parallel = f.parallel;
-  opts.total_timeout = std::chrono::seconds(f.timeout_s);
+  auto total = parse_duration(f.timeout);
+  if (!total)
+    return fail(exit_usage, "bad --timeout '" + f.timeout + "': expected 90, 30s, 5m or 1h");
+  auto connect = parse_duration(f.connect_timeout);
+  if (!connect || connect->count() == 0)
+    return fail(exit_usage,
+                "bad --connect-timeout '" + f.connect_timeout + "': expected 5s or 500ms");
+  opts.total_timeout = *total;
+  opts.connect_timeout = *connect;
+  opts.on_fallback = [](const std::string& why) {
+    std::fprintf(stderr, "dfget: warning: %s\n", why.c_str());
+  };
   bool any_https = false;
   for (const auto& s : f.supernodes) {
     bool https = false;
@@ -219,26 +230,29 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
   const std::function<void(const proto::local_event&)> show = [&](const proto::local_event& e) {
     printer.update(e.bytes, e.total);
   };
-  auto verdict = run_via_daemon(job.daemon_socket, lreq, (*out)->fd(), show,
-                                std::chrono::seconds(f.timeout_s));
+  auto verdict =
+      run_via_daemon(job.daemon_socket, lreq, (*out)->fd(), show, job.opts.total_timeout);
   if (!verdict) {
     if (verdict.error() == errc::supernode_unreachable)
       return fail_download(exit_supernode, "no dfget daemon answers on " + job.daemon_socket);
     if (verdict.error() == errc::timeout)
-      return fail_download(exit_timeout,
-                           "download did not finish within " + std::to_string(f.timeout_s) + " s");
+      return fail_download(exit_timeout, "download did not finish within " + f.timeout);
     return fail_download(exit_internal, "the daemon broke off: " + verdict.error().message());
   }
   if (verdict->event == proto::local_event_kind::error)
     return fail_download(verdict->exit_code, verdict->message);
   std::string why;
   if (job.target.publish(**out, verdict->bytes, why)) return fail_download(exit_local_io, why);
+  if (verdict->from_origin > 0)
+    std::fprintf(stderr,
+                 "dfget: warning: the daemon reached no supernode; it downloaded from the "
+                 "origin\n");
   printer.done(verdict->bytes, std::chrono::milliseconds(verdict->elapsed_ms),
-               verdict->from_supernode, verdict->from_peers, 0);
+               verdict->from_supernode, verdict->from_peers, verdict->from_origin);
   if (!f.quiet)
     print_summary(job.target.display,
                   {verdict->bytes, std::chrono::milliseconds(verdict->elapsed_ms),
-                   verdict->from_supernode, verdict->from_peers, std::nullopt});
+                   verdict->from_supernode, verdict->from_peers, verdict->from_origin});
   return exit_ok;
 }
 

@@ -266,6 +266,7 @@ proto::local_event download_runner::done_event(std::uint64_t length,
   done.total = static_cast<std::int64_t>(length);
   done.from_supernode = summary.from_supernode;
   done.from_peers = summary.from_peers;
+  done.from_origin = summary.from_origin;
   done.elapsed_ms = static_cast<std::uint64_t>(summary.elapsed.count());
   return done;
 }

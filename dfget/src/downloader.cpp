@@ -120,7 +120,7 @@ struct downloader::session {
   http_client_options client_options() const {
     http_client_options c;
     c.io_timeout = opts.io_timeout;
-    c.connect_timeout = opts.io_timeout;
+    c.connect_timeout = std::min(opts.connect_timeout, opts.io_timeout);
     c.tls = opts.cluster_tls;
     return c;
   }
@@ -459,10 +459,28 @@ asio::awaitable<void> downloader::session::from_origin() {
   origin_reader_options ro;
   ro.client = client_options();
   ro.client.tls = req.origin_tls;
+  // --timeout bounds this path too: no single wait outlasts it, and the
+  // transfer stops once it has passed.
+  const auto deadline = opts.total_timeout.count() > 0 ? steady::now() + opts.total_timeout
+                                                       : steady::time_point::max();
+  if (opts.total_timeout.count() > 0) {
+    ro.client.io_timeout = std::min(ro.client.io_timeout, opts.total_timeout);
+    ro.client.connect_timeout = std::min(ro.client.connect_timeout, opts.total_timeout);
+  }
+  bool timed_out = false;
   ro.concurrency = opts.parallel;
   origin_reader reader(ex, *url, req.headers, ro);
   origin_sink sink;
-  sink.cancelled = [this] { return fatal; };
+  // The download's own cap and the daemon's total hold on this path too.
+  sink.pace = [this](std::uint64_t bytes) {
+    auto wait = limiter.acquire(bytes, steady::now());
+    if (opts.total_limit) wait = std::max(wait, opts.total_limit->acquire(bytes, steady::now()));
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(wait);
+  };
+  sink.cancelled = [this, deadline, &timed_out] {
+    if (steady::now() > deadline) timed_out = true;
+    return fatal || timed_out;
+  };
   sink.on_layout = [this](const origin_layout& l) -> error_code {
     task.content_length = l.length;
     task.piece_size = l.piece_size;
@@ -496,6 +514,12 @@ asio::awaitable<void> downloader::session::from_origin() {
   };
   auto r = co_await reader.fetch(sink);
   if (fatal) co_return;
+  if (timed_out || (r.ec == errc::timeout && steady::now() >= deadline - ro.client.io_timeout &&
+                    opts.total_timeout.count() > 0)) {
+    fail(errc::timeout, "download did not finish within " +
+                            std::to_string(opts.total_timeout.count() / 1000) + " s");
+    co_return;
+  }
   if (r.ec) {
     auto text = describe_origin_failure(*url, r);
     auto code = text.code == "origin_unreachable" || text.code == "origin_timeout"
@@ -610,7 +634,12 @@ asio::awaitable<download_outcome> downloader::run(
       s.fail(errc::supernode_unreachable, s.last_outage_error + "; back-to-source is off");
       co_return s.outcome;
     }
-    spdlog::info("{}; downloading from the origin", s.last_outage_error);
+    if (!opts_.supernodes.empty()) {
+      s.outcome.summary.fell_back = true;
+      auto why = s.last_outage_error + "; downloading from the origin";
+      spdlog::info("{}", why);
+      if (opts_.on_fallback) opts_.on_fallback(why);
+    }
     co_await s.from_origin();
     if (!s.fatal) co_await s.verify_whole();
     s.outcome.summary.elapsed = since(started);

@@ -371,6 +371,7 @@ void to_json(json& j, const local_event& v) {
   if (v.event == local_event_kind::done) {
     j["from_supernode"] = v.from_supernode;
     j["from_peers"] = v.from_peers;
+    j["from_origin"] = v.from_origin;
     j["elapsed_ms"] = v.elapsed_ms;
   }
   if (!v.tasks.empty()) j["tasks"] = v.tasks;
@@ -390,6 +391,7 @@ void from_json(const json& j, local_event& v) {
   optional_field(j, "total", v.total);
   optional_field(j, "from_supernode", v.from_supernode);
   optional_field(j, "from_peers", v.from_peers);
+  optional_field(j, "from_origin", v.from_origin);
   optional_field(j, "elapsed_ms", v.elapsed_ms);
   optional_field(j, "code", v.code);
   optional_field(j, "exit_code", v.exit_code);

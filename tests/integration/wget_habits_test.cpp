@@ -15,6 +15,7 @@
 
 #include "damselfly/test_support/cluster.hpp"
 #include "damselfly/test_support/files.hpp"
+#include "damselfly/test_support/net.hpp"
 #include "damselfly/test_support/process.hpp"
 #include "damselfly/test_support/workspace.hpp"
 
@@ -207,4 +208,51 @@ TEST_F(wget_habits_test, RedirectLoopsEndAndCredentialsStayWithTheirHost) {
   EXPECT_EQ(cross.exit_code, 4) << cross.output;
   EXPECT_NE(cross.output.find("401"), std::string::npos) << cross.output;
   EXPECT_FALSE(fs::exists(dir_ / "out" / "cross"));
+}
+
+TEST_F(wget_habits_test, FallingBackToTheOriginIsSaidAndCountedOnEveryRoute) {
+  auto dead = "127.0.0.1:" + std::to_string(free_port());
+  auto out = dir_ / "out" / "fallback";
+  // Before: exit 0 and not a word (only at --log-level info).
+  auto r =
+      run_dfget({origin_->url("f.bin"), "-O", out.string(), "--standalone", "--supernode", dead},
+                dir_ / "logs");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("dfget: warning:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("from origin 2.0 MiB"), std::string::npos) << r.output;
+  EXPECT_EQ(sha256_file(out), want());
+  // Through a daemon whose supernode is gone: the summary counts the origin's bytes too.
+  fs::create_directories(dir_ / "lonely");
+  daemon_server lonely(3, dead, dir_ / "lonely");
+  auto c = lonely.start_client(origin_->url("f.bin"), (dir_ / "out" / "via-daemon").string());
+  ASSERT_EQ(c->wait(120s), std::optional<int>(0)) << c->output();
+  EXPECT_NE(c->output().find("dfget: warning:"), std::string::npos) << c->output();
+  EXPECT_NE(c->output().find("from origin 2.0 MiB"), std::string::npos) << c->output();
+}
+
+TEST_F(wget_habits_test, TimeoutAndRateCapHoldOnTheDirectOriginPath) {
+  // A stalled origin: --timeout ends it (exit 7) instead of the fixed 30 s read wait.
+  auto started = std::chrono::steady_clock::now();
+  auto stalled = run_dfget({origin_->url("f.bin", "norange=1&stall_after=1000"), "-O",
+                            (dir_ / "out" / "stalled").string(), "--timeout", "3s"},
+                           dir_ / "logs");
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(stalled.exit_code, 7) << stalled.output;
+  EXPECT_LT(took, 20s);
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "stalled"));
+  // A rate cap is a lower bound on the time, however fast the machine.
+  started = std::chrono::steady_clock::now();
+  auto capped = run_dfget(
+      {origin_->url("f.bin"), "-O", (dir_ / "out" / "capped").string(), "--limit-rate", "1M"},
+      dir_ / "logs");
+  took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(capped.exit_code, 0) << capped.output;
+  EXPECT_GE(took, 900ms);
+  EXPECT_EQ(sha256_file(dir_ / "out" / "capped"), want());
+  // Durations are spelled as people write them.
+  EXPECT_EQ(run_dfget({origin_->url("f.bin"), "-O", (dir_ / "out" / "x").string(), "--timeout",
+                       "5 minutes"},
+                      dir_ / "logs")
+                .exit_code,
+            2);
 }

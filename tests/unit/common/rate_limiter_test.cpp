@@ -48,3 +48,16 @@ TEST(ParseSize, UnitsAndErrors) {
   for (const char* bad : {"", "M", "-1", "8X", "8MM", "1e30G"})
     EXPECT_FALSE(parse_size(bad)) << bad;
 }
+
+TEST(ParseDuration, TakesSecondsAndTheUsualUnits) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(*parse_duration("90"), milliseconds(90'000));
+  EXPECT_EQ(*parse_duration("30s"), milliseconds(30'000));
+  EXPECT_EQ(*parse_duration("5m"), milliseconds(300'000));
+  EXPECT_EQ(*parse_duration("1h"), milliseconds(3'600'000));
+  EXPECT_EQ(*parse_duration("250ms"), milliseconds(250));
+  EXPECT_EQ(*parse_duration(" 1.5s "), milliseconds(1500));
+  EXPECT_EQ(*parse_duration("0"), milliseconds(0));
+  for (const char* bad : {"", "s", "-1", "5x", "5 minutes", "1e300", "nan", "5mm"})
+    EXPECT_FALSE(parse_duration(bad)) << bad;
+}

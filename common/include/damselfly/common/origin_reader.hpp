@@ -38,6 +38,9 @@ struct origin_sink {
   std::function<void(std::uint64_t bytes)> on_bytes;
   /// Polled as data arrives: true abandons the fetch with errc::cancelled.
   std::function<bool()> cancelled;
+  /// Rate caps: asked before each Range request with its length, answers
+  /// how long to wait first (null: no cap). A single-stream origin is not paced.
+  std::function<std::chrono::nanoseconds(std::uint64_t bytes)> pace;
 };
 
 struct origin_reader_options {

@@ -49,4 +49,8 @@ std::function<std::chrono::nanoseconds(std::uint64_t)> make_pacer(
 /// an optional trailing "B" or "iB" is accepted). invalid_argument otherwise.
 result<std::uint64_t> parse_size(std::string_view text);
 
+/// Parses durations like "30", "30s", "5m", "1h", "250ms" (a bare number is
+/// seconds; fractions allowed: "1.5s"). invalid_argument otherwise.
+result<std::chrono::milliseconds> parse_duration(std::string_view text);
+
 }  // namespace damselfly

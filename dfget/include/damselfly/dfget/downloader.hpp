@@ -82,6 +82,12 @@ struct downloader_options {
   std::uint64_t buffer_budget = 32u << 20;
   unsigned max_piece_attempts = 5;  ///< per piece, before the download fails
   std::chrono::milliseconds io_timeout{30'000};
+  /// Longest wait for a connection to a supernode, peer or origin: a
+  /// supernode that does not answer costs this much before the fallback.
+  std::chrono::milliseconds connect_timeout{5'000};
+  /// Told once, with the reason, when the download goes to the origin
+  /// because no supernode answered (not when none was configured).
+  std::function<void(const std::string&)> on_fallback;
   /// The download fails when no piece arrives for this long.
   std::chrono::milliseconds stall_timeout{120'000};
   /// Whole-download limit; zero means none.
@@ -127,6 +133,7 @@ struct download_summary {
   std::uint64_t from_supernode = 0;  ///< bytes
   std::uint64_t from_peers = 0;      ///< bytes
   std::uint64_t from_origin = 0;     ///< bytes, back-to-source
+  bool fell_back = false;            ///< supernodes were configured and none answered
   std::uint64_t resumed_bytes = 0;   ///< verified bytes already on disk, not fetched again
   std::uint64_t failed_pieces = 0;   ///< attempts that failed and were retried
   std::chrono::milliseconds elapsed{0};

@@ -169,6 +169,7 @@ struct local_event {
   std::int64_t total = -1;
   std::uint64_t from_supernode = 0;
   std::uint64_t from_peers = 0;
+  std::uint64_t from_origin = 0;  ///< bytes the daemon fetched from the origin itself
   std::uint64_t elapsed_ms = 0;
   std::string code;                ///< on error: stable name of the failure
   int exit_code = 0;               ///< on error: what the CLI exits with
