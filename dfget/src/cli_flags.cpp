@@ -9,7 +9,9 @@ namespace damselfly::dfget {
 namespace {
 
 void add_identity_flags(CLI::App& app, download_flags& f) {
-  app.add_option("url", f.url, "URL to download");
+  app.add_option("url", f.urls, "URL(s) to download");
+  app.add_option("--input-file", f.input_file,
+                 "Download the URLs listed in FILE, one per line ('-': standard input)");
   app.add_option("-u,--url", f.url_flag, "URL to download (Dragonfly spelling)");
   app.add_option("-O,-o,--output", f.output,
                  "Output file; '-' is standard output; a directory takes the URL's file name "
@@ -71,6 +73,9 @@ void add_transfer_flags(CLI::App& app, download_flags& f) {
   app.add_flag("--no-back-source,--notbs", f.no_back_source,
                "Fail instead of downloading straight from the origin when no supernode answers");
   app.add_flag("-q,--quiet", f.quiet, "Print nothing on success");
+  app.add_flag("--wget-exit-codes", f.wget_exit_codes,
+               "Exit with wget's codes (1 generic, 2 parse, 3 I/O, 4 network, 8 server error) "
+               "instead of dfget's");
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
 }
@@ -93,6 +98,10 @@ void group_help(CLI::App& app) {
   const std::string download = "Download (wget and Dragonfly spellings)";
   const std::map<std::string, std::string> groups{
       {"--url", download},
+      {"--input-file", download},
+      {"--directory-prefix", download},
+      {"--no-clobber", download},
+      {"--connect-timeout", download},
       {"--output", download},
       {"--header", download},
       {"--timeout", download},

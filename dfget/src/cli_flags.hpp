@@ -14,8 +14,11 @@ namespace damselfly::dfget {
 /// `dfget URL -O FILE` (the default command).
 struct download_flags {
   std::string url, url_flag, output;
-  std::string directory_prefix;  ///< -P: where a relative output goes
-  bool no_clobber = false;       ///< -nc: leave an existing file alone
+  std::vector<std::string> urls;  ///< every URL given (positional, then --input-file's)
+  std::string input_file;         ///< --input-file: URLs, one per line ("-": stdin)
+  bool wget_exit_codes = false;   ///< exit with wget's codes instead of dfget's
+  std::string directory_prefix;   ///< -P: where a relative output goes
+  bool no_clobber = false;        ///< -nc: leave an existing file alone
   std::string digest, md5, tag, identifier, filter;
   std::vector<std::string> supernodes, headers;
   unsigned parallel = 8;

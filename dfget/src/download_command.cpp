@@ -11,7 +11,9 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iostream>
 
 #include "commands.hpp"
 #include "damselfly/common/bearer_auth.hpp"
@@ -406,9 +408,10 @@ int in_process_download::finish() {
 
 }  // namespace
 
-int run_download_command(download_flags& f) {
-  if (setup_logging("dfget", f.log_level))
-    return fail(exit_usage, "unknown --log-level " + f.log_level);
+namespace {
+
+/// One URL: checks, then the download through the daemon or in-process.
+int download_one(download_flags& f) {
   progress_mode pmode = ::isatty(STDERR_FILENO) ? progress_mode::bar : progress_mode::none;
   if (f.showbar) pmode = progress_mode::bar;
   if (!f.progress.empty() && !parse_progress_mode(f.progress, pmode))
@@ -422,6 +425,74 @@ int run_download_command(download_flags& f) {
   if (job.via_daemon) return via_daemon(f, job, printer);
   in_process_download download(f, job, printer);
   return download.run();
+}
+
+/// dfget's exit code as wget would have said it (docs/cli.md).
+int wget_exit_code(int code) {
+  switch (code) {
+    case exit_ok:
+      return 0;
+    case exit_usage:
+      return 2;
+    case exit_local_io:
+      return 3;
+    case exit_supernode:
+    case exit_timeout:
+      return 4;
+    case exit_origin:
+      return 8;
+    default:
+      return 1;
+  }
+}
+
+/// The URLs to fetch: the positional ones, then --input-file's lines
+/// (blank lines and '#' comments skipped).
+std::optional<int> collect_urls(download_flags& f) {
+  if (f.input_file.empty()) return std::nullopt;
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (f.input_file != "-") {
+    file.open(f.input_file);
+    if (!file) return fail(exit_usage, "cannot read --input-file " + f.input_file);
+    in = &file;
+  }
+  std::string line;
+  while (std::getline(*in, line)) {
+    line.erase(0, line.find_first_not_of(" \t\r"));
+    line.erase(line.find_last_not_of(" \t\r") + 1);
+    if (!line.empty() && line[0] != '#') f.urls.push_back(line);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int run_download_command(download_flags& f) {
+  if (setup_logging("dfget", f.log_level))
+    return fail(exit_usage, "unknown --log-level " + f.log_level);
+  auto finish = [&](int code) { return f.wget_exit_codes ? wget_exit_code(code) : code; };
+  if (auto code = collect_urls(f)) return finish(*code);
+  if (f.urls.size() <= 1) {
+    f.url = f.urls.empty() ? std::string() : f.urls.front();
+    return finish(download_one(f));
+  }
+  // Several URLs: each is its own download, into the directory -O names (or
+  // -P, or here), or one after another to '-'; the first failure's code is
+  // the exit code, and the others still run.
+  std::error_code fec;
+  if (!f.output.empty() && f.output != "-" && !fs::is_directory(f.output, fec))
+    return finish(fail(exit_usage, "with several URLs, -O must name a directory or '-'"));
+  if (!f.url_flag.empty())
+    return finish(fail(exit_usage, "give the URLs either with -u or as arguments"));
+  int result = exit_ok;
+  for (const auto& url : f.urls) {
+    auto one = f;
+    one.url = url;
+    int code = download_one(one);
+    if (result == exit_ok) result = code;
+  }
+  return finish(result);
 }
 
 }  // namespace damselfly::dfget

@@ -57,6 +57,9 @@ int main(int argc, char** argv) {
   cache_flags cache;
   CLI::App app{"dfget: download a file through the Damselfly peer-to-peer network"};
   app.set_version_flag("--version", "dfget 0.1.0");
+  app.footer(
+      "Exit codes: 0 done, 1 internal error, 2 usage, 3 supernode, 4 origin, 5 verification, "
+      "6 local I/O, 7 timeout (--wget-exit-codes: wget's 0-8). Docs: docs/cli.md");
   add_download_flags(app, download);
   auto* daemon_cmd = add_daemon_command(app, daemon);
   auto* cache_cmd = add_cache_command(app, cache);
@@ -65,8 +68,9 @@ int main(int argc, char** argv) {
     auto args = expand_wget_shorthands(argc, argv);
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? exit_ok : exit_usage;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // One line, like every other error of dfget's.
+    return fail(exit_usage, std::string(e.what()) + " (dfget --help lists the options)");
   }
   if (daemon_cmd->parsed()) return run_daemon_command(daemon);
   if (cache_cmd->parsed()) {

@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -255,4 +256,45 @@ TEST_F(wget_habits_test, TimeoutAndRateCapHoldOnTheDirectOriginPath) {
                       dir_ / "logs")
                 .exit_code,
             2);
+}
+
+TEST_F(wget_habits_test, SeveralUrlsAndAnInputFileEachGetTheirOwnFile) {
+  std::ofstream(dir_ / "www" / "one.txt") << "one\n";
+  std::ofstream(dir_ / "www" / "two.txt") << "two\n";
+  auto r = dfget({origin_->url("one.txt"), origin_->url("two.txt"), "-P", (dir_ / "out").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_text(dir_ / "out" / "one.txt"), "one\n");
+  EXPECT_EQ(read_text(dir_ / "out" / "two.txt"), "two\n");
+  // A list, with a comment, a blank line and one URL that fails: the
+  // others are still fetched and the exit code is the failure's.
+  fs::create_directories(dir_ / "out" / "list");
+  std::ofstream(dir_ / "urls.txt") << "# release\n"
+                                   << origin_->url("one.txt") << "\n\n"
+                                   << origin_->url("missing.txt") << "\n"
+                                   << origin_->url("two.txt") << "\n";
+  auto listed =
+      dfget({"--input-file", (dir_ / "urls.txt").string(), "-O", (dir_ / "out" / "list").string()});
+  EXPECT_EQ(listed.exit_code, 4) << listed.output;
+  EXPECT_EQ(read_text(dir_ / "out" / "list" / "one.txt"), "one\n");
+  EXPECT_EQ(read_text(dir_ / "out" / "list" / "two.txt"), "two\n");
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "list" / "missing.txt"));
+  // Several URLs into one regular file would be ambiguous.
+  EXPECT_EQ(dfget({origin_->url("one.txt"), origin_->url("two.txt"), "-O",
+                   (dir_ / "out" / "both.txt").string()})
+                .exit_code,
+            2);
+}
+
+TEST_F(wget_habits_test, UsageErrorsAreOneLineAndWgetExitCodesAreOnOffer) {
+  auto unknown = run_dfget({"--no-such-flag", origin_->url("f.bin")}, dir_ / "logs");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(unknown.output.rfind("dfget: error:", 0), 0u) << unknown.output;
+  EXPECT_EQ(std::count(unknown.output.begin(), unknown.output.end(), '\n'), 1) << unknown.output;
+  auto help = run_dfget({"--help"}, dir_ / "logs");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("Exit codes:"), std::string::npos);
+  // A 404: dfget's 4 ("origin"), wget's 8 ("server issued an error response").
+  auto out = (dir_ / "out" / "nope").string();
+  EXPECT_EQ(dfget({origin_->url("missing.bin"), "-O", out}).exit_code, 4);
+  EXPECT_EQ(dfget({origin_->url("missing.bin"), "-O", out, "--wget-exit-codes"}).exit_code, 8);
 }
