@@ -17,7 +17,7 @@ namespace damselfly::dfget {
 result<proto::local_event> run_via_daemon(
     const std::filesystem::path& socket_path, const proto::local_request& req, int output_fd,
     const std::function<void(const proto::local_event&)>& on_event,
-    std::chrono::milliseconds timeout) {
+    std::chrono::milliseconds timeout, const std::function<bool()>& interrupted) {
   unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return last_system_error();
   sockaddr_un addr{};
@@ -76,8 +76,9 @@ result<proto::local_event> run_via_daemon(
     int r = ::poll(&p, 1, wait_ms);
     if (r == 0) return errc::timeout;
     if (r < 0) {
-      if (errno == EINTR) continue;
-      return last_system_error();
+      if (errno != EINTR) return last_system_error();
+      if (interrupted && interrupted()) return errc::cancelled;
+      continue;
     }
     ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
     if (n <= 0) return errc::protocol_error;  // the daemon hung up without a verdict

@@ -203,6 +203,12 @@ std::optional<int> check_output(const download_flags& f, download_job& job) {
   return std::nullopt;
 }
 
+volatile std::sig_atomic_t g_daemon_client_signal = 0;
+
+void note_signal(int sig) {
+  g_daemon_client_signal = sig;
+}
+
 int via_daemon(const download_flags& f, const download_job& job, progress_printer& printer) {
   auto fail_download = [&](int code, const std::string& message) {
     printer.failed(code, message);
@@ -232,8 +238,24 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
   const std::function<void(const proto::local_event&)> show = [&](const proto::local_event& e) {
     printer.update(e.bytes, e.total);
   };
-  auto verdict =
-      run_via_daemon(job.daemon_socket, lreq, (*out)->fd(), show, job.opts.total_timeout);
+  // SIGINT/SIGTERM end the wait (not the daemon's download, which it keeps
+  // for the next run): the temporary goes, and dfget says so.
+  struct sigaction on_signal {};
+  on_signal.sa_handler = note_signal;  // no SA_RESTART: poll() returns EINTR
+  ::sigaction(SIGINT, &on_signal, nullptr);
+  ::sigaction(SIGTERM, &on_signal, nullptr);
+  const std::function<bool()> interrupted = [] { return g_daemon_client_signal != 0; };
+  auto start = std::chrono::steady_clock::now();
+  auto verdict = run_via_daemon(job.daemon_socket, lreq, (*out)->fd(), show, job.opts.total_timeout,
+                                interrupted);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  if (!verdict && verdict.error() == errc::cancelled) {
+    std::fprintf(stderr,
+                 "dfget: interrupted; the daemon goes on with the download and keeps it for the "
+                 "next run\n");
+    return 128 + g_daemon_client_signal;
+  }
   if (!verdict) {
     if (verdict.error() == errc::supernode_unreachable)
       return fail_download(exit_supernode, "no dfget daemon answers on " + job.daemon_socket);
@@ -249,12 +271,13 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
     std::fprintf(stderr,
                  "dfget: warning: the daemon reached no supernode; it downloaded from the "
                  "origin\n");
-  printer.done(verdict->bytes, std::chrono::milliseconds(verdict->elapsed_ms),
-               verdict->from_supernode, verdict->from_peers, verdict->from_origin);
+  // This client's own wall time: a download it joined midway took the daemon
+  // longer than that, one already cached no time at all.
+  printer.done(verdict->bytes, took, verdict->from_supernode, verdict->from_peers,
+               verdict->from_origin);
   if (!f.quiet)
-    print_summary(job.target.display,
-                  {verdict->bytes, std::chrono::milliseconds(verdict->elapsed_ms),
-                   verdict->from_supernode, verdict->from_peers, verdict->from_origin});
+    print_summary(job.target.display, {verdict->bytes, took, verdict->from_supernode,
+                                       verdict->from_peers, verdict->from_origin});
   return exit_ok;
 }
 

@@ -145,7 +145,14 @@ asio::awaitable<proto::local_event> download_runner::run(const proto::local_requ
   std::shared_ptr<task_file> tf;
   auto outcome = co_await fetch(req, *job, tf, progress);
   if (outcome.ec) {
-    if (tf) tf->save_meta();
+    auto meta = tf ? tf->meta() : task_meta{};
+    if (tf && std::find(meta.have.begin(), meta.have.end(), true) == meta.have.end()) {
+      // Nothing verified to resume from or serve: no entry in the cache list.
+      tf.reset();
+      tasks_.remove(job->task_id);
+    } else if (tf) {
+      tf->save_meta();
+    }
     co_return failure(outcome.ec, outcome.message);
   }
   co_return publish(req, job->task_id, *tf, **out, outcome);

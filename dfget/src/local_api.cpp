@@ -158,7 +158,12 @@ void local_api::start() {
 
 void local_api::stop() {
   error_code ignored;
-  acceptor_.close(ignored);
+  if (acceptor_.is_open()) {
+    acceptor_.close(ignored);
+    // Ours to remove: nobody answers on it any more.
+    std::error_code fec;
+    fs::remove(socket_path_, fec);
+  }
 }
 
 asio::awaitable<void> local_api::accept_loop() {

@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iterator>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "damselfly/test_support/cluster.hpp"
 #include "damselfly/test_support/files.hpp"
@@ -297,4 +300,57 @@ TEST_F(wget_habits_test, UsageErrorsAreOneLineAndWgetExitCodesAreOnOffer) {
   auto out = (dir_ / "out" / "nope").string();
   EXPECT_EQ(dfget({origin_->url("missing.bin"), "-O", out}).exit_code, 4);
   EXPECT_EQ(dfget({origin_->url("missing.bin"), "-O", out, "--wget-exit-codes"}).exit_code, 8);
+}
+
+namespace {
+
+/// The hidden temporaries beside outputs in `dir`.
+std::vector<fs::path> temporaries(const fs::path& dir) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().ends_with(".part")) out.push_back(e.path());
+  return out;
+}
+
+}  // namespace
+
+TEST_F(wget_habits_test, InterruptedOrKilledRunsLeaveNoTemporaryBehind) {
+  make_file(dir_ / "www" / "slow.bin", 4 << 20, 11);
+  auto slow_url = origin_->url("slow.bin", "norange=1&slow=1000000");
+  auto out_dir = dir_ / "out" / "stop";
+  fs::create_directories(out_dir);
+  // SIGINT through the daemon: before, dfget died silently; now it says so,
+  // exits 130 and removes its temporary.
+  auto client = daemon().start_client(slow_url, (out_dir / "a.bin").string());
+  for (int i = 0; i < 200 && temporaries(out_dir).empty(); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_FALSE(temporaries(out_dir).empty());
+  std::this_thread::sleep_for(300ms);
+  client->signal(SIGINT);
+  ASSERT_EQ(client->wait(20s), std::optional<int>(130)) << client->output();
+  EXPECT_NE(client->output().find("interrupted"), std::string::npos) << client->output();
+  EXPECT_TRUE(temporaries(out_dir).empty());
+  // SIGKILL cannot be caught: the next run for the same output clears what it left.
+  process killed({dfget_binary(), slow_url, "-O", (out_dir / "b.bin").string()},
+                 dir_ / "logs" / "killed.log");
+  for (int i = 0; i < 200 && temporaries(out_dir).empty(); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_FALSE(temporaries(out_dir).empty());
+  killed.signal(SIGKILL);
+  killed.wait(10s);
+  ASSERT_FALSE(temporaries(out_dir).empty());
+  auto again =
+      run_dfget({origin_->url("f.bin"), "-O", (out_dir / "b.bin").string()}, dir_ / "logs");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_TRUE(temporaries(out_dir).empty());
+}
+
+TEST_F(wget_habits_test, TheDaemonForgetsFailedTasksAndRemovesItsSocketOnStop) {
+  auto failed = via_daemon(origin_->url("missing.bin"), (dir_ / "out" / "missing").string());
+  EXPECT_EQ(failed.exit_code, 4) << failed.output;
+  auto list =
+      run_dfget({"cache", "list", "--daemon-socket", daemon().socket().string()}, dir_ / "logs");
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_EQ(list.output.find("missing.bin"), std::string::npos) << list.output;
+  ASSERT_TRUE(fs::exists(daemon().socket()));
+  EXPECT_EQ(daemon().terminate(10s), std::optional<int>(0));
+  EXPECT_FALSE(fs::exists(daemon().socket()));
 }

@@ -3,6 +3,7 @@
 #include "damselfly/dfget_storage/output_file.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -10,9 +11,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <random>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "damselfly/common/file_io.hpp"
@@ -31,6 +34,28 @@ std::string random_suffix() {
   return s;
 }
 
+/// Removes the temporaries of `base` in `dir` left by dfget processes that
+/// are gone (killed before they could clean up): ".BASE.dfget-PID-XXXXXXXX.part"
+/// whose PID no longer runs on this host.
+void remove_orphans(const fs::path& dir, const std::string& base) {
+  const std::string prefix = "." + base + ".dfget-";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    auto name = it->path().filename().string();
+    if (name.size() <= prefix.size() + 5 || name.rfind(prefix, 0) != 0 || !name.ends_with(".part"))
+      continue;
+    auto rest = std::string_view(name).substr(prefix.size());
+    auto dash = rest.find('-');
+    if (dash == std::string_view::npos || dash == 0) continue;
+    pid_t pid = 0;
+    auto [p, err] = std::from_chars(rest.data(), rest.data() + dash, pid);
+    if (err != std::errc{} || p != rest.data() + dash || pid <= 0) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+    std::error_code ignored;
+    fs::remove(it->path(), ignored);
+  }
+}
+
 }  // namespace
 
 output_file::output_file(fs::path final_path, fs::path temp, unique_fd fd, unique_fd direct_fd)
@@ -44,8 +69,10 @@ result<std::unique_ptr<output_file>> output_file::create(const fs::path& final_p
   if (dir.empty()) dir = ".";
   std::string base = final_path.filename().string();
   if (base.empty()) return errc::invalid_argument;
+  remove_orphans(dir, base);
   for (int attempt = 0; attempt < 16; ++attempt) {
-    fs::path temp = dir / ("." + base + ".dfget-" + random_suffix() + ".part");
+    fs::path temp = dir / ("." + base + ".dfget-" + std::to_string(::getpid()) + "-" +
+                           random_suffix() + ".part");
     int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
       // tmpfs and some network filesystems refuse O_DIRECT; they get buffered writes only.

@@ -15,10 +15,11 @@ namespace damselfly::dfget {
 /// -1) passed along as the file to write the download into, and relays the
 /// daemon's events to `on_event` until the final one, which is returned. A
 /// daemon that cannot be reached, or that hangs up or sends nonsense, is a
-/// returned error; so is `timeout` (zero: none) passing first.
+/// returned error; so is `timeout` (zero: none) passing first, and
+/// errc::cancelled when a signal interrupts the wait and `interrupted` says so.
 result<proto::local_event> run_via_daemon(
     const std::filesystem::path& socket_path, const proto::local_request& req, int output_fd,
     const std::function<void(const proto::local_event&)>& on_event,
-    std::chrono::milliseconds timeout);
+    std::chrono::milliseconds timeout, const std::function<bool()>& interrupted = {});
 
 }  // namespace damselfly::dfget
