@@ -444,6 +444,7 @@ int download_one(download_flags& f) {
   download_job job;
   if (auto code = check_request(f, job)) return *code;
   if (auto code = check_output(f, job)) return *code;
+  printer.set_name(job.target.to_stdout() ? "-" : job.target.path.filename().string());
   if (auto code = check_route(f, job)) return *code;
   if (job.via_daemon) return via_daemon(f, job, printer);
   in_process_download download(f, job, printer);

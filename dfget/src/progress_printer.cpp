@@ -52,9 +52,22 @@ void progress_printer::update(std::uint64_t bytes, std::int64_t total) {
     std::fill(bar.begin(), bar.begin() + filled, '=');
     if (filled < width) bar[static_cast<std::size_t>(filled)] = '>';
   }
-  std::fprintf(stderr, "\r[%s] %3d%% %s of %s, %s/s   ", bar.c_str(), std::max(percent, 0),
-               mib(static_cast<double>(bytes)).c_str(),
-               total >= 0 ? mib(static_cast<double>(total)).c_str() : "?", mib(rate).c_str());
+  std::string eta = "--:--";
+  if (total > 0 && rate > 1 && static_cast<std::uint64_t>(total) >= bytes) {
+    auto left =
+        static_cast<long>(static_cast<double>(static_cast<std::uint64_t>(total) - bytes) / rate);
+    char buf[32];
+    if (left >= 3600)
+      std::snprintf(buf, sizeof buf, "%ldh%02ldm", left / 3600, left / 60 % 60);
+    else
+      std::snprintf(buf, sizeof buf, "%02ld:%02ld", left / 60, left % 60);
+    eta = buf;
+  }
+  std::string name = name_.size() > 24 ? name_.substr(0, 21) + "..." : name_;
+  std::fprintf(
+      stderr, "\r%s%s[%s] %3d%% %s of %s, %s/s, eta %s   ", name.c_str(), name.empty() ? "" : " ",
+      bar.c_str(), std::max(percent, 0), mib(static_cast<double>(bytes)).c_str(),
+      total >= 0 ? mib(static_cast<double>(total)).c_str() : "?", mib(rate).c_str(), eta.c_str());
   std::fflush(stderr);
   drew_bar_ = true;
 }

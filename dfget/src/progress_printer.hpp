@@ -11,11 +11,14 @@ namespace damselfly::dfget {
 
 enum class progress_mode { none, bar, json };
 
-/// Throttled progress output (at most 5 updates a second). Bars go to stderr,
-/// JSON lines to stdout, one object per line.
+/// Throttled progress output (at most 5 updates a second). Bars go to stderr
+/// (file name, bar, percent, bytes, rate, time left), JSON lines to stdout,
+/// one object per line.
 class progress_printer {
  public:
   explicit progress_printer(progress_mode mode);
+  /// The name the bar starts with (the output's file name).
+  void set_name(std::string name) { name_ = std::move(name); }
   void update(std::uint64_t bytes, std::int64_t total);
   /// Final success event (json) or clears the bar line.
   void done(std::uint64_t bytes, std::chrono::milliseconds elapsed, std::uint64_t from_supernode,
@@ -28,6 +31,7 @@ class progress_printer {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_{};
   bool drew_bar_ = false;
+  std::string name_;
 };
 
 /// "bar", "json" or "none"; anything else is nullopt-like: returns false.

@@ -378,14 +378,15 @@ TEST_F(download_test, ProgressBarRendersUpdatesAndEndsWithASummaryOnATerminal) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto text = read_text(typescript);
   std::size_t redraws = 0;
-  for (auto pos = text.find("\r["); pos != std::string::npos; pos = text.find("\r[", pos + 1))
+  for (auto pos = text.find("\rf ["); pos != std::string::npos; pos = text.find("\rf [", pos + 1))
     ++redraws;
   EXPECT_GE(redraws, 2u) << text;                         // it updates in place
   EXPECT_NE(text.find("% "), std::string::npos) << text;  // with a percentage
   EXPECT_NE(text.find(" of 16.0 MiB"), std::string::npos) << text;
+  EXPECT_NE(text.find(", eta "), std::string::npos) << text;  // with the time left
   auto summary = text.rfind("saved: 16.0 MiB");
   ASSERT_NE(summary, std::string::npos) << text;
-  EXPECT_GT(summary, text.rfind("\r["));  // and ends with the summary line
+  EXPECT_GT(summary, text.rfind("\rf ["));  // and ends with the summary line
   EXPECT_EQ(sha256_file(out), sha256_file(dir_ / "www" / "f"));
 }
 
