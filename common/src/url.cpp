@@ -2,6 +2,7 @@
 // Boost.URL based parsing and normalization.
 #include "damselfly/common/url.hpp"
 
+#include <openssl/evp.h>
 #include <algorithm>
 #include <boost/url/parse.hpp>
 #include <boost/url/pct_string_view.hpp>
@@ -76,6 +77,32 @@ result<http_url> http_url::parse(std::string_view text) {
   out.target = std::move(target);
   out.text = std::string(trim(text));
   return out;
+}
+
+result<url_credentials> split_url_credentials(std::string_view text) {
+  auto u = boost::urls::parse_uri(trim(text));
+  if (!u) return errc::invalid_argument;
+  url_credentials out;
+  if (!u->has_userinfo()) {
+    out.url = std::string(trim(text));
+    return out;
+  }
+  out.user = u->user();
+  out.password = u->password();
+  boost::urls::url stripped(*u);
+  stripped.remove_userinfo();
+  out.url = std::string(stripped.buffer());
+  return out;
+}
+
+std::string basic_authorization(std::string_view user, std::string_view password) {
+  std::string plain = std::string(user) + ":" + std::string(password);
+  std::string encoded(4 * ((plain.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                          reinterpret_cast<const unsigned char*>(plain.data()),
+                          static_cast<int>(plain.size()));
+  encoded.resize(static_cast<std::size_t>(n));
+  return "Basic " + encoded;
 }
 
 result<std::string> resolve_url_reference(std::string_view base, std::string_view ref) {

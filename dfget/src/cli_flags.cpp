@@ -41,6 +41,11 @@ void add_transfer_flags(CLI::App& app, download_flags& f) {
                  "commas to give fallbacks")
       ->delimiter(',')
       ->allow_extra_args(false);
+  app.add_option("-T,--read-timeout", f.read_timeout,
+                 "Longest wait for a read or write to make progress, like 30s")
+      ->capture_default_str();
+  app.add_option("--user,--http-user", f.user, "User name for the origin (HTTP Basic)");
+  app.add_option("--password,--http-password", f.password, "Password for the origin (HTTP Basic)");
   app.add_option("--connect-timeout", f.connect_timeout,
                  "Longest wait for a connection (supernode, peer, origin), like 5s; a silent "
                  "supernode costs this much before the origin is used")
@@ -102,6 +107,9 @@ void group_help(CLI::App& app) {
       {"--directory-prefix", download},
       {"--no-clobber", download},
       {"--connect-timeout", download},
+      {"--read-timeout", download},
+      {"--user", download},
+      {"--password", download},
       {"--output", download},
       {"--header", download},
       {"--timeout", download},

@@ -23,7 +23,10 @@ struct download_flags {
   std::vector<std::string> supernodes, headers;
   unsigned parallel = 8;
   std::string timeout = "0";
-  std::string connect_timeout = "5s";  ///< whole-download limit, a duration like 30s or 5m; 0: none
+  std::string connect_timeout = "5s";
+  std::string read_timeout = "30s";  ///< -T: longest wait for any read or write to progress
+  std::string user, password;        ///< HTTP Basic credentials for the origin  ///< whole-download
+                                     ///< limit, a duration like 30s or 5m; 0: none
   bool standalone = false;
   bool quiet = false;
   std::string log_level = "warn";

@@ -8,6 +8,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -64,6 +66,13 @@ std::optional<int> check_request(download_flags& f, download_job& job) {
     f.url = f.url_flag;
   }
   if (f.url.empty()) return fail(exit_usage, "no URL given (dfget URL -O FILE)");
+  // "user:password@" leaves the URL (it would be part of the task's identity
+  // and of every log line) and becomes HTTP Basic credentials, as --user/--password.
+  if (auto creds = split_url_credentials(f.url)) {
+    f.url = creds->url;
+    if (f.user.empty()) f.user = creds->user;
+    if (f.password.empty()) f.password = creds->password;
+  }
   if (!http_url::parse(f.url)) return fail(exit_usage, "not an absolute http(s) URL: " + f.url);
   auto& req = job.req;
   req.identity = {f.url, split_filter_list(f.filter), f.tag, "", f.identifier, ""};
@@ -87,6 +96,15 @@ std::optional<int> check_request(download_flags& f, download_job& job) {
     value.erase(0, value.find_first_not_of(" \t"));
     req.headers[h.substr(0, colon)] = value;
   }
+  bool has_authorization = std::any_of(req.headers.begin(), req.headers.end(), [](const auto& h) {
+    return h.first.size() == 13 &&
+           std::equal(h.first.begin(), h.first.end(), "authorization", [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  });
+  if ((!f.user.empty() || !f.password.empty()) && !has_authorization)
+    req.headers["Authorization"] = basic_authorization(f.user, f.password);
+
   if (auto bad = proto::check_origin_headers(req.headers))
     return fail(exit_usage, "--header '" + bad->name + "' " + bad->why);
   return std::nullopt;
@@ -142,8 +160,12 @@ std::optional<int> check_route(const download_flags& f, download_job& job) {
   if (!connect || connect->count() == 0)
     return fail(exit_usage,
                 "bad --connect-timeout '" + f.connect_timeout + "': expected 5s or 500ms");
+  auto read = parse_duration(f.read_timeout);
+  if (!read || read->count() == 0)
+    return fail(exit_usage, "bad --read-timeout '" + f.read_timeout + "': expected 30s or 2m");
   opts.total_timeout = *total;
   opts.connect_timeout = *connect;
+  opts.io_timeout = *read;
   opts.on_fallback = [](const std::string& why) {
     std::fprintf(stderr, "dfget: warning: %s\n", why.c_str());
   };

@@ -354,3 +354,33 @@ TEST_F(wget_habits_test, TheDaemonForgetsFailedTasksAndRemovesItsSocketOnStop) {
   EXPECT_EQ(daemon().terminate(10s), std::optional<int>(0));
   EXPECT_FALSE(fs::exists(daemon().socket()));
 }
+
+TEST_F(wget_habits_test, CredentialsInTheUrlOrFlagsBecomeBasicAuthAndLeaveTheUrl) {
+  // "user:pass" in base64, as the origin expects it.
+  auto protected_url = origin_->url("f.bin", "basic=dXNlcjpwYXNz");
+  auto with_userinfo = "http://user:pass@" + protected_url.substr(std::string("http://").size());
+  auto r = dfget({with_userinfo, "-O", (dir_ / "out" / "a").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(sha256_file(dir_ / "out" / "a"), want());
+  EXPECT_EQ(r.output.find("pass@"), std::string::npos) << r.output;
+  auto flags = dfget(
+      {protected_url, "-O", (dir_ / "out" / "b").string(), "--user", "user", "--password", "pass"});
+  ASSERT_EQ(flags.exit_code, 0) << flags.output;
+  auto wrong = dfget({protected_url, "-O", (dir_ / "out" / "c").string(), "--user", "user",
+                      "--password", "guess"});
+  EXPECT_EQ(wrong.exit_code, 4) << wrong.output;
+  // Without -O, the file is named after the path, never the credentials.
+  auto named = dfget({with_userinfo, "-P", (dir_ / "out").string()});
+  ASSERT_EQ(named.exit_code, 0) << named.output;
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "f.bin"));
+}
+
+TEST_F(wget_habits_test, ReadTimeoutEndsAStalledTransferSooner) {
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_dfget({origin_->url("f.bin", "norange=1&stall_after=1000"), "-O",
+                      (dir_ / "out" / "stalled").string(), "-T", "2s"},
+                     dir_ / "logs");
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);  // not the default 30 s
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "stalled"));
+}

@@ -12,6 +12,7 @@
 //   noetag=1         send neither ETag nor Last-Modified
 //   claim_size=N     a lying Content-Range: the full length is said to be N
 //   auth=TOKEN       401 unless the request has "Authorization: Bearer TOKEN"
+//   basic=B64        401 unless the request has "Authorization: Basic B64"
 //   redirect=LOC     answer redirect_status (default 302) with "Location: LOC" (%XX decoded)
 //   redirect_loop=1  redirect to this very URL, forever
 // GET /_stats answers {"requests":R,"body_bytes":B} (not counted itself);
@@ -172,6 +173,8 @@ bool serve_one(int fd, std::string& pending) {
     return send_all(fd, resp.data(), resp.size()) && keep;
   }
   if (q.count("auth") && authorization != "Bearer " + q.at("auth"))
+    return simple(401, "credentials required\n");
+  if (q.count("basic") && authorization != "Basic " + q.at("basic"))
     return simple(401, "credentials required\n");
   if (path.find("..") != std::string::npos) return simple(400, "bad path\n");
   auto file = g_root / path.substr(1);

@@ -123,3 +123,17 @@ TEST(UrlFileName, IsTheLastSegmentDecodedAsWgetNamesIt) {
   EXPECT_EQ(url_file_name("http://h/a%00b"), "");
   EXPECT_EQ(url_file_name("not a url"), "");
 }
+
+TEST(UrlCredentials, UserinfoLeavesTheUrlAndBecomesBasicAuth) {
+  auto c = split_url_credentials("http://al%40ice:p%3Ass@h:81/x?q=1");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->url, "http://h:81/x?q=1");
+  EXPECT_EQ(c->user, "al@ice");
+  EXPECT_EQ(c->password, "p:ss");
+  auto plain = split_url_credentials("http://h/x");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->url, "http://h/x");
+  EXPECT_TRUE(plain->user.empty());
+  EXPECT_EQ(basic_authorization("user", "pass"), "Basic dXNlcjpwYXNz");
+  EXPECT_EQ(basic_authorization("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+}

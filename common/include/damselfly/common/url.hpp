@@ -33,6 +33,18 @@ struct http_url {
 /// signed-URL expiry, without changing the content).
 result<std::string> normalize_url(std::string_view text, const std::vector<std::string>& filters);
 
+/// A URL's "user:password@" part, taken out: the URL without it, and the
+/// decoded user and password (both empty when it had none).
+struct url_credentials {
+  std::string url;
+  std::string user;
+  std::string password;
+};
+result<url_credentials> split_url_credentials(std::string_view text);
+
+/// "Basic BASE64(user:password)", an Authorization header value.
+std::string basic_authorization(std::string_view user, std::string_view password);
+
 /// `ref` (a Location header: absolute, or relative to `base`) resolved
 /// against `base`, without its fragment; invalid_argument when either does
 /// not parse.
