@@ -66,6 +66,8 @@ struct http_client::impl {
   tcp::resolver resolver;
   beast::tcp_stream stream;       ///< plain connections
   std::optional<tls_stream> tls;  ///< HTTPS connections (a fresh one per connection)
+  /// fetch_into()'s caller hears of body bytes as they land (null: nobody).
+  const std::function<void(std::size_t)>* received = nullptr;
   beast::flat_buffer buffer;
   bool connected = false;
   /// Body chunks for the sink; allocated on first use (direct reads never
@@ -227,6 +229,7 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
             nothrow);
         if (ec) co_return is_eof(ec) ? error_code(http::error::partial_message) : map_error(ec);
         filled += n;
+        if (received && *received) (*received)(n);
       }
       if (!parser.keep_alive()) drop();
       co_return head;
@@ -324,9 +327,9 @@ asio::awaitable<result<http_client_response>> http_client::fetch(const http_requ
   co_return out;
 }
 
-asio::awaitable<result<response_head>> http_client::fetch_into(const http_request& req,
-                                                               std::span<std::byte> dest,
-                                                               const head_check& check) {
+asio::awaitable<result<response_head>> http_client::fetch_into(
+    const http_request& req, std::span<std::byte> dest, const head_check& check,
+    const std::function<void(std::size_t)>& received) {
   const head_check check_length = [&](const response_head& head) -> error_code {
     if (check) {
       if (auto ec = check(head)) return ec;
@@ -340,6 +343,11 @@ asio::awaitable<result<response_head>> http_client::fetch_into(const http_reques
   const impl::direct_target into_dest = [&](std::uint64_t) -> result<std::span<std::byte>> {
     return dest;
   };
+  impl_->received = &received;
+  struct forget {
+    impl& i;
+    ~forget() { i.received = nullptr; }
+  } reset{*impl_};
   co_return co_await impl_->run(req, check_length, fail_sink, into_dest);
 }
 

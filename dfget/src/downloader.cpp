@@ -109,11 +109,23 @@ struct downloader::session {
     wake.notify();
   }
 
+  /// Body bytes of pieces still arriving: shown as progress, not yet counted as done.
+  std::uint64_t arriving = 0;
+  steady::time_point last_report{};
+
+  /// Progress while a piece is still arriving, at most ten times a second.
+  void report_arriving(std::size_t n) {
+    arriving += n;
+    if (steady::now() - last_report < std::chrono::milliseconds(100)) return;
+    report_progress();
+  }
+
   void report_progress() {
+    last_report = steady::now();
     if (on_progress)
-      on_progress({outcome.summary.bytes + outcome.summary.resumed_bytes, task.content_length,
-                   have_count, task.piece_count, task.piece_size, task.task_id, task.version,
-                   peer_key, ticket_key});
+      on_progress({outcome.summary.bytes + outcome.summary.resumed_bytes + arriving,
+                   task.content_length, have_count, task.piece_count, task.piece_size, task.task_id,
+                   task.version, peer_key, ticket_key});
   }
 
   /// For supernodes and peers (an origin's trust is set where it is fetched).
@@ -383,7 +395,13 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
     const head_check partial_content = [](const response_head& h) {
       return h.status == 206 ? error_code{} : error_code(errc::protocol_error);
     };
-    auto resp = co_await c->fetch_into(get, dest, partial_content);
+    std::uint64_t landed = 0;
+    const std::function<void(std::size_t)> received = [&](std::size_t n) {
+      landed += n;
+      report_arriving(n);
+    };
+    auto resp = co_await c->fetch_into(get, dest, partial_content, received);
+    arriving -= landed;  // counted as done once verified, or not at all
     if (!resp) {
       status = proto::piece_status::unreachable;
       spdlog::debug("piece {} from {}: {}", a.piece, from.to_string(), resp.error().message());

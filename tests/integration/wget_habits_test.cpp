@@ -13,6 +13,7 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -383,4 +384,28 @@ TEST_F(wget_habits_test, ReadTimeoutEndsAStalledTransferSooner) {
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);  // not the default 30 s
   EXPECT_FALSE(fs::exists(dir_ / "out" / "stalled"));
+}
+
+TEST_F(wget_habits_test, ProgressMovesWithinAPieceNotOnlyWhenOneCompletes) {
+  // Pieces of 4 MiB trickling from a supernode capped at 4 MiB/s: before,
+  // progress moved once per piece (one frame at 97% for a 4 MiB file).
+  supernode_server slow(dir_ / "slow-cache", dir_ / "logs",
+                        {"--piece-size", "4M", "--upload-rate", "4M"});
+  make_file(dir_ / "www" / "big.bin", 8 << 20, 5);
+  auto r =
+      run_dfget({origin_->url("big.bin"), "-O", (dir_ / "out" / "big.bin").string(), "--standalone",
+                 "--supernode", slow.address(), "--progress", "json", "--parallel", "1"},
+                dir_ / "logs");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  int events = 0, within = 0;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);) {
+    auto at = line.find(R"("event":"progress")");
+    if (at == std::string::npos) continue;
+    ++events;
+    auto bytes = std::stoull(line.substr(line.find(R"("bytes":)") + 8));
+    if (bytes % (4u << 20) != 0) ++within;
+  }
+  EXPECT_GE(events, 4) << r.output;
+  EXPECT_GE(within, 2) << r.output;
 }

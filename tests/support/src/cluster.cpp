@@ -170,7 +170,9 @@ supernode_server::supernode_server(fs::path data_dir, fs::path workdir,
 }
 
 void supernode_server::start() {
-  auto id = std::to_string(generation_++);
+  // Unique across supernodes sharing a workdir: each reads its own port file.
+  static std::atomic<int> started{0};
+  auto id = std::to_string(started++);
   auto port_file = workdir_ / ("supernode-" + id + ".port");
   std::vector<std::string> argv{
       supernode_binary(), "--listen",         "127.0.0.1:" + std::to_string(port_),

@@ -77,10 +77,11 @@ class http_client {
 
   /// Reads a body of exactly `dest.size()` bytes straight into `dest` (no
   /// intermediate copy). `check` sees the head first and may reject it; a head
-  /// announcing another length is errc::protocol_error.
-  boost::asio::awaitable<result<response_head>> fetch_into(const http_request& req,
-                                                           std::span<std::byte> dest,
-                                                           const head_check& check = {});
+  /// announcing another length is errc::protocol_error. `received` hears
+  /// of each read's byte count as the body lands (progress within a body).
+  boost::asio::awaitable<result<response_head>> fetch_into(
+      const http_request& req, std::span<std::byte> dest, const head_check& check = {},
+      const std::function<void(std::size_t)>& received = {});
 
   /// Drops the connection (the next request reconnects).
   void close();

@@ -89,7 +89,6 @@ class supernode_server {
   std::vector<std::string> extra_;
   std::unique_ptr<process> proc_;
   std::uint16_t port_ = 0;
-  int generation_ = 0;
 };
 
 /// A `dfget daemon` on 127.0.0.<host_octet>, with its own data dir and socket.
