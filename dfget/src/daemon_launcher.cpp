@@ -7,8 +7,10 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -32,13 +34,25 @@ bool answers(const fs::path& socket_path) {
   return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
 }
 
-/// fork twice so the daemon is reparented to init and never becomes our zombie.
-error_code spawn_detached(const std::vector<std::string>& argv) {
+/// fork twice so the daemon is reparented to init and never becomes our
+/// zombie; `daemon_pid` gets the daemon's pid (to notice it dying at start).
+error_code spawn_detached(const std::vector<std::string>& argv, pid_t& daemon_pid) {
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return last_system_error();
   pid_t child = ::fork();
-  if (child < 0) return last_system_error();
+  if (child < 0) {
+    auto ec = last_system_error();
+    ::close(report[0]);
+    ::close(report[1]);
+    return ec;
+  }
   if (child == 0) {
     ::setsid();
-    if (::fork() != 0) ::_exit(0);
+    pid_t grandchild = ::fork();
+    if (grandchild != 0) {
+      (void)!::write(report[1], &grandchild, sizeof grandchild);
+      ::_exit(0);
+    }
     int devnull = ::open("/dev/null", O_RDWR);
     if (devnull >= 0) {
       ::dup2(devnull, STDIN_FILENO);
@@ -51,8 +65,12 @@ error_code spawn_detached(const std::vector<std::string>& argv) {
     ::execv(args[0], args.data());
     ::_exit(127);
   }
+  ::close(report[1]);
   int status = 0;
   ::waitpid(child, &status, 0);
+  daemon_pid = -1;
+  if (::read(report[0], &daemon_pid, sizeof daemon_pid) != sizeof daemon_pid) daemon_pid = -1;
+  ::close(report[0]);
   return {};
 }
 
@@ -112,10 +130,14 @@ error_code ensure_daemon(const daemon_launch& l, std::chrono::milliseconds wait)
     argv.push_back(flag);
     argv.push_back(file->string());
   }
-  if (auto ec = spawn_detached(argv)) return ec;
+  pid_t daemon_pid = -1;
+  if (auto ec = spawn_detached(argv, daemon_pid)) return ec;
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (std::chrono::steady_clock::now() < deadline) {
     if (answers(l.socket)) return {};
+    // A daemon that could not start (its port taken, say) is not waited for.
+    if (daemon_pid > 0 && ::kill(daemon_pid, 0) != 0 && errno == ESRCH)
+      return error_code(ECHILD, boost::system::system_category());
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return errc::timeout;

@@ -3,12 +3,12 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <algorithm>
 #include <cctype>
 #include <csignal>
 #include <cstdio>
@@ -129,9 +129,14 @@ bool reach_daemon(const download_flags& f, const std::string& socket) {
     launch.client_key = fs::absolute(f.cluster.client_key);
   }
   if (auto ec = ensure_daemon(launch, std::chrono::seconds(15))) {
-    spdlog::warn(
-        "no dfget daemon on {} and none could be started ({}; see {}); downloading in-process",
-        socket, ec.message(), (launch.data_dir / "daemon.log").string());
+    auto log = launch.data_dir / "daemon.log";
+    std::error_code fec;
+    std::string why = ec == error_code(ECHILD, boost::system::system_category())
+                          ? "it exited as it started"
+                          : ec.message();
+    if (fs::exists(log, fec)) why += "; see " + log.string();
+    spdlog::warn("no dfget daemon on {} and none could be started ({}); downloading in-process",
+                 socket, why);
     return false;
   }
   return true;

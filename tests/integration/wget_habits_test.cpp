@@ -409,3 +409,18 @@ TEST_F(wget_habits_test, ProgressMovesWithinAPieceNotOnlyWhenOneCompletes) {
   EXPECT_GE(events, 4) << r.output;
   EXPECT_GE(within, 2) << r.output;
 }
+
+TEST_F(wget_habits_test, ADaemonThatCannotStartIsNotWaitedFor) {
+  // The piece port it would take is the supernode's: the daemon dfget starts
+  // exits at once. Before, dfget waited 15 s for it.
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_dfget({origin_->url("f.bin"), "-O", (dir_ / "out" / "f.bin").string(), "--supernode",
+                      supernode_->address(), "--daemon-socket",
+                      (dir_ / "own" / "dfget.sock").string(), "--daemon-data-dir",
+                      (dir_ / "own" / "data").string(), "--daemon-listen", supernode_->address()},
+                     dir_ / "logs");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  EXPECT_NE(r.output.find("none could be started"), std::string::npos) << r.output;
+  EXPECT_EQ(sha256_file(dir_ / "out" / "f.bin"), want());
+}
