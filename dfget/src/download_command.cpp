@@ -248,6 +248,7 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
   lreq.no_back_source = f.no_back_source;
   lreq.insecure = f.tls.insecure;
   lreq.limit_rate = job.limit_rate;
+  lreq.supernodes = f.supernodes;
   if (!f.tls.ca_file.empty()) {
     // Read here, with this user's rights: the daemon opens no path for clients.
     auto pem = read_small_file(f.tls.ca_file, 1 << 20);
@@ -294,6 +295,8 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
     return fail_download(verdict->exit_code, verdict->message);
   std::string why;
   if (job.target.publish(**out, verdict->bytes, why)) return fail_download(exit_local_io, why);
+  if (!verdict->warning.empty())
+    std::fprintf(stderr, "dfget: warning: %s\n", verdict->warning.c_str());
   if (verdict->from_origin > 0)
     std::fprintf(stderr,
                  "dfget: warning: the daemon reached no supernode; it downloaded from the "

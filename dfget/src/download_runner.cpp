@@ -5,11 +5,13 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <ctime>
+#include <set>
 
 #include "damselfly/common/tls_context.hpp"
 #include "damselfly/common/url.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
 #include "damselfly/proto/checks.hpp"
+#include "damselfly/proto/supernode_list.hpp"
 
 namespace damselfly::dfget {
 
@@ -155,7 +157,9 @@ asio::awaitable<proto::local_event> download_runner::run(const proto::local_requ
     }
     co_return failure(outcome.ec, outcome.message);
   }
-  co_return publish(req, job->task_id, *tf, **out, outcome);
+  auto done = publish(req, job->task_id, *tf, **out, outcome);
+  if (done.event == proto::local_event_kind::done) done.warning = other_supernodes(req);
+  co_return done;
 }
 
 asio::awaitable<download_outcome> download_runner::fetch(const proto::local_request& req,
@@ -263,6 +267,22 @@ proto::local_event download_runner::publish(const proto::local_request& req,
   downloads_ok_.add();
   tasks_.collect_garbage();  // a new file may have pushed the cache over its limits
   return done_event(length, summary);
+}
+
+std::string download_runner::other_supernodes(const proto::local_request& req) const {
+  if (req.supernodes.empty()) return {};
+  std::set<std::string> mine, theirs;
+  for (const auto& s : cfg_.supernodes) mine.insert(s.to_string());
+  for (const auto& s : req.supernodes) {
+    bool https = false;
+    auto hp = proto::parse_supernode_address(s, https);
+    theirs.insert(hp ? hp->to_string() : s);
+  }
+  if (mine == theirs) return {};
+  std::string list;
+  for (const auto& s : mine) list += (list.empty() ? "" : ",") + s;
+  return "this daemon works with supernode(s) " + list +
+         "; the --supernode given applies to a daemon dfget starts, or to --standalone";
 }
 
 proto::local_event download_runner::done_event(std::uint64_t length,

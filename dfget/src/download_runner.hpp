@@ -60,6 +60,8 @@ class download_runner {
   proto::local_event publish(const proto::local_request& req, const std::string& task_id,
                              task_file& tf, handed_output& out, const download_outcome& outcome);
   proto::local_event failure(error_code ec, std::string message);
+  /// A note for a client that named other supernodes than this daemon's (empty if the same).
+  std::string other_supernodes(const proto::local_request& req) const;
   static proto::local_event done_event(std::uint64_t length, const download_summary& summary);
 
   boost::asio::any_io_executor ex_;

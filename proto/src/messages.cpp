@@ -349,6 +349,7 @@ void to_json(json& j, const local_request& v) {
   if (!v.ca_pem.empty()) j["ca_pem"] = v.ca_pem;
   if (v.insecure) j["insecure"] = true;
   if (v.limit_rate != 0) j["limit_rate"] = v.limit_rate;
+  if (!v.supernodes.empty()) j["supernodes"] = v.supernodes;
 }
 void from_json(const json& j, local_request& v) {
   std::string command = "download";
@@ -364,6 +365,7 @@ void from_json(const json& j, local_request& v) {
   optional_field(j, "ca_pem", v.ca_pem);
   optional_field(j, "insecure", v.insecure);
   optional_field(j, "limit_rate", v.limit_rate);
+  optional_field(j, "supernodes", v.supernodes);
 }
 
 void to_json(json& j, const local_event& v) {
@@ -373,6 +375,7 @@ void to_json(json& j, const local_event& v) {
     j["from_peers"] = v.from_peers;
     j["from_origin"] = v.from_origin;
     j["elapsed_ms"] = v.elapsed_ms;
+    if (!v.warning.empty()) j["warning"] = v.warning;
   }
   if (!v.tasks.empty()) j["tasks"] = v.tasks;
   if (v.event == local_event_kind::error) {
@@ -393,6 +396,7 @@ void from_json(const json& j, local_event& v) {
   optional_field(j, "from_peers", v.from_peers);
   optional_field(j, "from_origin", v.from_origin);
   optional_field(j, "elapsed_ms", v.elapsed_ms);
+  optional_field(j, "warning", v.warning);
   optional_field(j, "code", v.code);
   optional_field(j, "exit_code", v.exit_code);
   optional_field(j, "message", v.message);

@@ -424,3 +424,23 @@ TEST_F(wget_habits_test, ADaemonThatCannotStartIsNotWaitedFor) {
   EXPECT_NE(r.output.find("none could be started"), std::string::npos) << r.output;
   EXPECT_EQ(sha256_file(dir_ / "out" / "f.bin"), want());
 }
+
+TEST_F(wget_habits_test, ARunningDaemonSaysWhenItUsesOtherSupernodesThanTheClientNamed) {
+  auto& d = daemon();
+  auto elsewhere = "127.0.0.1:" + std::to_string(free_port());
+  auto r = run_dfget({origin_->url("f.bin"), "-O", (dir_ / "out" / "f.bin").string(),
+                      "--daemon-socket", d.socket().string(), "--supernode", elsewhere},
+                     dir_ / "logs");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(
+      r.output.find("dfget: warning: this daemon works with supernode(s) " + supernode_->address()),
+      std::string::npos)
+      << r.output;
+  // Naming the daemon's own supernode draws no remark.
+  auto same =
+      run_dfget({origin_->url("f.bin"), "-O", (dir_ / "out" / "g.bin").string(), "--daemon-socket",
+                 d.socket().string(), "--supernode", supernode_->address()},
+                dir_ / "logs");
+  ASSERT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_EQ(same.output.find("warning"), std::string::npos) << same.output;
+}

@@ -148,7 +148,10 @@ struct local_request {
   /// PEM text of the CAs trusted for an https origin (the client reads the
   /// file, with its own rights); empty: the system store.
   std::string ca_pem;
-  bool insecure = false;         ///< do not verify an https origin's certificate
+  bool insecure = false;  ///< do not verify an https origin's certificate
+  /// The supernodes the client was given ("host:port"); a daemon using
+  /// others says so in its answer rather than ignore them silently.
+  std::vector<std::string> supernodes;
   std::uint64_t limit_rate = 0;  ///< bytes/s cap of this download; 0: the daemon's default
 };
 
@@ -174,6 +177,7 @@ struct local_event {
   std::string code;                ///< on error: stable name of the failure
   int exit_code = 0;               ///< on error: what the CLI exits with
   std::string message;             ///< on error: one line for the user
+  std::string warning;             ///< on done: something the user should know, or empty
   std::vector<cache_entry> tasks;  ///< cache_list answers; cache_rm/cache_gc: what was removed
 };
 
