@@ -545,6 +545,7 @@ int run_download_command(download_flags& f) {
     one.url = url;
     int code = download_one(one);
     if (result == exit_ok) result = code;
+    if (code >= 128) break;  // interrupted: the user wants it all to stop
   }
   return finish(result);
 }
