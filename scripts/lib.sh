@@ -47,3 +47,9 @@ CONF
   echo "nginx did not start on port $port" >&2
   return 1
 }
+
+# Timing for the benchmarks: now (seconds, with nanoseconds), elapsed A B
+# (B - A to the millisecond), median VALUES...
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b - a}'; }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }

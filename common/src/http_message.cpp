@@ -8,11 +8,11 @@
 #include <nlohmann/json.hpp>
 
 namespace damselfly {
-namespace {
-
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
+
+namespace {
 
 http_response with_body(unsigned status, const char* content_type, std::string body) {
   http_response r;

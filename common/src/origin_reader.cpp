@@ -133,13 +133,8 @@ error_code origin_reader::follow_redirect(std::string& why) {
   if (next->host != url_.host || next->port != url_.port) {
     // Credentials were meant for the host they were given for.
     std::erase_if(headers_, [](const auto& h) {
-      for (std::string_view secret : {"authorization", "proxy-authorization", "cookie"})
-        if (h.first.size() == secret.size() &&
-            std::equal(h.first.begin(), h.first.end(), secret.begin(), [](char a, char b) {
-              return std::tolower(static_cast<unsigned char>(a)) == b;
-            }))
-          return true;
-      return false;
+      return iequals(h.first, "authorization") || iequals(h.first, "proxy-authorization") ||
+             iequals(h.first, "cookie");
     });
   }
   spdlog::debug("origin {} redirects to {}", url_.text, next->text);

@@ -97,10 +97,7 @@ std::optional<int> check_request(download_flags& f, download_job& job) {
     req.headers[h.substr(0, colon)] = value;
   }
   bool has_authorization = std::any_of(req.headers.begin(), req.headers.end(), [](const auto& h) {
-    return h.first.size() == 13 &&
-           std::equal(h.first.begin(), h.first.end(), "authorization", [](char a, char b) {
-             return std::tolower(static_cast<unsigned char>(a)) == b;
-           });
+    return iequals(h.first, "authorization");
   });
   if ((!f.user.empty() || !f.password.empty()) && !has_authorization)
     req.headers["Authorization"] = basic_authorization(f.user, f.password);

@@ -69,13 +69,7 @@ std::optional<header_refusal> check_origin_headers(
 
 bool is_credential_header(std::string_view name, const std::vector<std::string>& extra) {
   static constexpr std::string_view built_in[] = {"authorization", "proxy-authorization", "cookie"};
-  auto same = [&](std::string_view other) {
-    return other.size() == name.size() &&
-           std::equal(name.begin(), name.end(), other.begin(), [](char a, char b) {
-             return std::tolower(static_cast<unsigned char>(a)) ==
-                    std::tolower(static_cast<unsigned char>(b));
-           });
-  };
+  auto same = [&](std::string_view other) { return iequals(name, other); };
   return std::any_of(std::begin(built_in), std::end(built_in), same) ||
          std::any_of(extra.begin(), extra.end(), same);
 }

@@ -26,8 +26,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b - a}'; }
 
 mkdir -p "$work/www" "$work/nginx" "$work/out"
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/www/blob"
@@ -76,7 +74,6 @@ for rep in $(seq 1 "$reps"); do
   echo "run $rep: curl to /dev/null ${null_times[-1]} s, curl to file ${curl_times[-1]} s, dfget cold ${dfget_times[-1]} s"
 done
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 mn=$(median "${null_times[@]}")
 mc=$(median "${curl_times[@]}")
 md=$(median "${dfget_times[@]}")

@@ -27,8 +27,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b - a}'; }
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 mkdir -p "$work/www" "$work/nginx" "$work/pki"
@@ -86,7 +84,6 @@ for mode in plain tls; do
   wait "$sn" 2>/dev/null || true
 done
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 # shellcheck disable=SC2086
 tp=$(median ${times[plain]})
 # shellcheck disable=SC2086

@@ -17,6 +17,9 @@
 namespace damselfly {
 
 /// Ordered header fields with case-insensitive lookup.
+/// Whether two ASCII strings are equal ignoring case (header names).
+bool iequals(std::string_view a, std::string_view b);
+
 class http_headers {
  public:
   /// First value of `name`, if any.
