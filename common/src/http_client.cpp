@@ -10,6 +10,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -97,6 +98,14 @@ struct http_client::impl {
   asio::awaitable<result<response_head>> exchange(Stream& s, const http_request& req,
                                                   const head_check& check, const body_sink& sink,
                                                   bool& got_response, const direct_target& direct);
+  /// opts.pace's pause after `bytes` of a streamed body (none without a cap).
+  asio::awaitable<void> pause_for(std::uint64_t bytes) {
+    if (!opts.pace || bytes == 0) co_return;
+    auto wait = opts.pace(bytes);
+    if (wait.count() <= 0) co_return;
+    asio::steady_timer timer(ex, wait);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
   /// attempt() plus one retry on a stale keep-alive connection.
   asio::awaitable<result<response_head>> run(const http_request& req, const head_check& check,
                                              const body_sink& sink, const direct_target& direct);
@@ -251,6 +260,7 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
       if (sink) {
         if (auto sec = sink(std::span<const std::byte>(chunk.data(), n))) co_return sec;
       }
+      co_await pause_for(n);
     }
     if (!parser.keep_alive()) drop();
     co_return head;
@@ -267,6 +277,7 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
     if (got > 0 && sink) {
       if (auto sec = sink(std::span<const std::byte>(chunk.data(), got))) co_return sec;
     }
+    co_await pause_for(got);
     if (truncated) {
       // Beast only treats a plain EOF as the end of a close-delimited body.
       error_code eof_ec;

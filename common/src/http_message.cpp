@@ -3,13 +3,29 @@
 #include "damselfly/common/http_message.hpp"
 
 #include <strings.h>
+#include <time.h>
+
 #include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 namespace damselfly {
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::optional<std::int64_t> parse_http_date(std::string_view text) {
+  if (text.size() > 64) return std::nullopt;
+  const std::string copy(text);
+  // The C locale's names are HTTP's (strptime reads them by the locale).
+  for (const char* format :
+       {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"}) {
+    std::tm tm{};
+    const char* end = ::strptime(copy.c_str(), format, &tm);
+    if (end != nullptr && *end == '\0') return static_cast<std::int64_t>(::timegm(&tm));
+  }
+  return std::nullopt;
 }
 
 namespace {

@@ -189,6 +189,7 @@ asio::awaitable<origin_result> origin_reader::probe(
     http_request req = request();
     req.headers.set("Range", "bytes=0-0");
     const head_check check = [&](const response_head& h) -> error_code {
+      if (opts_.on_response) opts_.on_response(url_, h);
       if (auto ec = parse_probe(h, out.layout, out.http_status)) return ec;
       // An origin without Range support answers with the whole body: the head is enough.
       return out.layout.ranged ? error_code{} : error_code(errc::cancelled);
@@ -219,6 +220,7 @@ asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
   digest piece_hash(digest_algo::sha256);
 
   const head_check check = [&](const response_head& h) -> error_code {
+    if (opts_.on_response) opts_.on_response(url_, h);
     if (auto ec = parse_probe(h, layout, out.http_status)) return ec;
     streaming = !layout.ranged;
     return sink.on_layout ? sink.on_layout(layout) : error_code{};
@@ -243,7 +245,9 @@ asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
   };
   for (;;) {
     if (no_tls(out)) co_return out;
-    http_client client(ex_, url_.host, url_.port, client_options());
+    auto paced = client_options();
+    paced.pace = sink.pace;  // only a single-stream body is long enough to feel it
+    http_client client(ex_, url_.host, url_.port, paced);
     http_request req = request();
     req.headers.set("Range", "bytes=0-0");
     auto r = co_await client.request(req, check, body);
@@ -297,6 +301,7 @@ asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range
   auto stop = [&] { return st.failed || (sink.cancelled && sink.cancelled()); };
   while (!stop() && st.next < st.count) {
     std::uint64_t index = st.next++;
+    if (sink.skip && sink.skip(index)) continue;
     auto range = piece_at(index, length, st.layout.piece_size);
     if (sink.pace) {
       if (auto wait = sink.pace(range.length); wait.count() > 0) {

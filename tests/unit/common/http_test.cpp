@@ -253,3 +253,15 @@ TEST(HttpHeaders, CaseInsensitiveSetAndGet) {
   EXPECT_EQ(*h.get("content-type"), "c");
   EXPECT_FALSE(h.get("missing"));
 }
+
+TEST(HttpDate, ReadsTheThreeFormsOfRfc9110AndNothingElse) {
+  // The example instant of RFC 9110, section 5.6.7, in each of its spellings.
+  constexpr std::int64_t example = 784111777;
+  EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), example);
+  EXPECT_EQ(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), example);
+  EXPECT_EQ(parse_http_date("Sun Nov  6 08:49:37 1994"), example);
+  EXPECT_FALSE(parse_http_date(""));
+  EXPECT_FALSE(parse_http_date("yesterday"));
+  EXPECT_FALSE(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT trailing"));
+  EXPECT_FALSE(parse_http_date(std::string(200, 'a')));
+}

@@ -33,6 +33,9 @@ struct http_client_options {
   /// refused the request fails with errc::origin_forbidden. Empty: all allowed.
   std::function<std::string(std::string_view host, std::string_view ip, std::uint16_t port)>
       vet_address;
+  /// A rate cap on bodies read as a stream: told the bytes of each read,
+  /// answers how long to pause before the next (null: no cap).
+  std::function<std::chrono::nanoseconds(std::uint64_t bytes)> pace;
 };
 
 /// Status line and headers of a response.

@@ -16,10 +16,14 @@
 
 namespace damselfly {
 
-/// Ordered header fields with case-insensitive lookup.
 /// Whether two ASCII strings are equal ignoring case (header names).
 bool iequals(std::string_view a, std::string_view b);
 
+/// Seconds since the epoch of an HTTP date (RFC 9110: IMF-fixdate, and the
+/// obsolete RFC 850 and asctime forms); nullopt for anything else.
+std::optional<std::int64_t> parse_http_date(std::string_view text);
+
+/// Ordered header fields with case-insensitive lookup.
 class http_headers {
  public:
   /// First value of `name`, if any.

@@ -38,9 +38,13 @@ struct origin_sink {
   std::function<void(std::uint64_t bytes)> on_bytes;
   /// Polled as data arrives: true abandons the fetch with errc::cancelled.
   std::function<bool()> cancelled;
-  /// Rate caps: asked before each Range request with its length, answers
-  /// how long to wait first (null: no cap). A single-stream origin is not paced.
+  /// Rate caps: asked before each Range request with its length (and, from
+  /// a single-stream origin, after each read), answers how long to wait first
+  /// (null: no cap).
   std::function<std::chrono::nanoseconds(std::uint64_t bytes)> pace;
+  /// Pieces the sink holds already (a resumed download): with a ranged
+  /// origin they are not fetched. Null: every piece is fetched.
+  std::function<bool(std::uint64_t index)> skip;
 };
 
 struct origin_reader_options {
@@ -50,6 +54,9 @@ struct origin_reader_options {
   piece_sizing sizing;
   unsigned concurrency = 4;  ///< parallel Range requests
   unsigned retries = 3;      ///< attempts per piece
+  /// Shown every answer to a probe, redirects included, with the URL asked
+  /// (wget's -S). Null: nobody is told.
+  std::function<void(const http_url& url, const response_head& head)> on_response;
 };
 
 /// The outcome: the final layout (length known) or why it failed.
