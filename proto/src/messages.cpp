@@ -231,6 +231,7 @@ void to_json(json& j, const task_info& v) {
   if (v.error) j["error"] = *v.error;
   if (!v.peer_key.empty()) j["peer_key"] = v.peer_key;
   if (!v.ticket_key.empty()) j["ticket_key"] = v.ticket_key;
+  if (!v.last_modified.empty()) j["last_modified"] = v.last_modified;
 }
 void from_json(const json& j, task_info& v) {
   required(j, "task_id", v.task_id);
@@ -244,6 +245,9 @@ void from_json(const json& j, task_info& v) {
   optional_field(j, "file_sha256", v.file_sha256);
   optional_field(j, "peer_key", v.peer_key);
   optional_field(j, "ticket_key", v.ticket_key);
+  optional_field(j, "last_modified", v.last_modified);
+  if (v.last_modified.size() > 64)
+    throw field_error("last_modified", "field 'last_modified' is longer than 64 characters");
   if (j.contains("error") && !j["error"].is_null()) {
     error_info e;
     read_value(j["error"], "error", e);
@@ -350,6 +354,11 @@ void to_json(json& j, const local_request& v) {
   if (v.insecure) j["insecure"] = true;
   if (v.limit_rate != 0) j["limit_rate"] = v.limit_rate;
   if (!v.supernodes.empty()) j["supernodes"] = v.supernodes;
+  if (v.connect_timeout_ms != 0) j["connect_timeout_ms"] = v.connect_timeout_ms;
+  if (v.read_timeout_ms != 0) j["read_timeout_ms"] = v.read_timeout_ms;
+  if (v.parallel != 0) j["parallel"] = v.parallel;
+  if (v.piece_tries != 0) j["piece_tries"] = v.piece_tries;
+  if (v.total_limit != 0) j["total_limit"] = v.total_limit;
 }
 void from_json(const json& j, local_request& v) {
   std::string command = "download";
@@ -366,6 +375,17 @@ void from_json(const json& j, local_request& v) {
   optional_field(j, "insecure", v.insecure);
   optional_field(j, "limit_rate", v.limit_rate);
   optional_field(j, "supernodes", v.supernodes);
+  optional_field(j, "connect_timeout_ms", v.connect_timeout_ms);
+  optional_field(j, "read_timeout_ms", v.read_timeout_ms);
+  optional_field(j, "parallel", v.parallel);
+  optional_field(j, "piece_tries", v.piece_tries);
+  optional_field(j, "total_limit", v.total_limit);
+  constexpr std::uint32_t hour_ms = 3'600'000;
+  if (v.connect_timeout_ms > hour_ms || v.read_timeout_ms > hour_ms)
+    throw field_error("read_timeout_ms", "timeouts must be at most an hour");
+  if (v.parallel > 64) throw field_error("parallel", "field 'parallel' must be at most 64");
+  if (v.piece_tries > 100)
+    throw field_error("piece_tries", "field 'piece_tries' must be at most 100");
 }
 
 void to_json(json& j, const local_event& v) {
@@ -376,6 +396,7 @@ void to_json(json& j, const local_event& v) {
     j["from_origin"] = v.from_origin;
     j["elapsed_ms"] = v.elapsed_ms;
     if (!v.warning.empty()) j["warning"] = v.warning;
+    if (!v.last_modified.empty()) j["last_modified"] = v.last_modified;
   }
   if (!v.tasks.empty()) j["tasks"] = v.tasks;
   if (v.event == local_event_kind::error) {
@@ -397,6 +418,9 @@ void from_json(const json& j, local_event& v) {
   optional_field(j, "from_origin", v.from_origin);
   optional_field(j, "elapsed_ms", v.elapsed_ms);
   optional_field(j, "warning", v.warning);
+  optional_field(j, "last_modified", v.last_modified);
+  if (v.last_modified.size() > 64)
+    throw field_error("last_modified", "field 'last_modified' is longer than 64 characters");
   optional_field(j, "code", v.code);
   optional_field(j, "exit_code", v.exit_code);
   optional_field(j, "message", v.message);

@@ -54,6 +54,7 @@ proto::task_info task::info() const {
   i.piece_size = settled ? piece_size : 0;
   i.piece_count = settled ? piece_count() : -1;
   i.version = version;
+  if (settled && last_modified.size() <= 64) i.last_modified = last_modified;
   if (phase == task_phase::done) i.file_sha256 = file_sha256;
   i.error = error;
   return i;

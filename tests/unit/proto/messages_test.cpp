@@ -134,6 +134,38 @@ TEST(ProtoGolden, LocalRequestCarriesTrustAndRate) {
   EXPECT_EQ(plain.limit_rate, 0u);
 }
 
+TEST(ProtoGolden, LocalRequestCarriesThisDownloadsTimingWithinBounds) {
+  auto r = round_trip<local_request>(R"({
+    "command": "download", "url": "http://o/f", "output": "/tmp/f", "connect_timeout_ms": 2000,
+    "read_timeout_ms": 9000, "parallel": 3, "piece_tries": 7, "total_limit": 1048576})");
+  EXPECT_EQ(r.connect_timeout_ms, 2000u);
+  EXPECT_EQ(r.read_timeout_ms, 9000u);
+  EXPECT_EQ(r.parallel, 3u);
+  EXPECT_EQ(r.piece_tries, 7u);
+  EXPECT_EQ(r.total_limit, 1048576u);
+  // A local client cannot make the daemon wait for days or open hundreds of streams.
+  auto slow = decode<local_request>(
+      R"({"command": "download", "url": "http://o/f", "output": "/f", "read_timeout_ms": 86400000})");
+  EXPECT_FALSE(slow);
+  EXPECT_FALSE(decode<local_request>(
+      R"({"command": "download", "url": "http://o/f", "output": "/f", "parallel": 500})"));
+  EXPECT_FALSE(decode<local_request>(
+      R"({"command": "download", "url": "http://o/f", "output": "/f", "piece_tries": 1000})"));
+}
+
+TEST(ProtoGolden, TaskInfoAndDoneEventsCarryLastModifiedOfBoundedLength) {
+  auto t = round_trip<task_info>(R"({"task_id": "t", "state": "done", "content_length": 8,
+    "piece_size": 4, "piece_count": 2, "version": "v", "last_modified": "Sun, 06 Nov 1994 08:49:37 GMT"})");
+  EXPECT_EQ(t.last_modified, "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_FALSE(decode<task_info>(R"({"task_id": "t", "state": "done", "content_length": 8,
+    "piece_size": 4, "piece_count": 2, "last_modified": ")" +
+                                 std::string(65, 'x') + R"("})"));
+  auto e = round_trip<local_event>(
+      R"({"event": "done", "bytes": 1, "total": 1, "from_supernode": 0, "from_peers": 0,
+          "from_origin": 1, "elapsed_ms": 3, "last_modified": "Sun, 06 Nov 1994 08:49:37 GMT"})");
+  EXPECT_EQ(e.last_modified, "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
 TEST(ProtoGolden, SyncResponseAsksCrowdsToBatchReports) {
   auto r = round_trip<sync_response>(R"({
     "task": {"task_id": "t", "state": "running", "content_length": 8, "piece_size": 4,

@@ -64,9 +64,12 @@ struct task_info {
   task_state state = task_state::running;
   std::int64_t content_length = -1;  ///< -1 while unknown (origin sent no length)
   std::uint64_t piece_size = 0;
-  std::int64_t piece_count = -1;    ///< -1 while unknown
-  std::string version;              ///< changes whenever the source content changes
-  std::string file_sha256;          ///< set once done
+  std::int64_t piece_count = -1;  ///< -1 while unknown
+  std::string version;            ///< changes whenever the source content changes
+  std::string file_sha256;        ///< set once done
+  /// The origin's Last-Modified as it sent it (at most 64 characters; empty:
+  /// none), which clients give the file they write, as wget does.
+  std::string last_modified;
   std::optional<error_info> error;  ///< set when failed
   /// Registration answers only: the registered peer's key, which its sync,
   /// leave, heartbeat and re-registration must present (X-Damselfly-Peer-Key).
@@ -153,6 +156,16 @@ struct local_request {
   /// others says so in its answer rather than ignore them silently.
   std::vector<std::string> supernodes;
   std::uint64_t limit_rate = 0;  ///< bytes/s cap of this download; 0: the daemon's default
+  /// This download's own timing and effort (0: the daemon's settings):
+  /// connect and read timeouts (at most an hour), pieces in flight (it can
+  /// only lower the daemon's; at most 64) and attempts per piece (at most 100).
+  std::uint32_t connect_timeout_ms = 0;
+  std::uint32_t read_timeout_ms = 0;
+  std::uint32_t parallel = 0;
+  std::uint32_t piece_tries = 0;
+  /// The --totallimit the client would give a daemon it starts (0: none);
+  /// a running daemon with another says so rather than ignore it silently.
+  std::uint64_t total_limit = 0;
 };
 
 /// One task in the daemon's cache, as `dfget cache list` shows it.
@@ -178,6 +191,7 @@ struct local_event {
   int exit_code = 0;               ///< on error: what the CLI exits with
   std::string message;             ///< on error: one line for the user
   std::string warning;             ///< on done: something the user should know, or empty
+  std::string last_modified;       ///< on done: the origin's Last-Modified (at most 64 characters)
   std::vector<cache_entry> tasks;  ///< cache_list answers; cache_rm/cache_gc: what was removed
 };
 
