@@ -72,9 +72,25 @@ void add_transfer_flags(CLI::App& app, download_flags& f) {
   add_cluster_tls_flags(app, f.cluster);
   app.add_flag("-c,--continue", f.resume,
                "Keep the pieces of an interrupted in-process download and resume them next time");
-  app.add_option("--tries", f.tries, "Attempts per piece before the download fails")
+  app.add_option("-t,--tries", f.tries,
+                 "Attempts at the whole download when it fails for a reason that may pass "
+                 "(network, timeout, server error); 0 or inf: no limit")
+      ->capture_default_str();
+  app.add_option("--waitretry", f.wait_retry,
+                 "Longest pause between attempts (1s, 2s, ... up to this), like 10s")
+      ->capture_default_str();
+  app.add_option("--piece-tries", f.piece_tries, "Attempts per piece before the download fails")
       ->capture_default_str()
       ->check(CLI::Range(1u, 100u));
+  app.add_flag("-N,--timestamping", f.timestamping,
+               "Download only if the origin's file is newer than the output file or of another "
+               "size (asks the origin directly)");
+  app.add_flag("--no-use-server-timestamps", f.no_server_timestamps,
+               "Do not give the output file the origin's Last-Modified time");
+  app.add_flag("--spider", f.spider,
+               "Check that the URL answers (directly at the origin); download nothing");
+  app.add_flag("-S,--server-response", f.server_response,
+               "Print the origin's answer (status and headers) to a direct probe");
   app.add_flag("--no-back-source,--notbs", f.no_back_source,
                "Fail instead of downloading straight from the origin when no supernode answers");
   app.add_flag("-q,--quiet", f.quiet, "Print nothing on success");
@@ -114,6 +130,11 @@ void group_help(CLI::App& app) {
       {"--header", download},
       {"--timeout", download},
       {"--tries", download},
+      {"--waitretry", download},
+      {"--timestamping", download},
+      {"--no-use-server-timestamps", download},
+      {"--spider", download},
+      {"--server-response", download},
       {"--limit-rate", download},
       {"--totallimit", download},
       {"--continue", download},
@@ -130,6 +151,7 @@ void group_help(CLI::App& app) {
       {"--standalone", "Damselfly"},
       {"--no-back-source", "Damselfly"},
       {"--parallel", "Damselfly"},
+      {"--piece-tries", "Damselfly"},
       {"--progress", "Output"},
       {"--showbar", "Output"},
       {"--log-level", "Output"},

@@ -25,8 +25,7 @@ struct download_flags {
   std::string timeout = "0";
   std::string connect_timeout = "5s";
   std::string read_timeout = "30s";  ///< -T: longest wait for any read or write to progress
-  std::string user, password;        ///< HTTP Basic credentials for the origin  ///< whole-download
-                                     ///< limit, a duration like 30s or 5m; 0: none
+  std::string user, password;        ///< HTTP Basic credentials for the origin
   bool standalone = false;
   bool quiet = false;
   std::string log_level = "warn";
@@ -35,7 +34,13 @@ struct download_flags {
   std::string limit_rate = "0", total_limit = "0";
   tls_options tls;
   bool resume = false;
-  unsigned tries = 5;
+  std::string tries = "1";         ///< -t: whole-download attempts ("0" or "inf": until it works)
+  std::string wait_retry = "10s";  ///< --waitretry: longest pause between attempts
+  unsigned piece_tries = 5;        ///< attempts per piece
+  bool timestamping = false;       ///< -N: fetch only when the origin's file is newer
+  bool no_server_timestamps = false;
+  bool spider = false;           ///< --spider: check the URL, download nothing
+  bool server_response = false;  ///< -S: print the origin's answer to a probe
   bool no_back_source = false;
   std::string daemon_socket;
   // A daemon dfget starts itself:

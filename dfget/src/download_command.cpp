@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `dfget URL -O FILE`: checking the flags, then the download through a daemon or in-process.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -10,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cctype>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +22,7 @@
 #include "commands.hpp"
 #include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/file_io.hpp"
+#include "damselfly/common/http_message.hpp"
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/common/task_id.hpp"
@@ -29,6 +32,7 @@
 #include "damselfly/dfget/daemon_launcher.hpp"
 #include "damselfly/dfget/downloader.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
+#include "damselfly/dfget/origin_probe.hpp"
 #include "damselfly/dfget_storage/output_file.hpp"
 #include "damselfly/dfget_storage/resume_record.hpp"
 #include "damselfly/proto/checks.hpp"
@@ -52,6 +56,17 @@ struct download_job {
   bool via_daemon = false;
   std::string daemon_socket;
   std::uint64_t limit_rate = 0;
+  std::uint64_t total_limit = 0;  ///< --totallimit, bytes/s
+  std::string failure;            ///< the last attempt's failure, for deciding on another
+  unsigned tries = 1;             ///< -t: attempts at the whole download; 0: no limit
+  std::chrono::seconds wait_retry{10};
+  bool server_timestamps = true;
+
+  /// The time the output file takes: the origin's Last-Modified, as wget does.
+  std::optional<std::int64_t> mtime_of(const std::string& last_modified) const {
+    if (!server_timestamps || last_modified.empty()) return std::nullopt;
+    return parse_http_date(last_modified);
+  }
 };
 
 /// What to download: URL, identity, digest, origin headers and trust. An exit
@@ -139,6 +154,40 @@ bool reach_daemon(const download_flags& f, const std::string& socket) {
   return true;
 }
 
+/// How long and how often: --timeout, --connect-timeout, -T, -t, --waitretry.
+std::optional<int> check_timing(const download_flags& f, download_job& job) {
+  auto& opts = job.opts;
+  auto total = parse_duration(f.timeout);
+  if (!total)
+    return fail(exit_usage, "bad --timeout '" + f.timeout + "': expected 90, 30s, 5m or 1h");
+  auto connect = parse_duration(f.connect_timeout);
+  if (!connect || connect->count() == 0)
+    return fail(exit_usage,
+                "bad --connect-timeout '" + f.connect_timeout + "': expected 5s or 500ms");
+  auto read = parse_duration(f.read_timeout);
+  if (!read || read->count() == 0)
+    return fail(exit_usage, "bad --read-timeout '" + f.read_timeout + "': expected 30s or 2m");
+  opts.total_timeout = *total;
+  opts.connect_timeout = *connect;
+  opts.io_timeout = *read;
+  opts.max_piece_attempts = f.piece_tries;
+  if (f.tries == "inf") {
+    job.tries = 0;
+  } else {
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(f.tries.data(), f.tries.data() + f.tries.size(), n);
+    if (ec != std::errc() || end != f.tries.data() + f.tries.size() || n > 10000)
+      return fail(exit_usage, "bad --tries '" + f.tries + "': expected a count, 0 or inf");
+    job.tries = n;
+  }
+  auto wait = parse_duration(f.wait_retry);
+  if (!wait) return fail(exit_usage, "bad --waitretry '" + f.wait_retry + "': expected 10s or 1m");
+  job.wait_retry =
+      std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(*wait));
+  job.server_timestamps = !f.no_server_timestamps;
+  return std::nullopt;
+}
+
 /// How and where: supernodes, rates, the daemon or not, the output path.
 std::optional<int> check_route(const download_flags& f, download_job& job) {
   auto rate = parse_size(f.limit_rate);
@@ -155,19 +204,6 @@ std::optional<int> check_route(const download_flags& f, download_job& job) {
     opts.cluster_token = std::move(*token);
   }
   opts.parallel = f.parallel;
-  auto total = parse_duration(f.timeout);
-  if (!total)
-    return fail(exit_usage, "bad --timeout '" + f.timeout + "': expected 90, 30s, 5m or 1h");
-  auto connect = parse_duration(f.connect_timeout);
-  if (!connect || connect->count() == 0)
-    return fail(exit_usage,
-                "bad --connect-timeout '" + f.connect_timeout + "': expected 5s or 500ms");
-  auto read = parse_duration(f.read_timeout);
-  if (!read || read->count() == 0)
-    return fail(exit_usage, "bad --read-timeout '" + f.read_timeout + "': expected 30s or 2m");
-  opts.total_timeout = *total;
-  opts.connect_timeout = *connect;
-  opts.io_timeout = *read;
   opts.on_fallback = [](const std::string& why) {
     std::fprintf(stderr, "dfget: warning: %s\n", why.c_str());
   };
@@ -202,10 +238,10 @@ std::optional<int> check_route(const download_flags& f, download_job& job) {
     job.via_daemon = reach_daemon(f, job.daemon_socket);
   opts.back_to_source = !f.no_back_source;
   job.limit_rate = *rate;
+  job.total_limit = *total_rate;
   opts.download_rate = *rate;
   if (*total_rate > 0 && (opts.download_rate == 0 || *total_rate < opts.download_rate))
     opts.download_rate = *total_rate;  // one download in-process: the total is its own cap
-  opts.max_piece_attempts = f.tries;
   if (opts.supernodes.empty() && !job.via_daemon && f.no_back_source)
     return fail(exit_usage,
                 "no supernode configured (--supernode HOST:PORT) and --no-back-source given");
@@ -233,8 +269,9 @@ void note_signal(int sig) {
   g_daemon_client_signal = sig;
 }
 
-int via_daemon(const download_flags& f, const download_job& job, progress_printer& printer) {
+int via_daemon(const download_flags& f, download_job& job, progress_printer& printer) {
   auto fail_download = [&](int code, const std::string& message) {
+    job.failure = message;
     printer.failed(code, message);
     return fail(code, message);
   };
@@ -246,6 +283,16 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
   lreq.insecure = f.tls.insecure;
   lreq.limit_rate = job.limit_rate;
   lreq.supernodes = f.supernodes;
+  // -T, --connect-timeout, --parallel and --piece-tries hold for this download
+  // through the daemon too; --totallimit is the daemon's own.
+  auto ms = [](std::chrono::milliseconds d) {
+    return static_cast<std::uint32_t>(std::min<std::int64_t>(d.count(), 3'600'000));
+  };
+  lreq.connect_timeout_ms = ms(job.opts.connect_timeout);
+  lreq.read_timeout_ms = ms(job.opts.io_timeout);
+  lreq.parallel = f.parallel;
+  lreq.piece_tries = f.piece_tries;
+  lreq.total_limit = job.total_limit;
   if (!f.tls.ca_file.empty()) {
     // Read here, with this user's rights: the daemon opens no path for clients.
     auto pem = read_small_file(f.tls.ca_file, 1 << 20);
@@ -291,7 +338,8 @@ int via_daemon(const download_flags& f, const download_job& job, progress_printe
   if (verdict->event == proto::local_event_kind::error)
     return fail_download(verdict->exit_code, verdict->message);
   std::string why;
-  if (job.target.publish(**out, verdict->bytes, why)) return fail_download(exit_local_io, why);
+  if (job.target.publish(**out, verdict->bytes, job.mtime_of(verdict->last_modified), why))
+    return fail_download(exit_local_io, why);
   if (!verdict->warning.empty())
     std::fprintf(stderr, "dfget: warning: %s\n", verdict->warning.c_str());
   if (verdict->from_origin > 0)
@@ -325,6 +373,7 @@ class in_process_download {
   void run_engine();
   int finish();
   int fail_download(int code, const std::string& message) {
+    job_.failure = message;
     printer_.failed(code, message);
     return fail(code, message);
   }
@@ -435,6 +484,7 @@ int in_process_download::finish() {
                          outcome_.ec != errc::invalid_argument;
     if (record_ && worth_keeping) {
       out_->keep();
+      job_.failure = outcome_.message;
       printer_.failed(exit_code_for(outcome_.ec), outcome_.message);
       return fail(exit_code_for(outcome_.ec),
                   outcome_.message +
@@ -447,7 +497,8 @@ int in_process_download::finish() {
   const auto length =
       s.content_length >= 0 ? static_cast<std::uint64_t>(s.content_length) : s.bytes;
   std::string why;
-  if (job_.target.publish(*out_, length, why)) return fail_download(exit_local_io, why);
+  if (job_.target.publish(*out_, length, job_.mtime_of(s.last_modified), why))
+    return fail_download(exit_local_io, why);
   if (record_) record_->remove();
   printer_.done(s.bytes, s.elapsed, s.from_supernode, s.from_peers, s.from_origin);
   if (!f_.quiet)
@@ -460,7 +511,64 @@ int in_process_download::finish() {
 
 namespace {
 
-/// One URL: checks, then the download through the daemon or in-process.
+/// Whether another attempt may go better: the network, a server's error or
+/// a broken-off daemon may pass; a 4xx answer, bad flags, a digest that does
+/// not match or the local disk will not.
+bool worth_retrying(int code, const std::string& failure) {
+  if (code == exit_origin) return failure.find("answered 4") == std::string::npos;
+  return code == exit_supernode || code == exit_internal;
+}
+
+/// Waits before attempt `next`; false when SIGINT or SIGTERM came meanwhile.
+bool pause_before(unsigned next, std::chrono::seconds pause) {
+  std::fprintf(stderr, "dfget: trying again in %lld s (attempt %u)\n",
+               static_cast<long long>(pause.count()), next);
+  struct sigaction on_signal {};
+  on_signal.sa_handler = note_signal;
+  ::sigaction(SIGINT, &on_signal, nullptr);
+  ::sigaction(SIGTERM, &on_signal, nullptr);
+  auto until = std::chrono::steady_clock::now() + pause;
+  while (g_daemon_client_signal == 0 && std::chrono::steady_clock::now() < until) ::usleep(50'000);
+  return g_daemon_client_signal == 0;
+}
+
+/// --spider, -S and -N look at the origin itself before (or instead of) a
+/// download. A code when the run ends here.
+std::optional<int> look_at_origin(const download_flags& f, download_job& job) {
+  if (!f.spider && !f.server_response && !f.timestamping) return std::nullopt;
+  std::function<void(const std::string&)> show;
+  if (f.server_response)
+    show = [](const std::string& text) { std::fprintf(stderr, "%s", text.c_str()); };
+  auto seen = probe_origin(job.req, job.opts, show);
+  if (f.spider) {
+    if (seen.ec) return fail(exit_code_for(seen.ec), seen.message);
+    if (!f.quiet)
+      std::fprintf(stderr, "dfget: %s exists (%s bytes)%s\n", seen.final_url.c_str(),
+                   seen.length >= 0 ? std::to_string(seen.length).c_str() : "unknown",
+                   seen.last_modified.empty() ? "" : (", " + seen.last_modified).c_str());
+    return exit_ok;
+  }
+  if (!f.timestamping || !job.target.exists || job.target.what != output_target::kind::file)
+    return std::nullopt;
+  if (seen.ec) {
+    std::fprintf(stderr, "dfget: warning: -N cannot compare with the origin (%s); downloading\n",
+                 seen.message.c_str());
+    return std::nullopt;
+  }
+  struct stat st {};
+  auto remote = parse_http_date(seen.last_modified);
+  if (remote && ::stat(job.target.path.c_str(), &st) == 0 && st.st_mtime >= *remote &&
+      seen.length == static_cast<std::int64_t>(st.st_size)) {
+    if (!f.quiet)
+      std::fprintf(stderr, "dfget: the origin's file is no newer than %s; not retrieving\n",
+                   job.target.display.c_str());
+    return exit_ok;
+  }
+  return std::nullopt;
+}
+
+/// One URL: checks, then the download through the daemon or in-process,
+/// attempted again as -t allows.
 int download_one(download_flags& f) {
   progress_mode pmode = ::isatty(STDERR_FILENO) ? progress_mode::bar : progress_mode::none;
   if (f.showbar) pmode = progress_mode::bar;
@@ -470,12 +578,28 @@ int download_one(download_flags& f) {
   progress_printer printer(pmode);
   download_job job;
   if (auto code = check_request(f, job)) return *code;
-  if (auto code = check_output(f, job)) return *code;
+  if (auto code = check_timing(f, job)) return *code;
+  if (!f.spider) {
+    if (auto code = check_output(f, job)) return *code;
+  }
+  if (auto code = look_at_origin(f, job)) return *code;
   printer.set_name(job.target.to_stdout() ? "-" : job.target.path.filename().string());
   if (auto code = check_route(f, job)) return *code;
-  if (job.via_daemon) return via_daemon(f, job, printer);
-  in_process_download download(f, job, printer);
-  return download.run();
+  for (unsigned attempt = 1;; ++attempt) {
+    job.failure.clear();
+    int code = 0;
+    if (job.via_daemon) {
+      code = via_daemon(f, job, printer);
+    } else {
+      in_process_download download(f, job, printer);
+      code = download.run();
+    }
+    if (code == exit_ok || code >= 128 || !worth_retrying(code, job.failure) ||
+        (job.tries != 0 && attempt >= job.tries))
+      return code;
+    auto pause = std::min(job.wait_retry, std::chrono::seconds(attempt));
+    if (!pause_before(attempt + 1, pause)) return 128 + g_daemon_client_signal;
+  }
 }
 
 /// dfget's exit code as wget would have said it (docs/cli.md).

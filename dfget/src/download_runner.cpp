@@ -119,7 +119,11 @@ downloader_options download_runner::engine_options(const proto::local_request& r
   opts.supernodes = cfg_.supernodes;
   opts.cluster_token = cfg_.cluster_token;
   opts.cluster_tls = cfg_.cluster_tls;
-  opts.parallel = cfg_.parallel;
+  opts.parallel = req.parallel == 0 ? cfg_.parallel : std::min(cfg_.parallel, req.parallel);
+  if (req.connect_timeout_ms != 0)
+    opts.connect_timeout = std::chrono::milliseconds(req.connect_timeout_ms);
+  if (req.read_timeout_ms != 0) opts.io_timeout = std::chrono::milliseconds(req.read_timeout_ms);
+  if (req.piece_tries != 0) opts.max_piece_attempts = req.piece_tries;
   opts.peer = me_;
   // A client's own cap can only lower the daemon's.
   opts.download_rate = cfg_.download_rate == 0 || req.limit_rate == 0
@@ -158,7 +162,7 @@ asio::awaitable<proto::local_event> download_runner::run(const proto::local_requ
     co_return failure(outcome.ec, outcome.message);
   }
   auto done = publish(req, job->task_id, *tf, **out, outcome);
-  if (done.event == proto::local_event_kind::done) done.warning = other_supernodes(req);
+  if (done.event == proto::local_event_kind::done) done.warning = ignored_settings(req);
   co_return done;
 }
 
@@ -253,6 +257,7 @@ proto::local_event download_runner::publish(const proto::local_request& req,
     m.content_length = summary.content_length;
     m.piece_size = summary.piece_size;
     m.version = summary.version;
+    if (!summary.last_modified.empty()) m.last_modified = summary.last_modified;
     m.complete = true;
     m.last_used = std::time(nullptr);
   });
@@ -266,7 +271,22 @@ proto::local_event download_runner::publish(const proto::local_request& req,
     return failure(errc::io_error, "cannot write " + req.output + ": " + ec.message());
   downloads_ok_.add();
   tasks_.collect_garbage();  // a new file may have pushed the cache over its limits
-  return done_event(length, summary);
+  auto done = done_event(length, summary);
+  if (done.last_modified.empty()) done.last_modified = tf.meta().last_modified;
+  return done;
+}
+
+std::string download_runner::ignored_settings(const proto::local_request& req) const {
+  std::string said;
+  if (req.total_limit != 0 && req.total_limit != cfg_.total_download_rate) {
+    said = "this daemon's total download cap is " +
+           (cfg_.total_download_rate == 0 ? std::string("none")
+                                          : std::to_string(cfg_.total_download_rate) + " B/s") +
+           "; --totallimit applies to a daemon dfget starts (restart the daemon to change it)";
+  }
+  auto other = other_supernodes(req);
+  if (!said.empty() && !other.empty()) said += "; ";
+  return said + other;
 }
 
 std::string download_runner::other_supernodes(const proto::local_request& req) const {
@@ -295,6 +315,7 @@ proto::local_event download_runner::done_event(std::uint64_t length,
   done.from_peers = summary.from_peers;
   done.from_origin = summary.from_origin;
   done.elapsed_ms = static_cast<std::uint64_t>(summary.elapsed.count());
+  done.last_modified = summary.last_modified;
   return done;
 }
 

@@ -62,6 +62,9 @@ class download_runner {
   proto::local_event failure(error_code ec, std::string message);
   /// A note for a client that named other supernodes than this daemon's (empty if the same).
   std::string other_supernodes(const proto::local_request& req) const;
+  /// What the client asked of the daemon itself that this one does not do
+  /// (other supernodes, another total cap), or empty.
+  std::string ignored_settings(const proto::local_request& req) const;
   static proto::local_event done_event(std::uint64_t length, const download_summary& summary);
 
   boost::asio::any_io_executor ex_;

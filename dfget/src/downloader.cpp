@@ -17,6 +17,7 @@
 #include "damselfly/common/aligned_buffer.hpp"
 #include "damselfly/common/async_event.hpp"
 #include "damselfly/common/bearer_auth.hpp"
+#include "damselfly/common/digest.hpp"
 #include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
@@ -38,6 +39,14 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+/// The version of a file fetched straight from its origin, for -c: empty
+/// without validators (then nothing kept is trusted to be the same file).
+std::string origin_version(const origin_layout& l) {
+  if (l.etag.empty() && l.last_modified.empty()) return {};
+  return "origin-" + sha256_hex(l.etag + "\n" + l.last_modified + "\n" + std::to_string(l.length))
+                         .substr(0, 16);
+}
 
 std::string make_peer_id() {
   // One-off downloads get a fresh id each: they hold nothing across runs.
@@ -505,8 +514,27 @@ asio::awaitable<void> downloader::session::from_origin() {
     task.piece_count = l.length < 0 ? -1
                                     : static_cast<std::int64_t>(piece_count(
                                           static_cast<std::uint64_t>(l.length), l.piece_size));
+    task.version = origin_version(l);
+    outcome.summary.last_modified = l.last_modified;
+    // Pieces kept by an interrupted run count only for the same file in the
+    // same layout, and only when the origin can send the others by Range.
+    bool keep = have_count > 0 && l.ranged && !task.version.empty() &&
+                task.version == req.version && l.piece_size == req.piece_size;
+    if (!keep) {
+      have.assign(have.size(), false);
+      have_count = 0;
+    }
+    outcome.summary.resumed_bytes = 0;
+    if (keep) {
+      for (std::uint64_t i = 0; i < have.size(); ++i)
+        if (have[i] && static_cast<std::int64_t>(i) < task.piece_count)
+          outcome.summary.resumed_bytes +=
+              piece_at(i, static_cast<std::uint64_t>(l.length), l.piece_size).length;
+    }
+    report_progress();  // the layout and version, which -c records
     return {};
   };
+  sink.skip = [this](std::uint64_t index) { return index < have.size() && have[index]; };
   error_code write_error;
   sink.on_data = [this, &write_error](std::uint64_t offset,
                                       std::span<const std::byte> data) -> error_code {
@@ -689,6 +717,7 @@ asio::awaitable<download_outcome> downloader::run(
   s.outcome.summary.content_length = s.task.content_length;
   s.outcome.summary.piece_size = s.task.piece_size;
   s.outcome.summary.version = s.task.version;
+  s.outcome.summary.last_modified = s.task.last_modified;
   co_return s.outcome;
 }
 

@@ -99,9 +99,10 @@ result<std::unique_ptr<output_file>> output_target::open(bool resume) const {
   return resume ? output_file::open_resumable(path) : output_file::create(path);
 }
 
-error_code output_target::publish(output_file& out, std::uint64_t length, std::string& why) const {
+error_code output_target::publish(output_file& out, std::uint64_t length,
+                                  std::optional<std::int64_t> mtime, std::string& why) const {
   if (what == kind::file) {
-    auto ec = out.commit(length, mode);
+    auto ec = out.commit(length, mode, mtime);
     if (ec) why = "cannot publish " + display + ": " + ec.message();
     return ec;
   }

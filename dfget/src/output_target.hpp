@@ -40,9 +40,10 @@ struct output_target {
   result<std::unique_ptr<output_file>> open(bool resume) const;
 
   /// Puts the finished temporary in place: renamed over the file (keeping
-  /// the replaced file's mode), or written in order to the stream. On an
-  /// error `why` says what failed.
-  error_code publish(output_file& out, std::uint64_t length, std::string& why) const;
+  /// the replaced file's mode, stamped with `mtime` when given), or written
+  /// in order to the stream. On an error `why` says what failed.
+  error_code publish(output_file& out, std::uint64_t length, std::optional<std::int64_t> mtime,
+                     std::string& why) const;
 };
 
 }  // namespace damselfly::dfget

@@ -15,6 +15,9 @@ std::string mib(double bytes) {
   return buf;
 }
 
+constexpr auto redraw_every = std::chrono::milliseconds(250);
+constexpr auto rate_window = std::chrono::seconds(3);
+
 }  // namespace
 
 bool parse_progress_mode(const std::string& text, progress_mode& out) {
@@ -31,31 +34,61 @@ bool parse_progress_mode(const std::string& text, progress_mode& out) {
 
 progress_printer::progress_printer(progress_mode mode) : mode_(mode) {}
 
+progress_printer::~progress_printer() {
+  finish();
+}
+
+void progress_printer::set_name(std::string name) {
+  std::lock_guard lock(mutex_);
+  name_ = std::move(name);
+}
+
 void progress_printer::update(std::uint64_t bytes, std::int64_t total) {
-  auto now = std::chrono::steady_clock::now();
-  if (mode_ == progress_mode::none || now - last_ < std::chrono::milliseconds(200)) return;
-  last_ = now;
+  if (mode_ == progress_mode::none) return;
+  auto now = clock::now();
+  std::lock_guard lock(mutex_);
+  bytes_ = bytes;
+  total_ = total;
+  known_ = true;
   if (mode_ == progress_mode::json) {
+    if (now - last_json_ < std::chrono::milliseconds(200)) return;
+    last_json_ = now;
     nlohmann::json j{{"event", "progress"}, {"bytes", bytes}, {"total", total}};
     std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);
     return;
   }
-  double secs = std::max(0.001, std::chrono::duration<double>(now - started_).count());
-  double rate = static_cast<double>(bytes) / secs;
+  if (!redraw_.joinable() && !stopping_) {
+    draw_locked(now);
+    redraw_ = std::thread([this] {
+      std::unique_lock held(mutex_);
+      while (!stop_cv_.wait_for(held, redraw_every, [this] { return stopping_; }))
+        draw_locked(clock::now());
+    });
+  }
+}
+
+void progress_printer::draw_locked(clock::time_point now) {
+  if (!known_) return;
+  samples_.emplace_back(now, bytes_);
+  while (samples_.size() > 2 && now - samples_.front().first > rate_window) samples_.pop_front();
+  double secs = std::chrono::duration<double>(now - samples_.front().first).count();
+  double rate = secs > 0.2
+                    ? static_cast<double>(bytes_ - std::min(bytes_, samples_.front().second)) / secs
+                    : 0.0;
   constexpr int width = 30;
   std::string bar(width, ' ');
   int percent = -1;
-  if (total > 0) {
-    percent = static_cast<int>(100.0 * static_cast<double>(bytes) / static_cast<double>(total));
-    int filled = std::min(width, percent * width / 100);
+  if (total_ > 0) {
+    percent = static_cast<int>(100.0 * static_cast<double>(bytes_) / static_cast<double>(total_));
+    int filled = std::clamp(percent * width / 100, 0, width);
     std::fill(bar.begin(), bar.begin() + filled, '=');
     if (filled < width) bar[static_cast<std::size_t>(filled)] = '>';
   }
   std::string eta = "--:--";
-  if (total > 0 && rate > 1 && static_cast<std::uint64_t>(total) >= bytes) {
+  if (total_ > 0 && rate > 1 && static_cast<std::uint64_t>(total_) >= bytes_) {
     auto left =
-        static_cast<long>(static_cast<double>(static_cast<std::uint64_t>(total) - bytes) / rate);
+        static_cast<long>(static_cast<double>(static_cast<std::uint64_t>(total_) - bytes_) / rate);
     char buf[32];
     if (left >= 3600)
       std::snprintf(buf, sizeof buf, "%ldh%02ldm", left / 3600, left / 60 % 60);
@@ -66,15 +99,39 @@ void progress_printer::update(std::uint64_t bytes, std::int64_t total) {
   std::string name = name_.size() > 24 ? name_.substr(0, 21) + "..." : name_;
   std::fprintf(
       stderr, "\r%s%s[%s] %3d%% %s of %s, %s/s, eta %s   ", name.c_str(), name.empty() ? "" : " ",
-      bar.c_str(), std::max(percent, 0), mib(static_cast<double>(bytes)).c_str(),
-      total >= 0 ? mib(static_cast<double>(total)).c_str() : "?", mib(rate).c_str(), eta.c_str());
+      bar.c_str(), std::max(percent, 0), mib(static_cast<double>(bytes_)).c_str(),
+      total_ >= 0 ? mib(static_cast<double>(total_)).c_str() : "?", mib(rate).c_str(), eta.c_str());
   std::fflush(stderr);
   drew_bar_ = true;
+}
+
+void progress_printer::finish() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (redraw_.joinable()) redraw_.join();
+  std::lock_guard lock(mutex_);
+  stopping_ = false;  // another attempt may draw again
+  samples_.clear();
+  if (drew_bar_) {
+    std::fprintf(stderr, "\n");
+    drew_bar_ = false;
+  }
 }
 
 void progress_printer::done(std::uint64_t bytes, std::chrono::milliseconds elapsed,
                             std::uint64_t from_supernode, std::uint64_t from_peers,
                             std::uint64_t from_origin) {
+  if (mode_ == progress_mode::bar) {
+    {
+      std::lock_guard lock(mutex_);
+      bytes_ = bytes;
+      if (drew_bar_) draw_locked(clock::now());  // the final figures, at 100%
+    }
+    finish();
+  }
   if (mode_ == progress_mode::json) {
     nlohmann::json j{{"event", "done"},
                      {"bytes", bytes},
@@ -84,18 +141,15 @@ void progress_printer::done(std::uint64_t bytes, std::chrono::milliseconds elaps
                      {"from_origin", from_origin}};
     std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);
-  } else if (drew_bar_) {
-    std::fprintf(stderr, "\n");
   }
 }
 
 void progress_printer::failed(int exit_code, const std::string& message) {
+  finish();
   if (mode_ == progress_mode::json) {
     nlohmann::json j{{"event", "error"}, {"exit_code", exit_code}, {"message", message}};
     std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);
-  } else if (drew_bar_) {
-    std::fprintf(stderr, "\n");
   }
 }
 

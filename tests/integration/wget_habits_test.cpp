@@ -254,6 +254,16 @@ TEST_F(wget_habits_test, TimeoutAndRateCapHoldOnTheDirectOriginPath) {
   ASSERT_EQ(capped.exit_code, 0) << capped.output;
   EXPECT_GE(took, 900ms);
   EXPECT_EQ(sha256_file(dir_ / "out" / "capped"), want());
+  // An origin without Range support is one stream: the cap holds on it too
+  // (before, it went at full speed).
+  started = std::chrono::steady_clock::now();
+  auto one_stream = run_dfget({origin_->url("f.bin", "norange=1"), "-O",
+                               (dir_ / "out" / "one-stream").string(), "--limit-rate", "1M"},
+                              dir_ / "logs");
+  took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(one_stream.exit_code, 0) << one_stream.output;
+  EXPECT_GE(took, 900ms);
+  EXPECT_EQ(sha256_file(dir_ / "out" / "one-stream"), want());
   // Durations are spelled as people write them.
   EXPECT_EQ(run_dfget({origin_->url("f.bin"), "-O", (dir_ / "out" / "x").string(), "--timeout",
                        "5 minutes"},
@@ -443,4 +453,169 @@ TEST_F(wget_habits_test, ARunningDaemonSaysWhenItUsesOtherSupernodesThanTheClien
                 dir_ / "logs");
   ASSERT_EQ(same.exit_code, 0) << same.output;
   EXPECT_EQ(same.output.find("warning"), std::string::npos) << same.output;
+  // A total cap the running daemon does not have is said, not silently dropped.
+  auto capped = run_dfget({origin_->url("f.bin"), "-O", (dir_ / "out" / "h.bin").string(),
+                           "--daemon-socket", d.socket().string(), "--totallimit", "5M"},
+                          dir_ / "logs");
+  ASSERT_EQ(capped.exit_code, 0) << capped.output;
+  EXPECT_NE(capped.output.find("this daemon's total download cap is none; --totallimit applies"),
+            std::string::npos)
+      << capped.output;
+}
+
+TEST_F(wget_habits_test, ContinueOnTheDirectOriginPathFetchesOnlyWhatIsMissing) {
+  // Before, -c kept nothing on the back-to-source path: the second run
+  // downloaded the whole file again.
+  make_file(dir_ / "www" / "resume.bin", 8 << 20, 21);
+  auto out = dir_ / "out" / "resume.bin";
+  fs::create_directories(out.parent_path());
+  process first(
+      {dfget_binary(), origin_->url("resume.bin"), "-O", out.string(), "-c", "--limit-rate", "2M"},
+      dir_ / "logs" / "resume-first.log");
+  for (int i = 0; i < 400 && origin_->body_bytes() < (3u << 20); ++i)
+    std::this_thread::sleep_for(20ms);
+  first.signal(SIGINT);
+  ASSERT_EQ(first.wait(20s), std::optional<int>(130));
+  ASSERT_FALSE(fs::exists(out));
+  auto sent_before = origin_->body_bytes();
+  ASSERT_LT(sent_before, 8u << 20);
+  auto second = run_dfget({origin_->url("resume.bin"), "-O", out.string(), "-c"}, dir_ / "logs");
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_EQ(sha256_file(out), sha256_file(dir_ / "www" / "resume.bin"));
+  auto sent_again = origin_->body_bytes() - sent_before;
+  EXPECT_LE(sent_again, (8u << 20) - (2u << 20)) << "the kept pieces were fetched again";
+  EXPECT_TRUE(temporaries(out.parent_path()).empty());
+}
+
+TEST_F(wget_habits_test, TriesRetryTheWholeDownloadOnlyWhenAnotherAttemptMayGoBetter) {
+  // Nothing listens: a network failure, tried three times with pauses between.
+  auto nobody = "http://127.0.0.1:" + std::to_string(free_port()) + "/f.bin";
+  auto refused =
+      run_dfget({nobody, "-O", (dir_ / "out" / "refused").string(), "-t", "3", "--waitretry", "1s"},
+                dir_ / "logs");
+  EXPECT_EQ(refused.exit_code, 4) << refused.output;
+  EXPECT_NE(refused.output.find("trying again in 1 s (attempt 2)"), std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("(attempt 3)"), std::string::npos) << refused.output;
+  EXPECT_EQ(refused.output.find("(attempt 4)"), std::string::npos) << refused.output;
+  // A 404 will not change by asking again: one attempt, one request.
+  auto requests = origin_->requests();
+  auto missing =
+      run_dfget({origin_->url("no-such.bin"), "-O", (dir_ / "out" / "missing").string(), "-t", "5"},
+                dir_ / "logs");
+  EXPECT_EQ(missing.exit_code, 4) << missing.output;
+  EXPECT_EQ(missing.output.find("trying again"), std::string::npos) << missing.output;
+  EXPECT_EQ(origin_->requests() - requests, 1u);
+  // wget's spellings of "no limit" are taken; nonsense is a usage error.
+  EXPECT_EQ(run_dfget({origin_->url("f.bin"), "-O", (dir_ / "out" / "inf").string(), "-t", "inf"},
+                      dir_ / "logs")
+                .exit_code,
+            0);
+  EXPECT_EQ(run_dfget({origin_->url("f.bin"), "-O", (dir_ / "out" / "bad").string(), "-t", "lots"},
+                      dir_ / "logs")
+                .exit_code,
+            2);
+}
+
+TEST_F(wget_habits_test, OutputsTakeTheOriginsTimeAndDashNSkipsAFileThatIsNotNewer) {
+  auto source = dir_ / "www" / "f.bin";
+  const auto old_time =
+      std::filesystem::file_time_type::clock::now() - std::chrono::hours(24 * 400);
+  fs::last_write_time(source, old_time);
+  auto mtime_of = [](const fs::path& p) {
+    struct stat st {};
+    ::stat(p.c_str(), &st);
+    return st.st_mtime;
+  };
+  const auto origin_time = mtime_of(source);
+  // Every route gives the file the origin's Last-Modified, as wget does.
+  auto direct = dir_ / "out" / "direct.bin";
+  ASSERT_EQ(run_dfget({origin_->url("f.bin"), "-O", direct.string()}, dir_ / "logs").exit_code, 0);
+  EXPECT_EQ(mtime_of(direct), origin_time);
+  auto swarm = dir_ / "out" / "swarm.bin";
+  ASSERT_EQ(dfget({origin_->url("f.bin"), "-O", swarm.string()}).exit_code, 0);
+  EXPECT_EQ(mtime_of(swarm), origin_time);
+  auto daemon_out = dir_ / "out" / "daemon.bin";
+  ASSERT_EQ(via_daemon(origin_->url("f.bin"), daemon_out.string()).exit_code, 0);
+  EXPECT_EQ(mtime_of(daemon_out), origin_time);
+  auto own_time = dir_ / "out" / "own-time.bin";
+  ASSERT_EQ(
+      run_dfget({origin_->url("f.bin"), "-O", own_time.string(), "--no-use-server-timestamps"},
+                dir_ / "logs")
+          .exit_code,
+      0);
+  EXPECT_GT(mtime_of(own_time), origin_time + 3600);
+  // -N: the origin's file is no newer and of the same size: nothing is fetched.
+  auto sent = origin_->body_bytes();
+  auto same = run_dfget({origin_->url("f.bin"), "-O", direct.string(), "-N"}, dir_ / "logs");
+  ASSERT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_NE(same.output.find("not retrieving"), std::string::npos) << same.output;
+  EXPECT_LE(origin_->body_bytes() - sent, 1u);  // the probe's byte
+  // A newer file at the origin is fetched.
+  make_file(source, (2 << 20) + 333, 9);
+  auto newer = run_dfget({origin_->url("f.bin"), "-O", direct.string(), "-N"}, dir_ / "logs");
+  ASSERT_EQ(newer.exit_code, 0) << newer.output;
+  EXPECT_EQ(newer.output.find("not retrieving"), std::string::npos) << newer.output;
+  EXPECT_EQ(sha256_file(direct), want());
+}
+
+TEST_F(wget_habits_test, SpiderChecksTheUrlAndDashSShowsTheOriginsAnswers) {
+  auto sent = origin_->body_bytes();
+  auto there = run_dfget({origin_->url("f.bin"), "--spider", "-P", (dir_ / "spider").string()},
+                         dir_ / "logs");
+  ASSERT_EQ(there.exit_code, 0) << there.output;
+  EXPECT_NE(there.output.find("exists (2097485 bytes)"), std::string::npos) << there.output;
+  EXPECT_FALSE(fs::exists(dir_ / "spider"));
+  EXPECT_LE(origin_->body_bytes() - sent, 1u);
+  auto gone = run_dfget({origin_->url("gone.bin"), "--spider"}, dir_ / "logs");
+  EXPECT_EQ(gone.exit_code, 4) << gone.output;
+  EXPECT_NE(gone.output.find("origin answered 404"), std::string::npos) << gone.output;
+  EXPECT_EQ(run_dfget({origin_->url("gone.bin"), "--spider", "--wget-exit-codes"}, dir_ / "logs")
+                .exit_code,
+            8);
+  // -S prints each answer, the redirect's too, and the download goes on.
+  auto hop = origin_->url("moved.bin", "redirect=/f.bin");
+  auto shown = run_dfget({hop, "-S", "-O", (dir_ / "out" / "shown.bin").string()}, dir_ / "logs");
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_NE(shown.output.find("HTTP/1.1 302"), std::string::npos) << shown.output;
+  EXPECT_NE(shown.output.find("HTTP/1.1 206"), std::string::npos) << shown.output;
+  EXPECT_NE(shown.output.find("  Last-Modified: "), std::string::npos) << shown.output;
+  EXPECT_EQ(sha256_file(dir_ / "out" / "shown.bin"), want());
+}
+
+TEST_F(wget_habits_test, TheBarOnATerminalRedrawsFourTimesASecondWithNameAndTimeLeft) {
+  // 3 MiB trickling at about 1 MiB/s from one stream: the bar must move
+  // between pieces and while nothing arrives, on every route.
+  make_file(dir_ / "www" / "bar.bin", 3 << 20, 31);
+  auto url = origin_->url("bar.bin", "norange=1&slow=1000000");
+  auto check = [](const terminal_result& r, const std::string& route) {
+    ASSERT_EQ(r.exit_code, 0) << route << ": " << r.output;
+    ASSERT_GE(r.redraws.size(), 2u) << route << ": " << r.output;
+    auto span = r.redraws.back() - r.redraws.front();
+    ASSERT_GE(span, 1500ms) << route;
+    // At least four a second over the download (a little slack for scheduling).
+    EXPECT_GE(static_cast<double>(r.redraws.size() - 1) / (span.count() / 1000.0), 3.5)
+        << route << ": " << r.redraws.size() << " redraws in " << span.count() << " ms";
+    EXPECT_NE(r.output.find("bar.bin ["), std::string::npos) << route << ": " << r.output;
+    EXPECT_NE(r.output.find(", eta 00:0"), std::string::npos) << route << ": " << r.output;
+    EXPECT_NE(r.output.find("100% 3.0 MiB of 3.0 MiB"), std::string::npos) << route;
+  };
+  fs::create_directories(dir_ / "out" / "d");
+  check(run_on_terminal({dfget_binary(), url, "-O", (dir_ / "out" / "bar.bin").string()}, 60s),
+        "in-process");
+  check(run_on_terminal({dfget_binary(), url, "-O", (dir_ / "out" / "d" / "bar.bin").string(),
+                         "--daemon-socket", daemon().socket().string()},
+                        60s),
+        "daemon");
+  // An origin that stops sending: the bar keeps redrawing (its rate falling)
+  // until -T ends the transfer. Before, it froze at the last byte.
+  auto stalled =
+      run_on_terminal({dfget_binary(), origin_->url("bar.bin", "norange=1&stall_after=100000"),
+                       "-O", (dir_ / "out" / "stalled.bin").string(), "-T", "3s"},
+                      60s);
+  EXPECT_EQ(stalled.exit_code, 4) << stalled.output;
+  ASSERT_GE(stalled.redraws.size(), 2u) << stalled.output;
+  auto span = stalled.redraws.back() - stalled.redraws.front();
+  EXPECT_GE(span, 2000ms) << stalled.output;
+  EXPECT_GE(stalled.redraws.size(), 9u) << stalled.output;
 }

@@ -157,9 +157,15 @@ error_code output_file::stream_to(int fd, std::uint64_t length) {
   return {};
 }
 
-error_code output_file::commit(std::uint64_t length, std::optional<mode_t> mode) {
+error_code output_file::commit(std::uint64_t length, std::optional<mode_t> mode,
+                               std::optional<std::int64_t> mtime) {
   if (::ftruncate(fd_.get(), static_cast<off_t>(length)) != 0) return last_system_error();
   if (mode && ::fchmod(fd_.get(), *mode) != 0) return last_system_error();
+  if (mtime) {
+    // After the truncation, which would stamp the file anew.
+    const timespec times[2] = {{0, UTIME_NOW}, {static_cast<time_t>(*mtime), 0}};
+    if (::futimens(fd_.get(), times) != 0) return last_system_error();
+  }
   if (auto ec = sync()) return ec;
   if (::rename(temp_.c_str(), final_.c_str()) != 0) return last_system_error();
   committed_ = true;

@@ -106,7 +106,8 @@ error_code task_file::save_meta() {
          {"complete", m.complete},
          {"last_used", m.last_used},
          {"peer_key", m.peer_key},
-         {"ticket_key", m.ticket_key}};
+         {"ticket_key", m.ticket_key},
+         {"last_modified", m.last_modified}};
   // Pieces named in the bitmap (written before `m` was taken) must be on disk
   // before the bitmap says so.
   if (auto ec = sync()) return ec;
@@ -149,6 +150,7 @@ result<std::shared_ptr<task_file>> task_store::open(const std::string& task_id) 
       meta.last_used = j.value("last_used", std::int64_t{0});
       meta.peer_key = j.value("peer_key", "");
       meta.ticket_key = j.value("ticket_key", "");
+      meta.last_modified = j.value("last_modified", "");
       resumed = true;
     }
   } catch (const std::exception&) {

@@ -3,6 +3,8 @@
 #include "damselfly/test_support/process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -109,6 +111,52 @@ std::string wait_for_file(const std::filesystem::path& path, std::chrono::millis
     std::this_thread::sleep_for(20ms);
   }
   return {};
+}
+
+terminal_result run_on_terminal(const std::vector<std::string>& argv,
+                                std::chrono::milliseconds timeout) {
+  std::vector<std::string> copy = argv;
+  std::vector<char*> args;
+  for (auto& a : copy) args.push_back(a.data());
+  args.push_back(nullptr);
+  winsize size{};
+  size.ws_row = 40;
+  size.ws_col = 160;
+  int master = -1;
+  pid_t pid = ::forkpty(&master, nullptr, nullptr, &size);
+  if (pid < 0) throw std::runtime_error("forkpty failed");
+  if (pid == 0) {
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  terminal_result r;
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + timeout;
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{master, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    auto n = ::read(master, buf, sizeof buf);
+    if (n <= 0) break;  // EIO: the program's side of the terminal closed
+    auto at = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    for (ssize_t i = 0; i < n; ++i)
+      if (buf[i] == '\r' && (i + 1 >= n || buf[i + 1] != '\n')) r.redraws.push_back(at);
+    r.output.append(buf, static_cast<std::size_t>(n));
+  }
+  int status = 0;
+  pid_t reaped = 0;
+  for (int i = 0; i < 100 && (reaped = ::waitpid(pid, &status, WNOHANG)) == 0; ++i)
+    std::this_thread::sleep_for(50ms);
+  if (reaped == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    r.exit_code = -1;
+  } else {
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  ::close(master);
+  return r;
 }
 
 }  // namespace damselfly::test

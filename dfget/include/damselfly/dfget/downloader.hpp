@@ -140,6 +140,7 @@ struct download_summary {
   std::int64_t content_length = -1;
   std::uint64_t piece_size = 0;
   std::string version;
+  std::string last_modified;  ///< the origin's Last-Modified, as it or the supernode said
 };
 
 /// Success (ec empty) with a summary, or a failure with one line for the user.

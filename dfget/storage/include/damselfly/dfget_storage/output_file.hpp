@@ -44,8 +44,10 @@ class output_file final : public piece_store {
   /// The temporary's descriptor (read-write), e.g. to hand to a daemon that fills it.
   int fd() const noexcept { return fd_.get(); }
   /// Sets the final size (and `mode`, when given: that of a file it
-  /// replaces), fsyncs, renames into place and fsyncs the directory.
-  error_code commit(std::uint64_t length, std::optional<mode_t> mode = std::nullopt);
+  /// replaces; `mtime`, when given: the source's modification time in
+  /// seconds since the epoch), fsyncs, renames into place and fsyncs the directory.
+  error_code commit(std::uint64_t length, std::optional<mode_t> mode = std::nullopt,
+                    std::optional<std::int64_t> mtime = std::nullopt);
   /// Writes the first `length` bytes, in order, to `fd` (a device, a pipe,
   /// stdout), for outputs that are not files to replace; the temporary
   /// goes when this object does.

@@ -34,6 +34,7 @@ struct task_meta {
   /// The supernode's public key for this task's piece tickets: a peer asking
   /// for pieces must show a ticket it checks. Empty: not registered, not served.
   std::string ticket_key;
+  std::string last_modified;  ///< the origin's Last-Modified, given to the files written
 };
 
 /// One task's data file. Written by the download engine (from several threads)

@@ -47,6 +47,18 @@ struct run_result {
 run_result run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                const std::filesystem::path& log_file);
 
+/// What a program printed on a terminal, and when it began each redraw.
+struct terminal_result {
+  int exit_code = -1;  ///< -1: timed out and killed
+  std::string output;  ///< everything written to the terminal
+  /// When each carriage return (a progress bar's redraw) arrived, from the start.
+  std::vector<std::chrono::milliseconds> redraws;
+};
+
+/// Runs argv with stdout and stderr on a pseudo-terminal (killing it after `timeout`).
+terminal_result run_on_terminal(const std::vector<std::string>& argv,
+                                std::chrono::milliseconds timeout);
+
 /// Polls until `path` exists and is non-empty, at most `timeout`; its content or "".
 std::string wait_for_file(const std::filesystem::path& path, std::chrono::milliseconds timeout);
 

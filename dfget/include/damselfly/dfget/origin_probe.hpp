@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+// One direct look at the origin (wget's --spider, -S and -N): status, length, Last-Modified.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "damselfly/common/error.hpp"
+#include "damselfly/dfget/downloader.hpp"
+
+namespace damselfly::dfget {
+
+/// What the origin said about the file.
+struct origin_probe_result {
+  error_code ec;        ///< empty: the file is there
+  std::string message;  ///< on failure, one line naming the origin
+  std::int64_t length = -1;
+  std::string last_modified;  ///< as sent; empty: none
+  std::string final_url;      ///< where redirects led
+};
+
+/// Asks the origin of `req` for its first byte (following redirects as a
+/// download does), with `opts`' timeouts. `show`, when set, is given each
+/// answer's status line and headers as wget -S prints them.
+origin_probe_result probe_origin(const download_request& req, const downloader_options& opts,
+                                 const std::function<void(const std::string&)>& show);
+
+}  // namespace damselfly::dfget

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// probe_origin: the origin_reader's probe on a private io_context.
+#include "damselfly/dfget/origin_probe.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "damselfly/common/origin_reader.hpp"
+#include "damselfly/common/url.hpp"
+
+namespace damselfly::dfget {
+
+namespace asio = boost::asio;
+
+origin_probe_result probe_origin(const download_request& req, const downloader_options& opts,
+                                 const std::function<void(const std::string&)>& show) {
+  origin_probe_result out;
+  auto url = http_url::parse(req.identity.url);
+  if (!url) {
+    out.ec = errc::invalid_argument;
+    out.message = "not an absolute http(s) URL: " + req.identity.url;
+    return out;
+  }
+  origin_reader_options ro;
+  ro.client.io_timeout = opts.io_timeout;
+  ro.client.connect_timeout = opts.connect_timeout;
+  if (opts.total_timeout.count() > 0) {
+    ro.client.io_timeout = std::min(ro.client.io_timeout, opts.total_timeout);
+    ro.client.connect_timeout = std::min(ro.client.connect_timeout, opts.total_timeout);
+  }
+  ro.client.tls = req.origin_tls;
+  if (show) {
+    ro.on_response = [&show](const http_url& asked, const response_head& h) {
+      std::string text =
+          "  " + asked.text + "\n  HTTP/1.1 " + std::to_string(h.status) + " " + h.reason + "\n";
+      for (const auto& [name, value] : h.headers.fields())
+        text += "  " + name + ": " + value + "\n";
+      show(text);
+    };
+  }
+  asio::io_context io(1);
+  origin_reader reader(io.get_executor(), *url, req.headers, ro);
+  origin_result r;
+  asio::co_spawn(io, reader.probe({}), [&](std::exception_ptr ep, origin_result got) {
+    if (ep) {
+      r.ec = errc::io_error;
+      r.detail = "internal error";
+    } else {
+      r = std::move(got);
+    }
+  });
+  io.run();
+  out.final_url = reader.url().text;
+  if (r.ec) {
+    out.ec = r.http_status != 0 ? error_code(errc::origin_http_error) : r.ec;
+    auto text = describe_origin_failure(reader.url(), r);
+    out.message = text.message;
+    if (text.code == "origin_unreachable" || text.code == "origin_timeout")
+      out.ec = errc::origin_unreachable;
+    return out;
+  }
+  out.length = r.layout.length;
+  out.last_modified = r.layout.last_modified;
+  return out;
+}
+
+}  // namespace damselfly::dfget
