@@ -104,10 +104,18 @@ result<std::string> read_small_file(const std::filesystem::path& path, std::size
   return text;
 }
 
-error_code copy_range(int from, int to, std::uint64_t length) {
-  loff_t in = 0, out = 0;
-  while (static_cast<std::uint64_t>(in) < length) {
-    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(length - in, 64u << 20));
+std::string current_boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+error_code copy_range(int from, int to, std::uint64_t offset, std::uint64_t length) {
+  auto in = static_cast<loff_t>(offset), out = static_cast<loff_t>(offset);
+  const auto end = offset + length;
+  while (static_cast<std::uint64_t>(in) < end) {
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(end - in, 64u << 20));
     ssize_t n = ::copy_file_range(from, &in, to, &out, want, 0);
     if (n < 0) {
       if (errno == EINTR) continue;

@@ -143,6 +143,7 @@ void daemon::stop() {
   d.stopped = true;
   d.pieces.stop();
   d.local.stop();
+  d.downloads.cancel_deferred();
   d.tasks.save_all();
 }
 

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <ctime>
 #include <set>
 
@@ -149,7 +150,8 @@ asio::awaitable<proto::local_event> download_runner::run(const proto::local_requ
   co_await tasks_.begin_download(job->task_id);
   download_lease lease(tasks_, job->task_id);
   std::shared_ptr<task_file> tf;
-  auto outcome = co_await fetch(req, *job, tf, progress);
+  std::optional<tee_store> tee;
+  auto outcome = co_await fetch(req, *job, tf, **out, tee, progress);
   if (outcome.ec) {
     auto meta = tf ? tf->meta() : task_meta{};
     if (tf && std::find(meta.have.begin(), meta.have.end(), true) == meta.have.end()) {
@@ -161,15 +163,15 @@ asio::awaitable<proto::local_event> download_runner::run(const proto::local_requ
     }
     co_return failure(outcome.ec, outcome.message);
   }
-  auto done = publish(req, job->task_id, *tf, **out, outcome);
+  auto done = publish(req, job->task_id, *tf, **out, *tee, outcome);
+  sync_later(tf, job->task_id);
   if (done.event == proto::local_event_kind::done) done.warning = ignored_settings(req);
   co_return done;
 }
 
-asio::awaitable<download_outcome> download_runner::fetch(const proto::local_request& req,
-                                                         checked_request& job,
-                                                         std::shared_ptr<task_file>& tf,
-                                                         const local_progress& progress) {
+asio::awaitable<download_outcome> download_runner::fetch(
+    const proto::local_request& req, checked_request& job, std::shared_ptr<task_file>& tf,
+    handed_output& out, std::optional<tee_store>& tee, const local_progress& progress) {
   download_outcome outcome;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto opened = tasks_.open(job.task_id);
@@ -199,9 +201,12 @@ asio::awaitable<download_outcome> download_runner::fetch(const proto::local_requ
             m.peer_key = p.peer_key;
             m.ticket_key = p.ticket_key;
           });
-          // The layout is saved at once: the piece journal means nothing without it.
+          // The layout is saved at once: the piece journal means nothing
+          // without it. No data sync here: that would stall this thread on
+          // the disk while pieces keep arriving (the journal and the boot id
+          // keep a killed daemon's pieces; a reboot voids them).
           if (new_layout || steady::now() - last_save > std::chrono::seconds(1)) {
-            tf->save_meta();  // a killed daemon resumes from here
+            tf->save_meta(task_file::durability::deferred);  // a killed daemon resumes from here
             last_save = steady::now();
           }
           proto::local_event e;
@@ -213,7 +218,8 @@ asio::awaitable<download_outcome> download_runner::fetch(const proto::local_requ
       tf->mark(piece);
     };
     downloader engine(ex_, engine_options(req));
-    outcome = co_await engine.run(job.engine, *tf, on_progress, on_piece);
+    tee.emplace(*tf, out);
+    outcome = co_await engine.run(job.engine, *tee, on_progress, on_piece);
     bool resumed = std::find(meta.have.begin(), meta.have.end(), true) != meta.have.end();
     if (outcome.ec != errc::source_changed || !resumed || attempt > 0) break;
     spdlog::info("task {}: the source changed since the pieces on disk; starting over",
@@ -249,9 +255,22 @@ asio::awaitable<proto::local_event> download_runner::run_private(const proto::lo
   co_return done_event(length, summary);
 }
 
+void download_runner::sync_later(std::shared_ptr<task_file> tf, std::string task_id) {
+  // Later, not now: a flush of the cache's copy while the client's own
+  // output is being made durable would make both wait for the same disk. By
+  // then the kernel has written most of it back on its own.
+  durable_later_.after(durable_after, [this, tf = std::move(tf), id = std::move(task_id)] {
+    asio::post(syncer_, [tf, id] {
+      if (auto failed = tf->save_meta(task_file::durability::synced))
+        spdlog::warn("task {}: cannot save metadata: {}", id.substr(0, 12), failed.message());
+    });
+  });
+}
+
 proto::local_event download_runner::publish(const proto::local_request& req,
                                             const std::string& task_id, task_file& tf,
-                                            handed_output& out, const download_outcome& outcome) {
+                                            handed_output& out, tee_store& tee,
+                                            const download_outcome& outcome) {
   const auto& summary = outcome.summary;
   tf.update([&](task_meta& m) {
     m.content_length = summary.content_length;
@@ -261,13 +280,15 @@ proto::local_event download_runner::publish(const proto::local_request& req,
     m.complete = true;
     m.last_used = std::time(nullptr);
   });
-  if (auto ec = tf.save_meta())
+  // The client is not kept waiting for the cache's copy to reach the disk;
+  // run() has it synced in the background.
+  if (auto ec = tf.save_meta(task_file::durability::deferred))
     spdlog::warn("task {}: cannot save metadata: {}", task_id.substr(0, 12), ec.message());
 
   auto length = static_cast<std::uint64_t>(std::max<std::int64_t>(0, summary.content_length));
   if (auto ec = out.reserve(length))
     return failure(errc::io_error, "no room for " + req.output + ": " + ec.message());
-  if (auto ec = out.copy_from(tf.fd()->get(), length); ec || (ec = out.finish(length)))
+  if (auto ec = tee.fill_gaps(tf.fd()->get(), length); ec || (ec = out.finish(length)))
     return failure(errc::io_error, "cannot write " + req.output + ": " + ec.message());
   downloads_ok_.add();
   tasks_.collect_garbage();  // a new file may have pushed the cache over its limits

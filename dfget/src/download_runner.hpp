@@ -4,15 +4,18 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <memory>
 #include <optional>
 
+#include "damselfly/common/deferred_calls.hpp"
 #include "damselfly/common/metrics.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/dfget/daemon.hpp"
 #include "damselfly/dfget/downloader.hpp"
 #include "damselfly/dfget_storage/handed_output.hpp"
+#include "damselfly/dfget_storage/tee_store.hpp"
 #include "supernode_link.hpp"
 #include "task_cache.hpp"
 
@@ -21,13 +24,16 @@ namespace damselfly::dfget {
 using local_progress = std::function<void(const proto::local_event&)>;
 
 /// Runs downloads that local clients ask for: one per task at a time, pieces
-/// kept in the task cache (so the task is served afterwards), the verified
-/// file copied into the output the client handed over as a descriptor (the
-/// client publishes it: the daemon opens no client path).
+/// kept in the task cache (so the task is served afterwards) and written,
+/// each as it is verified, into the output the client handed over as a
+/// descriptor (the client publishes it: the daemon opens no client path).
 class download_runner {
  public:
   download_runner(boost::asio::any_io_executor ex, const daemon_config& cfg, task_cache& tasks,
                   metrics_registry& metrics, const peer_profile& me);
+  /// Drops the durable saves still to come (the daemon is stopping and
+  /// saves every task itself).
+  void cancel_deferred() { durable_later_.cancel_all(); }
 
   /// The final "done" or "error" event; progress events go to `progress`.
   /// `output`: the client's temporary output file, received with the request.
@@ -45,20 +51,27 @@ class download_runner {
   std::optional<checked_request> check(const proto::local_request& req,
                                        proto::local_event& failure);
   downloader_options engine_options(const proto::local_request& req) const;
-  /// Runs the engine into the task's files; starts over once when the pieces
-  /// on disk belong to an older version of the source.
+  /// Runs the engine into the task's files and, as each piece is verified,
+  /// the client's output (through `tee`); starts over once when the pieces on
+  /// disk belong to an older version of the source.
   boost::asio::awaitable<download_outcome> fetch(const proto::local_request& req,
                                                  checked_request& job,
-                                                 std::shared_ptr<task_file>& tf,
+                                                 std::shared_ptr<task_file>& tf, handed_output& out,
+                                                 std::optional<tee_store>& tee,
                                                  const local_progress& progress);
   /// A private download: the engine writes the client's output directly, as
   /// a standalone dfget would; nothing enters the cache, nothing is served.
   boost::asio::awaitable<proto::local_event> run_private(const proto::local_request& req,
                                                          checked_request& job, handed_output& out,
                                                          const local_progress& progress);
-  /// Records the finished task and fills the client's output with it.
+  /// Makes a finished task durable `durable_after` from now, off the I/O thread.
+  void sync_later(std::shared_ptr<task_file> tf, std::string task_id);
+  static constexpr std::chrono::seconds durable_after{30};
+  /// Records the finished task and completes the client's output with what
+  /// did not pass through `tee` during the download.
   proto::local_event publish(const proto::local_request& req, const std::string& task_id,
-                             task_file& tf, handed_output& out, const download_outcome& outcome);
+                             task_file& tf, handed_output& out, tee_store& tee,
+                             const download_outcome& outcome);
   proto::local_event failure(error_code ec, std::string message);
   /// A note for a client that named other supernodes than this daemon's (empty if the same).
   std::string other_supernodes(const proto::local_request& req) const;
@@ -68,6 +81,9 @@ class download_runner {
   static proto::local_event done_event(std::uint64_t length, const download_summary& summary);
 
   boost::asio::any_io_executor ex_;
+  /// Makes finished tasks durable (data sync, then the bitmap) off the I/O thread.
+  boost::asio::thread_pool syncer_{1};
+  deferred_calls durable_later_{ex_};
   const daemon_config& cfg_;
   task_cache& tasks_;
   const peer_profile& me_;

@@ -71,7 +71,7 @@ asio::awaitable<void> supernode_link::announce(const std::shared_ptr<task_file>&
       meta.peer_key = info.peer_key;
       meta.ticket_key = info.ticket_key;
     });
-    tf->save_meta();
+    tf->save_meta(task_file::durability::deferred);
   }
   if (!m.version.empty() && !info.version.empty() && info.version != m.version) {
     // The source moved on: these pieces are no longer what peers ask for.

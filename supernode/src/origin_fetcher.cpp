@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "damselfly/common/http_client.hpp"
@@ -37,7 +38,8 @@ origin_fetcher::origin_fetcher(asio::any_io_executor ex, const supernode_config&
       origin_requests_(metrics.counter("damselfly_supernode_origin_fetches_total",
                                        "Origin fetches and validations started")),
       origin_failures_(metrics.counter("damselfly_supernode_origin_failures_total",
-                                       "Tasks failed because of the origin")) {}
+                                       "Tasks failed because of the origin")),
+      durable_later_(ex_) {}
 
 http_client_options origin_fetcher::origin_client_options() const {
   http_client_options o;
@@ -141,8 +143,11 @@ void origin_fetcher::complete(const std::shared_ptr<task>& t) {
   spdlog::info("task {} cached: {} bytes in {} pieces from {}", t->id.substr(0, 12),
                t->content_length, t->piece_count(), t->url.text);
   t->notify();
-  // The whole-file digest reads the cache once more; do it off the I/O thread
-  // so peers are served meanwhile. The cache entry is committed with it.
+  // The whole-file digest reads the cache once more: off the I/O thread, so
+  // peers are served meanwhile. meta.json is written at once, naming this
+  // boot; the data is flushed later (a flush now would hold up the disk that
+  // the first clients are writing their copies to; one on the I/O thread
+  // stalled every transfer), then meta.json is written again without the boot.
   auto gen = t->generation;
   auto fd = t->fd;
   auto length = static_cast<std::uint64_t>(t->content_length);
@@ -158,21 +163,38 @@ void origin_fetcher::complete(const std::shared_ptr<task>& t) {
     asio::post(ex_, [this, t, gen, hex = d.finish()] {
       if (t->generation != gen || t->phase != task_phase::done) return;
       t->file_sha256 = hex;
-      cached_task_meta meta;
-      meta.task_id = t->id;
-      meta.url = t->url.text;
-      meta.content_length = t->content_length;
-      meta.piece_size = t->piece_size;
-      meta.piece_sha256 = t->digests;
-      meta.etag = t->etag;
-      meta.last_modified = t->last_modified;
-      meta.version = t->version;
-      meta.file_sha256 = t->file_sha256;
-      if (auto ec = cache_.commit(*t->fd, meta))
-        spdlog::warn("task {}: cannot persist cache metadata: {}", t->id.substr(0, 12),
-                     ec.message());
+      persist(t, gen, false);
+      durable_later_.after(durable_after, [this, t, gen] {
+        if (t->generation != gen || !t->fd) return;
+        asio::post(hasher_, [this, t, gen, fd = t->fd] {
+          auto flushed = cache_store::sync_data(*fd);
+          asio::post(ex_, [this, t, gen, flushed] {
+            if (flushed)
+              spdlog::warn("task {}: cannot flush the cache: {}", t->id.substr(0, 12),
+                           flushed.message());
+            else
+              persist(t, gen, true);
+          });
+        });
+      });
     });
   });
+}
+
+void origin_fetcher::persist(const std::shared_ptr<task>& t, std::uint64_t gen, bool data_synced) {
+  if (t->generation != gen || t->phase != task_phase::done) return;
+  cached_task_meta meta;
+  meta.task_id = t->id;
+  meta.url = t->url.text;
+  meta.content_length = t->content_length;
+  meta.piece_size = t->piece_size;
+  meta.piece_sha256 = t->digests;
+  meta.etag = t->etag;
+  meta.last_modified = t->last_modified;
+  meta.version = t->version;
+  meta.file_sha256 = t->file_sha256;
+  if (auto ec = cache_.write_meta(meta, data_synced))
+    spdlog::warn("task {}: cannot persist cache metadata: {}", t->id.substr(0, 12), ec.message());
 }
 
 asio::awaitable<void> origin_fetcher::validate(std::shared_ptr<task> t,

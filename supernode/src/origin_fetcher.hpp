@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "damselfly/common/deferred_calls.hpp"
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/metrics.hpp"
 #include "damselfly/common/origin_reader.hpp"
@@ -25,6 +26,9 @@ class origin_fetcher {
  public:
   origin_fetcher(boost::asio::any_io_executor ex, const supernode_config& cfg, cache_store& cache,
                  metrics_registry& metrics);
+  /// Drops the flushes still to come (the supernode is stopping; the
+  /// entries stay valid within this boot).
+  void cancel_deferred() { durable_later_.cancel_all(); }
 
   /// Fetches `t` (phase probing) to done or failed.
   boost::asio::awaitable<void> fetch(std::shared_ptr<task> t) {
@@ -43,6 +47,10 @@ class origin_fetcher {
  private:
   /// Marks the task done, then digests the whole file and commits the cache entry.
   void complete(const std::shared_ptr<task>& t);
+  /// Writes the cache entry of `t` if it is still generation `gen` and done.
+  void persist(const std::shared_ptr<task>& t, std::uint64_t gen, bool data_synced);
+  /// How long after a fetch its cache data is flushed to disk.
+  static constexpr std::chrono::seconds durable_after{30};
   http_client_options origin_client_options() const;
   void fail(task& t, const origin_result& r);
   /// Why a file of `length` bytes (-1: unknown) is not taken; empty when it is.
@@ -54,6 +62,7 @@ class origin_fetcher {
   metric_value& source_bytes_;
   metric_value& origin_requests_;
   metric_value& origin_failures_;
+  deferred_calls durable_later_;        ///< the flushes to come, dropped when stopping
   boost::asio::thread_pool hasher_{1};  ///< last member: joined before the rest goes away
 };
 

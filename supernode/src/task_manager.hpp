@@ -46,6 +46,7 @@ class task_manager {
   void cancel() {
     stopping_ = true;
     fetches_.cancel();
+    fetcher_.cancel_deferred();
   }
   /// Origin fetches running and waiting for a slot.
   std::size_t fetches_running() const noexcept { return fetching_; }

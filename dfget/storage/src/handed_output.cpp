@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <string>
+
 #include "damselfly/common/file_io.hpp"
 
 namespace damselfly::dfget {
@@ -24,11 +26,13 @@ result<std::unique_ptr<handed_output>> handed_output::adopt(unique_fd fd, std::s
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || (flags & O_ACCMODE) != O_RDWR || (flags & O_APPEND) != 0)
     return refuse("the output descriptor is not open for reading and writing");
-  return std::unique_ptr<handed_output>(new handed_output(std::move(fd)));
+  auto self = "/proc/self/fd/" + std::to_string(fd.get());
+  unique_fd direct(::open(self.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
+  return std::unique_ptr<handed_output>(new handed_output(std::move(fd), std::move(direct)));
 }
 
 error_code handed_output::write(std::uint64_t offset, std::span<const std::byte> data) {
-  return write_all_at(fd_.get(), offset, data);
+  return direct_.write(fd_.get(), offset, data);
 }
 
 error_code handed_output::read(std::uint64_t offset, std::span<std::byte> out) {
@@ -44,8 +48,10 @@ error_code handed_output::reserve(std::uint64_t length) {
   return check_room(fd_.get(), length);
 }
 
-error_code handed_output::copy_from(int fd, std::uint64_t length) {
-  return copy_range(fd, fd_.get(), length);
+// An in-kernel copy (a reflink where the file system has them): measured
+// faster here than reading the cache and writing past the page cache.
+error_code handed_output::copy_from(int fd, std::uint64_t offset, std::uint64_t length) {
+  return copy_range(fd, fd_.get(), offset, length);
 }
 
 error_code handed_output::finish(std::uint64_t length) {

@@ -62,7 +62,7 @@ output_file::output_file(fs::path final_path, fs::path temp, unique_fd fd, uniqu
     : final_(std::move(final_path)),
       temp_(std::move(temp)),
       fd_(std::move(fd)),
-      direct_fd_(std::move(direct_fd)) {}
+      direct_(std::move(direct_fd)) {}
 
 result<std::unique_ptr<output_file>> output_file::create(const fs::path& final_path) {
   fs::path dir = final_path.parent_path();
@@ -103,15 +103,12 @@ result<std::unique_ptr<output_file>> output_file::open_resumable(const fs::path&
 output_file::~output_file() {
   if (!committed_ && !keep_) {
     fd_.reset();
-    direct_fd_.reset();
     ::unlink(temp_.c_str());
   }
 }
 
 error_code output_file::write(std::uint64_t offset, std::span<const std::byte> data) {
-  bool aligned = offset % direct_alignment == 0 && data.size() % direct_alignment == 0 &&
-                 reinterpret_cast<std::uintptr_t>(data.data()) % direct_alignment == 0;
-  return write_all_at(direct_fd_ && aligned ? direct_fd_.get() : fd_.get(), offset, data);
+  return direct_.write(fd_.get(), offset, data);
 }
 
 error_code output_file::read(std::uint64_t offset, std::span<std::byte> out) {

@@ -28,13 +28,6 @@ error_code append_text(int fd, const std::string& text) {
 
 }  // namespace
 
-std::string current_boot_id() {
-  std::ifstream in("/proc/sys/kernel/random/boot_id");
-  std::string id;
-  std::getline(in, id);
-  return id;
-}
-
 std::vector<std::uint64_t> piece_journal::load(const std::filesystem::path& path) {
   std::vector<std::uint64_t> out;
   std::ifstream in(path, std::ios::binary);

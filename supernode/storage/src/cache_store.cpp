@@ -66,6 +66,11 @@ std::vector<cached_task_meta> cache_store::load_complete() {
       m.last_modified = j.value("last_modified", "");
       m.version = j.at("version").get<std::string>();
       m.file_sha256 = j.at("file_sha256").get<std::string>();
+      auto unsynced = j.value("unsynced_boot", "");
+      if (!unsynced.empty() && unsynced != current_boot_id()) {
+        discard("written without a flush before a reboot");
+        continue;
+      }
       auto size = fs::file_size(entry.path() / "data");
       if (m.task_id != id || static_cast<std::int64_t>(size) != m.content_length) {
         discard("data does not match metadata");
@@ -106,7 +111,16 @@ error_code cache_store::read_at(const unique_fd& fd, std::uint64_t offset,
 }
 
 error_code cache_store::commit(const unique_fd& fd, const cached_task_meta& m) {
+  if (auto ec = sync_data(fd)) return ec;
+  return write_meta(m);
+}
+
+error_code cache_store::sync_data(const unique_fd& fd) {
   if (::fdatasync(fd.get()) != 0) return last_system_error();
+  return {};
+}
+
+error_code cache_store::write_meta(const cached_task_meta& m, bool data_synced) {
   json j{{"task_id", m.task_id},
          {"url", m.url},
          {"content_length", m.content_length},
@@ -116,6 +130,7 @@ error_code cache_store::commit(const unique_fd& fd, const cached_task_meta& m) {
          {"last_modified", m.last_modified},
          {"version", m.version},
          {"file_sha256", m.file_sha256}};
+  if (!data_synced) j["unsynced_boot"] = current_boot_id();
   return replace_file(task_dir(m.task_id) / "meta.json", j.dump(), 0600);
 }
 

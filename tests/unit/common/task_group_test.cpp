@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// task_group and async_event: members are cancelled and joined, waiters wake on notify.
+// task_group, async_event and deferred_calls: members are cancelled and joined, waiters wake on
+// notify, calls come when due or not at all.
 #include <gtest/gtest.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include "damselfly/common/async_event.hpp"
+#include "damselfly/common/deferred_calls.hpp"
 #include "damselfly/common/task_group.hpp"
 
 using namespace damselfly;
@@ -110,4 +113,27 @@ TEST(async_event, notify_wakes_every_waiter_and_timeouts_say_false) {
   io.run_for(5s);
   EXPECT_EQ(woken, 2);
   EXPECT_EQ(timed_out, 1);
+}
+
+TEST(DeferredCalls, RunWhenDueAndCancellingThemLetsTheLoopEndAtOnce) {
+  asio::io_context io;
+  deferred_calls later(io.get_executor());
+  std::vector<int> ran;
+  later.after(20ms, [&] { ran.push_back(2); });
+  later.after(5ms, [&] { ran.push_back(1); });
+  EXPECT_EQ(later.pending(), 2u);
+  io.run();
+  EXPECT_EQ(ran, (std::vector<int>{1, 2}));
+  EXPECT_EQ(later.pending(), 0u);
+  // A stopping owner: an hour-long wait must not hold the loop.
+  io.restart();
+  later.after(std::chrono::hours(1), [&] { ran.push_back(3); });
+  asio::post(io, [&] { later.cancel_all(); });
+  auto started = std::chrono::steady_clock::now();
+  io.run();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  later.after(1ms, [&] { ran.push_back(4); });  // after cancel_all: ignored
+  io.restart();
+  io.run();
+  EXPECT_EQ(ran, (std::vector<int>{1, 2}));
 }

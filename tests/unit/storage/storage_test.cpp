@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // The supernode cache on disk and the dfget output file: durability and no partial outputs.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "damselfly/common/digest.hpp"
+#include "damselfly/common/file_io.hpp"
+#include "damselfly/dfget_storage/handed_output.hpp"
 #include "damselfly/dfget_storage/output_file.hpp"
 #include "damselfly/dfget_storage/piece_journal.hpp"
 #include "damselfly/dfget_storage/resume_record.hpp"
 #include "damselfly/dfget_storage/task_store.hpp"
+#include "damselfly/dfget_storage/tee_store.hpp"
 #include "damselfly/supernode_storage/cache_store.hpp"
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
@@ -253,4 +258,107 @@ TEST(OutputFile, ResumableTemporaryIsKeptOnRequestAndLockedWhileOpen) {
   ASSERT_FALSE((*again)->commit(6));
   EXPECT_EQ(test::read_text(d / "f"), "abcdef");
   EXPECT_FALSE(fs::exists(d / ".f.dfget.part"));
+}
+
+namespace {
+
+/// Rewrites meta.json's boot id as if it had been written in another boot.
+void pretend_other_boot(const fs::path& meta_json) {
+  std::ifstream in(meta_json);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto at = text.find(current_boot_id());
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, current_boot_id().size(), "00000000-0000-0000-0000-000000000000");
+  std::ofstream(meta_json, std::ios::trunc) << text;
+}
+
+}  // namespace
+
+TEST(TaskStore, ADeferredSaveCountsWithinItsBootAndIsVoidAfterAReboot) {
+  if (current_boot_id().empty()) GTEST_SKIP() << "no boot id on this system";
+  test::temp_dir d;
+  dfget::task_store store(d.path());
+  ASSERT_FALSE(store.init());
+  const std::string id(64, 'e');
+  {
+    auto tf = store.open(id);
+    ASSERT_TRUE(tf);
+    (*tf)->update([](dfget::task_meta& m) {
+      m.identity.url = "http://o/f";
+      m.content_length = 8;
+      m.piece_size = 4;
+      m.version = "v1";
+      m.complete = true;
+    });
+    (*tf)->mark(0);
+    (*tf)->mark(1);
+    ASSERT_FALSE((*tf)->save_meta(dfget::task_file::durability::deferred));
+  }
+  {
+    // The daemon was killed, the machine kept running: the page cache holds the data.
+    auto tf = store.open(id);
+    ASSERT_TRUE(tf);
+    EXPECT_EQ((*tf)->meta().have, (std::vector<bool>{true, true}));
+    EXPECT_TRUE((*tf)->meta().complete);
+  }
+  pretend_other_boot(d.path() / "tasks" / id / "meta.json");
+  pretend_other_boot(d.path() / "tasks" / id / dfget::task_file::journal_name);
+  auto tf = store.open(id);
+  ASSERT_TRUE(tf);
+  EXPECT_TRUE((*tf)->meta().have.empty()) << "pieces never flushed were trusted after a reboot";
+  EXPECT_FALSE((*tf)->meta().complete);
+  // A synced save carries no boot id: it holds across reboots.
+  (*tf)->update([](dfget::task_meta& m) { m.have = {true, true}; });
+  ASSERT_FALSE((*tf)->save_meta(dfget::task_file::durability::synced));
+  std::ifstream in(d.path() / "tasks" / id / "meta.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find("unsynced_boot"), std::string::npos);
+}
+
+TEST(CacheStore, AnEntryWrittenBeforeItsDataWasFlushedIsDiscardedAfterAReboot) {
+  if (current_boot_id().empty()) GTEST_SKIP() << "no boot id on this system";
+  test::temp_dir d;
+  const std::string same_boot(64, 'b'), other_boot(64, 'c');
+  {
+    supernode::cache_store c(d.path());
+    ASSERT_FALSE(c.init());
+    for (const auto& id : {same_boot, other_boot}) {
+      auto fd = c.create_data(id);
+      ASSERT_TRUE(fd);
+      ASSERT_FALSE(supernode::cache_store::write_at(**fd, 0, bytes("12345678")));
+      ASSERT_FALSE(c.write_meta(meta_for(id, 8), /*data_synced=*/false));
+    }
+  }
+  pretend_other_boot(d.path() / "tasks" / other_boot / "meta.json");
+  supernode::cache_store again(d.path());
+  ASSERT_FALSE(again.init());
+  auto loaded = again.load_complete();
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].task_id, same_boot);
+  EXPECT_FALSE(fs::exists(d.path() / "tasks" / other_boot));
+}
+
+TEST(TeeStore, TheOutputGetsEveryWriteAndTheGapsFromTheCache) {
+  test::temp_dir d;
+  dfget::task_store store(d.path());
+  ASSERT_FALSE(store.init());
+  auto tf = store.open(std::string(64, 'f'));
+  ASSERT_TRUE(tf);
+  // The cache holds "AAAA" at 0 from an earlier run; this run writes the rest.
+  ASSERT_FALSE((*tf)->write(0, bytes("AAAA")));
+  unique_fd out_fd(::open(d.path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  ASSERT_TRUE(out_fd);
+  std::string why;
+  auto out = dfget::handed_output::adopt(std::move(out_fd), &why);
+  ASSERT_TRUE(out) << why;
+  dfget::tee_store tee(**tf, **out);
+  ASSERT_FALSE(tee.write(8, bytes("CCCC")));
+  ASSERT_FALSE(tee.write(4, bytes("BBBB")));
+  ASSERT_FALSE(tee.write(14, bytes("EE")));
+  EXPECT_EQ(tee.written(), 10u);
+  ASSERT_FALSE((*tf)->write(12, bytes("DD")));  // also held before
+  ASSERT_FALSE(tee.fill_gaps((*tf)->fd()->get(), 16));
+  std::string back(16, '\0');
+  ASSERT_FALSE((*out)->read(0, std::as_writable_bytes(std::span(back.data(), back.size()))));
+  EXPECT_EQ(back, "AAAABBBBCCCCDDEE");
 }

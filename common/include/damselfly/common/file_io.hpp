@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "damselfly/common/error.hpp"
@@ -17,10 +18,14 @@ error_code write_all_at(int fd, std::uint64_t offset, std::span<const std::byte>
 /// Reads exactly `out.size()` bytes at `offset` of `fd`; errc::io_error at end of file.
 error_code read_exact_at(int fd, std::uint64_t offset, std::span<std::byte> out);
 
-/// Copies the first `length` bytes of `from` to the start of `to` in the
+/// Copies `length` bytes at `offset` of `from` to the same offset of `to` in the
 /// kernel (copy_file_range: a reflink or server-side copy where the
 /// filesystems offer one); errc::io_error if `from` is shorter.
-error_code copy_range(int from, int to, std::uint64_t length);
+/// This boot's id (/proc/sys/kernel/random/boot_id); empty where unavailable.
+/// What was written without a flush counts only within the boot it names.
+std::string current_boot_id();
+
+error_code copy_range(int from, int to, std::uint64_t offset, std::uint64_t length);
 
 /// The whole content of the regular file `path`, if it is at most
 /// `max_bytes` long (EFBIG otherwise).

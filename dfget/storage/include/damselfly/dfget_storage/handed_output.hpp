@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "damselfly/common/direct_writer.hpp"
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/unique_fd.hpp"
 #include "damselfly/dfget_storage/piece_store.hpp"
@@ -26,14 +27,20 @@ class handed_output final : public piece_store {
   error_code sync() override;
   error_code reserve(std::uint64_t length) override;
 
-  /// Fills the file with the first `length` bytes of `fd` (in-kernel copy).
-  error_code copy_from(int fd, std::uint64_t length);
+  /// Copies `length` bytes at `offset` of `fd` to the same place in the file.
+  error_code copy_from(int fd, std::uint64_t offset, std::uint64_t length);
   /// Cuts the file to `length` bytes and makes it durable.
   error_code finish(std::uint64_t length);
 
  private:
-  explicit handed_output(unique_fd fd) : fd_(std::move(fd)) {}
+  handed_output(unique_fd fd, unique_fd direct_fd)
+      : fd_(std::move(fd)), direct_(std::move(direct_fd)) {}
   unique_fd fd_;
+  /// The same file opened again with O_DIRECT through /proc/self/fd (the
+  /// inode the client handed over, no path of its): block-aligned pieces go
+  /// to the disk without a copy into the page cache. None where the file
+  /// system or the file's permissions do not allow it.
+  direct_writer direct_;
 };
 
 }  // namespace damselfly::dfget

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "damselfly/common/direct_writer.hpp"
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/unique_fd.hpp"
 #include "damselfly/dfget_storage/piece_store.hpp"
@@ -54,8 +55,6 @@ class output_file final : public piece_store {
   error_code stream_to(int fd, std::uint64_t length);
   const std::filesystem::path& temp_path() const noexcept { return temp_; }
   const std::filesystem::path& final_path() const noexcept { return final_; }
-  /// Alignment of memory, offsets and lengths that take the O_DIRECT path.
-  static constexpr std::size_t direct_alignment = 4096;
 
  private:
   output_file(std::filesystem::path final_path, std::filesystem::path temp, unique_fd fd,
@@ -63,7 +62,7 @@ class output_file final : public piece_store {
   std::filesystem::path final_;
   std::filesystem::path temp_;
   unique_fd fd_;
-  unique_fd direct_fd_;  ///< O_DIRECT descriptor, or none where unsupported
+  direct_writer direct_;  ///< aligned pieces past the page cache, where supported
   bool committed_ = false;
   bool keep_ = false;
 };

@@ -34,7 +34,4 @@ class piece_journal {
   unique_fd fd_;
 };
 
-/// This boot's id (/proc/sys/kernel/random/boot_id); empty where unavailable.
-std::string current_boot_id();
-
 }  // namespace damselfly::dfget

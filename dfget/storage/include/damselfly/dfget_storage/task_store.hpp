@@ -54,8 +54,16 @@ class task_file final : public piece_store {
   void mark(std::uint64_t piece);
   /// True when every piece touching [offset, offset+length) is held.
   bool holds_range(std::uint64_t offset, std::uint64_t length) const;
-  /// Writes meta.json atomically (temp file + rename).
-  error_code save_meta();
+  /// How a save_meta() treats the data the bitmap names.
+  enum class durability {
+    synced,    ///< fdatasync the data first: the bitmap holds across a power loss
+    deferred,  ///< no data sync: the bitmap names this boot and counts only within it
+  };
+  /// Writes meta.json atomically (temp file + rename). A deferred save costs
+  /// no disk flush (the kernel writes the data back in its own time); after a
+  /// reboot its bitmap is void, so a crash costs a download, never a piece
+  /// that is not on disk.
+  error_code save_meta(durability how = durability::synced);
   task_meta meta() const;
   void update(const std::function<void(task_meta&)>& change);
   std::shared_ptr<const unique_fd> fd() const { return fd_; }
@@ -66,6 +74,7 @@ class task_file final : public piece_store {
   std::filesystem::path dir_;
   std::shared_ptr<const unique_fd> fd_;
   mutable std::mutex mu_;
+  std::mutex save_mu_;  ///< one meta.json writer at a time
   task_meta meta_;
   piece_journal journal_;  ///< opened at the first mark()
 };

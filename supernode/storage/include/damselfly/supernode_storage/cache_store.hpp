@@ -49,6 +49,13 @@ class cache_store {
   static error_code read_at(const unique_fd& fd, std::uint64_t offset, std::span<std::byte> out);
   /// Flushes the data file and writes meta.json atomically (marks the task complete).
   error_code commit(const unique_fd& fd, const cached_task_meta& meta);
+  /// commit()'s two halves, for callers that flush on another thread: the
+  /// data first (the long part), then meta.json.
+  static error_code sync_data(const unique_fd& fd);
+  /// Writes meta.json atomically. Unless `data_synced`, it names this boot
+  /// and a supernode started after a reboot discards the entry (its data may
+  /// not have reached the disk); write it again once the data is synced.
+  error_code write_meta(const cached_task_meta& meta, bool data_synced = true);
   /// Removes a task's files.
   void remove(const std::string& task_id);
   /// Bytes a task's files occupy on disk.
