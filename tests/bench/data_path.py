@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# Benchmark: every route a file takes to a node's disk, side by side in one run, with CPU per GiB.
+"""Times, for each size and repetition, on loopback:
+
+  curl          curl -o FILE straight from nginx (the origin)
+  sa_cold       dfget --standalone, the supernode fetching the file from nginx
+  sa_warm       dfget --standalone, the supernode holding the file
+  daemon_warm   dfget through daemon B; the supernode and daemon A hold the file
+  daemon_cache  dfget through daemon B, which holds the file itself
+
+and the CPU seconds per GiB delivered of the client, the daemon and the
+supernode on each route. Every run uses a fresh task (a new --tag), so cold is
+cold and warm is warm without restarting anything. With --rss-gib N a fresh
+daemon downloads an N GiB file and its peak RSS (VmHWM) is reported.
+
+With --out-dir DIR the outputs (curl's and dfget's) go to DIR, e.g. a tmpfs,
+so that one disk does not absorb both the cache's copy and the output's (on a
+real cluster they are different machines).
+
+Usage: tests/bench/data_path.py [--sizes 256,1024] [--reps 3] [--rss-gib 0] [--out-dir DIR]
+                               [--bin DIR]
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.join(ROOT, "build", "bin")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    """User plus system CPU seconds a live process has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def wait_for(pred, what, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not come up")
+
+
+def make_blob(path, mib):
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            f.write(os.urandom(1 << 20))
+
+
+def timed(argv, log):
+    """Runs argv to completion: (wall seconds, CPU seconds of the process)."""
+    start = time.perf_counter()
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=out)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed; see {log}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def settle():
+    """Lets the previous run's writeback finish before the next is timed."""
+    os.sync()
+    time.sleep(1.5)
+
+
+class bench:
+    def __init__(self, work, out_dir):
+        self.work = work
+        self.out_dir = out_dir or os.path.join(work, "out")
+        self.procs = []
+        self.logs = os.path.join(work, "logs")
+        os.makedirs(self.logs)
+        os.makedirs(os.path.join(work, "www"))
+        os.makedirs(self.out_dir, exist_ok=True)
+        self.token = os.path.join(work, "cluster.token")
+        with open(self.token, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        os.chmod(self.token, 0o600)
+
+    def spawn(self, argv, name):
+        log = open(os.path.join(self.logs, name + ".out"), "ab")
+        p = subprocess.Popen(argv, stdout=log, stderr=log)
+        self.procs.append(p)
+        return p
+
+    def start_origin(self):
+        port = free_port()
+        conf = os.path.join(self.work, "nginx.conf")
+        www = os.path.join(self.work, "www")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 1;
+error_log {self.work}/nginx-error.log;
+pid {self.work}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {self.work}; proxy_temp_path {self.work};
+  fastcgi_temp_path {self.work}; uwsgi_temp_path {self.work}; scgi_temp_path {self.work};
+  sendfile on;
+  server {{ listen 127.0.0.1:{port}; root {www}; }}
+}}
+""")
+        self.spawn(["/usr/sbin/nginx", "-c", conf, "-p", self.work, "-g", "daemon off;"], "nginx")
+        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, "nginx")
+        self.origin = f"http://127.0.0.1:{port}"
+
+    def start_supernode(self):
+        port_file = os.path.join(self.work, "supernode.port")
+        self.supernode = self.spawn(
+            [f"{BIN}/supernode", "--listen", "127.0.0.1:0", "--port-file", port_file,
+             "--data-dir", os.path.join(self.work, "sn"), "--log-file",
+             os.path.join(self.logs, "supernode.log"), "--token-file", self.token], "supernode")
+        wait_for(lambda: os.path.exists(port_file) and os.path.getsize(port_file) > 0, "supernode")
+        with open(port_file) as f:
+            self.sn_addr = "127.0.0.1:" + f.read().strip()
+
+    def start_daemon(self, name, ip):
+        sock = os.path.join(self.work, name + ".sock")
+        proc = self.spawn(
+            [f"{BIN}/dfget", "daemon", "--listen", f"{ip}:{free_port()}", "--data-dir",
+             os.path.join(self.work, name), "--socket", sock, "--supernode", self.sn_addr,
+             "--log-file", os.path.join(self.logs, name + ".log"), "--token-file", self.token],
+            name)
+        wait_for(lambda: os.path.exists(sock), name)
+        return proc, sock
+
+    def dfget(self, url, out, *flags):
+        argv = [f"{BIN}/dfget", url, "-O", out, "--token-file", self.token, "-q", *flags]
+        return timed(argv, os.path.join(self.logs, "dfget.out"))
+
+    def stop(self):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def run_size(b, mib, reps, daemon_a, daemon_b):
+    name = f"blob{mib}"
+    make_blob(os.path.join(b.work, "www", name), mib)
+    url = f"{b.origin}/{name}"
+    out = os.path.join(b.out_dir, name)
+    subprocess.run(["curl", "-fsS", "-o", "/dev/null", url], check=True)  # page cache, warm nginx
+    gib = mib / 1024
+    rows = []
+    for rep in range(reps):
+        row = {"size_mib": mib, "rep": rep + 1}
+
+        def route(key, fn, daemon=None):
+            settle()
+            sn0 = cpu_seconds(b.supernode.pid)
+            d0 = cpu_seconds(daemon.pid) if daemon else 0.0
+            wall, client_cpu = fn()
+            row[key] = {
+                "seconds": round(wall, 3),
+                "mib_s": round(mib / wall, 1),
+                "client_cpu_s_per_gib": round(client_cpu / gib, 3),
+                "supernode_cpu_s_per_gib": round((cpu_seconds(b.supernode.pid) - sn0) / gib, 3),
+                "daemon_cpu_s_per_gib":
+                    round((cpu_seconds(daemon.pid) - d0) / gib, 3) if daemon else None,
+            }
+            os.remove(out)
+
+        route("curl", lambda: timed(["curl", "-fsS", "-o", out, url],
+                                    os.path.join(b.logs, "curl.out")))
+        cold = f"cold-{mib}-{rep}"
+        route("sa_cold",
+              lambda: b.dfget(url, out, "--standalone", "--supernode", b.sn_addr, "--tag", cold))
+        route("sa_warm",
+              lambda: b.dfget(url, out, "--standalone", "--supernode", b.sn_addr, "--tag", cold))
+        warm = f"warm-{mib}-{rep}"
+        b.dfget(url, out + ".a", "--daemon-socket", daemon_a[1], "--tag", warm)  # A holds it
+        os.remove(out + ".a")
+        route("daemon_warm",
+              lambda: b.dfget(url, out, "--daemon-socket", daemon_b[1], "--tag", warm), daemon_b[0])
+        route("daemon_cache",
+              lambda: b.dfget(url, out, "--daemon-socket", daemon_b[1], "--tag", warm), daemon_b[0])
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    os.remove(os.path.join(b.work, "www", name))
+    return rows
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def summarize(rows):
+    routes = ["curl", "sa_cold", "sa_warm", "daemon_warm", "daemon_cache"]
+    summary = {}
+    for mib in sorted({r["size_mib"] for r in rows}):
+        mine = [r for r in rows if r["size_mib"] == mib]
+        s = {}
+        for route in routes:
+            s[route] = {k: median([r[route][k] for r in mine])
+                        for k in mine[0][route] if mine[0][route][k] is not None}
+        s["daemon_warm_over_sa_warm"] = round(
+            s["daemon_warm"]["seconds"] / s["sa_warm"]["seconds"], 2)
+        s["sa_cold_over_curl_throughput"] = round(
+            s["curl"]["seconds"] / s["sa_cold"]["seconds"], 2)
+        summary[str(mib)] = s
+    return summary
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="256,1024", help="MiB, comma-separated")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--rss-gib", type=int, default=0,
+                    help="also download a file of this many GiB through a fresh daemon")
+    ap.add_argument("--bin", default=BIN, help="where dfget and supernode are (another build)")
+    ap.add_argument("--out-dir", default="",
+                    help="where outputs go (default: the work dir, on the same disk as the caches)")
+    args = ap.parse_args()
+    global BIN
+    BIN = os.path.abspath(args.bin)
+    if not (os.access(f"{BIN}/dfget", os.X_OK) and os.access(f"{BIN}/supernode", os.X_OK)):
+        subprocess.run(["bash", os.path.join(ROOT, "scripts", "setup.sh"), "release"], check=True)
+    work = tempfile.mkdtemp(prefix="damselfly-datapath.")
+    os.chmod(work, 0o755)
+    out_dir = ""
+    if args.out_dir:
+        out_dir = tempfile.mkdtemp(prefix="damselfly-out.", dir=args.out_dir)
+        os.chmod(out_dir, 0o755)
+    b = bench(work, out_dir)
+    try:
+        b.start_origin()
+        b.start_supernode()
+        daemon_a = b.start_daemon("daemon-a", "127.0.0.2")
+        daemon_b = b.start_daemon("daemon-b", "127.0.0.3")
+        rows = []
+        for mib in [int(x) for x in args.sizes.split(",")]:
+            rows += run_size(b, mib, args.reps, daemon_a, daemon_b)
+        result = {"bin": BIN, "out_dir": args.out_dir or "work dir (same disk as the caches)",
+                  "rows": rows, "median": summarize(rows)}
+        if args.rss_gib > 0:
+            daemon_c = b.start_daemon("daemon-c", "127.0.0.4")
+            name = f"rss{args.rss_gib}"
+            make_blob(os.path.join(work, "www", name), args.rss_gib * 1024)
+            out = os.path.join(b.out_dir, name)
+            wall, _ = b.dfget(f"{b.origin}/{name}", out, "--daemon-socket", daemon_c[1])
+            result["rss"] = {"gib": args.rss_gib, "seconds": round(wall, 3),
+                             "daemon_peak_rss_mib": round(peak_rss_mib(daemon_c[0].pid), 1)}
+            os.remove(out)
+        result["daemon_b_peak_rss_mib"] = round(peak_rss_mib(daemon_b[0].pid), 1)
+        print(json.dumps(result["median"], indent=1))
+        if "rss" in result:
+            print(json.dumps(result["rss"]))
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = os.path.join(ROOT, "tests", "bench", "results", f"data-path-{stamp}.json")
+        with open(path, "w") as f:
+            json.dump(result, f, indent=1)
+        print(f"results: {os.path.relpath(path, ROOT)}")
+    finally:
+        b.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        if out_dir:
+            shutil.rmtree(out_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
