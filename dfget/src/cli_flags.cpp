@@ -74,7 +74,7 @@ void add_transfer_flags(CLI::App& app, download_flags& f) {
                "Keep the pieces of an interrupted in-process download and resume them next time");
   app.add_option("-t,--tries", f.tries,
                  "Attempts at the whole download when it fails for a reason that may pass "
-                 "(network, timeout, server error); 0 or inf: no limit")
+                 "(network, a stalled origin, a 5xx answer, a lost daemon); 0 or inf: no limit")
       ->capture_default_str();
   app.add_option("--waitretry", f.wait_retry,
                  "Longest pause between attempts (1s, 2s, ... up to this), like 10s")

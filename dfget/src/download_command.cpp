@@ -502,8 +502,8 @@ int in_process_download::finish() {
   if (record_) record_->remove();
   printer_.done(s.bytes, s.elapsed, s.from_supernode, s.from_peers, s.from_origin);
   if (!f_.quiet)
-    print_summary(job_.target.display,
-                  {s.bytes, s.elapsed, s.from_supernode, s.from_peers, s.from_origin});
+    print_summary(job_.target.display, {s.bytes, s.elapsed, s.from_supernode, s.from_peers,
+                                        s.from_origin, s.resumed_bytes});
   return exit_ok;
 }
 

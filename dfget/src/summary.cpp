@@ -23,9 +23,12 @@ void print_summary(const std::filesystem::path& out, const download_totals& t) {
   double secs = std::max<double>(static_cast<double>(t.elapsed.count()), 1) / 1000.0;
   std::string origin;
   if (t.from_origin) origin = ", from origin " + human_bytes(static_cast<double>(*t.from_origin));
-  std::fprintf(stderr, "dfget: %s saved: %s in %.2f s (%s/s); from supernode %s, from peers %s%s\n",
-               out.c_str(), human_bytes(static_cast<double>(t.bytes)).c_str(), secs,
-               human_bytes(static_cast<double>(t.bytes) / secs).c_str(),
+  std::string kept;
+  if (t.kept) kept = "kept from before " + human_bytes(static_cast<double>(t.kept)) + ", ";
+  std::fprintf(stderr,
+               "dfget: %s saved: %s in %.2f s (%s/s); %sfrom supernode %s, from peers %s%s\n",
+               out.c_str(), human_bytes(static_cast<double>(t.bytes + t.kept)).c_str(), secs,
+               human_bytes(static_cast<double>(t.bytes) / secs).c_str(), kept.c_str(),
                human_bytes(static_cast<double>(t.from_supernode)).c_str(),
                human_bytes(static_cast<double>(t.from_peers)).c_str(), origin.c_str());
 }

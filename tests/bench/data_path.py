@@ -234,17 +234,18 @@ def summarize(rows):
 
 
 def main():
+    global BIN
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="256,1024", help="MiB, comma-separated")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--rss-gib", type=int, default=0,
                     help="also download a file of this many GiB through a fresh daemon")
-    ap.add_argument("--bin", default=BIN, help="where dfget and supernode are (another build)")
+    ap.add_argument("--bin", default="", help="where dfget and supernode are (default: build/bin)")
     ap.add_argument("--out-dir", default="",
                     help="where outputs go (default: the work dir, on the same disk as the caches)")
     args = ap.parse_args()
-    global BIN
-    BIN = os.path.abspath(args.bin)
+    if args.bin:
+        BIN = os.path.abspath(args.bin)
     if not (os.access(f"{BIN}/dfget", os.X_OK) and os.access(f"{BIN}/supernode", os.X_OK)):
         subprocess.run(["bash", os.path.join(ROOT, "scripts", "setup.sh"), "release"], check=True)
     work = tempfile.mkdtemp(prefix="damselfly-datapath.")

@@ -484,6 +484,9 @@ TEST_F(wget_habits_test, ContinueOnTheDirectOriginPathFetchesOnlyWhatIsMissing) 
   EXPECT_EQ(sha256_file(out), sha256_file(dir_ / "www" / "resume.bin"));
   auto sent_again = origin_->body_bytes() - sent_before;
   EXPECT_LE(sent_again, (8u << 20) - (2u << 20)) << "the kept pieces were fetched again";
+  // The summary names the whole file and what was kept, not only what came now.
+  EXPECT_NE(second.output.find("saved: 8.0 MiB"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("kept from before "), std::string::npos) << second.output;
   EXPECT_TRUE(temporaries(out.parent_path()).empty());
 }
 
