@@ -105,9 +105,13 @@ result<std::string> read_small_file(const std::filesystem::path& path, std::size
 }
 
 std::string current_boot_id() {
-  std::ifstream in("/proc/sys/kernel/random/boot_id");
-  std::string id;
-  std::getline(in, id);
+  // Fixed for the life of the process: read once, not at every save.
+  static const std::string id = [] {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::string text;
+    std::getline(in, text);
+    return text;
+  }();
   return id;
 }
 

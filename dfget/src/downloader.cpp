@@ -27,6 +27,7 @@
 #include "damselfly/common/task_group.hpp"
 #include "damselfly/common/ticket_verifier.hpp"
 #include "damselfly/common/url.hpp"
+#include "damselfly/dfget/origin_probe.hpp"
 #include "damselfly/proto/checks.hpp"
 #include "damselfly/proto/messages.hpp"
 #include "supernode_client.hpp"
@@ -484,16 +485,11 @@ asio::awaitable<void> downloader::session::from_origin() {
     co_return;
   }
   origin_reader_options ro;
-  ro.client = client_options();
-  ro.client.tls = req.origin_tls;
   // --timeout bounds this path too: no single wait outlasts it, and the
   // transfer stops once it has passed.
+  ro.client = origin_client_options(opts, req.origin_tls);
   const auto deadline = opts.total_timeout.count() > 0 ? steady::now() + opts.total_timeout
                                                        : steady::time_point::max();
-  if (opts.total_timeout.count() > 0) {
-    ro.client.io_timeout = std::min(ro.client.io_timeout, opts.total_timeout);
-    ro.client.connect_timeout = std::min(ro.client.connect_timeout, opts.total_timeout);
-  }
   bool timed_out = false;
   ro.concurrency = opts.parallel;
   origin_reader reader(ex, *url, req.headers, ro);

@@ -2,6 +2,7 @@
 // probe_origin: the origin_reader's probe on a private io_context.
 #include "damselfly/dfget/origin_probe.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -11,6 +12,19 @@
 namespace damselfly::dfget {
 
 namespace asio = boost::asio;
+
+http_client_options origin_client_options(const downloader_options& opts,
+                                          std::shared_ptr<const tls_context> tls) {
+  http_client_options c;
+  c.io_timeout = opts.io_timeout;
+  c.connect_timeout = std::min(opts.connect_timeout, opts.io_timeout);
+  if (opts.total_timeout.count() > 0) {
+    c.io_timeout = std::min(c.io_timeout, opts.total_timeout);
+    c.connect_timeout = std::min(c.connect_timeout, opts.total_timeout);
+  }
+  c.tls = std::move(tls);
+  return c;
+}
 
 origin_probe_result probe_origin(const download_request& req, const downloader_options& opts,
                                  const std::function<void(const std::string&)>& show) {
@@ -22,13 +36,7 @@ origin_probe_result probe_origin(const download_request& req, const downloader_o
     return out;
   }
   origin_reader_options ro;
-  ro.client.io_timeout = opts.io_timeout;
-  ro.client.connect_timeout = opts.connect_timeout;
-  if (opts.total_timeout.count() > 0) {
-    ro.client.io_timeout = std::min(ro.client.io_timeout, opts.total_timeout);
-    ro.client.connect_timeout = std::min(ro.client.connect_timeout, opts.total_timeout);
-  }
-  ro.client.tls = req.origin_tls;
+  ro.client = origin_client_options(opts, req.origin_tls);
   if (show) {
     ro.on_response = [&show](const http_url& asked, const response_head& h) {
       std::string text =

@@ -4,12 +4,24 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "damselfly/common/error.hpp"
 #include "damselfly/dfget/downloader.hpp"
 
+namespace damselfly {
+struct http_client_options;
+class tls_context;
+}  // namespace damselfly
+
 namespace damselfly::dfget {
+
+/// How dfget reaches an origin itself: `opts`' read and connect timeouts
+/// (the connect no longer than a read), neither outlasting its --timeout;
+/// `tls` for https (null: the system store).
+http_client_options origin_client_options(const downloader_options& opts,
+                                          std::shared_ptr<const tls_context> tls);
 
 /// What the origin said about the file.
 struct origin_probe_result {
