@@ -13,6 +13,15 @@ namespace damselfly::dfget {
 
 namespace asio = boost::asio;
 
+std::string terminal_safe(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  return out;
+}
+
 http_client_options origin_client_options(const downloader_options& opts,
                                           std::shared_ptr<const tls_context> tls) {
   http_client_options c;
@@ -39,10 +48,11 @@ origin_probe_result probe_origin(const download_request& req, const downloader_o
   ro.client = origin_client_options(opts, req.origin_tls);
   if (show) {
     ro.on_response = [&show](const http_url& asked, const response_head& h) {
-      std::string text =
-          "  " + asked.text + "\n  HTTP/1.1 " + std::to_string(h.status) + " " + h.reason + "\n";
+      // All of it comes from the origin: nothing reaches the terminal raw.
+      std::string text = "  " + terminal_safe(asked.text) + "\n  HTTP/1.1 " +
+                         std::to_string(h.status) + " " + terminal_safe(h.reason) + "\n";
       for (const auto& [name, value] : h.headers.fields())
-        text += "  " + name + ": " + value + "\n";
+        text += "  " + terminal_safe(name) + ": " + terminal_safe(value) + "\n";
       show(text);
     };
   }
@@ -58,7 +68,7 @@ origin_probe_result probe_origin(const download_request& req, const downloader_o
     }
   });
   io.run();
-  out.final_url = reader.url().text;
+  out.final_url = terminal_safe(reader.url().text);
   if (r.ec) {
     out.ec = r.http_status != 0 ? error_code(errc::origin_http_error) : r.ec;
     auto text = describe_origin_failure(reader.url(), r);
@@ -68,7 +78,7 @@ origin_probe_result probe_origin(const download_request& req, const downloader_o
     return out;
   }
   out.length = r.layout.length;
-  out.last_modified = r.layout.last_modified;
+  out.last_modified = terminal_safe(r.layout.last_modified);
   return out;
 }
 

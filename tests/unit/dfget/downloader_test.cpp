@@ -16,6 +16,7 @@
 #include "damselfly/common/http_server.hpp"
 #include "damselfly/common/piece_math.hpp"
 #include "damselfly/dfget/downloader.hpp"
+#include "damselfly/dfget/origin_probe.hpp"
 #include "damselfly/proto/messages.hpp"
 
 using namespace damselfly;
@@ -381,4 +382,12 @@ TEST(downloader_attacks, AFileLargerThanTheDiskFailsBeforeAnyPieceIsFetched) {
   EXPECT_EQ(r.outcome.ec, errc::io_error);
   EXPECT_NE(r.outcome.message.find("no room"), std::string::npos) << r.outcome.message;
   EXPECT_TRUE(sn.served.empty());
+}
+
+TEST(OriginProbe, AnOriginCannotWriteEscapeSequencesToTheUsersTerminal) {
+  // What -S and --spider print comes from the origin: an ESC could recolour
+  // or rewrite the screen, a CR overwrite the line before it.
+  EXPECT_EQ(dfget::terminal_safe("ok\x1b[2J\rfake\x7f"), "ok?[2J?fake?");
+  EXPECT_EQ(dfget::terminal_safe("Sun, 06 Nov 1994 08:49:37 GMT"), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(dfget::terminal_safe("caf\xc3\xa9"), "caf\xc3\xa9");  // UTF-8 stays
 }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "damselfly/common/error.hpp"
 #include "damselfly/dfget/downloader.hpp"
@@ -31,6 +32,10 @@ struct origin_probe_result {
   std::string last_modified;  ///< as sent; empty: none
   std::string final_url;      ///< where redirects led
 };
+
+/// `text` from a server made safe to print on a terminal: control
+/// characters (escape sequences could rewrite the screen) become '?'.
+std::string terminal_safe(std::string_view text);
 
 /// Asks the origin of `req` for its first byte (following redirects as a
 /// download does), with `opts`' timeouts. `show`, when set, is given each
