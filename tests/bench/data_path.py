@@ -14,12 +14,14 @@ supernode on each route. Every run uses a fresh task (a new --tag), so cold is
 cold and warm is warm without restarting anything. With --rss-gib N a fresh
 daemon downloads an N GiB file and its peak RSS (VmHWM) is reported.
 
+With --work-dir DIR everything (origin files, caches, outputs) lives under
+DIR; a tmpfs there takes the disk out of the figures and leaves the CPU cost.
 With --out-dir DIR the outputs (curl's and dfget's) go to DIR, e.g. a tmpfs,
 so that one disk does not absorb both the cache's copy and the output's (on a
 real cluster they are different machines).
 
 Usage: tests/bench/data_path.py [--sizes 256,1024] [--reps 3] [--rss-gib 0] [--out-dir DIR]
-                               [--bin DIR]
+                               [--bin DIR] [--work-dir DIR]
 """
 import argparse
 import json
@@ -243,12 +245,14 @@ def main():
     ap.add_argument("--bin", default="", help="where dfget and supernode are (default: build/bin)")
     ap.add_argument("--out-dir", default="",
                     help="where outputs go (default: the work dir, on the same disk as the caches)")
+    ap.add_argument("--work-dir", default=None,
+                    help="where origin files and caches go (default: the system's temp dir)")
     args = ap.parse_args()
     if args.bin:
         BIN = os.path.abspath(args.bin)
     if not (os.access(f"{BIN}/dfget", os.X_OK) and os.access(f"{BIN}/supernode", os.X_OK)):
         subprocess.run(["bash", os.path.join(ROOT, "scripts", "setup.sh"), "release"], check=True)
-    work = tempfile.mkdtemp(prefix="damselfly-datapath.")
+    work = tempfile.mkdtemp(prefix="damselfly-datapath.", dir=args.work_dir)
     os.chmod(work, 0o755)
     out_dir = ""
     if args.out_dir:
@@ -263,7 +267,7 @@ def main():
         rows = []
         for mib in [int(x) for x in args.sizes.split(",")]:
             rows += run_size(b, mib, args.reps, daemon_a, daemon_b)
-        result = {"bin": BIN, "out_dir": args.out_dir or "work dir (same disk as the caches)",
+        result = {"bin": BIN, "work_dir": args.work_dir or tempfile.gettempdir(), "out_dir": args.out_dir or "work dir (same disk as the caches)",
                   "rows": rows, "median": summarize(rows)}
         if args.rss_gib > 0:
             daemon_c = b.start_daemon("daemon-c", "127.0.0.4")
