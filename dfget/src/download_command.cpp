@@ -351,8 +351,9 @@ int via_daemon(const download_flags& f, download_job& job, progress_printer& pri
   printer.done(verdict->bytes, took, verdict->from_supernode, verdict->from_peers,
                verdict->from_origin);
   if (!f.quiet)
-    print_summary(job.target.display, {verdict->bytes, took, verdict->from_supernode,
-                                       verdict->from_peers, verdict->from_origin});
+    print_summary(job.target.display,
+                  {verdict->bytes, took, verdict->from_supernode, verdict->from_peers,
+                   verdict->from_origin, 0, verdict->failovers});
   return exit_ok;
 }
 
@@ -503,7 +504,7 @@ int in_process_download::finish() {
   printer_.done(s.bytes, s.elapsed, s.from_supernode, s.from_peers, s.from_origin);
   if (!f_.quiet)
     print_summary(job_.target.display, {s.bytes, s.elapsed, s.from_supernode, s.from_peers,
-                                        s.from_origin, s.resumed_bytes});
+                                        s.from_origin, s.resumed_bytes, s.failovers});
   return exit_ok;
 }
 

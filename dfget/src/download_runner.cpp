@@ -336,6 +336,7 @@ proto::local_event download_runner::done_event(std::uint64_t length,
   done.from_peers = summary.from_peers;
   done.from_origin = summary.from_origin;
   done.elapsed_ms = static_cast<std::uint64_t>(summary.elapsed.count());
+  done.failovers = summary.failovers;
   done.last_modified = summary.last_modified;
   return done;
 }

@@ -225,8 +225,10 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
   r.headers = req.headers;
   describe_peer(opts.peer, r);
   if (have_count > 0) {
+    // Resumed pieces are of the request's version; pieces fetched in this
+    // download (re-registering after a failover) of the task's.
     r.bitmap = proto::encode_bitmap(have);
-    r.version = req.version;
+    r.version = task.version.empty() ? req.version : task.version;
   }
   auto answer = co_await supernodes->register_task(r, peer_key);
   if (answer.outcome == supernode_outcome::unreachable) {
@@ -289,10 +291,20 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   s.want = want;
   s.wait_ms = wait_ms;
   s.version = task.version;
+  if (!supernodes->bound()) co_return co_await register_task();  // after a failed failover
   auto answer = co_await supernodes->sync(task.task_id, peer_id, s, peer_key);
   if (answer.outcome == supernode_outcome::unreachable) {
     last_outage_error = answer.message;
-    co_return call::retry;  // results stay queued for the next try
+    if (!supernodes->give_up_bound()) co_return call::retry;  // results stay queued
+    // Another supernode is next in this task's order: register there with what
+    // we hold. The results were about the lost supernode's assignments, and its
+    // peer key and ticket mean nothing elsewhere.
+    spdlog::warn("{}; moving to the task's next supernode", answer.message);
+    results.clear();
+    ticket.clear();
+    peer_key.clear();
+    ++outcome.summary.failovers;
+    co_return co_await register_task();
   }
   if (answer.status == 404 &&
       (answer.error.code == "unknown_peer" || answer.error.code == "unknown_task")) {

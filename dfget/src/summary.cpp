@@ -25,6 +25,9 @@ void print_summary(const std::filesystem::path& out, const download_totals& t) {
   if (t.from_origin) origin = ", from origin " + human_bytes(static_cast<double>(*t.from_origin));
   std::string kept;
   if (t.kept) kept = "kept from before " + human_bytes(static_cast<double>(t.kept)) + ", ";
+  if (t.failovers)
+    origin += "; moved on from a lost supernode " + std::to_string(t.failovers) +
+              (t.failovers == 1 ? " time" : " times");
   std::fprintf(stderr,
                "dfget: %s saved: %s in %.2f s (%s/s); %sfrom supernode %s, from peers %s%s\n",
                out.c_str(), human_bytes(static_cast<double>(t.bytes + t.kept)).c_str(), secs,

@@ -21,10 +21,12 @@ struct download_totals {
   std::uint64_t from_peers = 0;
   std::optional<std::uint64_t> from_origin;  ///< known for in-process downloads
   std::uint64_t kept = 0;  ///< verified bytes of an interrupted run, not fetched again (-c)
+  unsigned failovers = 0;  ///< times the download moved on from a supernode that stopped answering
 };
 
 /// "dfget: FILE saved: SIZE in S s (RATE/s); [kept …, ]from supernode …, from peers …[, from
-/// origin …]"; SIZE counts the kept bytes, RATE only those fetched.
+/// origin …][; moved on from a lost supernode N time(s)]"; SIZE counts the kept bytes, RATE only
+/// those fetched.
 void print_summary(const std::filesystem::path& out, const download_totals& t);
 
 }  // namespace damselfly::dfget

@@ -3,6 +3,7 @@
 #include "supernode_client.hpp"
 
 #include "damselfly/common/bearer_auth.hpp"
+#include "damselfly/common/task_id.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 #include <type_traits>
@@ -25,6 +26,12 @@ http_request json_post(std::string target, std::string body) {
 
 }  // namespace
 
+std::string placement_key(const task_identity& identity) {
+  auto id = make_task_id(identity);
+  // An identity without an id is refused by every supernode alike; any key serves.
+  return id ? *id : identity.url;
+}
+
 void describe_peer(const peer_profile& peer, proto::register_request& r) {
   r.peer_id = peer.peer_id;
   r.upload_addr = peer.upload_addr;
@@ -45,6 +52,16 @@ supernode_client::~supernode_client() = default;
 std::optional<host_port> supernode_client::bound() const {
   if (!bound_) return std::nullopt;
   return list_.at(*bound_);
+}
+
+bool supernode_client::give_up_bound() {
+  if (bound_) list_.failed(*bound_, proto::supernode_list::clock::now());
+  bound_.reset();
+  return list_.size() > 1;
+}
+
+std::size_t supernode_client::owner_now(const std::string& task_id) const {
+  return list_.order_for(task_id, proto::supernode_list::clock::now()).front();
 }
 
 http_client& supernode_client::client_for(std::size_t index) {
@@ -101,7 +118,8 @@ asio::awaitable<supernode_answer<proto::task_info>> supernode_client::register_t
   auto post = json_post("/api/v1/tasks", proto::encode(r));
   if (!peer_key.empty()) post.headers.set(peer_key_header, peer_key);
   std::string errors;
-  for (auto index : list_.order(proto::supernode_list::clock::now())) {
+  for (auto index :
+       list_.order_for(placement_key(r.identity), proto::supernode_list::clock::now())) {
     auto answer = co_await call<proto::task_info>(index, post, 1 << 20);
     if (answer.outcome == supernode_outcome::unreachable) {
       list_.failed(index, proto::supernode_list::clock::now());
@@ -123,7 +141,12 @@ asio::awaitable<supernode_answer<proto::sync_response>> supernode_client::sync(
   auto post =
       json_post("/api/v1/tasks/" + task_id + "/peers/" + peer_id + "/sync", proto::encode(s));
   post.headers.set(peer_key_header, peer_key);
-  auto answer = co_await call<proto::sync_response>(bound_.value_or(0), post, 16 << 20);
+  if (!bound_) {
+    supernode_answer<proto::sync_response> none;
+    none.message = "not registered with any supernode";
+    co_return none;
+  }
+  auto answer = co_await call<proto::sync_response>(*bound_, post, 16 << 20);
   if (answer.outcome == supernode_outcome::unreachable)
     answer.message = "lost the supernode " + answer.message;
   co_return answer;
@@ -142,8 +165,7 @@ asio::awaitable<void> supernode_client::leave(const std::string& task_id,
 }
 
 asio::awaitable<supernode_answer<proto::heartbeat_response>> supernode_client::heartbeat(
-    const std::string& host_id, const proto::heartbeat_request& hb) {
-  auto index = list_.first(proto::supernode_list::clock::now());
+    std::size_t index, const std::string& host_id, const proto::heartbeat_request& hb) {
   auto post = json_post("/api/v1/hosts/" + host_id + "/heartbeat", proto::encode(hb));
   auto answer = co_await call<proto::heartbeat_response>(index, post, 1 << 20);
   if (answer.outcome == supernode_outcome::unreachable)

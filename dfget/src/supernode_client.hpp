@@ -39,10 +39,12 @@ struct supernode_answer {
 };
 
 /// Builds every request to the supernodes (paths, bodies, headers) and picks
-/// which supernode to ask through a proto::supernode_list. Registration binds
-/// the client to the supernode that answered; sync and leave go there.
-/// Heartbeats go to the list's first choice and move on when it fails.
-/// Runs on one executor; calls are sequential per client object.
+/// which supernode to ask through a proto::supernode_list. Registration goes
+/// to the task's owner by rendezvous hashing (the next in the task's order
+/// when the owner does not answer) and binds the client to the supernode
+/// that answered; sync and leave go there. Heartbeats go to each supernode
+/// with the tasks it owns. Runs on one executor; calls are sequential per
+/// client object.
 class supernode_client {
  public:
   /// `token`: the cluster token sent with every request (empty: none).
@@ -53,8 +55,23 @@ class supernode_client {
   supernode_client& operator=(const supernode_client&) = delete;
 
   bool empty() const noexcept { return list_.empty(); }
+  std::size_t size() const noexcept { return list_.size(); }
   /// The supernode registration last succeeded with, if any.
   std::optional<host_port> bound() const;
+  /// The bound supernode stopped answering: it rests (goes last in every
+  /// task's order for a while) and the next registration goes to the next
+  /// supernode in the task's order. Whether another supernode is left to try.
+  bool give_up_bound();
+
+  /// The index of the supernode to tell about `task_id` now: its owner, or
+  /// the next in its order while the owner rests.
+  std::size_t owner_now(const std::string& task_id) const;
+  /// Whether supernode `index` failed lately (it is asked again after a rest).
+  bool resting(std::size_t index) const {
+    return list_.resting(index, proto::supernode_list::clock::now());
+  }
+  /// "HOST:PORT" of supernode `index`.
+  std::string name(std::size_t index) const { return list_.at(index).to_string(); }
 
   /// POST /api/v1/tasks to each supernode in the list's order until one
   /// answers. `peer_key`: the peer's key from an earlier registration, if any
@@ -70,9 +87,9 @@ class supernode_client {
   /// DELETE /api/v1/tasks/{task}/peers/{peer} at the bound supernode; best effort.
   boost::asio::awaitable<void> leave(const std::string& task_id, const std::string& peer_id,
                                      const std::string& peer_key);
-  /// POST /api/v1/hosts/{host}/heartbeat at the list's first choice.
+  /// POST /api/v1/hosts/{host}/heartbeat at supernode `index`.
   boost::asio::awaitable<supernode_answer<proto::heartbeat_response>> heartbeat(
-      const std::string& host_id, const proto::heartbeat_request& hb);
+      std::size_t index, const std::string& host_id, const proto::heartbeat_request& hb);
 
  private:
   template <class T>
@@ -87,6 +104,10 @@ class supernode_client {
   std::optional<std::size_t> bound_;
   std::string authorization_;  ///< "Bearer TOKEN", or empty
 };
+
+/// The key a registration is placed by: the task's public id (what every
+/// client computes alike; a private task's keyed id is the supernode's).
+std::string placement_key(const task_identity& identity);
 
 /// Fills the registration fields that describe the registering peer.
 void describe_peer(const peer_profile& peer, proto::register_request& r);

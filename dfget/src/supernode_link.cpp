@@ -42,16 +42,25 @@ asio::awaitable<void> supernode_link::run() {
 }
 
 asio::awaitable<void> supernode_link::heartbeat_once() {
-  proto::heartbeat_request hb;
-  hb.upload_addr = me_.upload_addr;
-  hb.tasks = tasks_.serving();
-  for (const auto& id : hb.tasks)
-    if (auto tf = tasks_.find(id)) hb.peer_keys[id] = tf->meta().peer_key;
-  auto answer = co_await client_.heartbeat(me_.peer_id, hb);
-  if (!answer) co_return;  // an unreachable supernode: the next heartbeat tries the next one
-  for (const auto& id : answer.value->unknown_tasks) {
-    auto tf = tasks_.find(id);
-    if (tf && !tasks_.downloading(id)) co_await announce(tf);
+  // Each supernode hears about the tasks it owns now (the next in a task's
+  // order while its owner rests), so after a failover the successor learns
+  // who holds what and gets the pieces announced again.
+  std::vector<std::vector<std::string>> owned(client_.size());
+  for (const auto& id : tasks_.serving()) owned[client_.owner_now(id)].push_back(id);
+  for (std::size_t index = 0; index < owned.size(); ++index) {
+    // A supernode that failed lately is asked again after its rest, not every round.
+    if (client_.resting(index) && owned[index].empty()) continue;
+    proto::heartbeat_request hb;
+    hb.upload_addr = me_.upload_addr;
+    hb.tasks = std::move(owned[index]);
+    for (const auto& id : hb.tasks)
+      if (auto tf = tasks_.find(id)) hb.peer_keys[id] = tf->meta().peer_key;
+    auto answer = co_await client_.heartbeat(index, me_.peer_id, hb);
+    if (!answer) continue;  // unreachable: it rests, and its tasks go to their next supernode
+    for (const auto& id : answer.value->unknown_tasks) {
+      auto tf = tasks_.find(id);
+      if (tf && !tasks_.downloading(id)) co_await announce(tf);
+    }
   }
 }
 

@@ -395,6 +395,7 @@ void to_json(json& j, const local_event& v) {
     j["from_peers"] = v.from_peers;
     j["from_origin"] = v.from_origin;
     j["elapsed_ms"] = v.elapsed_ms;
+    if (v.failovers) j["failovers"] = v.failovers;
     if (!v.warning.empty()) j["warning"] = v.warning;
     if (!v.last_modified.empty()) j["last_modified"] = v.last_modified;
   }
@@ -417,6 +418,8 @@ void from_json(const json& j, local_event& v) {
   optional_field(j, "from_peers", v.from_peers);
   optional_field(j, "from_origin", v.from_origin);
   optional_field(j, "elapsed_ms", v.elapsed_ms);
+  optional_field(j, "failovers", v.failovers);
+  if (v.failovers > 1000) throw field_error("failovers", "field 'failovers' must be at most 1000");
   optional_field(j, "warning", v.warning);
   optional_field(j, "last_modified", v.last_modified);
   if (v.last_modified.size() > 64)

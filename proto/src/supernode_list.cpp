@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// supernode_list: sticky current supernode, recently failed ones last.
+// supernode_list: rendezvous order per task, sticky current supernode otherwise, failed ones last.
 #include "damselfly/proto/supernode_list.hpp"
 
 #include <algorithm>
 #include <stdexcept>
+
+#include "damselfly/common/digest.hpp"
 
 namespace damselfly::proto {
 
@@ -21,28 +23,70 @@ std::optional<host_port> parse_supernode_address(std::string_view text, bool& ht
   return hp;
 }
 
+std::uint64_t rendezvous_score(std::string_view key, std::string_view node) {
+  std::string text;
+  text.reserve(key.size() + 1 + node.size());
+  text.append(key).append("\n").append(node);
+  auto hex = sha256_hex(text);
+  std::uint64_t score = 0;
+  for (std::size_t i = 0; i < 16; ++i) {
+    char c = hex[i];
+    score = score << 4 | static_cast<std::uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  }
+  return score;
+}
+
 supernode_list::supernode_list(std::vector<host_port> supernodes,
                                std::chrono::milliseconds retry_after)
     : retry_after_(retry_after) {
   for (auto& s : supernodes) nodes_.push_back({std::move(s), std::nullopt});
 }
 
-std::vector<std::size_t> supernode_list::order(clock::time_point now) const {
-  std::vector<std::size_t> healthy, resting;
-  auto is_resting = [&](std::size_t i) {
-    const auto& f = nodes_[i].failed_at;
-    return f && now - *f < retry_after_;
-  };
-  if (current_ && !is_resting(*current_)) healthy.push_back(*current_);
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (current_ && i == *current_ && !is_resting(i)) continue;
-    (is_resting(i) ? resting : healthy).push_back(i);
-  }
-  std::stable_sort(resting.begin(), resting.end(), [&](std::size_t a, std::size_t b) {
+bool supernode_list::resting(std::size_t index, clock::time_point now) const {
+  const auto& f = nodes_.at(index).failed_at;
+  return f && now - *f < retry_after_;
+}
+
+std::vector<std::size_t> supernode_list::healthy_first(std::vector<std::size_t> ranked,
+                                                       clock::time_point now) const {
+  std::vector<std::size_t> healthy, tired;
+  for (auto i : ranked) (resting(i, now) ? tired : healthy).push_back(i);
+  std::stable_sort(tired.begin(), tired.end(), [&](std::size_t a, std::size_t b) {
     return *nodes_[a].failed_at < *nodes_[b].failed_at;
   });
-  healthy.insert(healthy.end(), resting.begin(), resting.end());
+  healthy.insert(healthy.end(), tired.begin(), tired.end());
   return healthy;
+}
+
+std::vector<std::size_t> supernode_list::order(clock::time_point now) const {
+  std::vector<std::size_t> ranked;
+  if (current_) ranked.push_back(*current_);
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    if (!current_ || i != *current_) ranked.push_back(i);
+  return healthy_first(std::move(ranked), now);
+}
+
+std::vector<std::size_t> supernode_list::ranked_for(std::string_view key) const {
+  std::vector<std::pair<std::uint64_t, std::size_t>> scored;
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    scored.emplace_back(rendezvous_score(key, nodes_[i].where.to_string()), i);
+  // Ties (vanishingly rare) go to the lower index, so every client still agrees.
+  std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::vector<std::size_t> ranked;
+  for (const auto& [score, i] : scored) ranked.push_back(i);
+  return ranked;
+}
+
+std::vector<std::size_t> supernode_list::order_for(std::string_view key,
+                                                   clock::time_point now) const {
+  return healthy_first(ranked_for(key), now);
+}
+
+std::size_t supernode_list::owner_of(std::string_view key) const {
+  if (nodes_.empty()) throw std::logic_error("supernode_list::owner_of on an empty list");
+  return ranked_for(key).front();
 }
 
 std::size_t supernode_list::first(clock::time_point now) const {

@@ -101,6 +101,10 @@ void add_flags(CLI::App& app, cli_options& o) {
   app.add_option("--token-file", o.token_file,
                  "Cluster token: every /api/v1 and /pieces request must carry "
                  "'Authorization: Bearer TOKEN' (the file's first line)");
+  app.add_option("--identity-key-file", o.cfg.identity_key_file,
+                 "The supernode's secret (ticket signing, private task ids), created 0600 if "
+                 "missing; give every supernode of a fleet the same file (default: "
+                 "DATA_DIR/identity.key)");
   app.add_flag("--insecure-no-auth", o.insecure_no_auth,
                "Listen beyond loopback without a cluster token (anyone reaching the port may "
                "register, read pieces and act as any peer)");

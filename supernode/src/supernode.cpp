@@ -80,7 +80,9 @@ result<std::uint16_t> supernode::start() {
   if (!hp) return errc::invalid_argument;
   if (auto ec = impl_->tasks.init()) return ec;
   std::string why;
-  auto secret = load_or_create_secret(impl_->cfg.data_dir / "identity.key", &why);
+  auto key_file = impl_->cfg.identity_key_file.empty() ? impl_->cfg.data_dir / "identity.key"
+                                                       : impl_->cfg.identity_key_file;
+  auto secret = load_or_create_secret(key_file, &why);
   if (!secret) {
     spdlog::error("{}", why);
     return secret.error();

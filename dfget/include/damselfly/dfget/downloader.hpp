@@ -134,6 +134,7 @@ struct download_summary {
   std::uint64_t from_peers = 0;      ///< bytes
   std::uint64_t from_origin = 0;     ///< bytes, back-to-source
   bool fell_back = false;            ///< supernodes were configured and none answered
+  unsigned failovers = 0;            ///< times the download moved to the task's next supernode
   std::uint64_t resumed_bytes = 0;   ///< verified bytes already on disk, not fetched again
   std::uint64_t failed_pieces = 0;   ///< attempts that failed and were retried
   std::chrono::milliseconds elapsed{0};

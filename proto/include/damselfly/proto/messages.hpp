@@ -187,6 +187,7 @@ struct local_event {
   std::uint64_t from_peers = 0;
   std::uint64_t from_origin = 0;  ///< bytes the daemon fetched from the origin itself
   std::uint64_t elapsed_ms = 0;
+  std::uint32_t failovers = 0;     ///< on done: times the download moved to another supernode
   std::string code;                ///< on error: stable name of the failure
   int exit_code = 0;               ///< on error: what the CLI exits with
   std::string message;             ///< on error: one line for the user

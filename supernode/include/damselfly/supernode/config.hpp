@@ -34,9 +34,13 @@ struct supernode_config {
   /// Proxy-Authorization and Cookie: a registration with any of them makes a
   /// private task, served only to registrants with the same credentials.
   std::vector<std::string> credential_headers;
-  /// Key of the private tasks' credential hashes; loaded at start from
-  /// data_dir/identity.key (created on first start).
+  /// Key of the private tasks' credential hashes and of the piece tickets;
+  /// loaded at start from identity_key_file (created on first start).
   std::string identity_secret;
+  /// Where identity_secret lives; empty: data_dir/identity.key. Supernodes of
+  /// one fleet share one file, so a task moving between them keeps its
+  /// private id and the tickets of any of them hold at every daemon.
+  std::filesystem::path identity_key_file;
   /// How long a piece ticket (issued with every sync answer) stays valid.
   std::chrono::seconds ticket_ttl{600};
   /// Parallel Range requests to the origin per task.
