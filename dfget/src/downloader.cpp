@@ -299,7 +299,8 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     // Another supernode is next in this task's order: register there with what
     // we hold. The results were about the lost supernode's assignments, and its
     // peer key and ticket mean nothing elsewhere.
-    spdlog::warn("{}; moving to the task's next supernode", answer.message);
+    spdlog::warn("{}; moving to the task's next supernode with {} verified pieces", answer.message,
+                 have_count);
     results.clear();
     ticket.clear();
     peer_key.clear();

@@ -43,24 +43,37 @@ asio::awaitable<void> supernode_link::run() {
 
 asio::awaitable<void> supernode_link::heartbeat_once() {
   // Each supernode hears about the tasks it owns now (the next in a task's
-  // order while its owner rests), so after a failover the successor learns
-  // who holds what and gets the pieces announced again.
-  std::vector<std::vector<std::string>> owned(client_.size());
-  for (const auto& id : tasks_.serving()) owned[client_.owner_now(id)].push_back(id);
-  for (std::size_t index = 0; index < owned.size(); ++index) {
-    // A supernode that failed lately is asked again after its rest, not every round.
-    if (client_.resting(index) && owned[index].empty()) continue;
-    proto::heartbeat_request hb;
-    hb.upload_addr = me_.upload_addr;
-    hb.tasks = std::move(owned[index]);
-    for (const auto& id : hb.tasks)
-      if (auto tf = tasks_.find(id)) hb.peer_keys[id] = tf->meta().peer_key;
-    auto answer = co_await client_.heartbeat(index, me_.peer_id, hb);
-    if (!answer) continue;  // unreachable: it rests, and its tasks go to their next supernode
-    for (const auto& id : answer.value->unknown_tasks) {
-      auto tf = tasks_.find(id);
-      if (tf && !tasks_.downloading(id)) co_await announce(tf);
+  // order while its owner rests). A supernode that does not answer rests, and
+  // its tasks go to their next supernode in the same round: after a failover
+  // the successor learns within one interval who holds what.
+  std::vector<std::string> pending = tasks_.serving();
+  std::vector<bool> asked(client_.size(), false);
+  for (std::size_t pass = 0; pass < client_.size(); ++pass) {
+    std::vector<std::vector<std::string>> owned(client_.size());
+    for (auto& id : pending) owned[client_.owner_now(id)].push_back(std::move(id));
+    pending.clear();
+    for (std::size_t index = 0; index < owned.size(); ++index) {
+      // Every supernode hears from this host once a round (a resting one
+      // only after its rest); more often only when tasks move to it.
+      if (owned[index].empty() && (asked[index] || client_.resting(index))) continue;
+      asked[index] = true;
+      proto::heartbeat_request hb;
+      hb.upload_addr = me_.upload_addr;
+      hb.tasks = owned[index];
+      for (const auto& id : hb.tasks)
+        if (auto tf = tasks_.find(id)) hb.peer_keys[id] = tf->meta().peer_key;
+      auto answer = co_await client_.heartbeat(index, me_.peer_id, hb);
+      if (answer.outcome == supernode_outcome::unreachable) {
+        for (auto& id : owned[index]) pending.push_back(std::move(id));
+        continue;
+      }
+      if (!answer) continue;
+      for (const auto& id : answer.value->unknown_tasks) {
+        auto tf = tasks_.find(id);
+        if (tf && !tasks_.downloading(id)) co_await announce(tf);
+      }
     }
+    if (pending.empty()) break;
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include "damselfly/common/http_message.hpp"
 #include "damselfly/common/piece_math.hpp"
+#include "damselfly/common/task_id.hpp"
 
 namespace damselfly::proto {
 
@@ -104,6 +105,30 @@ std::string check_task_info(const task_info& t) {
            std::to_string(expected) + ")";
   // Stored with the task and shown to peers' tickets: a key, or nothing.
   if (!t.ticket_key.empty() && !is_hex_64(t.ticket_key)) return "ticket_key";
+  return {};
+}
+
+std::string check_replica(const task_replica& r) {
+  if (!is_valid_task_id(r.task_id)) return "task_id";
+  task_info layout;
+  layout.content_length = r.content_length;
+  layout.piece_size = r.piece_size;
+  if (r.content_length < 0) return "content_length " + std::to_string(r.content_length);
+  if (r.piece_size == 0 && r.content_length > 0) return "piece_size 0 with a known length";
+  layout.piece_count = r.piece_size == 0
+                           ? 0
+                           : static_cast<std::int64_t>(piece_count(
+                                 static_cast<std::uint64_t>(r.content_length), r.piece_size));
+  if (auto why = check_task_info(layout); !why.empty()) return why;
+  if (r.digests.size() != static_cast<std::uint64_t>(layout.piece_count))
+    return "digests: " + std::to_string(r.digests.size()) + " for " +
+           std::to_string(layout.piece_count) + " pieces";
+  for (std::size_t i = 0; i < r.digests.size(); ++i)
+    if (!r.digests[i].empty() && !is_hex_64(r.digests[i]))
+      return "digests[" + std::to_string(i) + "]";
+  if (!r.file_sha256.empty() && !is_hex_64(r.file_sha256)) return "file_sha256";
+  if (r.version.size() > 512 || r.etag.size() > 512 || r.last_modified.size() > 64)
+    return "validators too long";
   return {};
 }
 

@@ -220,6 +220,29 @@ void from_json(const json& j, register_request& v) {
     throw field_error("bitmap", "field 'bitmap' must contain only '0' and '1'");
 }
 
+void to_json(json& j, const task_replica& v) {
+  j = json{{"task_id", v.task_id},
+           {"content_length", v.content_length},
+           {"piece_size", v.piece_size},
+           {"version", v.version},
+           {"etag", v.etag},
+           {"last_modified", v.last_modified},
+           {"digests", v.digests},
+           {"file_sha256", v.file_sha256},
+           {"sent_at", v.sent_at}};
+}
+void from_json(const json& j, task_replica& v) {
+  required(j, "task_id", v.task_id);
+  required(j, "content_length", v.content_length);
+  required(j, "piece_size", v.piece_size);
+  required(j, "digests", v.digests);
+  required(j, "sent_at", v.sent_at);
+  optional_field(j, "version", v.version);
+  optional_field(j, "etag", v.etag);
+  optional_field(j, "last_modified", v.last_modified);
+  optional_field(j, "file_sha256", v.file_sha256);
+}
+
 void to_json(json& j, const task_info& v) {
   j = json{{"task_id", v.task_id},
            {"state", to_string(v.state)},
@@ -472,6 +495,7 @@ decoded<T> decode(std::string_view text) {
 DAMSELFLY_PROTO_INSTANTIATE(error_info)
 DAMSELFLY_PROTO_INSTANTIATE(register_request)
 DAMSELFLY_PROTO_INSTANTIATE(task_info)
+DAMSELFLY_PROTO_INSTANTIATE(task_replica)
 DAMSELFLY_PROTO_INSTANTIATE(piece_result)
 DAMSELFLY_PROTO_INSTANTIATE(sync_request)
 DAMSELFLY_PROTO_INSTANTIATE(assignment)

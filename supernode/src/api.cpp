@@ -4,13 +4,16 @@
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
+#include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/digest.hpp"
 #include "damselfly/common/http_range.hpp"
 #include "damselfly/common/serve_range.hpp"
 #include "damselfly/common/task_id.hpp"
 #include "damselfly/proto/checks.hpp"
 #include "damselfly/proto/messages.hpp"
+#include "replicator.hpp"
 
 namespace damselfly::supernode {
 
@@ -122,10 +125,15 @@ void api::add_routes() {
   router_.add("GET", "/api/v1/tasks/{task}", "status", plain([this](http_request&, params p) {
                 return task_status(std::string(p.get("task")));
               }));
+  router_.add(
+      "GET", "/api/v1/tasks/{task}/pieces", "piece_map",
+      plain([this](http_request&, params p) { return piece_map(std::string(p.get("task"))); }));
   router_.add("POST", "/api/v1/tasks/{task}/peers/{peer}/sync", "sync",
               [this](http_request& req, params p) {
                 return sync(req, std::string(p.get("task")), std::string(p.get("peer")));
               });
+  router_.add("POST", "/api/v1/replicas", "replica",
+              plain([this](http_request& req, params) { return receive_replica(req); }));
   router_.add("DELETE", "/api/v1/tasks/{task}/peers/{peer}", "leave",
               plain([this](http_request& req, params p) {
                 return leave(req, std::string(p.get("task")), std::string(p.get("peer")));
@@ -212,6 +220,8 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   // Length still unknown: only pieces the supernode has seen can be held.
   if (held.size() > t->ready.size()) held.resize(t->ready.size());
   t->swarm.join(r.peer_id, who, held, task::clock::now());
+  spdlog::debug("task {}: peer {} registered holding {} pieces", t->id.substr(0, 12), r.peer_id,
+                t->swarm.held_count(r.peer_id));
   co_return answer();
 }
 
@@ -273,6 +283,28 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   out.report_every = t->swarm.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
   out.ticket = ticket_for(*t, peer);
   co_return http_response::json(200, proto::encode(out));
+}
+
+http_response api::receive_replica(http_request& req) {
+  if (cfg_.fleet.empty())
+    return json_error(404, "not_in_a_fleet", "this supernode takes no replicas (no --fleet)");
+  auto signature = req.headers.get(fleet_signature_header).value_or("");
+  // A daemon holds the cluster token but not the fleet's key: it cannot
+  // plant digests that a successor would hand to every peer.
+  if (!same_secret(signature, sign_replica(cfg_.identity_secret, req.body)))
+    return json_error(403, "bad_fleet_signature",
+                      "the replica is not signed with this fleet's identity key");
+  auto msg = proto::decode<proto::task_replica>(req.body);
+  if (!msg) return json_error(400, "bad_request", msg.error.message, msg.error.field);
+  if (auto why = proto::check_replica(*msg.value); !why.empty())
+    return json_error(400, "bad_request", "invalid replica: " + why);
+  // A recorded request replayed later would roll a task back to old digests.
+  if (auto age = unix_now() - msg.value->sent_at; age > 120 || age < -120)
+    return json_error(400, "stale_replica",
+                      "the replica was sent " + std::to_string(age) +
+                          " s from now; clocks must agree within 2 min");
+  tasks_.store_replica(std::move(*msg.value));
+  return http_response{204, {}, {}, {}};
 }
 
 void api::use_ticket_key(ticket_signer signer) {
@@ -339,6 +371,19 @@ http_response api::task_status(const std::string& task_id) {
   auto t = tasks_.find(task_id);
   if (!t) return json_error(404, "unknown_task", "no task " + task_id);
   return http_response::json(200, proto::encode(t->info()));
+}
+
+http_response api::piece_map(const std::string& task_id) {
+  auto t = tasks_.find(task_id);
+  if (!t) return json_error(404, "unknown_task", "no task " + task_id);
+  nlohmann::json holders = nlohmann::json::array();
+  std::string cached;
+  for (std::uint64_t i = 0; i < t->ready.size(); ++i) {
+    holders.push_back(t->swarm.availability(i));
+    cached.push_back(t->ready[i] ? '1' : '0');
+  }
+  nlohmann::json j = {{"task_id", t->id}, {"holders", holders}, {"cached", cached}};
+  return http_response::json(200, j.dump());
 }
 
 http_response api::serve_pieces(http_request& req, const std::string& task_id) {

@@ -33,6 +33,12 @@ class api {
                                              std::string peer);
   http_response leave(http_request& req, const std::string& task_id, const std::string& peer);
   http_response heartbeat(http_request& req, const std::string& host);
+  /// GET /api/v1/tasks/{task}/pieces: per piece, how many peers hold it and
+  /// whether this supernode's cache does.
+  http_response piece_map(const std::string& task_id);
+  /// POST /api/v1/replicas: a task's layout and digests from its owner,
+  /// taken only when signed with the fleet's identity key.
+  http_response receive_replica(http_request& req);
   http_response task_status(const std::string& task_id);
   http_response serve_pieces(http_request& req, const std::string& task_id);
   /// Assignments for `peer` now, as the sync answer lists them.

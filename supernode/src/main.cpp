@@ -101,6 +101,13 @@ void add_flags(CLI::App& app, cli_options& o) {
   app.add_option("--token-file", o.token_file,
                  "Cluster token: every /api/v1 and /pieces request must carry "
                  "'Authorization: Bearer TOKEN' (the file's first line)");
+  app.add_option("--fleet", o.cfg.fleet,
+                 "Every supernode of the fleet as clients list them (HOST:PORT, this one "
+                 "included; repeat or separate with commas): each task's owner replicates its "
+                 "layout and digests to the next supernode of the task's order")
+      ->delimiter(',');
+  app.add_option("--fleet-self", o.cfg.fleet_self,
+                 "How clients name this supernode in --fleet (default: the --listen address)");
   app.add_option("--identity-key-file", o.cfg.identity_key_file,
                  "The supernode's secret (ticket signing, private task ids), created 0600 if "
                  "missing; give every supernode of a fleet the same file (default: "

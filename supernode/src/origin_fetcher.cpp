@@ -79,12 +79,22 @@ void origin_fetcher::fail(task& t, const origin_result& r) {
 asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
                                             std::map<std::string, std::string> headers) {
   const auto generation = t->generation;
-  auto data = cache_.create_data(t->id);
+  // A second pass of a task taken over from a replica adds to the pieces cached so far.
+  auto data = t->from_replica && t->fd ? result<std::shared_ptr<const unique_fd>>(t->fd)
+                                       : cache_.create_data(t->id);
   if (!data) {
     t->fail({"cache_io", "supernode cannot create cache file: " + data.error().message(), "", 0});
     co_return;
   }
   auto fd = *data;
+  if (t->from_replica) {
+    // Taken over from the owner: the task's peers register here within a
+    // heartbeat or a sync; what they hold is then not fetched at all.
+    asio::steady_timer grace(ex_, cfg_.replica_grace);
+    co_await grace.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (t->generation != generation) co_return;
+  }
+  std::string diverged;  // why the origin's file is not the one the replica describes
   origin_reader_options opts;
   opts.client = origin_client_options();
   opts.sizing = cfg_.sizing;
@@ -92,12 +102,29 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
   opts.retries = cfg_.origin_retries;
   origin_reader reader(ex_, t->url, headers, opts);
   origin_sink sink;
-  sink.cancelled = [&] { return t->generation != generation; };
+  sink.cancelled = [&] { return t->generation != generation || !diverged.empty(); };
+  if (t->from_replica)
+    sink.skip = [&](std::uint64_t i) {
+      return i < t->ready.size() && (t->ready[i] || t->swarm.availability(i) > 0);
+    };
   sink.on_bytes = [&](std::uint64_t n) { source_bytes_.add(n); };
   std::string refusal;  // why the announced size is not taken
   sink.on_layout = [&](const origin_layout& l) -> error_code {
     refusal = refuse_size(l.length);
     if (!refusal.empty()) return errc::invalid_argument;
+    if (t->from_replica) {
+      // The owner's digests hold only for the file it fetched: same length
+      // and layout, and the same validators when the origin gives any.
+      bool same = l.length == t->content_length && l.piece_size == t->piece_size &&
+                  l.etag == t->etag && l.last_modified == t->last_modified;
+      if (!same) {
+        diverged = "the origin's file is not the one the owner's digests describe";
+        return errc::source_changed;
+      }
+      t->fd = fd;
+      t->notify();
+      return {};
+    }
     t->etag = l.etag;
     t->last_modified = l.last_modified;
     t->set_layout(l.length, l.piece_size);
@@ -117,11 +144,23 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
     return cache_store::write_at(*fd, offset, bytes);
   };
   sink.on_piece = [&](std::uint64_t index, std::string sha) {
+    if (t->from_replica && index < t->digests.size() && !t->digests[index].empty() &&
+        t->digests[index] != sha) {
+      diverged =
+          "piece " + std::to_string(index) + " from the origin differs from the owner's digest";
+      return;
+    }
     t->piece_ready(index, std::move(sha));
   };
   origin_requests_.add();
   auto r = co_await reader.fetch(sink);
   if (t->generation != generation) co_return;
+  if (!diverged.empty()) {
+    spdlog::warn("task {}: {}; fetching it afresh", t->id.substr(0, 12), diverged);
+    cache_.remove(t->id);
+    t->fail({"source_changed", diverged, "", 0});
+    co_return;
+  }
   if (!refusal.empty()) {
     spdlog::warn("task {}: {}", t->id.substr(0, 12), refusal);
     origin_failures_.add();
@@ -134,6 +173,13 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
     co_return;
   }
   t->set_layout(r.layout.length, r.layout.piece_size);
+  if (t->from_replica && !t->all_ready()) {
+    // The rest is with peers; the housekeeping fetches what they no longer hold.
+    spdlog::info("task {}: {} of {} pieces fetched; peers hold the rest", t->id.substr(0, 12),
+                 t->ready_count, t->piece_count());
+    t->notify();
+    co_return;
+  }
   complete(t);
 }
 

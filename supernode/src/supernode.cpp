@@ -14,6 +14,7 @@
 #include "damselfly/common/task_group.hpp"
 #include "damselfly/common/ticket_signer.hpp"
 #include "damselfly/common/tls_server_context.hpp"
+#include "replicator.hpp"
 #include "task_manager.hpp"
 
 namespace damselfly::supernode {
@@ -45,6 +46,7 @@ struct supernode::impl {
         cfg(std::move(c)),
         tasks(e, cfg, metrics),
         routes(cfg, tasks, metrics),
+        replicas(e, cfg, tasks, metrics),
         server(
             e, [this](http_request& r) { return routes.handle(r); }, server_options(cfg)),
         group(e, "supernode") {}
@@ -54,6 +56,7 @@ struct supernode::impl {
   metrics_registry metrics;
   task_manager tasks;
   api routes;
+  replicator replicas;
   http_server server;
   task_group group;  ///< the housekeeping loop
   bool stopped = false;
@@ -105,6 +108,18 @@ result<std::uint16_t> supernode::start() {
   auto& policy = impl_->cfg.origin_policy;
   if (!policy) policy = std::make_shared<address_policy>(*address_policy::make({}, {}, nullptr));
   policy->deny_self(own_addresses(hp->host), *port);
+  if (!impl_->cfg.fleet.empty()) {
+    auto self = impl_->cfg.fleet_self;
+    if (self.empty()) self = hp->host + ":" + std::to_string(*port);
+    if (!impl_->replicas.set_self(self)) {
+      spdlog::error("this supernode ({}) is not in --fleet; give --fleet-self as clients name it",
+                    self);
+      impl_->server.stop();
+      return errc::invalid_argument;
+    }
+    spdlog::info("fleet of {} supernodes; this one is {}", impl_->cfg.fleet.size(), self);
+    impl_->group.spawn(impl_->replicas.run());
+  }
   impl_->server.start();
   impl_->group.spawn(impl_->housekeeping_loop());
   spdlog::info("supernode listening on {}://{}:{}, cache in {}",

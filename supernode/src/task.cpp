@@ -29,6 +29,41 @@ std::int64_t task::piece_count() const {
       damselfly::piece_count(static_cast<std::uint64_t>(content_length), piece_size));
 }
 
+bool task::digests_complete() const {
+  auto n = piece_count();
+  return n >= 0 && digests.size() == static_cast<std::uint64_t>(n) &&
+         std::none_of(digests.begin(), digests.end(), [](const auto& d) { return d.empty(); });
+}
+
+proto::task_replica task::replica() const {
+  proto::task_replica r;
+  r.task_id = id;
+  r.content_length = content_length;
+  r.piece_size = piece_size;
+  r.version = version;
+  r.etag = etag;
+  r.last_modified = last_modified;
+  r.digests = digests;
+  if (phase == task_phase::done) r.file_sha256 = file_sha256;
+  return r;
+}
+
+void task::adopt(const proto::task_replica& r) {
+  etag = r.etag;
+  last_modified = r.last_modified;
+  version = r.version;
+  file_sha256 = r.file_sha256;
+  set_layout(r.content_length, r.piece_size);
+  for (std::size_t i = 0; i < r.digests.size() && i < digests.size(); ++i) {
+    if (r.digests[i].empty()) continue;
+    digests[i] = r.digests[i];
+    swarm.digest_known(i);
+  }
+  from_replica = true;
+  phase = task_phase::fetching;
+  notify();
+}
+
 bool task::all_ready() const {
   auto n = piece_count();
   return n >= 0 && ready_count == static_cast<std::uint64_t>(n);
@@ -45,7 +80,11 @@ proto::task_info task::info() const {
       i.state = proto::task_state::failed;
       break;
     default:
-      i.state = proto::task_state::running;
+      // A task taken over from a replica is as good as done for peers once
+      // every digest is known: what the cache lacks, peers hold.
+      i.state = from_replica && phase == task_phase::fetching && digests_complete()
+                    ? proto::task_state::done
+                    : proto::task_state::running;
       break;
   }
   // While probing or validating the layout is not settled: say nothing yet.
@@ -55,7 +94,7 @@ proto::task_info task::info() const {
   i.piece_count = settled ? piece_count() : -1;
   i.version = version;
   if (settled && last_modified.size() <= 64) i.last_modified = last_modified;
-  if (phase == task_phase::done) i.file_sha256 = file_sha256;
+  if (i.state == proto::task_state::done) i.file_sha256 = file_sha256;
   i.error = error;
   return i;
 }
@@ -72,6 +111,7 @@ void task::reset(task_phase next) {
   last_modified.clear();
   version.clear();
   file_sha256.clear();
+  from_replica = false;
   error.reset();
   fd.reset();
   swarm = scheduler::swarm(swarm_opts_, std::hash<std::string>{}(id) + generation);

@@ -57,7 +57,11 @@ class task {
   clock::time_point last_used = clock::now();  ///< last registration, for LRU eviction
   std::string started_by;                      ///< client address whose registration created it
   bool queued = false;                         ///< waiting for an origin fetch slot
-  unsigned uploads_active = 0;                 ///< piece uploads by the supernode in progress
+  /// Taken over from the owner's replica: every digest known, pieces in the
+  /// cache only where no peer held them (the task may stay `fetching`).
+  bool from_replica = false;
+  bool fetch_running = false;   ///< an origin fetch of this task holds a slot
+  unsigned uploads_active = 0;  ///< piece uploads by the supernode in progress
   /// Each registered peer's key: only its holder may act as that peer.
   std::unordered_map<std::string, std::string> peer_keys;
   /// The piece ticket last issued to each peer, renewed once half its life is gone.
@@ -70,6 +74,13 @@ class task {
 
   /// Number of pieces when the length is known, else -1.
   std::int64_t piece_count() const;
+  /// Whether the digest of every piece is known (from the cache or a replica).
+  bool digests_complete() const;
+  /// What the next supernode of the task's order needs to take it over.
+  proto::task_replica replica() const;
+  /// Takes the layout, version and digests of the owner's replica: peers
+  /// holding pieces can be scheduled before this supernode holds any.
+  void adopt(const proto::task_replica& r);
   bool all_ready() const;
   /// Still to be fetched from the origin: queued, probing or fetching.
   bool unfinished() const { return phase == task_phase::probing || phase == task_phase::fetching; }

@@ -25,6 +25,10 @@ task_manager::task_manager(asio::any_io_executor ex, const supernode_config& cfg
       fetches_queued_gauge_(metrics.gauge("damselfly_supernode_origin_fetches",
                                           "Tasks fetching from their origin, by state",
                                           R"(state="queued")")),
+      replicas_gauge_(metrics.gauge("damselfly_supernode_replicas",
+                                    "Replicas of other supernodes' tasks held here")),
+      takeovers_(metrics.counter("damselfly_supernode_takeovers_total",
+                                 "Tasks taken over from a replica (their owner did not answer)")),
       fetches_(ex, "origin fetches") {}
 
 error_code task_manager::init() {
@@ -92,12 +96,15 @@ asio::awaitable<void> task_manager::run_fetch(std::shared_ptr<task> t) {
   // The slot is given back however the fetch ends, cancellation included.
   struct slot {
     task_manager& m;
+    std::shared_ptr<task> t;
     ~slot() {
+      t->fetch_running = false;
       --m.fetching_;
       if (!m.stopping_) m.start_queued();
       m.update_fetch_gauges();
     }
-  } held{*this};
+  } held{*this, t};
+  t->fetch_running = true;
   co_await fetcher_.fetch(std::move(t));
 }
 
@@ -135,7 +142,16 @@ std::shared_ptr<task> task_manager::ensure(const std::string& id,
     t->started_by = client;
     tasks_.emplace(id, t);
     tasks_gauge_.set(tasks_.size());
-    spdlog::info("task {} new: {}", id.substr(0, 12), url.text);
+    if (auto r = replicas_.find(id); r != replicas_.end()) {
+      // This supernode is next in the task's order and its owner did not
+      // answer the registering peer: take the task over with the owner's digests.
+      t->adopt(r->second);
+      takeovers_.add();
+      spdlog::info("task {} taken over from its owner's replica ({} pieces, version {})",
+                   id.substr(0, 12), t->piece_count(), t->version);
+    } else {
+      spdlog::info("task {} new: {}", id.substr(0, 12), url.text);
+    }
     start_fetch(t);
     return t;
   }
@@ -143,6 +159,9 @@ std::shared_ptr<task> task_manager::ensure(const std::string& id,
   t->last_used = now;
   if (t->phase == task_phase::failed && now - t->failed_at >= cfg_.retry_failed_after) {
     // The request may carry fixed headers (credentials); use the newest.
+    // A replica that led here is not trusted again: the file moved on.
+    if (t->from_replica) replicas_.erase(id);
+    replicas_gauge_.set(replicas_.size());
     auto fresh = make_task(id, req, url);
     fresh->started_by = client;
     fresh->generation = t->generation + 1;
@@ -165,6 +184,42 @@ std::shared_ptr<task> task_manager::find(const std::string& id) const {
   return it == tasks_.end() ? nullptr : it->second;
 }
 
+std::vector<std::shared_ptr<task>> task_manager::all() const {
+  std::vector<std::shared_ptr<task>> out;
+  out.reserve(tasks_.size());
+  for (const auto& [id, t] : tasks_) out.push_back(t);
+  return out;
+}
+
+void task_manager::store_replica(proto::task_replica r) {
+  auto id = r.task_id;
+  auto [it, fresh] = replicas_.insert_or_assign(id, std::move(r));
+  if (fresh) replica_order_.push_back(id);
+  while (replicas_.size() > cfg_.max_replicas && !replica_order_.empty()) {
+    replicas_.erase(replica_order_.front());
+    replica_order_.pop_front();
+  }
+  // The cap's queue may name replicas dropped meanwhile; keep it from growing past the map.
+  if (replica_order_.size() > 2 * cfg_.max_replicas) {
+    std::erase_if(replica_order_, [&](const auto& k) { return !replicas_.contains(k); });
+  }
+  replicas_gauge_.set(replicas_.size());
+}
+
+void task_manager::refill_replicated() {
+  for (const auto& [id, t] : tasks_) {
+    if (!t->from_replica || t->phase != task_phase::fetching || t->fetch_running || t->queued)
+      continue;
+    if (t->swarm.nobody_downloading(
+            static_cast<std::uint64_t>(std::max<std::int64_t>(0, t->piece_count()))))
+      continue;
+    bool orphan = false;  // a piece neither the cache nor any peer holds
+    for (std::uint64_t i = 0; i < t->ready.size() && !orphan; ++i)
+      orphan = !t->ready[i] && t->swarm.availability(i) == 0;
+    if (orphan) start_fetch(t);
+  }
+}
+
 void task_manager::tick() {
   auto now = task::clock::now();
   for (auto& entry : tasks_) {
@@ -174,6 +229,7 @@ void task_manager::tick() {
     t.forget_departed();
   }
   forget_failed(now);
+  refill_replicated();
   collect_garbage();
 }
 

@@ -35,6 +35,12 @@ class task_manager {
   /// takes `client` past cfg.max_tasks_per_address unfinished tasks.
   bool over_task_limit(const std::string& id, const std::string& client) const;
   std::shared_ptr<task> find(const std::string& id) const;
+  /// Every task (for the replicator).
+  std::vector<std::shared_ptr<task>> all() const;
+  /// Keeps the owner's replica of a task, which a later first registration
+  /// here adopts instead of starting from nothing. Newer replaces older.
+  void store_replica(proto::task_replica r);
+  std::size_t replica_count() const noexcept { return replicas_.size(); }
   /// Peers across all tasks (for the peers gauge).
   std::size_t peer_count() const;
   /// Periodic housekeeping: expires silent peers and lost assignments, and
@@ -66,6 +72,9 @@ class task_manager {
   void forget_failed(task::clock::time_point now);
   std::shared_ptr<task> make_task(const std::string& id, const proto::register_request& req,
                                   const http_url& url);
+  /// Fetches again, for tasks taken over from a replica, the pieces that
+  /// nobody holds any more (their holders left).
+  void refill_replicated();
 
   boost::asio::any_io_executor ex_;
   const supernode_config& cfg_;
@@ -75,7 +84,11 @@ class task_manager {
   metric_value& evictions_;
   metric_value& fetches_running_gauge_;
   metric_value& fetches_queued_gauge_;
+  metric_value& replicas_gauge_;
+  metric_value& takeovers_;
   std::map<std::string, std::shared_ptr<task>> tasks_;
+  std::map<std::string, proto::task_replica> replicas_;
+  std::deque<std::string> replica_order_;   ///< arrival order, for the cap
   std::deque<std::weak_ptr<task>> queued_;  ///< new tasks waiting for a fetch slot
   std::size_t fetching_ = 0;                ///< fetches holding a slot
   bool stopping_ = false;

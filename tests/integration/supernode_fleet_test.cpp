@@ -3,10 +3,19 @@
 // download.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
+#include "damselfly/common/digest.hpp"
+#include "damselfly/common/hex.hpp"
 #include "damselfly/common/task_id.hpp"
 #include "damselfly/proto/supernode_list.hpp"
 #include "damselfly/test_support/cluster.hpp"
@@ -33,12 +42,20 @@ class fleet_test : public workspace_test {
   /// list all three (in a different order each, as hosts configured by hand would).
   void start(int daemons, const std::string& supernode_rate, const std::string& daemon_rate) {
     origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
+    std::vector<std::uint16_t> ports;
+    std::string fleet;
     for (int i = 0; i < 3; ++i) {
+      ports.push_back(free_port());
+      fleet += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(ports.back());
+    }
+    for (int i = 0; i < 3; ++i) {
+      fs::create_directories(dir_ / ("logs" + std::to_string(i)));
       supernodes_.push_back(std::make_unique<supernode_server>(
-          dir_ / ("cache" + std::to_string(i)), dir_ / "logs",
-          std::vector<std::string>{"--identity-key-file", (dir_ / "fleet.key").string(),
-                                   "--upload-rate", supernode_rate, "--seed-slots", "4",
-                                   "--peer-timeout", "6"}));
+          dir_ / ("cache" + std::to_string(i)), dir_ / ("logs" + std::to_string(i)),
+          std::vector<std::string>{"--identity-key-file", (dir_ / "fleet.key").string(), "--fleet",
+                                   fleet, "--upload-rate", supernode_rate, "--seed-slots", "4",
+                                   "--peer-timeout", "6"},
+          ports[static_cast<std::size_t>(i)]));
     }
     for (int i = 0; i < daemons; ++i) {
       std::string list;
@@ -62,6 +79,16 @@ class fleet_test : public workspace_test {
     return list.order_for(id ? *id : url, {});
   }
   fs::path out(std::size_t i) const { return dir_ / "out" / ("node" + std::to_string(i)); }
+  /// Every client exits 0 and every node's file is `source`, byte for byte.
+  void expect_all_correct(std::vector<std::unique_ptr<process>>& clients, const fs::path& source) {
+    auto want = sha256_file(source);
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      auto status = clients[i]->wait(180s);
+      ASSERT_TRUE(status) << "client " << i << " still running";
+      EXPECT_EQ(*status, 0) << "node " << i << ": " << clients[i]->output();
+      EXPECT_EQ(sha256_file(out(i)), want) << "node " << i;
+    }
+  }
 
   std::unique_ptr<origin_server> origin_;
   std::vector<std::unique_ptr<supernode_server>> supernodes_;
@@ -94,31 +121,39 @@ TEST_F(fleet_test, TasksSpreadOverAllThreeSupernodesAsTheHashingSays) {
 
 TEST_F(fleet_test, TheOwnerKilledMidTransferCostsNoNodeItsDownload) {
   make_file(dir_ / "www" / "release.bin", 48 * mib, 91);
-  start(10, "8M", "8M");
+  start(10, "16M", "4M");
   auto url = origin_->url("release.bin");
   auto order = order_of(url);
   auto owner = order.front();
   std::vector<std::unique_ptr<process>> clients;
   for (std::size_t i = 0; i < daemons_.size(); ++i)
     clients.push_back(daemons_[i]->start_client(url, out(i)));
-  // Kill the owner once the swarm holds a good part of the file.
+  // Kill the owner once every piece has reached some peer (its piece map
+  // says so): the swarm holds the file between its peers, each node is far
+  // from done, and nothing but the owner's digests died with it.
+  damselfly::task_identity identity;
+  identity.url = url;
+  auto map_target = "/api/v1/tasks/" + *damselfly::make_task_id(identity) + "/pieces";
+  std::string map_at_kill;
   for (int i = 0; i < 400; ++i) {
-    double got =
-        sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="supernode"})") +
-        sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="peer"})");
-    if (got > 10.0 * 12 * mib) break;
+    auto map = http_get(supernodes_[owner]->port(), map_target);
+    map_at_kill = map.body;
+    if (map.status == 200) {
+      auto holders = nlohmann::json::parse(map.body)["holders"];
+      if (holders.size() == 48 &&
+          std::all_of(holders.begin(), holders.end(), [](const auto& n) { return n > 0; }))
+        break;
+    }
     std::this_thread::sleep_for(50ms);
   }
+  auto before_kill =
+      sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="supernode"})") +
+      sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="peer"})");
+  EXPECT_LT(before_kill, 10.0 * 48 * mib * 0.8) << "the nodes were nearly done: no failover shown";
   EXPECT_EQ(metric(supernodes_[owner]->metrics(), "damselfly_supernode_tasks"), 1)
       << "the owner by hashing does not hold the task";
   supernodes_[owner]->kill();
-  auto want = sha256_file(dir_ / "www" / "release.bin");
-  for (std::size_t i = 0; i < clients.size(); ++i) {
-    auto status = clients[i]->wait(180s);
-    ASSERT_TRUE(status) << "client " << i << " still running";
-    EXPECT_EQ(*status, 0) << "node " << i << ": " << clients[i]->output();
-    EXPECT_EQ(sha256_file(out(i)), want) << "node " << i;
-  }
+  expect_all_correct(clients, dir_ / "www" / "release.bin");
   int moved = 0;
   for (const auto& d : daemons_)
     moved += d->log().find("moving to the task's next supernode") != std::string::npos;
@@ -126,7 +161,91 @@ TEST_F(fleet_test, TheOwnerKilledMidTransferCostsNoNodeItsDownload) {
   // The next supernode in the task's order took over; the third never heard of it.
   EXPECT_EQ(metric(supernodes_[order[1]]->metrics(), "damselfly_supernode_tasks"), 1);
   EXPECT_EQ(metric(supernodes_[order[2]]->metrics(), "damselfly_supernode_tasks"), 0);
-  // Without a replica of the digests the successor fetches the file again
-  // itself: at most two copies in all, never one per node.
-  EXPECT_LE(static_cast<double>(origin_->body_bytes()), 2.05 * 48 * mib);
+  // The successor had the owner's digests: it scheduled the peers' pieces and
+  // fetched from the origin only what no live peer held.
+  EXPECT_EQ(metric(supernodes_[order[1]]->metrics(), "damselfly_supernode_takeovers_total"), 1);
+  auto origin_ratio = static_cast<double>(origin_->body_bytes()) / (48.0 * mib);
+  std::printf("origin sent %.3fx the file; the nodes had %.0f%% of theirs at the kill\n",
+              origin_ratio, 100 * before_kill / (10.0 * 48 * mib));
+  std::string trail;
+  for (const auto& d : daemons_) {
+    std::istringstream lines(d->log());
+    for (std::string line; std::getline(lines, line);)
+      if (line.find("supernode") != std::string::npos) trail += d->ip() + " " + line + "\n";
+  }
+  EXPECT_LE(origin_ratio, 1.05) << "owner's map at the kill: " << map_at_kill << "\n"
+                                << trail << supernodes_[order[1]]->log();
+}
+
+TEST_F(fleet_test, OwnerAndSuccessorBothKilledStillEveryNodeCompletes) {
+  make_file(dir_ / "www" / "release.bin", 24 * mib, 92);
+  start(6, "8M", "4M");
+  auto url = origin_->url("release.bin");
+  auto order = order_of(url);
+  std::vector<std::unique_ptr<process>> clients;
+  for (std::size_t i = 0; i < daemons_.size(); ++i)
+    clients.push_back(daemons_[i]->start_client(url, out(i)));
+  for (int i = 0; i < 400; ++i) {
+    if (sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="supernode"})") >=
+        4.0 * mib)
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  supernodes_[order[0]]->kill();
+  supernodes_[order[1]]->kill();
+  expect_all_correct(clients, dir_ / "www" / "release.bin");
+  // The last one had no replica: it fetched the file again, once, and
+  // trusted no digest a peer reported.
+  EXPECT_EQ(metric(supernodes_[order[2]]->metrics(), "damselfly_supernode_takeovers_total"), 0);
+  EXPECT_LE(static_cast<double>(origin_->body_bytes()), 2.05 * 24 * mib);
+}
+
+TEST_F(fleet_test, AttackADaemonWithTheClusterTokenCannotPlantDigestsInASupernode) {
+  make_file(dir_ / "www" / "pkg", 3 * mib, 93);
+  start(1, "100M", "100M");
+  auto url = origin_->url("pkg");
+  damselfly::task_identity identity;
+  identity.url = url;
+  auto id = *damselfly::make_task_id(identity);
+  auto successor = order_of(url)[1];
+  // What a hostile node would send: the right layout, its own digests.
+  nlohmann::json forged = {
+      {"task_id", id},
+      {"content_length", 3 * mib},
+      {"piece_size", 1 * mib},
+      {"digests", {std::string(64, 'a'), std::string(64, 'b'), std::string(64, 'c')}},
+      {"sent_at", std::time(nullptr)}};
+  auto body = forged.dump();
+  auto port = supernodes_[successor]->port();
+  EXPECT_EQ(post_json(port, "/api/v1/replicas", body).status, 403) << "unsigned";
+  EXPECT_EQ(post_json(port, "/api/v1/replicas", body,
+                      "X-Damselfly-Fleet-Signature: " +
+                          damselfly::hmac_sha256_hex("not the fleet's key",
+                                                     "damselfly-replica\n" + body) +
+                          "\r\n")
+                .status,
+            403)
+      << "signed with another key";
+  // Signed with the fleet's key but recorded long ago: a replay is refused too.
+  std::ifstream key_file(dir_ / "fleet.key");
+  std::string hex;
+  std::getline(key_file, hex);
+  auto key = *damselfly::from_hex(hex);
+  forged["sent_at"] = std::time(nullptr) - 3600;
+  auto old = forged.dump();
+  EXPECT_EQ(post_json(port, "/api/v1/replicas", old,
+                      "X-Damselfly-Fleet-Signature: " +
+                          damselfly::hmac_sha256_hex(key, "damselfly-replica\n" + old) + "\r\n")
+                .status,
+            400)
+      << "a replayed replica";
+  EXPECT_EQ(metric(supernodes_[successor]->metrics(), "damselfly_supernode_replicas"), 0);
+  // With the owner gone the successor fetches and hashes the file itself.
+  supernodes_[order_of(url)[0]]->kill();
+  auto client = daemons_[0]->start_client(url, out(0));
+  auto status = client->wait(60s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0) << client->output();
+  EXPECT_EQ(sha256_file(out(0)), sha256_file(dir_ / "www" / "pkg"));
+  EXPECT_EQ(metric(supernodes_[successor]->metrics(), "damselfly_supernode_takeovers_total"), 0);
 }

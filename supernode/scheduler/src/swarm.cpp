@@ -21,6 +21,7 @@ swarm::swarm(swarm_options opts, std::uint64_t rng_seed) : opts_(opts), rng_(rng
 
 void swarm::ensure_piece(std::uint64_t piece) {
   if (piece >= seed_.size()) seed_.resize(piece + 1, false);
+  if (piece >= known_.size()) known_.resize(piece + 1, false);
   if (piece >= avail_.size()) {
     avail_.resize(piece + 1, 0);
     fetching_.resize(piece + 1, 0);
@@ -32,8 +33,14 @@ std::uint64_t swarm::piece_limit() const {
   return std::max<std::uint64_t>(seed_.size(), avail_.size());
 }
 
+void swarm::digest_known(std::uint64_t piece) {
+  ensure_piece(piece);
+  known_[piece] = true;
+}
+
 void swarm::seed_has(std::uint64_t piece) {
   ensure_piece(piece);
+  known_[piece] = true;
   if (!seed_[piece]) {
     seed_[piece] = true;
     ++seed_count_;
@@ -306,12 +313,13 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
   for (std::uint64_t i = 0; i < limit; ++i) {
     bool seeded = i < seed_.size() && seed_[i];
     std::uint32_t holders = i < avail_.size() ? avail_[i] : 0;
-    // Only pieces the supernode has cached have a digest peers can verify.
-    if (!seeded || holds(p, i) || p.in_flight.contains(i)) continue;
+    // Only pieces whose digest the supernode knows can be verified by peers.
+    if (i >= known_.size() || !known_[i] || holds(p, i) || p.in_flight.contains(i)) continue;
     // Copies on their way count: two peers asking at once then pick two
     // different pieces, and each copy arriving can be passed on.
-    std::uint64_t rarity = holders + fetching_[i] + 1;
-    if (rarity == 1) fresh = true;
+    std::uint64_t rarity = holders + fetching_[i] + (seeded ? 1 : 0);
+    if (rarity == 0) continue;  // known, but held by nobody yet
+    if (seeded && rarity == 1) fresh = true;
     candidates.emplace_back((rarity << 32) | (rng_() & 0xffffffffu), i);
   }
   // Only the first few are usually needed: a heap yields them in order
@@ -409,6 +417,8 @@ void swarm::check_invariants() const {
   std::uint64_t seeds = 0;
   for (bool b : seed_) seeds += b ? 1 : 0;
   if (seeds != seed_count_) fail("seed_count does not match the seed bitmap");
+  for (std::size_t i = 0; i < seed_.size(); ++i)
+    if (seed_[i] && (i >= known_.size() || !known_[i])) fail("a seeded piece without its digest");
   std::vector<std::uint32_t> avail(avail_.size(), 0);
   std::vector<std::uint32_t> fetching(fetching_.size(), 0);
   std::vector<unsigned> uploads(peers_.size(), 0);

@@ -61,8 +61,7 @@ bool accepts_connections(std::uint16_t port, const std::string& host) {
 void wait_healthy(std::uint16_t port, const std::string& target, const std::string& what,
                   const std::string& host = "127.0.0.1", bool tls = false) {
   for (int i = 0; i < 500; ++i) {
-    if (tls ? accepts_connections(port, host) : http_get(port, target, "", host).status > 0)
-      return;
+    if (tls ? accepts_connections(port, host) : http_get(port, target, "", host).status > 0) return;
     std::this_thread::sleep_for(20ms);
   }
   throw std::runtime_error(what + " did not answer on port " + std::to_string(port));
@@ -164,8 +163,11 @@ std::uint64_t nginx_server::body_bytes() const {
 }
 
 supernode_server::supernode_server(fs::path data_dir, fs::path workdir,
-                                   std::vector<std::string> extra)
-    : data_dir_(std::move(data_dir)), workdir_(std::move(workdir)), extra_(std::move(extra)) {
+                                   std::vector<std::string> extra, std::uint16_t port)
+    : data_dir_(std::move(data_dir)),
+      workdir_(std::move(workdir)),
+      extra_(std::move(extra)),
+      port_(port) {
   start();
 }
 

@@ -79,6 +79,33 @@ TEST_F(swarm_test, PiecesTheSeedHasNotVerifiedAreNotAssigned) {
   EXPECT_EQ(s.assign("A", 8, t0), (std::vector<decision>{{0, "b:1"}}));
 }
 
+TEST_F(swarm_test, ScenarioSuccessorWithTheOwnersDigestsSchedulesPeersItsOwnCacheLacks) {
+  // The owner died; its successor knows every digest from the replica but
+  // holds no data. A has 1100, B has 0011, C asks: 0-1 from A, 2-3 from B,
+  // nothing from the supernode, which has nothing to serve.
+  for (std::uint64_t i = 0; i < 4; ++i) s.digest_known(i);
+  s.set_piece_count(4);
+  s.join("A", at("a:1"), bits("1100"), t0);
+  s.join("B", at("b:1"), bits("0011"), t0);
+  s.join("C", at("c:1"), {}, t0);
+  auto got = s.assign("C", 8, t0);
+  std::sort(got.begin(), got.end(),
+            [](const decision& x, const decision& y) { return x.piece < y.piece; });
+  EXPECT_EQ(got, (std::vector<decision>{{0, "a:1"}, {1, "a:1"}, {2, "b:1"}, {3, "b:1"}}));
+}
+
+TEST_F(swarm_test, ScenarioAKnownDigestNobodyHoldsWaitsForTheSeed) {
+  // Piece 2's digest is known but no peer holds it and the cache lacks it:
+  // nothing to assign until the supernode has fetched it from the origin.
+  for (std::uint64_t i = 0; i < 3; ++i) s.digest_known(i);
+  s.set_piece_count(3);
+  s.join("A", at("a:1"), bits("110"), t0);
+  s.join("C", at("c:1"), bits("110"), t0);
+  EXPECT_TRUE(s.assign("C", 8, t0).empty());
+  s.seed_has(2);
+  EXPECT_EQ(s.assign("C", 8, t0), (std::vector<decision>{{2, supernode_source}}));
+}
+
 TEST_F(swarm_test, ScenarioRarestPieceFromTheOnlyHolder) {
   // A has 1110, B has 0111, C asks for one piece: piece 3 is the rarest it can
   // get from a peer (only B has it; 1 and 2 have two holders), so 3 from B.

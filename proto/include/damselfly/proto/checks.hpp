@@ -22,6 +22,11 @@ inline constexpr std::int64_t max_content_length = std::int64_t{1} << 44;
 /// length within the limits, and a piece count that matches them.
 std::string check_task_info(const task_info& t);
 
+/// Why a replica is unusable (empty: usable): a task id, a settled layout
+/// within the limits, one digest slot per piece, each empty or 64 hex, and
+/// bounded validators.
+std::string check_replica(const task_replica& r);
+
 /// Why an assignment does not fit its task's layout (empty when it does):
 /// an existing piece, the offset and length of that piece, a SHA-256 in hex,
 /// and a source that is the supernode or a host:port.

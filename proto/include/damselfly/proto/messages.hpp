@@ -79,6 +79,24 @@ struct task_info {
   std::string ticket_key;
 };
 
+/// POST /api/v1/replicas, from a task's owner to the next supernode in the
+/// task's order: what that supernode needs to take the task over without
+/// the owner — the layout, the version and every piece digest computed so
+/// far — so it schedules peers at once and never trusts digests peers report.
+/// Signed with the fleet's identity key (X-Damselfly-Fleet-Signature).
+struct task_replica {
+  std::string task_id;
+  std::int64_t content_length = 0;  ///< known: only settled layouts are replicated
+  std::uint64_t piece_size = 0;
+  std::string version;
+  std::string etag;
+  std::string last_modified;
+  /// Per piece, lowercase hex SHA-256; empty while the owner has not fetched it.
+  std::vector<std::string> digests;
+  std::string file_sha256;   ///< once the owner has the whole file
+  std::int64_t sent_at = 0;  ///< unix seconds; stale replicas are refused
+};
+
 /// Outcome of one piece download, reported by the peer at its next sync.
 struct piece_result {
   std::uint64_t piece = 0;
@@ -240,6 +258,8 @@ void to_json(nlohmann::json& j, const error_info& v);
 void from_json(const nlohmann::json& j, error_info& v);
 void to_json(nlohmann::json& j, const register_request& v);
 void from_json(const nlohmann::json& j, register_request& v);
+void to_json(nlohmann::json& j, const task_replica& v);
+void from_json(const nlohmann::json& j, task_replica& v);
 void to_json(nlohmann::json& j, const task_info& v);
 void from_json(const nlohmann::json& j, task_info& v);
 void to_json(nlohmann::json& j, const piece_result& v);

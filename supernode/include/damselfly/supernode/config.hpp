@@ -41,6 +41,20 @@ struct supernode_config {
   /// one fleet share one file, so a task moving between them keeps its
   /// private id and the tickets of any of them hold at every daemon.
   std::filesystem::path identity_key_file;
+  /// The supernodes of the fleet as clients list them ("HOST:PORT", this one
+  /// included); empty: this supernode works alone. Each task's owner
+  /// replicates the task's layout and digests to the next supernode of the
+  /// task's rendezvous order.
+  std::vector<std::string> fleet;
+  /// How clients name this supernode in `fleet`; empty: the listen address.
+  std::string fleet_self;
+  /// A supernode that took a task over from a replica waits this long for
+  /// the task's peers to register before it fetches, from the origin, the
+  /// pieces none of them holds: downloading peers come at once, seeders with
+  /// their next heartbeat (every 3 s).
+  std::chrono::milliseconds replica_grace{5'000};
+  /// Replicas received from other supernodes kept at most (oldest dropped).
+  std::size_t max_replicas = 4096;
   /// How long a piece ticket (issued with every sync answer) stays valid.
   std::chrono::seconds ticket_ttl{600};
   /// Parallel Range requests to the origin per task.

@@ -72,14 +72,18 @@ struct decision {
 /// the asker (same IDC, then longest shared location prefix), then the least
 /// loaded, never one the asker has seen fail or one marked bad; the supernode
 /// serves a piece only when no peer can, within its own slot cap. A piece is
-/// assignable once the seed has cached it (its digest is then known), from
-/// whichever holder has it at that moment.
+/// assignable once its digest is known — the seed cached it, or a replica of
+/// the owner's digests arrived (digest_known) — from whichever holder has it
+/// at that moment.
 class swarm {
  public:
   swarm(swarm_options opts = {}, std::uint64_t rng_seed = 1);
 
-  /// The seed (the supernode's cache) holds `piece`.
+  /// The seed (the supernode's cache) holds `piece`; its digest is known.
   void seed_has(std::uint64_t piece);
+  /// The digest of `piece` is known (from the owner's replica) though the
+  /// seed does not hold it: peers holding it may serve it.
+  void digest_known(std::uint64_t piece);
   /// The task's piece count, once known (enables the endgame).
   void set_piece_count(std::uint64_t count) noexcept { piece_count_ = count; }
   /// Adds or refreshes a peer; `held` lists what it already has (after a restart).
@@ -153,6 +157,7 @@ class swarm {
   swarm_options opts_;
   std::mt19937_64 rng_;
   std::vector<bool> seed_;
+  std::vector<bool> known_;  ///< digest known: seeded, or from a replica
   std::uint64_t seed_count_ = 0;
   std::uint64_t piece_count_ = 0;  ///< 0 while unknown
   unsigned seed_load_ = 0;

@@ -63,8 +63,10 @@ class nginx_server {
 /// A supernode process with its own data dir; restartable on the same dir and port.
 class supernode_server {
  public:
+  /// `port` 0: a free one chosen by the supernode; else that one (a fleet's
+  /// members must know each other's addresses before they start).
   supernode_server(std::filesystem::path data_dir, std::filesystem::path workdir,
-                   std::vector<std::string> extra_args = {});
+                   std::vector<std::string> extra_args = {}, std::uint16_t port = 0);
   std::uint16_t port() const noexcept { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   /// SIGTERM and wait; then start again with the same data dir and port.
