@@ -89,7 +89,9 @@ struct downloader::session {
   std::string peer_id;
   std::string peer_key;    ///< from the registration answer; proves peer_id to the supernode
   std::string ticket_key;  ///< from the registration answer; checks tickets for this task
-  std::string ticket;      ///< from the last sync answer; opens /pieces of this task
+  std::string placement;   ///< the key that orders the supernodes for this task
+  steady::time_point owner_check_after{};  ///< when moving back to the task's owner may be tried
+  std::string ticket;  ///< from the last sync answer; opens /pieces of this task
   std::unique_ptr<supernode_client> supernodes;
   proto::task_info task;
   std::vector<bool> have;
@@ -155,7 +157,8 @@ struct downloader::session {
   /// Waits a little before the next try at an unreachable supernode; fails once
   /// the outage has lasted longer than allowed.
   asio::awaitable<void> ride_out_outage(const std::string& why);
-  asio::awaitable<void> fetch_piece(proto::assignment a);
+  /// `seed`: the supernode that made the assignment (its pieces come from there).
+  asio::awaitable<void> fetch_piece(proto::assignment a, host_port seed);
   /// An idle keep-alive connection to `from`, or a new one.
   std::unique_ptr<http_client> connection_to(const host_port& from);
   /// Waits as the download's own and the shared rate caps say.
@@ -292,10 +295,24 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   s.wait_ms = wait_ms;
   s.version = task.version;
   if (!supernodes->bound()) co_return co_await register_task();  // after a failed failover
+  if (supernodes->bound_is_stale(placement) && steady::now() >= owner_check_after) {
+    // Once per half minute at most: an owner still down costs a refused
+    // connection and a registration here again each time.
+    owner_check_after = steady::now() + std::chrono::seconds(30);
+    // The task's owner answers again: back to it, so the swarm is not split
+    // between the owner (seeders announce there) and the supernode we moved to.
+    spdlog::info("the task's own supernode is back; registering there again");
+    co_await supernodes->leave(task.task_id, peer_id, peer_key);  // best effort
+    supernodes->unbind();
+    results.clear();
+    ticket.clear();
+    peer_key.clear();
+    co_return co_await register_task();
+  }
   auto answer = co_await supernodes->sync(task.task_id, peer_id, s, peer_key);
   if (answer.outcome == supernode_outcome::unreachable) {
     last_outage_error = answer.message;
-    if (!supernodes->give_up_bound()) co_return call::retry;  // results stay queued
+    if (!supernodes->give_up_bound(answer.transport)) co_return call::retry;  // results stay queued
     // Another supernode is next in this task's order: register there with what
     // we hold. The results were about the lost supernode's assignments, and its
     // peer key and ticket mean nothing elsewhere.
@@ -388,9 +405,9 @@ asio::awaitable<proto::piece_status> downloader::session::verify_and_store(
   co_return status;
 }
 
-asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a) {
+asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host_port seed) {
   auto started = steady::now();
-  host_port from = supernodes->bound().value_or(host_port{});
+  host_port from = std::move(seed);
   if (a.source != proto::supernode_source) {
     auto hp = host_port::parse(a.source);
     if (hp) from = *hp;
@@ -607,7 +624,7 @@ void downloader::session::start_fetches(std::vector<proto::assignment>& got) {
       continue;
     }
     ++in_flight;
-    fetches.spawn(fetch_piece(std::move(a)));
+    fetches.spawn(fetch_piece(std::move(a), supernodes->bound().value_or(host_port{})));
   }
 }
 
@@ -677,6 +694,7 @@ asio::awaitable<download_outcome> downloader::run(
   if (s.have_count > 0) s.task.version = req.version;
   s.peer_id = opts_.peer.peer_id;
   s.peer_key = req.peer_key;
+  s.placement = placement_key(req.identity);
   s.supernodes = std::make_unique<supernode_client>(ex_, opts_.supernodes, s.client_options(),
                                                     opts_.cluster_token);
   auto register_result = session::call::retry;

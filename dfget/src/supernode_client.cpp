@@ -5,6 +5,7 @@
 #include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/task_id.hpp"
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <type_traits>
 #include <variant>
@@ -54,8 +55,19 @@ std::optional<host_port> supernode_client::bound() const {
   return list_.at(*bound_);
 }
 
-bool supernode_client::give_up_bound() {
-  if (bound_) list_.failed(*bound_, proto::supernode_list::clock::now());
+namespace {
+
+/// A refused connection: nothing listens there now (a restart, most often),
+/// and asking again costs nothing: a short rest. Anything else the full one.
+std::optional<std::chrono::milliseconds> rest_after(const error_code& why) {
+  if (why == boost::asio::error::connection_refused) return std::chrono::seconds(2);
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool supernode_client::give_up_bound(const error_code& why) {
+  if (bound_) list_.failed(*bound_, proto::supernode_list::clock::now(), rest_after(why));
   bound_.reset();
   return list_.size() > 1;
 }
@@ -83,6 +95,7 @@ asio::awaitable<supernode_answer<T>> supernode_client::call(std::size_t index,
   auto resp = co_await client_for(index).fetch(sent, max_body);
   if (!resp) {
     clients_.erase(index);  // the next call reconnects
+    out.transport = resp.error();
     out.message = list_.at(index).to_string() + ": " + resp.error().message();
     co_return out;
   }
@@ -122,7 +135,7 @@ asio::awaitable<supernode_answer<proto::task_info>> supernode_client::register_t
        list_.order_for(placement_key(r.identity), proto::supernode_list::clock::now())) {
     auto answer = co_await call<proto::task_info>(index, post, 1 << 20);
     if (answer.outcome == supernode_outcome::unreachable) {
-      list_.failed(index, proto::supernode_list::clock::now());
+      list_.failed(index, proto::supernode_list::clock::now(), rest_after(answer.transport));
       errors += (errors.empty() ? "" : "; ") + answer.message;
       continue;
     }
@@ -169,7 +182,7 @@ asio::awaitable<supernode_answer<proto::heartbeat_response>> supernode_client::h
   auto post = json_post("/api/v1/hosts/" + host_id + "/heartbeat", proto::encode(hb));
   auto answer = co_await call<proto::heartbeat_response>(index, post, 1 << 20);
   if (answer.outcome == supernode_outcome::unreachable)
-    list_.failed(index, proto::supernode_list::clock::now());
+    list_.failed(index, proto::supernode_list::clock::now(), rest_after(answer.transport));
   else
     list_.succeeded(index);
   co_return answer;

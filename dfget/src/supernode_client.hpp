@@ -35,6 +35,7 @@ struct supernode_answer {
   unsigned status = 0;      ///< the HTTP status when one arrived
   proto::error_info error;  ///< refused: the supernode's error body (or the start of its text)
   std::string message;      ///< unreachable/invalid: one line for a human
+  error_code transport;     ///< unreachable: why (connection refused, timeout, ...)
   explicit operator bool() const noexcept { return outcome == supernode_outcome::ok; }
 };
 
@@ -61,8 +62,13 @@ class supernode_client {
   /// The bound supernode stopped answering: it rests (goes last in every
   /// task's order for a while) and the next registration goes to the next
   /// supernode in the task's order. Whether another supernode is left to try.
-  bool give_up_bound();
+  bool give_up_bound(const error_code& why = {});
 
+  /// Whether the bound supernode is no longer the first of `key`'s order
+  /// (its owner answers again after a failover): the download should go back.
+  bool bound_is_stale(const std::string& key) const { return bound_ && *bound_ != owner_now(key); }
+  /// Forgets the binding without blaming the supernode.
+  void unbind() noexcept { bound_.reset(); }
   /// The index of the supernode to tell about `task_id` now: its owner, or
   /// the next in its order while the owner rests.
   std::size_t owner_now(const std::string& task_id) const;

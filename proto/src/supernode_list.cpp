@@ -39,12 +39,12 @@ std::uint64_t rendezvous_score(std::string_view key, std::string_view node) {
 supernode_list::supernode_list(std::vector<host_port> supernodes,
                                std::chrono::milliseconds retry_after)
     : retry_after_(retry_after) {
-  for (auto& s : supernodes) nodes_.push_back({std::move(s), std::nullopt});
+  for (auto& s : supernodes) nodes_.push_back({std::move(s), std::nullopt, retry_after_});
 }
 
 bool supernode_list::resting(std::size_t index, clock::time_point now) const {
-  const auto& f = nodes_.at(index).failed_at;
-  return f && now - *f < retry_after_;
+  const auto& n = nodes_.at(index);
+  return n.failed_at && now - *n.failed_at < n.rest;
 }
 
 std::vector<std::size_t> supernode_list::healthy_first(std::vector<std::size_t> ranked,
@@ -99,8 +99,10 @@ void supernode_list::succeeded(std::size_t index) {
   current_ = index;
 }
 
-void supernode_list::failed(std::size_t index, clock::time_point now) {
+void supernode_list::failed(std::size_t index, clock::time_point now,
+                            std::optional<std::chrono::milliseconds> rest) {
   nodes_.at(index).failed_at = now;
+  nodes_.at(index).rest = rest.value_or(retry_after_);
   if (current_ == index) current_.reset();
 }
 

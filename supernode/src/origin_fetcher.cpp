@@ -92,7 +92,10 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
     // heartbeat or a sync; what they hold is then not fetched at all.
     asio::steady_timer grace(ex_, cfg_.replica_grace);
     co_await grace.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (t->generation != generation) co_return;
+    if (t->generation != generation || draining_) co_return;
+    // Its peers went back to the owner, or finished: nothing to fetch for
+    // anyone (the housekeeping starts a fetch when someone needs a piece).
+    if (t->swarm.nobody_downloading(static_cast<std::uint64_t>(t->piece_count()))) co_return;
   }
   std::string diverged;  // why the origin's file is not the one the replica describes
   origin_reader_options opts;

@@ -29,6 +29,9 @@ class origin_fetcher {
   /// Drops the flushes still to come (the supernode is stopping; the
   /// entries stay valid within this boot).
   void cancel_deferred() { durable_later_.cancel_all(); }
+  /// The supernode is stopping: a task taken over from a replica fetches
+  /// nothing more (its peers are moving to the next supernode).
+  void drain() noexcept { draining_ = true; }
 
   /// Fetches `t` (phase probing) to done or failed.
   boost::asio::awaitable<void> fetch(std::shared_ptr<task> t) {
@@ -62,6 +65,7 @@ class origin_fetcher {
   metric_value& source_bytes_;
   metric_value& origin_requests_;
   metric_value& origin_failures_;
+  bool draining_ = false;
   deferred_calls durable_later_;        ///< the flushes to come, dropped when stopping
   boost::asio::thread_pool hasher_{1};  ///< last member: joined before the rest goes away
 };

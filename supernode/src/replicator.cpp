@@ -3,10 +3,10 @@
 #include "replicator.hpp"
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <chrono>
 
 #include "damselfly/common/bearer_auth.hpp"
@@ -55,7 +55,8 @@ replicator::replicator(asio::any_io_executor ex, const supernode_config& cfg, ta
       pushed_(metrics.counter("damselfly_supernode_replicas_sent_total",
                               "Replicas of this supernode's tasks sent to their next supernode")),
       failed_(metrics.counter("damselfly_supernode_replica_failures_total",
-                              "Replicas that did not reach their next supernode")) {}
+                              "Replicas that did not reach their next supernode")),
+      timer_(ex_) {}
 
 replicator::~replicator() = default;
 
@@ -67,11 +68,16 @@ bool replicator::set_self(const std::string& self) {
   return self_.has_value();
 }
 
-std::optional<std::size_t> replicator::next_after_self(const std::string& task_id) const {
-  auto order = fleet_.order_for(task_id, proto::supernode_list::clock::now());
-  auto at = std::find(order.begin(), order.end(), *self_);
-  if (at == order.end() || std::next(at) == order.end()) return std::nullopt;
-  return *std::next(at);
+std::vector<std::size_t> replicator::targets(const std::string& task_id) const {
+  auto now = proto::supernode_list::clock::now();
+  auto order = fleet_.order_for(task_id, now);
+  auto at = static_cast<std::size_t>(std::find(order.begin(), order.end(), *self_) - order.begin());
+  std::vector<std::size_t> out;
+  // A resting one is skipped (a dead peer costs a connect per round otherwise);
+  // it gets the replica once its rest is over.
+  for (std::size_t k = 1; k < order.size() && out.size() < 2; ++k)
+    if (auto i = order[(at + k) % order.size()]; !fleet_.resting(i, now)) out.push_back(i);
+  return out;
 }
 
 http_client& replicator::client_for(std::size_t index) {
@@ -87,54 +93,66 @@ http_client& replicator::client_for(std::size_t index) {
 
 asio::awaitable<void> replicator::run() {
   if (!self_ || fleet_.size() < 2) co_return;
-  asio::steady_timer tick(ex_);
-  for (;;) {
-    tick.expires_after(std::chrono::milliseconds(500));
-    co_await tick.async_wait(asio::use_awaitable);  // cancellation ends the loop
+  running_ = true;
+  struct ended {
+    bool& running;
+    ~ended() { running = false; }
+  } guard{running_};
+  while (!finishing_) {
+    timer_.expires_after(std::chrono::milliseconds(500));
+    auto [ec] = co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec && !finishing_) co_return;  // cancelled: the supernode is going down hard
     co_await push_changed();
   }
 }
 
+void replicator::finish() {
+  finishing_ = true;
+  timer_.cancel();
+}
+
 asio::awaitable<void> replicator::push_changed() {
-  std::map<std::string, sent> still;
+  decltype(sent_) still;
   for (const auto& t : tasks_.all()) {
     bool settled = (t->phase == task_phase::fetching || t->phase == task_phase::done) &&
                    t->content_length >= 0 && t->piece_count() >= 0;
     if (!settled) continue;
-    auto to = next_after_self(t->id);
-    if (!to) continue;
-    sent now{t->generation, known_digests(*t), t->phase == task_phase::done, *to};
-    auto before = sent_.find(t->id);
-    if (before != sent_.end() && before->second.generation == now.generation &&
-        before->second.known == now.known && before->second.done == now.done &&
-        before->second.to == now.to) {
-      still.emplace(t->id, now);
-      continue;
-    }
-    auto r = t->replica();
-    r.sent_at = unix_seconds();
-    http_request post;
-    post.method = "POST";
-    post.target = "/api/v1/replicas";
-    post.headers.set("Content-Type", "application/json");
-    post.body = proto::encode(r);
-    if (!cfg_.cluster_token.empty()) post.headers.set("Authorization", bearer(cfg_.cluster_token));
-    post.headers.set(fleet_signature_header, sign_replica(cfg_.identity_secret, post.body));
-    auto resp = co_await client_for(*to).fetch(post, 1 << 16);
-    if (!resp || resp->head.status != 204) {
-      failed_.add();
-      if (!resp) {
-        clients_.erase(*to);
-        fleet_.failed(*to, proto::supernode_list::clock::now());  // the next one gets it
+    sent now{t->generation, known_digests(*t), t->phase == task_phase::done};
+    std::optional<http_request> post;  // built once per task, for whichever target needs it
+    for (auto to : targets(t->id)) {
+      auto key = std::make_pair(t->id, to);
+      if (auto before = sent_.find(key); before != sent_.end() && before->second == now) {
+        still.emplace(key, now);
+        continue;
       }
-      spdlog::debug("task {}: replica to {} failed: {}", t->id.substr(0, 12),
-                    fleet_.at(*to).to_string(),
-                    resp ? std::to_string(resp->head.status) : resp.error().message());
-      continue;  // not recorded: sent again next time
+      if (!post) {
+        auto r = t->replica();
+        r.sent_at = unix_seconds();
+        post.emplace();
+        post->method = "POST";
+        post->target = "/api/v1/replicas";
+        post->headers.set("Content-Type", "application/json");
+        post->body = proto::encode(r);
+        if (!cfg_.cluster_token.empty())
+          post->headers.set("Authorization", bearer(cfg_.cluster_token));
+        post->headers.set(fleet_signature_header, sign_replica(cfg_.identity_secret, post->body));
+      }
+      auto resp = co_await client_for(to).fetch(*post, 1 << 16);
+      if (!resp || resp->head.status != 204) {
+        failed_.add();
+        if (!resp) {
+          clients_.erase(to);
+          fleet_.failed(to, proto::supernode_list::clock::now());  // the next one gets it
+        }
+        spdlog::debug("task {}: replica to {} failed: {}", t->id.substr(0, 12),
+                      fleet_.at(to).to_string(),
+                      resp ? std::to_string(resp->head.status) : resp.error().message());
+        continue;  // not recorded: sent again next time
+      }
+      fleet_.succeeded(to);
+      pushed_.add();
+      still.emplace(key, now);
     }
-    fleet_.succeeded(*to);
-    pushed_.add();
-    still.emplace(t->id, now);
   }
   sent_ = std::move(still);
 }

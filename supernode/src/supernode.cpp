@@ -49,7 +49,8 @@ struct supernode::impl {
         replicas(e, cfg, tasks, metrics),
         server(
             e, [this](http_request& r) { return routes.handle(r); }, server_options(cfg)),
-        group(e, "supernode") {}
+        group(e, "supernode"),
+        replication(e, "replication") {}
 
   asio::any_io_executor ex;
   supernode_config cfg;
@@ -58,7 +59,8 @@ struct supernode::impl {
   api routes;
   replicator replicas;
   http_server server;
-  task_group group;  ///< the housekeeping loop
+  task_group group;        ///< the housekeeping loop
+  task_group replication;  ///< the replicator: ends after its last round on stop
   bool stopped = false;
 
   asio::awaitable<void> housekeeping_loop() {
@@ -118,7 +120,7 @@ result<std::uint16_t> supernode::start() {
       return errc::invalid_argument;
     }
     spdlog::info("fleet of {} supernodes; this one is {}", impl_->cfg.fleet.size(), self);
-    impl_->group.spawn(impl_->replicas.run());
+    impl_->replication.spawn(impl_->replicas.run());
   }
   impl_->server.start();
   impl_->group.spawn(impl_->housekeeping_loop());
@@ -141,18 +143,23 @@ void supernode::reload() {
 }
 
 std::size_t supernode::connections() const {
-  return impl_->server.connections();
+  // The replicator's last round counts as work in progress: a stopping
+  // supernode hands its newest digests over before it goes.
+  return impl_->server.connections() + (impl_->replicas.running() ? 1 : 0);
 }
 
 void supernode::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   impl_->group.cancel();
+  impl_->replicas.finish();
+  impl_->tasks.drain();
   impl_->server.stop();
 }
 
 void supernode::cancel() {
   stop();
+  impl_->replication.cancel();
   impl_->server.close_all();
   impl_->tasks.cancel();
 }

@@ -2,6 +2,8 @@
 // Task lifecycle at the supernode.
 #include "task_manager.hpp"
 
+#include "damselfly/proto/checks.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -52,6 +54,13 @@ error_code task_manager::init() {
     tasks_.emplace(m.task_id, std::move(t));
   }
   spdlog::info("cache: {} complete task(s) loaded from {}", tasks_.size(), cfg_.data_dir.string());
+  // Our own files, checked again anyway: a damaged one is dropped.
+  for (const auto& text : cache_.load_replicas()) {
+    auto r = proto::decode<proto::task_replica>(text);
+    if (r && proto::check_replica(*r.value).empty()) remember_replica(std::move(*r.value));
+  }
+  if (!replicas_.empty())
+    spdlog::info("{} replica(s) of other supernodes' tasks loaded", replicas_.size());
   tasks_gauge_.set(tasks_.size());
   return {};
 }
@@ -160,8 +169,7 @@ std::shared_ptr<task> task_manager::ensure(const std::string& id,
   if (t->phase == task_phase::failed && now - t->failed_at >= cfg_.retry_failed_after) {
     // The request may carry fixed headers (credentials); use the newest.
     // A replica that led here is not trusted again: the file moved on.
-    if (t->from_replica) replicas_.erase(id);
-    replicas_gauge_.set(replicas_.size());
+    if (t->from_replica) forget_replica(id);
     auto fresh = make_task(id, req, url);
     fresh->started_by = client;
     fresh->generation = t->generation + 1;
@@ -192,12 +200,26 @@ std::vector<std::shared_ptr<task>> task_manager::all() const {
 }
 
 void task_manager::store_replica(proto::task_replica r) {
+  if (auto ec = cache_.save_replica(r.task_id, proto::encode(r)))
+    spdlog::warn("task {}: cannot keep the replica on disk: {}", r.task_id.substr(0, 12),
+                 ec.message());
+  remember_replica(std::move(r));
+}
+
+void task_manager::forget_replica(const std::string& id) {
+  replicas_.erase(id);
+  cache_.remove_replica(id);
+  replicas_gauge_.set(replicas_.size());
+}
+
+void task_manager::remember_replica(proto::task_replica r) {
   auto id = r.task_id;
   auto [it, fresh] = replicas_.insert_or_assign(id, std::move(r));
   if (fresh) replica_order_.push_back(id);
   while (replicas_.size() > cfg_.max_replicas && !replica_order_.empty()) {
-    replicas_.erase(replica_order_.front());
+    auto oldest = replica_order_.front();
     replica_order_.pop_front();
+    if (oldest != id) forget_replica(oldest);
   }
   // The cap's queue may name replicas dropped meanwhile; keep it from growing past the map.
   if (replica_order_.size() > 2 * cfg_.max_replicas) {

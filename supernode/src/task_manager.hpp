@@ -48,6 +48,8 @@ class task_manager {
   void tick();
   /// The eviction part of tick(); returns how many tasks went.
   std::size_t collect_garbage();
+  /// The supernode is stopping gracefully: no takeover fetches from now on.
+  void drain() noexcept { fetcher_.drain(); }
   /// Cancels every origin fetch and re-check (the supernode is stopping).
   void cancel() {
     stopping_ = true;
@@ -72,6 +74,9 @@ class task_manager {
   void forget_failed(task::clock::time_point now);
   std::shared_ptr<task> make_task(const std::string& id, const proto::register_request& req,
                                   const http_url& url);
+  /// Keeps a replica in memory (store_replica also writes it to disk).
+  void remember_replica(proto::task_replica r);
+  void forget_replica(const std::string& id);
   /// Fetches again, for tasks taken over from a replica, the pieces that
   /// nobody holds any more (their holders left).
   void refill_replicated();

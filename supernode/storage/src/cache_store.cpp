@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "damselfly/common/file_io.hpp"
@@ -28,6 +30,7 @@ error_code cache_store::init() {
   // The data dir may be systemd's StateDirectory= link (DynamicUser=yes).
   if (auto failed = make_private_dir(root_, nullptr, /*follow_symlink=*/true)) return failed;
   if (auto failed = make_private_dir(root_ / "tasks")) return failed;
+  if (auto failed = make_private_dir(root_ / "replicas")) return failed;
   std::error_code ec;
   auto probe = root_ / ".write-test";
   int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -145,6 +148,34 @@ std::uint64_t cache_store::free_space() const {
 void cache_store::remove(const std::string& task_id) {
   std::error_code ec;
   fs::remove_all(task_dir(task_id), ec);
+}
+
+error_code cache_store::save_replica(const std::string& task_id, std::string_view text) {
+  return replace_file(root_ / "replicas" / (task_id + ".json"), text, 0600);
+}
+
+void cache_store::remove_replica(const std::string& task_id) {
+  std::error_code ec;
+  fs::remove(root_ / "replicas" / (task_id + ".json"), ec);
+}
+
+std::vector<std::string> cache_store::load_replicas() const {
+  std::vector<std::pair<fs::file_time_type, fs::path>> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root_ / "replicas", ec)) {
+    std::error_code fec;
+    if (!entry.is_regular_file(fec) || entry.path().extension() != ".json") continue;
+    if (entry.file_size(fec) > (2u << 20) || fec) continue;
+    found.emplace_back(entry.last_write_time(fec), entry.path());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (const auto& [when, path] : found) {
+    std::ifstream in(path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.good() || in.eof()) out.push_back(std::move(text));
+  }
+  return out;
 }
 
 }  // namespace damselfly::supernode

@@ -197,3 +197,13 @@ TEST(supernode_list, a_failed_owner_goes_last_for_its_tasks_and_the_successor_is
   EXPECT_EQ(l.order_for(id, t0 + 11s), order);
   l.check_invariants();
 }
+
+TEST(supernode_list, a_failure_may_rest_a_supernode_shorter_than_the_default) {
+  // a refused the connection (restarting): 2 s; b timed out: the full 10 s.
+  auto l = abc();
+  l.failed(0, t0, 2s);
+  l.failed(1, t0);
+  EXPECT_EQ(order_at(l, t0 + 1s), (std::vector<std::size_t>{2, 0, 1}));
+  EXPECT_EQ(order_at(l, t0 + 3s), (std::vector<std::size_t>{0, 2, 1}));
+  EXPECT_EQ(order_at(l, t0 + 11s), (std::vector<std::size_t>{0, 1, 2}));
+}

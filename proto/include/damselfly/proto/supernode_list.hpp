@@ -63,7 +63,11 @@ class supernode_list {
   std::optional<std::size_t> current() const noexcept { return current_; }
 
   void succeeded(std::size_t index);
-  void failed(std::size_t index, clock::time_point now);
+  /// `index` did not answer: it rests for `rest` (default: retry_after).
+  /// A refused connection deserves a short rest (the process is restarting,
+  /// and trying it costs nothing); a timeout the full one.
+  void failed(std::size_t index, clock::time_point now,
+              std::optional<std::chrono::milliseconds> rest = std::nullopt);
 
   /// Checks the list's own consistency; throws std::logic_error (a bug) if broken.
   void check_invariants() const;
@@ -72,6 +76,7 @@ class supernode_list {
   struct node {
     host_port where;
     std::optional<clock::time_point> failed_at;
+    std::chrono::milliseconds rest{0};  ///< how long this failure rests it
   };
   /// Every index by score for `key`, highest first.
   std::vector<std::size_t> ranked_for(std::string_view key) const;

@@ -27,7 +27,9 @@ struct cached_task_meta {
   std::string file_sha256;
 };
 
-/// Layout: <root>/tasks/<task_id>/{data,meta.json}. meta.json is written
+/// Layout: <root>/tasks/<task_id>/{data,meta.json}, and
+/// <root>/replicas/<task_id>.json for other supernodes' replicas (kept over a
+/// restart, so a rolling restart does not cost the digests). meta.json is written
 /// (atomically) only once a task is complete, so a task directory without it
 /// is an interrupted fetch and is discarded at start-up.
 class cache_store {
@@ -58,6 +60,11 @@ class cache_store {
   error_code write_meta(const cached_task_meta& meta, bool data_synced = true);
   /// Removes a task's files.
   void remove(const std::string& task_id);
+  /// Keeps a replica's text (replacing any earlier one); `task_id` must be a valid id.
+  error_code save_replica(const std::string& task_id, std::string_view text);
+  void remove_replica(const std::string& task_id);
+  /// The texts of the replicas kept, oldest first; files over 2 MiB are skipped.
+  std::vector<std::string> load_replicas() const;
   /// Bytes a task's files occupy on disk.
   std::uint64_t disk_usage(const std::string& task_id) const;
   /// Bytes free on the cache's filesystem.
