@@ -128,11 +128,15 @@ asio::awaitable<supernode_answer<T>> supernode_client::call(std::size_t index,
 
 asio::awaitable<supernode_answer<proto::task_info>> supernode_client::register_task(
     const proto::register_request& r, const std::string& peer_key) {
-  auto post = json_post("/api/v1/tasks", proto::encode(r));
-  if (!peer_key.empty()) post.headers.set(peer_key_header, peer_key);
+  const auto place = placement_key(r.identity);
   std::string errors;
-  for (auto index :
-       list_.order_for(placement_key(r.identity), proto::supernode_list::clock::now())) {
+  for (auto index : list_.order_for(place, proto::supernode_list::clock::now())) {
+    // A key is a supernode's: one that registered this peer before gets the
+    // key it issued (after a failover and back), others the caller's.
+    auto post = json_post("/api/v1/tasks", proto::encode(r));
+    auto known = keys_.find({index, place});
+    const auto& key = known != keys_.end() ? known->second : peer_key;
+    if (!key.empty()) post.headers.set(peer_key_header, key);
     auto answer = co_await call<proto::task_info>(index, post, 1 << 20);
     if (answer.outcome == supernode_outcome::unreachable) {
       list_.failed(index, proto::supernode_list::clock::now(), rest_after(answer.transport));
@@ -140,7 +144,10 @@ asio::awaitable<supernode_answer<proto::task_info>> supernode_client::register_t
       continue;
     }
     list_.succeeded(index);
-    if (answer) bound_ = index;
+    if (answer) {
+      bound_ = index;
+      keys_[{index, place}] = answer.value->peer_key;
+    }
     co_return answer;
   }
   supernode_answer<proto::task_info> unreachable;

@@ -108,6 +108,8 @@ class supernode_client {
   http_client_options opts_;
   std::map<std::size_t, std::unique_ptr<http_client>> clients_;
   std::optional<std::size_t> bound_;
+  /// The peer key each supernode issued, per task (placement key).
+  std::map<std::pair<std::size_t, std::string>, std::string> keys_;
   std::string authorization_;  ///< "Bearer TOKEN", or empty
 };
 
