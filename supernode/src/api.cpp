@@ -301,8 +301,9 @@ http_response api::receive_replica(http_request& req) {
   // A recorded request replayed later would roll a task back to old digests.
   if (auto age = unix_now() - msg.value->sent_at; age > 120 || age < -120)
     return json_error(400, "stale_replica",
-                      "the replica was sent " + std::to_string(age) +
-                          " s from now; clocks must agree within 2 min");
+                      "the replica's sent_at is " + std::to_string(age) +
+                          " s away from this supernode's clock; fleet clocks must agree within "
+                          "2 min");
   tasks_.store_replica(std::move(*msg.value));
   return http_response{204, {}, {}, {}};
 }
