@@ -56,6 +56,10 @@ replicator::replicator(asio::any_io_executor ex, const supernode_config& cfg, ta
                               "Replicas of this supernode's tasks sent to their next supernode")),
       failed_(metrics.counter("damselfly_supernode_replica_failures_total",
                               "Replicas that did not reach their next supernode")),
+      owned_(metrics.gauge("damselfly_supernode_tasks_owned",
+                           "Tasks this supernode owns by the fleet's hashing")),
+      handovers_(metrics.counter("damselfly_supernode_handovers_total",
+                                 "Replicas sent in the last round before a stop")),
       timer_(ex_) {}
 
 replicator::~replicator() = default;
@@ -113,7 +117,9 @@ void replicator::finish() {
 
 asio::awaitable<void> replicator::push_changed() {
   decltype(sent_) still;
+  std::size_t owned = 0;
   for (const auto& t : tasks_.all()) {
+    if (fleet_.owner_of(t->id) == *self_) ++owned;
     bool settled = (t->phase == task_phase::fetching || t->phase == task_phase::done) &&
                    t->content_length >= 0 && t->piece_count() >= 0;
     if (!settled) continue;
@@ -151,10 +157,12 @@ asio::awaitable<void> replicator::push_changed() {
       }
       fleet_.succeeded(to);
       pushed_.add();
+      if (finishing_) handovers_.add();
       still.emplace(key, now);
     }
   }
   sent_ = std::move(still);
+  owned_.set(owned);
 }
 
 }  // namespace damselfly::supernode

@@ -70,6 +70,8 @@ class replicator {
   std::map<std::size_t, std::unique_ptr<http_client>> clients_;
   metric_value& pushed_;
   metric_value& failed_;
+  metric_value& owned_;
+  metric_value& handovers_;
   boost::asio::steady_timer timer_;
   bool finishing_ = false;
   bool running_ = false;

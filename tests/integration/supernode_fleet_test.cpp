@@ -155,6 +155,13 @@ TEST_F(fleet_test, TasksSpreadOverAllThreeSupernodesAsTheHashingSays) {
     EXPECT_GT(expected[s], 0) << "30 tasks and none for supernode " << s;
     EXPECT_EQ(metric(supernodes_[s]->metrics(), "damselfly_supernode_tasks"), expected[s])
         << "supernode " << s << " knows other tasks than it owns";
+    // Its own count by the hashing, refreshed twice a second.
+    double owned = -1;
+    for (int i = 0; i < 40 && owned != expected[s]; ++i) {
+      owned = metric(supernodes_[s]->metrics(), "damselfly_supernode_tasks_owned");
+      if (owned != expected[s]) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(owned, expected[s]) << "supernode " << s;
   }
 }
 
@@ -187,6 +194,8 @@ TEST_F(fleet_test, TheOwnerKilledMidTransferCostsNoNodeItsDownload) {
   // The successor had the owner's digests: it scheduled the peers' pieces and
   // fetched from the origin only what no live peer held.
   EXPECT_EQ(metric(supernodes_[order[1]]->metrics(), "damselfly_supernode_takeovers_total"), 1);
+  EXPECT_EQ(metric(supernodes_[order[1]]->metrics(), "damselfly_supernode_tasks_owned"), 0)
+      << "the successor serves the task for its owner";
   auto origin_ratio = static_cast<double>(origin_->body_bytes()) / (48.0 * mib);
   std::printf("origin sent %.3fx the file; the nodes had %.0f%% of theirs at the kill\n",
               origin_ratio, 100 * before_kill / (10.0 * 48 * mib));
