@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "damselfly/common/bearer_auth.hpp"
+#include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
 #include "damselfly/common/service_runner.hpp"
@@ -39,6 +40,10 @@ std::optional<std::string> finish_config(daemon_flags& f) {
     if (!ctx) return why;
     f.cfg.cluster_tls = *ctx;
   }
+  f.cfg.supernodes_listed = f.cfg.supernodes;
+  // With TLS a supernode is verified by the name it is listed by: no expansion.
+  if (!f.cfg.cluster_tls)
+    f.cfg.supernodes = proto::expand_supernodes(f.cfg.supernodes, resolve_addresses);
   if (f.cfg.tls.enabled()) {
     std::string why;
     if (auto ctx = tls_server_context::create(f.cfg.tls, &why); !ctx) return why;

@@ -22,6 +22,7 @@
 #include "commands.hpp"
 #include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/file_io.hpp"
+#include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/http_message.hpp"
 #include "damselfly/common/logging.hpp"
 #include "damselfly/common/rate_limiter.hpp"
@@ -224,6 +225,9 @@ std::optional<int> check_route(const download_flags& f, download_job& job) {
     if (!ctx) return fail(exit_usage, why);
     opts.cluster_tls = *ctx;
   }
+  // With TLS a supernode is verified by the name it is listed by: no expansion.
+  if (!opts.cluster_tls)
+    opts.supernodes = proto::expand_supernodes(opts.supernodes, resolve_addresses);
   // --standalone, or nothing to start a daemon with, keeps the download in-process.
   job.via_daemon = !f.standalone && (!f.daemon_socket.empty() || !opts.supernodes.empty());
   job.daemon_socket = f.daemon_socket.empty() ? default_daemon_socket().string() : f.daemon_socket;

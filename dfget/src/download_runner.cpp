@@ -313,7 +313,7 @@ std::string download_runner::ignored_settings(const proto::local_request& req) c
 std::string download_runner::other_supernodes(const proto::local_request& req) const {
   if (req.supernodes.empty()) return {};
   std::set<std::string> mine, theirs;
-  for (const auto& s : cfg_.supernodes) mine.insert(s.to_string());
+  for (const auto& s : cfg_.supernodes_listed) mine.insert(s.to_string());
   for (const auto& s : req.supernodes) {
     bool https = false;
     auto hp = proto::parse_supernode_address(s, https);

@@ -2,6 +2,9 @@
 // supernode_list: rendezvous order per task, sticky current supernode otherwise, failed ones last.
 #include "damselfly/proto/supernode_list.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -34,6 +37,33 @@ std::uint64_t rendezvous_score(std::string_view key, std::string_view node) {
     score = score << 4 | static_cast<std::uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
   }
   return score;
+}
+
+namespace {
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+std::vector<host_port> expand_supernodes(
+    const std::vector<host_port>& listed,
+    const std::function<std::vector<std::string>(const std::string& host)>& resolve) {
+  std::vector<host_port> out;
+  for (const auto& hp : listed) {
+    auto addresses = is_ip_literal(hp.host) ? std::vector<std::string>{} : resolve(hp.host);
+    std::sort(addresses.begin(), addresses.end());
+    addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+    if (addresses.size() < 2) {
+      out.push_back(hp);
+      continue;
+    }
+    for (auto& ip : addresses) out.push_back({std::move(ip), hp.port});
+  }
+  return out;
 }
 
 supernode_list::supernode_list(std::vector<host_port> supernodes,

@@ -207,3 +207,27 @@ TEST(supernode_list, a_failure_may_rest_a_supernode_shorter_than_the_default) {
   EXPECT_EQ(order_at(l, t0 + 3s), (std::vector<std::size_t>{0, 2, 1}));
   EXPECT_EQ(order_at(l, t0 + 11s), (std::vector<std::size_t>{0, 1, 2}));
 }
+
+TEST(supernode_list, a_name_with_several_addresses_counts_as_that_many_supernodes) {
+  std::map<std::string, std::vector<std::string>> dns = {
+      {"fleet.example", {"10.0.0.3", "10.0.0.1", "10.0.0.2", "10.0.0.1"}},
+      {"one.example", {"10.0.1.1"}},
+      {"gone.example", {}}};
+  auto resolve = [&](const std::string& host) { return dns[host]; };
+  auto got = expand_supernodes(
+      {{"fleet.example", 8002}, {"one.example", 8002}, {"gone.example", 8002}, {"10.9.9.9", 8002}},
+      resolve);
+  std::vector<std::string> names;
+  for (const auto& hp : got) names.push_back(hp.to_string());
+  // Sorted and deduplicated, so every node that resolves alike hashes alike;
+  // a single address or none keeps the name (resolved when connecting).
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"10.0.0.1:8002", "10.0.0.2:8002", "10.0.0.3:8002",
+                                      "one.example:8002", "gone.example:8002", "10.9.9.9:8002"}));
+  bool asked_for_a_literal = false;
+  expand_supernodes({{"10.9.9.9", 1}, {"::1", 2}}, [&](const std::string&) {
+    asked_for_a_literal = true;
+    return std::vector<std::string>{};
+  });
+  EXPECT_FALSE(asked_for_a_literal);
+}

@@ -20,4 +20,8 @@ struct interface_address {
 };
 std::vector<interface_address> interface_addresses();
 
+/// The numeric addresses `host` resolves to (getaddrinfo, blocking; for
+/// start-up); empty when it does not resolve.
+std::vector<std::string> resolve_addresses(const std::string& host);
+
 }  // namespace damselfly

@@ -25,7 +25,11 @@ struct daemon_config {
   std::string advertise;
   std::filesystem::path data_dir = "/var/lib/damselfly/dfget";
   std::filesystem::path socket_path = "/run/damselfly/dfget.sock";
+  /// The supernodes to use: a name with several addresses counts as that
+  /// many (resolved at start, plain HTTP clusters only; see supernode_list).
   std::vector<host_port> supernodes;
+  /// The supernodes as given (what a client's --supernode is compared with).
+  std::vector<host_port> supernodes_listed;
   std::uint64_t upload_rate = 0;          ///< bytes/s over all uploads; 0: unlimited
   std::uint64_t download_rate = 0;        ///< bytes/s per download; 0: unlimited
   std::uint64_t total_download_rate = 0;  ///< bytes/s over all downloads; 0: unlimited

@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +26,15 @@ std::optional<host_port> parse_supernode_address(std::string_view text, bool& ht
 /// to each other; adding or removing a supernode moves only the tasks it
 /// wins or held.
 std::uint64_t rendezvous_score(std::string_view key, std::string_view node);
+
+/// A host name that resolves to several addresses counts as that many
+/// supernodes ("IP:PORT" each, the addresses sorted, so every client that
+/// resolves alike lists alike); a name with one address, or none, and an IP
+/// literal stay as given. `resolve` answers a name's addresses (the caller's
+/// DNS lookup; pure here so it can be tested).
+std::vector<host_port> expand_supernodes(
+    const std::vector<host_port>& listed,
+    const std::function<std::vector<std::string>(const std::string& host)>& resolve);
 
 /// The supernodes a client knows, in the order it was given them, and the
 /// choice of the next one to ask. Like libtorrent's tracker list it only
