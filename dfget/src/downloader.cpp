@@ -167,7 +167,8 @@ struct downloader::session {
                                                         const aligned_buffer& buf,
                                                         const host_port& from);
   /// Books a finished attempt: the result to report, counters, progress.
-  void record(const proto::assignment& a, proto::piece_status status, steady::time_point started);
+  void record(const proto::assignment& a, proto::piece_status status, steady::time_point started,
+              bool counts = true);
   asio::awaitable<void> verify_whole();
   /// Back-to-source: the whole file straight from the origin.
   asio::awaitable<void> from_origin();
@@ -430,9 +431,11 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
   }
   auto dest = buf.prepare(static_cast<std::size_t>(a.length));
   co_await pace(a.length);
+  bool busy = false;  // the source said 503: its upload slots are full, nothing is wrong
   if (a.length > 0) {
     // Named, not a temporary in the co_await: GCC 12 may destroy such temporaries twice.
-    const head_check partial_content = [](const response_head& h) {
+    const head_check partial_content = [&busy](const response_head& h) {
+      busy = h.status == 503;
       return h.status == 206 ? error_code{} : error_code(errc::protocol_error);
     };
     std::uint64_t landed = 0;
@@ -450,13 +453,19 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
   if (status == proto::piece_status::ok) status = co_await verify_and_store(a, buf, from);
   spare_buffers.push_back(std::move(buf));
   if (status == proto::piece_status::ok) idle[from.to_string()].push_back(std::move(c));
-  if (!fatal) record(a, status, started);
+  // A busy source, or a supernode this download has moved away from, says
+  // nothing about the piece: reported, but not counted against --piece-tries.
+  auto bound = supernodes->bound();
+  bool moved_away =
+      a.source == proto::supernode_source && (!bound || bound->to_string() != from.to_string());
+  bool counts = !busy && !moved_away;
+  if (!fatal) record(a, status, started, counts);
   --in_flight;
   wake.notify();
 }
 
 void downloader::session::record(const proto::assignment& a, proto::piece_status status,
-                                 steady::time_point started) {
+                                 steady::time_point started, bool counts) {
   results.push_back(
       {a.piece, status, a.source, a.length, static_cast<std::uint64_t>(since(started).count())});
   if (status != proto::piece_status::ok) {
@@ -465,7 +474,7 @@ void downloader::session::record(const proto::assignment& a, proto::piece_status
                     : status == proto::piece_status::unreachable ? opts.counters.failed_unreachable
                                                                  : opts.counters.failed_other;
     if (counter) counter->add();
-    if (++failures[a.piece] >= opts.max_piece_attempts)
+    if (counts && ++failures[a.piece] >= opts.max_piece_attempts)
       fail(errc::too_many_failures, "piece " + std::to_string(a.piece) + " failed " +
                                         std::to_string(failures[a.piece]) +
                                         " times (last: " + std::string(to_string(status)) + ")");
