@@ -37,12 +37,6 @@ http_response wrong_key(const std::string& peer) {
                         " is missing or wrong (X-Damselfly-Peer-Key, from its registration)");
 }
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 bool valid_peer_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {

@@ -27,18 +27,13 @@ std::vector<host_port> parse_fleet(const std::vector<std::string>& names) {
   return out;
 }
 
-std::uint64_t known_digests(const task& t) {
-  return static_cast<std::uint64_t>(
-      std::count_if(t.digests.begin(), t.digests.end(), [](const auto& d) { return !d.empty(); }));
-}
+}  // namespace
 
-std::int64_t unix_seconds() {
+std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-}  // namespace
 
 std::string sign_replica(std::string_view identity_secret, std::string_view body) {
   std::string text = "damselfly-replica\n";
@@ -123,7 +118,9 @@ asio::awaitable<void> replicator::push_changed() {
     bool settled = (t->phase == task_phase::fetching || t->phase == task_phase::done) &&
                    t->content_length >= 0 && t->piece_count() >= 0;
     if (!settled) continue;
-    sent now{t->generation, known_digests(*t), t->phase == task_phase::done};
+    // Digests arrive with pieces (a replica's all at once): the cached count
+    // says when there is news, without walking every digest each round.
+    sent now{t->generation, t->ready_count, t->phase == task_phase::done};
     std::optional<http_request> post;  // built once per task, for whichever target needs it
     for (auto to : targets(t->id)) {
       auto key = std::make_pair(t->id, to);
@@ -133,7 +130,7 @@ asio::awaitable<void> replicator::push_changed() {
       }
       if (!post) {
         auto r = t->replica();
-        r.sent_at = unix_seconds();
+        r.sent_at = unix_now();
         post.emplace();
         post->method = "POST";
         post->target = "/api/v1/replicas";

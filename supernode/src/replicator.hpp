@@ -25,6 +25,9 @@ inline constexpr const char* fleet_signature_header = "X-Damselfly-Fleet-Signatu
 /// carries; only supernodes hold the key, so daemons cannot forge digests.
 std::string sign_replica(std::string_view identity_secret, std::string_view body);
 
+/// Seconds since the epoch: replicas' sent_at and tickets' expiry.
+std::int64_t unix_now();
+
 /// Twice a second, for every task whose layout is settled and whose digests
 /// changed since last time, POSTs a task_replica to the two supernodes after
 /// this one in the task's rendezvous order, wrapping around (the owner sends
@@ -62,7 +65,7 @@ class replicator {
   /// What was last sent of a task to a supernode.
   struct sent {
     std::uint64_t generation = 0;
-    std::uint64_t known = 0;  ///< digests known
+    std::uint64_t ready = 0;  ///< pieces cached (each brings its digest)
     bool done = false;
     friend bool operator==(const sent&, const sent&) = default;
   };
