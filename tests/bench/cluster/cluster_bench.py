@@ -66,22 +66,25 @@ class Host:
 class Cluster:
     """The hosts and their links; create() builds them, destroy() removes them."""
 
-    def __init__(self, mode, nodes, rate_bps, latency_ms, mtu=9000):
+    def __init__(self, mode, nodes, rate_bps, latency_ms, mtu=9000, supernodes=1):
         self.mode, self.rate_bps, self.latency_ms, self.mtu = mode, rate_bps, latency_ms, mtu
         ns = mode == "netns"
+        # The first supernode keeps the name "supernode" (logs and JSON of one-supernode runs).
+        sn_names = ["supernode"] + [f"supernode{i}" for i in range(2, supernodes + 1)]
         if ns:
             self.origin = Host("origin", "198.18.0.1", f"{PREFIX}-origin")
-            self.supernode = Host("supernode", "198.18.0.2", f"{PREFIX}-supernode")
+            self.supernodes = [Host(n, f"198.18.0.{i + 2}", f"{PREFIX}-{n}") for i, n in enumerate(sn_names)]
             self.nodes = [Host(f"node{i}", f"198.18.1.{i}", f"{PREFIX}-node{i}") for i in range(1, nodes + 1)]
         else:
             self.origin = Host("origin", "127.0.2.1", None)
-            self.supernode = Host("supernode", "127.0.2.2", None)
+            self.supernodes = [Host(n, f"127.0.2.{i + 2}", None) for i, n in enumerate(sn_names)]
             self.nodes = [Host(f"node{i}", f"127.0.3.{i}", None) for i in range(1, nodes + 1)]
+        self.supernode = self.supernodes[0]
         self.latency_applied = False
 
     @property
     def hosts(self):
-        return [self.origin, self.supernode, *self.nodes]
+        return [self.origin, *self.supernodes, *self.nodes]
 
     def create(self):
         if self.mode != "netns":
@@ -310,11 +313,14 @@ def nginx_body_bytes(work, name):
     return total
 
 
-def timed_clients(procs, starts, timeout):
-    """Starts every client at once; returns each one's completion time (None: failed or timed out)."""
+def timed_clients(procs, starts, timeout, during=None):
+    """Starts every client at once; returns each one's completion time (None: failed or timed out).
+    during(t0), if given, runs in a thread alongside (the fleet run's kill)."""
     times = [None] * len(starts)
     t0 = time.monotonic()
     ps = [start() for start in starts]
+    if during:
+        threading.Thread(target=during, args=(t0,), daemon=True).start()
 
     def watch(i, p):
         try:
@@ -368,32 +374,41 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
         token_file = os.path.join(state, "cluster.token")
         with open(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.write(secrets.token_hex(32) + "\n")
-        sn_args = [os.path.join(BIN, "supernode"), "--listen", f"{cluster.supernode.ip}:8002",
-                   "--token-file", token_file,
-                   "--data-dir", os.path.join(state, "supernode"), "--log-level", args.log_level,
-                   "--piece-size", args.piece_size, *args.supernode_arg]
+        fleet = ",".join(f"{h.ip}:8002" for h in cluster.supernodes)
+        fleet_args = []
+        if len(cluster.supernodes) > 1:
+            # One identity key for the fleet, so replicas are signed and tickets hold on every supernode.
+            key_file = os.path.join(state, "fleet.key")
+            with open(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
+            fleet_args = ["--fleet", fleet, "--identity-key-file", key_file]
         scheme, curl_trust, tls_of = "http", [], {}
         if args.tls:
             # Every cluster link TLS: supernode and daemons serve it, daemons verify it.
-            ca, issued = make_certificates(state, [cluster.supernode, *cluster.nodes[:n]])
+            ca, issued = make_certificates(state, [*cluster.supernodes, *cluster.nodes[:n]])
             scheme, curl_trust = "https", ["--cacert", ca]
-            sn_args += ["--tls-cert", issued[cluster.supernode.name][0],
-                        "--tls-key", issued[cluster.supernode.name][1]]
             tls_of = {h.name: ["--tls-cert", issued[h.name][0], "--tls-key", issued[h.name][1],
                                "--cluster-ca", ca] for h in cluster.nodes[:n]}
-        sn_url = f"{scheme}://{cluster.supernode.ip}:8002"
-        if loop_caps:
-            sn_args += ["--upload-rate", str(rate_bps), "--origin-concurrency", "1"]
-        procs.start(cluster.supernode, sn_args, "supernode")
-        wait_for(lambda: subprocess.run(cluster.supernode.cmd(["curl", "-fsS", "-o", "/dev/null", *curl_trust,
-                                                               f"{sn_url}/healthz"]),
-                                        capture_output=True).returncode == 0, 20, "supernode")
+        sn_procs = {}
+        for h in cluster.supernodes:
+            sn_args = [os.path.join(BIN, "supernode"), "--listen", f"{h.ip}:8002", "--token-file", token_file,
+                       "--data-dir", os.path.join(state, h.name), "--log-level", args.log_level,
+                       "--piece-size", args.piece_size, *fleet_args, *args.supernode_arg]
+            if args.tls:
+                sn_args += ["--tls-cert", issued[h.name][0], "--tls-key", issued[h.name][1]]
+            if loop_caps:
+                sn_args += ["--upload-rate", str(rate_bps), "--origin-concurrency", "1"]
+            sn_procs[h.name] = procs.start(h, sn_args, h.name)
+        for h in cluster.supernodes:
+            wait_for(lambda h=h: subprocess.run(h.cmd(["curl", "-fsS", "-o", "/dev/null", *curl_trust,
+                                                       f"{scheme}://{h.ip}:8002/healthz"]),
+                                                capture_output=True).returncode == 0, 20, h.name)
         socks = []
         for h in cluster.nodes[:n]:
             sock = os.path.join(state, h.name + ".sock")
             d_args = [os.path.join(BIN, "dfget"), "daemon", "--listen", f"{h.ip}:65002",
                       "--data-dir", os.path.join(state, h.name), "--socket", sock,
-                      "--supernode", sn_url if args.tls else f"{cluster.supernode.ip}:8002",
+                      "--supernode", f"https://{cluster.supernode.ip}:8002" if args.tls else fleet,
                       "--token-file", token_file, *tls_of.get(h.name, []),
                       "--log-level", args.log_level, *args.daemon_arg]
             if loop_caps:
@@ -404,7 +419,7 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
             wait_for(lambda s=s: os.path.exists(s), 20, "daemon " + s)
         before = nginx_body_bytes(work, name)
         tx_before = cluster.tx_bytes(cluster.origin)
-        sn_tx_before = cluster.tx_bytes(cluster.supernode)
+        sn_tx_before = sum(cluster.tx_bytes(h) for h in cluster.supernodes)
         out = os.path.join(state, "out")
         os.makedirs(out, exist_ok=True)
         starts = [lambda h=h, s=s: procs.start(h, [os.path.join(BIN, "dfget"), url, "-O",
@@ -412,17 +427,36 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
                                                f"dfget-{h.name}")
                   for h, s in zip(cluster.nodes[:n], socks)]
         timeline = os.path.join(work, "logs", f"timeline-{n}.txt") if args.keep else None
+        killed = {}
+
+        def kill_owner(t0):
+            # The supernode that owns the task (by the fleet's hashing) dies without warning.
+            time.sleep(max(0.0, t0 + args.kill_at - time.monotonic()))
+            for h in cluster.supernodes:
+                if metric(h, "damselfly_supernode_tasks_owned") >= 1:
+                    sn_procs[h.name].kill()
+                    killed.update({"supernode_killed": h.name, "killed_at_s": round(time.monotonic() - t0, 3)})
+                    return
+
+        def metric(h, key):
+            text = subprocess.run(h.cmd(["curl", "-fsS", "-m", "5", *curl_trust, f"{scheme}://{h.ip}:8002/metrics"]),
+                                  capture_output=True, text=True).stdout
+            return sum(int(float(line.split()[1])) for line in text.splitlines() if line.startswith(key + " "))
+
         with CpuMeter() as cpu, SupernodeTimeline(cluster, timeline):
-            times = timed_clients(procs, starts, args.run_timeout)
+            times = timed_clients(procs, starts, args.run_timeout,
+                                  kill_owner if args.kill_at > 0 and len(cluster.supernodes) > 1 else None)
         egress = nginx_body_bytes(work, name) - before
-        # What the supernode's link carried: piece bytes, and everything (control included).
-        metrics = subprocess.run(cluster.supernode.cmd(["curl", "-fsS", "-m", "5", *curl_trust,
-                                                        f"{sn_url}/metrics"]),
-                                 capture_output=True, text=True).stdout
-        pieces_sent = sum(int(float(line.split()[1])) for line in metrics.splitlines()
-                          if line.startswith("damselfly_supernode_upload_bytes_total "))
+        # What the supernodes' links carried: piece bytes, and everything (control included). A
+        # killed supernode's counters are gone with it, so with a kill this undercounts.
+        alive = [h for h in cluster.supernodes if sn_procs[h.name].poll() is None]
+        pieces_sent = sum(metric(h, "damselfly_supernode_upload_bytes_total") for h in alive)
         args.extra = {"supernode_piece_bytes_ratio": round(pieces_sent / args.size, 4),
-                      "supernode_tx_ratio": round((cluster.tx_bytes(cluster.supernode) - sn_tx_before) / args.size, 4)}
+                      "supernode_tx_ratio": round((sum(cluster.tx_bytes(h) for h in cluster.supernodes)
+                                                   - sn_tx_before) / args.size, 4)}
+        if len(cluster.supernodes) > 1:
+            args.extra.update({"supernodes": len(cluster.supernodes), **killed,
+                               "takeovers": sum(metric(h, "damselfly_supernode_takeovers_total") for h in alive)})
         ok = verify_outputs([os.path.join(out, h.name) for h in cluster.nodes[:n]], args.sha256)
         times = [t if good else None for t, good in zip(times, ok)]
         return times, egress, cluster.tx_bytes(cluster.origin) - tx_before, cpu.summary()
@@ -594,6 +628,10 @@ def main():
     ap.add_argument("--tls", action="store_true",
                     help="Damselfly with TLS on every cluster link (a CA and a certificate per host)")
     ap.add_argument("--log-level", default="warn", help="supernode and daemon log level")
+    ap.add_argument("--supernodes", type=int, default=1,
+                    help="Damselfly with a fleet of this many supernodes (each its own host, replicating)")
+    ap.add_argument("--kill-at", type=float, default=0,
+                    help="with --supernodes > 1: SIGKILL the task's owner this many seconds after the start")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("cluster_bench: needs root (network namespaces, tc)", file=sys.stderr)
@@ -615,7 +653,13 @@ def main():
     work = tempfile.mkdtemp(prefix=f"{PREFIX}-", dir="/dev/shm")
     os.chmod(work, 0o755)
     os.makedirs(os.path.join(work, "logs"))
-    cluster = Cluster(args.mode, max(ns_list), rate, args.latency, args.mtu)
+    if args.supernodes < 1 or args.supernodes > 9:
+        print("cluster_bench: --supernodes takes 1 to 9", file=sys.stderr)
+        return 2
+    if args.tls and args.supernodes > 1:
+        print("cluster_bench: --tls takes one supernode (replicas travel over plain HTTP)", file=sys.stderr)
+        return 2
+    cluster = Cluster(args.mode, max(ns_list), rate, args.latency, args.mtu, args.supernodes)
     procs = Procs(os.path.join(work, "logs"))
 
     def on_signal(sig, _):
@@ -657,7 +701,7 @@ def main():
             entry = {"mode": args.mode, "nodes": n, "file_bytes": size, "upload_bytes_per_s": rate, "mtu": args.mtu,
                      "piece_bytes": parse_size(args.piece_size),
                      "latency_ms": cluster.latency_ms if cluster.latency_applied else 0,
-                     "t_min_s": round(t_min, 3), "systems": {}}
+                     "t_min_s": round(t_min, 3), "supernodes": args.supernodes, "systems": {}}
             for system in systems:
                 print(f"N={n} {system} ...", file=sys.stderr, flush=True)
                 args.extra = {}
@@ -678,6 +722,9 @@ def main():
                       f"(T_min {t_min:.2f} s: {s.get('mean_over_tmin')}x / {s.get('max_over_tmin')}x), "
                       f"origin {s['origin_egress_ratio']}x F, CPU {cpu['mean_busy']:.0%} (user {cpu['user_share']:.0%})"
                       f"{'' if s['valid'] else ' INVALID: ' + s['invalid_reason']}", file=sys.stderr, flush=True)
+                if "supernode_killed" in s:
+                    print(f"N={n} {system}: {s['supernode_killed']} (the owner) killed at {s['killed_at_s']} s, "
+                          f"takeovers {s['takeovers']}", file=sys.stderr, flush=True)
             results.append(entry)
     except KeyboardInterrupt:
         print("cluster_bench: interrupted; cleaning up", file=sys.stderr)
