@@ -61,6 +61,7 @@ void swarm::add_holding(int index, std::uint64_t piece) {
   if (p.held[piece]) return;
   p.held[piece] = true;
   ++p.held_count;
+  ++held_total_;
   ++avail_[piece];
   holders_[piece].push_back(index);
 }
@@ -145,6 +146,7 @@ void swarm::remove_peer(int index) {
     --avail_[i];
     std::erase(holders_[i], index);
   }
+  held_total_ -= p.held_count;
   // Flights others have from this peer no longer count against anyone, and
   // the index may be reused: forget it everywhere.
   for (auto& other : peers_) {
@@ -457,6 +459,10 @@ void swarm::check_invariants() const {
     }
   }
   if (active != by_id_.size()) fail("peer index out of step with active peers");
+  std::uint64_t held_total = 0;
+  for (const auto& p : peers_)
+    if (p.active) held_total += p.held_count;
+  if (held_total != held_total_) fail("the total of pieces held is wrong");
   if (avail != avail_) fail("availability counts are wrong");
   if (fetching != fetching_) fail("in-flight counts per piece are wrong");
   if (seed_load != seed_load_) fail("seed load is wrong");

@@ -106,6 +106,25 @@ TEST_F(swarm_test, ScenarioAKnownDigestNobodyHoldsWaitsForTheSeed) {
   EXPECT_EQ(s.assign("C", 8, t0), (std::vector<decision>{{2, supernode_source}}));
 }
 
+TEST_F(swarm_test, ScenarioASuccessorCountsThePiecesItsPeersAnnounced) {
+  // After a takeover the successor waits until its peers have announced as
+  // many pieces as the owner's held: C, new and empty-handed, adds nothing;
+  // the seeder A with 4 pieces is what it waits for.
+  seed_all(4);
+  s.join("C", at("c:1"), {}, t0);
+  EXPECT_EQ(s.held_total(), 0u);
+  s.join("A", at("a:1"), bits("1111"), t0);
+  EXPECT_EQ(s.held_total(), 4u);
+  auto got = s.assign("C", 2, t0);
+  ASSERT_EQ(got.size(), 2u);
+  s.report("C", got[0].piece, piece_outcome::ok, got[0].source, t0);
+  s.report("C", got[1].piece, piece_outcome::ok, got[1].source, t0);
+  EXPECT_EQ(s.held_total(), 6u);
+  s.leave("A");
+  EXPECT_EQ(s.held_total(), 2u);
+  s.check_invariants();
+}
+
 TEST_F(swarm_test, ScenarioRarestPieceFromTheOnlyHolder) {
   // A has 1110, B has 0111, C asks for one piece: piece 3 is the rarest it can
   // get from a peer (only B has it; 1 and 2 have two holders), so 3 from B.

@@ -110,6 +110,8 @@ class swarm {
   unsigned seed_load() const noexcept { return seed_load_; }
   unsigned upload_load(const std::string& addr) const;
   std::size_t peer_count() const noexcept { return by_id_.size(); }
+  /// Pieces held by peers, counted once per holder (the sum of availability).
+  std::uint64_t held_total() const noexcept { return held_total_; }
   bool is_bad(const std::string& addr) const;
   /// True when no peer still lacks a piece of a task of `count` pieces (nobody is downloading).
   bool nobody_downloading(std::uint64_t count) const;
@@ -164,6 +166,7 @@ class swarm {
   std::vector<std::uint32_t> avail_;       ///< holders per piece among active peers
   std::vector<std::uint32_t> fetching_;    ///< peers with the piece in flight, per piece
   std::vector<std::vector<int>> holders_;  ///< peer indices per piece
+  std::uint64_t held_total_ = 0;           ///< sum of active peers' held_count
   std::vector<peer_state> peers_;
   std::vector<int> free_;
   std::unordered_map<std::string, int> by_id_;
