@@ -296,9 +296,15 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   s.wait_ms = wait_ms;
   s.version = task.version;
   if (!supernodes->bound()) co_return co_await register_task();  // after a failed failover
+  bool back = false;                                             // to the task's owner
   if (supernodes->bound_is_stale(placement) && steady::now() >= owner_check_after) {
-    // Once per half minute at most: an owner still down costs a refused
-    // connection and a registration here again each time.
+    // The owner's rest is over: ask it before leaving where we are (probing at
+    // most every 5 s, as a probe of an unreachable host can take its timeout).
+    owner_check_after = steady::now() + std::chrono::seconds(5);
+    back = co_await supernodes->answers(supernodes->owner_now(placement));
+  }
+  if (back) {
+    // At most once per half minute: going back costs a leave and a registration.
     owner_check_after = steady::now() + std::chrono::seconds(30);
     // The task's owner answers again: back to it, so the swarm is not split
     // between the owner (seeders announce there) and the supernode we moved to.

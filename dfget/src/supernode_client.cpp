@@ -184,6 +184,19 @@ asio::awaitable<void> supernode_client::leave(const std::string& task_id,
   co_await call<std::monostate>(*bound_, del, 1 << 16);
 }
 
+asio::awaitable<bool> supernode_client::answers(std::size_t index) {
+  http_request get;
+  get.method = "GET";
+  get.target = "/healthz";
+  auto answer = co_await call<std::monostate>(index, get, 1 << 12);
+  if (answer.outcome == supernode_outcome::unreachable) {
+    list_.failed(index, proto::supernode_list::clock::now(), rest_after(answer.transport));
+    co_return false;
+  }
+  list_.succeeded(index);
+  co_return true;
+}
+
 asio::awaitable<supernode_answer<proto::heartbeat_response>> supernode_client::heartbeat(
     std::size_t index, const std::string& host_id, const proto::heartbeat_request& hb) {
   auto post = json_post("/api/v1/hosts/" + host_id + "/heartbeat", proto::encode(hb));

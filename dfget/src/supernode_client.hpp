@@ -93,6 +93,9 @@ class supernode_client {
   /// DELETE /api/v1/tasks/{task}/peers/{peer} at the bound supernode; best effort.
   boost::asio::awaitable<void> leave(const std::string& task_id, const std::string& peer_id,
                                      const std::string& peer_key);
+  /// GET /healthz at supernode `index`: whether it answers. One that does
+  /// not rests, like after any failed call.
+  boost::asio::awaitable<bool> answers(std::size_t index);
   /// POST /api/v1/hosts/{host}/heartbeat at supernode `index`.
   boost::asio::awaitable<supernode_answer<proto::heartbeat_response>> heartbeat(
       std::size_t index, const std::string& host_id, const proto::heartbeat_request& hb);
