@@ -120,15 +120,17 @@ std::string check_replica(const task_replica& r) {
                            : static_cast<std::int64_t>(piece_count(
                                  static_cast<std::uint64_t>(r.content_length), r.piece_size));
   if (auto why = check_task_info(layout); !why.empty()) return why;
-  if (r.digests.size() != static_cast<std::uint64_t>(layout.piece_count))
-    return "digests: " + std::to_string(r.digests.size()) + " for " +
-           std::to_string(layout.piece_count) + " pieces";
+  auto count = static_cast<std::uint64_t>(layout.piece_count);
+  if (r.first > count || r.digests.size() > count - r.first)
+    return "digests: " + std::to_string(r.digests.size()) + " from piece " +
+           std::to_string(r.first) + " of " + std::to_string(count);
   for (std::size_t i = 0; i < r.digests.size(); ++i)
     if (!r.digests[i].empty() && !is_hex_64(r.digests[i]))
       return "digests[" + std::to_string(i) + "]";
   if (!r.file_sha256.empty() && !is_hex_64(r.file_sha256)) return "file_sha256";
   if (r.version.size() > 512 || r.etag.size() > 512 || r.last_modified.size() > 64)
     return "validators too long";
+  if (r.held > max_replica_held) return "held " + std::to_string(r.held);
   return {};
 }
 

@@ -227,9 +227,11 @@ void to_json(json& j, const task_replica& v) {
            {"version", v.version},
            {"etag", v.etag},
            {"last_modified", v.last_modified},
+           {"first", v.first},
            {"digests", v.digests},
            {"file_sha256", v.file_sha256},
-           {"sent_at", v.sent_at}};
+           {"sent_at", v.sent_at},
+           {"held", v.held}};
 }
 void from_json(const json& j, task_replica& v) {
   required(j, "task_id", v.task_id);
@@ -241,6 +243,15 @@ void from_json(const json& j, task_replica& v) {
   optional_field(j, "etag", v.etag);
   optional_field(j, "last_modified", v.last_modified);
   optional_field(j, "file_sha256", v.file_sha256);
+  optional_field(j, "held", v.held);
+  optional_field(j, "first", v.first);
+}
+
+void to_json(json& j, const replica_receipt& v) {
+  j = json{{"known", v.known}};
+}
+void from_json(const json& j, replica_receipt& v) {
+  required(j, "known", v.known);
 }
 
 void to_json(json& j, const task_info& v) {
@@ -496,6 +507,7 @@ DAMSELFLY_PROTO_INSTANTIATE(error_info)
 DAMSELFLY_PROTO_INSTANTIATE(register_request)
 DAMSELFLY_PROTO_INSTANTIATE(task_info)
 DAMSELFLY_PROTO_INSTANTIATE(task_replica)
+DAMSELFLY_PROTO_INSTANTIATE(replica_receipt)
 DAMSELFLY_PROTO_INSTANTIATE(piece_result)
 DAMSELFLY_PROTO_INSTANTIATE(sync_request)
 DAMSELFLY_PROTO_INSTANTIATE(assignment)

@@ -240,6 +240,9 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
                            "piece " + std::to_string(s.results[i].piece) + " does not exist",
                            "results[" + std::to_string(i) + "].piece");
   auto now = task::clock::now();
+  // Any sync is a sign of life, also one that asks for nothing (every slot
+  // busy) and reports nothing.
+  t->swarm.touch(peer, now);
   for (const auto& res : s.results) {
     auto outcome = outcome_of(res.status);
     if (outcome == scheduler::piece_outcome::bad_digest) failures_bad_digest_.add();
@@ -298,8 +301,8 @@ http_response api::receive_replica(http_request& req) {
                       "the replica's sent_at is " + std::to_string(age) +
                           " s away from this supernode's clock; fleet clocks must agree within "
                           "2 min");
-  tasks_.store_replica(std::move(*msg.value));
-  return http_response{204, {}, {}, {}};
+  proto::replica_receipt receipt{tasks_.store_replica(*msg.value)};
+  return http_response::json(200, proto::encode(receipt));
 }
 
 void api::use_ticket_key(ticket_signer signer) {

@@ -89,13 +89,34 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
   auto fd = *data;
   if (t->from_replica) {
     // Taken over from the owner: the task's peers register here within a
-    // heartbeat or a sync; what they hold is then not fetched at all.
-    asio::steady_timer grace(ex_, cfg_.replica_grace);
-    co_await grace.async_wait(asio::as_tuple(asio::use_awaitable));
+    // heartbeat or a sync; what they hold is then not fetched at all. Once
+    // they have announced as many pieces as the owner last counted (seeders
+    // may come last, with their next heartbeat), waiting longer only delays
+    // the pieces nobody holds.
+    const auto until = std::chrono::steady_clock::now() + cfg_.replica_grace;
+    asio::steady_timer grace(ex_);
+    while (t->generation == generation && !draining_ && t->swarm.held_total() < t->replica_held &&
+           std::chrono::steady_clock::now() < until) {
+      grace.expires_after(
+          std::min<std::chrono::milliseconds>(cfg_.replica_grace, std::chrono::milliseconds(100)));
+      co_await grace.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
     if (t->generation != generation || draining_) co_return;
     // Its peers went back to the owner, or finished: nothing to fetch for
     // anyone (the housekeeping starts a fetch when someone needs a piece).
     if (t->swarm.nobody_downloading(static_cast<std::uint64_t>(t->piece_count()))) co_return;
+    // The owner answers again (a restart): its peers go back to it, one by
+    // one as each finds it back, and what the ones still here lack is on
+    // its disk. Fetching that here would copy the file from the origin
+    // again. The housekeeping tries again; after owner_deference the
+    // peers still here are served whatever the owner does (they may not
+    // reach it).
+    if (owner_answers_ && task::clock::now() - t->adopted_at < cfg_.owner_deference &&
+        co_await owner_answers_(t->id)) {
+      spdlog::info("task {}: its owner answers again; not fetching for it", t->id.substr(0, 12));
+      co_return;
+    }
+    if (t->generation != generation || draining_) co_return;
   }
   std::string diverged;  // why the origin's file is not the one the replica describes
   origin_reader_options opts;
@@ -107,8 +128,17 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
   origin_sink sink;
   sink.cancelled = [&] { return t->generation != generation || !diverged.empty(); };
   if (t->from_replica)
+    // Fetched: what a peer here lacks and no peer here can serve. A piece
+    // whose digest did not reach us (the owner died within its last
+    // replication round) counts as nobody's: a peer's copy cannot be
+    // checked, and without the digest nobody would ever be sent it. Peers
+    // that went back to their owner (it answers again) need nothing from
+    // here; the housekeeping fetches a piece once someone here needs it.
     sink.skip = [&](std::uint64_t i) {
-      return i < t->ready.size() && (t->ready[i] || t->swarm.availability(i) > 0);
+      if (i >= t->ready.size() || t->ready[i]) return true;
+      auto holders = t->swarm.availability(i);
+      if (holders >= t->swarm.peer_count()) return true;  // nobody here lacks it
+      return !t->digests[i].empty() && holders > 0;
     };
   sink.on_bytes = [&](std::uint64_t n) { source_bytes_.add(n); };
   std::string refusal;  // why the announced size is not taken

@@ -5,6 +5,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -32,6 +33,10 @@ class origin_fetcher {
   /// The supernode is stopping: a task taken over from a replica fetches
   /// nothing more (its peers are moving to the next supernode).
   void drain() noexcept { draining_ = true; }
+  /// Whether the task's owner (by the fleet's hashing) answers: a task taken
+  /// over fetches nothing while it does, for a while (see fetch()).
+  using owner_probe = std::function<boost::asio::awaitable<bool>(std::string task_id)>;
+  void set_owner_probe(owner_probe probe) { owner_answers_ = std::move(probe); }
 
   /// Fetches `t` (phase probing) to done or failed.
   boost::asio::awaitable<void> fetch(std::shared_ptr<task> t) {
@@ -66,6 +71,7 @@ class origin_fetcher {
   metric_value& origin_requests_;
   metric_value& origin_failures_;
   bool draining_ = false;
+  owner_probe owner_answers_;
   deferred_calls durable_later_;        ///< the flushes to come, dropped when stopping
   boost::asio::thread_pool hasher_{1};  ///< last member: joined before the rest goes away
 };

@@ -79,6 +79,22 @@ std::vector<std::size_t> replicator::targets(const std::string& task_id) const {
   return out;
 }
 
+asio::awaitable<bool> replicator::owner_answers(std::string task_id) {
+  if (!self_ || fleet_.empty()) co_return false;
+  auto owner = fleet_.owner_of(task_id);
+  if (owner == *self_) co_return false;
+  // Its own connection: the replication rounds use the shared ones.
+  http_client_options o;
+  o.connect_timeout = std::chrono::seconds(2);
+  o.io_timeout = std::chrono::seconds(2);
+  http_client probe(ex_, fleet_.at(owner).host, fleet_.at(owner).port, o);
+  http_request get;
+  get.method = "GET";
+  get.target = "/healthz";
+  auto resp = co_await probe.fetch(get, 1 << 12);
+  co_return resp && resp->head.status == 200;
+}
+
 http_client& replicator::client_for(std::size_t index) {
   auto& c = clients_[index];
   if (!c) {
@@ -98,7 +114,7 @@ asio::awaitable<void> replicator::run() {
     ~ended() { running = false; }
   } guard{running_};
   while (!finishing_) {
-    timer_.expires_after(std::chrono::milliseconds(500));
+    timer_.expires_after(cfg_.replicate_every);
     auto [ec] = co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec && !finishing_) co_return;  // cancelled: the supernode is going down hard
     co_await push_changed();
@@ -111,55 +127,102 @@ void replicator::finish() {
 }
 
 asio::awaitable<void> replicator::push_changed() {
-  decltype(sent_) still;
+  decltype(state_) still;
   std::size_t owned = 0;
   for (const auto& t : tasks_.all()) {
-    if (fleet_.owner_of(t->id) == *self_) ++owned;
+    auto found = state_.find(t->id);
+    task_state st;
+    if (found != state_.end()) {
+      st = std::move(found->second);
+    } else {
+      st.owned = fleet_.owner_of(t->id) == *self_;
+    }
+    if (st.owned) ++owned;
     bool settled = (t->phase == task_phase::fetching || t->phase == task_phase::done) &&
                    t->content_length >= 0 && t->piece_count() >= 0;
-    if (!settled) continue;
-    // Digests arrive with pieces (a replica's all at once): the cached count
-    // says when there is news, without walking every digest each round.
-    sent now{t->generation, t->ready_count, t->phase == task_phase::done};
-    std::optional<http_request> post;  // built once per task, for whichever target needs it
-    for (auto to : targets(t->id)) {
-      auto key = std::make_pair(t->id, to);
-      if (auto before = sent_.find(key); before != sent_.end() && before->second == now) {
-        still.emplace(key, now);
-        continue;
-      }
-      if (!post) {
-        auto r = t->replica();
-        r.sent_at = unix_now();
-        post.emplace();
-        post->method = "POST";
-        post->target = "/api/v1/replicas";
-        post->headers.set("Content-Type", "application/json");
-        post->body = proto::encode(r);
-        if (!cfg_.cluster_token.empty())
-          post->headers.set("Authorization", bearer(cfg_.cluster_token));
-        post->headers.set(fleet_signature_header, sign_replica(cfg_.identity_secret, post->body));
-      }
-      auto resp = co_await client_for(to).fetch(*post, 1 << 16);
-      if (!resp || resp->head.status != 204) {
-        failed_.add();
-        if (!resp) {
-          clients_.erase(to);
-          fleet_.failed(to, proto::supernode_list::clock::now());  // the next one gets it
-        }
-        spdlog::debug("task {}: replica to {} failed: {}", t->id.substr(0, 12),
-                      fleet_.at(to).to_string(),
-                      resp ? std::to_string(resp->head.status) : resp.error().message());
-        continue;  // not recorded: sent again next time
-      }
-      fleet_.succeeded(to);
-      pushed_.add();
-      if (finishing_) handovers_.add();
-      still.emplace(key, now);
+    if (st.generation != t->generation) {
+      st = task_state{t->generation, st.owned, {}, {}, {}};  // another version: all anew
     }
+    // Digests arrive with pieces (a replica's all at once): the cached count
+    // says when there is news, without walking every digest each round. The
+    // count of pieces peers hold is news too: it tells a successor how long
+    // to wait.
+    news now{t->ready_count, t->phase == task_phase::done, t->swarm.held_total()};
+    auto clock_now = std::chrono::steady_clock::now();
+    bool due = settled && st.synced != now;
+    // Peers' pieces change with every report: that count alone goes out once
+    // a second, not every round for every task being downloaded.
+    if (due && st.synced && now.only_held_since(*st.synced) && clock_now < st.held_due) due = false;
+    if (due) {
+      st.held_due = clock_now + std::chrono::seconds(1);
+      bool all = true;
+      for (auto to : targets(t->id)) all = co_await push(*t, to, st.to[to], now) && all;
+      if (all) st.synced = now;
+    }
+    still.emplace(t->id, std::move(st));
   }
-  sent_ = std::move(still);
+  state_ = std::move(still);
   owned_.set(owned);
+}
+
+asio::awaitable<bool> replicator::push(const task& t, std::size_t to, delivery& d,
+                                       const news& now) {
+  if (d.had == now) co_return true;
+  const auto n = t.digests.size();
+  if (d.digests.size() != n) d = delivery{std::vector<bool>(n), 0, {}};
+  // One run: from the first digest it lacks to the last, at most
+  // max_replica_run of them, so a message stays small however big the file
+  // (runs are short: digests come roughly in piece order).
+  auto lacks = [&](std::size_t i) { return !d.digests[i] && !t.digests[i].empty(); };
+  std::size_t lo = 0;
+  while (lo < n && !lacks(lo)) ++lo;
+  std::size_t hi = lo;
+  for (std::size_t i = lo; i < n && i - lo < max_replica_run; ++i)
+    if (lacks(i)) hi = i + 1;
+  auto r = t.replica(lo, hi - lo);
+  // Digests it has are not sent again.
+  for (std::size_t k = 0; k < r.digests.size(); ++k)
+    if (d.digests[lo + k]) r.digests[k].clear();
+  r.sent_at = unix_now();
+  http_request post;
+  post.method = "POST";
+  post.target = "/api/v1/replicas";
+  post.headers.set("Content-Type", "application/json");
+  post.body = proto::encode(r);
+  if (!cfg_.cluster_token.empty()) post.headers.set("Authorization", bearer(cfg_.cluster_token));
+  post.headers.set(fleet_signature_header, sign_replica(cfg_.identity_secret, post.body));
+  auto resp = co_await client_for(to).fetch(post, 1 << 16);
+  auto receipt = resp && resp->head.status == 200
+                     ? proto::decode<proto::replica_receipt>(resp->body)
+                     : proto::decoded<proto::replica_receipt>{};
+  if (!receipt) {
+    failed_.add();
+    if (!resp) {
+      clients_.erase(to);
+      fleet_.failed(to, proto::supernode_list::clock::now());  // the next one gets it
+    }
+    spdlog::debug("task {}: replica to {} failed: {}", t.id.substr(0, 12),
+                  fleet_.at(to).to_string(),
+                  resp ? std::to_string(resp->head.status) : resp.error().message());
+    co_return false;  // sent again next round
+  }
+  fleet_.succeeded(to);
+  pushed_.add();
+  if (finishing_) handovers_.add();
+  for (std::size_t k = 0; k < r.digests.size(); ++k)
+    if (!r.digests[k].empty()) {
+      d.digests[lo + k] = true;
+      ++d.count;
+    }
+  if (receipt.value->known < d.count) {
+    // It lost digests it had (restarted before writing them): all again.
+    d = delivery{std::vector<bool>(n), 0, {}};
+    co_return false;
+  }
+  bool rest = false;  // digests beyond this run's bound
+  for (std::size_t i = hi; i < n && !rest; ++i) rest = lacks(i);
+  if (!rest) d.had = now;
+  co_return !rest;
 }
 
 }  // namespace damselfly::supernode

@@ -50,7 +50,9 @@ struct supernode::impl {
         server(
             e, [this](http_request& r) { return routes.handle(r); }, server_options(cfg)),
         group(e, "supernode"),
-        replication(e, "replication") {}
+        replication(e, "replication") {
+    tasks.set_owner_probe([this](std::string id) { return replicas.owner_answers(std::move(id)); });
+  }
 
   asio::any_io_executor ex;
   supernode_config cfg;

@@ -35,7 +35,7 @@ bool task::digests_complete() const {
          std::none_of(digests.begin(), digests.end(), [](const auto& d) { return d.empty(); });
 }
 
-proto::task_replica task::replica() const {
+proto::task_replica task::replica(std::uint64_t first, std::uint64_t count) const {
   proto::task_replica r;
   r.task_id = id;
   r.content_length = content_length;
@@ -43,8 +43,13 @@ proto::task_replica task::replica() const {
   r.version = version;
   r.etag = etag;
   r.last_modified = last_modified;
-  r.digests = digests;
+  first = std::min<std::uint64_t>(first, digests.size());
+  count = std::min<std::uint64_t>(count, digests.size() - first);
+  r.first = first;
+  auto from = digests.begin() + static_cast<std::ptrdiff_t>(first);
+  r.digests.assign(from, from + static_cast<std::ptrdiff_t>(count));
   if (phase == task_phase::done) r.file_sha256 = file_sha256;
+  r.held = swarm.held_total();
   return r;
 }
 
@@ -54,14 +59,27 @@ void task::adopt(const proto::task_replica& r) {
   version = r.version;
   file_sha256 = r.file_sha256;
   set_layout(r.content_length, r.piece_size);
-  for (std::size_t i = 0; i < r.digests.size() && i < digests.size(); ++i) {
-    if (r.digests[i].empty()) continue;
-    digests[i] = r.digests[i];
-    swarm.digest_known(i);
-  }
+  learn_digests(r);
   from_replica = true;
+  replica_held = r.held;
+  adopted_at = clock::now();
   phase = task_phase::fetching;
   notify();
+}
+
+bool task::describes(const proto::task_replica& r) const {
+  return r.content_length == content_length && r.piece_size == piece_size && r.version == version &&
+         r.etag == etag && r.last_modified == last_modified;
+}
+
+void task::learn_digests(const proto::task_replica& r) {
+  for (std::uint64_t k = 0; k < r.digests.size() && r.first + k < digests.size(); ++k) {
+    auto i = r.first + k;
+    if (r.digests[k].empty() || !digests[i].empty()) continue;
+    digests[i] = r.digests[k];
+    swarm.digest_known(i);
+  }
+  if (file_sha256.empty()) file_sha256 = r.file_sha256;
 }
 
 bool task::all_ready() const {

@@ -60,8 +60,11 @@ class task {
   /// Taken over from the owner's replica: every digest known, pieces in the
   /// cache only where no peer held them (the task may stay `fetching`).
   bool from_replica = false;
-  bool fetch_running = false;   ///< an origin fetch of this task holds a slot
-  unsigned uploads_active = 0;  ///< piece uploads by the supernode in progress
+  /// Pieces the owner's peers held when it last sent the replica (see replica_grace).
+  std::uint64_t replica_held = 0;
+  clock::time_point adopted_at{};  ///< when it was taken over
+  bool fetch_running = false;      ///< an origin fetch of this task holds a slot
+  unsigned uploads_active = 0;     ///< piece uploads by the supernode in progress
   /// Each registered peer's key: only its holder may act as that peer.
   std::unordered_map<std::string, std::string> peer_keys;
   /// The piece ticket last issued to each peer, renewed once half its life is gone.
@@ -76,11 +79,17 @@ class task {
   std::int64_t piece_count() const;
   /// Whether the digest of every piece is known (from the cache or a replica).
   bool digests_complete() const;
-  /// What the next supernode of the task's order needs to take it over.
-  proto::task_replica replica() const;
+  /// What the next supernode of the task's order needs to take it over: the
+  /// layout and the digests of pieces [first, first + count) (clamped).
+  proto::task_replica replica(std::uint64_t first, std::uint64_t count) const;
   /// Takes the layout, version and digests of the owner's replica: peers
   /// holding pieces can be scheduled before this supernode holds any.
   void adopt(const proto::task_replica& r);
+  /// Whether `r` is of this task's layout and version.
+  bool describes(const proto::task_replica& r) const;
+  /// Takes the digests `r` has that this task lacks (a run arriving after a
+  /// takeover); each makes its piece assignable.
+  void learn_digests(const proto::task_replica& r);
   bool all_ready() const;
   /// Still to be fetched from the origin: queued, probing or fetching.
   bool unfinished() const { return phase == task_phase::probing || phase == task_phase::fetching; }

@@ -29,6 +29,8 @@ task_manager::task_manager(asio::any_io_executor ex, const supernode_config& cfg
                                           R"(state="queued")")),
       replicas_gauge_(metrics.gauge("damselfly_supernode_replicas",
                                     "Replicas of other supernodes' tasks held here")),
+      replica_digests_gauge_(metrics.gauge("damselfly_supernode_replica_digests",
+                                           "Piece digests in the replicas held here")),
       takeovers_(metrics.counter("damselfly_supernode_takeovers_total",
                                  "Tasks taken over from a replica (their owner did not answer)")),
       fetches_(ex, "origin fetches") {}
@@ -199,21 +201,71 @@ std::vector<std::shared_ptr<task>> task_manager::all() const {
   return out;
 }
 
-void task_manager::store_replica(proto::task_replica r) {
-  if (auto ec = cache_.save_replica(r.task_id, proto::encode(r)))
-    spdlog::warn("task {}: cannot keep the replica on disk: {}", r.task_id.substr(0, 12),
-                 ec.message());
-  remember_replica(std::move(r));
+std::uint64_t task_manager::known_digests(const proto::task_replica& r) {
+  return static_cast<std::uint64_t>(
+      std::count_if(r.digests.begin(), r.digests.end(), [](const auto& d) { return !d.empty(); }));
+}
+
+std::uint64_t task_manager::store_replica(const proto::task_replica& r) {
+  auto it = replicas_.find(r.task_id);
+  bool same = it != replicas_.end() && it->second.content_length == r.content_length &&
+              it->second.piece_size == r.piece_size && it->second.version == r.version &&
+              it->second.etag == r.etag && it->second.last_modified == r.last_modified;
+  if (!same) {
+    proto::task_replica fresh = r;
+    fresh.first = 0;
+    fresh.digests.assign(
+        r.piece_size ? piece_count(static_cast<std::uint64_t>(r.content_length), r.piece_size) : 0,
+        std::string{});
+    remember_replica(std::move(fresh));
+    it = replicas_.find(r.task_id);
+    if (it == replicas_.end()) return 0;
+  }
+  auto& kept = it->second;
+  for (std::uint64_t k = 0; k < r.digests.size() && r.first + k < kept.digests.size(); ++k) {
+    if (r.digests[k].empty()) continue;
+    auto& slot = kept.digests[r.first + k];
+    if (slot.empty()) ++replica_digests_;
+    slot = r.digests[k];
+  }
+  replica_digests_gauge_.set(replica_digests_);
+  kept.sent_at = r.sent_at;
+  kept.held = r.held;
+  if (!r.file_sha256.empty()) kept.file_sha256 = r.file_sha256;
+  replicas_dirty_.insert(r.task_id);
+  if (auto t = find(r.task_id);
+      t && t->from_replica && t->phase == task_phase::fetching && t->describes(r))
+    t->learn_digests(r);
+  return known_digests(kept);
+}
+
+void task_manager::flush_replicas() {
+  for (const auto& id : replicas_dirty_) {
+    auto it = replicas_.find(id);
+    if (it == replicas_.end()) continue;
+    if (auto ec = cache_.save_replica(id, proto::encode(it->second)))
+      spdlog::warn("task {}: cannot keep the replica on disk: {}", id.substr(0, 12), ec.message());
+  }
+  replicas_dirty_.clear();
 }
 
 void task_manager::forget_replica(const std::string& id) {
-  replicas_.erase(id);
+  replicas_dirty_.erase(id);
+  if (auto it = replicas_.find(id); it != replicas_.end()) {
+    replica_digests_ -= known_digests(it->second);
+    replicas_.erase(it);
+  }
+  replica_digests_gauge_.set(replica_digests_);
   cache_.remove_replica(id);
   replicas_gauge_.set(replicas_.size());
 }
 
 void task_manager::remember_replica(proto::task_replica r) {
   auto id = r.task_id;
+  if (auto old = replicas_.find(id); old != replicas_.end())
+    replica_digests_ -= known_digests(old->second);
+  replica_digests_ += known_digests(r);
+  replica_digests_gauge_.set(replica_digests_);
   auto [it, fresh] = replicas_.insert_or_assign(id, std::move(r));
   if (fresh) replica_order_.push_back(id);
   while (replicas_.size() > cfg_.max_replicas && !replica_order_.empty()) {
@@ -235,9 +287,11 @@ void task_manager::refill_replicated() {
     if (t->swarm.nobody_downloading(
             static_cast<std::uint64_t>(std::max<std::int64_t>(0, t->piece_count()))))
       continue;
-    bool orphan = false;  // a piece neither the cache nor any peer holds
+    // A piece neither the cache nor any peer holds, or one whose digest the
+    // owner's replica lacked (peers may hold it, but nobody can check it).
+    bool orphan = false;
     for (std::uint64_t i = 0; i < t->ready.size() && !orphan; ++i)
-      orphan = !t->ready[i] && t->swarm.availability(i) == 0;
+      orphan = !t->ready[i] && (t->digests[i].empty() || t->swarm.availability(i) == 0);
     if (orphan) start_fetch(t);
   }
 }
@@ -252,6 +306,7 @@ void task_manager::tick() {
   }
   forget_failed(now);
   refill_replicated();
+  flush_replicas();
   collect_garbage();
 }
 

@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "damselfly/common/metrics.hpp"
@@ -37,9 +38,14 @@ class task_manager {
   std::shared_ptr<task> find(const std::string& id) const;
   /// Every task (for the replicator).
   std::vector<std::shared_ptr<task>> all() const;
-  /// Keeps the owner's replica of a task, which a later first registration
-  /// here adopts instead of starting from nothing. Newer replaces older.
-  void store_replica(proto::task_replica r);
+  /// Merges a run of the owner's replica of a task into the one kept here,
+  /// which a later first registration adopts instead of starting from
+  /// nothing (a replica of another layout or version replaces it). A task
+  /// already taken over learns the digests too. Returns how many digests of
+  /// the task are now kept. Written to disk by the housekeeping.
+  std::uint64_t store_replica(const proto::task_replica& r);
+  /// Writes the replicas that changed since the last call to disk.
+  void flush_replicas();
   std::size_t replica_count() const noexcept { return replicas_.size(); }
   /// Peers across all tasks (for the peers gauge).
   std::size_t peer_count() const;
@@ -50,11 +56,16 @@ class task_manager {
   std::size_t collect_garbage();
   /// The supernode is stopping gracefully: no takeover fetches from now on.
   void drain() noexcept { fetcher_.drain(); }
+  /// See origin_fetcher::set_owner_probe.
+  void set_owner_probe(origin_fetcher::owner_probe probe) {
+    fetcher_.set_owner_probe(std::move(probe));
+  }
   /// Cancels every origin fetch and re-check (the supernode is stopping).
   void cancel() {
     stopping_ = true;
     fetches_.cancel();
     fetcher_.cancel_deferred();
+    flush_replicas();
   }
   /// Origin fetches running and waiting for a slot.
   std::size_t fetches_running() const noexcept { return fetching_; }
@@ -77,6 +88,7 @@ class task_manager {
   /// Keeps a replica in memory (store_replica also writes it to disk).
   void remember_replica(proto::task_replica r);
   void forget_replica(const std::string& id);
+  static std::uint64_t known_digests(const proto::task_replica& r);
   /// Fetches again, for tasks taken over from a replica, the pieces that
   /// nobody holds any more (their holders left).
   void refill_replicated();
@@ -90,10 +102,13 @@ class task_manager {
   metric_value& fetches_running_gauge_;
   metric_value& fetches_queued_gauge_;
   metric_value& replicas_gauge_;
+  metric_value& replica_digests_gauge_;
   metric_value& takeovers_;
   std::map<std::string, std::shared_ptr<task>> tasks_;
   std::map<std::string, proto::task_replica> replicas_;
   std::deque<std::string> replica_order_;   ///< arrival order, for the cap
+  std::set<std::string> replicas_dirty_;    ///< changed since written to disk
+  std::uint64_t replica_digests_ = 0;       ///< digests in replicas_
   std::deque<std::weak_ptr<task>> queued_;  ///< new tasks waiting for a fetch slot
   std::size_t fetching_ = 0;                ///< fetches holding a slot
   bool stopping_ = false;

@@ -293,3 +293,54 @@ TEST(ProtoChecks, CredentialsAreFoundInAnyCaseAndCanonicalized) {
   EXPECT_TRUE(is_credential_header("Proxy-Authorization", {}));
   EXPECT_FALSE(is_credential_header("Authorization2", {}));
 }
+
+TEST(ProtoGolden, ReplicaCarriesARunOfDigestsAndThePiecesTheOwnersPeersHold) {
+  const std::string id(64, 'a');
+  const std::string d(64, 'b');
+  const std::string golden = R"({"task_id": ")" + id +
+                             R"(", "content_length": 10000, "piece_size": 4096, "version": "v",
+    "etag": "\"e\"", "last_modified": "", "first": 1, "digests": ["", ")" +
+                             d + R"("], "file_sha256": "", "sent_at": 1790000000, "held": 40})";
+  auto r = round_trip<task_replica>(golden);
+  EXPECT_EQ(r.held, 40u);
+  EXPECT_EQ(r.first, 1u);
+  EXPECT_EQ(r.digests.size(), 2u);
+  EXPECT_EQ(check_replica(r), "");
+  // Without a start or a count: from piece 0, no peers' pieces to wait for.
+  auto old = decode<task_replica>(R"({"task_id": ")" + id + R"(", "content_length": 0,
+    "piece_size": 4096, "digests": [], "sent_at": 1})");
+  ASSERT_TRUE(old) << old.error.message;
+  EXPECT_EQ(old.value->held, 0u);
+  EXPECT_EQ(old.value->first, 0u);
+  auto receipt = round_trip<replica_receipt>(R"({"known": 128})");
+  EXPECT_EQ(receipt.known, 128u);
+}
+
+TEST(ProtoChecks, ReplicaLiesAreNamed) {
+  task_replica r;
+  r.task_id = std::string(64, 'a');
+  r.content_length = 10000;
+  r.piece_size = 4096;
+  r.digests = {std::string(64, 'b'), "", ""};
+  EXPECT_EQ(check_replica(r), "");
+  // A run of digests fits within the pieces.
+  auto run = r;
+  run.first = 1;
+  run.digests = {"", std::string(64, 'c')};
+  EXPECT_EQ(check_replica(run), "");
+  run.first = 2;
+  EXPECT_NE(check_replica(run).find("digests"), std::string::npos);
+  run.first = UINT64_MAX;
+  run.digests = {};
+  EXPECT_NE(check_replica(run).find("digests"), std::string::npos);
+  auto not_hex = r;
+  not_hex.digests[1] = std::string(64, 'z');
+  EXPECT_EQ(check_replica(not_hex), "digests[1]");
+  // A claim of 2^40 pieces held would only make a successor wait its full
+  // grace, but it is no owner's honest count.
+  auto crowd = r;
+  crowd.held = max_replica_held + 1;
+  EXPECT_NE(check_replica(crowd).find("held"), std::string::npos);
+  crowd.held = max_replica_held;
+  EXPECT_EQ(check_replica(crowd), "");
+}

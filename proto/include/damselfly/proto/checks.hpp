@@ -17,14 +17,18 @@ namespace damselfly::proto {
 inline constexpr std::uint64_t max_piece_size = 1ull << 30;
 /// The largest file the protocol allows (16 TiB): a claim beyond is a lie.
 inline constexpr std::int64_t max_content_length = std::int64_t{1} << 44;
+/// More pieces held by peers than a replica can claim for one task (a
+/// successor waits at most replica_grace whatever the claim; this only
+/// refuses nonsense).
+inline constexpr std::uint64_t max_replica_held = std::uint64_t{1} << 40;
 
 /// Why a task_info cannot be trusted (empty when it can): a piece size and
 /// length within the limits, and a piece count that matches them.
 std::string check_task_info(const task_info& t);
 
 /// Why a replica is unusable (empty: usable): a task id, a settled layout
-/// within the limits, one digest slot per piece, each empty or 64 hex, and
-/// bounded validators.
+/// within the limits, a run of digests within the task's pieces, each empty
+/// or 64 hex, and bounded validators.
 std::string check_replica(const task_replica& r);
 
 /// Why an assignment does not fit its task's layout (empty when it does):

@@ -81,8 +81,10 @@ struct task_info {
 
 /// POST /api/v1/replicas, from a task's owner to the next supernode in the
 /// task's order: what that supernode needs to take the task over without
-/// the owner — the layout, the version and every piece digest computed so
+/// the owner — the layout, the version and the piece digests computed so
 /// far — so it schedules peers at once and never trusts digests peers report.
+/// Each message carries one run of digests (those new since the last
+/// message, usually); the receiver merges runs of the same version.
 /// Signed with the fleet's identity key (X-Damselfly-Fleet-Signature).
 struct task_replica {
   std::string task_id;
@@ -91,10 +93,24 @@ struct task_replica {
   std::string version;
   std::string etag;
   std::string last_modified;
-  /// Per piece, lowercase hex SHA-256; empty while the owner has not fetched it.
+  /// The piece digests[0] is of: digests[k] is piece first + k's.
+  std::uint64_t first = 0;
+  /// Lowercase hex SHA-256 per piece of the run; empty: not in this message
+  /// (the owner has not fetched it, or sent it before).
   std::vector<std::string> digests;
   std::string file_sha256;   ///< once the owner has the whole file
   std::int64_t sent_at = 0;  ///< unix seconds; stale replicas are refused
+  /// Pieces the task's peers hold at the owner, counted once per holder: a
+  /// successor taking over waits until its peers have announced as many
+  /// before it asks the origin for what none holds.
+  std::uint64_t held = 0;
+};
+
+/// The answer to a task_replica: how many of the task's digests the receiver
+/// now holds for that version. Fewer than the sender delivered means it lost
+/// some (a restart before they reached its disk): the sender sends all again.
+struct replica_receipt {
+  std::uint64_t known = 0;
 };
 
 /// Outcome of one piece download, reported by the peer at its next sync.
@@ -260,6 +276,8 @@ void to_json(nlohmann::json& j, const register_request& v);
 void from_json(const nlohmann::json& j, register_request& v);
 void to_json(nlohmann::json& j, const task_replica& v);
 void from_json(const nlohmann::json& j, task_replica& v);
+void to_json(nlohmann::json& j, const replica_receipt& v);
+void from_json(const nlohmann::json& j, replica_receipt& v);
 void to_json(nlohmann::json& j, const task_info& v);
 void from_json(const nlohmann::json& j, task_info& v);
 void to_json(nlohmann::json& j, const piece_result& v);
