@@ -231,7 +231,8 @@ void to_json(json& j, const task_replica& v) {
            {"digests", v.digests},
            {"file_sha256", v.file_sha256},
            {"sent_at", v.sent_at},
-           {"held", v.held}};
+           {"held", v.held},
+           {"stopping", v.stopping}};
 }
 void from_json(const json& j, task_replica& v) {
   required(j, "task_id", v.task_id);
@@ -244,6 +245,7 @@ void from_json(const json& j, task_replica& v) {
   optional_field(j, "last_modified", v.last_modified);
   optional_field(j, "file_sha256", v.file_sha256);
   optional_field(j, "held", v.held);
+  optional_field(j, "stopping", v.stopping);
   optional_field(j, "first", v.first);
 }
 

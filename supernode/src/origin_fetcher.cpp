@@ -111,12 +111,20 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
     // again. The housekeeping tries again; after owner_deference the
     // peers still here are served whatever the owner does (they may not
     // reach it).
-    if (owner_answers_ && task::clock::now() - t->adopted_at < cfg_.owner_deference &&
-        co_await owner_answers_(t->id)) {
-      spdlog::info("task {}: its owner answers again; not fetching for it", t->id.substr(0, 12));
-      co_return;
+    // An owner that stopped gracefully is most likely restarting: it gets
+    // owner_restart_wait to come back before the origin is asked.
+    for (;;) {
+      auto since = task::clock::now() - t->adopted_at;
+      if (owner_answers_ && since < cfg_.owner_deference && co_await owner_answers_(t->id)) {
+        spdlog::info("task {}: its owner answers again; not fetching for it", t->id.substr(0, 12));
+        co_return;
+      }
+      if (t->generation != generation || draining_) co_return;
+      if (!owner_answers_ || !t->owner_stopping || since >= cfg_.owner_restart_wait) break;
+      grace.expires_after(std::chrono::milliseconds(500));
+      co_await grace.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (t->generation != generation || draining_) co_return;
     }
-    if (t->generation != generation || draining_) co_return;
   }
   std::string diverged;  // why the origin's file is not the one the replica describes
   origin_reader_options opts;

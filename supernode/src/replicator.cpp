@@ -153,6 +153,8 @@ asio::awaitable<void> replicator::push_changed() {
     // Peers' pieces change with every report: that count alone goes out once
     // a second, not every round for every task being downloaded.
     if (due && st.synced && now.only_held_since(*st.synced) && clock_now < st.held_due) due = false;
+    // The last round before a stop tells every target, news or not.
+    if (settled && finishing_) due = true;
     if (due) {
       st.held_due = clock_now + std::chrono::seconds(1);
       bool all = true;
@@ -167,7 +169,7 @@ asio::awaitable<void> replicator::push_changed() {
 
 asio::awaitable<bool> replicator::push(const task& t, std::size_t to, delivery& d,
                                        const news& now) {
-  if (d.had == now) co_return true;
+  if (d.had == now && !finishing_) co_return true;
   const auto n = t.digests.size();
   if (d.digests.size() != n) d = delivery{std::vector<bool>(n), 0, {}};
   // One run: from the first digest it lacks to the last, at most
@@ -184,6 +186,7 @@ asio::awaitable<bool> replicator::push(const task& t, std::size_t to, delivery& 
   for (std::size_t k = 0; k < r.digests.size(); ++k)
     if (d.digests[lo + k]) r.digests[k].clear();
   r.sent_at = unix_now();
+  r.stopping = finishing_;
   http_request post;
   post.method = "POST";
   post.target = "/api/v1/replicas";

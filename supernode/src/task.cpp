@@ -63,6 +63,7 @@ void task::adopt(const proto::task_replica& r) {
   from_replica = true;
   replica_held = r.held;
   adopted_at = clock::now();
+  owner_stopping = r.stopping;
   phase = task_phase::fetching;
   notify();
 }

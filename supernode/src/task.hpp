@@ -63,6 +63,7 @@ class task {
   /// Pieces the owner's peers held when it last sent the replica (see replica_grace).
   std::uint64_t replica_held = 0;
   clock::time_point adopted_at{};  ///< when it was taken over
+  bool owner_stopping = false;     ///< the replica came from a graceful stop
   bool fetch_running = false;      ///< an origin fetch of this task holds a slot
   unsigned uploads_active = 0;     ///< piece uploads by the supernode in progress
   /// Each registered peer's key: only its holder may act as that peer.

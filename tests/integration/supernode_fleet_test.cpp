@@ -394,6 +394,31 @@ TEST_F(fleet_test, AFileOfMorePiecesThanOneReplicaMessageCarriesIsReplicatedWhol
   EXPECT_LE(origin_->body_bytes() - before, 1u) << fleet_trail();
 }
 
+TEST_F(fleet_test, AnOwnerStoppedForGoodIsWaitedForAWhileThenReplaced) {
+  // SIGTERM without a restart (a supernode taken out of the fleet): its last
+  // replicas say it is stopping, the successor waits for it to come back
+  // (owner_restart_wait, 10 s), then fetches what its peers lack.
+  make_file(dir_ / "www" / "release.bin", 24 * mib, 97);
+  start(4, "4M", "2M");
+  auto url = origin_->url("release.bin");
+  auto order = order_of(url);
+  auto clients = start_clients(url);
+  for (int i = 0; i < 400; ++i) {
+    if (sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="supernode"})") >=
+        4.0 * mib)
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  auto stopped_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(supernodes_[order[0]]->stop());
+  expect_all_correct(clients, dir_ / "www" / "release.bin");
+  EXPECT_EQ(metric(supernodes_[order[1]]->metrics(), "damselfly_supernode_takeovers_total"), 1);
+  // The origin's copy did not all reach the peers before the stop: the
+  // successor had to fetch the rest, and did so only after the wait.
+  EXPECT_GE(std::chrono::steady_clock::now() - stopped_at, 10s) << fleet_trail();
+  EXPECT_LE(static_cast<double>(origin_->body_bytes()), 2.05 * 24 * mib);
+}
+
 TEST_F(fleet_test, ARollingRestartOfAllThreeDuringATransferLosesNothing) {
   make_file(dir_ / "www" / "release.bin", 48 * mib, 94);
   start(10, "16M", "4M");

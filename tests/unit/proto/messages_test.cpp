@@ -300,9 +300,11 @@ TEST(ProtoGolden, ReplicaCarriesARunOfDigestsAndThePiecesTheOwnersPeersHold) {
   const std::string golden = R"({"task_id": ")" + id +
                              R"(", "content_length": 10000, "piece_size": 4096, "version": "v",
     "etag": "\"e\"", "last_modified": "", "first": 1, "digests": ["", ")" +
-                             d + R"("], "file_sha256": "", "sent_at": 1790000000, "held": 40})";
+                             d + R"("], "file_sha256": "", "sent_at": 1790000000, "held": 40,
+    "stopping": true})";
   auto r = round_trip<task_replica>(golden);
   EXPECT_EQ(r.held, 40u);
+  EXPECT_TRUE(r.stopping);
   EXPECT_EQ(r.first, 1u);
   EXPECT_EQ(r.digests.size(), 2u);
   EXPECT_EQ(check_replica(r), "");
@@ -312,6 +314,7 @@ TEST(ProtoGolden, ReplicaCarriesARunOfDigestsAndThePiecesTheOwnersPeersHold) {
   ASSERT_TRUE(old) << old.error.message;
   EXPECT_EQ(old.value->held, 0u);
   EXPECT_EQ(old.value->first, 0u);
+  EXPECT_FALSE(old.value->stopping);
   auto receipt = round_trip<replica_receipt>(R"({"known": 128})");
   EXPECT_EQ(receipt.known, 128u);
 }

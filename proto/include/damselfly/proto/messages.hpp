@@ -104,6 +104,10 @@ struct task_replica {
   /// successor taking over waits until its peers have announced as many
   /// before it asks the origin for what none holds.
   std::uint64_t held = 0;
+  /// Sent by a supernode stopping gracefully (SIGTERM): likely a restart, so
+  /// a successor taking over waits a while for it to answer again before it
+  /// asks the origin for anything.
+  bool stopping = false;
 };
 
 /// The answer to a task_replica: how many of the task's digests the receiver

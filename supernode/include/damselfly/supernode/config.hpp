@@ -60,6 +60,10 @@ struct supernode_config {
   /// After a takeover, how long the successor fetches nothing from the
   /// origin while the task's owner answers again (its peers are going back).
   std::chrono::milliseconds owner_deference{15'000};
+  /// After a takeover from an owner that stopped gracefully (a restart,
+  /// usually), how long the successor waits for it to answer again before
+  /// fetching from the origin what its peers lack.
+  std::chrono::milliseconds owner_restart_wait{10'000};
   /// Replicas received from other supernodes kept at most (oldest dropped).
   std::size_t max_replicas = 4096;
   /// How long a piece ticket (issued with every sync answer) stays valid.
