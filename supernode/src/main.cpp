@@ -46,6 +46,7 @@ struct cli_options {
   std::string min_free = "0";
   unsigned cache_ttl_s = 0;
   tls_options tls;
+  tls_options fleet_tls;  ///< how this supernode talks to the others of its fleet
   std::string token_file;
   bool insecure_no_auth = false;
 };
@@ -98,6 +99,9 @@ void add_flags(CLI::App& app, cli_options& o) {
       ->check(CLI::Range(1u, 3600u));
   add_tls_flags(app, o.tls);
   add_tls_server_flags(app, o.cfg.tls);
+  // The fleet's supernodes replicate to each other: with TLS they check each
+  // other's certificates against the cluster CA, as daemons do.
+  add_cluster_tls_flags(app, o.fleet_tls);
   app.add_option("--token-file", o.token_file,
                  "Cluster token: every /api/v1 and /pieces request must carry "
                  "'Authorization: Bearer TOKEN' (the file's first line)");
@@ -193,6 +197,19 @@ std::optional<std::string> finish_config(cli_options& o) {
   if (cfg.tls.enabled()) {
     if (auto server_tls = tls_server_context::create(cfg.tls, &tls_why); !server_tls)
       return tls_why;
+  }
+  if (!o.fleet_tls.ca_file.empty() || (cfg.tls.enabled() && !cfg.fleet.empty())) {
+    if (o.fleet_tls.ca_file.empty())
+      return "a fleet serving TLS (--tls-cert with --fleet) needs --cluster-ca: the CA its "
+             "supernodes' certificates chain to, for the replicas they send each other";
+    // Shown to a fleet member that asks for a client certificate: its own.
+    if (o.fleet_tls.client_cert.empty() && cfg.tls.enabled()) {
+      o.fleet_tls.client_cert = cfg.tls.cert_file;
+      o.fleet_tls.client_key = cfg.tls.key_file;
+    }
+    auto fleet_ctx = tls_context::create(o.fleet_tls, &tls_why);
+    if (!fleet_ctx) return tls_why;
+    cfg.fleet_tls = *fleet_ctx;
   }
   cfg.recheck_interval = std::chrono::seconds(o.recheck_s);
   cfg.peer_timeout = std::chrono::seconds(o.peer_timeout_s);

@@ -87,6 +87,7 @@ asio::awaitable<bool> replicator::owner_answers(std::string task_id) {
   http_client_options o;
   o.connect_timeout = std::chrono::seconds(2);
   o.io_timeout = std::chrono::seconds(2);
+  o.tls = cfg_.fleet_tls;
   http_client probe(ex_, fleet_.at(owner).host, fleet_.at(owner).port, o);
   http_request get;
   get.method = "GET";
@@ -101,6 +102,7 @@ http_client& replicator::client_for(std::size_t index) {
     http_client_options o;
     o.connect_timeout = std::chrono::seconds(2);
     o.io_timeout = std::chrono::seconds(5);
+    o.tls = cfg_.fleet_tls;
     c = std::make_unique<http_client>(ex_, fleet_.at(index).host, fleet_.at(index).port, o);
   }
   return *c;

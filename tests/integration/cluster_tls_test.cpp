@@ -201,3 +201,65 @@ TEST_F(cluster_tls_test, SighupReloadsTheCertificateAndABadOneKeepsTheOld) {
   EXPECT_EQ(standalone("still", {"--cluster-ca", stranger_ca_.cert().string()}).exit_code, 0);
   EXPECT_TRUE(supernode_->running());
 }
+
+TEST_F(cluster_tls_test, AFleetServingTlsReplicatesOverTlsAndTakesOver) {
+  // Three supernodes serving HTTPS replicate to each other over TLS, each
+  // checking the others' certificates against the cluster CA.
+  std::vector<std::uint16_t> ports{free_port(), free_port(), free_port()};
+  std::string fleet;
+  for (auto p : ports)
+    fleet += (fleet.empty() ? "" : ",") + std::string("https://127.0.0.1:") + std::to_string(p);
+  std::vector<std::unique_ptr<supernode_server>> fleet_nodes;
+  for (std::size_t i = 0; i < ports.size(); ++i)
+    fleet_nodes.push_back(std::make_unique<supernode_server>(
+        dir_ / ("cache" + std::to_string(i)), dir_ / "logs",
+        std::vector<std::string>{
+            "--token-file", token_file_.string(), "--tls-cert", supernode_id_.cert.string(),
+            "--tls-key", supernode_id_.key.string(), "--cluster-ca", ca_.cert().string(), "--fleet",
+            fleet, "--identity-key-file", (dir_ / "fleet.key").string(), "--piece-size", "1M"},
+        ports[i]));
+  auto fetch = [&](const std::string& name) {
+    return run_dfget({origin_->url("f.bin"), "-O", (dir_ / "out" / name).string(), "--standalone",
+                      "--no-back-source", "--supernode", fleet, "--token-file",
+                      token_file_.string(), "--cluster-ca", ca_.cert().string()},
+                     dir_ / "logs", 60s);
+  };
+  auto first = fetch("a");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto metrics_of = [&](std::size_t i) {
+    return curl_tls("https://127.0.0.1:" + std::to_string(ports[i]) + "/metrics").output;
+  };
+  std::size_t owner = ports.size();
+  for (std::size_t i = 0; i < ports.size(); ++i)
+    if (metric(metrics_of(i), "damselfly_supernode_tasks") == 1) owner = i;
+  ASSERT_LT(owner, ports.size()) << "no supernode holds the task";
+  // The other two hold all 12 digests of the owner's 12 pieces.
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    if (i == owner) continue;
+    double held = 0;
+    for (int k = 0; k < 50 && held != 12; ++k) {
+      held = metric(metrics_of(i), "damselfly_supernode_replica_digests");
+      if (held != 12) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(held, 12) << "supernode " << i << " did not get the owner's digests over TLS";
+  }
+  fleet_nodes[owner]->kill();
+  auto second = fetch("b");
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_EQ(sha256_file(dir_ / "out" / "b"), want());
+  double takeovers = 0;
+  for (std::size_t i = 0; i < ports.size(); ++i)
+    if (i != owner) takeovers += metric(metrics_of(i), "damselfly_supernode_takeovers_total");
+  EXPECT_EQ(takeovers, 1);
+}
+
+TEST_F(cluster_tls_test, AFleetServingTlsWithoutTheClusterCaIsRefusedAtStart) {
+  // It could not check its fleet's certificates: replicas would never go out.
+  auto r = run(
+      {supernode_binary(), "--listen", "127.0.0.1:0", "--data-dir", (dir_ / "x").string(),
+       "--token-file", token_file_.string(), "--tls-cert", supernode_id_.cert.string(), "--tls-key",
+       supernode_id_.key.string(), "--fleet", "https://127.0.0.1:1,https://127.0.0.1:2"},
+      20s, dir_ / "logs" / "refused.log");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--cluster-ca"), std::string::npos) << r.output;
+}

@@ -110,6 +110,15 @@ class fleet_test : public workspace_test {
     }
     return last;
   }
+  /// Waits (bounded, 20 s) until the daemons got `bytes` from supernodes in all.
+  void wait_until_nodes_got_from_supernodes(std::uint64_t bytes) const {
+    for (int i = 0; i < 400; ++i) {
+      if (sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="supernode"})") >=
+          static_cast<double>(bytes))
+        return;
+      std::this_thread::sleep_for(50ms);
+    }
+  }
   /// What the supernodes said about tasks: for a failure's message.
   std::string fleet_trail() const {
     std::string trail;
@@ -225,12 +234,7 @@ TEST_F(fleet_test, OwnerAndSuccessorBothKilledStillEveryNodeCompletes) {
   auto url = origin_->url("release.bin");
   auto order = order_of(url);
   auto clients = start_clients(url);
-  for (int i = 0; i < 400; ++i) {
-    if (sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="supernode"})") >=
-        4.0 * mib)
-      break;
-    std::this_thread::sleep_for(50ms);
-  }
+  wait_until_nodes_got_from_supernodes(4 * mib);
   supernodes_[order[0]]->kill();
   supernodes_[order[1]]->kill();
   expect_all_correct(clients, dir_ / "www" / "release.bin");
@@ -403,12 +407,7 @@ TEST_F(fleet_test, AnOwnerStoppedForGoodIsWaitedForAWhileThenReplaced) {
   auto url = origin_->url("release.bin");
   auto order = order_of(url);
   auto clients = start_clients(url);
-  for (int i = 0; i < 400; ++i) {
-    if (sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="supernode"})") >=
-        4.0 * mib)
-      break;
-    std::this_thread::sleep_for(50ms);
-  }
+  wait_until_nodes_got_from_supernodes(4 * mib);
   auto stopped_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(supernodes_[order[0]]->stop());
   expect_all_correct(clients, dir_ / "www" / "release.bin");

@@ -81,6 +81,10 @@ struct supernode_config {
   std::chrono::milliseconds origin_timeout{30'000};
   /// How https origins are trusted (CA store, verification); empty: the system store.
   std::shared_ptr<const tls_context> origin_tls;
+  /// Set (--cluster-ca) when the fleet's supernodes speak TLS: replicas and
+  /// owner probes go over it, each certificate checked against the name in
+  /// --fleet.
+  std::shared_ptr<const tls_context> fleet_tls;
   /// Attempts per piece against the origin before the task fails.
   unsigned origin_retries = 3;
   /// A cached task's source is re-checked (ETag/Last-Modified/length) at most this often.
