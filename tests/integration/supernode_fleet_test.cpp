@@ -93,8 +93,9 @@ class fleet_test : public workspace_test {
   }
   fs::path out(std::size_t i) const { return dir_ / "out" / ("node" + std::to_string(i)); }
   /// Waits (bounded) until supernode `s`'s piece map shows a holder for each
-  /// of the 48 pieces of `url`'s task; the last map seen.
-  std::string wait_until_every_piece_has_a_holder(const std::string& url, std::size_t s) {
+  /// of the `pieces` pieces of `url`'s task; the last map seen.
+  std::string wait_until_every_piece_has_a_holder(const std::string& url, std::size_t s,
+                                                  std::size_t pieces) {
     auto target = "/api/v1/tasks/" + task_id_of(url) + "/pieces";
     std::string last;
     for (int i = 0; i < 400; ++i) {
@@ -102,7 +103,7 @@ class fleet_test : public workspace_test {
       last = map.body;
       if (map.status == 200) {
         auto holders = nlohmann::json::parse(map.body)["holders"];
-        if (holders.size() == 48 &&
+        if (holders.size() == pieces &&
             std::all_of(holders.begin(), holders.end(), [](const auto& n) { return n > 0; }))
           break;
       }
@@ -185,7 +186,7 @@ TEST_F(fleet_test, TasksSpreadOverAllThreeSupernodesAsTheHashingSays) {
 }
 
 TEST_F(fleet_test, TheOwnerKilledMidTransferCostsNoNodeItsDownload) {
-  make_file(dir_ / "www" / "release.bin", 48 * mib, 91);
+  make_file(dir_ / "www" / "release.bin", 64 * mib, 91);
   start(10, "16M", "4M");
   auto url = origin_->url("release.bin");
   auto order = order_of(url);
@@ -194,11 +195,11 @@ TEST_F(fleet_test, TheOwnerKilledMidTransferCostsNoNodeItsDownload) {
   // Kill the owner once every piece has reached some peer: the swarm holds
   // the file between its peers, each node is far from done, and nothing but
   // the owner's digests dies with it.
-  auto map_at_kill = wait_until_every_piece_has_a_holder(url, owner);
+  auto map_at_kill = wait_until_every_piece_has_a_holder(url, owner, 64);
   auto before_kill =
       sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="supernode"})") +
       sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="peer"})");
-  EXPECT_LT(before_kill, 10.0 * 48 * mib * 0.8) << "the nodes were nearly done: no failover shown";
+  EXPECT_LT(before_kill, 10.0 * 64 * mib * 0.8) << "the nodes were nearly done: no failover shown";
   EXPECT_EQ(metric(supernodes_[owner]->metrics(), "damselfly_supernode_tasks"), 1)
       << "the owner by hashing does not hold the task";
   supernodes_[owner]->kill();
@@ -215,9 +216,9 @@ TEST_F(fleet_test, TheOwnerKilledMidTransferCostsNoNodeItsDownload) {
   EXPECT_EQ(metric(supernodes_[order[1]]->metrics(), "damselfly_supernode_takeovers_total"), 1);
   EXPECT_EQ(metric(supernodes_[order[1]]->metrics(), "damselfly_supernode_tasks_owned"), 0)
       << "the successor serves the task for its owner";
-  auto origin_ratio = static_cast<double>(origin_->body_bytes()) / (48.0 * mib);
+  auto origin_ratio = static_cast<double>(origin_->body_bytes()) / (64.0 * mib);
   std::printf("origin sent %.3fx the file; the nodes had %.0f%% of theirs at the kill\n",
-              origin_ratio, 100 * before_kill / (10.0 * 48 * mib));
+              origin_ratio, 100 * before_kill / (10.0 * 64 * mib));
   std::string trail;
   for (const auto& d : daemons_) {
     std::istringstream lines(d->log());
@@ -424,7 +425,7 @@ TEST_F(fleet_test, ARollingRestartOfAllThreeDuringATransferLosesNothing) {
   auto url = origin_->url("release.bin");
   auto order = order_of(url);
   auto clients = start_clients(url);
-  wait_until_every_piece_has_a_holder(url, order[0]);
+  wait_until_every_piece_has_a_holder(url, order[0], 48);
   // Owner first, then the others, each back before the next goes: SIGTERM
   // (the last replicas go out), the same data dir and port again.
   for (auto s : order) {
