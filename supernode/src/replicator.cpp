@@ -197,6 +197,9 @@ asio::awaitable<bool> replicator::push(const task& t, std::size_t to, delivery& 
   if (!cfg_.cluster_token.empty()) post.headers.set("Authorization", bearer(cfg_.cluster_token));
   post.headers.set(fleet_signature_header, sign_replica(cfg_.identity_secret, post.body));
   auto resp = co_await client_for(to).fetch(post, 1 << 16);
+  // The task may have been reset while the request was out (another
+  // version): its state starts over in the next round.
+  if (t.digests.size() != n) co_return false;
   auto receipt = resp && resp->head.status == 200
                      ? proto::decode<proto::replica_receipt>(resp->body)
                      : proto::decoded<proto::replica_receipt>{};
