@@ -364,9 +364,12 @@ TEST_F(fleet_test, AttackPeersHoldingPiecesWhoseDigestsDiedWithTheOwnerCannotSta
   EXPECT_EQ(sha256_file(out(0)), sha256_file(dir_ / "www" / "pkg"));
   EXPECT_EQ(metric(supernodes_[order[1]]->metrics(), "damselfly_supernode_takeovers_total"), 1);
   // Pieces 0 and 1 nobody held, 2 and 3 nobody could vouch for: each once
-  // from the origin (and the first byte twice: this test's request for the
-  // validators, the successor's probe of the layout).
-  EXPECT_EQ(origin_->body_bytes() - before, 4 * mib + 2);
+  // from the origin, besides one-byte requests (this test's for the
+  // validators; the successor's layout probe, once per pass: a second pass
+  // when the node registered after the first had begun).
+  auto sent = origin_->body_bytes() - before;
+  EXPECT_GE(sent, 4 * mib + 2);
+  EXPECT_LE(sent, 4 * mib + 3);
 }
 
 TEST_F(fleet_test, AFileOfMorePiecesThanOneReplicaMessageCarriesIsReplicatedWhole) {
