@@ -107,12 +107,11 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
     if (t->swarm.nobody_downloading(static_cast<std::uint64_t>(t->piece_count()))) co_return;
     // The owner answers again (a restart): its peers go back to it, one by
     // one as each finds it back, and what the ones still here lack is on
-    // its disk. Fetching that here would copy the file from the origin
-    // again. The housekeeping tries again; after owner_deference the
-    // peers still here are served whatever the owner does (they may not
-    // reach it).
-    // An owner that stopped gracefully is most likely restarting: it gets
-    // owner_restart_wait to come back before the origin is asked.
+    // its disk; fetching that here would copy the file from the origin
+    // again. The housekeeping tries again; after owner_deference the peers
+    // still here are served whatever the owner does (they may not reach
+    // it). An owner that stopped gracefully is most likely restarting: it
+    // gets owner_restart_wait to come back before the origin is asked.
     for (;;) {
       auto since = task::clock::now() - t->adopted_at;
       if (owner_answers_ && since < cfg_.owner_deference && co_await owner_answers_(t->id)) {
