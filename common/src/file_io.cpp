@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <fstream>
 #include <span>
+#include <vector>
 
 #include "damselfly/common/unique_fd.hpp"
 
@@ -115,6 +116,22 @@ std::string current_boot_id() {
   return id;
 }
 
+namespace {
+
+error_code copy_by_hand(int from, int to, std::uint64_t at, std::uint64_t end) {
+  std::vector<std::byte> block(1u << 20);
+  while (at < end) {
+    auto chunk = std::span(block).first(
+        static_cast<std::size_t>(std::min<std::uint64_t>(end - at, block.size())));
+    if (auto ec = read_exact_at(from, at, chunk)) return ec;
+    if (auto ec = write_all_at(to, at, chunk)) return ec;
+    at += chunk.size();
+  }
+  return {};
+}
+
+}  // namespace
+
 error_code copy_range(int from, int to, std::uint64_t offset, std::uint64_t length) {
   auto in = static_cast<loff_t>(offset), out = static_cast<loff_t>(offset);
   const auto end = offset + length;
@@ -123,6 +140,9 @@ error_code copy_range(int from, int to, std::uint64_t offset, std::uint64_t leng
     ssize_t n = ::copy_file_range(from, &in, to, &out, want, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
+      // Two file systems (EXDEV), or files the call does not take: copied by hand.
+      if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
+        return copy_by_hand(from, to, static_cast<std::uint64_t>(in), end);
       return last_system_error();
     }
     if (n == 0) return errc::io_error;  // the source is shorter than promised
