@@ -183,6 +183,11 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
                            req.remote_address};
   auto held = proto::decode_bitmap(r.bitmap);
   auto t = tasks_.ensure(*id, r, *url, req.remote_address);
+  // A registration says what the peer holds now: one registered before
+  // (its key matched) may have lost what it held then (its cache removed
+  // the task), and pieces it no longer has must not keep it from being sent
+  // them.
+  t->swarm.leave(r.peer_id);
   // The bitmap is taken once the layout says how many pieces there are.
   t->swarm.join(r.peer_id, who, {}, task::clock::now());
   // Hold the answer until the layout is known, so the peer can plan at once.
