@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "damselfly/common/fd_passing.hpp"
 #include "damselfly/common/file_io.hpp"
 #include "damselfly/common/unique_fd.hpp"
 
@@ -17,7 +18,8 @@ namespace damselfly::dfget {
 result<proto::local_event> run_via_daemon(
     const std::filesystem::path& socket_path, const proto::local_request& req, int output_fd,
     const std::function<void(const proto::local_event&)>& on_event,
-    std::chrono::milliseconds timeout, const std::function<bool()>& interrupted) {
+    std::chrono::milliseconds timeout, const std::function<bool()>& interrupted,
+    unique_fd* shared) {
   unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return last_system_error();
   sockaddr_un addr{};
@@ -32,20 +34,7 @@ result<proto::local_event> run_via_daemon(
   for (std::size_t sent = 0; sent < line.size();) {
     ssize_t n = 0;
     if (sent == 0 && output_fd >= 0) {
-      // The descriptor rides with the first bytes of the request.
-      iovec iov{line.data(), line.size()};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(c), &output_fd, sizeof(int));
-      n = ::sendmsg(fd.get(), &msg, MSG_NOSIGNAL);
+      n = send_with_fd(fd.get(), line, output_fd, 0);  // the descriptor rides with the first bytes
     } else {
       n = ::send(fd.get(), line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
     }
@@ -55,13 +44,18 @@ result<proto::local_event> run_via_daemon(
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string pending;
   char buf[4096];
+  unique_fd passed;
   for (;;) {
     auto nl = pending.find('\n');
     if (nl != std::string::npos) {
       auto event = proto::decode<proto::local_event>(std::string_view(pending).substr(0, nl));
       pending.erase(0, nl + 1);
       if (!event) return errc::protocol_error;
-      if (event.value->event != proto::local_event_kind::progress) return *event.value;
+      if (event.value->event != proto::local_event_kind::progress) {
+        if (event.value->shared && (!passed || !shared)) return errc::protocol_error;
+        if (event.value->shared) *shared = std::move(passed);
+        return *event.value;
+      }
       if (on_event) on_event(*event.value);
       continue;
     }
@@ -80,9 +74,10 @@ result<proto::local_event> run_via_daemon(
       if (interrupted && interrupted()) return errc::cancelled;
       continue;
     }
-    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-    if (n <= 0) return errc::protocol_error;  // the daemon hung up without a verdict
-    pending.append(buf, static_cast<std::size_t>(n));
+    auto got = receive_with_fd(fd.get(), buf, passed, 0);
+    if (got.size <= 0 || got.truncated)
+      return errc::protocol_error;  // the daemon hung up without a verdict
+    pending.append(buf, static_cast<std::size_t>(got.size));
   }
 }
 

@@ -297,6 +297,10 @@ int via_daemon(const download_flags& f, download_job& job, progress_printer& pri
   lreq.parallel = f.parallel;
   lreq.piece_tries = f.piece_tries;
   lreq.total_limit = job.total_limit;
+  // A file output may be the daemon's cached file itself (a hard link, not a
+  // second copy). Not with --no-use-server-timestamps: the cache's file keeps
+  // the origin's time, which this output then could not leave.
+  lreq.accept_shared = job.target.what == output_target::kind::file && job.server_timestamps;
   if (!f.tls.ca_file.empty()) {
     // Read here, with this user's rights: the daemon opens no path for clients.
     auto pem = read_small_file(f.tls.ca_file, 1 << 20);
@@ -322,8 +326,9 @@ int via_daemon(const download_flags& f, download_job& job, progress_printer& pri
   ::sigaction(SIGTERM, &on_signal, nullptr);
   const std::function<bool()> interrupted = [] { return g_daemon_client_signal != 0; };
   auto start = std::chrono::steady_clock::now();
+  unique_fd shared;
   auto verdict = run_via_daemon(job.daemon_socket, lreq, (*out)->fd(), show, job.opts.total_timeout,
-                                interrupted);
+                                interrupted, &shared);
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
   if (!verdict && verdict.error() == errc::cancelled) {
@@ -341,6 +346,11 @@ int via_daemon(const download_flags& f, download_job& job, progress_printer& pri
   }
   if (verdict->event == proto::local_event_kind::error)
     return fail_download(verdict->exit_code, verdict->message);
+  if (shared) {
+    if (auto ec = (*out)->take_shared(shared.get(), verdict->bytes))
+      return fail_download(exit_local_io,
+                           "cannot write " + job.target.display + ": " + ec.message());
+  }
   std::string why;
   if (job.target.publish(**out, verdict->bytes, job.mtime_of(verdict->last_modified), why))
     return fail_download(exit_local_io, why);

@@ -2,12 +2,16 @@
 // download_runner: the daemon's part of one download, from request checks to the published file.
 #include "download_runner.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <algorithm>
 #include <boost/asio/post.hpp>
+
 #include <ctime>
 #include <set>
 
+#include "damselfly/common/http_message.hpp"
 #include "damselfly/common/tls_context.hpp"
 #include "damselfly/common/url.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
@@ -137,21 +141,27 @@ downloader_options download_runner::engine_options(const proto::local_request& r
   return opts;
 }
 
-asio::awaitable<proto::local_event> download_runner::run(const proto::local_request& req,
-                                                         unique_fd output,
-                                                         const local_progress& progress) {
+asio::awaitable<local_verdict> download_runner::run(const proto::local_request& req,
+                                                    unique_fd output,
+                                                    const local_progress& progress,
+                                                    bool may_share) {
   proto::local_event refused;
   auto job = check(req, refused);
-  if (!job) co_return refused;
+  if (!job) co_return local_verdict{refused, {}};
   std::string why;
   auto out = handed_output::adopt(std::move(output), &why);
-  if (!out) co_return failure(errc::invalid_argument, why);
-  if (job->private_task) co_return co_await run_private(req, *job, **out, progress);
+  if (!out) co_return local_verdict{failure(errc::invalid_argument, why), {}};
+  if (job->private_task) {
+    // Named first: GCC 12 mishandles a co_await inside an aggregate initializer.
+    auto done = co_await run_private(req, *job, **out, progress);
+    co_return local_verdict{std::move(done), {}};
+  }
   co_await tasks_.begin_download(job->task_id);
   download_lease lease(tasks_, job->task_id);
   std::shared_ptr<task_file> tf;
   std::optional<tee_store> tee;
-  auto outcome = co_await fetch(req, *job, tf, **out, tee, progress);
+  bool share = may_share && req.accept_shared;
+  auto outcome = co_await fetch(req, *job, tf, **out, tee, share, progress);
   if (outcome.ec) {
     auto meta = tf ? tf->meta() : task_meta{};
     if (tf && std::find(meta.have.begin(), meta.have.end(), true) == meta.have.end()) {
@@ -161,17 +171,20 @@ asio::awaitable<proto::local_event> download_runner::run(const proto::local_requ
     } else if (tf) {
       tf->save_meta();
     }
-    co_return failure(outcome.ec, outcome.message);
+    co_return local_verdict{failure(outcome.ec, outcome.message), {}};
   }
-  auto done = publish(req, job->task_id, *tf, **out, *tee, outcome);
+  auto done = publish(req, job->task_id, *tf, **out, *tee, share, outcome);
   sync_later(tf, job->task_id);
-  if (done.event == proto::local_event_kind::done) done.warning = ignored_settings(req);
+  if (done.event.event == proto::local_event_kind::done) done.event.warning = ignored_settings(req);
   co_return done;
 }
 
-asio::awaitable<download_outcome> download_runner::fetch(
-    const proto::local_request& req, checked_request& job, std::shared_ptr<task_file>& tf,
-    handed_output& out, std::optional<tee_store>& tee, const local_progress& progress) {
+asio::awaitable<download_outcome> download_runner::fetch(const proto::local_request& req,
+                                                         checked_request& job,
+                                                         std::shared_ptr<task_file>& tf,
+                                                         handed_output& out,
+                                                         std::optional<tee_store>& tee, bool& share,
+                                                         const local_progress& progress) {
   download_outcome outcome;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto opened = tasks_.open(job.task_id);
@@ -219,7 +232,12 @@ asio::awaitable<download_outcome> download_runner::fetch(
     };
     downloader engine(ex_, engine_options(req));
     tee.emplace(*tf, out);
-    outcome = co_await engine.run(job.engine, *tee, on_progress, on_piece);
+    // A link needs one file system; elsewhere the output is written as the
+    // pieces come. A file already shared with one output is copied to the
+    // next: two outputs that are one file would surprise whoever edits one.
+    share = share && meta.shared_mtime_ns == 0 && out.same_file_system(tf->fd()->get());
+    piece_store& store = share ? static_cast<piece_store&>(*tf) : *tee;
+    outcome = co_await engine.run(job.engine, store, on_progress, on_piece);
     bool resumed = std::find(meta.have.begin(), meta.have.end(), true) != meta.have.end();
     if (outcome.ec != errc::source_changed || !resumed || attempt > 0) break;
     spdlog::info("task {}: the source changed since the pieces on disk; starting over",
@@ -267,10 +285,29 @@ void download_runner::sync_later(std::shared_ptr<task_file> tf, std::string task
   });
 }
 
-proto::local_event download_runner::publish(const proto::local_request& req,
-                                            const std::string& task_id, task_file& tf,
-                                            handed_output& out, tee_store& tee,
-                                            const download_outcome& outcome) {
+unique_fd download_runner::share_file(const std::string& task_id, task_file& tf,
+                                      std::uint64_t length) {
+  const int fd = tf.fd()->get();
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) != length) return {};
+  auto mtime =
+      tf.meta().last_modified.empty() ? std::nullopt : parse_http_date(tf.meta().last_modified);
+  if (auto ec = tf.share(mtime)) {
+    spdlog::warn("task {}: cannot share its file: {}", task_id.substr(0, 12), ec.message());
+    return {};
+  }
+  if (auto ec = tf.save_meta(task_file::durability::deferred)) {
+    spdlog::warn("task {}: cannot save metadata: {}", task_id.substr(0, 12), ec.message());
+    return {};
+  }
+  // Read-only: the client links it; no write goes through this descriptor.
+  auto self = "/proc/self/fd/" + std::to_string(fd);
+  return unique_fd(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
+}
+
+local_verdict download_runner::publish(const proto::local_request& req, const std::string& task_id,
+                                       task_file& tf, handed_output& out, tee_store& tee,
+                                       bool share, const download_outcome& outcome) {
   const auto& summary = outcome.summary;
   tf.update([&](task_meta& m) {
     m.content_length = summary.content_length;
@@ -286,15 +323,20 @@ proto::local_event download_runner::publish(const proto::local_request& req,
     spdlog::warn("task {}: cannot save metadata: {}", task_id.substr(0, 12), ec.message());
 
   auto length = static_cast<std::uint64_t>(std::max<std::int64_t>(0, summary.content_length));
-  if (auto ec = out.reserve(length))
-    return failure(errc::io_error, "no room for " + req.output + ": " + ec.message());
-  if (auto ec = tee.fill_gaps(tf.fd()->get(), length); ec || (ec = out.finish(length)))
-    return failure(errc::io_error, "cannot write " + req.output + ": " + ec.message());
+  local_verdict verdict;
+  if (share) verdict.shared = share_file(task_id, tf, length);
+  if (!verdict.shared) {
+    if (auto ec = out.reserve(length))
+      return {failure(errc::io_error, "no room for " + req.output + ": " + ec.message()), {}};
+    if (auto ec = tee.fill_gaps(tf.fd()->get(), length); ec || (ec = out.finish(length)))
+      return {failure(errc::io_error, "cannot write " + req.output + ": " + ec.message()), {}};
+  }
   downloads_ok_.add();
   tasks_.collect_garbage();  // a new file may have pushed the cache over its limits
-  auto done = done_event(length, summary);
-  if (done.last_modified.empty()) done.last_modified = tf.meta().last_modified;
-  return done;
+  verdict.event = done_event(length, summary);
+  verdict.event.shared = static_cast<bool>(verdict.shared);
+  if (verdict.event.last_modified.empty()) verdict.event.last_modified = tf.meta().last_modified;
+  return verdict;
 }
 
 std::string download_runner::ignored_settings(const proto::local_request& req) const {

@@ -23,6 +23,14 @@ namespace damselfly::dfget {
 
 using local_progress = std::function<void(const proto::local_event&)>;
 
+/// How a local download ends: the final event and, when the output is the
+/// cached file itself (`event.shared`), that file's read-only descriptor
+/// for the client to link in place of its temporary.
+struct local_verdict {
+  proto::local_event event;
+  unique_fd shared;
+};
+
 /// Runs downloads that local clients ask for: one per task at a time, pieces
 /// kept in the task cache (so the task is served afterwards) and written,
 /// each as it is verified, into the output the client handed over as a
@@ -37,8 +45,12 @@ class download_runner {
 
   /// The final "done" or "error" event; progress events go to `progress`.
   /// `output`: the client's temporary output file, received with the request.
-  boost::asio::awaitable<proto::local_event> run(const proto::local_request& req, unique_fd output,
-                                                 const local_progress& progress);
+  /// `may_share`: the client could link the cached file (it is root or the
+  /// daemon's own user, who can write the cache anyway); with
+  /// `req.accept_shared` and the output on the cache's file system the
+  /// output is not written at all, and the verdict carries the cached file.
+  boost::asio::awaitable<local_verdict> run(const proto::local_request& req, unique_fd output,
+                                            const local_progress& progress, bool may_share);
 
  private:
   /// What run() checked and derived from the request before downloading.
@@ -52,12 +64,13 @@ class download_runner {
                                        proto::local_event& failure);
   downloader_options engine_options(const proto::local_request& req) const;
   /// Runs the engine into the task's files and, as each piece is verified,
-  /// the client's output (through `tee`); starts over once when the pieces on
-  /// disk belong to an older version of the source.
+  /// the client's output (through `tee`; not when `share` stays true: the
+  /// output is then the task's file itself); starts over once when the
+  /// pieces on disk belong to an older version of the source.
   boost::asio::awaitable<download_outcome> fetch(const proto::local_request& req,
                                                  checked_request& job,
                                                  std::shared_ptr<task_file>& tf, handed_output& out,
-                                                 std::optional<tee_store>& tee,
+                                                 std::optional<tee_store>& tee, bool& share,
                                                  const local_progress& progress);
   /// A private download: the engine writes the client's output directly, as
   /// a standalone dfget would; nothing enters the cache, nothing is served.
@@ -68,10 +81,15 @@ class download_runner {
   void sync_later(std::shared_ptr<task_file> tf, std::string task_id);
   static constexpr std::chrono::seconds durable_after{30};
   /// Records the finished task and completes the client's output with what
-  /// did not pass through `tee` during the download.
-  proto::local_event publish(const proto::local_request& req, const std::string& task_id,
-                             task_file& tf, handed_output& out, tee_store& tee,
-                             const download_outcome& outcome);
+  /// did not pass through `tee` during the download, or, with `share`, hands
+  /// the client the task's file itself (falling back to the copy if the
+  /// file cannot be shared).
+  local_verdict publish(const proto::local_request& req, const std::string& task_id, task_file& tf,
+                        handed_output& out, tee_store& tee, bool share,
+                        const download_outcome& outcome);
+  /// The task's complete file as the client's output: stamped, recorded as
+  /// shared, and opened read-only for the client. Nothing when it cannot be.
+  unique_fd share_file(const std::string& task_id, task_file& tf, std::uint64_t length);
   proto::local_event failure(error_code ec, std::string message);
   /// A note for a client that named other supernodes than this daemon's (empty if the same).
   std::string other_supernodes(const proto::local_request& req) const;

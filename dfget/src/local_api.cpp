@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "damselfly/common/async_event.hpp"
+#include "damselfly/common/fd_passing.hpp"
 #include "damselfly/common/file_io.hpp"
 #include "damselfly/common/unique_fd.hpp"
 #include "damselfly/dfget/exit_codes.hpp"
@@ -50,30 +51,14 @@ asio::awaitable<error_code> read_request(local::socket& sock, std::string& line,
     auto [wec] = co_await sock.async_wait(local::socket::wait_read, nothrow);
     if (wec) co_return wec;
     char buf[16384];
-    iovec iov{buf, sizeof buf};
-    alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(sock.native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0) {
+    auto got = receive_with_fd(sock.native_handle(), buf, passed, MSG_DONTWAIT);
+    if (got.size < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
       co_return last_system_error();
     }
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < count; ++i) {
-        int fd = -1;
-        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        unique_fd got(fd);
-        if (!passed) passed = std::move(got);  // any other is closed here
-      }
-    }
     // Descriptors that did not fit were dropped by the kernel: not a request we can answer.
-    if ((msg.msg_flags & MSG_CTRUNC) != 0) co_return error_code(errc::bad_request);
+    if (got.truncated) co_return error_code(errc::bad_request);
+    auto n = got.size;
     if (n == 0) co_return error_code(asio::error::eof);
     line.append(buf, static_cast<std::size_t>(n));
   }
@@ -186,6 +171,30 @@ asio::awaitable<bool> send_event(local::socket& sock, bool& broken, const proto:
   co_return !ec;
 }
 
+/// The final line; a shared file's descriptor rides with its first byte.
+asio::awaitable<void> send_verdict(local::socket& sock, bool& broken, const local_verdict& v) {
+  if (!v.shared) {
+    co_await send_event(sock, broken, v.event);
+    co_return;
+  }
+  std::string text = proto::encode(v.event) + "\n";
+  ssize_t sent = -1;
+  while (sent < 0) {
+    auto [wec] = co_await sock.async_wait(local::socket::wait_write, nothrow);
+    if (wec) break;
+    sent = send_with_fd(sock.native_handle(), text, v.shared.get(), MSG_DONTWAIT);
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) break;
+  }
+  if (sent <= 0) {
+    spdlog::debug("local client: cannot send the verdict: {}", std::strerror(errno));
+    broken = true;
+    co_return;
+  }
+  auto rest = asio::buffer(text.data() + sent, text.size() - static_cast<std::size_t>(sent));
+  auto [ec, n] = co_await asio::async_write(sock, rest, nothrow);
+  if (ec) broken = true;
+}
+
 }  // namespace
 
 asio::awaitable<void> local_api::serve(socket sock) {
@@ -208,14 +217,14 @@ asio::awaitable<void> local_api::serve(socket sock) {
   deadline.cancel();
   if (!rec) {
     auto verdict = co_await answer(c, line);
-    if (!c.broken) co_await send_event(c.sock, c.broken, verdict);
+    if (!c.broken) co_await send_verdict(c.sock, c.broken, verdict);
   }
   error_code ignored;
   c.sock.shutdown(local::socket::shutdown_both, ignored);
   c.sock.close(ignored);
 }
 
-asio::awaitable<proto::local_event> local_api::answer(client& c, std::string_view line) {
+asio::awaitable<local_verdict> local_api::answer(client& c, std::string_view line) {
   auto msg = proto::decode<proto::local_request>(line);
   if (!msg) {
     proto::local_event bad;
@@ -223,7 +232,7 @@ asio::awaitable<proto::local_event> local_api::answer(client& c, std::string_vie
     bad.code = "bad_request";
     bad.exit_code = exit_usage;
     bad.message = "bad request from the client: " + msg.error.message;
-    co_return bad;
+    co_return local_verdict{bad, {}};
   }
   if (msg.value->command != proto::local_command::download) {
     if (msg.value->command != proto::local_command::cache_list && !may_manage_cache(c)) {
@@ -233,9 +242,9 @@ asio::awaitable<proto::local_event> local_api::answer(client& c, std::string_vie
       refused.exit_code = exit_usage;
       refused.message = "removing cached tasks is for root and the daemon's own user (uid " +
                         std::to_string(::geteuid()) + ")";
-      co_return refused;
+      co_return local_verdict{refused, {}};
     }
-    co_return tasks_.command(*msg.value);
+    co_return local_verdict{tasks_.command(*msg.value), {}};
   }
   spdlog::debug("local download for uid {} (pid {}): {}", c.cred.uid, c.cred.pid,
                 msg.value->identity.url);
@@ -246,8 +255,7 @@ bool local_api::may_manage_cache(const client& c) const {
   return c.cred.uid == 0 || c.cred.uid == ::geteuid();
 }
 
-asio::awaitable<proto::local_event> local_api::download(client& c,
-                                                        const proto::local_request& req) {
+asio::awaitable<local_verdict> local_api::download(client& c, const proto::local_request& req) {
   task_group pump(ex_, "progress pump");
   pump.spawn(pump_progress(c));
   // Named, not a temporary in the co_await: GCC 12 may destroy such temporaries twice.
@@ -255,10 +263,12 @@ asio::awaitable<proto::local_event> local_api::download(client& c,
     c.latest = e;
     c.progress_changed.notify();
   };
-  proto::local_event verdict;
+  local_verdict verdict;
   std::exception_ptr cancelled;
   try {
-    verdict = co_await downloads_.run(req, std::move(c.output), relay);
+    // Root and the daemon's own user can write its cache anyway: only they
+    // may have the cached file itself as their output.
+    verdict = co_await downloads_.run(req, std::move(c.output), relay, may_manage_cache(c));
   } catch (...) {
     cancelled = std::current_exception();  // the daemon is stopping
   }

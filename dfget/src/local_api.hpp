@@ -41,8 +41,8 @@ class local_api {
   struct client;
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(socket sock);
-  boost::asio::awaitable<proto::local_event> answer(client& c, std::string_view line);
-  boost::asio::awaitable<proto::local_event> download(client& c, const proto::local_request& req);
+  boost::asio::awaitable<local_verdict> answer(client& c, std::string_view line);
+  boost::asio::awaitable<local_verdict> download(client& c, const proto::local_request& req);
   /// Whether the client may run cache commands: root, or the daemon's own user.
   bool may_manage_cache(const client& c) const;
   boost::asio::awaitable<void> pump_progress(client& c);

@@ -26,34 +26,63 @@ error_code task_cache::init() {
   for (const auto& id : store_.list()) {
     auto tf = store_.open(id);
     if (tf) tasks_[id] = *tf;
+    if (tf) drop_if_tampered(id, **tf);
   }
   tasks_gauge_.set(tasks_.size());
   return {};
 }
 
-std::shared_ptr<task_file> task_cache::find(const std::string& task_id) const {
+std::shared_ptr<task_file> task_cache::find(const std::string& task_id) {
   auto it = tasks_.find(task_id);
-  return it == tasks_.end() ? nullptr : it->second;
+  if (it == tasks_.end()) return nullptr;
+  auto tf = it->second;
+  return drop_if_tampered(task_id, *tf) ? nullptr : tf;
+}
+
+bool task_cache::drop_if_tampered(const std::string& task_id, const task_file& tf) {
+  if (!tf.tampered()) return false;
+  // The bytes behind the client's name are the cache's: changed there, they
+  // are no longer what was verified. The client's file stays; the cache's
+  // name for it goes.
+  spdlog::warn("task {}: its file, shared with a client's output, was written since; dropped",
+               task_id.substr(0, 12));
+  retire_key(task_id, tf.meta().peer_key);
+  remove(task_id);
+  return true;
+}
+
+void task_cache::retire_key(const std::string& task_id, std::string key) {
+  if (key.empty()) return;
+  if (retired_keys_.size() >= 4096) retired_keys_.erase(retired_keys_.begin());
+  retired_keys_[task_id] = std::move(key);
 }
 
 result<std::shared_ptr<task_file>> task_cache::open(const std::string& task_id) {
   auto opened = store_.open(task_id);
+  if (opened && drop_if_tampered(task_id, **opened)) opened = store_.open(task_id);
   if (!opened) return opened.error();
+  if (auto key = retired_keys_.find(task_id); key != retired_keys_.end()) {
+    if ((*opened)->meta().peer_key.empty())
+      (*opened)->update([&](task_meta& m) { m.peer_key = key->second; });
+    retired_keys_.erase(key);
+  }
   tasks_[task_id] = *opened;
   tasks_gauge_.set(tasks_.size());
   return *opened;
 }
 
 void task_cache::remove(const std::string& task_id) {
+  if (auto it = tasks_.find(task_id); it != tasks_.end())
+    retire_key(task_id, it->second->meta().peer_key);
   tasks_.erase(task_id);
   store_.remove(task_id);
   tasks_gauge_.set(tasks_.size());
 }
 
-std::vector<std::string> task_cache::serving() const {
+std::vector<std::string> task_cache::serving() {
   std::vector<std::string> out;
   for (const auto& [id, tf] : tasks_)
-    if (!downloading_.contains(id)) out.push_back(id);
+    if (!downloading_.contains(id) && !tf->tampered()) out.push_back(id);
   return out;
 }
 

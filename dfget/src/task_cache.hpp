@@ -27,14 +27,16 @@ class task_cache {
   /// Creates the data dir and loads the tasks already on disk.
   error_code init();
   std::size_t size() const noexcept { return tasks_.size(); }
-  /// The task if held; null otherwise.
-  std::shared_ptr<task_file> find(const std::string& task_id) const;
-  /// Opens (creating if new) a task's files and lists it.
+  /// The task if held; null otherwise (also for a shared task whose file
+  /// was written since: it is removed).
+  std::shared_ptr<task_file> find(const std::string& task_id);
+  /// Opens (creating if new) a task's files and lists it; a shared task
+  /// whose file was written since starts over.
   result<std::shared_ptr<task_file>> open(const std::string& task_id);
   /// Forgets a task and deletes its files.
   void remove(const std::string& task_id);
   /// Tasks held and not being downloaded: what this host serves.
-  std::vector<std::string> serving() const;
+  std::vector<std::string> serving();
 
   /// Suspends while another download of the task runs, then marks it downloading.
   boost::asio::awaitable<void> begin_download(const std::string& task_id);
@@ -54,6 +56,9 @@ class task_cache {
 
  private:
   std::vector<proto::cache_entry> entries() const;
+  /// Removes `task_id` if its file was shared with a client and written
+  /// since (task_file::tampered); true if it went.
+  bool drop_if_tampered(const std::string& task_id, const task_file& tf);
   bool should_evict(const proto::cache_entry& e, std::uint64_t usage, std::uint64_t free_bytes,
                     std::int64_t now) const;
 
@@ -62,6 +67,10 @@ class task_cache {
   std::map<std::string, std::shared_ptr<task_file>> tasks_;
   std::set<std::string> downloading_;
   std::map<std::string, unsigned> uploads_;  ///< uploads in progress, per task
+  /// Peer keys of tasks removed lately: the supernode may still list this
+  /// host for them, and registering again takes the old key.
+  std::map<std::string, std::string> retired_keys_;
+  void retire_key(const std::string& task_id, std::string key);
   async_event download_ended_;
   metric_value& evictions_;
   metric_value& tasks_gauge_;

@@ -395,6 +395,7 @@ void to_json(json& j, const local_request& v) {
   if (v.parallel != 0) j["parallel"] = v.parallel;
   if (v.piece_tries != 0) j["piece_tries"] = v.piece_tries;
   if (v.total_limit != 0) j["total_limit"] = v.total_limit;
+  if (v.accept_shared) j["accept_shared"] = true;
 }
 void from_json(const json& j, local_request& v) {
   std::string command = "download";
@@ -416,6 +417,7 @@ void from_json(const json& j, local_request& v) {
   optional_field(j, "parallel", v.parallel);
   optional_field(j, "piece_tries", v.piece_tries);
   optional_field(j, "total_limit", v.total_limit);
+  optional_field(j, "accept_shared", v.accept_shared);
   constexpr std::uint32_t hour_ms = 3'600'000;
   if (v.connect_timeout_ms > hour_ms || v.read_timeout_ms > hour_ms)
     throw field_error("read_timeout_ms", "timeouts must be at most an hour");
@@ -434,6 +436,7 @@ void to_json(json& j, const local_event& v) {
     if (v.failovers) j["failovers"] = v.failovers;
     if (!v.warning.empty()) j["warning"] = v.warning;
     if (!v.last_modified.empty()) j["last_modified"] = v.last_modified;
+    if (v.shared) j["shared"] = true;
   }
   if (!v.tasks.empty()) j["tasks"] = v.tasks;
   if (v.event == local_event_kind::error) {
@@ -458,6 +461,7 @@ void from_json(const json& j, local_event& v) {
   if (v.failovers > 1000) throw field_error("failovers", "field 'failovers' must be at most 1000");
   optional_field(j, "warning", v.warning);
   optional_field(j, "last_modified", v.last_modified);
+  optional_field(j, "shared", v.shared);
   if (v.last_modified.size() > 64)
     throw field_error("last_modified", "field 'last_modified' is longer than 64 characters");
   optional_field(j, "code", v.code);

@@ -54,6 +54,13 @@ error_code handed_output::copy_from(int fd, std::uint64_t offset, std::uint64_t 
   return copy_range(fd, fd_.get(), offset, length);
 }
 
+bool handed_output::same_file_system(int fd) const {
+  struct stat mine {
+  }, theirs{};
+  return ::fstat(fd_.get(), &mine) == 0 && ::fstat(fd, &theirs) == 0 &&
+         mine.st_dev == theirs.st_dev;
+}
+
 error_code handed_output::finish(std::uint64_t length) {
   if (::ftruncate(fd_.get(), static_cast<off_t>(length)) != 0) return last_system_error();
   return sync();

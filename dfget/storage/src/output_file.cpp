@@ -154,10 +154,39 @@ error_code output_file::stream_to(int fd, std::uint64_t length) {
   return {};
 }
 
+error_code output_file::take_shared(int fd, std::uint64_t length) {
+  auto source = "/proc/self/fd/" + std::to_string(fd);
+  fs::path linked = temp_;
+  linked += ".link";
+  if (::linkat(AT_FDCWD, source.c_str(), AT_FDCWD, linked.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    // Another file system (EXDEV), protected_hardlinks (EPERM), too many links: a copy.
+    return copy_range(fd, fd_.get(), 0, length);
+  }
+  struct stat created {};
+  if (::fstat(fd_.get(), &created) != 0 || ::rename(linked.c_str(), temp_.c_str()) != 0) {
+    auto ec = last_system_error();
+    ::unlink(linked.c_str());
+    return ec;
+  }
+  unique_fd reopened(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!reopened) return last_system_error();
+  fd_ = std::move(reopened);
+  shared_ = true;
+  // The mode this user's own file would have had; never writable by others,
+  // whose writes would void the cache's copy (the file is the same).
+  ::fchmod(fd_.get(), (created.st_mode & 07777) & ~mode_t{S_IWGRP | S_IWOTH});
+  return {};
+}
+
 error_code output_file::commit(std::uint64_t length, std::optional<mode_t> mode,
                                std::optional<std::int64_t> mtime) {
-  if (::ftruncate(fd_.get(), static_cast<off_t>(length)) != 0) return last_system_error();
-  if (mode && ::fchmod(fd_.get(), *mode) != 0) return last_system_error();
+  struct stat st {};
+  bool same_size =
+      shared_ && ::fstat(fd_.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == length;
+  if (!same_size && ::ftruncate(fd_.get(), static_cast<off_t>(length)) != 0)
+    return last_system_error();
+  const mode_t others_write = shared_ ? mode_t{S_IWGRP | S_IWOTH} : 0;  // see take_shared()
+  if (mode && ::fchmod(fd_.get(), *mode & ~others_write) != 0) return last_system_error();
   if (mtime) {
     // After the truncation, which would stamp the file anew.
     const timespec times[2] = {{0, UTIME_NOW}, {static_cast<time_t>(*mtime), 0}};

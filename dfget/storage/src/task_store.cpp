@@ -3,8 +3,10 @@
 #include "damselfly/dfget_storage/task_store.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -53,6 +55,35 @@ error_code task_file::read(std::uint64_t offset, std::span<std::byte> out) {
 
 error_code task_file::reserve(std::uint64_t length) {
   return check_room(fd_->get(), length);
+}
+
+namespace {
+
+std::int64_t mtime_ns(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+error_code task_file::share(std::optional<std::int64_t> mtime) {
+  if (mtime) {
+    const timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(*mtime), 0}};
+    if (::futimens(fd_->get(), times) != 0) return last_system_error();
+  }
+  struct stat st {};
+  if (::fstat(fd_->get(), &st) != 0) return last_system_error();
+  // Zero means "not shared": a file stamped at the epoch itself gets 1 ns.
+  update([&](task_meta& m) { m.shared_mtime_ns = std::max<std::int64_t>(1, mtime_ns(st)); });
+  return {};
+}
+
+bool task_file::tampered() const {
+  auto m = meta();
+  if (m.shared_mtime_ns == 0) return false;
+  struct stat st {};
+  if (::fstat(fd_->get(), &st) != 0) return true;
+  return std::max<std::int64_t>(1, mtime_ns(st)) != m.shared_mtime_ns ||
+         st.st_size != m.content_length;
 }
 
 error_code task_file::sync() {
@@ -119,6 +150,7 @@ error_code task_file::save_meta(durability how) {
          {"peer_key", m.peer_key},
          {"ticket_key", m.ticket_key},
          {"last_modified", m.last_modified}};
+  if (m.shared_mtime_ns != 0) j["shared_mtime_ns"] = m.shared_mtime_ns;
   if (!boot.empty()) j["unsynced_boot"] = boot;
   return replace_file(dir_ / "meta.json", j.dump(), 0600);
 }
@@ -160,6 +192,7 @@ result<std::shared_ptr<task_file>> task_store::open(const std::string& task_id) 
       meta.peer_key = j.value("peer_key", "");
       meta.ticket_key = j.value("ticket_key", "");
       meta.last_modified = j.value("last_modified", "");
+      meta.shared_mtime_ns = j.value("shared_mtime_ns", std::int64_t{0});
       auto unsynced = j.value("unsynced_boot", "");
       if (!unsynced.empty() && unsynced != current_boot_id()) {
         // Saved without a data sync before a reboot: nothing it names is sure.
@@ -184,8 +217,10 @@ result<std::shared_ptr<task_file>> task_store::open(const std::string& task_id) 
   } else {
     fs::remove(dir / task_file::journal_name, ec);
   }
-  int flags = O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC);
-  int fd = ::open((dir / "data").c_str(), flags, 0600);
+  // A new task gets a new file, never a truncated old one: an old data file
+  // may be a client's output as well (task_file::share).
+  if (!resumed) fs::remove(dir / "data", ec);
+  int fd = ::open((dir / "data").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return last_system_error();
   return std::make_shared<task_file>(dir, unique_fd(fd), std::move(meta));
 }

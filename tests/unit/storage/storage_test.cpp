@@ -2,6 +2,9 @@
 // The supernode cache on disk and the dfget output file: durability and no partial outputs.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -361,4 +364,105 @@ TEST(TeeStore, TheOutputGetsEveryWriteAndTheGapsFromTheCache) {
   std::string back(16, '\0');
   ASSERT_FALSE((*out)->read(0, std::as_writable_bytes(std::span(back.data(), back.size()))));
   EXPECT_EQ(back, "AAAABBBBCCCCDDEE");
+}
+
+TEST(TaskStore, ASharedFileIsStampedAndAWriteThroughTheOtherNameIsSeen) {
+  test::temp_dir d;
+  dfget::task_store store(d.path());
+  ASSERT_FALSE(store.init());
+  const std::string id(64, 'a');
+  auto tf = store.open(id);
+  ASSERT_TRUE(tf);
+  ASSERT_FALSE((*tf)->write(0, bytes("0123456789")));
+  (*tf)->update([](dfget::task_meta& m) {
+    m.identity.url = "http://o/f";
+    m.content_length = 10;
+    m.piece_size = 4;
+    m.complete = true;
+  });
+  EXPECT_FALSE((*tf)->tampered());  // never shared: nothing to compare
+  ASSERT_FALSE((*tf)->share(1'700'000'000));
+  struct stat st {};
+  ASSERT_EQ(::fstat((*tf)->fd()->get(), &st), 0);
+  EXPECT_EQ(st.st_mtime, 1'700'000'000);
+  EXPECT_FALSE((*tf)->tampered());
+  ASSERT_FALSE((*tf)->save_meta());
+  // The stamp outlives the process.
+  auto again = store.open(id);
+  ASSERT_TRUE(again);
+  EXPECT_NE((*again)->meta().shared_mtime_ns, 0);
+  EXPECT_FALSE((*again)->tampered());
+  // The client's name for the file is another way in.
+  auto output = d.path() / "output";
+  ASSERT_EQ(::link(((*tf)->dir() / "data").c_str(), output.c_str()), 0);
+  {
+    std::ofstream edit(output, std::ios::in | std::ios::out | std::ios::binary);
+    edit.seekp(3);
+    edit.put('X');
+  }
+  EXPECT_TRUE((*again)->tampered());
+  // A longer file is as changed as a rewritten one (same mtime forced back).
+  ASSERT_EQ(::truncate(output.c_str(), 12), 0);
+  const timespec back[2] = {{0, UTIME_OMIT}, {1'700'000'000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, output.c_str(), back, 0), 0);
+  EXPECT_TRUE((*again)->tampered());
+}
+
+TEST(TaskStore, ANewTaskNeverTruncatesAnOldDataFileThatIsAlsoAnOutput) {
+  test::temp_dir d;
+  dfget::task_store store(d.path());
+  ASSERT_FALSE(store.init());
+  const std::string id(64, 'b');
+  auto output = d.path() / "output";
+  {
+    auto tf = store.open(id);
+    ASSERT_TRUE(tf);
+    ASSERT_FALSE((*tf)->write(0, bytes("keep me")));
+    ASSERT_EQ(::link(((*tf)->dir() / "data").c_str(), output.c_str()), 0);
+    // No meta.json: to the next open() this is a new task.
+  }
+  auto tf = store.open(id);
+  ASSERT_TRUE(tf);
+  ASSERT_FALSE((*tf)->write(0, bytes("new")));
+  EXPECT_EQ(test::read_text(output), "keep me");
+}
+
+TEST(OutputFile, TakesASharedFileByLinkAndKeepsItsStamp) {
+  test::temp_dir d;
+  auto cached = d.path() / "cached";
+  { std::ofstream(cached) << "shared bytes"; }
+  const timespec stamp[2] = {{0, UTIME_OMIT}, {1'600'000'000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, cached.c_str(), stamp, 0), 0);
+  unique_fd ro(::open(cached.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(ro);
+  auto out = dfget::output_file::create(d.path() / "final");
+  ASSERT_TRUE(out);
+  ASSERT_FALSE((*out)->take_shared(ro.get(), 12));
+  EXPECT_TRUE((*out)->shared());
+  ASSERT_FALSE((*out)->commit(12, std::nullopt, 1'600'000'000));
+  struct stat a {
+  }, b{};
+  ASSERT_EQ(::stat(cached.c_str(), &a), 0);
+  ASSERT_EQ(::stat((d.path() / "final").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_EQ(b.st_nlink, 2u);
+  // Published without being cut or stamped anew: the cache's stamp holds.
+  EXPECT_EQ(b.st_mtim.tv_sec, 1'600'000'000);
+  EXPECT_EQ(b.st_mtim.tv_nsec, 0);
+  EXPECT_EQ(b.st_mode & (S_IWGRP | S_IWOTH), 0u);
+  EXPECT_EQ(test::read_text(d.path() / "final"), "shared bytes");
+}
+
+TEST(OutputFile, ASharedFileItCannotLinkIsCopied) {
+  test::temp_dir d;
+  // A file on another file system (an unnamed one in /dev/shm) cannot be linked here.
+  unique_fd other(::memfd_create("cached", MFD_CLOEXEC));
+  ASSERT_TRUE(other);
+  ASSERT_EQ(::write(other.get(), "copied bytes", 12), 12);
+  auto out = dfget::output_file::create(d.path() / "final");
+  ASSERT_TRUE(out);
+  ASSERT_FALSE((*out)->take_shared(other.get(), 12));
+  EXPECT_FALSE((*out)->shared());
+  ASSERT_FALSE((*out)->commit(12));
+  EXPECT_EQ(test::read_text(d.path() / "final"), "copied bytes");
 }

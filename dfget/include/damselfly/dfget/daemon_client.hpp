@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "damselfly/common/error.hpp"
+#include "damselfly/common/unique_fd.hpp"
 #include "damselfly/proto/messages.hpp"
 
 namespace damselfly::dfget {
@@ -17,9 +18,12 @@ namespace damselfly::dfget {
 /// daemon that cannot be reached, or that hangs up or sends nonsense, is a
 /// returned error; so is `timeout` (zero: none) passing first, and
 /// errc::cancelled when a signal interrupts the wait and `interrupted` says so.
+/// A final event that says `shared` comes with the daemon's cached file,
+/// put into `*shared` (a descriptor any other event brings is closed).
 result<proto::local_event> run_via_daemon(
     const std::filesystem::path& socket_path, const proto::local_request& req, int output_fd,
     const std::function<void(const proto::local_event&)>& on_event,
-    std::chrono::milliseconds timeout, const std::function<bool()>& interrupted = {});
+    std::chrono::milliseconds timeout, const std::function<bool()>& interrupted = {},
+    unique_fd* shared = nullptr);
 
 }  // namespace damselfly::dfget

@@ -204,6 +204,9 @@ struct local_request {
   /// The --totallimit the client would give a daemon it starts (0: none);
   /// a running daemon with another says so rather than ignore it silently.
   std::uint64_t total_limit = 0;
+  /// The client takes the daemon's cached file itself as its output (a hard
+  /// link, no copy) if the daemon offers it: a new regular file, not a resume.
+  bool accept_shared = false;
 };
 
 /// One task in the daemon's cache, as `dfget cache list` shows it.
@@ -225,12 +228,16 @@ struct local_event {
   std::uint64_t from_peers = 0;
   std::uint64_t from_origin = 0;  ///< bytes the daemon fetched from the origin itself
   std::uint64_t elapsed_ms = 0;
-  std::uint32_t failovers = 0;     ///< on done: times the download moved to another supernode
-  std::string code;                ///< on error: stable name of the failure
-  int exit_code = 0;               ///< on error: what the CLI exits with
-  std::string message;             ///< on error: one line for the user
-  std::string warning;             ///< on done: something the user should know, or empty
-  std::string last_modified;       ///< on done: the origin's Last-Modified (at most 64 characters)
+  std::uint32_t failovers = 0;  ///< on done: times the download moved to another supernode
+  std::string code;             ///< on error: stable name of the failure
+  int exit_code = 0;            ///< on error: what the CLI exits with
+  std::string message;          ///< on error: one line for the user
+  std::string warning;          ///< on done: something the user should know, or empty
+  std::string last_modified;    ///< on done: the origin's Last-Modified (at most 64 characters)
+  /// On done: the output was not written; a read-only descriptor of the
+  /// daemon's cached file rides with this line (SCM_RIGHTS) for the client
+  /// to link in its place (or copy, where it cannot link).
+  bool shared = false;
   std::vector<cache_entry> tasks;  ///< cache_list answers; cache_rm/cache_gc: what was removed
 };
 

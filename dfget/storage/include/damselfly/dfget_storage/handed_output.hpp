@@ -29,6 +29,9 @@ class handed_output final : public piece_store {
 
   /// Copies `length` bytes at `offset` of `fd` to the same place in the file.
   error_code copy_from(int fd, std::uint64_t offset, std::uint64_t length);
+  /// Whether `fd` is a file on this one's file system (a hard link between
+  /// them can exist).
+  bool same_file_system(int fd) const;
   /// Cuts the file to `length` bytes and makes it durable.
   error_code finish(std::uint64_t length);
 

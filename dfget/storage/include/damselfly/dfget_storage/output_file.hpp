@@ -49,6 +49,15 @@ class output_file final : public piece_store {
   /// seconds since the epoch), fsyncs, renames into place and fsyncs the directory.
   error_code commit(std::uint64_t length, std::optional<mode_t> mode = std::nullopt,
                     std::optional<std::int64_t> mtime = std::nullopt);
+  /// Puts the daemon's cached file (`fd`, read-only) in place of the
+  /// temporary: a hard link where the kernel allows one (one file system,
+  /// and this user may link that file), otherwise a copy of its first
+  /// `length` bytes. Linked, the temporary is that file, with this user's
+  /// mode minus group and other write; commit() then leaves its size alone
+  /// (cutting it would stamp the cache's file anew).
+  error_code take_shared(int fd, std::uint64_t length);
+  /// Whether take_shared() linked the cached file.
+  bool shared() const noexcept { return shared_; }
   /// Writes the first `length` bytes, in order, to `fd` (a device, a pipe,
   /// stdout), for outputs that are not files to replace; the temporary
   /// goes when this object does.
@@ -65,6 +74,7 @@ class output_file final : public piece_store {
   direct_writer direct_;  ///< aligned pieces past the page cache, where supported
   bool committed_ = false;
   bool keep_ = false;
+  bool shared_ = false;
 };
 
 }  // namespace damselfly::dfget

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct task_meta {
   /// for pieces must show a ticket it checks. Empty: not registered, not served.
   std::string ticket_key;
   std::string last_modified;  ///< the origin's Last-Modified, given to the files written
+  /// Non-zero: the data file is also a client's output (a hard link the
+  /// client made), and this was its modification time (ns) when handed over.
+  std::int64_t shared_mtime_ns = 0;
 };
 
 /// One task's data file. Written by the download engine (from several threads)
@@ -65,6 +69,16 @@ class task_file final : public piece_store {
   /// that is not on disk.
   error_code save_meta(durability how = durability::synced);
   task_meta meta() const;
+  /// Before the complete data file becomes a client's output too (a hard
+  /// link, no copy): stamps it with `mtime` (seconds since the epoch) when
+  /// given, as the client would its output, and records the stamp. The
+  /// client's name reaches the same bytes, so from now on tampered() says
+  /// whether they were written since.
+  error_code share(std::optional<std::int64_t> mtime);
+  /// True when the data file was shared and its size or modification time
+  /// moved since: someone wrote it through the other name, and it is
+  /// neither served nor handed out again.
+  bool tampered() const;
   void update(const std::function<void(task_meta&)>& change);
   std::shared_ptr<const unique_fd> fd() const { return fd_; }
   const std::filesystem::path& dir() const noexcept { return dir_; }
