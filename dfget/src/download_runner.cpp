@@ -233,9 +233,11 @@ asio::awaitable<download_outcome> download_runner::fetch(const proto::local_requ
     downloader engine(ex_, engine_options(req));
     tee.emplace(*tf, out);
     // A link needs one file system; elsewhere the output is written as the
-    // pieces come. A file already shared with one output is copied to the
-    // next: two outputs that are one file would surprise whoever edits one.
-    share = share && meta.shared_mtime_ns == 0 && out.same_file_system(tf->fd()->get());
+    // pieces come. A file still shared with an earlier output is copied to
+    // the next: two outputs that are one file would surprise whoever edits
+    // one. (Once that output is gone, the file can be shared again.)
+    share = share && !tf->named_elsewhere() && out.same_file_system(tf->fd()->get());
+    if (share) tf->write_back_early();
     piece_store& store = share ? static_cast<piece_store&>(*tf) : *tee;
     outcome = co_await engine.run(job.engine, store, on_progress, on_piece);
     bool resumed = std::find(meta.have.begin(), meta.have.end(), true) != meta.have.end();

@@ -6,6 +6,7 @@
   curl          curl -o FILE straight from nginx (the origin)
   sa_cold       dfget --standalone, the supernode fetching the file from nginx
   sa_warm       dfget --standalone, the supernode holding the file
+  daemon_sn     dfget through daemon B, the supernode alone holding the file
   daemon_warm   dfget through daemon B; the supernode and daemon A hold the file
   daemon_cache  dfget through daemon B, which holds the file itself
 
@@ -20,8 +21,12 @@ With --out-dir DIR the outputs (curl's and dfget's) go to DIR, e.g. a tmpfs,
 so that one disk does not absorb both the cache's copy and the output's (on a
 real cluster they are different machines).
 
+With --perf-dir DIR daemon B is recorded with perf (call graphs) on its two
+routes in the first repetition, and the hottest symbols land in
+DIR/perf-ROUTE-SIZE.txt.
+
 Usage: tests/bench/data_path.py [--sizes 256,1024] [--reps 3] [--rss-gib 0] [--out-dir DIR]
-                               [--bin DIR] [--work-dir DIR]
+                               [--bin DIR] [--work-dir DIR] [--perf-dir DIR]
 """
 import argparse
 import json
@@ -167,7 +172,30 @@ http {{
                 p.kill()
 
 
-def run_size(b, mib, reps, daemon_a, daemon_b):
+def perf_start(pid, data):
+    """perf record of one process (call graphs), or None where perf is missing."""
+    if not shutil.which("perf"):
+        return None
+    p = subprocess.Popen(["perf", "record", "-q", "-g", "-p", str(pid), "-o", data],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attached before the download starts
+    return p
+
+
+def perf_stop(p, data, report):
+    """Ends the recording and writes the hottest symbols (self time) to `report`."""
+    if p is None:
+        return
+    p.send_signal(2)
+    p.wait()
+    with open(report, "w") as f:
+        subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol",
+                        "--stdio", "-g", "none", "--percent-limit", "0.5"],
+                       stdout=f, stderr=subprocess.DEVNULL)
+    os.remove(data)
+
+
+def run_size(b, mib, reps, daemon_a, daemon_b, perf_dir=None):
     name = f"blob{mib}"
     make_blob(os.path.join(b.work, "www", name), mib)
     url = f"{b.origin}/{name}"
@@ -182,7 +210,13 @@ def run_size(b, mib, reps, daemon_a, daemon_b):
             settle()
             sn0 = cpu_seconds(b.supernode.pid)
             d0 = cpu_seconds(daemon.pid) if daemon else 0.0
+            recording = None
+            if perf_dir and daemon and rep == 0:
+                data = os.path.join(b.work, "perf.data")
+                recording = perf_start(daemon.pid, data)
             wall, client_cpu = fn()
+            if recording:
+                perf_stop(recording, data, os.path.join(perf_dir, f"perf-{key}-{mib}.txt"))
             row[key] = {
                 "seconds": round(wall, 3),
                 "mib_s": round(mib / wall, 1),
@@ -200,6 +234,10 @@ def run_size(b, mib, reps, daemon_a, daemon_b):
               lambda: b.dfget(url, out, "--standalone", "--supernode", b.sn_addr, "--tag", cold))
         route("sa_warm",
               lambda: b.dfget(url, out, "--standalone", "--supernode", b.sn_addr, "--tag", cold))
+        # The same sources as sa_warm (the supernode alone: standalone clients
+        # leave when done), through daemon B: the daemon route's own cost.
+        route("daemon_sn",
+              lambda: b.dfget(url, out, "--daemon-socket", daemon_b[1], "--tag", cold), daemon_b[0])
         warm = f"warm-{mib}-{rep}"
         b.dfget(url, out + ".a", "--daemon-socket", daemon_a[1], "--tag", warm)  # A holds it
         os.remove(out + ".a")
@@ -219,7 +257,7 @@ def median(values):
 
 
 def summarize(rows):
-    routes = ["curl", "sa_cold", "sa_warm", "daemon_warm", "daemon_cache"]
+    routes = ["curl", "sa_cold", "sa_warm", "daemon_sn", "daemon_warm", "daemon_cache"]
     summary = {}
     for mib in sorted({r["size_mib"] for r in rows}):
         mine = [r for r in rows if r["size_mib"] == mib]
@@ -227,8 +265,8 @@ def summarize(rows):
         for route in routes:
             s[route] = {k: median([r[route][k] for r in mine])
                         for k in mine[0][route] if mine[0][route][k] is not None}
-        s["daemon_warm_over_sa_warm"] = round(
-            s["daemon_warm"]["seconds"] / s["sa_warm"]["seconds"], 2)
+        for route in ("daemon_sn", "daemon_warm"):
+            s[f"{route}_over_sa_warm"] = round(s[route]["seconds"] / s["sa_warm"]["seconds"], 2)
         s["sa_cold_over_curl_throughput"] = round(
             s["curl"]["seconds"] / s["sa_cold"]["seconds"], 2)
         summary[str(mib)] = s
@@ -245,6 +283,8 @@ def main():
     ap.add_argument("--bin", default="", help="where dfget and supernode are (default: build/bin)")
     ap.add_argument("--out-dir", default="",
                     help="where outputs go (default: the work dir, on the same disk as the caches)")
+    ap.add_argument("--perf-dir", default="",
+                    help="record daemon B with perf in the first repetition; reports go here")
     ap.add_argument("--work-dir", default=None,
                     help="where origin files and caches go (default: the system's temp dir)")
     args = ap.parse_args()
@@ -266,7 +306,7 @@ def main():
         daemon_b = b.start_daemon("daemon-b", "127.0.0.3")
         rows = []
         for mib in [int(x) for x in args.sizes.split(",")]:
-            rows += run_size(b, mib, args.reps, daemon_a, daemon_b)
+            rows += run_size(b, mib, args.reps, daemon_a, daemon_b, args.perf_dir or None)
         result = {"bin": BIN, "work_dir": args.work_dir or tempfile.gettempdir(), "out_dir": args.out_dir or "work dir (same disk as the caches)",
                   "rows": rows, "median": summarize(rows)}
         if args.rss_gib > 0:

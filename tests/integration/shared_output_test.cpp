@@ -86,11 +86,14 @@ TEST_F(shared_output_test, TheOutputIsTheDaemonsCachedFileNotASecondCopy) {
   fetch(0, second);
   EXPECT_FALSE(same_file(second, first));
   EXPECT_EQ(stat_of(cached).st_nlink, 2u);
-  // Deleting the first output leaves the cache's file, which goes on serving.
+  // Deleting the first output leaves the cache's file, which goes on
+  // serving, and which the next output may be again.
   fs::remove(first);
+  EXPECT_EQ(stat_of(cached).st_nlink, 1u);
   auto third = dir_ / "out" / "third.bin";
   fetch(0, third);
-  EXPECT_EQ(stat_of(cached).st_nlink, 1u);
+  EXPECT_TRUE(same_file(third, cached));
+  EXPECT_FALSE(same_file(third, second));
 }
 
 TEST_F(shared_output_test, AttackWritingThroughTheOutputReachesNeitherTheNextClientNorPeers) {

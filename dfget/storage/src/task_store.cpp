@@ -46,7 +46,13 @@ error_code task_file::write(std::uint64_t offset, std::span<const std::byte> dat
   // copy and the client's would both wait for one disk during the download
   // (measured: the daemon route 2.6 s instead of 1.9 s for 256 MiB); the
   // kernel writes this one back later, and peers are served from memory.
-  return write_all_at(fd_->get(), offset, data);
+  if (auto ec = write_all_at(fd_->get(), offset, data)) return ec;
+  // Best effort: without it the client's final fsync would flush the whole
+  // file at once (measured: 1.6 s of a 1 GiB download's 6.6 s).
+  if (write_back_early_.load(std::memory_order_relaxed))
+    ::sync_file_range(fd_->get(), static_cast<off_t>(offset), static_cast<off_t>(data.size()),
+                      SYNC_FILE_RANGE_WRITE);
+  return {};
 }
 
 error_code task_file::read(std::uint64_t offset, std::span<std::byte> out) {
@@ -75,6 +81,11 @@ error_code task_file::share(std::optional<std::int64_t> mtime) {
   // Zero means "not shared": a file stamped at the epoch itself gets 1 ns.
   update([&](task_meta& m) { m.shared_mtime_ns = std::max<std::int64_t>(1, mtime_ns(st)); });
   return {};
+}
+
+bool task_file::named_elsewhere() const {
+  struct stat st {};
+  return ::fstat(fd_->get(), &st) != 0 || st.st_nlink > 1;
 }
 
 bool task_file::tampered() const {

@@ -2,6 +2,7 @@
 // A daemon's pieces on disk: one sparse data file and a metadata file (with the bitmap) per task.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -75,6 +76,13 @@ class task_file final : public piece_store {
   /// client's name reaches the same bytes, so from now on tampered() says
   /// whether they were written since.
   error_code share(std::optional<std::int64_t> mtime);
+  /// From now on each write is sent to the disk at once (writeback started,
+  /// not waited for; the pages stay cached for peers): for a download whose
+  /// file becomes the client's output, which is fsynced when done.
+  void write_back_early() noexcept { write_back_early_ = true; }
+  /// Whether the data file has another name than the cache's (a client's
+  /// output it was shared with, still there).
+  bool named_elsewhere() const;
   /// True when the data file was shared and its size or modification time
   /// moved since: someone wrote it through the other name, and it is
   /// neither served nor handed out again.
@@ -91,6 +99,7 @@ class task_file final : public piece_store {
   std::mutex save_mu_;  ///< one meta.json writer at a time
   task_meta meta_;
   piece_journal journal_;  ///< opened at the first mark()
+  std::atomic<bool> write_back_early_{false};
 };
 
 /// Layout: <root>/tasks/<task_id>/{data,meta.json,pieces.journal}.
