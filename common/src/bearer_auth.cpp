@@ -50,20 +50,45 @@ result<std::string> load_token_file(const std::filesystem::path& path, std::stri
   return line;
 }
 
+namespace {
+
+/// Nothing when `req` carries `token` as its bearer token; else the 401.
+std::optional<http_response> check_bearer(const http_request& req, const std::string& token,
+                                          std::string_view needed) {
+  auto given = req.headers.get("Authorization").value_or("");
+  constexpr std::string_view scheme = "Bearer ";
+  if (given.size() > scheme.size() && given.substr(0, scheme.size()) == scheme &&
+      same_secret(given.substr(scheme.size()), token))
+    return std::nullopt;
+  auto resp = http_response::error(401, "unauthorized", needed);
+  resp.headers.set("WWW-Authenticate", "Bearer");
+  return resp;
+}
+
+bool named(const std::vector<std::string>& names, const route& r) {
+  return std::find(names.begin(), names.end(), r.name) != names.end();
+}
+
+}  // namespace
+
 route_middleware require_bearer_token(std::string token, std::vector<std::string> open_routes) {
   return [token = std::move(token), open = std::move(open_routes)](
              const http_request& req, const route& r,
              const route_params&) -> std::optional<http_response> {
-    if (std::find(open.begin(), open.end(), r.name) != open.end()) return std::nullopt;
-    auto given = req.headers.get("Authorization").value_or("");
-    constexpr std::string_view scheme = "Bearer ";
-    if (given.size() > scheme.size() && given.substr(0, scheme.size()) == scheme &&
-        same_secret(given.substr(scheme.size()), token))
-      return std::nullopt;
-    auto resp = http_response::error(401, "unauthorized",
-                                     "this cluster needs its token: Authorization: Bearer TOKEN");
-    resp.headers.set("WWW-Authenticate", "Bearer");
-    return resp;
+    if (named(open, r)) return std::nullopt;
+    return check_bearer(req, token, "this cluster needs its token: Authorization: Bearer TOKEN");
+  };
+}
+
+route_middleware require_bearer_token_on(std::string token, std::vector<std::string> guarded,
+                                         std::string needed) {
+  return [token = std::move(token), guarded = std::move(guarded), needed = std::move(needed)](
+             const http_request& req, const route& r,
+             const route_params&) -> std::optional<http_response> {
+    if (!named(guarded, r)) return std::nullopt;
+    if (token.empty())
+      return http_response::error(403, "disabled", "this server has no admin token: " + needed);
+    return check_bearer(req, token, needed);
   };
 }
 

@@ -232,6 +232,44 @@ CLI::App* add_daemon_command(CLI::App& app, daemon_flags& f) {
   return cmd;
 }
 
+std::optional<std::string> parse_header_flags(const std::vector<std::string>& flags,
+                                              std::map<std::string, std::string>& out) {
+  for (const auto& h : flags) {
+    auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0) return h;
+    std::string value = h.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    out[h.substr(0, colon)] = value;
+  }
+  return std::nullopt;
+}
+
+CLI::App* add_preheat_command(CLI::App& app, preheat_flags& f) {
+  auto* cmd = app.add_subcommand(
+      "preheat", "Have the supernode fetch a file before nodes ask for it (a preheat job)");
+  cmd->add_option("url", f.url, "The file's URL")->required();
+  cmd->add_option("--supernode,-n,--node", f.supernode, "The supernode (HOST:PORT or https://...)")
+      ->required();
+  cmd->add_option("--admin-token-file", f.admin_token_file,
+                  "The supernode's admin token (the file's first line)")
+      ->required();
+  cmd->add_option("--scope", f.scope, "Where the file goes: supernode (its cache)")
+      ->check(CLI::IsMember({"supernode", "all_peers"}))
+      ->capture_default_str();
+  cmd->add_option("--header,-H", f.headers, "An origin header, 'Name: value' (repeatable)");
+  cmd->add_option("--digest", f.digest, "sha256:HEX or md5:HEX of the whole file");
+  cmd->add_option("--tag", f.tag, "Task tag, as for downloads");
+  cmd->add_option("--filter", f.filter, "Query parameters left out of the task id, '&'-separated");
+  cmd->add_flag("--wait", f.wait,
+                "Wait until the job ends: exit 0 only when every host holds the file");
+  cmd->add_option("--timeout", f.timeout, "Longest --wait, like 10m (0: none)")
+      ->capture_default_str();
+  cmd->add_option("--progress", f.progress, "json: one status line per second on stdout")
+      ->check(CLI::IsMember({"json", "bar"}));
+  add_cluster_tls_flags(*cmd, f.cluster);
+  return cmd;
+}
+
 CLI::App* add_cache_command(CLI::App& app, cache_flags& f) {
   auto* cmd =
       app.add_subcommand("cache", "List, remove or garbage-collect the daemon's cached tasks");

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,7 +70,27 @@ struct cache_flags {
   std::string action, task;
 };
 
+/// `dfget preheat URL`: a job on the supernode, followed with --wait.
+struct preheat_flags {
+  std::string url;
+  std::string supernode;
+  std::string scope = "supernode";
+  std::vector<std::string> headers;
+  std::string digest, tag, filter;
+  std::string admin_token_file;
+  bool wait = false;
+  std::string timeout = "0";
+  std::string progress;  ///< "json": one line per poll on stdout
+  tls_options cluster;   ///< TLS to the supernode
+};
+
+/// Adds each `--header 'Name: value'` to `out`; the first malformed one is
+/// returned (nothing when all are well-formed).
+std::optional<std::string> parse_header_flags(const std::vector<std::string>& flags,
+                                              std::map<std::string, std::string>& out);
+
 void add_download_flags(CLI::App& app, download_flags& f);
+CLI::App* add_preheat_command(CLI::App& app, preheat_flags& f);
 CLI::App* add_daemon_command(CLI::App& app, daemon_flags& f);
 CLI::App* add_cache_command(CLI::App& app, cache_flags& f);
 

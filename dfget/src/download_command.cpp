@@ -104,14 +104,8 @@ std::optional<int> check_request(download_flags& f, download_job& job) {
     req.digest = *spec;
     req.identity.digest = spec->to_string();
   }
-  for (const auto& h : f.headers) {
-    auto colon = h.find(':');
-    if (colon == std::string::npos || colon == 0)
-      return fail(exit_usage, "bad --header '" + h + "': expected 'Name: value'");
-    std::string value = h.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    req.headers[h.substr(0, colon)] = value;
-  }
+  if (auto bad = parse_header_flags(f.headers, req.headers))
+    return fail(exit_usage, "bad --header '" + *bad + "': expected 'Name: value'");
   bool has_authorization = std::any_of(req.headers.begin(), req.headers.end(), [](const auto& h) {
     return iequals(h.first, "authorization");
   });

@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   download_flags download;
   daemon_flags daemon;
   cache_flags cache;
+  preheat_flags preheat;
   CLI::App app{"dfget: download a file through the Damselfly peer-to-peer network"};
   app.set_version_flag("--version", "dfget 0.1.0");
   app.footer(
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   add_download_flags(app, download);
   auto* daemon_cmd = add_daemon_command(app, daemon);
   auto* cache_cmd = add_cache_command(app, cache);
+  auto* preheat_cmd = add_preheat_command(app, preheat);
   damselfly::add_yaml_config_option(app);
   try {
     auto args = expand_wget_shorthands(argc, argv);
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
     return fail(exit_usage, std::string(e.what()) + " (dfget --help lists the options)");
   }
   if (daemon_cmd->parsed()) return run_daemon_command(daemon);
+  if (preheat_cmd->parsed()) return run_preheat_command(preheat);
   if (cache_cmd->parsed()) {
     if (damselfly::setup_logging("dfget", download.log_level))
       return fail(exit_usage, "unknown --log-level " + download.log_level);

@@ -106,6 +106,12 @@ constexpr std::pair<local_event_kind, std::string_view> local_event_names[]{
     {local_event_kind::progress, "progress"},
     {local_event_kind::done, "done"},
     {local_event_kind::error, "error"}};
+constexpr std::pair<job_state, std::string_view> job_state_names[]{
+    {job_state::pending, "pending"},
+    {job_state::running, "running"},
+    {job_state::done, "done"},
+    {job_state::failed, "failed"},
+    {job_state::cancelled, "cancelled"}};
 
 template <class E, std::size_t N>
 std::string_view name_of(const std::pair<E, std::string_view> (&table)[N], E value) noexcept {
@@ -141,6 +147,9 @@ std::string_view to_string(local_command c) noexcept {
 }
 std::string_view to_string(local_event_kind e) noexcept {
   return name_of(local_event_names, e);
+}
+std::string_view to_string(job_state s) noexcept {
+  return name_of(job_state_names, s);
 }
 std::optional<piece_status> parse_piece_status(std::string_view text) noexcept {
   return parse_enum(piece_status_names, text);
@@ -477,6 +486,88 @@ void from_json(const json& j, error_response& v) {
   required(j, "error", v.error);
 }
 
+void to_json(json& j, const job_request& v) {
+  j = json{{"type", v.type}, {"scope", v.scope}};
+  write_identity(j, v.identity);
+  if (!v.headers.empty()) j["headers"] = v.headers;
+}
+void from_json(const json& j, job_request& v) {
+  optional_field(j, "type", v.type);
+  if (v.type != "preheat")
+    throw field_error("type", "field 'type' has unknown value '" + v.type + "' (only 'preheat')");
+  read_identity(j, v.identity, true);
+  optional_string_map(j, "headers", v.headers);
+  optional_field(j, "scope", v.scope);
+  if (v.scope != "supernode" && v.scope != "all_peers")
+    throw field_error("scope", "field 'scope' must be 'supernode' or 'all_peers'");
+}
+
+namespace {
+
+job_state job_state_from(const std::string& s) {
+  auto parsed = parse_enum(job_state_names, s);
+  if (!parsed) throw field_error("state", "field 'state' has unknown value '" + s + "'");
+  return *parsed;
+}
+
+}  // namespace
+
+void to_json(json& j, const job_target& v) {
+  j = json{{"host", v.host}, {"state", to_string(v.state)}, {"bytes", v.bytes}};
+  if (!v.error.empty()) j["error"] = v.error;
+}
+void from_json(const json& j, job_target& v) {
+  required(j, "host", v.host);
+  std::string state;
+  required(j, "state", state);
+  v.state = job_state_from(state);
+  optional_field(j, "bytes", v.bytes);
+  optional_field(j, "error", v.error);
+}
+
+void to_json(json& j, const job_status& v) {
+  std::uint32_t done = 0, failed = 0;
+  std::uint64_t bytes = 0;
+  for (const auto& t : v.targets) {
+    done += t.state == job_state::done;
+    failed += t.state == job_state::failed;
+    bytes += t.bytes;
+  }
+  j = json{{"id", v.id},
+           {"state", to_string(v.state)},
+           {"request", v.request},
+           {"created", v.created},
+           {"finished", v.finished},
+           {"task_id", v.task_id},
+           {"content_length", v.content_length},
+           {"hosts_total", v.targets.size()},
+           {"hosts_done", done},
+           {"hosts_failed", failed},
+           {"bytes", bytes},
+           {"hosts", v.targets}};
+  if (v.error) j["error"] = *v.error;
+}
+void from_json(const json& j, job_status& v) {
+  required(j, "id", v.id);
+  std::string state;
+  required(j, "state", state);
+  v.state = job_state_from(state);
+  required(j, "request", v.request);
+  optional_field(j, "created", v.created);
+  optional_field(j, "finished", v.finished);
+  optional_field(j, "task_id", v.task_id);
+  optional_field(j, "content_length", v.content_length);
+  optional_field(j, "hosts", v.targets);
+  if (j.contains("error") && !j["error"].is_null()) v.error = j["error"].get<error_info>();
+}
+
+void to_json(json& j, const job_list& v) {
+  j = json{{"jobs", v.jobs}};
+}
+void from_json(const json& j, job_list& v) {
+  required(j, "jobs", v.jobs);
+}
+
 template <class T>
 std::string encode(const T& msg) {
   return json(msg).dump();
@@ -524,6 +615,9 @@ DAMSELFLY_PROTO_INSTANTIATE(cache_entry)
 DAMSELFLY_PROTO_INSTANTIATE(local_request)
 DAMSELFLY_PROTO_INSTANTIATE(local_event)
 DAMSELFLY_PROTO_INSTANTIATE(error_response)
+DAMSELFLY_PROTO_INSTANTIATE(job_request)
+DAMSELFLY_PROTO_INSTANTIATE(job_status)
+DAMSELFLY_PROTO_INSTANTIATE(job_list)
 #undef DAMSELFLY_PROTO_INSTANTIATE
 
 }  // namespace damselfly::proto

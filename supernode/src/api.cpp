@@ -61,9 +61,11 @@ scheduler::piece_outcome outcome_of(proto::piece_status status) {
 
 }  // namespace
 
-api::api(const supernode_config& cfg, task_manager& tasks, metrics_registry& metrics)
+api::api(const supernode_config& cfg, task_manager& tasks, job_manager& jobs,
+         metrics_registry& metrics)
     : cfg_(cfg),
       tasks_(tasks),
+      jobs_(jobs),
       metrics_(metrics),
       upload_bytes_(
           metrics.counter("damselfly_supernode_upload_bytes_total", "Piece bytes sent to peers")),
@@ -128,6 +130,26 @@ void api::add_routes() {
               });
   router_.add("POST", "/api/v1/replicas", "replica",
               plain([this](http_request& req, params) { return receive_replica(req); }));
+  // Every job route is named "jobs": the admin token guards them all.
+  router_.add("POST", "/api/v1/jobs", "jobs",
+              plain([this](http_request& req, params) { return create_job(req); }));
+  router_.add("GET", "/api/v1/jobs", "jobs", plain([this](http_request&, params) {
+                jobs_.tick();  // what the tasks say now, not at the last housekeeping
+                auto all = jobs_.list();
+                for (auto& j : all.jobs) j = shown(std::move(j));
+                return http_response::json(200, proto::encode(all));
+              }));
+  router_.add("GET", "/api/v1/jobs/{id}", "jobs", plain([this](http_request&, params p) {
+                jobs_.tick();
+                auto j = jobs_.get(std::string(p.get("id")));
+                if (!j) return json_error(404, "unknown_job", "no job " + std::string(p.get("id")));
+                return http_response::json(200, proto::encode(shown(std::move(*j))));
+              }));
+  router_.add("DELETE", "/api/v1/jobs/{id}", "jobs", plain([this](http_request&, params p) {
+                auto j = jobs_.cancel(std::string(p.get("id")));
+                if (!j) return json_error(404, "unknown_job", "no job " + std::string(p.get("id")));
+                return http_response::json(200, proto::encode(shown(std::move(*j))));
+              }));
   router_.add("DELETE", "/api/v1/tasks/{task}/peers/{peer}", "leave",
               plain([this](http_request& req, params p) {
                 return leave(req, std::string(p.get("task")), std::string(p.get("peer")));
@@ -150,17 +172,12 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
                          "peer_id");
   auto url = http_url::parse(r.identity.url);
   if (!url) co_return json_error(400, "bad_request", "url must be an absolute http(s) URL", "url");
-  auto id = make_task_id(r.identity);
+  auto id = tasks_.task_id_for(r.identity, r.headers);
   if (!id) co_return json_error(400, "bad_request", "url cannot be normalized", "url");
 
   if (auto bad = proto::check_origin_headers(r.headers))
     co_return json_error(400, "bad_request", "header '" + bad->name + "' " + bad->why,
                          "headers." + bad->name);
-  // Content fetched with someone's credentials is theirs: it becomes a task
-  // of its own that only the same credentials name (keyed, so the id cannot
-  // be computed from the URL and a guessed credential offline).
-  if (auto cred = proto::credential_material(r.headers, cfg_.credential_headers); !cred.empty())
-    id = private_task_id(*id, hmac_sha256_hex(cfg_.identity_secret, cred));
   if (!r.upload_addr.empty() && !host_port::parse(r.upload_addr))
     co_return json_error(400, "bad_request", "upload_addr must be host:port", "upload_addr");
   // A peer id in use is its registrant's: registering it again takes its key.
@@ -368,6 +385,21 @@ http_response api::heartbeat(http_request& req, const std::string& host) {
     }
   }
   return http_response::json(200, proto::encode(out));
+}
+
+http_response api::create_job(http_request& req) {
+  auto msg = proto::decode<proto::job_request>(req.body);
+  if (!msg) return json_error(400, "bad_request", msg.error.message, msg.error.field);
+  auto made = jobs_.create(std::move(*msg.value), req.remote_address);
+  if (auto* refused = std::get_if<proto::error_info>(&made))
+    return json_error(400, refused->code, refused->message, refused->field);
+  return http_response::json(201, proto::encode(shown(std::get<proto::job_status>(made))));
+}
+
+proto::job_status api::shown(proto::job_status j) const {
+  for (auto& [name, value] : j.request.headers)
+    if (proto::is_credential_header(name, cfg_.credential_headers)) value = "(not shown)";
+  return j;
 }
 
 http_response api::task_status(const std::string& task_id) {

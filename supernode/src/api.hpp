@@ -11,13 +11,15 @@
 #include "damselfly/common/ticket_signer.hpp"
 #include "damselfly/common/ticket_verifier.hpp"
 #include "damselfly/supernode/config.hpp"
+#include "job_manager.hpp"
 #include "task_manager.hpp"
 
 namespace damselfly::supernode {
 
 class api {
  public:
-  api(const supernode_config& cfg, task_manager& tasks, metrics_registry& metrics);
+  api(const supernode_config& cfg, task_manager& tasks, job_manager& jobs,
+      metrics_registry& metrics);
 
   /// Routes one request; never throws for bad input (answers 4xx JSON instead).
   boost::asio::awaitable<http_response> handle(http_request& req);
@@ -40,6 +42,10 @@ class api {
   /// taken only when signed with the fleet's identity key.
   http_response receive_replica(http_request& req);
   http_response task_status(const std::string& task_id);
+  /// POST /api/v1/jobs (the admin token checked by middleware).
+  http_response create_job(http_request& req);
+  /// A job as the API shows it: credential header values are not shown.
+  proto::job_status shown(proto::job_status j) const;
   http_response serve_pieces(http_request& req, const std::string& task_id);
   /// Assignments for `peer` now, as the sync answer lists them.
   void assign(task& t, const std::string& peer, std::uint32_t want, proto::sync_response& out);
@@ -48,6 +54,7 @@ class api {
 
   const supernode_config& cfg_;
   task_manager& tasks_;
+  job_manager& jobs_;
   metrics_registry& metrics_;
   metric_value& upload_bytes_;
   metric_value& registrations_;

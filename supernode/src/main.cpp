@@ -48,6 +48,7 @@ struct cli_options {
   tls_options tls;
   tls_options fleet_tls;  ///< how this supernode talks to the others of its fleet
   std::string token_file;
+  std::string admin_token_file;
   bool insecure_no_auth = false;
 };
 
@@ -105,6 +106,13 @@ void add_flags(CLI::App& app, cli_options& o) {
   app.add_option("--token-file", o.token_file,
                  "Cluster token: every /api/v1 and /pieces request must carry "
                  "'Authorization: Bearer TOKEN' (the file's first line)");
+  app.add_option("--admin-token-file", o.admin_token_file,
+                 "Admin token: the jobs API (/api/v1/jobs: preheat) answers only requests "
+                 "carrying 'Authorization: Bearer TOKEN' (the file's first line); without it "
+                 "the jobs API is off");
+  app.add_option("--max-running-jobs", o.cfg.max_running_jobs,
+                 "Preheat jobs running at once; more wait, pending")
+      ->capture_default_str();
   app.add_option("--fleet", o.cfg.fleet,
                  "Every supernode of the fleet as clients list them (HOST:PORT, this one "
                  "included; repeat or separate with commas): each task's owner replicates its "
@@ -162,11 +170,22 @@ int usage_error(const std::string& message) {
 /// Loads the cluster token; a supernode reachable beyond loopback refuses to
 /// run without one unless told --insecure-no-auth.
 std::optional<std::string> check_authentication(cli_options& o) {
+  if (!o.admin_token_file.empty()) {
+    std::string why;
+    auto token = load_token_file(o.admin_token_file, &why);
+    if (!token) return why;
+    o.cfg.admin_token = std::move(*token);
+  }
   if (!o.token_file.empty()) {
     std::string why;
     auto token = load_token_file(o.token_file, &why);
     if (!token) return why;
     o.cfg.cluster_token = std::move(*token);
+    // Every node holds the cluster token; one of them must not be able to
+    // order downloads on all the others.
+    if (same_secret(o.cfg.cluster_token, o.cfg.admin_token))
+      return "--admin-token-file holds the cluster token; give the admin token a file of its "
+             "own";
     return std::nullopt;
   }
   auto hp = host_port::parse(o.cfg.listen);

@@ -45,7 +45,8 @@ struct supernode::impl {
       : ex(e),
         cfg(std::move(c)),
         tasks(e, cfg, metrics),
-        routes(cfg, tasks, metrics),
+        jobs(cfg, tasks),
+        routes(cfg, tasks, jobs, metrics),
         replicas(e, cfg, tasks, metrics),
         server(
             e, [this](http_request& r) { return routes.handle(r); }, server_options(cfg)),
@@ -58,6 +59,7 @@ struct supernode::impl {
   supernode_config cfg;
   metrics_registry metrics;
   task_manager tasks;
+  job_manager jobs;
   api routes;
   replicator replicas;
   http_server server;
@@ -71,6 +73,7 @@ struct supernode::impl {
       tick.expires_after(std::chrono::seconds(5));
       co_await tick.async_wait(asio::use_awaitable);  // cancellation ends the loop
       tasks.tick();
+      jobs.tick();
     }
   }
 };
@@ -86,6 +89,7 @@ result<std::uint16_t> supernode::start() {
   auto hp = host_port::parse(impl_->cfg.listen);
   if (!hp) return errc::invalid_argument;
   if (auto ec = impl_->tasks.init()) return ec;
+  if (auto ec = impl_->jobs.init()) return ec;
   std::string why;
   auto key_file = impl_->cfg.identity_key_file.empty() ? impl_->cfg.data_dir / "identity.key"
                                                        : impl_->cfg.identity_key_file;
@@ -96,9 +100,14 @@ result<std::uint16_t> supernode::start() {
   }
   impl_->cfg.identity_secret = std::move(*secret);
   impl_->routes.use_ticket_key(ticket_signer(impl_->cfg.identity_secret));
+  // The jobs API answers to the admin token instead of the cluster token:
+  // a node's token must not order fleet-wide downloads.
   if (!impl_->cfg.cluster_token.empty())
     impl_->routes.routes().use(
-        require_bearer_token(impl_->cfg.cluster_token, {"health", "metrics"}));
+        require_bearer_token(impl_->cfg.cluster_token, {"health", "metrics", "jobs"}));
+  impl_->routes.routes().use(require_bearer_token_on(
+      impl_->cfg.admin_token, {"jobs"},
+      "jobs need the admin token (--admin-token-file): Authorization: Bearer TOKEN"));
   if (impl_->cfg.tls.enabled()) {
     auto ctx = tls_server_context::create(impl_->cfg.tls, &why);
     if (!ctx) {

@@ -2,6 +2,8 @@
 // Task lifecycle at the supernode.
 #include "task_manager.hpp"
 
+#include "damselfly/common/digest.hpp"
+#include "damselfly/common/task_id.hpp"
 #include "damselfly/proto/checks.hpp"
 
 #include <spdlog/spdlog.h>
@@ -34,6 +36,18 @@ task_manager::task_manager(asio::any_io_executor ex, const supernode_config& cfg
       takeovers_(metrics.counter("damselfly_supernode_takeovers_total",
                                  "Tasks taken over from a replica (their owner did not answer)")),
       fetches_(ex, "origin fetches") {}
+
+std::optional<std::string> task_manager::task_id_for(
+    const task_identity& identity, const std::map<std::string, std::string>& headers) const {
+  auto id = make_task_id(identity);
+  if (!id) return std::nullopt;
+  // Content fetched with someone's credentials is theirs: it becomes a task
+  // of its own that only the same credentials name (keyed, so the id cannot
+  // be computed from the URL and a guessed credential offline).
+  if (auto cred = proto::credential_material(headers, cfg_.credential_headers); !cred.empty())
+    return private_task_id(*id, hmac_sha256_hex(cfg_.identity_secret, cred));
+  return *id;
+}
 
 error_code task_manager::init() {
   if (auto ec = cache_.init()) return ec;

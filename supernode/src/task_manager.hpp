@@ -36,6 +36,11 @@ class task_manager {
   /// takes `client` past cfg.max_tasks_per_address unfinished tasks.
   bool over_task_limit(const std::string& id, const std::string& client) const;
   std::shared_ptr<task> find(const std::string& id) const;
+  /// The task a registration (or a job) with this identity and these origin
+  /// headers names: the public id, or a private one keyed by the credentials
+  /// among the headers. Nothing when the URL cannot be normalized.
+  std::optional<std::string> task_id_for(const task_identity& identity,
+                                         const std::map<std::string, std::string>& headers) const;
   /// Every task (for the replicator).
   std::vector<std::shared_ptr<task>> all() const;
   /// Merges a run of the owner's replica of a task into the one kept here,

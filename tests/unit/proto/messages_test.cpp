@@ -347,3 +347,34 @@ TEST(ProtoChecks, ReplicaLiesAreNamed) {
   crowd.held = max_replica_held;
   EXPECT_EQ(check_replica(crowd), "");
 }
+
+TEST(ProtoGolden, PreheatJobRequestAndStatus) {
+  auto r = round_trip<job_request>(
+      R"({"type": "preheat", "url": "http://o/pkg.deb", "scope": "supernode", "tag": "r1",
+          "headers": {"X-Token": "t"}})");
+  EXPECT_EQ(r.identity.url, "http://o/pkg.deb");
+  EXPECT_EQ(r.scope, "supernode");
+  // Only preheat jobs, only the two scopes; the url is required.
+  EXPECT_EQ(decode<job_request>(R"({"type": "purge", "url": "http://o/f"})").error.field, "type");
+  EXPECT_EQ(decode<job_request>(R"({"url": "http://o/f", "scope": "idc"})").error.field, "scope");
+  EXPECT_EQ(decode<job_request>(R"({"scope": "supernode"})").error.field, "url");
+  // A status derives its counts from its hosts.
+  job_status s;
+  s.id = "0011223344556677";
+  s.request = r;
+  s.state = job_state::running;
+  s.targets = {{"supernode", job_state::done, 10, ""},
+               {"node-2", job_state::failed, 3, "404"},
+               {"node-3", job_state::running, 5, ""}};
+  auto j = json::parse(encode(s));
+  EXPECT_EQ(j["state"], "running");
+  EXPECT_EQ(j["hosts_total"], 3);
+  EXPECT_EQ(j["hosts_done"], 1);
+  EXPECT_EQ(j["hosts_failed"], 1);
+  EXPECT_EQ(j["bytes"], 18);
+  EXPECT_EQ(j["hosts"][1]["error"], "404");
+  auto back = decode<job_status>(j.dump());
+  ASSERT_TRUE(back) << back.error.message;
+  EXPECT_EQ(back.value->targets.size(), 3u);
+  EXPECT_EQ(back.value->targets[1].state, job_state::failed);
+}

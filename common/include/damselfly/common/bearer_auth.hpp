@@ -21,6 +21,12 @@ result<std::string> load_token_file(const std::filesystem::path& path, std::stri
 /// `open_routes` (health and metrics). Compared in constant time.
 route_middleware require_bearer_token(std::string token, std::vector<std::string> open_routes);
 
+/// The other way round: demands `token` on the routes named in `guarded`
+/// only (an admin API), answering 401 with `needed` as the message. An
+/// empty token closes those routes (403).
+route_middleware require_bearer_token_on(std::string token, std::vector<std::string> guarded,
+                                         std::string needed);
+
 /// Equal secrets, compared without an early exit.
 bool same_secret(std::string_view a, std::string_view b);
 

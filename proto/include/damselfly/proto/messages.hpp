@@ -252,6 +252,48 @@ std::string_view to_string(local_command c) noexcept;
 std::string_view to_string(local_event_kind e) noexcept;
 std::optional<piece_status> parse_piece_status(std::string_view text) noexcept;
 
+/// POST /api/v1/jobs: have a file brought somewhere before anyone asks for it.
+struct job_request {
+  std::string type = "preheat";  ///< the one kind of job
+  /// url (required), filters, tag, digest, identifier: flat in the JSON form,
+  /// as in a registration (the same task as dfget with the same flags).
+  task_identity identity;
+  std::map<std::string, std::string> headers;  ///< sent to the origin
+  /// "supernode": into the supernode's cache; "all_peers": onto daemons too.
+  std::string scope = "supernode";
+};
+
+/// Where a job stands.
+enum class job_state { pending, running, done, failed, cancelled };
+
+/// One place a job brings the file to, and how far it got.
+struct job_target {
+  std::string host;  ///< "supernode", or a daemon's host id
+  job_state state = job_state::pending;
+  std::uint64_t bytes = 0;  ///< bytes held so far
+  std::string error;        ///< when failed: why
+};
+
+/// GET /api/v1/jobs/{id}, and the answer to its creation.
+struct job_status {
+  std::string id;
+  job_request request;
+  job_state state = job_state::pending;
+  std::int64_t created = 0;   ///< unix seconds
+  std::int64_t finished = 0;  ///< unix seconds; 0 while pending or running
+  std::string task_id;
+  std::int64_t content_length = -1;  ///< once known
+  std::vector<job_target> targets;   ///< every host the job covers
+  std::optional<error_info> error;   ///< when failed: the first reason
+};
+
+/// GET /api/v1/jobs: the recent jobs, newest first.
+struct job_list {
+  std::vector<job_status> jobs;
+};
+
+std::string_view to_string(job_state s) noexcept;
+
 /// The one bitmap codec of the protocol and the records: '1' for a piece
 /// held, '0' for one missing, in piece order.
 std::string encode_bitmap(const std::vector<bool>& have);
@@ -310,6 +352,14 @@ void to_json(nlohmann::json& j, const cache_entry& v);
 void from_json(const nlohmann::json& j, cache_entry& v);
 void from_json(const nlohmann::json& j, local_event& v);
 void to_json(nlohmann::json& j, const error_response& v);
+void to_json(nlohmann::json& j, const job_request& v);
+void from_json(const nlohmann::json& j, job_request& v);
+void to_json(nlohmann::json& j, const job_target& v);
+void from_json(const nlohmann::json& j, job_target& v);
+void to_json(nlohmann::json& j, const job_status& v);
+void from_json(const nlohmann::json& j, job_status& v);
+void to_json(nlohmann::json& j, const job_list& v);
+void from_json(const nlohmann::json& j, job_list& v);
 void from_json(const nlohmann::json& j, error_response& v);
 
 }  // namespace damselfly::proto

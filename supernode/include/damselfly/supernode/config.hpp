@@ -20,6 +20,13 @@ struct supernode_config {
   std::string listen = "0.0.0.0:8002";
   /// When set, /api/v1 and /pieces requests must carry "Authorization: Bearer" it.
   std::string cluster_token;
+  /// The jobs API (/api/v1/jobs) answers only requests carrying this
+  /// ("Authorization: Bearer"); empty: the jobs API is off.
+  std::string admin_token;
+  /// Jobs running at once; more wait, pending.
+  std::size_t max_running_jobs = 8;
+  /// Finished jobs kept for GET (the oldest finished go first).
+  std::size_t max_kept_jobs = 200;
   /// Serve HTTPS with these files (re-read on SIGHUP); empty: plain HTTP.
   tls_server_files tls;
   std::filesystem::path data_dir = "/var/lib/damselfly/supernode";

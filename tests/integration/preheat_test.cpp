@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+// Preheat jobs on the supernode: the admin token, the cache filled once, failures, cancel, restart.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "damselfly/test_support/cluster.hpp"
+#include "damselfly/test_support/files.hpp"
+#include "damselfly/test_support/net.hpp"
+#include "damselfly/test_support/workspace.hpp"
+
+using namespace damselfly::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* cluster_token = "c1a55e7c0ffee0ddba11f00dfeedbeef";
+constexpr const char* admin_token = "ad41e7a1b2c3d4e5f60718293a4b5c6d";
+constexpr std::uint64_t size = 8u << 20;
+
+/// An origin, and a supernode with a cluster token and an admin token.
+class preheat_test : public workspace_test {
+ protected:
+  preheat_test() : workspace_test("damselfly-preheat") {
+    make_file(dir_ / "www" / "pkg.deb", size, 5);
+    origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
+    cluster_file_ = write_token("cluster.token", cluster_token);
+    admin_file_ = write_token("admin.token", admin_token);
+    supernode_ = std::make_unique<supernode_server>(
+        dir_ / "cache", dir_ / "logs",
+        std::vector<std::string>{"--token-file", cluster_file_.string(), "--admin-token-file",
+                                 admin_file_.string(), "--piece-size", "1M"});
+  }
+  void TearDown() override { expect_no_sanitizer_report(supernode_->log()); }
+  fs::path write_token(const std::string& name, const std::string& text) {
+    auto path = dir_ / name;
+    std::ofstream(path) << text << "\n";
+    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+    return path;
+  }
+  static std::string auth(const char* token) {
+    return std::string("Authorization: Bearer ") + token + "\r\n";
+  }
+  raw_response create(const std::string& url, const std::string& authorization) {
+    return post_json(supernode_->port(), "/api/v1/jobs", json{{"url", url}}.dump(), authorization);
+  }
+  json job(const std::string& id) {
+    auto r = http_get(supernode_->port(), "/api/v1/jobs/" + id, auth(admin_token));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+  /// Polls the job until it has ended (at most `limit`); its last status.
+  json wait_end(const std::string& id, std::chrono::seconds limit = 60s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    json j = job(id);
+    while (j.value("state", "") != "done" && j.value("state", "") != "failed" &&
+           j.value("state", "") != "cancelled" && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(200ms);
+      j = job(id);
+    }
+    return j;
+  }
+  run_result preheat(const std::vector<std::string>& more) {
+    std::vector<std::string> args{"preheat",
+                                  origin_->url("pkg.deb"),
+                                  "--supernode",
+                                  supernode_->address(),
+                                  "--admin-token-file",
+                                  admin_file_.string()};
+    args.insert(args.end(), more.begin(), more.end());
+    return run_dfget(args, dir_.path(), 90s);
+  }
+
+  std::unique_ptr<origin_server> origin_;
+  fs::path cluster_file_, admin_file_;
+  std::unique_ptr<supernode_server> supernode_;
+};
+
+}  // namespace
+
+TEST_F(preheat_test, AttackWithoutTheAdminTokenNobodyOrdersAJob) {
+  // Nothing, a wrong token, and the cluster token every node holds: 401.
+  for (const auto& authorization :
+       {std::string(), auth("not-the-admin-token-at-all"), auth(cluster_token)}) {
+    auto r = create(origin_->url("pkg.deb"), authorization);
+    EXPECT_EQ(r.status, 401) << authorization << r.body;
+    EXPECT_EQ(http_get(supernode_->port(), "/api/v1/jobs", authorization).status, 401);
+  }
+  // And the admin token opens nothing but the jobs: the task API wants the cluster's.
+  EXPECT_EQ(http_get(supernode_->port(), "/api/v1/tasks/" + std::string(64, 'a'), auth(admin_token))
+                .status,
+            401);
+  EXPECT_EQ(origin_->body_bytes(), 0u);
+}
+
+TEST_F(preheat_test, ASupernodeWithoutAnAdminTokenHasNoJobs) {
+  supernode_server plain(dir_ / "cache2", dir_ / "logs",
+                         std::vector<std::string>{"--token-file", cluster_file_.string()});
+  auto r = post_json(plain.port(), "/api/v1/jobs", json{{"url", origin_->url("pkg.deb")}}.dump(),
+                     auth(cluster_token));
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("admin"), std::string::npos) << r.body;
+}
+
+TEST_F(preheat_test, DfgetPreheatWaitFillsTheCacheOnceAndLaterDownloadsCostTheOriginNothing) {
+  auto r = preheat({"--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("done"), std::string::npos) << r.output;
+  // The file once, and the supernode's one-byte probe.
+  const auto sent = origin_->body_bytes();
+  EXPECT_GE(sent, size);
+  EXPECT_LE(sent, size + 1);
+  // The job, as the API shows it.
+  auto list = json::parse(http_get(supernode_->port(), "/api/v1/jobs", auth(admin_token)).body);
+  ASSERT_EQ(list["jobs"].size(), 1u);
+  auto j = list["jobs"][0];
+  EXPECT_EQ(j["state"], "done");
+  EXPECT_EQ(j["hosts_total"], 1);
+  EXPECT_EQ(j["hosts_done"], 1);
+  EXPECT_EQ(j["bytes"], size);
+  EXPECT_EQ(j["content_length"], size);
+  // A node asking now is served from the cache: the origin sends nothing more.
+  auto out = dir_ / "pkg.deb";
+  auto got = run_dfget({origin_->url("pkg.deb"), "-O", out.string(), "--standalone", "--supernode",
+                        supernode_->address(), "--token-file", cluster_file_.string()},
+                       dir_.path());
+  ASSERT_EQ(got.exit_code, 0) << got.output;
+  EXPECT_EQ(sha256_file(out), sha256_file(dir_ / "www" / "pkg.deb"));
+  EXPECT_EQ(origin_->body_bytes(), sent);
+}
+
+TEST_F(preheat_test, AJobWhoseOriginAnswers404FailsWithTheReasonAndDfgetSaysWhere) {
+  auto r = run_dfget({"preheat", origin_->url("missing.deb"), "--supernode", supernode_->address(),
+                      "--admin-token-file", admin_file_.string(), "--wait"},
+                     dir_.path(), 90s);
+  EXPECT_EQ(r.exit_code, 4) << r.output;  // the origin's fault
+  EXPECT_NE(r.output.find("failed"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("404"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("supernode"), std::string::npos) << r.output;
+  auto list = json::parse(http_get(supernode_->port(), "/api/v1/jobs", auth(admin_token)).body);
+  ASSERT_EQ(list["jobs"].size(), 1u);
+  EXPECT_EQ(list["jobs"][0]["state"], "failed");
+  EXPECT_EQ(list["jobs"][0]["hosts"][0]["state"], "failed");
+  EXPECT_FALSE(list["jobs"][0]["hosts"][0].value("error", "").empty());
+}
+
+TEST_F(preheat_test, BadJobsAreRefusedWithTheFieldAndDfgetExitsTwo) {
+  auto r = post_json(supernode_->port(), "/api/v1/jobs", json{{"url", "ftp://x/y"}}.dump(),
+                     auth(admin_token));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("url"), std::string::npos) << r.body;
+  r = post_json(supernode_->port(), "/api/v1/jobs",
+                json{{"url", origin_->url("pkg.deb")}, {"type", "purge"}}.dump(),
+                auth(admin_token));
+  EXPECT_EQ(r.status, 400) << r.body;
+  auto cli = preheat({"--digest", "sha256:nothex"});
+  EXPECT_EQ(cli.exit_code, 2) << cli.output;
+  EXPECT_EQ(origin_->body_bytes(), 0u);
+}
+
+TEST_F(preheat_test, ACancelledJobEndsCancelledAndAnUnknownOneIs404) {
+  // A slow origin keeps the job running while it is cancelled.
+  auto made = create(origin_->url("pkg.deb", "slow=262144"), auth(admin_token));
+  ASSERT_EQ(made.status, 201) << made.body;
+  auto id = json::parse(made.body)["id"].get<std::string>();
+  EXPECT_EQ(job(id)["state"], "running");
+  auto del = raw_http(supernode_->port(), "DELETE /api/v1/jobs/" + id +
+                                              " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                                              auth(admin_token) + "\r\n");
+  EXPECT_EQ(del.status, 200) << del.body;
+  EXPECT_EQ(job(id)["state"], "cancelled");
+  EXPECT_NE(job(id)["finished"], 0);
+  EXPECT_EQ(http_get(supernode_->port(), "/api/v1/jobs/0123456789abcdef", auth(admin_token)).status,
+            404);
+}
+
+TEST_F(preheat_test, AJobSurvivesASupernodeRestartAndEndsDone) {
+  auto made = create(origin_->url("pkg.deb", "slow=524288"), auth(admin_token));
+  ASSERT_EQ(made.status, 201) << made.body;
+  auto id = json::parse(made.body)["id"].get<std::string>();
+  std::this_thread::sleep_for(1s);
+  ASSERT_EQ(job(id)["state"], "running");
+  supernode_->restart();
+  auto j = wait_end(id);
+  EXPECT_EQ(j["state"], "done") << j.dump();
+  EXPECT_EQ(j["bytes"], size);
+}
+
+TEST_F(preheat_test, TheClusterTokenCannotDoubleAsTheAdminToken) {
+  auto r =
+      run({supernode_binary(), "--listen", "127.0.0.1:0", "--data-dir", (dir_ / "same").string(),
+           "--token-file", cluster_file_.string(), "--admin-token-file", cluster_file_.string()},
+          10s, dir_ / "logs" / "same.log");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("admin token a file of its own"), std::string::npos) << r.output;
+}
