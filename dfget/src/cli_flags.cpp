@@ -253,8 +253,16 @@ CLI::App* add_preheat_command(CLI::App& app, preheat_flags& f) {
   cmd->add_option("--admin-token-file", f.admin_token_file,
                   "The supernode's admin token (the file's first line)")
       ->required();
-  cmd->add_option("--scope", f.scope, "Where the file goes: supernode (its cache)")
+  cmd->add_option("--scope", f.scope,
+                  "Where the file goes: supernode (its cache) or all_peers (every daemon's too)")
       ->check(CLI::IsMember({"supernode", "all_peers"}))
+      ->capture_default_str();
+  cmd->add_option("--idc", f.idc, "all_peers: only daemons of this IDC");
+  cmd->add_option("--location", f.location, "all_peers: only daemons at or under this location");
+  cmd->add_option("--host", f.hosts,
+                  "all_peers: only this daemon (host id or address; repeatable)");
+  cmd->add_option("--percentage", f.percentage, "all_peers: this share of the matching daemons")
+      ->check(CLI::Range(1, 100))
       ->capture_default_str();
   cmd->add_option("--header,-H", f.headers, "An origin header, 'Name: value' (repeatable)");
   cmd->add_option("--digest", f.digest, "sha256:HEX or md5:HEX of the whole file");

@@ -75,6 +75,9 @@ struct preheat_flags {
   std::string url;
   std::string supernode;
   std::string scope = "supernode";
+  std::string idc, location;
+  std::vector<std::string> hosts;
+  unsigned percentage = 100;
   std::vector<std::string> headers;
   std::string digest, tag, filter;
   std::string admin_token_file;

@@ -2,6 +2,8 @@
 // Wiring of the dfget daemon: task cache, piece server, local socket, downloads, supernode link.
 #include "damselfly/dfget/daemon.hpp"
 
+#include <fcntl.h>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -68,6 +70,9 @@ struct daemon::impl {
 
   /// Raises SIGTERM once idle for cfg.idle_exit: the normal graceful stop follows.
   asio::awaitable<void> idle_watch();
+  /// A preheat job: the file into the cache, as a local client's download
+  /// whose output is the cache's own file (nothing else is written).
+  asio::awaitable<void> preheat(proto::job_order order);
   bool busy() const {
     return local.clients() > 0 || tasks.downloads() > 0 || pieces.uploads_active() > 0;
   }
@@ -77,6 +82,39 @@ struct daemon::impl {
     return host_port{wildcard ? first_ipv4() : listen.host, port}.to_string();
   }
 };
+
+asio::awaitable<void> daemon::impl::preheat(proto::job_order order) {
+  proto::job_report report{order.id, proto::job_state::running, 0, {}};
+  spdlog::info("job {}: preheating {}", order.id, order.identity.url);
+  // The download needs an output on the cache's file system to share the
+  // cache's file with; an unnamed one, never linked, costs nothing.
+  unique_fd scratch(::open(cfg.data_dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (!scratch) {
+    report.state = proto::job_state::failed;
+    report.error = "cannot create a scratch file in " + cfg.data_dir.string();
+    link.job_progress(report);
+    co_return;
+  }
+  proto::local_request req;
+  req.identity = order.identity;
+  req.headers = order.headers;
+  req.output = (cfg.data_dir / ("job-" + order.id)).string();  // for messages only
+  req.accept_shared = true;
+  const local_progress progress = [this, &report](const proto::local_event& e) {
+    report.bytes = e.bytes;
+    link.job_progress(report);
+  };
+  auto verdict = co_await downloads.run(req, std::move(scratch), progress, true);
+  if (verdict.event.event == proto::local_event_kind::done) {
+    report.state = proto::job_state::done;
+    report.bytes = verdict.event.bytes;
+  } else {
+    report.state = proto::job_state::failed;
+    report.error = verdict.event.message;
+  }
+  spdlog::info("job {}: {}", order.id, proto::to_string(report.state));
+  link.job_progress(report);
+}
 
 daemon::daemon(asio::any_io_executor ex, daemon_config cfg)
     : impl_(std::make_unique<impl>(std::move(ex), std::move(cfg))) {}
@@ -113,6 +151,7 @@ result<std::uint16_t> daemon::start() {
   d.me.upload_addr = d.advertised(*hp, *port);
   if (auto ec = d.local.open()) return ec;
 
+  d.link.on_job([&d](proto::job_order order) { d.group.spawn(d.preheat(std::move(order))); });
   d.pieces.start();
   d.local.start();
   d.group.spawn(d.link.run());

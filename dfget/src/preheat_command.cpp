@@ -127,6 +127,10 @@ int run_preheat_command(const preheat_flags& f) {
   }
   proto::job_request req;
   req.scope = f.scope;
+  req.idc = f.idc;
+  req.location = f.location;
+  req.hosts = f.hosts;
+  req.percentage = f.percentage;
   req.identity = {f.url, split_filter_list(f.filter), f.tag, f.digest, "", ""};
   if (!http_url::parse(f.url)) return fail(exit_usage, "not an absolute http(s) URL: " + f.url);
   if (auto bad = parse_header_flags(f.headers, req.headers))

@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <set>
 
 namespace damselfly::dfget {
 
@@ -48,6 +49,7 @@ asio::awaitable<void> supernode_link::heartbeat_once() {
   // the successor learns within one interval who holds what.
   std::vector<std::string> pending = tasks_.serving();
   std::vector<bool> asked(client_.size(), false);
+  std::set<std::string> listed;  ///< jobs some supernode still lists for this host
   for (std::size_t pass = 0; pass < client_.size(); ++pass) {
     std::vector<std::vector<std::string>> owned(client_.size());
     for (auto& id : pending) owned[client_.owner_now(id)].push_back(std::move(id));
@@ -59,6 +61,9 @@ asio::awaitable<void> supernode_link::heartbeat_once() {
       asked[index] = true;
       proto::heartbeat_request hb;
       hb.upload_addr = me_.upload_addr;
+      hb.idc = me_.idc;
+      hb.location = me_.location;
+      for (const auto& [id, report] : jobs_) hb.job_reports.push_back(report);
       hb.tasks = owned[index];
       for (const auto& id : hb.tasks)
         if (auto tf = tasks_.find(id)) hb.peer_keys[id] = tf->meta().peer_key;
@@ -68,6 +73,12 @@ asio::awaitable<void> supernode_link::heartbeat_once() {
         continue;
       }
       if (!answer) continue;
+      for (auto& order : answer.value->jobs) {
+        listed.insert(order.id);
+        if (jobs_.contains(order.id) || !run_job_) continue;
+        jobs_[order.id] = proto::job_report{order.id, proto::job_state::running, 0, {}};
+        run_job_(std::move(order));
+      }
       for (const auto& id : answer.value->unknown_tasks) {
         auto tf = tasks_.find(id);
         if (tf && !tasks_.downloading(id)) co_await announce(tf);
@@ -75,6 +86,14 @@ asio::awaitable<void> supernode_link::heartbeat_once() {
     }
     if (pending.empty()) break;
   }
+  // An ended job no supernode lists any more was heard: its report can go.
+  std::erase_if(jobs_, [&](const auto& j) {
+    return j.second.state != proto::job_state::running && !listed.contains(j.first);
+  });
+}
+
+void supernode_link::job_progress(proto::job_report report) {
+  if (auto it = jobs_.find(report.id); it != jobs_.end()) it->second = std::move(report);
 }
 
 asio::awaitable<void> supernode_link::announce(const std::shared_ptr<task_file>& tf) {

@@ -4,6 +4,8 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -25,6 +27,13 @@ class supernode_link {
   /// Heartbeats until cancelled; evicts by the cache limits after each.
   boost::asio::awaitable<void> run();
 
+  /// Runs a job a supernode gave this host; it reports through job_progress.
+  using job_runner = std::function<void(proto::job_order)>;
+  void on_job(job_runner run) { run_job_ = std::move(run); }
+  /// How a job this host runs stands; sent with every heartbeat until the
+  /// supernodes stop listing it.
+  void job_progress(proto::job_report report);
+
  private:
   boost::asio::awaitable<void> heartbeat_once();
   boost::asio::awaitable<void> announce(const std::shared_ptr<task_file>& tf);
@@ -34,6 +43,8 @@ class supernode_link {
   task_cache& tasks_;
   const peer_profile& me_;  ///< this host, known once its piece server listens
   supernode_client client_;
+  job_runner run_job_;
+  std::map<std::string, proto::job_report> jobs_;  ///< jobs this host was given, by id
 };
 
 }  // namespace damselfly::dfget

@@ -360,18 +360,28 @@ void from_json(const json& j, sync_response& v) {
 void to_json(json& j, const heartbeat_request& v) {
   j = json{{"upload_addr", v.upload_addr}, {"tasks", v.tasks}};
   if (!v.peer_keys.empty()) j["peer_keys"] = v.peer_keys;
+  if (!v.idc.empty()) j["idc"] = v.idc;
+  if (!v.location.empty()) j["location"] = v.location;
+  if (!v.job_reports.empty()) j["job_reports"] = v.job_reports;
 }
 void from_json(const json& j, heartbeat_request& v) {
   optional_field(j, "upload_addr", v.upload_addr);
   required(j, "tasks", v.tasks);
   optional_string_map(j, "peer_keys", v.peer_keys);
+  optional_field(j, "idc", v.idc);
+  optional_field(j, "location", v.location);
+  optional_field(j, "job_reports", v.job_reports);
+  if (v.job_reports.size() > 1024)
+    throw field_error("job_reports", "field 'job_reports' has more than 1024 entries");
 }
 
 void to_json(json& j, const heartbeat_response& v) {
   j = json{{"unknown_tasks", v.unknown_tasks}};
+  if (!v.jobs.empty()) j["jobs"] = v.jobs;
 }
 void from_json(const json& j, heartbeat_response& v) {
   required(j, "unknown_tasks", v.unknown_tasks);
+  optional_field(j, "jobs", v.jobs);
 }
 
 void to_json(json& j, const cache_entry& v) {
@@ -490,6 +500,10 @@ void to_json(json& j, const job_request& v) {
   j = json{{"type", v.type}, {"scope", v.scope}};
   write_identity(j, v.identity);
   if (!v.headers.empty()) j["headers"] = v.headers;
+  if (!v.idc.empty()) j["idc"] = v.idc;
+  if (!v.location.empty()) j["location"] = v.location;
+  if (!v.hosts.empty()) j["hosts"] = v.hosts;
+  if (v.percentage != 100) j["percentage"] = v.percentage;
 }
 void from_json(const json& j, job_request& v) {
   optional_field(j, "type", v.type);
@@ -500,6 +514,13 @@ void from_json(const json& j, job_request& v) {
   optional_field(j, "scope", v.scope);
   if (v.scope != "supernode" && v.scope != "all_peers")
     throw field_error("scope", "field 'scope' must be 'supernode' or 'all_peers'");
+  optional_field(j, "idc", v.idc);
+  optional_field(j, "location", v.location);
+  optional_field(j, "hosts", v.hosts);
+  if (v.hosts.size() > 100000) throw field_error("hosts", "field 'hosts' is too long");
+  optional_field(j, "percentage", v.percentage);
+  if (v.percentage < 1 || v.percentage > 100)
+    throw field_error("percentage", "field 'percentage' must be 1-100");
 }
 
 namespace {
@@ -511,6 +532,31 @@ job_state job_state_from(const std::string& s) {
 }
 
 }  // namespace
+
+void to_json(json& j, const job_report& v) {
+  j = json{{"id", v.id}, {"state", to_string(v.state)}, {"bytes", v.bytes}};
+  if (!v.error.empty()) j["error"] = v.error;
+}
+void from_json(const json& j, job_report& v) {
+  required(j, "id", v.id);
+  std::string state;
+  required(j, "state", state);
+  v.state = job_state_from(state);
+  optional_field(j, "bytes", v.bytes);
+  optional_field(j, "error", v.error);
+  if (v.error.size() > 1024) v.error.resize(1024);
+}
+
+void to_json(json& j, const job_order& v) {
+  j = json{{"id", v.id}};
+  write_identity(j, v.identity);
+  if (!v.headers.empty()) j["headers"] = v.headers;
+}
+void from_json(const json& j, job_order& v) {
+  required(j, "id", v.id);
+  read_identity(j, v.identity, true);
+  optional_string_map(j, "headers", v.headers);
+}
 
 void to_json(json& j, const job_target& v) {
   j = json{{"host", v.host}, {"state", to_string(v.state)}, {"bytes", v.bytes}};

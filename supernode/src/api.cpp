@@ -384,6 +384,7 @@ http_response api::heartbeat(http_request& req, const std::string& host) {
       out.unknown_tasks.push_back(id);
     }
   }
+  out.jobs = jobs_.heartbeat(host, *msg.value);
   return http_response::json(200, proto::encode(out));
 }
 

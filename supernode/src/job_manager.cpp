@@ -72,16 +72,27 @@ std::variant<proto::job_status, proto::error_info> job_manager::create(proto::jo
     return bad("headers." + why->name, "header '" + why->name + "' " + why->why);
   if (!req.identity.digest.empty() && !digest_spec::parse(req.identity.digest))
     return bad("digest", "digest must be sha256:HEX or md5:HEX");
-  if (req.scope != "supernode")
-    return bad("scope", "this supernode runs jobs of scope 'supernode' only");
   auto task_id = tasks_.task_id_for(req.identity, req.headers);
   if (!task_id) return bad("url", "url cannot be normalized");
   proto::job_status j;
   j.id = new_job_id();
+  if (req.scope == "all_peers") {
+    // Daemons do not keep what credentials fetched: nothing would stay.
+    if (!proto::credential_material(req.headers, cfg_.credential_headers).empty())
+      return bad("headers",
+                 "an all_peers job cannot carry credentials: daemons keep no private "
+                 "downloads");
+    for (auto& host : choose_hosts(j.id, req))
+      j.targets.push_back({std::move(host), proto::job_state::pending, 0, {}});
+    if (j.targets.empty())
+      return bad(req.idc.empty() && req.location.empty() && req.hosts.empty() ? "scope" : "idc",
+                 "no live daemon matches the job");
+  } else {
+    j.targets.push_back({supernode_host, proto::job_state::pending, 0, {}});
+  }
   j.request = std::move(req);
   j.created = static_cast<std::int64_t>(std::time(nullptr));
   j.task_id = *task_id;
-  j.targets.push_back({supernode_host, proto::job_state::pending, 0, {}});
   spdlog::info("job {} from {}: preheat {} ({})", j.id, client, j.request.identity.url,
                j.request.scope);
   if (running() < cfg_.max_running_jobs) start(j);
@@ -91,6 +102,11 @@ std::variant<proto::job_status, proto::error_info> job_manager::create(proto::jo
 }
 
 void job_manager::start(proto::job_status& j) {
+  if (j.request.scope == "all_peers") {
+    // The daemons start it as their heartbeats come (heartbeat()).
+    j.state = proto::job_state::running;
+    return;
+  }
   proto::register_request source;
   source.identity = j.request.identity;
   source.headers = j.request.headers;
@@ -174,13 +190,19 @@ std::optional<proto::job_status> job_manager::cancel(const std::string& id) {
 
 void job_manager::tick() {
   bool changed = false;
-  for (auto& j : jobs_)
-    if (j.state == proto::job_state::running) changed |= follow(j);
+  for (auto& j : jobs_) {
+    if (j.state != proto::job_state::running) continue;
+    changed |= j.request.scope == "all_peers" ? settle(j) : follow(j);
+  }
   for (auto& j : jobs_) {
     if (j.state != proto::job_state::pending || running() >= cfg_.max_running_jobs) continue;
     start(j);
     changed = true;
   }
+  // Hosts long gone are forgotten (a heartbeat brings one back).
+  auto now = std::chrono::steady_clock::now();
+  std::erase_if(hosts_,
+                [&](const auto& h) { return now - h.second.last_seen > 20 * cfg_.peer_timeout; });
   // The oldest finished jobs go first once more are kept than allowed.
   while (jobs_.size() > cfg_.max_kept_jobs) {
     auto old = std::find_if(jobs_.begin(), jobs_.end(),
@@ -190,6 +212,111 @@ void job_manager::tick() {
     changed = true;
   }
   if (changed) save();
+}
+
+bool job_manager::matches(const proto::job_request& req, const std::string& host,
+                          const host_info& info) {
+  if (!req.idc.empty() && info.idc != req.idc) return false;
+  if (!req.location.empty() && info.location != req.location &&
+      !info.location.starts_with(req.location + "|"))
+    return false;
+  if (!req.hosts.empty() &&
+      std::find(req.hosts.begin(), req.hosts.end(), host) == req.hosts.end() &&
+      std::find(req.hosts.begin(), req.hosts.end(), info.upload_addr) == req.hosts.end())
+    return false;
+  return true;
+}
+
+std::vector<std::string> job_manager::choose_hosts(const std::string& job_id,
+                                                   const proto::job_request& req) const {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::string, std::string>> ranked;  // (hash of job and host, host)
+  for (const auto& [host, info] : hosts_)
+    if (now - info.last_seen <= cfg_.peer_timeout && matches(req, host, info))
+      ranked.emplace_back(sha256_hex(job_id + "/" + host), host);
+  // A percentage takes a spread of hosts that differs from job to job.
+  std::sort(ranked.begin(), ranked.end());
+  auto keep = (ranked.size() * req.percentage + 99) / 100;
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < keep; ++i) out.push_back(ranked[i].second);
+  return out;
+}
+
+std::vector<proto::job_order> job_manager::heartbeat(const std::string& host,
+                                                     const proto::heartbeat_request& hb) {
+  auto& info = hosts_[host];
+  info.upload_addr = hb.upload_addr;
+  info.idc = hb.idc;
+  info.location = hb.location;
+  info.last_seen = std::chrono::steady_clock::now();
+  bool changed = false;
+  std::vector<proto::job_order> orders;
+  for (auto& j : jobs_) {
+    if (j.request.scope != "all_peers" || j.state != proto::job_state::running) continue;
+    auto mine = std::find_if(j.targets.begin(), j.targets.end(),
+                             [&](const proto::job_target& t) { return t.host == host; });
+    if (mine == j.targets.end()) {
+      // A daemon that came later gets a running job it matches (a
+      // percentage was drawn from the hosts there were).
+      if (j.request.percentage != 100 || !matches(j.request, host, info)) continue;
+      j.targets.push_back({host, proto::job_state::pending, 0, {}});
+      mine = std::prev(j.targets.end());
+      changed = true;
+    }
+    auto report = std::find_if(hb.job_reports.begin(), hb.job_reports.end(),
+                               [&](const proto::job_report& r) { return r.id == j.id; });
+    if (report != hb.job_reports.end() && mine->state == proto::job_state::running) {
+      if (report->state == proto::job_state::done || report->state == proto::job_state::failed) {
+        mine->state = report->state;
+        mine->error = report->error;
+      }
+      mine->bytes = report->bytes;
+      changed = true;
+    }
+    if (mine->state == proto::job_state::pending) {
+      auto starting = std::count_if(j.targets.begin(), j.targets.end(), [](const auto& t) {
+        return t.state == proto::job_state::running;
+      });
+      if (static_cast<std::size_t>(starting) >= max_hosts_starting) continue;
+      mine->state = proto::job_state::running;
+      changed = true;
+    }
+    // Listed until the host has reported the end: a lost answer costs nothing.
+    if (mine->state == proto::job_state::running)
+      orders.push_back({j.id, j.request.identity, j.request.headers});
+    changed |= settle(j);
+  }
+  if (changed) save();
+  return orders;
+}
+
+bool job_manager::settle(proto::job_status& j) {
+  auto now = std::chrono::steady_clock::now();
+  bool changed = false;
+  if (auto t = tasks_.find(j.task_id); t && t->content_length != j.content_length) {
+    j.content_length = t->content_length;
+    changed = true;
+  }
+  std::size_t ended = 0, failed = 0;
+  for (auto& t : j.targets) {
+    auto h = hosts_.find(t.host);
+    // A host that stopped heartbeating will not report: failed, said why.
+    // (After a restart of this supernode the hosts are unknown until they
+    // heartbeat again: not silent yet.)
+    if (!finished(t.state) && h != hosts_.end() && now - h->second.last_seen > cfg_.peer_timeout) {
+      t.state = proto::job_state::failed;
+      t.error = "the host stopped sending heartbeats";
+      changed = true;
+    }
+    ended += finished(t.state);
+    if (t.state == proto::job_state::failed) {
+      ++failed;
+      if (!j.error) j.error = proto::error_info{"host_failed", t.host + ": " + t.error, "", 0};
+    }
+  }
+  if (ended < j.targets.size()) return changed;
+  finish(j, failed == 0 ? proto::job_state::done : proto::job_state::failed);
+  return true;
 }
 
 std::size_t job_manager::running() const {

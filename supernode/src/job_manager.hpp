@@ -2,6 +2,7 @@
 // Preheat jobs: what a release pipeline asked to have brought where, and how far each got.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -18,9 +19,12 @@ namespace damselfly::supernode {
 
 /// The jobs this supernode runs. A `supernode` job fills this supernode's
 /// cache (the origin fetch every registration would start) and is done when
-/// the task is. Jobs are kept in `<data_dir>/jobs.json`, rewritten on every
-/// change, so a restarted supernode resumes what was pending or running.
-/// Used on the supernode's executor only.
+/// the task is. An `all_peers` job has the chosen daemons download the file
+/// into their caches through the swarm: they learn of it in heartbeat
+/// answers and report back in their heartbeats; it is done when every one
+/// of them holds the file. Jobs are kept in `<data_dir>/jobs.json`,
+/// rewritten on every change, so a restarted supernode resumes what was
+/// pending or running. Used on the supernode's executor only.
 class job_manager {
  public:
   job_manager(const supernode_config& cfg, task_manager& tasks);
@@ -39,8 +43,29 @@ class job_manager {
   std::optional<proto::job_status> cancel(const std::string& id);
   /// Follows running jobs' tasks and starts queued jobs; saves what changed.
   void tick();
+  /// A daemon's heartbeat: who it is, what it reports of its jobs. Answers
+  /// the jobs it is to run (a host that appears during a running all-peers
+  /// job it matches is added to it).
+  std::vector<proto::job_order> heartbeat(const std::string& host,
+                                          const proto::heartbeat_request& hb);
+
+  /// Daemons starting the file at once, per job.
+  static constexpr std::size_t max_hosts_starting = 32;
 
  private:
+  /// A daemon as its heartbeats describe it.
+  struct host_info {
+    std::string upload_addr, idc, location;
+    std::chrono::steady_clock::time_point last_seen;
+  };
+  /// Whether `host` is one `req` asks for (ignoring the percentage).
+  static bool matches(const proto::job_request& req, const std::string& host,
+                      const host_info& info);
+  /// The live daemons `req` chooses.
+  std::vector<std::string> choose_hosts(const std::string& job_id,
+                                        const proto::job_request& req) const;
+  /// An all-peers job's state from its hosts'; true if anything changed.
+  bool settle(proto::job_status& j);
   /// Starts `j` now: asks the task manager for its task (which starts the
   /// origin fetch when the file is not cached).
   void start(proto::job_status& j);
@@ -54,6 +79,7 @@ class job_manager {
   task_manager& tasks_;
   std::filesystem::path file_;
   std::vector<proto::job_status> jobs_;  ///< oldest first
+  std::map<std::string, host_info> hosts_;
 };
 
 }  // namespace damselfly::supernode

@@ -199,3 +199,119 @@ TEST_F(preheat_test, TheClusterTokenCannotDoubleAsTheAdminToken) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("admin token a file of its own"), std::string::npos) << r.output;
 }
+
+namespace {
+
+/// The preheat setup plus ten daemons, five in IDC "east" and five in "west".
+class all_peers_test : public preheat_test {
+ protected:
+  void SetUp() override {
+    make_file(dir_ / "www" / "big.deb", big, 6);
+    for (int i = 0; i < 10; ++i)
+      daemons_.push_back(std::make_unique<daemon_server>(
+          2 + i, supernode_->address(), dir_.path(),
+          std::vector<std::string>{"--token-file", cluster_file_.string(), "--idc",
+                                   i < 5 ? "east" : "west"}));
+  }
+  void TearDown() override {
+    preheat_test::TearDown();
+    for (const auto& d : daemons_) expect_no_sanitizer_report(d->log());
+  }
+  /// Creates the job once every daemon has told the supernode it is there
+  /// (their first heartbeats): retried while fewer hosts match, at most 30 s.
+  json create_job(json body, std::size_t want_hosts) {
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    for (;;) {
+      auto r = post_json(supernode_->port(), "/api/v1/jobs", body.dump(), auth(admin_token));
+      if (r.status == 201) {
+        auto j = json::parse(r.body);
+        if (j["hosts_total"] == want_hosts || std::chrono::steady_clock::now() > deadline) return j;
+        // Too early: some daemons were not known yet. Cancel, try again.
+        raw_http(supernode_->port(), "DELETE /api/v1/jobs/" + j["id"].get<std::string>() +
+                                         " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                                         auth(admin_token) + "\r\n");
+      } else if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << r.status << " " << r.body;
+        return json::object();
+      }
+      std::this_thread::sleep_for(300ms);
+    }
+  }
+  /// Whether daemon `i` holds a complete file of `bytes` in its cache.
+  bool holds(std::size_t i, std::uint64_t bytes) const {
+    std::error_code ec;
+    for (const auto& t : fs::directory_iterator(daemons_[i]->data_dir() / "tasks", ec)) {
+      auto meta = read_text(t.path() / "meta.json");
+      if (meta.find("\"complete\":true") != std::string::npos &&
+          fs::file_size(t.path() / "data", ec) == bytes)
+        return true;
+    }
+    return false;
+  }
+  static constexpr std::uint64_t big = 32u << 20;
+  std::vector<std::unique_ptr<daemon_server>> daemons_;
+};
+
+}  // namespace
+
+TEST_F(all_peers_test, EveryDaemonGetsTheFileTheOriginSendsItOnceAndLaterDownloadsAreLocal) {
+  auto j = create_job({{"url", origin_->url("big.deb")}, {"scope", "all_peers"}}, 10);
+  ASSERT_EQ(j.value("hosts_total", 0), 10) << j.dump();
+  auto done = wait_end(j["id"], 120s);
+  EXPECT_EQ(done["state"], "done") << done.dump();
+  EXPECT_EQ(done["hosts_done"], 10);
+  for (std::size_t i = 0; i < daemons_.size(); ++i) EXPECT_TRUE(holds(i, big)) << "daemon " << i;
+  auto sent = origin_->body_bytes();
+  EXPECT_LE(static_cast<double>(sent), 1.02 * big) << sent;
+  // A node's dfget now: its daemon has it, nothing moves over the network.
+  auto before = daemons_[3]->metrics();
+  auto client = daemons_[3]->start_client(origin_->url("big.deb"), dir_ / "node3.deb");
+  ASSERT_EQ(client->wait(60s), std::optional<int>(0)) << client->output();
+  EXPECT_EQ(sha256_file(dir_ / "node3.deb"), sha256_file(dir_ / "www" / "big.deb"));
+  for (const char* from : {"supernode", "peer", "origin"}) {
+    auto series = std::string(R"(damselfly_daemon_download_bytes_total{from=")") + from + "\"}";
+    EXPECT_EQ(metric(daemons_[3]->metrics(), series), metric(before, series)) << from;
+  }
+  EXPECT_EQ(origin_->body_bytes(), sent);
+}
+
+TEST_F(all_peers_test, AJobNarrowedToOneIdcReachesExactlyThatIdc) {
+  auto j =
+      create_job({{"url", origin_->url("big.deb")}, {"scope", "all_peers"}, {"idc", "west"}}, 5);
+  ASSERT_EQ(j.value("hosts_total", 0), 5) << j.dump();
+  auto done = wait_end(j["id"], 120s);
+  EXPECT_EQ(done["state"], "done") << done.dump();
+  for (std::size_t i = 0; i < daemons_.size(); ++i)
+    EXPECT_EQ(holds(i, big), i >= 5) << "daemon " << i;
+}
+
+TEST_F(all_peers_test, DfgetPreheatWaitListsTheHostsThatFailed) {
+  // Once the supernode knows all five (their first heartbeats come at start).
+  auto known =
+      create_job({{"url", origin_->url("big.deb")}, {"scope", "all_peers"}, {"idc", "east"}}, 5);
+  ASSERT_EQ(known.value("hosts_total", 0), 5) << known.dump();
+  auto r = run_dfget({"preheat", origin_->url("gone.deb"), "--supernode", supernode_->address(),
+                      "--admin-token-file", admin_file_.string(), "--scope", "all_peers", "--idc",
+                      "east", "--wait", "--timeout", "90s"},
+                     dir_.path(), 120s);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("failed"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("404"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("5 hosts"), std::string::npos) << r.output;
+}
+
+TEST_F(all_peers_test, ADaemonThatJoinsDuringARunningJobGetsItToo) {
+  // A slow origin keeps the job running while an eleventh node comes up.
+  make_file(dir_ / "www" / "slow.deb", 8u << 20, 8);
+  auto j = create_job(
+      {{"url", origin_->url("slow.deb", "slow=1048576")}, {"scope", "all_peers"}, {"idc", "west"}},
+      5);
+  ASSERT_EQ(j.value("hosts_total", 0), 5) << j.dump();
+  daemons_.push_back(std::make_unique<daemon_server>(
+      12, supernode_->address(), dir_.path(),
+      std::vector<std::string>{"--token-file", cluster_file_.string(), "--idc", "west"}));
+  auto done = wait_end(j["id"], 120s);
+  EXPECT_EQ(done["state"], "done") << done.dump();
+  EXPECT_EQ(done["hosts_total"], 6) << done.dump();
+  EXPECT_TRUE(holds(10, 8u << 20));
+}

@@ -81,7 +81,10 @@ asio::awaitable<void> announce(asio::io_context& io, host_port supernode, std::s
   co_await client.fetch(post);
   std::ofstream(ready_file) << info.task_id << "\n";
   for (int beat = 0; beat < 600; ++beat) {  // bounded: ten minutes at most
-    proto::heartbeat_request hb{upload_addr, {info.task_id}, {{info.task_id, info.peer_key}}};
+    proto::heartbeat_request hb;
+    hb.upload_addr = upload_addr;
+    hb.tasks = {info.task_id};
+    hb.peer_keys = {{info.task_id, info.peer_key}};
     http_request hbreq;
     hbreq.method = "POST";
     hbreq.target = "/api/v1/hosts/bad-peer/heartbeat";

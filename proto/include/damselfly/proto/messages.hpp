@@ -158,18 +158,41 @@ struct sync_response {
 
 /// POST /api/v1/hosts/{host}/heartbeat: a daemon says it is alive and which
 /// tasks it serves.
+/// Where a job stands.
+enum class job_state { pending, running, done, failed, cancelled };
+
+/// A daemon's word on a job it was given: in its heartbeats until the
+/// supernode stops listing the job for it.
+struct job_report {
+  std::string id;
+  job_state state = job_state::running;
+  std::uint64_t bytes = 0;
+  std::string error;  ///< when failed: one line
+};
+
+/// A job for a daemon, in a heartbeat answer: download this into the cache.
+struct job_order {
+  std::string id;
+  task_identity identity;  ///< flat in the JSON form, as in a registration
+  std::map<std::string, std::string> headers;
+};
+
 struct heartbeat_request {
   std::string upload_addr;
   std::vector<std::string> tasks;
   /// The host's peer key per task (from its registration answers); a task
   /// whose key is missing or wrong is answered as unknown.
   std::map<std::string, std::string> peer_keys;
+  std::string idc;       ///< this host's IDC (jobs may be narrowed to one)
+  std::string location;  ///< "a|b|c"
+  std::vector<job_report> job_reports;
 };
 
 /// Tasks in the heartbeat the supernode does not know this host for: the host
 /// registers them again (with its bitmap) so they can be served.
 struct heartbeat_response {
   std::vector<std::string> unknown_tasks;
+  std::vector<job_order> jobs;  ///< jobs this host is to run (again listed until reported)
 };
 
 /// The dfget CLI asks its local daemon (one JSON line on the unix socket).
@@ -261,10 +284,14 @@ struct job_request {
   std::map<std::string, std::string> headers;  ///< sent to the origin
   /// "supernode": into the supernode's cache; "all_peers": onto daemons too.
   std::string scope = "supernode";
+  /// all_peers: only daemons of this IDC / whose location starts with this
+  /// ("a|b" takes "a|b" and "a|b|c"); only these hosts (ids or upload
+  /// addresses); a percentage of those that match (1-100).
+  std::string idc;
+  std::string location;
+  std::vector<std::string> hosts;
+  std::uint32_t percentage = 100;
 };
-
-/// Where a job stands.
-enum class job_state { pending, running, done, failed, cancelled };
 
 /// One place a job brings the file to, and how far it got.
 struct job_target {
@@ -353,6 +380,10 @@ void from_json(const nlohmann::json& j, cache_entry& v);
 void from_json(const nlohmann::json& j, local_event& v);
 void to_json(nlohmann::json& j, const error_response& v);
 void to_json(nlohmann::json& j, const job_request& v);
+void to_json(nlohmann::json& j, const job_report& v);
+void from_json(const nlohmann::json& j, job_report& v);
+void to_json(nlohmann::json& j, const job_order& v);
+void from_json(const nlohmann::json& j, job_order& v);
 void from_json(const nlohmann::json& j, job_request& v);
 void to_json(nlohmann::json& j, const job_target& v);
 void from_json(const nlohmann::json& j, job_target& v);
