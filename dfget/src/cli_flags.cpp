@@ -272,8 +272,10 @@ CLI::App* add_preheat_command(CLI::App& app, preheat_flags& f) {
                 "Wait until the job ends: exit 0 only when every host holds the file");
   cmd->add_option("--timeout", f.timeout, "Longest --wait, like 10m (0: none)")
       ->capture_default_str();
-  cmd->add_option("--progress", f.progress, "json: one status line per second on stdout")
-      ->check(CLI::IsMember({"json", "bar"}));
+  cmd->add_option("--progress", f.progress,
+                  "json: the job's status as one JSON line per second on stdout (default: a "
+                  "status line per second on stderr)")
+      ->check(CLI::IsMember({"json"}));
   add_cluster_tls_flags(*cmd, f.cluster);
   return cmd;
 }

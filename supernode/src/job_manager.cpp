@@ -269,9 +269,10 @@ std::vector<proto::job_order> job_manager::heartbeat(const std::string& host,
       if (report->state == proto::job_state::done || report->state == proto::job_state::failed) {
         mine->state = report->state;
         mine->error = report->error;
+        changed = true;
       }
+      // Progress alone is not written to disk: a restart loses only bytes counts.
       mine->bytes = report->bytes;
-      changed = true;
     }
     if (mine->state == proto::job_state::pending) {
       auto starting = std::count_if(j.targets.begin(), j.targets.end(), [](const auto& t) {
