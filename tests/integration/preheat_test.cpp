@@ -315,3 +315,20 @@ TEST_F(all_peers_test, ADaemonThatJoinsDuringARunningJobGetsItToo) {
   EXPECT_EQ(done["hosts_total"], 6) << done.dump();
   EXPECT_TRUE(holds(10, 8u << 20));
 }
+
+TEST_F(all_peers_test, ASupernodeRestartedDuringAnAllPeersJobFinishesIt) {
+  make_file(dir_ / "www" / "slow.deb", 8u << 20, 9);
+  auto j = create_job(
+      {{"url", origin_->url("slow.deb", "slow=262144")}, {"scope", "all_peers"}, {"idc", "east"}},
+      5);
+  ASSERT_EQ(j.value("hosts_total", 0), 5) << j.dump();
+  std::this_thread::sleep_for(4s);  // the daemons have it (heartbeats every 3 s) and are fetching
+  auto before = job(j["id"]);
+  ASSERT_EQ(before["state"], "running") << before.dump();
+  ASSERT_LT(before["hosts_done"], 5) << before.dump();
+  supernode_->restart();
+  auto done = wait_end(j["id"], 120s);
+  EXPECT_EQ(done["state"], "done") << done.dump();
+  EXPECT_EQ(done["hosts_done"], 5) << done.dump();
+  for (std::size_t i = 0; i < 5; ++i) EXPECT_TRUE(holds(i, 8u << 20)) << "daemon " << i;
+}
