@@ -253,42 +253,54 @@ std::vector<proto::job_order> job_manager::heartbeat(const std::string& host,
   std::vector<proto::job_order> orders;
   for (auto& j : jobs_) {
     if (j.request.scope != "all_peers" || j.state != proto::job_state::running) continue;
-    auto mine = std::find_if(j.targets.begin(), j.targets.end(),
-                             [&](const proto::job_target& t) { return t.host == host; });
-    if (mine == j.targets.end()) {
-      // A daemon that came later gets a running job it matches (a
-      // percentage was drawn from the hosts there were).
-      if (j.request.percentage != 100 || !matches(j.request, host, info)) continue;
-      j.targets.push_back({host, proto::job_state::pending, 0, {}});
-      mine = std::prev(j.targets.end());
+    bool moved = false;  // a host of this job changed state: it may have ended
+    if (auto order = host_turn(j, host, info, hb, moved)) orders.push_back(std::move(*order));
+    if (moved) {
+      settle(j);
       changed = true;
     }
-    auto report = std::find_if(hb.job_reports.begin(), hb.job_reports.end(),
-                               [&](const proto::job_report& r) { return r.id == j.id; });
-    if (report != hb.job_reports.end() && mine->state == proto::job_state::running) {
-      if (report->state == proto::job_state::done || report->state == proto::job_state::failed) {
-        mine->state = report->state;
-        mine->error = report->error;
-        changed = true;
-      }
-      // Progress alone is not written to disk: a restart loses only bytes counts.
-      mine->bytes = report->bytes;
-    }
-    if (mine->state == proto::job_state::pending) {
-      auto starting = std::count_if(j.targets.begin(), j.targets.end(), [](const auto& t) {
-        return t.state == proto::job_state::running;
-      });
-      if (static_cast<std::size_t>(starting) >= max_hosts_starting) continue;
-      mine->state = proto::job_state::running;
-      changed = true;
-    }
-    // Listed until the host has reported the end: a lost answer costs nothing.
-    if (mine->state == proto::job_state::running)
-      orders.push_back({j.id, j.request.identity, j.request.headers});
-    changed |= settle(j);
   }
   if (changed) save();
   return orders;
+}
+
+std::optional<proto::job_order> job_manager::host_turn(proto::job_status& j,
+                                                       const std::string& host,
+                                                       const host_info& info,
+                                                       const proto::heartbeat_request& hb,
+                                                       bool& moved) {
+  auto mine = std::find_if(j.targets.begin(), j.targets.end(),
+                           [&](const proto::job_target& t) { return t.host == host; });
+  if (mine == j.targets.end()) {
+    // A daemon that came later gets a running job it matches (a
+    // percentage was drawn from the hosts there were).
+    if (j.request.percentage != 100 || !matches(j.request, host, info)) return std::nullopt;
+    j.targets.push_back({host, proto::job_state::pending, 0, {}});
+    mine = std::prev(j.targets.end());
+    moved = true;
+  }
+  auto report = std::find_if(hb.job_reports.begin(), hb.job_reports.end(),
+                             [&](const proto::job_report& r) { return r.id == j.id; });
+  if (report != hb.job_reports.end() && mine->state == proto::job_state::running) {
+    if (report->state == proto::job_state::done || report->state == proto::job_state::failed) {
+      mine->state = report->state;
+      mine->error = report->error;
+      moved = true;
+    }
+    // Progress alone is not written to disk: a restart loses only bytes counts.
+    mine->bytes = report->bytes;
+  }
+  if (mine->state == proto::job_state::pending) {
+    auto starting = std::count_if(j.targets.begin(), j.targets.end(), [](const auto& t) {
+      return t.state == proto::job_state::running;
+    });
+    if (static_cast<std::size_t>(starting) >= max_hosts_starting) return std::nullopt;
+    mine->state = proto::job_state::running;
+    moved = true;
+  }
+  // Listed until the host has reported the end: a lost answer costs nothing.
+  if (mine->state != proto::job_state::running) return std::nullopt;
+  return proto::job_order{j.id, j.request.identity, j.request.headers};
 }
 
 bool job_manager::settle(proto::job_status& j) {

@@ -64,6 +64,12 @@ class job_manager {
   /// The live daemons `req` chooses.
   std::vector<std::string> choose_hosts(const std::string& job_id,
                                         const proto::job_request& req) const;
+  /// `host`'s part in all-peers job `j` at its heartbeat: joins it if it
+  /// came late and matches, takes its report, starts it when there is room;
+  /// the order to send while it runs. `moved`: a target changed.
+  std::optional<proto::job_order> host_turn(proto::job_status& j, const std::string& host,
+                                            const host_info& info,
+                                            const proto::heartbeat_request& hb, bool& moved);
   /// An all-peers job's state from its hosts'; true if anything changed.
   bool settle(proto::job_status& j);
   /// Starts `j` now: asks the task manager for its task (which starts the
