@@ -614,6 +614,87 @@ void from_json(const json& j, job_list& v) {
   required(j, "jobs", v.jobs);
 }
 
+void to_json(json& j, const task_summary& v) {
+  j = json(v.task);
+  j.update(json{{"url", v.url},
+                {"phase", v.phase},
+                {"cached_pieces", v.cached_pieces},
+                {"peers", v.peers},
+                {"peer_copies", v.peer_copies},
+                {"origin_bytes", v.origin_bytes},
+                {"served_bytes", v.served_bytes},
+                {"peer_bytes", v.peer_bytes},
+                {"idle_s", v.idle_s}});
+}
+void from_json(const json& j, task_summary& v) {
+  from_json(j, v.task);
+  required(j, "url", v.url);
+  required(j, "phase", v.phase);
+  optional_field(j, "cached_pieces", v.cached_pieces);
+  optional_field(j, "peers", v.peers);
+  optional_field(j, "peer_copies", v.peer_copies);
+  optional_field(j, "origin_bytes", v.origin_bytes);
+  optional_field(j, "served_bytes", v.served_bytes);
+  optional_field(j, "peer_bytes", v.peer_bytes);
+  optional_field(j, "idle_s", v.idle_s);
+}
+
+void to_json(json& j, const task_list& v) {
+  j = json{{"tasks", v.tasks}};
+}
+void from_json(const json& j, task_list& v) {
+  required(j, "tasks", v.tasks);
+}
+
+void to_json(json& j, const piece_map& v) {
+  j = json{{"task_id", v.task_id}, {"holders", v.holders}, {"cached", v.cached}};
+}
+void from_json(const json& j, piece_map& v) {
+  required(j, "task_id", v.task_id);
+  required(j, "holders", v.holders);
+  required(j, "cached", v.cached);
+  if (v.cached.size() != v.holders.size())
+    throw field_error("cached", "field 'cached' must have one character per piece");
+}
+
+void to_json(json& j, const host_summary& v) {
+  j = json{{"host", v.host},
+           {"upload_addr", v.upload_addr},
+           {"address", v.address},
+           {"idc", v.idc},
+           {"location", v.location},
+           {"tasks", v.tasks},
+           {"downloaded_bytes", v.downloaded_bytes},
+           {"uploaded_bytes", v.uploaded_bytes},
+           {"download_rate", v.download_rate},
+           {"upload_rate", v.upload_rate},
+           {"last_seen_ms", v.last_seen_ms}};
+}
+void from_json(const json& j, host_summary& v) {
+  required(j, "host", v.host);
+  optional_field(j, "upload_addr", v.upload_addr);
+  optional_field(j, "address", v.address);
+  optional_field(j, "idc", v.idc);
+  optional_field(j, "location", v.location);
+  optional_field(j, "tasks", v.tasks);
+  optional_field(j, "downloaded_bytes", v.downloaded_bytes);
+  optional_field(j, "uploaded_bytes", v.uploaded_bytes);
+  optional_field(j, "download_rate", v.download_rate);
+  optional_field(j, "upload_rate", v.upload_rate);
+  optional_field(j, "last_seen_ms", v.last_seen_ms);
+}
+
+void to_json(json& j, const host_list& v) {
+  j = json{{"hosts", v.hosts},
+           {"supernode_uploaded_bytes", v.supernode_uploaded_bytes},
+           {"supernode_upload_rate", v.supernode_upload_rate}};
+}
+void from_json(const json& j, host_list& v) {
+  required(j, "hosts", v.hosts);
+  optional_field(j, "supernode_uploaded_bytes", v.supernode_uploaded_bytes);
+  optional_field(j, "supernode_upload_rate", v.supernode_upload_rate);
+}
+
 template <class T>
 std::string encode(const T& msg) {
   return json(msg).dump();
@@ -665,6 +746,11 @@ DAMSELFLY_PROTO_INSTANTIATE(job_request)
 DAMSELFLY_PROTO_INSTANTIATE(job_status)
 DAMSELFLY_PROTO_INSTANTIATE(job_list)
 DAMSELFLY_PROTO_INSTANTIATE(job_report)
+DAMSELFLY_PROTO_INSTANTIATE(task_summary)
+DAMSELFLY_PROTO_INSTANTIATE(task_list)
+DAMSELFLY_PROTO_INSTANTIATE(piece_map)
+DAMSELFLY_PROTO_INSTANTIATE(host_summary)
+DAMSELFLY_PROTO_INSTANTIATE(host_list)
 #undef DAMSELFLY_PROTO_INSTANTIATE
 
 }  // namespace damselfly::proto

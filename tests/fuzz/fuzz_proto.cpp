@@ -44,6 +44,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return 0;
   }
+  // The dashboard's messages: first bytes 0xE0-0xE3.
+  if (data[0] >= 0xE0 && data[0] <= 0xE3) {
+    switch (data[0] & 3) {
+      case 0:
+        (void)round_trip<task_list>(text);
+        break;
+      case 1:
+        (void)round_trip<piece_map>(text);
+        break;
+      case 2:
+        (void)round_trip<host_list>(text);
+        break;
+      default:
+        (void)round_trip<task_summary>(text);
+        break;
+    }
+    return 0;
+  }
   switch (data[0] % 10) {
     case 0:
       if (auto r = round_trip<register_request>(text)) {

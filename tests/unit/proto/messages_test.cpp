@@ -378,3 +378,39 @@ TEST(ProtoGolden, PreheatJobRequestAndStatus) {
   EXPECT_EQ(back.value->targets.size(), 3u);
   EXPECT_EQ(back.value->targets[1].state, job_state::failed);
 }
+
+TEST(ProtoGolden, DashboardTaskListPieceMapAndHosts) {
+  // A task summary is a task_info with what an operator follows beside it, flat.
+  auto t = round_trip<task_summary>(
+      R"({"task_id": "ab", "state": "running", "content_length": 8, "piece_size": 4,
+          "piece_count": 2, "version": "v", "url": "http://o/f?…", "phase": "fetching",
+          "cached_pieces": 1, "peers": 3, "peer_copies": 4, "origin_bytes": 8,
+          "served_bytes": 4, "peer_bytes": 12, "idle_s": 2})");
+  EXPECT_EQ(t.task.task_id, "ab");
+  EXPECT_EQ(t.task.piece_count, 2);
+  EXPECT_EQ(t.phase, "fetching");
+  EXPECT_EQ(t.peer_bytes, 12u);
+  EXPECT_EQ(decode<task_summary>(R"({"task_id": "ab", "state": "running", "content_length": 8,
+                                      "piece_size": 4, "piece_count": 2, "phase": "done"})")
+                .error.field,
+            "url");
+  EXPECT_EQ(round_trip<task_list>(R"({"tasks": []})").tasks.size(), 0u);
+  // A piece map has one cached flag per piece.
+  auto m = round_trip<piece_map>(R"({"task_id": "ab", "holders": [0, 3], "cached": "01"})");
+  EXPECT_EQ(m.holders, (std::vector<std::uint32_t>{0, 3}));
+  EXPECT_EQ(decode<piece_map>(R"({"task_id": "ab", "holders": [0, 3], "cached": "1"})").error.field,
+            "cached");
+  EXPECT_EQ(decode<piece_map>(R"({"task_id": "ab", "holders": [-1], "cached": "1"})").error.field,
+            "holders[0]");
+  auto h = round_trip<host_list>(
+      R"({"hosts": [{"host": "n1", "upload_addr": "10.0.0.1:65001", "address": "10.0.0.1",
+                     "idc": "east", "location": "eu|1", "tasks": 2, "downloaded_bytes": 8,
+                     "uploaded_bytes": 7, "download_rate": 5, "upload_rate": 0,
+                     "last_seen_ms": 10}],
+          "supernode_uploaded_bytes": 9, "supernode_upload_rate": 1})");
+  ASSERT_EQ(h.hosts.size(), 1u);
+  EXPECT_EQ(h.hosts[0].idc, "east");
+  EXPECT_EQ(h.hosts[0].uploaded_bytes, 7u);
+  EXPECT_EQ(h.supernode_uploaded_bytes, 9u);
+  EXPECT_EQ(decode<host_list>(R"({"hosts": [{"idc": "east"}]})").error.field, "hosts[0].host");
+}

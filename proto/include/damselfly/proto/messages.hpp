@@ -319,6 +319,57 @@ struct job_list {
   std::vector<job_status> jobs;
 };
 
+/// GET /api/v1/tasks: a task as an operator follows it (the dashboard's task table).
+struct task_summary {
+  task_info task;  ///< state, layout, error: flat in the JSON form (no keys)
+  /// The source URL without its query and fragment: a signed URL's
+  /// credentials are not shown. "?" marks that a query was cut.
+  std::string url;
+  std::string phase;                ///< queued, probing, fetching, validating, done, failed
+  std::uint64_t cached_pieces = 0;  ///< in the supernode's cache
+  std::uint32_t peers = 0;          ///< registered and not timed out
+  std::uint64_t peer_copies = 0;    ///< pieces held by peers, counted per holder
+  std::uint64_t origin_bytes = 0;   ///< body bytes the origin sent for it
+  std::uint64_t served_bytes = 0;   ///< piece bytes the supernode sent to peers
+  std::uint64_t peer_bytes = 0;     ///< piece bytes peers reported fetched from peers
+  std::int64_t idle_s = 0;          ///< seconds since its last registration
+};
+
+/// GET /api/v1/tasks: every task this supernode knows, most recently used first.
+struct task_list {
+  std::vector<task_summary> tasks;
+};
+
+/// GET /api/v1/tasks/{task}/pieces: how many peers hold each piece (the heat map).
+struct piece_map {
+  std::string task_id;
+  std::vector<std::uint32_t> holders;  ///< per piece, peers only
+  std::string cached;                  ///< bitmap: pieces in the supernode's cache
+};
+
+/// GET /api/v1/hosts: a daemon as its heartbeats, registrations and its
+/// peers' piece reports describe it (the dashboard's peer table).
+struct host_summary {
+  std::string host;         ///< its host id (peer id)
+  std::string upload_addr;  ///< where it serves pieces
+  std::string address;      ///< the address its requests come from
+  std::string idc;
+  std::string location;
+  std::uint32_t tasks = 0;             ///< tasks it is registered for
+  std::uint64_t downloaded_bytes = 0;  ///< piece bytes it reported fetched
+  std::uint64_t uploaded_bytes = 0;    ///< piece bytes others reported fetched from it
+  std::uint64_t download_rate = 0;     ///< bytes/s over the last seconds
+  std::uint64_t upload_rate = 0;       ///< bytes/s over the last seconds
+  std::int64_t last_seen_ms = 0;       ///< since its last request
+};
+
+/// GET /api/v1/hosts: the hosts heard from recently, and the supernode's own upload.
+struct host_list {
+  std::vector<host_summary> hosts;
+  std::uint64_t supernode_uploaded_bytes = 0;
+  std::uint64_t supernode_upload_rate = 0;
+};
+
 std::string_view to_string(job_state s) noexcept;
 
 /// The one bitmap codec of the protocol and the records: '1' for a piece
