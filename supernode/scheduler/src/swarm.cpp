@@ -391,6 +391,12 @@ std::uint64_t swarm::in_flight_count(const std::string& peer) const {
   return it == by_id_.end() ? 0 : peers_[static_cast<std::size_t>(it->second)].in_flight.size();
 }
 
+bool swarm::in_flight(const std::string& peer, std::uint64_t piece) const {
+  auto it = by_id_.find(peer);
+  return it != by_id_.end() &&
+         peers_[static_cast<std::size_t>(it->second)].in_flight.contains(piece);
+}
+
 std::uint64_t swarm::availability(std::uint64_t piece) const {
   return piece < avail_.size() ? avail_[piece] : 0;
 }

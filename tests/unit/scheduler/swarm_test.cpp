@@ -482,3 +482,16 @@ TEST_F(swarm_test, AttackManyPeerIdsOfOneHostAreOneWitnessAgainstASource) {
   s.report("R3", d[0].piece, piece_outcome::bad_digest, "target:1", t0);
   EXPECT_TRUE(s.is_bad("target:1"));
 }
+
+TEST_F(swarm_test, APieceIsInFlightForItsAskerFromAssignmentToReportOnly) {
+  // A is sent piece 0; B is not: only A's report of 0 is one the supernode asked for.
+  seed_all(1);
+  s.join("A", at("a:1"), {}, t0);
+  s.join("B", at("b:1"), {}, t0);
+  ASSERT_EQ(pieces(s.assign("A", 1, t0)), (std::vector<std::uint64_t>{0}));
+  EXPECT_TRUE(s.in_flight("A", 0));
+  EXPECT_FALSE(s.in_flight("B", 0));
+  EXPECT_FALSE(s.in_flight("nobody", 0));
+  s.report("A", 0, piece_outcome::ok, supernode_source, t0);
+  EXPECT_FALSE(s.in_flight("A", 0));
+}

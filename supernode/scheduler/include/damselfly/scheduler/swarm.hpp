@@ -104,6 +104,8 @@ class swarm {
 
   std::uint64_t held_count(const std::string& peer) const;
   std::uint64_t in_flight_count(const std::string& peer) const;
+  /// Whether `piece` is assigned to `peer` and not yet reported.
+  bool in_flight(const std::string& peer, std::uint64_t piece) const;
   /// Holders of `piece` among peers (the seed not counted).
   std::uint64_t availability(std::uint64_t piece) const;
   std::uint64_t seed_count() const noexcept { return seed_count_; }
