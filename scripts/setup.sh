@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages Damselfly needs (only the missing ones) and builds it.
-# Usage: scripts/setup.sh [PRESET]   (PRESET: release (default), ci, debug, asan, tsan, fuzz, bench)
+# Usage: scripts/setup.sh [PRESET]   (PRESET: release (default), ci, debug, asan, tsan, fuzz, bench, test)
+# "test" is release plus Chromium, in which the dashboard's browser test runs
+# headless (the sanitizer presets, which run every test, get it too).
 # "bench" is release plus what tests/bench needs: iproute2 (ip, tc), libtorrent's
 # Python binding for the BitTorrent side of the cluster benchmark, gnuplot.
 set -euo pipefail
@@ -20,6 +22,11 @@ packages=(
 if [[ $preset == fuzz || $preset == tsan ]]; then
   packages+=(clang-16 libfuzzer-16-dev libclang-rt-16-dev)
 fi
+
+if [[ $preset == test || $preset == tsan || $preset == asan ]]; then
+  packages+=(chromium)
+fi
+[[ $preset == test ]] && preset=release
 
 if [[ $preset == bench ]]; then
   packages+=(iproute2 python3 python3-libtorrent gnuplot-nox)

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh release
+bash scripts/setup.sh test
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 cd build
 ctest --output-on-failure

@@ -59,13 +59,23 @@ scheduler::piece_outcome outcome_of(proto::piece_status status) {
   return scheduler::piece_outcome::error;
 }
 
+/// A route handler from a function that answers at once.
+template <class Fn>
+route_handler plain(Fn fn) {
+  return [fn](http_request& req, const route_params& p) -> asio::awaitable<http_response> {
+    co_return fn(req, p);
+  };
+}
+
 }  // namespace
 
-api::api(const supernode_config& cfg, task_manager& tasks, job_manager& jobs,
+api::api(const supernode_config& cfg, task_manager& tasks, job_manager& jobs, host_board& board,
          metrics_registry& metrics)
     : cfg_(cfg),
       tasks_(tasks),
       jobs_(jobs),
+      board_(board),
+      dashboard_(tasks, board),
       metrics_(metrics),
       upload_bytes_(
           metrics.counter("damselfly_supernode_upload_bytes_total", "Piece bytes sent to peers")),
@@ -97,11 +107,6 @@ api::api(const supernode_config& cfg, task_manager& tasks, job_manager& jobs,
 
 void api::add_routes() {
   using params = const route_params&;
-  auto plain = [](auto fn) {
-    return [fn](http_request& req, params p) -> asio::awaitable<http_response> {
-      co_return fn(req, p);
-    };
-  };
   router_.add("GET", "/healthz", "health",
               plain([](http_request&, params) { return http_response::text(200, "ok\n"); }));
   router_.add("GET", "/metrics", "metrics", plain([this](http_request&, params) {
@@ -121,9 +126,6 @@ void api::add_routes() {
   router_.add("GET", "/api/v1/tasks/{task}", "status", plain([this](http_request&, params p) {
                 return task_status(std::string(p.get("task")));
               }));
-  router_.add(
-      "GET", "/api/v1/tasks/{task}/pieces", "piece_map",
-      plain([this](http_request&, params p) { return piece_map(std::string(p.get("task"))); }));
   router_.add("POST", "/api/v1/tasks/{task}/peers/{peer}/sync", "sync",
               [this](http_request& req, params p) {
                 return sync(req, std::string(p.get("task")), std::string(p.get("peer")));
@@ -153,6 +155,34 @@ void api::add_routes() {
   router_.add("DELETE", "/api/v1/tasks/{task}/peers/{peer}", "leave",
               plain([this](http_request& req, params p) {
                 return leave(req, std::string(p.get("task")), std::string(p.get("peer")));
+              }));
+  add_dashboard_routes();
+}
+
+void api::add_dashboard_routes() {
+  using params = const route_params&;
+  // The page holds no data: it is open, and asks for the admin token to
+  // read the JSON below ("dashboard" routes, guarded like "jobs").
+  auto page = plain([](http_request&, params p) {
+    auto file = dashboard::asset(p.get("file"));
+    return file ? std::move(*file) : json_error(404, "not_found", "no such dashboard file");
+  });
+  router_.add("GET", "/ui", "ui", page);
+  router_.add("GET", "/ui/{file}", "ui", page);
+  router_.add("GET", "/api/v1/tasks", "dashboard", plain([this](http_request&, params) {
+                return http_response::json(200,
+                                           proto::encode(dashboard_.tasks(task::clock::now())));
+              }));
+  router_.add("GET", "/api/v1/hosts", "dashboard", plain([this](http_request&, params) {
+                return http_response::json(200,
+                                           proto::encode(dashboard_.hosts(task::clock::now())));
+              }));
+  router_.add("GET", "/api/v1/tasks/{task}/pieces", "dashboard",
+              plain([this](http_request&, params p) {
+                auto map = dashboard_.pieces(std::string(p.get("task")));
+                if (!map)
+                  return json_error(404, "unknown_task", "no task " + std::string(p.get("task")));
+                return http_response::json(200, proto::encode(*map));
               }));
 }
 
@@ -207,6 +237,8 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   t->swarm.leave(r.peer_id);
   // The bitmap is taken once the layout says how many pieces there are.
   t->swarm.join(r.peer_id, who, {}, task::clock::now());
+  board_.heard_from(r.peer_id, r.upload_addr, r.idc, r.location, req.remote_address,
+                    task::clock::now());
   // Hold the answer until the layout is known, so the peer can plan at once.
   auto deadline = task::clock::now() + cfg_.max_wait;
   while ((t->phase == task_phase::probing || t->phase == task_phase::validating) &&
@@ -265,11 +297,13 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   // Any sync is a sign of life, also one that asks for nothing (every slot
   // busy) and reports nothing.
   t->swarm.touch(peer, now);
+  board_.seen(peer, now);
   for (const auto& res : s.results) {
     auto outcome = outcome_of(res.status);
     if (outcome == scheduler::piece_outcome::bad_digest) failures_bad_digest_.add();
     if (outcome == scheduler::piece_outcome::unreachable) failures_unreachable_.add();
     if (outcome == scheduler::piece_outcome::error) failures_other_.add();
+    if (outcome == scheduler::piece_outcome::ok) count_moved(*t, peer, res, now);
     t->swarm.report(peer, res.piece, outcome, res.source, now);
   }
   auto wait =
@@ -302,6 +336,18 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   out.report_every = t->swarm.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
   out.ticket = ticket_for(*t, peer);
   co_return http_response::json(200, proto::encode(out));
+}
+
+void api::count_moved(task& t, const std::string& peer, const proto::piece_result& res,
+                      task::clock::time_point now) {
+  // Only a piece the peer had in flight moved: a report of any other is a
+  // repeat (or a lie) and adds nothing to the figures.
+  if (t.piece_size == 0 || !t.swarm.in_flight(peer, res.piece)) return;
+  auto length = t.content_length >= 0 ? static_cast<std::uint64_t>(t.content_length)
+                                      : t.ready.size() * t.piece_size;
+  auto bytes = piece_at(res.piece, length, t.piece_size).length;
+  board_.piece_moved(peer, res.source, bytes, now);
+  if (res.source != scheduler::supernode_source) t.peer_bytes += bytes;
 }
 
 http_response api::receive_replica(http_request& req) {
@@ -372,6 +418,8 @@ http_response api::heartbeat(http_request& req, const std::string& host) {
   if (!msg) return json_error(400, "bad_request", msg.error.message, msg.error.field);
   proto::heartbeat_response out;
   auto now = task::clock::now();
+  board_.heard_from(host, msg.value->upload_addr, msg.value->idc, msg.value->location,
+                    req.remote_address, now);
   const auto& keys = msg.value->peer_keys;
   for (const auto& id : msg.value->tasks) {
     auto t = tasks_.find(id);
@@ -407,19 +455,6 @@ http_response api::task_status(const std::string& task_id) {
   auto t = tasks_.find(task_id);
   if (!t) return json_error(404, "unknown_task", "no task " + task_id);
   return http_response::json(200, proto::encode(t->info()));
-}
-
-http_response api::piece_map(const std::string& task_id) {
-  auto t = tasks_.find(task_id);
-  if (!t) return json_error(404, "unknown_task", "no task " + task_id);
-  nlohmann::json holders = nlohmann::json::array();
-  std::string cached;
-  for (std::uint64_t i = 0; i < t->ready.size(); ++i) {
-    holders.push_back(t->swarm.availability(i));
-    cached.push_back(t->ready[i] ? '1' : '0');
-  }
-  nlohmann::json j = {{"task_id", t->id}, {"holders", holders}, {"cached", cached}};
-  return http_response::json(200, j.dump());
 }
 
 http_response api::serve_pieces(http_request& req, const std::string& task_id) {
@@ -475,7 +510,9 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
   // is told unknown_peer at its next sync and registers again.
   resp.file->on_sent = [this, weak, slot, asker, want = resp.file->length](std::uint64_t n) {
     upload_bytes_.add(n);
+    board_.supernode_sent(n, task::clock::now());
     auto live = weak.lock();
+    if (live) live->served_bytes += n;
     if (n >= want || asker.empty() || !live) return;
     if (!live->swarm.has_peer(asker)) return;
     spdlog::info(

@@ -11,6 +11,8 @@
 #include "damselfly/common/ticket_signer.hpp"
 #include "damselfly/common/ticket_verifier.hpp"
 #include "damselfly/supernode/config.hpp"
+#include "dashboard.hpp"
+#include "host_board.hpp"
 #include "job_manager.hpp"
 #include "task_manager.hpp"
 
@@ -18,7 +20,7 @@ namespace damselfly::supernode {
 
 class api {
  public:
-  api(const supernode_config& cfg, task_manager& tasks, job_manager& jobs,
+  api(const supernode_config& cfg, task_manager& tasks, job_manager& jobs, host_board& board,
       metrics_registry& metrics);
 
   /// Routes one request; never throws for bad input (answers 4xx JSON instead).
@@ -35,9 +37,13 @@ class api {
                                              std::string peer);
   http_response leave(http_request& req, const std::string& task_id, const std::string& peer);
   http_response heartbeat(http_request& req, const std::string& host);
-  /// GET /api/v1/tasks/{task}/pieces: per piece, how many peers hold it and
-  /// whether this supernode's cache does.
-  http_response piece_map(const std::string& task_id);
+  /// The dashboard's page and its JSON (GET /ui/, /api/v1/tasks,
+  /// /api/v1/hosts, /api/v1/tasks/{task}/pieces).
+  void add_dashboard_routes();
+  /// The bytes of the pieces a sync reports fetched, credited to the hosts
+  /// and the task.
+  void count_moved(task& t, const std::string& peer, const proto::piece_result& res,
+                   task::clock::time_point now);
   /// POST /api/v1/replicas: a task's layout and digests from its owner,
   /// taken only when signed with the fleet's identity key.
   http_response receive_replica(http_request& req);
@@ -55,6 +61,8 @@ class api {
   const supernode_config& cfg_;
   task_manager& tasks_;
   job_manager& jobs_;
+  host_board& board_;
+  dashboard dashboard_;
   metrics_registry& metrics_;
   metric_value& upload_bytes_;
   metric_value& registrations_;

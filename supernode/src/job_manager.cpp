@@ -38,8 +38,8 @@ bool finished(proto::job_state s) {
 
 }  // namespace
 
-job_manager::job_manager(const supernode_config& cfg, task_manager& tasks)
-    : cfg_(cfg), tasks_(tasks), file_(cfg.data_dir / "jobs.json") {}
+job_manager::job_manager(const supernode_config& cfg, task_manager& tasks, const host_board& board)
+    : cfg_(cfg), tasks_(tasks), file_(cfg.data_dir / "jobs.json"), board_(board) {}
 
 error_code job_manager::init() {
   std::error_code exists_ec;
@@ -199,10 +199,6 @@ void job_manager::tick() {
     start(j);
     changed = true;
   }
-  // Hosts long gone are forgotten (a heartbeat brings one back).
-  auto now = std::chrono::steady_clock::now();
-  std::erase_if(hosts_,
-                [&](const auto& h) { return now - h.second.last_seen > 20 * cfg_.peer_timeout; });
   // The oldest finished jobs go first once more are kept than allowed.
   while (jobs_.size() > cfg_.max_kept_jobs) {
     auto old = std::find_if(jobs_.begin(), jobs_.end(),
@@ -231,7 +227,7 @@ std::vector<std::string> job_manager::choose_hosts(const std::string& job_id,
                                                    const proto::job_request& req) const {
   auto now = std::chrono::steady_clock::now();
   std::vector<std::pair<std::string, std::string>> ranked;  // (hash of job and host, host)
-  for (const auto& [host, info] : hosts_)
+  for (const auto& [host, info] : board_.hosts())
     if (now - info.last_seen <= cfg_.peer_timeout && matches(req, host, info))
       ranked.emplace_back(sha256_hex(job_id + "/" + host), host);
   // A percentage takes a spread of hosts that differs from job to job.
@@ -244,17 +240,14 @@ std::vector<std::string> job_manager::choose_hosts(const std::string& job_id,
 
 std::vector<proto::job_order> job_manager::heartbeat(const std::string& host,
                                                      const proto::heartbeat_request& hb) {
-  auto& info = hosts_[host];
-  info.upload_addr = hb.upload_addr;
-  info.idc = hb.idc;
-  info.location = hb.location;
-  info.last_seen = std::chrono::steady_clock::now();
+  const auto* info = board_.find(host);
+  if (!info) return {};
   bool changed = false;
   std::vector<proto::job_order> orders;
   for (auto& j : jobs_) {
     if (j.request.scope != "all_peers" || j.state != proto::job_state::running) continue;
     bool moved = false;  // a host of this job changed state: it may have ended
-    if (auto order = host_turn(j, host, info, hb, moved)) orders.push_back(std::move(*order));
+    if (auto order = host_turn(j, host, *info, hb, moved)) orders.push_back(std::move(*order));
     if (moved) {
       settle(j);
       changed = true;
@@ -312,11 +305,11 @@ bool job_manager::settle(proto::job_status& j) {
   }
   std::size_t ended = 0, failed = 0;
   for (auto& t : j.targets) {
-    auto h = hosts_.find(t.host);
+    const auto* h = board_.find(t.host);
     // A host that stopped heartbeating will not report: failed, said why.
     // (After a restart of this supernode the hosts are unknown until they
     // heartbeat again: not silent yet.)
-    if (!finished(t.state) && h != hosts_.end() && now - h->second.last_seen > cfg_.peer_timeout) {
+    if (!finished(t.state) && h && now - h->last_seen > cfg_.peer_timeout) {
       t.state = proto::job_state::failed;
       t.error = "the host stopped sending heartbeats";
       changed = true;

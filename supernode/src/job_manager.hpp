@@ -13,6 +13,7 @@
 
 #include "damselfly/proto/messages.hpp"
 #include "damselfly/supernode/config.hpp"
+#include "host_board.hpp"
 #include "task_manager.hpp"
 
 namespace damselfly::supernode {
@@ -27,7 +28,8 @@ namespace damselfly::supernode {
 /// pending or running. Used on the supernode's executor only.
 class job_manager {
  public:
-  job_manager(const supernode_config& cfg, task_manager& tasks);
+  /// `board`: the daemons heard from, which all-peers jobs choose among.
+  job_manager(const supernode_config& cfg, task_manager& tasks, const host_board& board);
 
   /// Loads the jobs of a previous run; those not finished start again.
   error_code init();
@@ -43,8 +45,8 @@ class job_manager {
   std::optional<proto::job_status> cancel(const std::string& id);
   /// Follows running jobs' tasks and starts queued jobs; saves what changed.
   void tick();
-  /// A daemon's heartbeat: who it is, what it reports of its jobs. Answers
-  /// the jobs it is to run (a host that appears during a running all-peers
+  /// A daemon's heartbeat (already on the board): what it reports of its
+  /// jobs. Answers the jobs it is to run (a host that appears during a running all-peers
   /// job it matches is added to it).
   std::vector<proto::job_order> heartbeat(const std::string& host,
                                           const proto::heartbeat_request& hb);
@@ -53,11 +55,7 @@ class job_manager {
   static constexpr std::size_t max_hosts_starting = 32;
 
  private:
-  /// A daemon as its heartbeats describe it.
-  struct host_info {
-    std::string upload_addr, idc, location;
-    std::chrono::steady_clock::time_point last_seen;
-  };
+  using host_info = host_board::host;
   /// Whether `host` is one `req` asks for (ignoring the percentage).
   static bool matches(const proto::job_request& req, const std::string& host,
                       const host_info& info);
@@ -85,7 +83,7 @@ class job_manager {
   task_manager& tasks_;
   std::filesystem::path file_;
   std::vector<proto::job_status> jobs_;  ///< oldest first
-  std::map<std::string, host_info> hosts_;
+  const host_board& board_;
 };
 
 }  // namespace damselfly::supernode

@@ -107,9 +107,9 @@ void add_flags(CLI::App& app, cli_options& o) {
                  "Cluster token: every /api/v1 and /pieces request must carry "
                  "'Authorization: Bearer TOKEN' (the file's first line)");
   app.add_option("--admin-token-file", o.admin_token_file,
-                 "Admin token: the jobs API (/api/v1/jobs: preheat) answers only requests "
-                 "carrying 'Authorization: Bearer TOKEN' (the file's first line); without it "
-                 "the jobs API is off");
+                 "Admin token: the jobs API (/api/v1/jobs: preheat) and the dashboard's data "
+                 "(/ui/) answer only requests carrying 'Authorization: Bearer TOKEN' (the "
+                 "file's first line); without it both are off");
   app.add_option("--max-running-jobs", o.cfg.max_running_jobs,
                  "Preheat jobs running at once; more wait, pending")
       ->capture_default_str();

@@ -147,7 +147,10 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
       if (holders >= t->swarm.peer_count()) return true;  // nobody here lacks it
       return !t->digests[i].empty() && holders > 0;
     };
-  sink.on_bytes = [&](std::uint64_t n) { source_bytes_.add(n); };
+  sink.on_bytes = [&](std::uint64_t n) {
+    source_bytes_.add(n);
+    t->origin_bytes += n;
+  };
   std::string refusal;  // why the announced size is not taken
   sink.on_layout = [&](const origin_layout& l) -> error_code {
     refusal = refuse_size(l.length);
@@ -290,7 +293,10 @@ asio::awaitable<void> origin_fetcher::validate(std::shared_ptr<task> t,
   opts.client = origin_client_options();
   opts.sizing = cfg_.sizing;
   origin_reader reader(ex_, t->url, headers, opts);
-  const std::function<void(std::uint64_t)> count = [&](std::uint64_t n) { source_bytes_.add(n); };
+  const std::function<void(std::uint64_t)> count = [&](std::uint64_t n) {
+    source_bytes_.add(n);
+    t->origin_bytes += n;
+  };
   origin_requests_.add();
   auto r = co_await reader.probe(count);
   if (t->generation != gen) co_return;

@@ -45,8 +45,8 @@ struct supernode::impl {
       : ex(e),
         cfg(std::move(c)),
         tasks(e, cfg, metrics),
-        jobs(cfg, tasks),
-        routes(cfg, tasks, jobs, metrics),
+        jobs(cfg, tasks, board),
+        routes(cfg, tasks, jobs, board, metrics),
         replicas(e, cfg, tasks, metrics),
         server(
             e, [this](http_request& r) { return routes.handle(r); }, server_options(cfg)),
@@ -59,6 +59,7 @@ struct supernode::impl {
   supernode_config cfg;
   metrics_registry metrics;
   task_manager tasks;
+  host_board board;  ///< the daemons heard from
   job_manager jobs;
   api routes;
   replicator replicas;
@@ -74,6 +75,8 @@ struct supernode::impl {
       co_await tick.async_wait(asio::use_awaitable);  // cancellation ends the loop
       tasks.tick();
       jobs.tick();
+      // Hosts long gone are forgotten (a heartbeat brings one back).
+      board.forget_before(std::chrono::steady_clock::now() - 20 * cfg.peer_timeout);
     }
   }
 };
@@ -103,11 +106,12 @@ result<std::uint16_t> supernode::start() {
   // The jobs API answers to the admin token instead of the cluster token:
   // a node's token must not order fleet-wide downloads.
   if (!impl_->cfg.cluster_token.empty())
-    impl_->routes.routes().use(
-        require_bearer_token(impl_->cfg.cluster_token, {"health", "metrics", "jobs"}));
+    impl_->routes.routes().use(require_bearer_token(
+        impl_->cfg.cluster_token, {"health", "metrics", "jobs", "ui", "dashboard"}));
   impl_->routes.routes().use(require_bearer_token_on(
-      impl_->cfg.admin_token, {"jobs"},
-      "jobs need the admin token (--admin-token-file): Authorization: Bearer TOKEN"));
+      impl_->cfg.admin_token, {"jobs", "dashboard"},
+      "jobs and the dashboard need the admin token (--admin-token-file): Authorization: Bearer "
+      "TOKEN"));
   if (impl_->cfg.tls.enabled()) {
     auto ctx = tls_server_context::create(impl_->cfg.tls, &why);
     if (!ctx) {

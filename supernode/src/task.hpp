@@ -66,6 +66,10 @@ class task {
   bool owner_stopping = false;     ///< the replica came from a graceful stop
   bool fetch_running = false;      ///< an origin fetch of this task holds a slot
   unsigned uploads_active = 0;     ///< piece uploads by the supernode in progress
+  // What the dashboard shows of the task's traffic (over this object's life).
+  std::uint64_t origin_bytes = 0;  ///< body bytes the origin sent
+  std::uint64_t served_bytes = 0;  ///< piece bytes this supernode sent to peers
+  std::uint64_t peer_bytes = 0;    ///< piece bytes peers reported fetched from peers
   /// Each registered peer's key: only its holder may act as that peer.
   std::unordered_map<std::string, std::string> peer_keys;
   /// The piece ticket last issued to each peer, renewed once half its life is gone.

@@ -32,9 +32,7 @@ class cluster_tls_test : public workspace_test {
         stranger_ca_(dir_ / "pki", "stranger") {
     make_file(dir_ / "www" / "f.bin", 12 << 20, 7);
     origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
-    token_file_ = dir_ / "cluster.token";
-    std::ofstream(token_file_) << token << "\n";
-    fs::permissions(token_file_, fs::perms::owner_read | fs::perms::owner_write);
+    token_file_ = write_secret(dir_ / "cluster.token", token);
     supernode_id_ = ca_.issue("supernode", {"IP:127.0.0.1"});
   }
   void TearDown() override {

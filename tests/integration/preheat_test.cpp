@@ -29,23 +29,15 @@ class preheat_test : public workspace_test {
   preheat_test() : workspace_test("damselfly-preheat") {
     make_file(dir_ / "www" / "pkg.deb", size, 5);
     origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
-    cluster_file_ = write_token("cluster.token", cluster_token);
-    admin_file_ = write_token("admin.token", admin_token);
+    cluster_file_ = write_secret(dir_ / "cluster.token", cluster_token);
+    admin_file_ = write_secret(dir_ / "admin.token", admin_token);
     supernode_ = std::make_unique<supernode_server>(
         dir_ / "cache", dir_ / "logs",
         std::vector<std::string>{"--token-file", cluster_file_.string(), "--admin-token-file",
                                  admin_file_.string(), "--piece-size", "1M"});
   }
   void TearDown() override { expect_no_sanitizer_report(supernode_->log()); }
-  fs::path write_token(const std::string& name, const std::string& text) {
-    auto path = dir_ / name;
-    std::ofstream(path) << text << "\n";
-    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
-    return path;
-  }
-  static std::string auth(const char* token) {
-    return std::string("Authorization: Bearer ") + token + "\r\n";
-  }
+  static std::string auth(const char* token) { return bearer_header(token); }
   raw_response create(const std::string& url, const std::string& authorization) {
     return post_json(supernode_->port(), "/api/v1/jobs", json{{"url", url}}.dump(), authorization);
   }

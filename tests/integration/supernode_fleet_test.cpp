@@ -31,6 +31,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::uint64_t mib = 1 << 20;
+constexpr const char* admin_token = "ad41e7a1b2c3d4e5f60718293a4b5c6d";
 
 class fleet_test : public workspace_test {
  protected:
@@ -50,10 +51,14 @@ class fleet_test : public workspace_test {
       ports.push_back(free_port());
       fleet += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(ports.back());
     }
+    // The admin token opens the piece maps the test follows.
+    write_secret(dir_ / "admin.token", admin_token);
     for (int i = 0; i < 3; ++i) {
       fs::create_directories(dir_ / ("logs" + std::to_string(i)));
       std::vector<std::string> args{"--identity-key-file",
                                     (dir_ / "fleet.key").string(),
+                                    "--admin-token-file",
+                                    (dir_ / "admin.token").string(),
                                     "--fleet",
                                     fleet,
                                     "--upload-rate",
@@ -99,7 +104,7 @@ class fleet_test : public workspace_test {
     auto target = "/api/v1/tasks/" + task_id_of(url) + "/pieces";
     std::string last;
     for (int i = 0; i < 400; ++i) {
-      auto map = http_get(supernodes_[s]->port(), target);
+      auto map = http_get(supernodes_[s]->port(), target, bearer_header(admin_token));
       last = map.body;
       if (map.status == 200) {
         auto holders = nlohmann::json::parse(map.body)["holders"];

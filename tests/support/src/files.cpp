@@ -32,6 +32,13 @@ std::string sha256_file(const std::filesystem::path& path) {
   return r ? *r : std::string();
 }
 
+std::filesystem::path write_secret(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path) << text << "\n";
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return path;
+}
+
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -139,6 +139,10 @@ raw_response raw_http(std::uint16_t port, const std::string& request,
   return r;
 }
 
+std::string bearer_header(const std::string& token) {
+  return "Authorization: Bearer " + token + "\r\n";
+}
+
 raw_response http_get(std::uint16_t port, const std::string& target, const std::string& extra,
                       const std::string& host) {
   return raw_http(

@@ -14,6 +14,10 @@ void make_file(const std::filesystem::path& path, std::uint64_t size, std::uint6
 /// SHA-256 hex of a file, or "" if it cannot be read.
 std::string sha256_file(const std::filesystem::path& path);
 
+/// Writes `text` and a newline to `path`, readable by its owner only (0600),
+/// as token files must be; returns `path`.
+std::filesystem::path write_secret(const std::filesystem::path& path, const std::string& text);
+
 /// Reads a whole (small) file into a string; "" when missing.
 std::string read_text(const std::filesystem::path& path);
 

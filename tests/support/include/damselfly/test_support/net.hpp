@@ -25,6 +25,9 @@ raw_response raw_http(std::uint16_t port, const std::string& request,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10),
                       const std::string& host = "127.0.0.1");
 
+/// The header line that presents `token`: "Authorization: Bearer TOKEN\r\n".
+std::string bearer_header(const std::string& token);
+
 /// GET `target` with Connection: close (and optional extra header lines, each ending in \r\n).
 raw_response http_get(std::uint16_t port, const std::string& target, const std::string& extra = "",
                       const std::string& host = "127.0.0.1");
