@@ -2,7 +2,6 @@
 // Cluster token file loading and the bearer-token middleware.
 #include "damselfly/common/bearer_auth.hpp"
 
-#include <openssl/crypto.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -19,11 +18,6 @@ namespace {
 constexpr std::size_t min_token_chars = 16;
 
 }  // namespace
-
-bool same_secret(std::string_view a, std::string_view b) {
-  // Length is not secret; the bytes are compared without an early exit.
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
 
 result<std::string> load_token_file(const std::filesystem::path& path, std::string* why) {
   auto say = [&](std::string message, error_code ec) -> error_code {

@@ -3,6 +3,7 @@
 #include "damselfly/common/secret_file.hpp"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -69,6 +70,11 @@ result<std::string> load_or_create_secret(const std::filesystem::path& path, std
   if (!key)
     return fail(why, name + " does not hold a key (64 hex characters)", errc::invalid_argument);
   return *key;
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  // Length is not secret; the bytes are compared without an early exit.
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string random_hex(std::size_t bytes) {

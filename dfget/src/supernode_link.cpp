@@ -6,7 +6,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
 #include <set>
+
+#include "damselfly/common/file_io.hpp"
 
 namespace damselfly::dfget {
 
@@ -30,7 +33,25 @@ supernode_link::supernode_link(asio::any_io_executor ex, const daemon_config& cf
       cfg_(cfg),
       tasks_(tasks),
       me_(me),
-      client_(ex, cfg.supernodes, heartbeat_client_options(cfg), cfg.cluster_token) {}
+      client_(ex, cfg.supernodes, heartbeat_client_options(cfg), cfg.cluster_token),
+      keys_file_(cfg.data_dir / "host_keys.json") {
+  // A file this daemon wrote itself; anything unreadable is started afresh
+  // (a supernode gives a new key once the host's silence has passed).
+  if (auto text = read_small_file(keys_file_, 1 << 20)) {
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_object())
+      for (const auto& [addr, key] : j.items())
+        if (key.is_string()) host_keys_[addr] = key.get<std::string>();
+  }
+}
+
+void supernode_link::remember_host_key(std::size_t index, const std::string& key) {
+  auto addr = cfg_.supernodes.at(index).to_string();
+  if (key.empty() || host_keys_[addr] == key) return;
+  host_keys_[addr] = key;
+  if (auto ec = replace_file(keys_file_, nlohmann::json(host_keys_).dump() + "\n", 0600))
+    spdlog::warn("cannot keep the host keys in {}: {}", keys_file_.string(), ec.message());
+}
 
 asio::awaitable<void> supernode_link::run() {
   asio::steady_timer timer(ex_);
@@ -64,6 +85,8 @@ asio::awaitable<void> supernode_link::heartbeat_once() {
       hb.idc = me_.idc;
       hb.location = me_.location;
       for (const auto& [id, report] : jobs_) hb.job_reports.push_back(report);
+      if (auto k = host_keys_.find(cfg_.supernodes.at(index).to_string()); k != host_keys_.end())
+        hb.host_key = k->second;
       hb.tasks = owned[index];
       for (const auto& id : hb.tasks)
         if (auto tf = tasks_.find(id)) hb.peer_keys[id] = tf->meta().peer_key;
@@ -72,7 +95,13 @@ asio::awaitable<void> supernode_link::heartbeat_once() {
         for (auto& id : owned[index]) pending.push_back(std::move(id));
         continue;
       }
-      if (!answer) continue;
+      if (!answer) {
+        if (answer.error.code == "host_taken")
+          spdlog::error("{}: {} (this daemon's heartbeats are refused)",
+                        cfg_.supernodes.at(index).to_string(), answer.error.message);
+        continue;
+      }
+      remember_host_key(index, answer.value->host_key);
       for (auto& order : answer.value->jobs) {
         listed.insert(order.id);
         if (jobs_.contains(order.id) || !run_job_) continue;

@@ -4,6 +4,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,6 +37,9 @@ class supernode_link {
 
  private:
   boost::asio::awaitable<void> heartbeat_once();
+  /// Keeps the key supernode `index` gave this host (in the data dir, so a
+  /// restarted daemon goes on speaking for its host id).
+  void remember_host_key(std::size_t index, const std::string& key);
   boost::asio::awaitable<void> announce(const std::shared_ptr<task_file>& tf);
 
   boost::asio::any_io_executor ex_;
@@ -45,6 +49,8 @@ class supernode_link {
   supernode_client client_;
   job_runner run_job_;
   std::map<std::string, proto::job_report> jobs_;  ///< jobs this host was given, by id
+  std::filesystem::path keys_file_;                ///< DATA_DIR/host_keys.json
+  std::map<std::string, std::string> host_keys_;   ///< supernode "HOST:PORT" -> its key
 };
 
 }  // namespace damselfly::dfget

@@ -363,6 +363,7 @@ void to_json(json& j, const heartbeat_request& v) {
   if (!v.idc.empty()) j["idc"] = v.idc;
   if (!v.location.empty()) j["location"] = v.location;
   if (!v.job_reports.empty()) j["job_reports"] = v.job_reports;
+  if (!v.host_key.empty()) j["host_key"] = v.host_key;
 }
 void from_json(const json& j, heartbeat_request& v) {
   optional_field(j, "upload_addr", v.upload_addr);
@@ -373,15 +374,18 @@ void from_json(const json& j, heartbeat_request& v) {
   optional_field(j, "job_reports", v.job_reports);
   if (v.job_reports.size() > 1024)
     throw field_error("job_reports", "field 'job_reports' has more than 1024 entries");
+  optional_field(j, "host_key", v.host_key);
 }
 
 void to_json(json& j, const heartbeat_response& v) {
   j = json{{"unknown_tasks", v.unknown_tasks}};
   if (!v.jobs.empty()) j["jobs"] = v.jobs;
+  if (!v.host_key.empty()) j["host_key"] = v.host_key;
 }
 void from_json(const json& j, heartbeat_response& v) {
   required(j, "unknown_tasks", v.unknown_tasks);
   optional_field(j, "jobs", v.jobs);
+  optional_field(j, "host_key", v.host_key);
 }
 
 void to_json(json& j, const cache_entry& v) {

@@ -9,6 +9,7 @@
 #include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/digest.hpp"
 #include "damselfly/common/http_range.hpp"
+#include "damselfly/common/secret_file.hpp"
 #include "damselfly/common/serve_range.hpp"
 #include "damselfly/common/task_id.hpp"
 #include "damselfly/proto/checks.hpp"
@@ -237,8 +238,13 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   t->swarm.leave(r.peer_id);
   // The bitmap is taken once the layout says how many pieces there are.
   t->swarm.join(r.peer_id, who, {}, task::clock::now());
-  board_.heard_from(r.peer_id, r.upload_addr, r.idc, r.location, req.remote_address,
-                    task::clock::now());
+  // A daemon's own heartbeats describe it; a registration only a client
+  // that sends none (a standalone dfget).
+  if (board_.keyed(r.peer_id))
+    board_.seen(r.peer_id, task::clock::now());
+  else
+    board_.heard_from(r.peer_id, r.upload_addr, r.idc, r.location, req.remote_address,
+                      task::clock::now());
   // Hold the answer until the layout is known, so the peer can plan at once.
   auto deadline = task::clock::now() + cfg_.max_wait;
   while ((t->phase == task_phase::probing || t->phase == task_phase::validating) &&
@@ -418,6 +424,18 @@ http_response api::heartbeat(http_request& req, const std::string& host) {
   if (!msg) return json_error(400, "bad_request", msg.error.message, msg.error.field);
   proto::heartbeat_response out;
   auto now = task::clock::now();
+  if (!valid_peer_id(host))
+    return json_error(400, "bad_request", "host ids are 1-128 characters of [A-Za-z0-9._:-]");
+  // One host id, one daemon: while it is alive only the holder of its key
+  // speaks for it (describes it, gets its jobs, reports on them).
+  auto host_key = board_.claim(host, msg.value->host_key, random_hex(16), now, cfg_.peer_timeout);
+  if (!host_key)
+    return json_error(403, "host_taken",
+                      "host " + host +
+                          " is heartbeating with another key (host_key): is a second daemon "
+                          "using this host id?",
+                      "host_key");
+  out.host_key = *host_key;
   board_.heard_from(host, msg.value->upload_addr, msg.value->idc, msg.value->location,
                     req.remote_address, now);
   const auto& keys = msg.value->peer_keys;

@@ -2,6 +2,8 @@
 // The daemons a supernode hears from: who they say they are, what they moved and how fast.
 #include "host_board.hpp"
 
+#include "damselfly/common/secret_file.hpp"
+
 namespace damselfly::supernode {
 
 void host_board::heard_from(const std::string& id, const std::string& upload_addr,
@@ -19,6 +21,25 @@ void host_board::heard_from(const std::string& id, const std::string& upload_add
   h.location = location;
   if (!address.empty()) h.address = address;
   h.last_seen = now;
+}
+
+std::optional<std::string> host_board::claim(const std::string& id, std::string_view presented,
+                                             const std::string& fresh, clock::time_point now,
+                                             clock::duration silence) {
+  auto it = hosts_.find(id);
+  if (it != hosts_.end() && !it->second.key.empty()) {
+    if (same_secret(it->second.key, presented)) return it->second.key;
+    if (now - it->second.last_seen <= silence) return std::nullopt;
+  }
+  auto& h = hosts_[id];
+  h.key = fresh;
+  h.last_seen = now;
+  return h.key;
+}
+
+bool host_board::keyed(const std::string& id) const {
+  auto it = hosts_.find(id);
+  return it != hosts_.end() && !it->second.key.empty();
 }
 
 void host_board::seen(const std::string& id, clock::time_point now) {

@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "damselfly/common/rate_meter.hpp"
@@ -25,6 +27,7 @@ class host_board {
     std::string idc;
     std::string location;
     std::string address;  ///< where its requests come from
+    std::string key;      ///< given at its first heartbeat; empty: it never sent one
     clock::time_point last_seen{};
     std::uint64_t downloaded = 0;  ///< piece bytes it reported fetched
     std::uint64_t uploaded = 0;    ///< piece bytes others reported fetched from it
@@ -32,6 +35,16 @@ class host_board {
     rate_meter upload_rate;
   };
 
+  /// Whether a heartbeat presenting `presented` speaks for `id`: the key
+  /// the host is to present from now on, or nullopt while another holder
+  /// of it is alive (heard within `silence`). A host never seen, or silent
+  /// that long, is given `fresh` (a restarted host that lost its key waits
+  /// out its own silence).
+  std::optional<std::string> claim(const std::string& id, std::string_view presented,
+                                   const std::string& fresh, clock::time_point now,
+                                   clock::duration silence);
+  /// Whether `id` heartbeats with a key: only those heartbeats describe it.
+  bool keyed(const std::string& id) const;
   /// A heartbeat or a registration of `id`: what it says of itself now.
   void heard_from(const std::string& id, const std::string& upload_addr, const std::string& idc,
                   const std::string& location, const std::string& address, clock::time_point now);

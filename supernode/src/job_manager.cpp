@@ -275,7 +275,9 @@ std::optional<proto::job_order> job_manager::host_turn(proto::job_status& j,
   auto report = std::find_if(hb.job_reports.begin(), hb.job_reports.end(),
                              [&](const proto::job_report& r) { return r.id == j.id; });
   if (report != hb.job_reports.end() && mine->state == proto::job_state::running) {
-    if (report->state == proto::job_state::done || report->state == proto::job_state::failed) {
+    bool ended = report->state == proto::job_state::failed ||
+                 (report->state == proto::job_state::done && holds_file(j, host, hb));
+    if (ended) {
       mine->state = report->state;
       mine->error = report->error;
       moved = true;
@@ -294,6 +296,22 @@ std::optional<proto::job_order> job_manager::host_turn(proto::job_status& j,
   // Listed until the host has reported the end: a lost answer costs nothing.
   if (mine->state != proto::job_state::running) return std::nullopt;
   return proto::job_order{j.id, j.request.identity, j.request.headers};
+}
+
+bool job_manager::holds_file(const proto::job_status& j, const std::string& host,
+                             const proto::heartbeat_request& hb) const {
+  auto t = tasks_.find(j.task_id);
+  bool registered_here = t && t->swarm.has_peer(host);
+  // In a fleet the host registered the task with the task's owner, which
+  // may be another supernode: there is nothing here to check it against.
+  if (!registered_here) return !cfg_.fleet.empty();
+  // Only the host itself (its peer key for the task) says it is done, and
+  // only once the swarm counts every piece with it: the pieces it reported
+  // fetched on assignments, or held when it registered.
+  auto key = hb.peer_keys.find(j.task_id);
+  if (key == hb.peer_keys.end() || !t->key_matches(host, key->second)) return false;
+  return t->piece_count() >= 0 &&
+         t->swarm.held_count(host) == static_cast<std::uint64_t>(t->piece_count());
 }
 
 bool job_manager::settle(proto::job_status& j) {

@@ -68,6 +68,11 @@ class job_manager {
   std::optional<proto::job_order> host_turn(proto::job_status& j, const std::string& host,
                                             const host_info& info,
                                             const proto::heartbeat_request& hb, bool& moved);
+  /// Whether `host`'s report that it holds `j`'s file can be believed: it
+  /// presents its peer key for the task and the swarm counts every piece
+  /// with it. Until then a "done" report waits (the host repeats it).
+  bool holds_file(const proto::job_status& j, const std::string& host,
+                  const proto::heartbeat_request& hb) const;
   /// An all-peers job's state from its hosts'; true if anything changed.
   bool settle(proto::job_status& j);
   /// Starts `j` now: asks the task manager for its task (which starts the

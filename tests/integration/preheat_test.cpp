@@ -324,3 +324,70 @@ TEST_F(all_peers_test, ASupernodeRestartedDuringAnAllPeersJobFinishesIt) {
   EXPECT_EQ(done["hosts_done"], 5) << done.dump();
   for (std::size_t i = 0; i < 5; ++i) EXPECT_TRUE(holds(i, 8u << 20)) << "daemon " << i;
 }
+
+TEST_F(all_peers_test, AttackAForgedDoneReportForAnotherHostIsNotBelieved) {
+  // A job for one host, on a slow origin, so it is still running when a
+  // cluster-token holder heartbeats in that host's name saying it is done.
+  auto hosts = json::parse(http_get(supernode_->port(), "/api/v1/hosts", auth(admin_token)).body);
+  ASSERT_FALSE(hosts["hosts"].empty()) << hosts.dump();
+  auto victim = hosts["hosts"][0]["host"].get<std::string>();
+  auto victim_addr = hosts["hosts"][0]["upload_addr"].get<std::string>();
+  std::size_t victim_index = daemons_.size();
+  for (std::size_t i = 0; i < daemons_.size(); ++i)
+    if (victim_addr == daemons_[i]->ip() + ":" + std::to_string(daemons_[i]->port()))
+      victim_index = i;
+  ASSERT_LT(victim_index, daemons_.size()) << victim_addr;
+  auto j = create_job({{"url", origin_->url("pkg.deb", "slow=262144")},
+                       {"scope", "all_peers"},
+                       {"hosts", json::array({victim})}},
+                      1);
+  ASSERT_EQ(j.value("hosts_total", 0), 1) << j.dump();
+  auto id = j["id"].get<std::string>();
+  auto task = job(id)["task_id"].get<std::string>();
+  auto forge = [&](const std::string& host_key) {
+    json forged{{"upload_addr", "127.0.0.99:1"},
+                {"idc", "elsewhere"},
+                {"tasks", json::array({task})},
+                {"peer_keys", {{task, std::string(32, 'f')}}},
+                {"job_reports", json::array({{{"id", id}, {"state", "done"}, {"bytes", size}}})}};
+    if (!host_key.empty()) forged["host_key"] = host_key;
+    return post_json(supernode_->port(), "/api/v1/hosts/" + victim + "/heartbeat", forged.dump(),
+                     auth(cluster_token));
+  };
+  // Without the host's key: refused, and the host's description stands.
+  auto r = forge("");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("host_taken"), std::string::npos) << r.body;
+  auto after = json::parse(http_get(supernode_->port(), "/api/v1/hosts", auth(admin_token)).body);
+  for (const auto& h : after["hosts"])
+    if (h["host"] == victim) {
+      EXPECT_EQ(h["upload_addr"], victim_addr) << after.dump();
+    }
+  // Even with the host's key (taken from its disk), a "done" is believed
+  // only with its peer key for the task and every piece with it in the swarm.
+  auto keys = json::parse(read_text(daemons_[victim_index]->data_dir() / "host_keys.json"));
+  ASSERT_EQ(keys.size(), 1u) << keys.dump();
+  r = forge(keys.begin().value().get<std::string>());
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto now = job(id);
+  EXPECT_EQ(now["state"], "running") << now.dump();
+  EXPECT_EQ(now["hosts"][0]["state"], "running") << now.dump();
+  // The host itself finishes it, and is believed.
+  auto done = wait_end(id, 120s);
+  EXPECT_EQ(done["state"], "done") << done.dump();
+}
+
+TEST_F(all_peers_test, ARestartedDaemonGoesOnSpeakingForItsHost) {
+  // Its key is on its disk: the restarted daemon's heartbeats are taken at
+  // once, not refused as another daemon's until the old one's silence passed.
+  auto& d = daemons_[0];
+  auto keys_file = d->data_dir() / "host_keys.json";
+  ASSERT_FALSE(wait_for_file(keys_file, 10s).empty());
+  d->restart();
+  std::this_thread::sleep_for(4s);  // past one heartbeat interval (3 s)
+  EXPECT_EQ(d->log().find("host_taken"), std::string::npos) << d->log();
+  auto hosts = json::parse(http_get(supernode_->port(), "/api/v1/hosts", auth(admin_token)).body);
+  std::size_t fresh = 0;
+  for (const auto& h : hosts["hosts"]) fresh += h["last_seen_ms"].get<std::int64_t>() < 3500;
+  EXPECT_EQ(fresh, daemons_.size()) << hosts.dump();
+}

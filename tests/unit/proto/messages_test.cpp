@@ -76,6 +76,12 @@ TEST(ProtoGolden, Heartbeat) {
   EXPECT_EQ(h.tasks.size(), 2u);
   auto r = round_trip<heartbeat_response>(R"({"unknown_tasks": ["b"]})");
   EXPECT_EQ(r.unknown_tasks, (std::vector<std::string>{"b"}));
+  // The host key goes back and forth once the supernode has given one.
+  auto keyed = round_trip<heartbeat_request>(
+      R"({"upload_addr": "10.0.0.1:65002", "tasks": [], "host_key": "k1"})");
+  EXPECT_EQ(keyed.host_key, "k1");
+  EXPECT_EQ(round_trip<heartbeat_response>(R"({"unknown_tasks": [], "host_key": "k1"})").host_key,
+            "k1");
 }
 
 TEST(ProtoDecode, BitmapMustBeBinary) {

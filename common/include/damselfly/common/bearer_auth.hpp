@@ -8,6 +8,7 @@
 
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/http_router.hpp"
+#include "damselfly/common/secret_file.hpp"
 
 namespace damselfly {
 
@@ -26,9 +27,6 @@ route_middleware require_bearer_token(std::string token, std::vector<std::string
 /// empty token closes those routes (403).
 route_middleware require_bearer_token_on(std::string token, std::vector<std::string> guarded,
                                          std::string needed);
-
-/// Equal secrets, compared without an early exit.
-bool same_secret(std::string_view a, std::string_view b);
 
 /// The header value a client sends: "Bearer <token>".
 std::string bearer(const std::string& token);

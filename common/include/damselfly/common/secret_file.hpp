@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "damselfly/common/error.hpp"
 
@@ -18,5 +19,8 @@ result<std::string> load_or_create_secret(const std::filesystem::path& path,
 
 /// `bytes` fresh random bytes as lowercase hex (keys handed to peers).
 std::string random_hex(std::size_t bytes);
+
+/// Equal secrets, compared without an early exit.
+bool same_secret(std::string_view a, std::string_view b);
 
 }  // namespace damselfly

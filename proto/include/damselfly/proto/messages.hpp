@@ -186,6 +186,9 @@ struct heartbeat_request {
   std::string idc;       ///< this host's IDC (jobs may be narrowed to one)
   std::string location;  ///< "a|b|c"
   std::vector<job_report> job_reports;
+  /// The key this supernode gave the host in an earlier answer (empty the
+  /// first time): while the host is alive only its holder speaks for it.
+  std::string host_key;
 };
 
 /// Tasks in the heartbeat the supernode does not know this host for: the host
@@ -193,6 +196,7 @@ struct heartbeat_request {
 struct heartbeat_response {
   std::vector<std::string> unknown_tasks;
   std::vector<job_order> jobs;  ///< jobs this host is to run (again listed until reported)
+  std::string host_key;         ///< the key to present in the host's next heartbeats
 };
 
 /// The dfget CLI asks its local daemon (one JSON line on the unix socket).
