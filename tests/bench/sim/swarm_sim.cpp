@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: Apache-2.0
+// A whole swarm in virtual time: the real scheduler, nodes running the engine's sync loop, capped
+// links.
+#include "swarm_sim.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <functional>
+#include <queue>
+#include <random>
+#include <unordered_map>
+
+#include "damselfly/proto/messages.hpp"
+#include "damselfly/scheduler/swarm.hpp"
+#include "fluid_link.hpp"
+
+namespace damselfly::sim {
+
+namespace {
+
+using scheduler::piece_outcome;
+
+/// HTTP/1.1 heads around a sync's JSON, measured on the wire once: request
+/// line and headers with the token and peer key; the answer's status and headers.
+constexpr std::uint64_t request_head = 260;
+constexpr std::uint64_t answer_head = 120;
+/// A GET of a piece: its request (with ticket) and the 206 head before the bytes.
+constexpr std::uint64_t piece_head = 420;
+
+/// What ends when a transfer on a link ends.
+struct on_end {
+  enum kind { seed_piece, sync_request, sync_answer, piece } what = piece;
+  std::uint32_t node = 0;
+  std::uint64_t piece_index = 0;
+  std::uint32_t source = 0;  ///< link index of the piece's source
+};
+
+struct node_state {
+  bool alive = false, started = false, done = false;
+  double start = 0, finish = -1;
+  std::vector<bool> have;
+  std::uint64_t have_count = 0;
+  unsigned in_flight = 0;
+  std::vector<proto::piece_result> results;  ///< not yet reported
+  bool syncing = false;                      ///< a sync is out
+  bool waiting_for_piece = false;
+  std::uint32_t report_every = 1;
+  // The sync in progress at the supernode.
+  std::vector<proto::piece_result> sent_results;
+  std::uint32_t want = 0;
+  std::uint32_t wait_ms = 0;
+  double park_deadline = -1;
+  std::uint64_t park_token = 0;
+  std::vector<proto::assignment> answer;
+  /// Transfers this node's fetches have on other links, to cancel if it dies.
+  std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint64_t>> fetching;
+};
+
+class simulation {
+ public:
+  explicit simulation(const sim_config& cfg)
+      : cfg_(cfg),
+        pieces_((cfg.size + cfg.piece_size - 1) / cfg.piece_size),
+        swarm_(make_options(cfg), cfg.seed),
+        rng_(cfg.seed) {
+    double su = cfg.supernode_rate > 0 ? cfg.supernode_rate : cfg.node_rate;
+    double ou = cfg.origin_rate > 0 ? cfg.origin_rate : cfg.node_rate;
+    links_.emplace_back(ou);
+    links_.emplace_back(su);
+    for (std::uint32_t i = 0; i < cfg.nodes; ++i) links_.emplace_back(cfg.node_rate);
+    link_ends_.resize(links_.size());
+    nodes_.resize(cfg.nodes);
+    uploaded_.resize(cfg.nodes);
+    swarm_.set_piece_count(pieces_);
+    for (std::uint32_t i = 0; i < cfg.nodes; ++i) {
+      nodes_[i].have.assign(pieces_, false);
+      double at = cfg.join_spread > 0
+                      ? std::uniform_real_distribution<double>(0, cfg.join_spread)(rng_)
+                      : 0;
+      schedule(at, [this, i] { start_node(i); });
+    }
+    if (cfg.kill > 0) schedule(cfg.kill_at, [this] { kill_some(); });
+    schedule(1.0, [this] { expire_tick(); });
+    for (unsigned k = 0; k < cfg.origin_concurrency && next_origin_piece_ < pieces_; ++k)
+      fetch_from_origin(0);
+  }
+
+  sim_result run() {
+    while (!queue_.empty()) {
+      auto ev = queue_.top();
+      queue_.pop();
+      if (ev.t > cfg_.time_limit) break;
+      now_ = ev.t;
+      ++result_.events;
+      actions_.at(ev.action)();
+      actions_.erase(ev.action);
+      if (finished_ + killed_ == cfg_.nodes) break;
+    }
+    return summarize();
+  }
+
+ private:
+  struct event {
+    double t;
+    std::uint64_t seq;
+    std::uint64_t action;
+    bool operator>(const event& o) const { return t != o.t ? t > o.t : seq > o.seq; }
+  };
+
+  static scheduler::swarm_options make_options(const sim_config& cfg) {
+    scheduler::swarm_options o;
+    o.seed_slots = cfg.seed_slots;
+    return o;
+  }
+
+  scheduler::clock::time_point at(double t) const {
+    return scheduler::clock::time_point{} + std::chrono::hours(1) +
+           std::chrono::duration_cast<scheduler::clock::duration>(std::chrono::duration<double>(t));
+  }
+
+  void schedule(double t, std::function<void()> fn) {
+    auto id = next_action_++;
+    actions_.emplace(id, std::move(fn));
+    queue_.push({t, seq_++, id});
+  }
+
+  static std::string peer_name(std::uint32_t i) { return "n" + std::to_string(i); }
+  static std::string addr_of(std::uint32_t i) { return "10.0." + std::to_string(i) + ":65002"; }
+  std::uint32_t link_of_source(const std::string& source) const {
+    if (source == scheduler::supernode_source) return 1;
+    return by_addr_.at(source) + 2;
+  }
+  std::uint64_t piece_length(std::uint64_t p) const {
+    return std::min<std::uint64_t>(cfg_.piece_size, cfg_.size - p * cfg_.piece_size);
+  }
+
+  // Links: a transfer's end is an event; a link whose next end moved gets a
+  // new event and the old one is ignored (its version is stale).
+  void start_transfer(std::uint32_t link, double bytes, on_end what) {
+    auto id = links_[link].start(bytes, now_);
+    link_ends_[link][id] = what;
+    if (what.what == on_end::piece) nodes_[what.node].fetching[id] = {link, what.piece_index};
+    arm(link);
+  }
+  void cancel_transfer(std::uint32_t link, std::uint64_t id) {
+    links_[link].cancel(id, now_);
+    link_ends_[link].erase(id);
+    arm(link);
+  }
+  void arm(std::uint32_t link) {
+    double t = links_[link].next_end();
+    if (t == fluid_link::never) return;
+    auto version = links_[link].version();
+    schedule(t, [this, link, version] {
+      if (links_[link].version() != version) return;
+      auto id = links_[link].pop_ended(now_);
+      auto what = link_ends_[link].at(id);
+      link_ends_[link].erase(id);
+      arm(link);
+      transfer_ended(link, id, what);
+    });
+  }
+
+  void transfer_ended(std::uint32_t link, std::uint64_t id, const on_end& what) {
+    switch (what.what) {
+      case on_end::seed_piece:
+        seed_piece_cached(what.piece_index);
+        break;
+      case on_end::sync_request:
+        schedule(now_ + cfg_.latency, [this, n = what.node] { sync_arrives(n); });
+        break;
+      case on_end::sync_answer:
+        schedule(now_ + cfg_.latency, [this, n = what.node] { answer_arrives(n); });
+        break;
+      case on_end::piece:
+        nodes_[what.node].fetching.erase(id);
+        if (link >= 2) ++uploaded_[link - 2];
+        schedule(now_ + cfg_.latency,
+                 [this, w = what] { piece_arrives(w.node, w.piece_index, w.source); });
+        break;
+    }
+  }
+
+  // The supernode's origin fetch: `origin_concurrency` pieces at once, lowest first.
+  void fetch_from_origin(std::uint64_t) {
+    auto p = next_origin_piece_++;
+    result_.origin_bytes += piece_length(p);
+    start_transfer(0, static_cast<double>(piece_length(p) + piece_head),
+                   {on_end::seed_piece, 0, p, 0});
+  }
+  void seed_piece_cached(std::uint64_t p) {
+    timed([&] { swarm_.seed_has(p); });
+    if (next_origin_piece_ < pieces_) fetch_from_origin(0);
+    // The supernode wakes every parked sync when a piece is cached.
+    std::vector<std::uint32_t> woken;
+    woken.swap(parked_);
+    for (auto n : woken) {
+      if (!nodes_[n].alive || nodes_[n].park_deadline < 0) continue;
+      nodes_[n].park_deadline = -1;
+      enqueue_cpu(n);
+    }
+  }
+
+  void start_node(std::uint32_t i) {
+    auto& n = nodes_[i];
+    n.alive = n.started = true;
+    n.start = now_;
+    by_addr_[addr_of(i)] = i;
+    scheduler::peer_info info{addr_of(i), "", "", cfg_.upload_slots, ""};
+    timed([&] { swarm_.join(peer_name(i), info, {}, at(now_)); });
+    pump(i);
+  }
+
+  // The engine's loop (dfget/src/downloader.cpp), at each change of its state.
+  void pump(std::uint32_t i) {
+    auto& n = nodes_[i];
+    if (!n.alive || n.syncing) return;
+    bool complete = n.have_count == pieces_;
+    if (complete && n.results.empty() && n.in_flight == 0) {
+      if (!n.done) {
+        n.done = true;
+        n.finish = now_;
+        ++finished_;
+        result_.end = std::max(result_.end, now_);
+      }
+      return;
+    }
+    unsigned slots = cfg_.parallel;
+    unsigned free_slots = n.in_flight < slots ? slots - n.in_flight : 0;
+    bool have_news = !n.results.empty();
+    std::uint32_t batch = std::max(1u, std::min(n.report_every, std::max(1u, slots / 2)));
+    bool report_now = have_news && (free_slots >= batch || n.in_flight == 0 || complete);
+    if (!(report_now || (!have_news && free_slots > 0 && !n.waiting_for_piece))) return;
+    n.syncing = true;
+    n.want = complete ? 0 : free_slots;
+    n.wait_ms = n.in_flight == 0 ? 2000 : 0;
+    n.sent_results.swap(n.results);
+    n.results.clear();
+    proto::sync_request req;
+    req.want = n.want;
+    req.wait_ms = n.wait_ms;
+    req.results = n.sent_results;
+    auto bytes = proto::encode(req).size() + request_head;
+    result_.control_bytes += bytes;
+    ++result_.syncs;
+    start_transfer(i + 2, static_cast<double>(bytes), {on_end::sync_request, i, 0, 0});
+  }
+
+  // The supernode handles syncs one at a time on one core (its executor).
+  void sync_arrives(std::uint32_t i) {
+    if (!nodes_[i].alive) return;
+    enqueue_cpu(i);
+  }
+  void enqueue_cpu(std::uint32_t i) {
+    cpu_queue_.push_back(i);
+    if (!cpu_busy_) cpu_next();
+  }
+  void cpu_next() {
+    while (!cpu_queue_.empty()) {
+      auto i = cpu_queue_.front();
+      cpu_queue_.pop_front();
+      if (!nodes_[i].alive) continue;
+      double cost = handle_sync(i);
+      result_.supernode_cpu += cost;
+      cpu_busy_ = true;
+      schedule(now_ + cost, [this, i] {
+        cpu_busy_ = false;
+        finish_sync(i);
+        cpu_next();
+      });
+      return;
+    }
+  }
+  /// Reports and assignments as api::sync does them; the CPU time it costs.
+  double handle_sync(std::uint32_t i) {
+    auto& n = nodes_[i];
+    auto peer = peer_name(i);
+    n.answer.clear();
+    timed([&] {
+      auto t = at(now_);
+      swarm_.touch(peer, t);
+      for (const auto& r : n.sent_results)
+        swarm_.report(
+            peer, r.piece,
+            r.status == proto::piece_status::ok ? piece_outcome::ok : piece_outcome::unreachable,
+            r.source, t);
+      for (const auto& d : swarm_.assign(peer, std::min(n.want, cfg_.max_assignments), t)) {
+        n.answer.push_back({d.piece, d.piece * cfg_.piece_size, piece_length(d.piece),
+                            std::string(64, 'a'), d.source});
+      }
+    });
+    n.sent_results.clear();
+    result_.decisions += n.answer.size();
+    return cfg_.sync_cost + cfg_.decision_cost * static_cast<double>(n.answer.size());
+  }
+  void finish_sync(std::uint32_t i) {
+    auto& n = nodes_[i];
+    if (!n.alive) return;
+    // Nothing to give and the node may wait: held until a piece is cached
+    // or the wait is over (the supernode's long poll).
+    if (n.answer.empty() && n.want > 0 && n.wait_ms > 0 && n.park_deadline < 0) {
+      n.park_deadline = now_ + n.wait_ms / 1000.0;
+      auto token = ++n.park_token;
+      parked_.push_back(i);
+      schedule(n.park_deadline, [this, i, token] {
+        auto& m = nodes_[i];
+        if (m.park_token != token || m.park_deadline < 0) return;
+        m.park_deadline = -1;
+        m.wait_ms = 0;  // the deadline passed: answer now, empty
+        send_answer(i);
+      });
+      return;
+    }
+    n.park_deadline = -1;
+    send_answer(i);
+  }
+  void send_answer(std::uint32_t i) {
+    auto& n = nodes_[i];
+    proto::sync_response out;
+    out.assignments = n.answer;
+    out.task.task_id = std::string(64, 'a');
+    out.task.content_length = static_cast<std::int64_t>(cfg_.size);
+    out.task.piece_size = cfg_.piece_size;
+    out.task.piece_count = static_cast<std::int64_t>(pieces_);
+    out.task.version = std::string(40, 'v');
+    out.report_every = swarm_.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
+    out.ticket = std::string(180, 't');
+    n.report_every = out.report_every;
+    auto bytes = proto::encode(out).size() + answer_head;
+    result_.control_bytes += bytes;
+    result_.supernode_control_bytes += bytes;
+    start_transfer(1, static_cast<double>(bytes), {on_end::sync_answer, i, 0, 0});
+  }
+
+  void answer_arrives(std::uint32_t i) {
+    auto& n = nodes_[i];
+    if (!n.alive) return;
+    n.syncing = false;
+    for (const auto& a : n.answer) {
+      ++n.in_flight;
+      auto source = link_of_source(a.source);
+      // The GET reaches the source after one latency; a dead source refuses.
+      schedule(now_ + cfg_.latency, [this, i, a, source] {
+        if (!nodes_[i].alive) return;
+        if (source >= 2 && !nodes_[source - 2].alive) {
+          schedule(now_ + cfg_.latency, [this, i, a] { piece_failed(i, a.piece, a.source); });
+          return;
+        }
+        if (source == 1) result_.supernode_piece_bytes += a.length;
+        start_transfer(source, static_cast<double>(a.length + piece_head),
+                       {on_end::piece, i, a.piece, source});
+      });
+    }
+    n.waiting_for_piece = n.answer.empty() && n.in_flight > 0;
+    n.answer.clear();
+    pump(i);
+  }
+
+  void piece_arrives(std::uint32_t i, std::uint64_t p, std::uint32_t source) {
+    auto& n = nodes_[i];
+    if (!n.alive) return;
+    --n.in_flight;
+    if (!n.have[p]) {
+      n.have[p] = true;
+      ++n.have_count;
+    }
+    n.results.push_back(
+        {p, proto::piece_status::ok,
+         source == 1 ? std::string(scheduler::supernode_source) : addr_of(source - 2)});
+    n.waiting_for_piece = false;
+    pump(i);
+  }
+  void piece_failed(std::uint32_t i, std::uint64_t p, const std::string& source) {
+    auto& n = nodes_[i];
+    if (!n.alive) return;
+    --n.in_flight;
+    n.results.push_back({p, proto::piece_status::unreachable, source});
+    n.waiting_for_piece = false;
+    pump(i);
+  }
+
+  void kill_some() {
+    std::vector<std::uint32_t> live;
+    for (std::uint32_t i = 0; i < cfg_.nodes; ++i)
+      if (nodes_[i].alive && !nodes_[i].done) live.push_back(i);
+    std::shuffle(live.begin(), live.end(), rng_);
+    live.resize(std::min<std::size_t>(live.size(), cfg_.kill));
+    for (auto i : live) {
+      auto& n = nodes_[i];
+      n.alive = false;
+      ++killed_;
+      // Its uploads stop: receivers learn it at once (connection reset).
+      auto link = i + 2;
+      std::vector<std::pair<std::uint64_t, on_end>> lost(link_ends_[link].begin(),
+                                                         link_ends_[link].end());
+      for (const auto& [id, what] : lost) {
+        cancel_transfer(link, id);
+        if (what.what == on_end::piece)
+          schedule(now_ + cfg_.latency, [this, w = what] {
+            piece_failed(w.node, w.piece_index, addr_of(w.source - 2));
+          });
+      }
+      for (const auto& [id, where] : std::unordered_map(n.fetching))
+        cancel_transfer(where.first, id);
+      n.fetching.clear();
+      // The supernode notices when the peer stops syncing (peer_timeout).
+    }
+  }
+  void expire_tick() {
+    timed([&] { swarm_.expire(at(now_)); });
+    schedule(now_ + 1.0, [this] { expire_tick(); });
+  }
+
+  template <class Fn>
+  void timed(Fn&& fn) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    result_.scheduler_wall +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+  sim_result summarize() {
+    auto& r = result_;
+    r.nodes = cfg_.nodes;
+    double u = cfg_.node_rate;
+    double su = cfg_.supernode_rate > 0 ? cfg_.supernode_rate : u;
+    double ou = cfg_.origin_rate > 0 ? cfg_.origin_rate : u;
+    double f = static_cast<double>(cfg_.size);
+    r.t_min = std::max(f / ou, (cfg_.nodes + 1) * f / (ou + su + cfg_.nodes * u));
+    std::vector<double> times;
+    for (const auto& n : nodes_) {
+      double t = n.done ? n.finish - n.start : -1;
+      r.completion.push_back(t);
+      if (n.done) times.push_back(t);
+    }
+    r.finished = static_cast<std::uint32_t>(times.size());
+    if (!times.empty()) {
+      std::sort(times.begin(), times.end());
+      double sum = 0;
+      for (double t : times) sum += t;
+      r.mean = sum / static_cast<double>(times.size());
+      r.p50 = times[times.size() / 2];
+      r.last = times.back();
+    }
+    return r;
+  }
+
+  const sim_config& cfg_;
+  std::uint64_t pieces_;
+  scheduler::swarm swarm_;
+  std::mt19937_64 rng_;
+  double now_ = 0;
+  std::priority_queue<event, std::vector<event>, std::greater<>> queue_;
+  std::unordered_map<std::uint64_t, std::function<void()>> actions_;
+  std::uint64_t next_action_ = 1, seq_ = 0;
+  std::vector<fluid_link> links_;  ///< 0 origin, 1 supernode, 2+i node i
+  std::vector<std::unordered_map<std::uint64_t, on_end>> link_ends_;
+  std::vector<node_state> nodes_;
+  std::unordered_map<std::string, std::uint32_t> by_addr_;
+  std::vector<std::uint64_t> uploaded_;
+  std::uint64_t next_origin_piece_ = 0;
+  std::vector<std::uint32_t> parked_;
+  std::deque<std::uint32_t> cpu_queue_;
+  bool cpu_busy_ = false;
+  std::uint32_t finished_ = 0, killed_ = 0;
+  sim_result result_;
+};
+
+}  // namespace
+
+sim_result run_swarm(const sim_config& cfg) {
+  simulation s(cfg);
+  return s.run();
+}
+
+}  // namespace damselfly::sim
