@@ -192,7 +192,7 @@ TEST_F(fleet_test, TasksSpreadOverAllThreeSupernodesAsTheHashingSays) {
 
 TEST_F(fleet_test, TheOwnerKilledMidTransferCostsNoNodeItsDownload) {
   make_file(dir_ / "www" / "release.bin", 64 * mib, 91);
-  start(10, "16M", "4M");
+  start(10, "16M", "4M", {"--piece-size", "1M"});  // 64 pieces
   auto url = origin_->url("release.bin");
   auto order = order_of(url);
   auto owner = order.front();
@@ -306,7 +306,7 @@ TEST_F(fleet_test, AttackPeersHoldingPiecesWhoseDigestsDiedWithTheOwnerCannotSta
   // so the successor must fetch them from the origin: never assign them on
   // the peer's word, and never wait for digests that will not come.
   make_file(dir_ / "www" / "pkg", 4 * mib, 95);
-  start(1, "100M", "100M");
+  start(1, "100M", "100M", {"--piece-size", "1M"});  // the replica below names 1 MiB pieces
   auto url = origin_->url("pkg");
   auto order = order_of(url);
   auto successor = supernodes_[order[1]]->port();
