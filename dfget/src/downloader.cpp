@@ -295,6 +295,10 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   s.want = want;
   s.wait_ms = wait_ms;
   s.version = task.version;
+  // What this peer already has: answers leave out a task state and a ticket
+  // it holds, so syncs carry little but their assignments.
+  if (!task.task_id.empty()) s.known_state = std::string(proto::to_string(task.state));
+  if (ticket.size() >= 16) s.ticket_tail = ticket.substr(ticket.size() - 16);
   if (!supernodes->bound()) co_return co_await register_task();  // after a failed failover
   bool back = false;                                             // to the task's owner
   if (supernodes->bound_is_stale(placement) && steady::now() >= owner_check_after) {
@@ -346,7 +350,8 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     fail_from_answer(answer, "a sync", "sync");
     co_return call::failed;
   }
-  if (!check_answer(answer.value->task, answer.value->assignments)) co_return call::failed;
+  const auto& told = answer.value->task ? *answer.value->task : task;
+  if (!check_answer(told, answer.value->assignments)) co_return call::failed;
   if (auto why = proto::check_ticket(answer.value->ticket); !why.empty()) {
     fail(errc::protocol_error, "the supernode sent an invalid answer: " + why);
     co_return call::failed;
@@ -354,7 +359,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   if (!answer.value->ticket.empty()) ticket = answer.value->ticket;
   results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(s.results.size()));
   outage_since.reset();
-  task = answer.value->task;
+  if (answer.value->task) task = std::move(*answer.value->task);
   report_every = answer.value->report_every;
   out = std::move(answer.value->assignments);
   co_return call::ok;

@@ -322,12 +322,20 @@ void from_json(const json& j, piece_result& v) {
 void to_json(json& j, const sync_request& v) {
   j = json{
       {"results", v.results}, {"want", v.want}, {"wait_ms", v.wait_ms}, {"version", v.version}};
+  if (!v.known_state.empty()) j["known_state"] = v.known_state;
+  if (!v.ticket_tail.empty()) j["ticket_tail"] = v.ticket_tail;
 }
 void from_json(const json& j, sync_request& v) {
   optional_field(j, "results", v.results);
   required(j, "want", v.want);
   optional_field(j, "wait_ms", v.wait_ms);
   optional_field(j, "version", v.version);
+  optional_field(j, "known_state", v.known_state);
+  optional_field(j, "ticket_tail", v.ticket_tail);
+  if (v.known_state.size() > 16)
+    throw field_error("known_state", "field 'known_state' is longer than 16 characters");
+  if (v.ticket_tail.size() > 16)
+    throw field_error("ticket_tail", "field 'ticket_tail' is longer than 16 characters");
 }
 
 void to_json(json& j, const assignment& v) {
@@ -346,12 +354,17 @@ void from_json(const json& j, assignment& v) {
 }
 
 void to_json(json& j, const sync_response& v) {
-  j = json{{"task", v.task}, {"assignments", v.assignments}};
+  j = json{{"assignments", v.assignments}};
+  if (v.task) j["task"] = *v.task;
   if (v.report_every > 1) j["report_every"] = v.report_every;
   if (!v.ticket.empty()) j["ticket"] = v.ticket;
 }
 void from_json(const json& j, sync_response& v) {
-  required(j, "task", v.task);
+  if (j.contains("task") && !j["task"].is_null()) {
+    task_info t;
+    required(j, "task", t);
+    v.task = std::move(t);
+  }
   optional_field(j, "assignments", v.assignments);
   optional_field(j, "report_every", v.report_every);
   optional_field(j, "ticket", v.ticket);

@@ -332,15 +332,20 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
 #ifndef NDEBUG
   t->swarm.check_invariants();  // debug builds: every sync re-derives the swarm's counts
 #endif
-  out.task = t->info();
   // Syncs are the bulk of the control traffic on the supernode's link, one
-  // per few pieces per peer: the whole-file digest stays in the registration
-  // and status answers.
-  out.task.file_sha256.clear();
+  // per few pieces per peer: the task goes out only when the peer's view of
+  // it is out of date, never with the whole-file digest (registration and
+  // status answers carry that), and the ticket only when the peer lacks it.
+  auto info = t->info();
+  if (s.known_state != proto::to_string(info.state) || s.version != info.version) {
+    info.file_sha256.clear();
+    out.task = std::move(info);
+  }
   // A few peers may report every piece at once (that keeps their pipelines
   // full); a crowd reports in batches so syncs do not eat the link.
   out.report_every = t->swarm.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
-  out.ticket = ticket_for(*t, peer);
+  const auto& ticket = ticket_for(*t, peer);
+  if (s.ticket_tail.size() < 16 || !ticket.ends_with(s.ticket_tail)) out.ticket = ticket;
   co_return http_response::json(200, proto::encode(out));
 }
 

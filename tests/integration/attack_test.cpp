@@ -406,3 +406,36 @@ TEST_F(supernode_attack_test, AStrangerCannotRemoveSyncAsOrTakeOverAnotherPeer) 
                                                key + "\r\n\r\n");
   EXPECT_EQ(left.status, 204) << left.body;
 }
+
+TEST_F(supernode_attack_test, SyncAnswersLeaveOutTheTaskAndTicketThePeerAlreadyHolds) {
+  const std::string sync = "/api/v1/tasks/" + task_id_ + "/peers/attacker/sync";
+  // A peer that says nothing of what it holds gets both.
+  auto first = post(sync, R"({"want": 0})");
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto j = json::parse(first.body);
+  ASSERT_TRUE(j.contains("task")) << first.body;
+  EXPECT_EQ(j["task"]["state"], "done");
+  EXPECT_FALSE(j["task"].contains("file_sha256")) << "the whole-file digest stays out of syncs";
+  auto ticket = j.value("ticket", "");
+  ASSERT_GE(ticket.size(), 16u) << first.body;
+  auto version = j["task"]["version"].get<std::string>();
+  auto tail = ticket.substr(ticket.size() - 16);
+  // One that names the state, version and ticket it holds gets neither.
+  json knows{{"want", 0}, {"known_state", "done"}, {"version", version}, {"ticket_tail", tail}};
+  auto slim = post(sync, knows.dump());
+  ASSERT_EQ(slim.status, 200) << slim.body;
+  EXPECT_FALSE(json::parse(slim.body).contains("task")) << slim.body;
+  EXPECT_FALSE(json::parse(slim.body).contains("ticket")) << slim.body;
+  EXPECT_LT(slim.body.size(), first.body.size() / 3) << slim.body;
+  // An older state, or a ticket that is not the current one: sent again.
+  knows["known_state"] = "running";
+  EXPECT_TRUE(json::parse(post(sync, knows.dump()).body).contains("task"));
+  knows["known_state"] = "done";
+  knows["ticket_tail"] = std::string(16, 'x');
+  EXPECT_EQ(json::parse(post(sync, knows.dump()).body).value("ticket", ""), ticket);
+  // A field longer than it can be is refused, naming it.
+  knows["ticket_tail"] = std::string(17, 'x');
+  auto bad = post(sync, knows.dump());
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("ticket_tail"), std::string::npos) << bad.body;
+}

@@ -47,6 +47,8 @@ struct node_state {
   bool syncing = false;                      ///< a sync is out
   bool waiting_for_piece = false;
   std::uint32_t report_every = 1;
+  std::string known_state;  ///< the task state the node last heard (empty: none)
+  bool has_ticket = false;
   // The sync in progress at the supernode.
   std::vector<proto::piece_result> sent_results;
   std::uint32_t want = 0;
@@ -242,6 +244,9 @@ class simulation {
     req.want = n.want;
     req.wait_ms = n.wait_ms;
     req.results = n.sent_results;
+    req.version = std::string(40, 'v');
+    req.known_state = n.known_state;
+    if (n.has_ticket) req.ticket_tail = std::string(16, 't');
     auto bytes = proto::encode(req).size() + request_head;
     result_.control_bytes += bytes;
     ++result_.syncs;
@@ -320,13 +325,24 @@ class simulation {
     auto& n = nodes_[i];
     proto::sync_response out;
     out.assignments = n.answer;
-    out.task.task_id = std::string(64, 'a');
-    out.task.content_length = static_cast<std::int64_t>(cfg_.size);
-    out.task.piece_size = cfg_.piece_size;
-    out.task.piece_count = static_cast<std::int64_t>(pieces_);
-    out.task.version = std::string(40, 'v');
+    // As api::sync answers: the task only when the node's view of its state
+    // is out of date, the ticket only when the node lacks it (runs are far
+    // shorter than a ticket's half life: no renewals).
+    std::string state = swarm_.seed_count() == pieces_ ? "done" : "running";
+    if (n.known_state != state) {
+      proto::task_info info;
+      info.task_id = std::string(64, 'a');
+      info.state = state == "done" ? proto::task_state::done : proto::task_state::running;
+      info.content_length = static_cast<std::int64_t>(cfg_.size);
+      info.piece_size = cfg_.piece_size;
+      info.piece_count = static_cast<std::int64_t>(pieces_);
+      info.version = std::string(40, 'v');
+      out.task = info;
+      n.known_state = state;  // the answer is on its way; nothing is lost on these links
+    }
     out.report_every = swarm_.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
-    out.ticket = std::string(180, 't');
+    if (!n.has_ticket) out.ticket = std::string(180, 't');
+    n.has_ticket = true;
     n.report_every = out.report_every;
     auto bytes = proto::encode(out).size() + answer_head;
     result_.control_bytes += bytes;

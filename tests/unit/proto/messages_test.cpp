@@ -68,6 +68,16 @@ TEST(ProtoGolden, SyncRequestAndResponse) {
     "assignments": [{"piece": 2, "offset": 8, "length": 2, "sha256": "aa", "source": "supernode"}]})");
   ASSERT_EQ(r.assignments.size(), 1u);
   EXPECT_EQ(r.assignments[0].length, 2u);
+  ASSERT_TRUE(r.task);
+  // A peer says what it holds; an answer may then leave the task out.
+  auto knowing = round_trip<sync_request>(
+      R"({"results": [], "want": 2, "wait_ms": 0, "version": "v1", "known_state": "running",
+          "ticket_tail": "0123456789abcdef"})");
+  EXPECT_EQ(knowing.known_state, "running");
+  EXPECT_EQ(knowing.ticket_tail, "0123456789abcdef");
+  auto slim = round_trip<sync_response>(R"({"assignments": []})");
+  EXPECT_FALSE(slim.task);
+  EXPECT_TRUE(slim.ticket.empty());
 }
 
 TEST(ProtoGolden, Heartbeat) {

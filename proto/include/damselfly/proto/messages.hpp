@@ -133,6 +133,12 @@ struct sync_request {
   std::uint32_t wait_ms =
       0;                ///< how long the supernode may hold the answer when nothing is assignable
   std::string version;  ///< the task version the peer downloads; a change fails the sync
+  /// The task state the peer last heard (empty: none, or an older client):
+  /// an answer leaves the task out while state and version are unchanged.
+  std::string known_state;
+  /// The last 16 characters of the ticket the peer holds (empty: none): an
+  /// answer leaves the ticket out while it is still the current one.
+  std::string ticket_tail;
 };
 
 /// One piece to fetch, with where from and what it must hash to.
@@ -145,14 +151,18 @@ struct assignment {
 };
 
 struct sync_response {
-  task_info task;
+  /// Left out when the request's known_state and version match the task's:
+  /// most syncs of a download then carry only their assignments, which
+  /// keeps the supernode's link for pieces.
+  std::optional<task_info> task;
   std::vector<assignment> assignments;
   /// Finished pieces the supernode would like reported per sync: more when
   /// many peers share it, fewer syncs on its link. A peer may report sooner.
   std::uint32_t report_every = 1;
   /// Lets this peer fetch the task's pieces from the supernode and other
   /// peers for a few minutes: sent as X-Damselfly-Ticket with each piece
-  /// request. Every sync answer carries the newest one.
+  /// request. An answer carries it when the peer's ticket_tail does not
+  /// name the current one (new, or renewed at half its life).
   std::string ticket;
 };
 
