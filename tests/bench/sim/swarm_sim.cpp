@@ -74,7 +74,6 @@ class simulation {
     for (std::uint32_t i = 0; i < cfg.nodes; ++i) links_.emplace_back(cfg.node_rate);
     link_ends_.resize(links_.size());
     nodes_.resize(cfg.nodes);
-    uploaded_.resize(cfg.nodes);
     swarm_.set_piece_count(pieces_);
     for (std::uint32_t i = 0; i < cfg.nodes; ++i) {
       nodes_[i].have.assign(pieces_, false);
@@ -86,7 +85,7 @@ class simulation {
     if (cfg.kill > 0) schedule(cfg.kill_at, [this] { kill_some(); });
     schedule(1.0, [this] { expire_tick(); });
     for (unsigned k = 0; k < cfg.origin_concurrency && next_origin_piece_ < pieces_; ++k)
-      fetch_from_origin(0);
+      fetch_from_origin();
   }
 
   sim_result run() {
@@ -161,11 +160,11 @@ class simulation {
       auto what = link_ends_[link].at(id);
       link_ends_[link].erase(id);
       arm(link);
-      transfer_ended(link, id, what);
+      transfer_ended(id, what);
     });
   }
 
-  void transfer_ended(std::uint32_t link, std::uint64_t id, const on_end& what) {
+  void transfer_ended(std::uint64_t id, const on_end& what) {
     switch (what.what) {
       case on_end::seed_piece:
         seed_piece_cached(what.piece_index);
@@ -178,7 +177,6 @@ class simulation {
         break;
       case on_end::piece:
         nodes_[what.node].fetching.erase(id);
-        if (link >= 2) ++uploaded_[link - 2];
         schedule(now_ + cfg_.latency,
                  [this, w = what] { piece_arrives(w.node, w.piece_index, w.source); });
         break;
@@ -186,7 +184,7 @@ class simulation {
   }
 
   // The supernode's origin fetch: `origin_concurrency` pieces at once, lowest first.
-  void fetch_from_origin(std::uint64_t) {
+  void fetch_from_origin() {
     auto p = next_origin_piece_++;
     result_.origin_bytes += piece_length(p);
     start_transfer(0, static_cast<double>(piece_length(p) + piece_head),
@@ -194,7 +192,7 @@ class simulation {
   }
   void seed_piece_cached(std::uint64_t p) {
     timed([&] { swarm_.seed_has(p); });
-    if (next_origin_piece_ < pieces_) fetch_from_origin(0);
+    if (next_origin_piece_ < pieces_) fetch_from_origin();
     // The supernode wakes every parked sync when a piece is cached.
     std::vector<std::uint32_t> woken;
     woken.swap(parked_);
@@ -475,7 +473,6 @@ class simulation {
   std::vector<std::unordered_map<std::uint64_t, on_end>> link_ends_;
   std::vector<node_state> nodes_;
   std::unordered_map<std::string, std::uint32_t> by_addr_;
-  std::vector<std::uint64_t> uploaded_;
   std::uint64_t next_origin_piece_ = 0;
   std::vector<std::uint32_t> parked_;
   std::deque<std::uint32_t> cpu_queue_;
