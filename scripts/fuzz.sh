@@ -17,7 +17,15 @@ else
   budget=(-max_total_time="$seconds")
   shift || true
 fi
-bash scripts/setup.sh fuzz >/dev/null
+# Quiet when the build succeeds; its whole output (the compiler's errors) when not.
+build_log="$(mktemp)"
+if ! bash scripts/setup.sh fuzz >"$build_log" 2>&1; then
+  cat "$build_log" >&2
+  echo "fuzz: building the fuzz targets failed" >&2
+  rm -f "$build_log"
+  exit 1
+fi
+rm -f "$build_log"
 
 targets=("$@")
 if ((${#targets[@]} == 0)); then
