@@ -433,7 +433,8 @@ http_response api::heartbeat(http_request& req, const std::string& host) {
     return json_error(400, "bad_request", "host ids are 1-128 characters of [A-Za-z0-9._:-]");
   // One host id, one daemon: while it is alive only the holder of its key
   // speaks for it (describes it, gets its jobs, reports on them).
-  auto host_key = board_.claim(host, msg.value->host_key, random_hex(16), now, cfg_.peer_timeout);
+  auto host_key = board_.claim(
+      host, msg.value->host_key, [] { return random_hex(16); }, now, cfg_.peer_timeout);
   if (!host_key)
     return json_error(403, "host_taken",
                       "host " + host +

@@ -24,15 +24,15 @@ void host_board::heard_from(const std::string& id, const std::string& upload_add
 }
 
 std::optional<std::string> host_board::claim(const std::string& id, std::string_view presented,
-                                             const std::string& fresh, clock::time_point now,
-                                             clock::duration silence) {
+                                             const std::function<std::string()>& fresh,
+                                             clock::time_point now, clock::duration silence) {
   auto it = hosts_.find(id);
   if (it != hosts_.end() && !it->second.key.empty()) {
     if (same_secret(it->second.key, presented)) return it->second.key;
     if (now - it->second.last_seen <= silence) return std::nullopt;
   }
   auto& h = hosts_[id];
-  h.key = fresh;
+  h.key = fresh();
   h.last_seen = now;
   return h.key;
 }

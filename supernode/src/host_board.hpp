@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,9 +40,9 @@ class host_board {
   /// the host is to present from now on, or nullopt while another holder
   /// of it is alive (heard within `silence`). A host never seen, or silent
   /// that long, is given `fresh` (a restarted host that lost its key waits
-  /// out its own silence).
+  /// out its own silence). `fresh` makes a key; it is called only then.
   std::optional<std::string> claim(const std::string& id, std::string_view presented,
-                                   const std::string& fresh, clock::time_point now,
+                                   const std::function<std::string()>& fresh, clock::time_point now,
                                    clock::duration silence);
   /// Whether `id` heartbeats with a key: only those heartbeats describe it.
   bool keyed(const std::string& id) const;

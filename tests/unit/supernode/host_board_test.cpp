@@ -87,19 +87,24 @@ TEST(HostBoard, TheSupernodesOwnUploadIsCountedApart) {
   EXPECT_GT(b.supernode_rate(t0 + 1s), 0u);
 }
 
+/// A key maker that always makes `name`.
+static std::function<std::string()> key_named(std::string name) {
+  return [name] { return name; };
+}
+
 TEST(HostBoard, OnlyTheHolderOfAHostsKeySpeaksForItWhileItIsAlive) {
   host_board b;
   // A's first heartbeat gets a key; a stranger without it is refused.
-  auto key = b.claim("a", "", "k1", t0, 15s);
+  auto key = b.claim("a", "", key_named("k1"), t0, 15s);
   ASSERT_EQ(key, std::optional<std::string>("k1"));
   b.heard_from("a", "10.0.0.1:65001", "east", "", "", t0);
-  EXPECT_EQ(b.claim("a", "", "k2", t0 + 1s, 15s), std::nullopt);
-  EXPECT_EQ(b.claim("a", "wrong", "k2", t0 + 1s, 15s), std::nullopt);
+  EXPECT_EQ(b.claim("a", "", key_named("k2"), t0 + 1s, 15s), std::nullopt);
+  EXPECT_EQ(b.claim("a", "wrong", key_named("k2"), t0 + 1s, 15s), std::nullopt);
   // A with its key keeps it.
-  EXPECT_EQ(b.claim("a", "k1", "k3", t0 + 2s, 15s), std::optional<std::string>("k1"));
+  EXPECT_EQ(b.claim("a", "k1", key_named("k3"), t0 + 2s, 15s), std::optional<std::string>("k1"));
   EXPECT_TRUE(b.keyed("a"));
   EXPECT_FALSE(b.keyed("b"));
   // Silent past the timeout: the id is free for a new holder.
-  EXPECT_EQ(b.claim("a", "", "k4", t0 + 20s, 15s), std::optional<std::string>("k4"));
-  EXPECT_EQ(b.claim("a", "k1", "k5", t0 + 21s, 15s), std::nullopt);
+  EXPECT_EQ(b.claim("a", "", key_named("k4"), t0 + 20s, 15s), std::optional<std::string>("k4"));
+  EXPECT_EQ(b.claim("a", "k1", key_named("k5"), t0 + 21s, 15s), std::nullopt);
 }
