@@ -299,8 +299,16 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   // it holds, so syncs carry little but their assignments.
   if (!task.task_id.empty()) s.known_state = std::string(proto::to_string(task.state));
   if (ticket.size() >= 16) s.ticket_tail = ticket.substr(ticket.size() - 16);
-  if (!supernodes->bound()) co_return co_await register_task();  // after a failed failover
-  bool back = false;                                             // to the task's owner
+  if (!supernodes->bound()) {
+    // The supernode was given up (a refused connection, a failed failover):
+    // register again, with what we hold, wherever the list says now.
+    auto registered = co_await register_task();
+    if (registered == call::ok)
+      spdlog::info("registered again with {} verified pieces after losing the supernode",
+                   have_count);
+    co_return registered;
+  }
+  bool back = false;  // to the task's owner
   if (supernodes->bound_is_stale(placement) && steady::now() >= owner_check_after) {
     // The owner's rest is over: ask it before leaving where we are (probing at
     // most every 5 s, as a probe of an unreachable host can take its timeout).
@@ -339,8 +347,12 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
       (answer.error.code == "unknown_peer" || answer.error.code == "unknown_task")) {
     // A restarted supernode does not know us (or the task) any more: register
     // again, telling it what we hold, and carry on.
-    spdlog::info("supernode forgot this peer; registering again");
-    co_return co_await register_task();
+    auto registered = co_await register_task();
+    if (registered == call::ok)
+      spdlog::info(
+          "registered again with {} verified pieces: the supernode had forgotten this peer",
+          have_count);
+    co_return registered;
   }
   if (answer.status == 409) {
     fail(errc::source_changed, "the source file changed during the download; run dfget again");
