@@ -3,7 +3,9 @@
 # Installs the Debian packages Damselfly needs (only the missing ones) and builds it.
 # Usage: scripts/setup.sh [PRESET]   (PRESET: release (default), ci, debug, asan, tsan, fuzz, bench, test)
 # "test" is release plus Chromium, in which the dashboard's browser test runs
-# headless (the sanitizer presets, which run every test, get it too).
+# headless, and Prometheus (prometheus, promtool), which scrapes a swarm in a
+# test and checks the shipped rules (the sanitizer presets, which run every
+# test, get both too).
 # "bench" is release plus what tests/bench needs: iproute2 (ip, tc), libtorrent's
 # Python binding for the BitTorrent side of the cluster benchmark, gnuplot.
 set -euo pipefail
@@ -24,7 +26,7 @@ if [[ $preset == fuzz || $preset == tsan ]]; then
 fi
 
 if [[ $preset == test || $preset == tsan || $preset == asan ]]; then
-  packages+=(chromium)
+  packages+=(chromium prometheus)
 fi
 [[ $preset == test ]] && preset=release
 

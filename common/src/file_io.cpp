@@ -52,6 +52,15 @@ std::uint64_t filesystem_free_space(const std::filesystem::path& path) {
   return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 
+std::uint64_t filesystem_size(const std::filesystem::path& path) {
+  struct statvfs vfs {};
+  if (::statvfs(path.c_str(), &vfs) != 0) return 0;
+  // Blocks reserved for root are usable by neither daemon: leave them out, so
+  // free/size reaches 0 when writes start failing.
+  auto usable = vfs.f_blocks - (vfs.f_bfree - vfs.f_bavail);
+  return static_cast<std::uint64_t>(usable) * vfs.f_frsize;
+}
+
 error_code make_private_dir(const std::filesystem::path& dir, std::string* why,
                             bool follow_symlink) {
   auto say = [&](std::string message, error_code ec) {

@@ -36,6 +36,12 @@ metric_value& piece_failures(metrics_registry& m, const char* reason) {
                    std::string("reason=\"") + reason + "\"");
 }
 
+histogram& fetch_seconds(metrics_registry& m, const char* from) {
+  return m.histogram("damselfly_daemon_piece_fetch_duration_seconds",
+                     "Time from a piece request to the piece verified, by source",
+                     piece_duration_buckets(), std::string("from=\"") + from + "\"");
+}
+
 metric_value& downloads(metrics_registry& m, const char* result) {
   return m.counter("damselfly_daemon_downloads_total", "Downloads finished, by result",
                    std::string("result=\"") + result + "\"");
@@ -52,7 +58,8 @@ download_runner::download_runner(asio::any_io_executor ex, const daemon_config& 
       me_(me),
       counters_{&piece_bytes(metrics, "supernode"),      &piece_bytes(metrics, "peer"),
                 &piece_bytes(metrics, "origin"),         &piece_failures(metrics, "bad_digest"),
-                &piece_failures(metrics, "unreachable"), &piece_failures(metrics, "error")},
+                &piece_failures(metrics, "unreachable"), &piece_failures(metrics, "error"),
+                &fetch_seconds(metrics, "supernode"),    &fetch_seconds(metrics, "peer")},
       downloads_ok_(downloads(metrics, "ok")),
       downloads_failed_(downloads(metrics, "failed")) {
   if (cfg.total_download_rate > 0)

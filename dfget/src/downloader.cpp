@@ -513,6 +513,9 @@ void downloader::session::record(const proto::assignment& a, proto::piece_status
     (from_seed ? outcome.summary.from_supernode : outcome.summary.from_peers) += a.length;
     if (auto* counter = from_seed ? opts.counters.from_supernode : opts.counters.from_peers)
       counter->add(a.length);
+    if (auto* h =
+            from_seed ? opts.counters.fetch_seconds_supernode : opts.counters.fetch_seconds_peer)
+      h->observe(steady::now() - started);
   }
   last_progress = steady::now();
   // Progress first: it carries the layout a host records before the piece.

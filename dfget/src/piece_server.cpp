@@ -22,6 +22,7 @@ piece_server::piece_server(asio::any_io_executor ex, const daemon_config& cfg, t
       uploads_refused_(
           metrics.counter("damselfly_daemon_uploads_refused_total",
                           "Piece requests refused because every upload slot was busy")),
+      disk_(metrics, "damselfly_daemon", cfg.data_dir),
       server_(ex, [this](http_request& r) { return router_.handle(r); }) {
   if (cfg.upload_rate > 0)
     upload_limiter_ =
@@ -33,6 +34,7 @@ piece_server::piece_server(asio::any_io_executor ex, const daemon_config& cfg, t
               });
   router_.add("GET", "/metrics", "metrics",
               [this](http_request&, params) -> asio::awaitable<http_response> {
+                disk_.refresh();
                 auto r = http_response::text(200, metrics_.render());
                 r.headers.set("Content-Type", "text/plain; version=0.0.4");
                 co_return r;

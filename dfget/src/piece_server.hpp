@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "damselfly/common/disk_gauges.hpp"
 #include "damselfly/common/http_router.hpp"
 #include "damselfly/common/http_server.hpp"
 #include "damselfly/common/metrics.hpp"
@@ -48,6 +49,7 @@ class piece_server {
   unsigned uploads_active_ = 0;
   metric_value& uploaded_;
   metric_value& uploads_refused_;
+  disk_gauges disk_;
   http_router router_;
   http_server server_;
 };

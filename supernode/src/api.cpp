@@ -99,7 +99,11 @@ api::api(const supernode_config& cfg, task_manager& tasks, job_manager& jobs, ho
                                       R"(reason="error")")),
       bad_requests_(metrics.counter("damselfly_supernode_bad_requests_total",
                                     "Requests answered with a 4xx status")),
-      peers_gauge_(metrics.gauge("damselfly_supernode_peers", "Peers registered across tasks")) {
+      peers_gauge_(metrics.gauge("damselfly_supernode_peers", "Peers registered across tasks")),
+      sync_seconds_(metrics.histogram("damselfly_supernode_sync_duration_seconds",
+                                      "Time to handle a sync, not counting its long-poll wait",
+                                      request_duration_buckets())),
+      disk_(metrics, "damselfly_supernode", cfg.data_dir) {
   if (cfg.upload_rate > 0)
     upload_limiter_ =
         std::make_shared<rate_limiter>(cfg.upload_rate, 256 * 1024, rate_limiter::clock::now());
@@ -111,6 +115,7 @@ void api::add_routes() {
   router_.add("GET", "/healthz", "health",
               plain([](http_request&, params) { return http_response::text(200, "ok\n"); }));
   router_.add("GET", "/metrics", "metrics", plain([this](http_request&, params) {
+                disk_.refresh();
                 auto resp = http_response::text(200, metrics_.render());
                 resp.headers.set("Content-Type", "text/plain; version=0.0.4");
                 return resp;
@@ -312,6 +317,8 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
     if (outcome == scheduler::piece_outcome::ok) count_moved(*t, peer, res, now);
     t->swarm.report(peer, res.piece, outcome, res.source, now);
   }
+  const auto handling = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration waited{};
   auto wait =
       std::min<std::chrono::milliseconds>(std::chrono::milliseconds(s.wait_ms), cfg_.max_wait);
   auto deadline = now + wait;
@@ -326,8 +333,10 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
     if (!out.assignments.empty() || t->phase == task_phase::failed || want == 0 ||
         task::clock::now() >= deadline)
       break;
+    const auto asleep = std::chrono::steady_clock::now();
     co_await t->wait_for_change(
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - task::clock::now()));
+    waited += std::chrono::steady_clock::now() - asleep;
   }
 #ifndef NDEBUG
   t->swarm.check_invariants();  // debug builds: every sync re-derives the swarm's counts
@@ -346,7 +355,9 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   out.report_every = t->swarm.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
   const auto& ticket = ticket_for(*t, peer);
   if (s.ticket_tail.size() < 16 || !ticket.ends_with(s.ticket_tail)) out.ticket = ticket;
-  co_return http_response::json(200, proto::encode(out));
+  auto answer = http_response::json(200, proto::encode(out));
+  sync_seconds_.observe(std::chrono::steady_clock::now() - handling - waited);
+  co_return answer;
 }
 
 void api::count_moved(task& t, const std::string& peer, const proto::piece_result& res,

@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "damselfly/common/disk_gauges.hpp"
 #include "damselfly/common/http_message.hpp"
 #include "damselfly/common/http_router.hpp"
 #include "damselfly/common/metrics.hpp"
@@ -73,6 +74,8 @@ class api {
   metric_value& failures_other_;
   metric_value& bad_requests_;
   metric_value& peers_gauge_;
+  histogram& sync_seconds_;
+  disk_gauges disk_;
   std::shared_ptr<rate_limiter> upload_limiter_;  ///< null when unlimited
   std::optional<ticket_signer> signer_;
   std::optional<ticket_verifier> verifier_;

@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <strings.h>
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
@@ -137,6 +140,24 @@ raw_response raw_http(std::uint16_t port, const std::string& request,
   if (r.head.rfind("HTTP/1.", 0) == 0 && r.head.size() > 12)
     r.status = std::atoi(r.head.c_str() + 9);
   return r;
+}
+
+std::string raw_response::decoded_body() const {
+  auto coding = header("Transfer-Encoding");
+  std::transform(coding.begin(), coding.end(), coding.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (coding.find("chunked") == std::string::npos) return body;
+  std::string out;
+  std::size_t at = 0;
+  while (at < body.size()) {
+    auto line_end = body.find("\r\n", at);
+    if (line_end == std::string::npos) break;
+    auto chunk = std::strtoull(body.substr(at, line_end - at).c_str(), nullptr, 16);
+    if (chunk == 0 || line_end + 2 + chunk > body.size()) break;
+    out.append(body, line_end + 2, chunk);
+    at = line_end + 2 + chunk + 2;  // the chunk's own CRLF
+  }
+  return out;
 }
 
 std::string bearer_header(const std::string& token) {

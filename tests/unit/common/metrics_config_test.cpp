@@ -24,6 +24,47 @@ TEST(Metrics, RendersFamiliesWithLabels) {
   EXPECT_THROW(m.gauge("x_bytes_total", "Bytes"), std::logic_error);
 }
 
+TEST(Metrics, HistogramBucketsAreCumulativeAndAgreeWithTheCount) {
+  using namespace std::chrono_literals;
+  metrics_registry m;
+  auto& h = m.histogram("x_fetch_duration_seconds", "Fetch time", {0.01, 0.1, 1}, R"(from="peer")");
+  h.observe(5ms);
+  h.observe(10ms);  // on a bound: counted in that bound's bucket ("le")
+  h.observe(50ms);
+  h.observe(3s);
+  auto text = m.render();
+  EXPECT_NE(text.find("# TYPE x_fetch_duration_seconds histogram\n"), std::string::npos);
+  EXPECT_NE(text.find(R"(x_fetch_duration_seconds_bucket{from="peer",le="0.01"} 2)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(x_fetch_duration_seconds_bucket{from="peer",le="0.1"} 3)"),
+            std::string::npos);
+  EXPECT_NE(text.find(R"(x_fetch_duration_seconds_bucket{from="peer",le="1"} 3)"),
+            std::string::npos);
+  EXPECT_NE(text.find(R"(x_fetch_duration_seconds_bucket{from="peer",le="+Inf"} 4)"),
+            std::string::npos);
+  EXPECT_NE(text.find(R"(x_fetch_duration_seconds_sum{from="peer"} 3.065)"), std::string::npos);
+  EXPECT_NE(text.find(R"(x_fetch_duration_seconds_count{from="peer"} 4)"), std::string::npos);
+  EXPECT_EQ(h.count(), 4u);
+  // The same series again is the same histogram; other buckets for it are a bug.
+  EXPECT_EQ(
+      &m.histogram("x_fetch_duration_seconds", "Fetch time", {0.01, 0.1, 1}, R"(from="peer")"), &h);
+  EXPECT_THROW(m.histogram("x_fetch_duration_seconds", "Fetch time", {1, 2}, R"(from="peer")"),
+               std::logic_error);
+  EXPECT_THROW(m.counter("x_fetch_duration_seconds", "Fetch time"), std::logic_error);
+  EXPECT_THROW(histogram({1, 0.5}), std::logic_error);
+}
+
+TEST(Metrics, UnlabelledHistogramHasOnlyTheBucketLabel) {
+  metrics_registry m;
+  m.histogram("y_seconds", "Y", {1}).observe(std::chrono::milliseconds(1500));
+  auto text = m.render();
+  EXPECT_NE(text.find("y_seconds_bucket{le=\"1\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("y_seconds_bucket{le=\"+Inf\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("y_seconds_sum 1.5\n"), std::string::npos);
+  EXPECT_NE(text.find("y_seconds_count 1\n"), std::string::npos);
+}
+
 namespace {
 
 struct app_fixture {

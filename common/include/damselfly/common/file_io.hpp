@@ -37,6 +37,10 @@ std::uint64_t directory_disk_usage(const std::filesystem::path& dir);
 /// Bytes available to unprivileged writers on the filesystem holding `path`; 0 on error.
 std::uint64_t filesystem_free_space(const std::filesystem::path& path);
 
+/// Size of the filesystem holding `path` as unprivileged writers see it
+/// (free space plus what is in use, without the root reserve); 0 on error.
+std::uint64_t filesystem_size(const std::filesystem::path& path);
+
 /// The current errno as an error_code.
 error_code last_system_error();
 

@@ -8,6 +8,9 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
+
+#include "damselfly/common/histogram.hpp"
 
 namespace damselfly {
 
@@ -30,6 +33,11 @@ class metrics_registry {
                         const std::string& labels = "");
   metric_value& gauge(const std::string& name, const std::string& help,
                       const std::string& labels = "");
+  /// A histogram `name{labels}` with the given bucket bounds (seconds); the
+  /// name ends in `_seconds` by convention.
+  damselfly::histogram& histogram(const std::string& name, const std::string& help,
+                                  const std::vector<double>& bounds,
+                                  const std::string& labels = "");
   /// Prometheus text exposition (version 0.0.4).
   std::string render() const;
 
@@ -38,13 +46,16 @@ class metrics_registry {
     std::string help;
     std::string type;
     std::map<std::string, metric_value*> series;
+    std::map<std::string, damselfly::histogram*> histograms;
   };
+  family& family_of(const std::string& name, const std::string& help, const std::string& type);
   metric_value& get(const std::string& name, const std::string& help, const std::string& type,
                     const std::string& labels);
 
   mutable std::mutex mu_;
   std::map<std::string, family> families_;
   std::deque<metric_value> storage_;
+  std::deque<damselfly::histogram> histogram_storage_;
 };
 
 }  // namespace damselfly

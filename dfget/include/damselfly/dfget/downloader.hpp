@@ -62,6 +62,9 @@ struct download_counters {
   metric_value* failed_bad_digest = nullptr;
   metric_value* failed_unreachable = nullptr;
   metric_value* failed_other = nullptr;
+  /// Request to verified piece, by the kind of source that served it.
+  histogram* fetch_seconds_supernode = nullptr;
+  histogram* fetch_seconds_peer = nullptr;
 };
 
 /// How a peer describes itself to the supernode when it registers.

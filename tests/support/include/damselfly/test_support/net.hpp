@@ -17,6 +17,9 @@ struct raw_response {
   std::string head;  ///< status line and headers
   std::string body;
   std::string header(const std::string& name) const;  ///< first value or ""
+  /// The body without its chunked transfer-coding when the head names one
+  /// (servers other than ours, such as Prometheus, chunk larger answers).
+  std::string decoded_body() const;
 };
 
 /// Sends `request` bytes verbatim to 127.0.0.1:port and reads until the peer
