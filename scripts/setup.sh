@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages Damselfly needs (only the missing ones) and builds it.
-# Usage: scripts/setup.sh [PRESET]   (PRESET: release (default), ci, debug, asan, tsan, fuzz, bench, test)
+# Usage: scripts/setup.sh [PRESET]   (PRESET: release (default), ci, debug, asan, tsan, fuzz, bench, test, package)
 # "test" is release plus Chromium, in which the dashboard's browser test runs
 # headless, and Prometheus (prometheus, promtool), which scrapes a swarm in a
 # test and checks the shipped rules (the sanitizer presets, which run every
@@ -25,10 +25,16 @@ if [[ $preset == fuzz || $preset == tsan ]]; then
   packages+=(clang-16 libfuzzer-16-dev libclang-rt-16-dev)
 fi
 
+# "package" is release plus what scripts/package.sh needs: help2man (man
+# pages from --help), dpkg-dev (dpkg-shlibdeps), lintian. The test presets
+# need them too: a test builds, checks and installs the packages.
+if [[ $preset == package || $preset == test || $preset == tsan || $preset == asan ]]; then
+  packages+=(help2man dpkg-dev lintian adduser)
+fi
 if [[ $preset == test || $preset == tsan || $preset == asan ]]; then
   packages+=(chromium prometheus)
 fi
-[[ $preset == test ]] && preset=release
+[[ $preset == test || $preset == package ]] && preset=release
 
 if [[ $preset == bench ]]; then
   packages+=(iproute2 python3 python3-libtorrent gnuplot-nox)

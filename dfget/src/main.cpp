@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
   cache_flags cache;
   preheat_flags preheat;
   CLI::App app{"dfget: download a file through the Damselfly peer-to-peer network"};
-  app.set_version_flag("--version", "dfget 0.1.0");
+  app.name("dfget");
+  app.set_version_flag("--version", "dfget " DAMSELFLY_VERSION);
   app.footer(
       "Exit codes: 0 done, 1 internal error, 2 usage, 3 supernode, 4 origin, 5 verification, "
       "6 local I/O, 7 timeout (--wget-exit-codes: wget's 0-8). Docs: docs/cli.md");

@@ -282,7 +282,8 @@ int main(int argc, char** argv) {
   cli_options o;
   CLI::App app{
       "Damselfly supernode: fetches each source once, caches it in pieces and schedules peers"};
-  app.set_version_flag("--version", "supernode 0.1.0");
+  app.name("supernode");
+  app.set_version_flag("--version", "supernode " DAMSELFLY_VERSION);
   add_flags(app, o);
   add_yaml_config_option(app);
   try {

@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # systemd-analyze verify on the shipped units, pointed at the built binaries.
-# Usage: systemd_units_test.sh SOURCE_DIR BIN_DIR
+# Usage: systemd_units_test.sh SOURCE_DIR BIN_DIR SCRIPTS_DIR
+# (SCRIPTS_DIR: the configured damselfly-token and damselfly-join, build/package/sbin)
 set -euo pipefail
 src=$1
 bin=$2
+sbin=$3
 command -v systemd-analyze >/dev/null || { echo "systemd-analyze is not installed"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for unit in "$src"/deploy/systemd/*.service; do
-  sed -e "s|/usr/local/bin/supernode|$bin/supernode|" -e "s|/usr/local/bin/dfget|$bin/dfget|" \
+  sed -e "s|/usr/bin/supernode|$bin/supernode|" -e "s|/usr/bin/dfget|$bin/dfget|" \
+    -e "s|/usr/sbin/damselfly-token|$sbin/damselfly-token|" \
     "$unit" >"$work/$(basename "$unit")"
 done
 ls "$work"/*.service >/dev/null
-systemd-analyze verify "$work"/*.service
+# Their Documentation= man pages: the ones the build generated (build/package/man).
+for section in 1 8; do
+  mkdir -p "$work/man/man$section"
+  cp "$sbin"/../man/*."$section".gz "$work/man/man$section/"
+done
+MANPATH=$work/man systemd-analyze verify "$work"/*.service
 echo "verified: $(cd "$work" && ls *.service | tr '\n' ' ')"
 
 # The example configs load: every key is a known option with a valid value.
