@@ -241,9 +241,14 @@ int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source,
   const auto& holders = holders_[piece];
   const std::size_t n = holders.size();
   const std::size_t first = n > opts_.source_candidates ? rng_() % n : 0;
+  // In a large swarm most holders may be busy: the scan stops after a window
+  // of them whether free or not, or one decision would walk every holder
+  // (and a sync that finds no free source, every holder of every piece).
+  const std::size_t window = std::min<std::size_t>(n, opts_.source_scan);
   unsigned compared = 0;
   bool usable_holder = false;  // one that could serve the asker once it has a free slot
-  for (std::size_t k = 0; k < n && compared < opts_.source_candidates; ++k) {
+  std::size_t k = 0;
+  for (; k < window && compared < opts_.source_candidates; ++k) {
     int h = holders[(first + k) % n];
     if (h == asker || h == exclude_source) continue;
     const auto& p = peers_[static_cast<std::size_t>(h)];
@@ -275,8 +280,9 @@ int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source,
   const bool first_copy = avail_[piece] == 0 && fetching_[piece] == 0;
   const bool endgame = exclude_source != no_source;
   if (first_copy || endgame || seed_copies_ok) return seed_index;
-  // Nobody the asker could ever get it from (all avoided, bad or not serving).
-  if (!usable_holder && avail_[piece] > 0) return seed_index;
+  // Nobody the asker could ever get it from (all avoided, bad or not serving);
+  // known only when every holder was looked at.
+  if (!usable_holder && k == n && avail_[piece] > 0) return seed_index;
   return no_source;
 }
 

@@ -41,6 +41,10 @@ struct swarm_options {
   /// Eligible holders a source choice compares at most, from a random one on:
   /// bounds a decision's cost in large swarms (below this size it is exact).
   unsigned source_candidates = 48;
+  /// Holders a source choice looks at in all, busy ones included (from the
+  /// same random start): most holders of a piece can be busy in a swarm of
+  /// thousands, and without this bound a decision costs a walk of all of them.
+  unsigned source_scan = 256;
 };
 
 /// Who a peer is, as far as choosing sources goes.
