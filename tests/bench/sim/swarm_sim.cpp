@@ -8,11 +8,14 @@
 #include <cmath>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <queue>
 #include <random>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "damselfly/proto/messages.hpp"
+#include "damselfly/scheduler/piece_picker.hpp"
 #include "damselfly/scheduler/swarm.hpp"
 #include "fluid_link.hpp"
 
@@ -28,6 +31,13 @@ constexpr std::uint64_t request_head = 260;
 constexpr std::uint64_t answer_head = 120;
 /// A GET of a piece: its request (with ticket) and the 206 head before the bytes.
 constexpr std::uint64_t piece_head = 420;
+/// Parent-set protocol: a "have" notice to a child, a request to the
+/// supernode for a piece to inject and its answer, a registration answer's
+/// bytes per parent listed.
+constexpr std::uint64_t have_notice = 60;
+constexpr std::uint64_t inject_request = request_head + 80;
+constexpr std::uint64_t inject_answer = answer_head + 160;
+constexpr std::uint64_t parent_entry = 40;
 
 /// What ends when a transfer on a link ends.
 struct on_end {
@@ -58,6 +68,16 @@ struct node_state {
   std::vector<proto::assignment> answer;
   /// Transfers this node's fetches have on other links, to cancel if it dies.
   std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint64_t>> fetching;
+  // Parent-set protocol.
+  std::unique_ptr<scheduler::piece_picker> picker;
+  std::vector<std::uint32_t> parent_nodes;  ///< node index per picker parent index
+  /// Nodes that have this one as a parent, with its index in their pickers.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> children;
+  std::unordered_map<std::uint64_t, std::uint32_t> asked_parent;  ///< piece -> picker parent
+  unsigned uploads = 0;        ///< pieces this node is sending now
+  std::size_t next_child = 0;  ///< where the next freed slot's round of children starts
+  bool asking_seed = false;    ///< a request to the supernode is out
+  bool waiting_seed = false;   ///< in the supernode's wait list
 };
 
 class simulation {
@@ -75,6 +95,8 @@ class simulation {
     link_ends_.resize(links_.size());
     nodes_.resize(cfg.nodes);
     swarm_.set_piece_count(pieces_);
+    seed_has_.assign(pieces_, false);
+    copies_.assign(pieces_, 0);
     for (std::uint32_t i = 0; i < cfg.nodes; ++i) {
       nodes_[i].have.assign(pieces_, false);
       double at = cfg.join_spread > 0
@@ -177,6 +199,13 @@ class simulation {
         break;
       case on_end::piece:
         nodes_[what.node].fetching.erase(id);
+        if (cfg_.parent_sets) {
+          upload_ended(what.source);
+          schedule(now_ + cfg_.latency, [this, w = what] {
+            piece_arrives_from_parent(w.node, w.piece_index, w.source);
+          });
+          break;
+        }
         schedule(now_ + cfg_.latency,
                  [this, w = what] { piece_arrives(w.node, w.piece_index, w.source); });
         break;
@@ -193,6 +222,11 @@ class simulation {
   void seed_piece_cached(std::uint64_t p) {
     timed([&] { swarm_.seed_has(p); });
     if (next_origin_piece_ < pieces_) fetch_from_origin();
+    if (cfg_.parent_sets) {
+      seed_has_[p] = true;
+      wake_seed_waiters(SIZE_MAX);
+      return;
+    }
     // The supernode wakes every parked sync when a piece is cached.
     std::vector<std::uint32_t> woken;
     woken.swap(parked_);
@@ -204,6 +238,7 @@ class simulation {
   }
 
   void start_node(std::uint32_t i) {
+    if (cfg_.parent_sets) return start_node_with_parents(i);
     auto& n = nodes_[i];
     n.alive = n.started = true;
     n.start = now_;
@@ -351,6 +386,7 @@ class simulation {
   void answer_arrives(std::uint32_t i) {
     auto& n = nodes_[i];
     if (!n.alive) return;
+    if (cfg_.parent_sets) return pump_with_parents(i);  // its registration answer
     n.syncing = false;
     for (const auto& a : n.answer) {
       ++n.in_flight;
@@ -393,6 +429,176 @@ class simulation {
     n.results.push_back({p, proto::piece_status::unreachable, source});
     n.waiting_for_piece = false;
     pump(i);
+  }
+
+  // The parent-set protocol. The supernode registers a node with `parents`
+  // random other nodes (their bitmaps as it last heard them); from then on
+  // the node hears from its parents directly and decides for itself.
+  void start_node_with_parents(std::uint32_t i) {
+    auto& n = nodes_[i];
+    n.alive = n.started = true;
+    n.start = now_;
+    n.picker = std::make_unique<scheduler::piece_picker>(
+        pieces_, scheduler::piece_picker::options{}, cfg_.seed * 1000003 + i);
+    std::vector<std::uint32_t> others;
+    auto want = std::min<std::size_t>(cfg_.parents, cfg_.nodes - 1);
+    if (want * 2 > cfg_.nodes) {
+      // Most of the others: shuffle them all and take the first.
+      for (std::uint32_t q = 0; q < cfg_.nodes; ++q)
+        if (q != i) others.push_back(q);
+      std::shuffle(others.begin(), others.end(), rng_);
+      others.resize(want);
+    } else {
+      // A few of many: draw until enough distinct ones.
+      std::uniform_int_distribution<std::uint32_t> any(0, cfg_.nodes - 1);
+      std::unordered_set<std::uint32_t> taken{i};
+      while (others.size() < want)
+        if (auto q = any(rng_); taken.insert(q).second) others.push_back(q);
+    }
+    for (auto q : others) {
+      auto slot = n.picker->add_parent(nodes_[q].have);
+      n.parent_nodes.push_back(q);
+      nodes_[q].children.emplace_back(i, slot);
+    }
+    ++result_.syncs;
+    result_.supernode_cpu += cfg_.sync_cost;
+    auto answer = answer_head + 200 + parent_entry * others.size();
+    result_.control_bytes += request_head + 200 + answer;
+    result_.supernode_control_bytes += answer;
+    start_transfer(1, static_cast<double>(answer), {on_end::sync_answer, i, 0, 0});
+  }
+  void pump_with_parents(std::uint32_t i) {
+    auto& n = nodes_[i];
+    if (!n.alive) return;
+    if (n.picker->complete()) {
+      if (!n.done && n.in_flight == 0) {
+        n.done = true;
+        n.finish = now_;
+        ++finished_;
+        result_.end = std::max(result_.end, now_);
+      }
+      return;
+    }
+    unsigned free_slots = cfg_.parallel > n.in_flight ? cfg_.parallel - n.in_flight : 0;
+    if (free_slots == 0) return;
+    auto picks = n.picker->next(free_slots, [this, &n](std::uint32_t q) {
+      const auto& parent = nodes_[n.parent_nodes[q]];
+      return parent.alive && parent.uploads < cfg_.upload_slots;
+    });
+    for (const auto& pick : picks) {
+      ++result_.local_picks;
+      auto source = n.parent_nodes[pick.parent];
+      n.asked_parent[pick.piece] = pick.parent;
+      request_piece(i, pick.piece, source + 2);
+    }
+    if (picks.size() < free_slots && !n.asking_seed) ask_seed(i);
+  }
+  void request_piece(std::uint32_t i, std::uint64_t p, std::uint32_t link) {
+    ++nodes_[i].in_flight;
+    if (link >= 2)
+      ++nodes_[link - 2].uploads;
+    else
+      ++seed_load_;
+    ++copies_[p];
+    schedule(now_ + cfg_.latency, [this, i, p, link] {
+      if (link == 1) result_.supernode_piece_bytes += piece_length(p);
+      start_transfer(link, static_cast<double>(piece_length(p) + piece_head),
+                     {on_end::piece, i, p, link});
+    });
+  }
+  /// The supernode injects: a piece the node lacks that none of its parents
+  /// holds, the fewest copies in the swarm first, within its seed slots.
+  void ask_seed(std::uint32_t i) {
+    auto& n = nodes_[i];
+    if (n.picker->orphans() == 0) return;  // its parents hold the rest: it waits for their slots
+    std::uint64_t best = pieces_;
+    std::uint64_t best_key = 0;
+    for (std::uint64_t p = 0; p < pieces_; ++p) {
+      if (n.picker->has(p) || n.picker->in_flight(p) || n.picker->availability(p) > 0) continue;
+      if (!seed_has_[p]) continue;
+      std::uint64_t key = (copies_[p] << 32) | (rng_() >> 32);
+      if (best == pieces_ || key < best_key) {
+        best = p;
+        best_key = key;
+      }
+    }
+    if (best == pieces_ || seed_load_ >= cfg_.seed_slots) {
+      if (!n.waiting_seed) {
+        n.waiting_seed = true;
+        seed_waiters_.push_back(i);
+      }
+      return;
+    }
+    n.asking_seed = true;
+    n.picker->fetching(best);
+    ++seed_load_;  // held from the decision on, as the central scheduler does
+    ++result_.decisions;
+    ++result_.syncs;
+    result_.supernode_cpu += cfg_.sync_cost + cfg_.decision_cost;
+    result_.control_bytes += inject_request + inject_answer;
+    result_.supernode_control_bytes += inject_answer;
+    n.asked_parent[best] = scheduler::piece_picker::no_parent;
+    // Request and answer each cross one latency; then the piece's GET.
+    schedule(now_ + 3 * cfg_.latency, [this, i, best] {
+      auto& m = nodes_[i];
+      m.asking_seed = false;
+      --seed_load_;
+      request_piece(i, best, 1);
+      pump_with_parents(i);
+    });
+  }
+  void wake_seed_waiters(std::size_t how_many) {
+    std::vector<std::uint32_t> woken;
+    while (!seed_waiters_.empty() && woken.size() < how_many) {
+      woken.push_back(seed_waiters_.front());
+      seed_waiters_.pop_front();
+    }
+    for (auto w : woken) {
+      nodes_[w].waiting_seed = false;
+      pump_with_parents(w);
+    }
+  }
+  /// A sending slot freed: the sender's children may now ask it.
+  void upload_ended(std::uint32_t link) {
+    if (link == 1) {
+      --seed_load_;
+      wake_seed_waiters(1);
+      return;
+    }
+    auto& sender = nodes_[link - 2];
+    --sender.uploads;
+    // One slot is free: children are asked in turn, from where the last
+    // round stopped, until one takes it (or none has a use for it).
+    auto count = sender.children.size();
+    for (std::size_t k = 0; k < count && sender.uploads < cfg_.upload_slots; ++k) {
+      auto child = sender.children[(sender.next_child + k) % count].first;
+      if (nodes_[child].in_flight < cfg_.parallel) pump_with_parents(child);
+      if (sender.uploads == cfg_.upload_slots)
+        sender.next_child = (sender.next_child + k + 1) % count;
+    }
+  }
+  void piece_arrives_from_parent(std::uint32_t i, std::uint64_t p, std::uint32_t) {
+    auto& n = nodes_[i];
+    if (!n.alive) return;
+    --n.in_flight;
+    auto parent = n.asked_parent.at(p);
+    n.asked_parent.erase(p);
+    n.picker->done(p, parent, true);
+    n.have[p] = true;
+    ++n.have_count;
+    // Every child hears of it one latency later (one event for all: the
+    // same delay).
+    result_.control_bytes += have_notice * n.children.size();
+    schedule(now_ + cfg_.latency, [this, i, p] {
+      for (const auto& [child, slot] : nodes_[i].children) {
+        auto& c = nodes_[child];
+        c.picker->parent_has(slot, p);
+        // News of a piece the child holds or is fetching changes nothing.
+        if (c.in_flight < cfg_.parallel && !c.picker->has(p) && !c.picker->in_flight(p))
+          pump_with_parents(child);
+      }
+    });
+    pump_with_parents(i);
   }
 
   void kill_some() {
@@ -475,6 +681,11 @@ class simulation {
   std::unordered_map<std::string, std::uint32_t> by_addr_;
   std::uint64_t next_origin_piece_ = 0;
   std::vector<std::uint32_t> parked_;
+  // Parent-set protocol: what the supernode holds and knows.
+  std::vector<bool> seed_has_;
+  std::vector<std::uint64_t> copies_;  ///< held or on their way, per piece
+  unsigned seed_load_ = 0;
+  std::deque<std::uint32_t> seed_waiters_;
   std::deque<std::uint32_t> cpu_queue_;
   bool cpu_busy_ = false;
   std::uint32_t finished_ = 0, killed_ = 0;

@@ -33,6 +33,13 @@ struct sim_config {
   double kill_at = 0;
   std::uint64_t seed = 1;
   double time_limit = 3600;  ///< virtual seconds; a run past it is reported unfinished
+  /// The parent-set protocol instead of per-piece central scheduling: the
+  /// supernode gives each node `parents` random other nodes at its start;
+  /// nodes learn what their parents hold from their "have" notices and pick
+  /// pieces themselves (scheduler::piece_picker); the supernode only injects,
+  /// serving a node a piece none of its parents holds, globally rarest first.
+  bool parent_sets = false;
+  unsigned parents = 16;
 };
 
 struct sim_result {
@@ -41,7 +48,8 @@ struct sim_result {
   double mean = 0, p50 = 0, last = 0;  ///< completion times of the nodes that finished
   std::vector<double> completion;      ///< per node (killed ones: -1), from its start
   std::uint32_t finished = 0;
-  std::uint64_t decisions = 0;  ///< assignments handed out
+  std::uint64_t decisions = 0;    ///< assignments the supernode handed out
+  std::uint64_t local_picks = 0;  ///< parent-set protocol: pieces nodes chose themselves
   std::uint64_t syncs = 0;
   std::uint64_t control_bytes = 0;            ///< sync requests and answers, HTTP heads included
   std::uint64_t supernode_control_bytes = 0;  ///< of those, sent by the supernode

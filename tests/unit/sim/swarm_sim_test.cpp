@@ -88,3 +88,23 @@ TEST(SwarmSim, ASlowSupernodeCpuShowsAsTime) {
   EXPECT_GT(s.mean, 1.5 * f.mean);
   EXPECT_GT(s.supernode_cpu / s.end, 0.9);  // one core, busy almost all the time
 }
+
+TEST(SwarmSim, WithParentSetsNodesPickTheirPiecesAndTheSupernodeOnlyInjects) {
+  sim_config cfg;
+  cfg.nodes = 20;
+  cfg.parent_sets = true;
+  cfg.parents = 8;
+  auto r = run_swarm(cfg);
+  ASSERT_EQ(r.finished, 20u);
+  EXPECT_EQ(r.origin_bytes, cfg.size);
+  EXPECT_GE(r.mean, r.t_min);
+  EXPECT_LT(r.last, 2 * r.t_min);
+  // Every node got all 128 pieces; the supernode decided a handful of them
+  // (at least each piece once, to inject it), the nodes all the rest.
+  EXPECT_GE(r.decisions, 128u);
+  EXPECT_LT(r.decisions, 20u * 128u / 4);
+  EXPECT_EQ(r.decisions + r.local_picks, 20u * 128u);
+  // The same seed, the same run.
+  auto again = run_swarm(cfg);
+  EXPECT_EQ(again.completion, r.completion);
+}
