@@ -99,6 +99,24 @@ inside() {
   in_root damselfly-token --print | in_root damselfly-join "127.0.0.1:$sn_port"
   grep -qx "DFGET_DAEMON_OPTS=\"--supernode 127.0.0.1:$sn_port\"" "$root/etc/default/damselfly-dfget" ||
     fail "damselfly-join wrote: $(cat "$root/etc/default/damselfly-dfget")"
+  # Attack: a supernode "address" or a token that would smuggle a second flag
+  # or shell text into the daemon's environment file is refused, and the
+  # files stay as they were.
+  local before
+  before=$(cat "$root/etc/default/damselfly-dfget" "$root/etc/damselfly/cluster.token")
+  local bad rc
+  for bad in '127.0.0.1:1" --insecure-no-auth "x' '127.0.0.1:1 --listen 0.0.0.0:1' '$(touch /pwned)'; do
+    rc=0
+    in_root damselfly-join "$bad" <"$root/etc/damselfly/cluster.token" >/dev/null 2>&1 || rc=$?
+    [[ $rc == 2 ]] || fail "damselfly-join accepted the supernode '$bad' (exit $rc)"
+  done
+  rc=0
+  printf '%s\n' 'aaaaaaaaaaaaaaaa" --insecure-no-auth "' | in_root damselfly-join 127.0.0.1:1 \
+    >/dev/null 2>&1 || rc=$?
+  [[ $rc == 2 ]] || fail "damselfly-join accepted a token with quotes (exit $rc)"
+  [[ $(cat "$root/etc/default/damselfly-dfget" "$root/etc/damselfly/cluster.token") == "$before" ]] ||
+    fail "a refused damselfly-join changed the node's files"
+  in_root test ! -e /pwned || fail "damselfly-join ran text from its arguments"
   # The daemon as its unit starts it: the unit's own command line (with a free
   # port), Group=damselfly, /run/damselfly 0750.
   in_root install -d -g damselfly -m 0750 /run/damselfly
