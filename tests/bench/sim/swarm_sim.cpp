@@ -201,9 +201,8 @@ class simulation {
         nodes_[what.node].fetching.erase(id);
         if (cfg_.parent_sets) {
           upload_ended(what.source);
-          schedule(now_ + cfg_.latency, [this, w = what] {
-            piece_arrives_from_parent(w.node, w.piece_index, w.source);
-          });
+          schedule(now_ + cfg_.latency,
+                   [this, w = what] { piece_arrives_from_parent(w.node, w.piece_index); });
           break;
         }
         schedule(now_ + cfg_.latency,
@@ -495,10 +494,7 @@ class simulation {
   }
   void request_piece(std::uint32_t i, std::uint64_t p, std::uint32_t link) {
     ++nodes_[i].in_flight;
-    if (link >= 2)
-      ++nodes_[link - 2].uploads;
-    else
-      ++seed_load_;
+    if (link >= 2) ++nodes_[link - 2].uploads;  // (the seed's slot is taken at its decision)
     ++copies_[p];
     schedule(now_ + cfg_.latency, [this, i, p, link] {
       if (link == 1) result_.supernode_piece_bytes += piece_length(p);
@@ -531,7 +527,7 @@ class simulation {
     }
     n.asking_seed = true;
     n.picker->fetching(best);
-    ++seed_load_;  // held from the decision on, as the central scheduler does
+    ++seed_load_;  // held from the decision to the upload's end, as the central scheduler does
     ++result_.decisions;
     ++result_.syncs;
     result_.supernode_cpu += cfg_.sync_cost + cfg_.decision_cost;
@@ -542,7 +538,6 @@ class simulation {
     schedule(now_ + 3 * cfg_.latency, [this, i, best] {
       auto& m = nodes_[i];
       m.asking_seed = false;
-      --seed_load_;
       request_piece(i, best, 1);
       pump_with_parents(i);
     });
@@ -577,7 +572,7 @@ class simulation {
         sender.next_child = (sender.next_child + k + 1) % count;
     }
   }
-  void piece_arrives_from_parent(std::uint32_t i, std::uint64_t p, std::uint32_t) {
+  void piece_arrives_from_parent(std::uint32_t i, std::uint64_t p) {
     auto& n = nodes_[i];
     if (!n.alive) return;
     --n.in_flight;
