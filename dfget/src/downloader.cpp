@@ -21,6 +21,7 @@
 #include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
+#include "damselfly/common/offload.hpp"
 #include "damselfly/common/origin_reader.hpp"
 #include "damselfly/common/piece_math.hpp"
 #include "damselfly/common/rate_limiter.hpp"
@@ -411,22 +412,28 @@ asio::awaitable<void> downloader::session::pace(std::uint64_t bytes) {
 
 asio::awaitable<proto::piece_status> downloader::session::verify_and_store(
     const proto::assignment& a, const aligned_buffer& buf, const host_port& from) {
-  // Hash and write on a worker thread: the I/O thread keeps receiving.
-  auto status = proto::piece_status::ok;
-  error_code write_error;
-  co_await asio::post(workers.get_executor(), asio::use_awaitable);
-  digest d(digest_algo::sha256);
-  d.update(buf.view());
-  if (d.finish() != a.sha256) {
-    status = proto::piece_status::bad_digest;
-  } else if (a.length > 0) {
-    write_error = store.write(a.offset, buf.view());
-  }
-  co_await asio::post(ex, asio::use_awaitable);
-  if (status == proto::piece_status::bad_digest)
+  // Hash and write on a worker thread: the I/O thread keeps receiving, and
+  // two pieces are hashed at once.
+  struct outcome {
+    proto::piece_status status = proto::piece_status::ok;
+    error_code write_error;
+  };
+  auto done = co_await offload(workers.get_executor(), [&a, &buf, this] {
+    outcome o;
+    digest d(digest_algo::sha256);
+    d.update(buf.view());
+    if (d.finish() != a.sha256) {
+      o.status = proto::piece_status::bad_digest;
+    } else if (a.length > 0) {
+      o.write_error = store.write(a.offset, buf.view());
+    }
+    return o;
+  });
+  if (done.status == proto::piece_status::bad_digest)
     spdlog::warn("piece {} from {} failed verification", a.piece, from.to_string());
-  if (write_error) fail(errc::io_error, "cannot write the download: " + write_error.message());
-  co_return status;
+  if (done.write_error)
+    fail(errc::io_error, "cannot write the download: " + done.write_error.message());
+  co_return done.status;
 }
 
 asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host_port seed) {

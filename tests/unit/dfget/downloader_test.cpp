@@ -9,7 +9,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <set>
+#include <unordered_set>
 
 #include "damselfly/common/digest.hpp"
 #include "damselfly/common/http_range.hpp"
@@ -29,6 +29,7 @@ class memory_store final : public dfget::piece_store {
  public:
   error_code write(std::uint64_t offset, std::span<const std::byte> data) override {
     std::lock_guard lock(mu_);
+    writers_.insert(std::this_thread::get_id());
     if (bytes_.size() < offset + data.size()) bytes_.resize(offset + data.size());
     std::memcpy(bytes_.data() + offset, data.data(), data.size());
     return {};
@@ -48,10 +49,16 @@ class memory_store final : public dfget::piece_store {
     std::lock_guard lock(mu_);
     return bytes_;
   }
+  /// The threads that wrote pieces.
+  std::unordered_set<std::thread::id> writers() {
+    std::lock_guard lock(mu_);
+    return writers_;
+  }
 
  private:
   std::mutex mu_;
   std::string bytes_;
+  std::unordered_set<std::thread::id> writers_;
 
  public:
   std::uint64_t capacity = std::uint64_t{1} << 40;
@@ -132,6 +139,7 @@ struct scripted_supernode {
 struct engine_run {
   dfget::download_outcome outcome;
   std::string written;
+  std::unordered_set<std::thread::id> writers;  ///< the threads that wrote the pieces
 };
 
 engine_run run_engine(scripted_supernode& sn, std::optional<digest_spec> digest = std::nullopt,
@@ -166,7 +174,7 @@ engine_run run_engine(scripted_supernode& sn, std::optional<digest_spec> digest 
   auto fut = asio::co_spawn(io, engine.run(req, store, no_progress, no_piece), asio::use_future);
   while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io.run_one();
   server.stop();
-  return {fut.get(), store.contents()};
+  return {fut.get(), store.contents(), store.writers()};
 }
 
 std::string make_content(std::size_t n) {
@@ -187,6 +195,10 @@ TEST(Downloader, FetchesEveryPieceAndWritesItInPlace) {
   EXPECT_EQ(r.outcome.summary.bytes, sn.content.size());
   EXPECT_EQ(r.outcome.summary.from_supernode, sn.content.size());
   EXPECT_EQ(sn.held.size(), 11u);  // every piece was reported back
+  // Hashed and written on the engine's workers: the thread that runs the
+  // sockets (this one) never waits for SHA-256 or the disk.
+  ASSERT_FALSE(r.writers.empty());
+  EXPECT_EQ(r.writers.count(std::this_thread::get_id()), 0u);
 }
 
 TEST(Downloader, CorruptPieceIsReportedAndFetchedAgain) {
