@@ -244,7 +244,7 @@ asio::awaitable<download_outcome> download_runner::fetch(const proto::local_requ
     // the next: two outputs that are one file would surprise whoever edits
     // one. (Once that output is gone, the file can be shared again.)
     share = share && !tf->named_elsewhere() && out.same_file_system(tf->fd()->get());
-    if (share) tf->write_back_early();
+    tf->write_through(share);
     piece_store& store = share ? static_cast<piece_store&>(*tf) : *tee;
     outcome = co_await engine.run(job.engine, store, on_progress, on_piece);
     bool resumed = std::find(meta.have.begin(), meta.have.end(), true) != meta.have.end();

@@ -42,17 +42,29 @@ task_file::task_file(fs::path dir, unique_fd fd, task_meta meta)
       meta_(std::move(meta)) {}
 
 error_code task_file::write(std::uint64_t offset, std::span<const std::byte> data) {
-  // Buffered on purpose: written past the page cache (O_DIRECT), the cache's
-  // copy and the client's would both wait for one disk during the download
-  // (measured: the daemon route 2.6 s instead of 1.9 s for 256 MiB); the
-  // kernel writes this one back later, and peers are served from memory.
-  if (auto ec = write_all_at(fd_->get(), offset, data)) return ec;
-  // Best effort: without it the client's final fsync would flush the whole
-  // file at once (measured: 1.6 s of a 1 GiB download's 6.6 s).
-  if (write_back_early_.load(std::memory_order_relaxed))
-    ::sync_file_range(fd_->get(), static_cast<off_t>(offset), static_cast<off_t>(data.size()),
-                      SYNC_FILE_RANGE_WRITE);
+  if (!write_through_.load(std::memory_order_relaxed))
+    return write_all_at(fd_->get(), offset, data);
+  // The file becomes the client's output: its pieces go to the disk now,
+  // not in the final fsync. Past the page cache, because on a busy node the
+  // copy into it costs more CPU than hashing (measured: 3.4 CPU-s per GiB
+  // buffered against 0.9 direct, and the 1 GiB daemon route 3.6 s against
+  // 1.3 s, docs/benchmarks.md); peers then read pieces back from the disk.
+  if (auto ec = direct_->write(fd_->get(), offset, data)) return ec;
+  // Whatever went through the page cache (the unaligned last piece, a file
+  // system without O_DIRECT) starts its writeback now, so the client's fsync
+  // finds little left. Best effort.
+  ::sync_file_range(fd_->get(), static_cast<off_t>(offset), static_cast<off_t>(data.size()),
+                    SYNC_FILE_RANGE_WRITE);
   return {};
+}
+
+void task_file::write_through(bool on) {
+  if (on && !direct_) {
+    auto self = "/proc/self/fd/" + std::to_string(fd_->get());
+    direct_ = std::make_unique<direct_writer>(
+        unique_fd(::open(self.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC)));
+  }
+  write_through_.store(on, std::memory_order_relaxed);
 }
 
 error_code task_file::read(std::uint64_t offset, std::span<std::byte> out) {

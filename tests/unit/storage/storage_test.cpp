@@ -6,12 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
+#include "damselfly/common/aligned_buffer.hpp"
 #include "damselfly/common/digest.hpp"
 #include "damselfly/common/file_io.hpp"
+#include "damselfly/common/page_cache.hpp"
 #include "damselfly/dfget_storage/handed_output.hpp"
 #include "damselfly/dfget_storage/output_file.hpp"
 #include "damselfly/dfget_storage/piece_journal.hpp"
@@ -465,4 +468,43 @@ TEST(OutputFile, ASharedFileItCannotLinkIsCopied) {
   EXPECT_FALSE((*out)->shared());
   ASSERT_FALSE((*out)->commit(12));
   EXPECT_EQ(test::read_text(d.path() / "final"), "copied bytes");
+}
+
+TEST(TaskStore, AFileThatBecomesTheOutputIsWrittenPastThePageCacheAndReadsBackWhole) {
+  test::temp_dir d;
+  {
+    // Where the file system refuses O_DIRECT (tmpfs) every write is
+    // buffered, and only the read-back below applies.
+    unique_fd probe(::open((d / "probe").c_str(), O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600));
+    if (!probe) GTEST_SKIP() << "no O_DIRECT on this file system";
+  }
+  dfget::task_store store(d.path());
+  ASSERT_FALSE(store.init());
+  auto tf = store.open(std::string(64, 'c'));
+  ASSERT_TRUE(tf);
+  constexpr std::size_t piece = 64 * 1024;
+  std::string expected(3 * piece + 1000, '\0');
+  for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<char>(i * 31 >> 5);
+  (*tf)->write_through(true);
+  // Out of order, the short last piece first (it cannot go direct).
+  ASSERT_FALSE((*tf)->write(3 * piece, bytes(expected.substr(3 * piece))));
+  aligned_buffer buf;
+  for (std::size_t p : {2u, 0u, 1u}) {
+    auto dst = buf.prepare(piece);
+    std::memcpy(dst.data(), expected.data() + p * piece, piece);
+    ASSERT_FALSE((*tf)->write(p * piece, buf.view()));
+  }
+  int fd = (*tf)->fd()->get();
+  // The aligned pieces went to the disk, not into memory.
+  EXPECT_FALSE(in_page_cache(fd, 0, piece));
+  EXPECT_FALSE(in_page_cache(fd, piece, 2 * piece));
+  std::string back(expected.size(), '\0');
+  ASSERT_FALSE((*tf)->read(0, std::as_writable_bytes(std::span(back.data(), back.size()))));
+  EXPECT_TRUE(back == expected);
+  // Not the client's output: buffered, kept in memory for peers.
+  (*tf)->write_through(false);
+  auto dst = buf.prepare(piece);
+  std::memset(dst.data(), 'z', piece);
+  ASSERT_FALSE((*tf)->write(4 * piece, buf.view()));
+  EXPECT_TRUE(in_page_cache(fd, 4 * piece, piece));
 }

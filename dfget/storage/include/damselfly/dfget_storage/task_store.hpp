@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "damselfly/common/direct_writer.hpp"
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/task_id.hpp"
 #include "damselfly/common/unique_fd.hpp"
@@ -76,10 +77,13 @@ class task_file final : public piece_store {
   /// client's name reaches the same bytes, so from now on tampered() says
   /// whether they were written since.
   error_code share(std::optional<std::int64_t> mtime);
-  /// From now on each write is sent to the disk at once (writeback started,
-  /// not waited for; the pages stay cached for peers): for a download whose
-  /// file becomes the client's output, which is fsynced when done.
-  void write_back_early() noexcept { write_back_early_ = true; }
+  /// Whether this download's pieces go to the disk as they are written, for
+  /// a file that becomes the client's output (fsynced when done): aligned
+  /// pieces past the page cache (O_DIRECT), the rest with writeback started
+  /// at once. Otherwise writes are buffered and written back in the
+  /// kernel's time. Called before the download's first write (the task's
+  /// download lease keeps downloads of one task from overlapping).
+  void write_through(bool on);
   /// Whether the data file has another name than the cache's (a client's
   /// output it was shared with, still there).
   bool named_elsewhere() const;
@@ -99,7 +103,8 @@ class task_file final : public piece_store {
   std::mutex save_mu_;  ///< one meta.json writer at a time
   task_meta meta_;
   piece_journal journal_;  ///< opened at the first mark()
-  std::atomic<bool> write_back_early_{false};
+  std::atomic<bool> write_through_{false};
+  std::unique_ptr<direct_writer> direct_;  ///< opened at the first write_through(true)
 };
 
 /// Layout: <root>/tasks/<task_id>/{data,meta.json,pieces.journal}.
