@@ -12,6 +12,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -21,6 +22,8 @@
 #include <unordered_set>
 
 #include "damselfly/common/file_io.hpp"
+#include "damselfly/common/offload.hpp"
+#include "damselfly/common/page_cache.hpp"
 #include "damselfly/common/task_group.hpp"
 #include "damselfly/common/tls_server_context.hpp"
 
@@ -78,6 +81,10 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   std::unordered_map<std::string, std::size_t> per_address;  ///< open connections by client IP
   std::shared_ptr<const tls_server_context> tls;             ///< for new connections; under mu
   task_group group;  ///< the accept loop, every session and watchdog
+  /// Reads of file slices that are not in memory wait here, not on the
+  /// connections' threads: one slow disk read would stall every
+  /// connection sharing that thread.
+  asio::thread_pool disk{2};
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> session(std::shared_ptr<connection> c);
@@ -89,6 +96,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
                                              bool keep_alive, bool head_only);
   asio::awaitable<error_code> send_file(connection& c, tcp::socket& stream, const file_slice& slice,
                                         std::uint64_t& sent);
+  asio::awaitable<void> make_resident(connection& c, int fd, std::uint64_t offset,
+                                      std::uint64_t length, std::uint64_t& resident_to);
   asio::awaitable<error_code> send_file(connection& c, tls_stream& stream, const file_slice& slice,
                                         std::uint64_t& sent);
 };
@@ -376,6 +385,21 @@ asio::awaitable<std::size_t> paced_chunk(const file_slice& slice, std::size_t ch
 
 }  // namespace
 
+asio::awaitable<void> http_server::impl::make_resident(connection& c, int fd, std::uint64_t offset,
+                                                       std::uint64_t length,
+                                                       std::uint64_t& resident_to) {
+  if (offset + length <= resident_to) co_return;
+  if (!in_page_cache(fd, offset, length)) {
+    // A piece written past the page cache, or evicted since: read in on a
+    // disk thread (the write deadline covers the wait), then back here.
+    c.deadline = steady::now() + opts.write_timeout;
+    // A failure shows in the send that follows.
+    co_await offload(disk.get_executor(),
+                     [fd, offset, length] { (void)load_into_page_cache(fd, offset, length); });
+  }
+  resident_to = offset + length;
+}
+
 asio::awaitable<error_code> http_server::impl::send_file(connection& c, tls_stream& stream,
                                                          const file_slice& slice,
                                                          std::uint64_t& sent) {
@@ -387,9 +411,11 @@ asio::awaitable<error_code> http_server::impl::send_file(connection& c, tls_stre
   std::vector<std::byte> block(static_cast<std::size_t>(std::min(max_chunk, remaining)));
   asio::steady_timer pause(c.timer.get_executor());
   std::uint64_t paid = 0;
+  std::uint64_t resident_to = 0;
   while (remaining > 0) {
     auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, max_chunk));
     auto chunk = co_await paced_chunk(slice, want, paid, pause, c.deadline, opts.write_timeout);
+    co_await make_resident(c, slice.fd->get(), offset, remaining, resident_to);
     auto view = std::span(block).first(chunk);
     if (auto ec = read_exact_at(slice.fd->get(), offset, view)) co_return ec;
     c.deadline = steady::now() + opts.write_timeout;
@@ -415,9 +441,12 @@ asio::awaitable<error_code> http_server::impl::send_file(connection& c, tcp::soc
   const std::uint64_t max_chunk = slice.pace ? 64u << 10 : 4u << 20;
   asio::steady_timer pause(socket.get_executor());
   std::uint64_t paid = 0;  // bytes the pace already allowed but not yet sent
+  std::uint64_t resident_to = 0;
   while (!result && remaining > 0) {
     auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, max_chunk));
     auto chunk = co_await paced_chunk(slice, want, paid, pause, c.deadline, opts.write_timeout);
+    co_await make_resident(c, slice.fd->get(), static_cast<std::uint64_t>(offset), remaining,
+                           resident_to);
     c.deadline = steady::now() + opts.write_timeout;
     ssize_t n = ::sendfile(socket.native_handle(), slice.fd->get(), &offset, chunk);
     if (n > 0) {

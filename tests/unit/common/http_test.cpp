@@ -14,6 +14,7 @@
 
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_server.hpp"
+#include "damselfly/common/page_cache.hpp"
 #include "damselfly/test_support/net.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
 
@@ -126,6 +127,39 @@ TEST_F(server_fixture, FileSlicesAreSentWhole) {
   for (int i = 0; i < 100 && sent.load() != data.size() - 2000; ++i)
     std::this_thread::sleep_for(10ms);
   EXPECT_EQ(sent.load(), data.size() - 2000);
+}
+
+TEST_F(server_fixture, FileSlicesOnTheDiskOnlyAreReadInAndSentWhole) {
+  // A daemon's pieces are written past the page cache: the first peer to
+  // ask for one gets it from the disk, read in on the server's disk threads.
+  test::temp_dir d;
+  std::string data(5 << 20, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 13) >> 4);
+  std::ofstream(d / "f", std::ios::binary) << data;
+  auto fd = std::make_shared<const unique_fd>(::open((d / "f").c_str(), O_RDONLY));
+  ASSERT_EQ(::fdatasync(fd->get()), 0);
+  ASSERT_EQ(::posix_fadvise(fd->get(), 0, 0, POSIX_FADV_DONTNEED), 0);
+  if (in_page_cache(fd->get(), 0, data.size()))
+    GTEST_SKIP() << "this file system keeps every page in memory (tmpfs?)";
+  start([&](http_request& req) -> asio::awaitable<http_response> {
+    http_response r;
+    r.status = 206;
+    r.file = req.path() == "/paced"
+                 ? file_slice{fd,
+                              3 << 20,
+                              1 << 20,
+                              {},
+                              [](std::uint64_t) { return std::chrono::nanoseconds(0); }}
+                 : file_slice{fd, 4096, 2 << 20, {}, {}};
+    co_return r;
+  });
+  auto r = test::http_get(port_, "/");
+  ASSERT_EQ(r.status, 206);
+  EXPECT_TRUE(r.body == data.substr(4096, 2 << 20));
+  EXPECT_TRUE(in_page_cache(fd->get(), 4096, 2 << 20));
+  auto paced = test::http_get(port_, "/paced");  // sent in small chunks, read in once
+  ASSERT_EQ(paced.status, 206);
+  EXPECT_TRUE(paced.body == data.substr(3 << 20, 1 << 20));
 }
 
 TEST_F(server_fixture, PacedFileSlicesAskBeforeEveryChunkAndWait) {
