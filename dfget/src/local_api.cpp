@@ -68,7 +68,8 @@ asio::awaitable<error_code> read_request(local::socket& sock, std::string& line,
 
 /// One local client: its socket, who it is, and the progress waiting to be written to it.
 struct local_api::client {
-  explicit client(socket s) : sock(std::move(s)), progress_changed(sock.get_executor()) {
+  explicit client(socket s)
+      : sock(std::move(s)), progress_changed(sock.get_executor()), pace(sock.get_executor()) {
     socklen_t len = sizeof cred;
     if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
       cred.pid = 0;
@@ -81,6 +82,7 @@ struct local_api::client {
   unique_fd output;  ///< the client's temporary output, passed with its request
   std::optional<proto::local_event> latest;  ///< newest progress not yet written
   async_event progress_changed;              ///< new progress, or the download ended
+  asio::steady_timer pace;                   ///< the pause between progress lines
   bool done = false;
   bool broken = false;
 };
@@ -276,6 +278,7 @@ asio::awaitable<local_verdict> local_api::download(client& c, const proto::local
   // and it refers to `c`, so it ends before this frame does.
   c.done = true;
   c.progress_changed.notify();
+  c.pace.cancel();  // the verdict goes now, not after the pause between progress lines
   co_await asio::this_coro::throw_if_cancelled(false);  // join even when cancelled
   co_await pump.join();
   if (cancelled) std::rethrow_exception(cancelled);
@@ -283,7 +286,6 @@ asio::awaitable<local_verdict> local_api::download(client& c, const proto::local
 }
 
 asio::awaitable<void> local_api::pump_progress(client& c) {
-  asio::steady_timer pace(ex_);
   while (!c.done && !c.broken) {
     if (!c.latest) {
       co_await c.progress_changed.wait();
@@ -292,8 +294,9 @@ asio::awaitable<void> local_api::pump_progress(client& c) {
     auto e = *c.latest;
     c.latest.reset();
     co_await send_event(c.sock, c.broken, e);
-    pace.expires_after(std::chrono::milliseconds(200));
-    co_await pace.async_wait(nothrow);
+    if (c.done) break;
+    c.pace.expires_after(std::chrono::milliseconds(200));
+    co_await c.pace.async_wait(nothrow);
   }
 }
 
