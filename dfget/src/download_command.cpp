@@ -74,9 +74,17 @@ struct download_job {
 /// code when a flag is bad (reported already).
 std::optional<int> check_request(download_flags& f, download_job& job) {
   if (!f.tls.ca_file.empty()) f.tls.ca_file = fs::absolute(f.tls.ca_file).string();
-  std::string tls_why;
-  auto origin_tls = tls_context::create(f.tls, &tls_why);
-  if (!origin_tls) return fail(exit_usage, tls_why);
+  // Trust settings of one's own are checked now (a bad --ca-cert is a usage
+  // error before anything is fetched). The system store is not loaded here:
+  // it costs ~10 ms at every start, a download through the daemon never uses
+  // it, and an https origin reached in-process loads it when it connects.
+  std::shared_ptr<const tls_context> origin_tls;
+  if (f.tls.insecure || !f.tls.ca_file.empty() || !f.tls.client_cert.empty()) {
+    std::string tls_why;
+    auto ctx = tls_context::create(f.tls, &tls_why);
+    if (!ctx) return fail(exit_usage, tls_why);
+    origin_tls = *ctx;
+  }
   if (!f.url_flag.empty()) {
     if (!f.url.empty() && f.url != f.url_flag) return fail(exit_usage, "two different URLs given");
     f.url = f.url_flag;
@@ -92,7 +100,7 @@ std::optional<int> check_request(download_flags& f, download_job& job) {
   if (!http_url::parse(f.url)) return fail(exit_usage, "not an absolute http(s) URL: " + f.url);
   auto& req = job.req;
   req.identity = {f.url, split_filter_list(f.filter), f.tag, "", f.identifier, ""};
-  req.origin_tls = *origin_tls;
+  req.origin_tls = origin_tls;
   if (!f.digest.empty() && !f.md5.empty())
     return fail(exit_usage, "give either --digest or --md5, not both");
   std::string digest_text = f.md5.empty() ? f.digest : "md5:" + f.md5;
