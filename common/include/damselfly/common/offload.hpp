@@ -2,6 +2,8 @@
 // Running blocking work (hashing, disk) on a thread pool from a coroutine, and coming back.
 #pragma once
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <type_traits>
@@ -14,13 +16,20 @@ namespace damselfly {
 /// `co_await asio::post(pool, use_awaitable)` looks like the same thing but
 /// is not: its completion is dispatched to the coroutine's executor, so the
 /// work after it would run on the caller's thread after all.
+///
+/// The work is not cancellable: a cancellation of the caller meanwhile takes
+/// effect when it resumes (it throws there, as at any other co_await). Tied
+/// to the caller's cancellation, the spawned coroutine would throw from
+/// inside asio after its work was done, where nothing can catch it (seen:
+/// dfget aborting on Ctrl-C).
 template <class Executor, class Work>
 boost::asio::awaitable<std::invoke_result_t<Work&>> offload(Executor pool, Work work) {
   using result = std::invoke_result_t<Work&>;
   co_return co_await boost::asio::co_spawn(
       std::move(pool),
       [w = std::move(work)]() mutable -> boost::asio::awaitable<result> { co_return w(); },
-      boost::asio::use_awaitable);
+      boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(),
+                                          boost::asio::use_awaitable));
 }
 
 }  // namespace damselfly
