@@ -8,6 +8,9 @@
   sa_warm       dfget --standalone, the supernode holding the file
   daemon_sn     dfget through daemon B, the supernode alone holding the file
   daemon_warm   dfget through daemon B; the supernode and daemon A hold the file
+  daemon_peer_mem  the same with daemon A's copy in memory: on one machine, A's
+                disk reads would otherwise share the one disk with B's writes
+                (on a cluster A reads its own disk)
   daemon_cache  dfget through daemon B, which holds the file itself
 
 and the CPU seconds per GiB delivered of the client, the daemon and the
@@ -162,6 +165,15 @@ http {{
         argv = [f"{BIN}/dfget", url, "-O", out, "--token-file", self.token, "-q", *flags]
         return timed(argv, os.path.join(self.logs, "dfget.out"))
 
+    @staticmethod
+    def read_newest_task(tasks_dir):
+        """Reads the data file a daemon wrote last into the page cache."""
+        files = [os.path.join(tasks_dir, t, "data") for t in os.listdir(tasks_dir)]
+        newest = max((f for f in files if os.path.exists(f)), key=lambda f: os.stat(f).st_ctime)
+        with open(newest, "rb") as f:
+            while f.read(1 << 22):
+                pass
+
     def stop(self):
         for p in self.procs:
             p.terminate()
@@ -243,6 +255,12 @@ def run_size(b, mib, reps, daemon_a, daemon_b, perf_dir=None):
         os.remove(out + ".a")
         route("daemon_warm",
               lambda: b.dfget(url, out, "--daemon-socket", daemon_b[1], "--tag", warm), daemon_b[0])
+        peer = f"peer-{mib}-{rep}"
+        b.dfget(url, out + ".a", "--daemon-socket", daemon_a[1], "--tag", peer)
+        os.remove(out + ".a")
+        b.read_newest_task(os.path.join(b.work, "daemon-a", "tasks"))  # A's copy in memory
+        route("daemon_peer_mem",
+              lambda: b.dfget(url, out, "--daemon-socket", daemon_b[1], "--tag", peer), daemon_b[0])
         route("daemon_cache",
               lambda: b.dfget(url, out, "--daemon-socket", daemon_b[1], "--tag", warm), daemon_b[0])
         print(json.dumps(row), flush=True)
@@ -257,7 +275,8 @@ def median(values):
 
 
 def summarize(rows):
-    routes = ["curl", "sa_cold", "sa_warm", "daemon_sn", "daemon_warm", "daemon_cache"]
+    routes = ["curl", "sa_cold", "sa_warm", "daemon_sn", "daemon_warm", "daemon_peer_mem",
+              "daemon_cache"]
     summary = {}
     for mib in sorted({r["size_mib"] for r in rows}):
         mine = [r for r in rows if r["size_mib"] == mib]
@@ -265,7 +284,7 @@ def summarize(rows):
         for route in routes:
             s[route] = {k: median([r[route][k] for r in mine])
                         for k in mine[0][route] if mine[0][route][k] is not None}
-        for route in ("daemon_sn", "daemon_warm"):
+        for route in ("daemon_sn", "daemon_warm", "daemon_peer_mem"):
             s[f"{route}_over_sa_warm"] = round(s[route]["seconds"] / s["sa_warm"]["seconds"], 2)
         s["sa_cold_over_curl_throughput"] = round(
             s["curl"]["seconds"] / s["sa_cold"]["seconds"], 2)
