@@ -14,11 +14,15 @@ direct_writer direct_writer::open(const char* path) {
   return direct_writer(unique_fd(::open(path, O_WRONLY | O_DIRECT | O_CLOEXEC)));
 }
 
-error_code direct_writer::write(int buffered, std::uint64_t offset,
-                                std::span<const std::byte> data) {
+bool direct_writer::takes(std::uint64_t offset, std::span<const std::byte> data) const noexcept {
   bool aligned = offset % alignment == 0 && data.size() % alignment == 0 &&
                  reinterpret_cast<std::uintptr_t>(data.data()) % alignment == 0;
-  if (aligned && usable_.load(std::memory_order_relaxed)) {
+  return aligned && usable_.load(std::memory_order_relaxed);
+}
+
+error_code direct_writer::write(int buffered, std::uint64_t offset,
+                                std::span<const std::byte> data) {
+  if (takes(offset, data)) {
     auto ec = write_all_at(fd_.get(), offset, data);
     if (ec != std::errc::invalid_argument) return ec;
     usable_.store(false, std::memory_order_relaxed);  // the file system takes no direct writes

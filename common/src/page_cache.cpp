@@ -16,11 +16,16 @@ namespace damselfly {
 
 namespace {
 
+std::size_t page_size() {
+  static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return page;
+}
+
 /// A read-only mapping of whole pages covering a byte range; unmapped on destruction.
 class mapped_range {
  public:
   mapped_range(int fd, std::uint64_t offset, std::uint64_t length) {
-    static const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    const std::uint64_t page = page_size();
     std::uint64_t start = offset / page * page;
     size_ = static_cast<std::size_t>((offset + length + page - 1) / page * page - start);
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(start));
@@ -45,8 +50,7 @@ bool in_page_cache(int fd, std::uint64_t offset, std::uint64_t length) {
   if (length == 0) return true;
   mapped_range m(fd, offset, length);
   if (!m.base()) return false;
-  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> resident(m.size() / page);
+  std::vector<unsigned char> resident(m.size() / page_size());
   if (::mincore(m.base(), m.size(), resident.data()) != 0) return false;
   for (auto r : resident)
     if ((r & 1) == 0) return false;

@@ -55,6 +55,16 @@ class server_fixture : public ::testing::Test {
   std::uint16_t port_ = 0;
 };
 
+/// A file of `size` bytes that are not all alike, written to `d`/f, and its
+/// content with a read-only descriptor of it.
+std::pair<std::string, std::shared_ptr<const unique_fd>> patterned_file(const test::temp_dir& d,
+                                                                        std::size_t size) {
+  std::string data(size, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 7) >> 3);
+  std::ofstream(d / "f", std::ios::binary) << data;
+  return {data, std::make_shared<const unique_fd>(::open((d / "f").c_str(), O_RDONLY))};
+}
+
 asio::awaitable<http_response> echo(http_request& req) {
   if (req.path() == "/throw") throw std::runtime_error("boom");
   auto r = http_response::text(200, req.method + " " + req.target + " " + req.body);
@@ -109,10 +119,7 @@ TEST_F(server_fixture, HandlerExceptionsBecome500) {
 
 TEST_F(server_fixture, FileSlicesAreSentWhole) {
   test::temp_dir d;
-  std::string data(3 << 20, '\0');
-  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 7) >> 3);
-  std::ofstream(d / "f", std::ios::binary) << data;
-  auto fd = std::make_shared<const unique_fd>(::open((d / "f").c_str(), O_RDONLY));
+  auto [data, fd] = patterned_file(d, 3 << 20);
   std::atomic<std::uint64_t> sent{0};
   start([&](http_request&) -> asio::awaitable<http_response> {
     http_response r;
@@ -133,10 +140,7 @@ TEST_F(server_fixture, FileSlicesOnTheDiskOnlyAreReadInAndSentWhole) {
   // A daemon's pieces are written past the page cache: the first peer to
   // ask for one gets it from the disk, read in on the server's disk threads.
   test::temp_dir d;
-  std::string data(5 << 20, '\0');
-  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 13) >> 4);
-  std::ofstream(d / "f", std::ios::binary) << data;
-  auto fd = std::make_shared<const unique_fd>(::open((d / "f").c_str(), O_RDONLY));
+  auto [data, fd] = patterned_file(d, 5 << 20);
   ASSERT_EQ(::fdatasync(fd->get()), 0);
   ASSERT_EQ(::posix_fadvise(fd->get(), 0, 0, POSIX_FADV_DONTNEED), 0);
   if (in_page_cache(fd->get(), 0, data.size()))

@@ -28,6 +28,8 @@ class direct_writer {
   /// Opens `path` again for O_DIRECT writing; empty where that is refused.
   static direct_writer open(const char* path);
 
+  /// Whether a write of `data` at `offset` would go past the page cache.
+  bool takes(std::uint64_t offset, std::span<const std::byte> data) const noexcept;
   /// Writes all of `data` at `offset`: directly when it can, else through `buffered`.
   error_code write(int buffered, std::uint64_t offset, std::span<const std::byte> data);
 
