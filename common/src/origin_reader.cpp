@@ -16,6 +16,7 @@
 
 #include "damselfly/common/digest.hpp"
 #include "damselfly/common/http_range.hpp"
+#include "damselfly/common/offload.hpp"
 #include "damselfly/common/tls_context.hpp"
 #include "damselfly/common/url.hpp"
 
@@ -337,14 +338,26 @@ asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range
           return errc::source_changed;
         return {};
       };
-      const body_sink body = [&](std::span<const std::byte> chunk) -> error_code {
-        if (stop()) return errc::cancelled;
+      const async_body_sink body =
+          [&](std::span<const std::byte> chunk) -> asio::awaitable<error_code> {
+        if (stop()) co_return errc::cancelled;
         if (sink.on_bytes) sink.on_bytes(chunk.size());
-        if (got + chunk.size() > range.length) return errc::origin_protocol;
-        if (auto ec = sink.on_data(range.offset + got, chunk)) return ec;
-        hash.update(chunk);
+        if (got + chunk.size() > range.length) co_return errc::origin_protocol;
+        // Hashing and the write cost more than the receive: on the pool they
+        // overlap with the reads of the other pieces.
+        auto store = [&, offset = range.offset + got]() -> error_code {
+          if (auto ec = sink.on_data(offset, chunk)) return ec;
+          hash.update(chunk);
+          return {};
+        };
+        error_code ec;
+        if (opts_.data_pool)
+          ec = co_await offload(opts_.data_pool, store);
+        else
+          ec = store();
+        if (ec) co_return ec;
         got += chunk.size();
-        return {};
+        co_return error_code{};
       };
       auto r = co_await client.request(req, check, body);
       if (stop()) break;

@@ -72,8 +72,10 @@ class origin_fetcher {
   metric_value& origin_failures_;
   bool draining_ = false;
   owner_probe owner_answers_;
-  deferred_calls durable_later_;        ///< the flushes to come, dropped when stopping
-  boost::asio::thread_pool hasher_{1};  ///< last member: joined before the rest goes away
+  deferred_calls durable_later_;  ///< the flushes to come, dropped when stopping
+  /// Hashes and writes the pieces arriving from origins (see fetch()).
+  boost::asio::thread_pool piece_pool_{2};
+  boost::asio::thread_pool hasher_{1};  ///< last members: joined before the rest goes away
 };
 
 }  // namespace damselfly::supernode

@@ -8,12 +8,17 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
+#include "damselfly/common/digest.hpp"
 #include "damselfly/common/http_client.hpp"
+#include "damselfly/common/http_range.hpp"
 #include "damselfly/common/http_server.hpp"
+#include "damselfly/common/origin_reader.hpp"
 #include "damselfly/common/page_cache.hpp"
 #include "damselfly/test_support/net.hpp"
 #include "damselfly/test_support/temp_dir.hpp"
@@ -266,6 +271,64 @@ TEST_F(server_fixture, ClientReportsRefusedConnections) {
   auto r = client_call(client.fetch(http_request{}));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), asio::error::connection_refused);
+}
+
+TEST_F(server_fixture, OriginPiecesAreHashedAndStoredOnTheDataPoolNotTheReadersThread) {
+  // The supernode's one I/O thread receives from origins and serves clients;
+  // hashing and writing an origin's pieces there held every client up.
+  std::string file((5 << 20) + 12345, '\0');
+  for (std::size_t i = 0; i < file.size(); ++i) file[i] = static_cast<char>((i * 31) >> 5);
+  start([&](http_request& req) -> asio::awaitable<http_response> {
+    auto range = parse_range_header(req.headers.get("Range").value_or(""), file.size());
+    if (!range) co_return http_response::text(416, "");
+    auto r = http_response::text(206, file.substr(range->offset, range->length));
+    r.headers.set("Content-Range", format_content_range(*range, file.size()));
+    co_return r;
+  });
+  std::thread::id reader_thread;
+  client_call([&]() -> asio::awaitable<void> {
+    reader_thread = std::this_thread::get_id();
+    co_return;
+  }());
+  auto url = http_url::parse("http://127.0.0.1:" + std::to_string(port_) + "/f");
+  ASSERT_TRUE(url);
+
+  for (bool pooled : {true, false}) {
+    SCOPED_TRACE(pooled ? "with a data pool" : "without");
+    asio::thread_pool pool(2);
+    origin_reader_options o;
+    o.sizing.fixed_size = 256 << 10;
+    if (pooled) o.data_pool = pool.get_executor();
+    origin_reader reader(io_.get_executor(), *url, {}, o);
+    std::mutex m;
+    std::string stored(file.size(), '\0');
+    std::size_t chunks = 0, chunks_on_reader = 0;
+    std::map<std::uint64_t, std::string> digests;
+    bool pieces_on_reader = true;
+    origin_sink sink;
+    sink.on_layout = [](const origin_layout&) { return error_code{}; };
+    sink.on_data = [&](std::uint64_t offset, std::span<const std::byte> data) {
+      std::lock_guard lock(m);
+      ++chunks;
+      if (std::this_thread::get_id() == reader_thread) ++chunks_on_reader;
+      std::memcpy(stored.data() + offset, data.data(), data.size());
+      return error_code{};
+    };
+    sink.on_piece = [&](std::uint64_t index, std::string sha) {
+      pieces_on_reader = pieces_on_reader && std::this_thread::get_id() == reader_thread;
+      digests[index] = std::move(sha);
+    };
+    auto r = client_call(reader.fetch(sink));
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_TRUE(stored == file);
+    ASSERT_EQ(digests.size(), 21u);  // 20 whole pieces and a short one
+    for (const auto& [index, sha] : digests)
+      EXPECT_EQ(sha, sha256_hex(std::string_view(file).substr(index << 18, 256 << 10)))
+          << "piece " << index;
+    EXPECT_TRUE(pieces_on_reader) << "the task's state is the reader's thread's";
+    EXPECT_GT(chunks, 0u);
+    EXPECT_EQ(chunks_on_reader, pooled ? 0u : chunks);
+  }
 }
 
 TEST(HostPort, ParsesAndFormats) {

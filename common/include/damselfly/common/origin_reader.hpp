@@ -26,11 +26,14 @@ struct origin_layout {
   std::string last_modified;
 };
 
-/// Where an origin_reader delivers; every callback runs on the reader's executor.
+/// Where an origin_reader delivers; every callback runs on the reader's
+/// executor, except on_data with origin_reader_options::data_pool set.
 struct origin_sink {
   /// The probe's answer. An error aborts the fetch.
   std::function<error_code(const origin_layout&)> on_layout;
-  /// Bytes at `offset` of the file (in order within a piece).
+  /// Bytes at `offset` of the file (in order within a piece). With a
+  /// data_pool and a ranged origin it runs there, for several pieces at
+  /// once: it must touch nothing but what is safe from any thread (a pwrite).
   std::function<error_code(std::uint64_t offset, std::span<const std::byte> data)> on_data;
   /// Piece `index` is complete; its SHA-256 in lowercase hex.
   std::function<void(std::uint64_t index, std::string sha256)> on_piece;
@@ -53,7 +56,11 @@ struct origin_reader_options {
   http_client_options client;
   piece_sizing sizing;
   unsigned concurrency = 4;  ///< parallel Range requests
-  unsigned retries = 3;      ///< attempts per piece
+  /// Where pieces from a ranged origin are hashed and handed to on_data,
+  /// chunk by chunk, while the reader's own thread receives the other
+  /// connections' bytes (empty: on the reader's executor).
+  boost::asio::any_io_executor data_pool;
+  unsigned retries = 3;  ///< attempts per piece
   /// Shown every answer to a probe, redirects included, with the URL asked
   /// (wget's -S). Null: nobody is told.
   std::function<void(const http_url& url, const response_head& head)> on_response;
