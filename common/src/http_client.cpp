@@ -92,13 +92,12 @@ struct http_client::impl {
   /// retry after). With `direct`, a fixed-length body is read straight into the
   /// memory it names instead of going through `sink`.
   asio::awaitable<result<response_head>> attempt(const http_request& req, const head_check& check,
-                                                 const async_body_sink& sink, bool& got_response,
+                                                 const body_sink& sink, bool& got_response,
                                                  const direct_target& direct);
   template <class Stream>
   asio::awaitable<result<response_head>> exchange(Stream& s, const http_request& req,
-                                                  const head_check& check,
-                                                  const async_body_sink& sink, bool& got_response,
-                                                  const direct_target& direct);
+                                                  const head_check& check, const body_sink& sink,
+                                                  bool& got_response, const direct_target& direct);
   /// opts.pace's pause after `bytes` of a streamed body (none without a cap).
   asio::awaitable<void> pause_for(std::uint64_t bytes) {
     if (!opts.pace || bytes == 0) co_return;
@@ -109,8 +108,7 @@ struct http_client::impl {
   }
   /// attempt() plus one retry on a stale keep-alive connection.
   asio::awaitable<result<response_head>> run(const http_request& req, const head_check& check,
-                                             const async_body_sink& sink,
-                                             const direct_target& direct);
+                                             const body_sink& sink, const direct_target& direct);
 };
 
 http_client::http_client(asio::any_io_executor ex, std::string host, std::uint16_t port,
@@ -167,7 +165,7 @@ asio::awaitable<error_code> http_client::impl::connect() {
 
 asio::awaitable<result<response_head>> http_client::impl::attempt(const http_request& req,
                                                                   const head_check& check,
-                                                                  const async_body_sink& sink,
+                                                                  const body_sink& sink,
                                                                   bool& got_response,
                                                                   const direct_target& direct) {
   got_response = false;
@@ -180,7 +178,7 @@ asio::awaitable<result<response_head>> http_client::impl::attempt(const http_req
 
 template <class Stream>
 asio::awaitable<result<response_head>> http_client::impl::exchange(
-    Stream& s, const http_request& req, const head_check& check, const async_body_sink& sink,
+    Stream& s, const http_request& req, const head_check& check, const body_sink& sink,
     bool& got_response, const direct_target& direct) {
   auto& low = beast::get_lowest_layer(s);
   http::request<http::string_body> msg;
@@ -248,7 +246,7 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
     if (buffered > 0) {
       auto data = static_cast<const std::byte*>(buffer.data().data());
       if (sink) {
-        if (auto sec = co_await sink(std::span<const std::byte>(data, buffered))) co_return sec;
+        if (auto sec = sink(std::span<const std::byte>(data, buffered))) co_return sec;
       }
       buffer.consume(buffered);
       remaining -= buffered;
@@ -260,7 +258,7 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
       if (ec) co_return is_eof(ec) ? error_code(http::error::partial_message) : map_error(ec);
       remaining -= n;
       if (sink) {
-        if (auto sec = co_await sink(std::span<const std::byte>(chunk.data(), n))) co_return sec;
+        if (auto sec = sink(std::span<const std::byte>(chunk.data(), n))) co_return sec;
       }
       co_await pause_for(n);
     }
@@ -277,7 +275,7 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
     if (ec && ec != http::error::need_buffer && !truncated) co_return map_error(ec);
     std::size_t got = chunk.size() - parser.get().body().size;
     if (got > 0 && sink) {
-      if (auto sec = co_await sink(std::span<const std::byte>(chunk.data(), got))) co_return sec;
+      if (auto sec = sink(std::span<const std::byte>(chunk.data(), got))) co_return sec;
     }
     co_await pause_for(got);
     if (truncated) {
@@ -293,7 +291,7 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
 
 asio::awaitable<result<response_head>> http_client::impl::run(const http_request& req,
                                                               const head_check& check,
-                                                              const async_body_sink& sink,
+                                                              const body_sink& sink,
                                                               const direct_target& direct) {
   bool reused = connected;
   bool got_response = false;
@@ -312,18 +310,7 @@ asio::awaitable<result<response_head>> http_client::impl::run(const http_request
 asio::awaitable<result<response_head>> http_client::request(const http_request& req,
                                                             const head_check& check,
                                                             const body_sink& sink) {
-  const async_body_sink suspending =
-      [&sink](std::span<const std::byte> data) -> asio::awaitable<error_code> {
-    co_return sink ? sink(data) : error_code{};
-  };
   const impl::direct_target none;  // named: see fetch()
-  co_return co_await impl_->run(req, check, suspending, none);
-}
-
-asio::awaitable<result<response_head>> http_client::request(const http_request& req,
-                                                            const head_check& check,
-                                                            const async_body_sink& sink) {
-  const impl::direct_target none;
   co_return co_await impl_->run(req, check, sink, none);
 }
 
@@ -336,10 +323,10 @@ asio::awaitable<result<http_client_response>> http_client::fetch(const http_requ
     if (head.content_length && *head.content_length > max_body) return errc::protocol_error;
     return {};
   };
-  const async_body_sink sink = [&](std::span<const std::byte> data) -> asio::awaitable<error_code> {
-    if (out.body.size() + data.size() > max_body) co_return errc::protocol_error;
+  const body_sink sink = [&](std::span<const std::byte> data) -> error_code {
+    if (out.body.size() + data.size() > max_body) return errc::protocol_error;
     out.body.append(reinterpret_cast<const char*>(data.data()), data.size());
-    co_return error_code{};
+    return {};
   };
   const impl::direct_target into_body = [&](std::uint64_t length) -> result<std::span<std::byte>> {
     out.body.resize(static_cast<std::size_t>(length));
@@ -361,8 +348,8 @@ asio::awaitable<result<response_head>> http_client::fetch_into(
     if (!head.content_length || *head.content_length != dest.size()) return errc::protocol_error;
     return {};
   };
-  const async_body_sink fail_sink = [](std::span<const std::byte>) -> asio::awaitable<error_code> {
-    co_return errc::protocol_error;
+  const body_sink fail_sink = [](std::span<const std::byte>) -> error_code {
+    return errc::protocol_error;
   };
   const impl::direct_target into_dest = [&](std::uint64_t) -> result<std::span<std::byte>> {
     return dest;

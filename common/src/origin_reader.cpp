@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -42,6 +43,8 @@ struct origin_reader::range_state {
   std::uint64_t next = 0;
   origin_result failure;  ///< first failure wins
   bool failed = false;
+  /// `failed`, for the connections on the io_pool: the only state they read.
+  std::atomic<bool> abort{false};
 };
 
 origin_failure_text describe_origin_failure(const http_url& url, const origin_result& r) {
@@ -291,15 +294,28 @@ asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
     co_await group.join();
   }
   if (st.failed) co_return st.failure;
+  if (opts_.abort && opts_.abort->load()) {
+    out.ec = errc::cancelled;  // pieces may be missing: never a complete file
+    co_return out;
+  }
   out.layout = layout;
   co_return out;
 }
 
 asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range_state& st) {
-  http_client client(ex_, url_.host, url_.port, client_options());
+  // On an io_pool the connection lives there: a piece is received, hashed
+  // and written on one thread, its bytes never cross to another core, and
+  // the reader's thread (which owns the task and serves clients) is free.
+  const bool elsewhere = static_cast<bool>(opts_.io_pool);
+  http_client client(elsewhere ? opts_.io_pool : ex_, url_.host, url_.port, client_options());
   asio::steady_timer backoff(ex_);
   const auto length = static_cast<std::uint64_t>(st.layout.length);
-  auto stop = [&] { return st.failed || (sink.cancelled && sink.cancelled()); };
+  // All the connections on the io_pool may read: the flags.
+  auto aborted = [&] {
+    return st.abort.load(std::memory_order_relaxed) ||
+           (opts_.abort && opts_.abort->load(std::memory_order_relaxed));
+  };
+  auto stop = [&] { return aborted() || (sink.cancelled && sink.cancelled()); };
   while (!stop() && st.next < st.count) {
     std::uint64_t index = st.next++;
     if (sink.skip && sink.skip(index)) continue;
@@ -338,28 +354,19 @@ asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range
           return errc::source_changed;
         return {};
       };
-      const async_body_sink body =
-          [&](std::span<const std::byte> chunk) -> asio::awaitable<error_code> {
-        if (stop()) co_return errc::cancelled;
-        if (sink.on_bytes) sink.on_bytes(chunk.size());
-        if (got + chunk.size() > range.length) co_return errc::origin_protocol;
-        // Hashing and the write cost more than the receive: on the pool they
-        // overlap with the reads of the other pieces.
-        auto store = [&, offset = range.offset + got]() -> error_code {
-          if (auto ec = sink.on_data(offset, chunk)) return ec;
-          hash.update(chunk);
-          return {};
-        };
-        error_code ec;
-        if (opts_.data_pool)
-          ec = co_await offload(opts_.data_pool, store);
-        else
-          ec = store();
-        if (ec) co_return ec;
+      std::uint64_t received = 0;
+      const body_sink body = [&](std::span<const std::byte> chunk) -> error_code {
+        if (elsewhere ? aborted() : stop()) return errc::cancelled;
+        if (!elsewhere && sink.on_bytes) sink.on_bytes(chunk.size());
+        received += chunk.size();
+        if (got + chunk.size() > range.length) return errc::origin_protocol;
+        if (auto ec = sink.on_data(range.offset + got, chunk)) return ec;
+        hash.update(chunk);
         got += chunk.size();
-        co_return error_code{};
+        return {};
       };
-      auto r = co_await client.request(req, check, body);
+      auto r = co_await run_on(opts_.io_pool, client.request(req, check, body));
+      if (elsewhere && sink.on_bytes && received > 0) sink.on_bytes(received);
       if (stop()) break;
       if (r && got == range.length) {
         done = true;
@@ -375,6 +382,7 @@ asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range
       if (!last.ec) last.ec = errc::cancelled;
       last.detail = "piece " + std::to_string(index);
       st.failed = true;
+      st.abort = true;
       st.failure = last;
     }
   }

@@ -131,9 +131,10 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
   opts.sizing = cfg_.sizing;
   opts.concurrency = cfg_.origin_concurrency;
   opts.retries = cfg_.origin_retries;
-  // The I/O thread receives from the origin and serves clients meanwhile;
-  // hashing and the cache write, most of a fetch's CPU, go to the pool.
-  opts.data_pool = piece_pool_.get_executor();
+  // Receiving, hashing and caching origin pieces is most of a fetch's CPU:
+  // on threads of their own, while this one serves clients.
+  opts.io_pool = origin_io_.get_executor();
+  opts.abort = &aborting_;
   origin_reader reader(ex_, t->url, headers, opts);
   origin_sink sink;
   sink.cancelled = [&] { return t->generation != generation || !diverged.empty(); };

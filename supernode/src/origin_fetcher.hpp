@@ -2,12 +2,15 @@
 // Back-to-source: fetches a task from its origin once, into the cache, piece by piece.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "damselfly/common/deferred_calls.hpp"
 #include "damselfly/common/http_client.hpp"
@@ -30,6 +33,9 @@ class origin_fetcher {
   /// Drops the flushes still to come (the supernode is stopping; the
   /// entries stay valid within this boot).
   void cancel_deferred() { durable_later_.cancel_all(); }
+  /// Ends the origin transfers running on their own threads at their next
+  /// chunk: the fetches' cancellation does not reach those threads.
+  void abort_transfers() noexcept { aborting_ = true; }
   /// The supernode is stopping: a task taken over from a replica fetches
   /// nothing more (its peers are moving to the next supernode).
   void drain() noexcept { draining_ = true; }
@@ -71,10 +77,13 @@ class origin_fetcher {
   metric_value& origin_requests_;
   metric_value& origin_failures_;
   bool draining_ = false;
+  std::atomic<bool> aborting_{false};
   owner_probe owner_answers_;
   deferred_calls durable_later_;  ///< the flushes to come, dropped when stopping
-  /// Hashes and writes the pieces arriving from origins (see fetch()).
-  boost::asio::thread_pool piece_pool_{2};
+  /// The origins' connections: pieces received, hashed and written there
+  /// (see fetch()); a thread per core, up to a fetch's default connections.
+  boost::asio::thread_pool origin_io_{
+      std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4)};
   boost::asio::thread_pool hasher_{1};  ///< last members: joined before the rest goes away
 };
 

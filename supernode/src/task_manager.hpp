@@ -69,6 +69,7 @@ class task_manager {
   void cancel() {
     stopping_ = true;
     fetches_.cancel();
+    fetcher_.abort_transfers();
     fetcher_.cancel_deferred();
     flush_replicas();
   }

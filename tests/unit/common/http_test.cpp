@@ -298,7 +298,7 @@ TEST_F(server_fixture, OriginPiecesAreHashedAndStoredOnTheDataPoolNotTheReadersT
     asio::thread_pool pool(2);
     origin_reader_options o;
     o.sizing.fixed_size = 256 << 10;
-    if (pooled) o.data_pool = pool.get_executor();
+    if (pooled) o.io_pool = pool.get_executor();
     origin_reader reader(io_.get_executor(), *url, {}, o);
     std::mutex m;
     std::string stored(file.size(), '\0');
@@ -328,6 +328,21 @@ TEST_F(server_fixture, OriginPiecesAreHashedAndStoredOnTheDataPoolNotTheReadersT
     EXPECT_TRUE(pieces_on_reader) << "the task's state is the reader's thread's";
     EXPECT_GT(chunks, 0u);
     EXPECT_EQ(chunks_on_reader, pooled ? 0u : chunks);
+
+    // A stopping supernode ends the transfers on the pool with its flag: the
+    // fetch fails, it never looks complete.
+    std::atomic<bool> abort{false};
+    o.abort = &abort;
+    origin_reader aborted(io_.get_executor(), *url, {}, o);
+    std::size_t pieces = 0;
+    sink.on_data = [&](std::uint64_t, std::span<const std::byte>) {
+      abort = true;
+      return error_code{};
+    };
+    sink.on_piece = [&](std::uint64_t, std::string) { ++pieces; };
+    auto stopped = client_call(aborted.fetch(sink));
+    EXPECT_EQ(stopped.ec, errc::cancelled);
+    EXPECT_LT(pieces, 21u);
   }
 }
 

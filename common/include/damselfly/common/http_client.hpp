@@ -54,10 +54,6 @@ struct http_client_response {
 
 /// Receives the body in order, chunk by chunk; an error stops the transfer.
 using body_sink = std::function<error_code(std::span<const std::byte>)>;
-/// A body_sink that may suspend (e.g. to hash and write a chunk on a worker
-/// thread); the chunk stays valid and the connection unread until it resumes.
-using async_body_sink =
-    std::function<boost::asio::awaitable<error_code>(std::span<const std::byte>)>;
 /// Sees the head before the body; an error stops the transfer.
 using head_check = std::function<error_code(const response_head&)>;
 
@@ -77,11 +73,6 @@ class http_client {
   boost::asio::awaitable<result<response_head>> request(const http_request& req,
                                                         const head_check& check,
                                                         const body_sink& sink);
-  /// request() with a sink that may suspend: while it does, the other
-  /// coroutines of the executor run (other connections are read).
-  boost::asio::awaitable<result<response_head>> request(const http_request& req,
-                                                        const head_check& check,
-                                                        const async_body_sink& sink);
 
   /// Like request() but collects the body; bodies over `max_body` fail.
   boost::asio::awaitable<result<http_client_response>> fetch(const http_request& req,

@@ -2,6 +2,7 @@
 // Running blocking work (hashing, disk) on a thread pool from a coroutine, and coming back.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -28,6 +29,17 @@ boost::asio::awaitable<std::invoke_result_t<Work&>> offload(Executor pool, Work 
   co_return co_await boost::asio::co_spawn(
       std::move(pool),
       [w = std::move(work)]() mutable -> boost::asio::awaitable<result> { co_return w(); },
+      boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(),
+                                          boost::asio::use_awaitable));
+}
+
+/// Awaits `op` run on `ex`, or right here when `ex` is empty; not
+/// cancellable either (see offload()).
+template <class T>
+boost::asio::awaitable<T> run_on(boost::asio::any_io_executor ex, boost::asio::awaitable<T> op) {
+  if (!ex) co_return co_await std::move(op);
+  co_return co_await boost::asio::co_spawn(
+      std::move(ex), std::move(op),
       boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(),
                                           boost::asio::use_awaitable));
 }

@@ -2,6 +2,7 @@
 // Back-to-source: reads a whole file from its origin once, piece by piece, hashing as it goes.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
@@ -27,13 +28,13 @@ struct origin_layout {
 };
 
 /// Where an origin_reader delivers; every callback runs on the reader's
-/// executor, except on_data with origin_reader_options::data_pool set.
+/// executor, except on_data with origin_reader_options::io_pool set.
 struct origin_sink {
   /// The probe's answer. An error aborts the fetch.
   std::function<error_code(const origin_layout&)> on_layout;
-  /// Bytes at `offset` of the file (in order within a piece). With a
-  /// data_pool and a ranged origin it runs there, for several pieces at
-  /// once: it must touch nothing but what is safe from any thread (a pwrite).
+  /// Bytes at `offset` of the file (in order within a piece). With an
+  /// io_pool and a ranged origin it runs there, for several pieces at once:
+  /// it must touch nothing but what is safe from any thread (a pwrite).
   std::function<error_code(std::uint64_t offset, std::span<const std::byte> data)> on_data;
   /// Piece `index` is complete; its SHA-256 in lowercase hex.
   std::function<void(std::uint64_t index, std::string sha256)> on_piece;
@@ -56,11 +57,15 @@ struct origin_reader_options {
   http_client_options client;
   piece_sizing sizing;
   unsigned concurrency = 4;  ///< parallel Range requests
-  /// Where pieces from a ranged origin are hashed and handed to on_data,
-  /// chunk by chunk, while the reader's own thread receives the other
-  /// connections' bytes (empty: on the reader's executor).
-  boost::asio::any_io_executor data_pool;
-  unsigned retries = 3;  ///< attempts per piece
+  unsigned retries = 3;      ///< attempts per piece
+  /// Where the connections of a ranged fetch run: each piece is received,
+  /// hashed and handed to on_data there, on one thread, and the reader's
+  /// executor hears of whole pieces (on_bytes then comes once per attempt,
+  /// and a cancellation is seen between pieces). Empty: the reader's executor.
+  boost::asio::any_io_executor io_pool;
+  /// Set from any thread, ends the transfers on the io_pool at their next
+  /// chunk (a cancellation of the reader's coroutine cannot reach them).
+  const std::atomic<bool>* abort = nullptr;
   /// Shown every answer to a probe, redirects included, with the URL asked
   /// (wget's -S). Null: nobody is told.
   std::function<void(const http_url& url, const response_head& head)> on_response;
