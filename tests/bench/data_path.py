@@ -4,13 +4,23 @@
 """Times, for each size and repetition, on loopback:
 
   curl          curl -o FILE straight from nginx (the origin)
+  sn_fetch      the supernode alone fetching the file from nginx (a preheat
+                job; seconds from its log: task new to cached)
   sa_cold       dfget --standalone, the supernode fetching the file from nginx
   sa_warm       dfget --standalone, the supernode holding the file
+  warm_beside_cold  sa_warm again while another client's cold download of the
+                same file (a new task) runs on the same supernode; the cold
+                one's time is reported as cold_beside_warm
   daemon_sn     dfget through daemon B, the supernode alone holding the file
   daemon_warm   dfget through daemon B; the supernode and daemon A hold the file
   daemon_peer_mem  the same with daemon A's copy in memory: on one machine, A's
                 disk reads would otherwise share the one disk with B's writes
                 (on a cluster A reads its own disk)
+  daemon_peer_only  dfget through daemon C, started with --parallel 2: the
+                scheduler gives one asker at most two pieces at once from one
+                peer and serves the seed's copies only beside them, so C takes
+                every piece from daemon A (whose copy is in memory) but an
+                endgame duplicate; the share from peers is reported
   daemon_cache  dfget through daemon B, which holds the file itself
 
 and the CPU seconds per GiB delivered of the client, the daemon and the
@@ -34,12 +44,15 @@ Usage: tests/bench/data_path.py [--sizes 256,1024] [--reps 3] [--rss-gib 0] [--o
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "build", "bin")
@@ -94,6 +107,29 @@ def timed(argv, log):
     return wall, usage.ru_utime + usage.ru_stime
 
 
+def timed_pair(argv_a, argv_b, log):
+    """Starts both at once: (wall of a, CPU of a, wall of b)."""
+    start = time.perf_counter()
+    done = {}
+
+    def wait(name, proc):
+        _, status, usage = os.wait4(proc.pid, 0)
+        done[name] = (time.perf_counter() - start, usage.ru_utime + usage.ru_stime,
+                      os.waitstatus_to_exitcode(status))
+
+    with open(log, "ab") as out:
+        procs = {"a": subprocess.Popen(argv_a, stdout=out, stderr=out),
+                 "b": subprocess.Popen(argv_b, stdout=out, stderr=out)}
+        waiters = [threading.Thread(target=wait, args=item) for item in procs.items()]
+        for w in waiters:
+            w.start()
+        for w in waiters:
+            w.join()
+    if done["a"][2] != 0 or done["b"][2] != 0:
+        raise RuntimeError(f"a client failed; see {log}")
+    return done["a"][0], done["a"][1], done["b"][0]
+
+
 def settle():
     """Lets the previous run's writeback finish before the next is timed."""
     os.sync()
@@ -110,9 +146,11 @@ class bench:
         os.makedirs(os.path.join(work, "www"))
         os.makedirs(self.out_dir, exist_ok=True)
         self.token = os.path.join(work, "cluster.token")
-        with open(self.token, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
-        os.chmod(self.token, 0o600)
+        self.admin_token = os.path.join(work, "admin.token")
+        for path in (self.token, self.admin_token):
+            with open(path, "w") as f:
+                f.write(os.urandom(32).hex() + "\n")
+            os.chmod(path, 0o600)
 
     def spawn(self, argv, name):
         log = open(os.path.join(self.logs, name + ".out"), "ab")
@@ -146,24 +184,62 @@ http {{
         self.supernode = self.spawn(
             [f"{BIN}/supernode", "--listen", "127.0.0.1:0", "--port-file", port_file,
              "--data-dir", os.path.join(self.work, "sn"), "--log-file",
-             os.path.join(self.logs, "supernode.log"), "--token-file", self.token], "supernode")
+             os.path.join(self.logs, "supernode.log"), "--token-file", self.token,
+             "--admin-token-file", self.admin_token], "supernode")
         wait_for(lambda: os.path.exists(port_file) and os.path.getsize(port_file) > 0, "supernode")
         with open(port_file) as f:
             self.sn_addr = "127.0.0.1:" + f.read().strip()
 
-    def start_daemon(self, name, ip):
+    def start_daemon(self, name, ip, *flags):
+        """(process, local socket, piece server address)."""
         sock = os.path.join(self.work, name + ".sock")
+        listen = f"{ip}:{free_port()}"
         proc = self.spawn(
-            [f"{BIN}/dfget", "daemon", "--listen", f"{ip}:{free_port()}", "--data-dir",
+            [f"{BIN}/dfget", "daemon", "--listen", listen, "--data-dir",
              os.path.join(self.work, name), "--socket", sock, "--supernode", self.sn_addr,
-             "--log-file", os.path.join(self.logs, name + ".log"), "--token-file", self.token],
-            name)
+             "--log-file", os.path.join(self.logs, name + ".log"), "--token-file", self.token,
+             *flags], name)
         wait_for(lambda: os.path.exists(sock), name)
-        return proc, sock
+        return proc, sock, listen
+
+    @staticmethod
+    def downloaded_bytes(daemon):
+        """The daemon's piece bytes downloaded so far, by source ("peer", "supernode")."""
+        with urllib.request.urlopen(f"http://{daemon[2]}/metrics", timeout=10) as r:
+            page = r.read().decode()
+        got = {}
+        for line in page.splitlines():
+            m = re.match(r'damselfly_daemon_download_bytes_total\{from="(\w+)"\} (\S+)', line)
+            if m:
+                got[m.group(1)] = float(m.group(2))
+        return got
+
+    def preheat(self, url, tag):
+        """The supernode's own fetch of url: (seconds from its log, 0 client CPU)."""
+        log = os.path.join(self.logs, "supernode.log")
+        with open(log) as f:
+            seen = len(f.read().splitlines())
+        subprocess.run([f"{BIN}/dfget", "--token-file", self.token, "preheat", url, "--supernode",
+                        self.sn_addr, "--admin-token-file", self.admin_token, "--tag", tag],
+                       check=True, stdout=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            with open(log) as f:
+                lines = f.read().splitlines()[seen:]
+            new = [l.split() for l in lines if " new: " in l]
+            cached = [l.split() for l in lines if " cached: " in l]
+            if new and cached:
+                stamp = lambda w: time.mktime(time.strptime(w[0][:19], "%Y-%m-%dT%H:%M:%S")) + \
+                    float(w[0][19:])
+                return stamp(cached[0]) - stamp(new[0]), 0.0
+            time.sleep(0.02)
+        raise RuntimeError(f"the supernode did not cache {url}; see {log}")
+
+    def dfget_argv(self, url, out, *flags):
+        return [f"{BIN}/dfget", url, "-O", out, "--token-file", self.token, "-q", *flags]
 
     def dfget(self, url, out, *flags):
-        argv = [f"{BIN}/dfget", url, "-O", out, "--token-file", self.token, "-q", *flags]
-        return timed(argv, os.path.join(self.logs, "dfget.out"))
+        return timed(self.dfget_argv(url, out, *flags), os.path.join(self.logs, "dfget.out"))
 
     @staticmethod
     def read_newest_task(tasks_dir):
@@ -207,7 +283,7 @@ def perf_stop(p, data, report):
     os.remove(data)
 
 
-def run_size(b, mib, reps, daemon_a, daemon_b, perf_dir=None):
+def run_size(b, mib, reps, daemon_a, daemon_b, daemon_c, perf_dir=None):
     name = f"blob{mib}"
     make_blob(os.path.join(b.work, "www", name), mib)
     url = f"{b.origin}/{name}"
@@ -218,7 +294,7 @@ def run_size(b, mib, reps, daemon_a, daemon_b, perf_dir=None):
     for rep in range(reps):
         row = {"size_mib": mib, "rep": rep + 1}
 
-        def route(key, fn, daemon=None):
+        def route(key, fn, daemon=None, remove_output=True):
             settle()
             sn0 = cpu_seconds(b.supernode.pid)
             d0 = cpu_seconds(daemon.pid) if daemon else 0.0
@@ -237,15 +313,33 @@ def run_size(b, mib, reps, daemon_a, daemon_b, perf_dir=None):
                 "daemon_cpu_s_per_gib":
                     round((cpu_seconds(daemon.pid) - d0) / gib, 3) if daemon else None,
             }
-            os.remove(out)
+            if remove_output:
+                os.remove(out)
 
         route("curl", lambda: timed(["curl", "-fsS", "-o", out, url],
                                     os.path.join(b.logs, "curl.out")))
+        route("sn_fetch", lambda: b.preheat(url, f"preheat-{mib}-{rep}"), remove_output=False)
         cold = f"cold-{mib}-{rep}"
         route("sa_cold",
               lambda: b.dfget(url, out, "--standalone", "--supernode", b.sn_addr, "--tag", cold))
         route("sa_warm",
               lambda: b.dfget(url, out, "--standalone", "--supernode", b.sn_addr, "--tag", cold))
+        # The supernode serving one client while it fetches for another: its
+        # I/O thread is shared by both.
+        beside = {}
+
+        def warm_beside_cold():
+            sn = ["--standalone", "--supernode", b.sn_addr]
+            warm_s, warm_cpu, beside["cold"] = timed_pair(
+                b.dfget_argv(url, out, *sn, "--tag", cold),
+                b.dfget_argv(url, out + ".cold", *sn, "--tag", f"beside-{mib}-{rep}"),
+                os.path.join(b.logs, "dfget.out"))
+            os.remove(out + ".cold")
+            return warm_s, warm_cpu
+
+        route("warm_beside_cold", warm_beside_cold)
+        row["cold_beside_warm"] = {"seconds": round(beside["cold"], 3),
+                                   "mib_s": round(mib / beside["cold"], 1)}
         # The same sources as sa_warm (the supernode alone: standalone clients
         # leave when done), through daemon B: the daemon route's own cost.
         route("daemon_sn",
@@ -261,6 +355,17 @@ def run_size(b, mib, reps, daemon_a, daemon_b, perf_dir=None):
         b.read_newest_task(os.path.join(b.work, "daemon-a", "tasks"))  # A's copy in memory
         route("daemon_peer_mem",
               lambda: b.dfget(url, out, "--daemon-socket", daemon_b[1], "--tag", peer), daemon_b[0])
+        only = f"only-{mib}-{rep}"
+        b.dfget(url, out + ".a", "--daemon-socket", daemon_a[1], "--tag", only)
+        os.remove(out + ".a")
+        b.read_newest_task(os.path.join(b.work, "daemon-a", "tasks"))
+        before = b.downloaded_bytes(daemon_c)
+        route("daemon_peer_only",
+              lambda: b.dfget(url, out, "--daemon-socket", daemon_c[1], "--tag", only), daemon_c[0])
+        after = b.downloaded_bytes(daemon_c)
+        got = {k: after.get(k, 0) - before.get(k, 0) for k in ("peer", "supernode")}
+        row["daemon_peer_only"]["from_peer_share"] = round(
+            got["peer"] / max(1.0, got["peer"] + got["supernode"]), 3)
         route("daemon_cache",
               lambda: b.dfget(url, out, "--daemon-socket", daemon_b[1], "--tag", warm), daemon_b[0])
         print(json.dumps(row), flush=True)
@@ -275,8 +380,8 @@ def median(values):
 
 
 def summarize(rows):
-    routes = ["curl", "sa_cold", "sa_warm", "daemon_sn", "daemon_warm", "daemon_peer_mem",
-              "daemon_cache"]
+    routes = ["curl", "sn_fetch", "sa_cold", "sa_warm", "warm_beside_cold", "cold_beside_warm", "daemon_sn",
+              "daemon_warm", "daemon_peer_mem", "daemon_peer_only", "daemon_cache"]
     summary = {}
     for mib in sorted({r["size_mib"] for r in rows}):
         mine = [r for r in rows if r["size_mib"] == mib]
@@ -284,7 +389,8 @@ def summarize(rows):
         for route in routes:
             s[route] = {k: median([r[route][k] for r in mine])
                         for k in mine[0][route] if mine[0][route][k] is not None}
-        for route in ("daemon_sn", "daemon_warm", "daemon_peer_mem"):
+        for route in ("warm_beside_cold", "daemon_sn", "daemon_warm", "daemon_peer_mem",
+                      "daemon_peer_only"):
             s[f"{route}_over_sa_warm"] = round(s[route]["seconds"] / s["sa_warm"]["seconds"], 2)
         s["sa_cold_over_curl_throughput"] = round(
             s["curl"]["seconds"] / s["sa_cold"]["seconds"], 2)
@@ -323,19 +429,21 @@ def main():
         b.start_supernode()
         daemon_a = b.start_daemon("daemon-a", "127.0.0.2")
         daemon_b = b.start_daemon("daemon-b", "127.0.0.3")
+        daemon_c = b.start_daemon("daemon-c", "127.0.0.5", "--parallel", "2")
         rows = []
         for mib in [int(x) for x in args.sizes.split(",")]:
-            rows += run_size(b, mib, args.reps, daemon_a, daemon_b, args.perf_dir or None)
+            rows += run_size(b, mib, args.reps, daemon_a, daemon_b, daemon_c,
+                             args.perf_dir or None)
         result = {"bin": BIN, "work_dir": args.work_dir or tempfile.gettempdir(), "out_dir": args.out_dir or "work dir (same disk as the caches)",
                   "rows": rows, "median": summarize(rows)}
         if args.rss_gib > 0:
-            daemon_c = b.start_daemon("daemon-c", "127.0.0.4")
+            daemon_d = b.start_daemon("daemon-d", "127.0.0.4")
             name = f"rss{args.rss_gib}"
             make_blob(os.path.join(work, "www", name), args.rss_gib * 1024)
             out = os.path.join(b.out_dir, name)
-            wall, _ = b.dfget(f"{b.origin}/{name}", out, "--daemon-socket", daemon_c[1])
+            wall, _ = b.dfget(f"{b.origin}/{name}", out, "--daemon-socket", daemon_d[1])
             result["rss"] = {"gib": args.rss_gib, "seconds": round(wall, 3),
-                             "daemon_peak_rss_mib": round(peak_rss_mib(daemon_c[0].pid), 1)}
+                             "daemon_peak_rss_mib": round(peak_rss_mib(daemon_d[0].pid), 1)}
             os.remove(out)
         result["daemon_b_peak_rss_mib"] = round(peak_rss_mib(daemon_b[0].pid), 1)
         print(json.dumps(result["median"], indent=1))

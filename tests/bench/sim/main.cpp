@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   app.add_option("--parallel", cfg.parallel, "Pieces in flight per node");
   app.add_option("--upload-slots", cfg.upload_slots, "Concurrent uploads per node");
   app.add_option("--seed-slots", cfg.seed_slots, "Concurrent uploads by the supernode");
+  app.add_option("--per-source", cfg.per_source,
+                 "Pieces one node may fetch from one peer at once (default: the scheduler's)");
   app.add_option("--decision-us", cfg.decision_cost,
                  "Supernode CPU per assignment, µs (scheduler_bench: 6.25 at 10,000 peers)")
       ->transform([](std::string s) { return std::to_string(std::stod(s) * 1e-6); });

@@ -135,6 +135,7 @@ class simulation {
   static scheduler::swarm_options make_options(const sim_config& cfg) {
     scheduler::swarm_options o;
     o.seed_slots = cfg.seed_slots;
+    if (cfg.per_source > 0) o.per_source_in_flight = cfg.per_source;
     return o;
   }
 

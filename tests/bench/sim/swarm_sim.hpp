@@ -23,6 +23,8 @@ struct sim_config {
   unsigned parallel = 8;        ///< pieces in flight per node (dfget --parallel)
   unsigned upload_slots = 8;    ///< concurrent uploads per daemon
   unsigned seed_slots = 8;      ///< concurrent uploads by the supernode per task
+  unsigned per_source =
+      0;  ///< pieces one node may fetch from one peer at once (0: the scheduler's default)
   unsigned origin_concurrency = 4;
   std::uint32_t max_assignments = 16;
   std::uint32_t batch_reports_from = 8;
