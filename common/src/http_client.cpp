@@ -231,6 +231,7 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
       asio::buffer_copy(asio::buffer(dst.data(), buffered), buffer.data());
       buffer.consume(buffered);
       std::size_t filled = buffered;
+      if (buffered > 0 && received && *received) (*received)(buffered);
       while (filled < dst.size()) {
         low.expires_after(opts.io_timeout);
         auto [ec, n] = co_await s.async_read_some(

@@ -8,6 +8,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -60,6 +61,19 @@ std::chrono::milliseconds since(steady::time_point t) {
 }
 
 }  // namespace
+
+/// A piece on its way in: its buffer and the digest of the bytes landed so
+/// far, hashed on a worker a slice at a time while the rest arrives, so the
+/// verdict follows the last byte instead of a whole piece's hashing. Shared
+/// with the queued slices: a fetch that unwinds early frees nothing they read.
+struct landing {
+  aligned_buffer buf;
+  digest hash{digest_algo::sha256};
+  std::size_t queued = 0;  ///< bytes handed to the strand (the I/O thread's count)
+};
+
+/// Bytes that make a slice worth a worker's wake-up.
+constexpr std::size_t hash_slice = 512 * 1024;
 
 /// State of one run(); lives on the engine's executor only.
 struct downloader::session {
@@ -164,8 +178,11 @@ struct downloader::session {
   std::unique_ptr<http_client> connection_to(const host_port& from);
   /// Waits as the download's own and the shared rate caps say.
   asio::awaitable<void> pace(std::uint64_t bytes);
+  /// Hashes what `in` has not queued yet after its queued slices (on
+  /// `strand`), compares, and writes the piece if it matches.
+  template <class Strand>
   asio::awaitable<proto::piece_status> verify_and_store(const proto::assignment& a,
-                                                        const aligned_buffer& buf,
+                                                        std::shared_ptr<landing> in, Strand strand,
                                                         const host_port& from);
   /// Books a finished attempt: the result to report, counters, progress.
   void record(const proto::assignment& a, proto::piece_status status, steady::time_point started,
@@ -410,22 +427,25 @@ asio::awaitable<void> downloader::session::pace(std::uint64_t bytes) {
   }
 }
 
+template <class Strand>
 asio::awaitable<proto::piece_status> downloader::session::verify_and_store(
-    const proto::assignment& a, const aligned_buffer& buf, const host_port& from) {
-  // Hash and write on a worker thread: the I/O thread keeps receiving, and
-  // two pieces are hashed at once.
+    const proto::assignment& a, std::shared_ptr<landing> in, Strand strand, const host_port& from) {
+  // On a worker, after the slices queued while the piece arrived: the I/O
+  // thread keeps receiving, and two pieces are hashed at once.
   struct outcome {
     proto::piece_status status = proto::piece_status::ok;
     error_code write_error;
   };
-  auto done = co_await offload(workers.get_executor(), [&a, &buf, this] {
+  // By reference: this frame waits for the work (and the buffer is reused
+  // only when the queued slices, which own copies, are gone).
+  auto done = co_await offload(strand, [&a, l = in.get(), this] {
     outcome o;
-    digest d(digest_algo::sha256);
-    d.update(buf.view());
-    if (d.finish() != a.sha256) {
+    auto bytes = l->buf.view();
+    l->hash.update(bytes.subspan(l->queued));
+    if (l->hash.finish() != a.sha256) {
       o.status = proto::piece_status::bad_digest;
     } else if (a.length > 0) {
-      o.write_error = store.write(a.offset, buf.view());
+      o.write_error = store.write(a.offset, bytes);
     }
     return o;
   });
@@ -454,12 +474,13 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
   if (!opts.cluster_token.empty()) get.headers.set("Authorization", bearer(opts.cluster_token));
   if (!ticket.empty()) get.headers.set(ticket_header, ticket);
   auto status = proto::piece_status::ok;
-  aligned_buffer buf;
+  auto in = std::make_shared<landing>();
   if (!spare_buffers.empty()) {
-    buf = std::move(spare_buffers.back());
+    in->buf = std::move(spare_buffers.back());
     spare_buffers.pop_back();
   }
-  auto dest = buf.prepare(static_cast<std::size_t>(a.length));
+  auto dest = in->buf.prepare(static_cast<std::size_t>(a.length));
+  auto strand = asio::make_strand(workers.get_executor());
   co_await pace(a.length);
   bool busy = false;  // the source said 503: its upload slots are full, nothing is wrong
   if (a.length > 0) {
@@ -472,6 +493,12 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
     const std::function<void(std::size_t)> received = [&](std::size_t n) {
       landed += n;
       report_arriving(n);
+      if (landed - in->queued < hash_slice) return;
+      // The bytes so far are a prefix of the piece; the reads go on beyond it.
+      asio::post(strand, [in, from = in->queued, to = landed] {
+        in->hash.update(in->buf.view().subspan(from, to - from));
+      });
+      in->queued = landed;
     };
     auto resp = co_await c->fetch_into(get, dest, partial_content, received);
     arriving -= landed;  // counted as done once verified, or not at all
@@ -480,8 +507,9 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
       spdlog::debug("piece {} from {}: {}", a.piece, from.to_string(), resp.error().message());
     }
   }
-  if (status == proto::piece_status::ok) status = co_await verify_and_store(a, buf, from);
-  spare_buffers.push_back(std::move(buf));
+  if (status == proto::piece_status::ok) status = co_await verify_and_store(a, in, strand, from);
+  // Reused only when no queued slice still holds it (one may, after a failure).
+  if (in.use_count() == 1) spare_buffers.push_back(std::move(in->buf));
   if (status == proto::piece_status::ok) idle[from.to_string()].push_back(std::move(c));
   // A busy source, or a supernode this download has moved away from, says
   // nothing about the piece: reported, but not counted against --piece-tries.

@@ -57,6 +57,10 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "build", "bin")
 TICK = os.sysconf("SC_CLK_TCK")
+# Each repetition leaves a dozen copies of the file in the caches; a task
+# is used again within seconds, and older ones must go or a 1 GiB run fills
+# the disk.
+CACHE_TTL = 60
 
 
 def free_port():
@@ -185,7 +189,7 @@ http {{
             [f"{BIN}/supernode", "--listen", "127.0.0.1:0", "--port-file", port_file,
              "--data-dir", os.path.join(self.work, "sn"), "--log-file",
              os.path.join(self.logs, "supernode.log"), "--token-file", self.token,
-             "--admin-token-file", self.admin_token], "supernode")
+             "--admin-token-file", self.admin_token, "--cache-ttl", str(CACHE_TTL)], "supernode")
         wait_for(lambda: os.path.exists(port_file) and os.path.getsize(port_file) > 0, "supernode")
         with open(port_file) as f:
             self.sn_addr = "127.0.0.1:" + f.read().strip()
@@ -198,7 +202,7 @@ http {{
             [f"{BIN}/dfget", "daemon", "--listen", listen, "--data-dir",
              os.path.join(self.work, name), "--socket", sock, "--supernode", self.sn_addr,
              "--log-file", os.path.join(self.logs, name + ".log"), "--token-file", self.token,
-             *flags], name)
+             "--cache-ttl", str(CACHE_TTL), *flags], name)
         wait_for(lambda: os.path.exists(sock), name)
         return proc, sock, listen
 

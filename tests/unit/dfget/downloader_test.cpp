@@ -70,6 +70,7 @@ struct scripted_supernode {
   std::string content;
   std::uint64_t piece_size = 4096;
   std::map<std::uint64_t, int> corrupt;  ///< piece -> times to serve it corrupted (-1: always)
+  std::size_t corrupt_at = 0;            ///< which byte of a piece is corrupted
   std::string fail_with;                 ///< non-empty: the task is reported failed with this code
   std::vector<proto::piece_result> results;
   std::set<std::uint64_t> held, in_flight;
@@ -127,7 +128,7 @@ struct scripted_supernode {
     served.push_back(piece);
     if (auto it = corrupt.find(piece); it != corrupt.end() && it->second != 0) {
       if (it->second > 0) --it->second;
-      body[0] = static_cast<char>(body[0] ^ 0x55);
+      body[corrupt_at] = static_cast<char>(body[corrupt_at] ^ 0x55);
     }
     http_response r;
     r.status = 206;
@@ -213,6 +214,24 @@ TEST(Downloader, CorruptPieceIsReportedAndFetchedAgain) {
   for (const auto& res : sn.results)
     bad += res.piece == 2 && res.status == proto::piece_status::bad_digest;
   EXPECT_EQ(bad, 2);
+}
+
+TEST(Downloader, LargePiecesAreHashedAsTheyLandAndABadByteAnywhereIsCaught) {
+  // Pieces over the hash slice are hashed a slice at a time while the rest
+  // arrives; a byte flipped early, in the middle or last must still fail.
+  for (std::size_t at : {std::size_t{0}, std::size_t{1300} << 10, (std::size_t{2} << 20) + 999}) {
+    SCOPED_TRACE("byte " + std::to_string(at));
+    scripted_supernode sn;
+    sn.piece_size = (2u << 20) + 1000;
+    sn.content = make_content(3 * sn.piece_size + 12345);
+    sn.corrupt[1] = 1;
+    sn.corrupt_at = at;
+    auto r = run_engine(sn);
+    ASSERT_FALSE(r.outcome.ec) << r.outcome.message;
+    EXPECT_TRUE(r.written == sn.content);
+    EXPECT_EQ(r.outcome.summary.failed_pieces, 1u);
+    EXPECT_EQ(r.outcome.summary.pieces, 4u);
+  }
 }
 
 TEST(Downloader, PieceThatNeverVerifiesFailsTheDownload) {

@@ -81,7 +81,8 @@ class http_client {
   /// Reads a body of exactly `dest.size()` bytes straight into `dest` (no
   /// intermediate copy). `check` sees the head first and may reject it; a head
   /// announcing another length is errc::protocol_error. `received` hears
-  /// of each read's byte count as the body lands (progress within a body).
+  /// of each read's byte count as the body lands, in order from the start of
+  /// `dest` (what came with the head first): the bytes so far are a prefix.
   boost::asio::awaitable<result<response_head>> fetch_into(
       const http_request& req, std::span<std::byte> dest, const head_check& check = {},
       const std::function<void(std::size_t)>& received = {});
