@@ -5,14 +5,15 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
+#include <mutex>
 #include <random>
 
 #include "damselfly/common/aligned_buffer.hpp"
@@ -63,13 +64,41 @@ std::chrono::milliseconds since(steady::time_point t) {
 }  // namespace
 
 /// A piece on its way in: its buffer and the digest of the bytes landed so
-/// far, hashed on a worker a slice at a time while the rest arrives, so the
-/// verdict follows the last byte instead of a whole piece's hashing. Shared
-/// with the queued slices: a fetch that unwinds early frees nothing they read.
+/// far, hashed on the workers a slice at a time while the rest arrives, so
+/// the verdict follows the last byte instead of a whole piece's hashing.
+/// Shared with the queued slices: a fetch that unwinds early frees nothing
+/// they read.
 struct landing {
   aligned_buffer buf;
-  digest hash{digest_algo::sha256};
-  std::size_t queued = 0;  ///< bytes handed to the strand (the I/O thread's count)
+  /// Bytes in `buf` so far, published by the I/O thread after they land.
+  std::atomic<std::size_t> landed{0};
+  std::size_t queued = 0;  ///< `landed` when the last slice was posted (I/O thread only)
+
+  /// Hashes what has landed and is not hashed yet. Slices may run in any
+  /// order on any worker: each takes whatever follows the last one.
+  void hash_landed() {
+    std::lock_guard lock(m_);
+    auto to = landed.load(std::memory_order_acquire);
+    if (to <= hashed_) return;
+    hash_.update(buf.view().subspan(hashed_, to - hashed_));
+    hashed_ = to;
+  }
+  /// The piece's SHA-256, once everything has landed and been hashed.
+  std::string finish() {
+    std::lock_guard lock(m_);
+    return hash_.finish();
+  }
+  /// The buffer for the next piece, once no slice holds this any more: the
+  /// lock orders the last slice's reads before the next piece's writes.
+  aligned_buffer take_buffer() {
+    std::lock_guard lock(m_);
+    return std::move(buf);
+  }
+
+ private:
+  std::mutex m_;
+  digest hash_{digest_algo::sha256};
+  std::size_t hashed_ = 0;
 };
 
 /// Bytes that make a slice worth a worker's wake-up.
@@ -178,11 +207,9 @@ struct downloader::session {
   std::unique_ptr<http_client> connection_to(const host_port& from);
   /// Waits as the download's own and the shared rate caps say.
   asio::awaitable<void> pace(std::uint64_t bytes);
-  /// Hashes what `in` has not queued yet after its queued slices (on
-  /// `strand`), compares, and writes the piece if it matches.
-  template <class Strand>
-  asio::awaitable<proto::piece_status> verify_and_store(const proto::assignment& a,
-                                                        std::shared_ptr<landing> in, Strand strand,
+  /// Hashes the rest of the landed piece `in`, compares, and writes the
+  /// piece if it matches (on a worker).
+  asio::awaitable<proto::piece_status> verify_and_store(const proto::assignment& a, landing& in,
                                                         const host_port& from);
   /// Books a finished attempt: the result to report, counters, progress.
   void record(const proto::assignment& a, proto::piece_status status, steady::time_point started,
@@ -427,22 +454,19 @@ asio::awaitable<void> downloader::session::pace(std::uint64_t bytes) {
   }
 }
 
-template <class Strand>
 asio::awaitable<proto::piece_status> downloader::session::verify_and_store(
-    const proto::assignment& a, std::shared_ptr<landing> in, Strand strand, const host_port& from) {
-  // On a worker, after the slices queued while the piece arrived: the I/O
-  // thread keeps receiving, and two pieces are hashed at once.
+    const proto::assignment& a, landing& in, const host_port& from) {
+  // On a worker: the I/O thread keeps receiving, and two pieces are hashed
+  // at once. By reference: this frame waits for the work.
   struct outcome {
     proto::piece_status status = proto::piece_status::ok;
     error_code write_error;
   };
-  // By reference: this frame waits for the work (and the buffer is reused
-  // only when the queued slices, which own copies, are gone).
-  auto done = co_await offload(strand, [&a, l = in.get(), this] {
+  auto done = co_await offload(workers.get_executor(), [&a, &in, this] {
     outcome o;
-    auto bytes = l->buf.view();
-    l->hash.update(bytes.subspan(l->queued));
-    if (l->hash.finish() != a.sha256) {
+    in.hash_landed();
+    auto bytes = in.buf.view();
+    if (in.finish() != a.sha256) {
       o.status = proto::piece_status::bad_digest;
     } else if (a.length > 0) {
       o.write_error = store.write(a.offset, bytes);
@@ -480,7 +504,6 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
     spare_buffers.pop_back();
   }
   auto dest = in->buf.prepare(static_cast<std::size_t>(a.length));
-  auto strand = asio::make_strand(workers.get_executor());
   co_await pace(a.length);
   bool busy = false;  // the source said 503: its upload slots are full, nothing is wrong
   if (a.length > 0) {
@@ -493,12 +516,10 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
     const std::function<void(std::size_t)> received = [&](std::size_t n) {
       landed += n;
       report_arriving(n);
+      in->landed.store(static_cast<std::size_t>(landed), std::memory_order_release);
       if (landed - in->queued < hash_slice) return;
-      // The bytes so far are a prefix of the piece; the reads go on beyond it.
-      asio::post(strand, [in, from = in->queued, to = landed] {
-        in->hash.update(in->buf.view().subspan(from, to - from));
-      });
-      in->queued = landed;
+      asio::post(workers, [in] { in->hash_landed(); });
+      in->queued = static_cast<std::size_t>(landed);
     };
     auto resp = co_await c->fetch_into(get, dest, partial_content, received);
     arriving -= landed;  // counted as done once verified, or not at all
@@ -507,9 +528,12 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
       spdlog::debug("piece {} from {}: {}", a.piece, from.to_string(), resp.error().message());
     }
   }
-  if (status == proto::piece_status::ok) status = co_await verify_and_store(a, in, strand, from);
+  if (status == proto::piece_status::ok) {
+    in->landed.store(dest.size(), std::memory_order_release);  // the whole body is in
+    status = co_await verify_and_store(a, *in, from);
+  }
   // Reused only when no queued slice still holds it (one may, after a failure).
-  if (in.use_count() == 1) spare_buffers.push_back(std::move(in->buf));
+  if (in.use_count() == 1) spare_buffers.push_back(in->take_buffer());
   if (status == proto::piece_status::ok) idle[from.to_string()].push_back(std::move(c));
   // A busy source, or a supernode this download has moved away from, says
   // nothing about the piece: reported, but not counted against --piece-tries.
