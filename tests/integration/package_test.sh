@@ -82,7 +82,9 @@ inside() {
   exec_start=$(sed -n 's/^ExecStart=//p' "$root/lib/systemd/system/damselfly-supernode.service")
   exec_start=${exec_start//\$\{CREDENTIALS_DIRECTORY\}//run/credentials}
   # shellcheck disable=SC2086
-  in_root setpriv --reuid=damselfly --regid=damselfly --init-groups $exec_start \
+  # chroot itself in the background, not in_root: a function would run in a
+  # subshell, and killing that (its $!) would leave the server running.
+  chroot "$root" setpriv --reuid=damselfly --regid=damselfly --init-groups $exec_start \
     --listen 127.0.0.1:0 --port-file /var/lib/damselfly/supernode/port \
     >"$work/supernode.log" 2>&1 &
   pids+=($!)
@@ -129,7 +131,7 @@ inside() {
   # shellcheck disable=SC2086
   exec_start=$(sed -n 's/^ExecStart=//p' "$root/lib/systemd/system/damselfly-dfget.service")
   exec_start=${exec_start//\$DFGET_DAEMON_OPTS/$DFGET_DAEMON_OPTS --listen 127.0.0.2:$port}
-  in_root setpriv --regid=damselfly --clear-groups $exec_start >"$work/daemon.log" 2>&1 &
+  chroot "$root" setpriv --regid=damselfly --clear-groups $exec_start >"$work/daemon.log" 2>&1 &
   pids+=($!)
   for i in $(seq 100); do
     [[ -S $root/run/damselfly/dfget.sock ]] && break
@@ -149,6 +151,13 @@ inside() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()
+  # Nothing started here outlives the test (the servers once did, every run).
+  local servers='--port-file /var/lib/damselfly/supernode/port|--socket /run/damselfly/dfget.sock'
+  for i in $(seq 50); do
+    pgrep -f -- "$servers" >/dev/null || break
+    sleep 0.1
+  done
+  ! pgrep -f -- "$servers" >/dev/null || fail "the installed supernode or daemon outlived the test"
 
   echo "--- dpkg --purge"
   in_root dpkg --purge damselfly-dfget damselfly-supernode
