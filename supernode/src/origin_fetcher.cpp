@@ -201,7 +201,8 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
   };
   origin_requests_.add();
   auto r = co_await reader.fetch(sink);
-  if (t->generation != generation) co_return;
+  // Stopping: the task is neither failed nor done, and its cache entry stays.
+  if (t->generation != generation || aborting_) co_return;
   if (!diverged.empty()) {
     spdlog::warn("task {}: {}; fetching it afresh", t->id.substr(0, 12), diverged);
     cache_.remove(t->id);
