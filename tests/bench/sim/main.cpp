@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   app.add_option("--parallel", cfg.parallel, "Pieces in flight per node");
   app.add_option("--upload-slots", cfg.upload_slots, "Concurrent uploads per node");
   app.add_option("--seed-slots", cfg.seed_slots, "Concurrent uploads by the supernode");
+  app.add_option("--origin-concurrency", cfg.origin_concurrency,
+                 "Range requests the supernode has open to the origin at once");
   app.add_option("--per-source", cfg.per_source,
                  "Pieces one node may fetch from one peer at once (default: the scheduler's)");
   app.add_option("--decision-us", cfg.decision_cost,
