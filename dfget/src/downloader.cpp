@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
-#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,7 +12,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
-#include <mutex>
 #include <random>
 
 #include "damselfly/common/aligned_buffer.hpp"
@@ -33,6 +31,7 @@
 #include "damselfly/dfget/origin_probe.hpp"
 #include "damselfly/proto/checks.hpp"
 #include "damselfly/proto/messages.hpp"
+#include "piece_landing.hpp"
 #include "supernode_client.hpp"
 
 namespace damselfly::dfget {
@@ -62,44 +61,6 @@ std::chrono::milliseconds since(steady::time_point t) {
 }
 
 }  // namespace
-
-/// A piece on its way in: its buffer and the digest of the bytes landed so
-/// far, hashed on the workers a slice at a time while the rest arrives, so
-/// the verdict follows the last byte instead of a whole piece's hashing.
-/// Shared with the queued slices: a fetch that unwinds early frees nothing
-/// they read.
-struct landing {
-  aligned_buffer buf;
-  /// Bytes in `buf` so far, published by the I/O thread after they land.
-  std::atomic<std::size_t> landed{0};
-  std::size_t queued = 0;  ///< `landed` when the last slice was posted (I/O thread only)
-
-  /// Hashes what has landed and is not hashed yet. Slices may run in any
-  /// order on any worker: each takes whatever follows the last one.
-  void hash_landed() {
-    std::lock_guard lock(m_);
-    auto to = landed.load(std::memory_order_acquire);
-    if (to <= hashed_) return;
-    hash_.update(buf.view().subspan(hashed_, to - hashed_));
-    hashed_ = to;
-  }
-  /// The piece's SHA-256, once everything has landed and been hashed.
-  std::string finish() {
-    std::lock_guard lock(m_);
-    return hash_.finish();
-  }
-  /// The buffer for the next piece, once no slice holds this any more: the
-  /// lock orders the last slice's reads before the next piece's writes.
-  aligned_buffer take_buffer() {
-    std::lock_guard lock(m_);
-    return std::move(buf);
-  }
-
- private:
-  std::mutex m_;
-  digest hash_{digest_algo::sha256};
-  std::size_t hashed_ = 0;
-};
 
 /// Bytes that make a slice worth a worker's wake-up.
 constexpr std::size_t hash_slice = 512 * 1024;
@@ -209,8 +170,8 @@ struct downloader::session {
   asio::awaitable<void> pace(std::uint64_t bytes);
   /// Hashes the rest of the landed piece `in`, compares, and writes the
   /// piece if it matches (on a worker).
-  asio::awaitable<proto::piece_status> verify_and_store(const proto::assignment& a, landing& in,
-                                                        const host_port& from);
+  asio::awaitable<proto::piece_status> verify_and_store(const proto::assignment& a,
+                                                        piece_landing& in, const host_port& from);
   /// Books a finished attempt: the result to report, counters, progress.
   void record(const proto::assignment& a, proto::piece_status status, steady::time_point started,
               bool counts = true);
@@ -455,7 +416,7 @@ asio::awaitable<void> downloader::session::pace(std::uint64_t bytes) {
 }
 
 asio::awaitable<proto::piece_status> downloader::session::verify_and_store(
-    const proto::assignment& a, landing& in, const host_port& from) {
+    const proto::assignment& a, piece_landing& in, const host_port& from) {
   // On a worker: the I/O thread keeps receiving, and two pieces are hashed
   // at once. By reference: this frame waits for the work.
   struct outcome {
@@ -498,7 +459,7 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
   if (!opts.cluster_token.empty()) get.headers.set("Authorization", bearer(opts.cluster_token));
   if (!ticket.empty()) get.headers.set(ticket_header, ticket);
   auto status = proto::piece_status::ok;
-  auto in = std::make_shared<landing>();
+  auto in = std::make_shared<piece_landing>();
   if (!spare_buffers.empty()) {
     in->buf = std::move(spare_buffers.back());
     spare_buffers.pop_back();
