@@ -42,9 +42,8 @@ struct origin_reader::range_state {
   std::uint64_t count = 0;
   std::uint64_t next = 0;
   origin_result failure;  ///< first failure wins
-  bool failed = false;
-  /// `failed`, for the connections on the io_pool: the only state they read.
-  std::atomic<bool> abort{false};
+  /// Atomic: the connections on the io_pool read it (the only state they do).
+  std::atomic<bool> failed{false};
 };
 
 origin_failure_text describe_origin_failure(const http_url& url, const origin_result& r) {
@@ -312,7 +311,7 @@ asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range
   const auto length = static_cast<std::uint64_t>(st.layout.length);
   // All the connections on the io_pool may read: the flags.
   auto aborted = [&] {
-    return st.abort.load(std::memory_order_relaxed) ||
+    return st.failed.load(std::memory_order_relaxed) ||
            (opts_.abort && opts_.abort->load(std::memory_order_relaxed));
   };
   auto stop = [&] { return aborted() || (sink.cancelled && sink.cancelled()); };
@@ -382,7 +381,6 @@ asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range
       if (!last.ec) last.ec = errc::cancelled;
       last.detail = "piece " + std::to_string(index);
       st.failed = true;
-      st.abort = true;
       st.failure = last;
     }
   }

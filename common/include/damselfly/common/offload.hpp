@@ -12,6 +12,15 @@
 
 namespace damselfly {
 
+namespace detail {
+/// co_spawn's completion token for work the caller's cancellation must not
+/// reach (see offload()): awaited, with an empty cancellation slot.
+inline auto uncancellable() {
+  return boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(),
+                                             boost::asio::use_awaitable);
+}
+}  // namespace detail
+
 /// Runs `work()` on `pool` and resumes the calling coroutine on its own
 /// executor with the result (an exception `work` throws is rethrown here).
 /// `co_await asio::post(pool, use_awaitable)` looks like the same thing but
@@ -29,8 +38,7 @@ boost::asio::awaitable<std::invoke_result_t<Work&>> offload(Executor pool, Work 
   co_return co_await boost::asio::co_spawn(
       std::move(pool),
       [w = std::move(work)]() mutable -> boost::asio::awaitable<result> { co_return w(); },
-      boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(),
-                                          boost::asio::use_awaitable));
+      detail::uncancellable());
 }
 
 /// Awaits `op` run on `ex`, or right here when `ex` is empty; not
@@ -38,10 +46,7 @@ boost::asio::awaitable<std::invoke_result_t<Work&>> offload(Executor pool, Work 
 template <class T>
 boost::asio::awaitable<T> run_on(boost::asio::any_io_executor ex, boost::asio::awaitable<T> op) {
   if (!ex) co_return co_await std::move(op);
-  co_return co_await boost::asio::co_spawn(
-      std::move(ex), std::move(op),
-      boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(),
-                                          boost::asio::use_awaitable));
+  co_return co_await boost::asio::co_spawn(std::move(ex), std::move(op), detail::uncancellable());
 }
 
 }  // namespace damselfly
