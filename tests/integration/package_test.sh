@@ -146,7 +146,11 @@ inside() {
   [[ $(sha256sum <"$root/home/alice/pkg.bin") == $(sha256sum <"$work/file") ]] ||
     fail "alice's file differs from the origin's"
   [[ $(in_root stat -c %U /home/alice/pkg.bin) == alice ]] || fail "alice's file is not hers"
-  curl -sf "http://127.0.0.1:$sn_port/metrics" | grep -q '^damselfly_supernode_registrations_total [1-9]' ||
+  # Read whole, then searched: `curl | grep -q` under pipefail fails when grep
+  # stops reading at its match and curl gets SIGPIPE (seen in parallel runs).
+  local metrics
+  metrics=$(curl -sf "http://127.0.0.1:$sn_port/metrics") || fail "the supernode's /metrics did not answer"
+  grep -q '^damselfly_supernode_registrations_total [1-9]' <<<"$metrics" ||
     fail "the supernode saw no registration"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -220,7 +224,7 @@ for deb in "$sn" "$df"; do
   # Every file under /etc is a conffile, and every conffile is in /etc.
   etc=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ && $6 ~ /^\.\/etc\// {print substr($6, 2)}' | sort)
   [[ $(sort "$ctl/conffiles") == "$etc" ]] || fail "$name: conffiles $(cat "$ctl/conffiles") vs /etc: $etc"
-  dpkg-deb -f "$deb" Depends | grep -qw adduser || fail "$name does not depend on adduser"
+  grep -qw adduser <<<"$(dpkg-deb -f "$deb" Depends)" || fail "$name does not depend on adduser"
   # The units start the programs the packages install.
   dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" --wildcards './lib/systemd/system/*'
   # The man page is the program's --help.
