@@ -146,9 +146,18 @@ class fleet_test : public workspace_test {
   /// Every client exits 0 and every node's file is `source`, byte for byte.
   void expect_all_correct(std::vector<std::unique_ptr<process>>& clients, const fs::path& source) {
     auto want = sha256_file(source);
+    bool trail_shown = false;
     for (std::size_t i = 0; i < clients.size(); ++i) {
       auto status = clients[i]->wait(180s);
       ASSERT_TRUE(status) << "client " << i << " still running";
+      if (*status != 0 && !trail_shown) {
+        // What a stall looks like from the daemon's and the supernodes' side.
+        trail_shown = true;
+        auto log = daemons_[i]->log();
+        ADD_FAILURE() << "daemon " << i << "'s log (end):\n"
+                      << log.substr(log.size() > 6000 ? log.size() - 6000 : 0) << "\n"
+                      << fleet_trail();
+      }
       EXPECT_EQ(*status, 0) << "node " << i << ": " << clients[i]->output();
       EXPECT_EQ(sha256_file(out(i)), want) << "node " << i;
     }
