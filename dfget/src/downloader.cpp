@@ -305,6 +305,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   // it holds, so syncs carry little but their assignments.
   if (!task.task_id.empty()) s.known_state = std::string(proto::to_string(task.state));
   if (ticket.size() >= 16) s.ticket_tail = ticket.substr(ticket.size() - 16);
+  s.compact = true;
   if (!supernodes->bound()) {
     // The supernode was given up (a refused connection, a failed failover):
     // register again, with what we hold, wherever the list says now.
@@ -369,6 +370,14 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     co_return call::failed;
   }
   const auto& told = answer.value->task ? *answer.value->task : task;
+  if (answer.value->compact) {
+    auto why = proto::check_task_info(told);
+    if (why.empty()) why = proto::expand_compact(answer.value->assignments, told);
+    if (!why.empty()) {
+      fail(errc::protocol_error, "the supernode sent an invalid answer: " + why);
+      co_return call::failed;
+    }
+  }
   if (!check_answer(told, answer.value->assignments)) co_return call::failed;
   if (auto why = proto::check_ticket(answer.value->ticket); !why.empty()) {
     fail(errc::protocol_error, "the supernode sent an invalid answer: " + why);

@@ -151,6 +151,21 @@ std::string check_assignment(const assignment& a, const task_info& t) {
   return {};
 }
 
+std::string expand_compact(std::vector<assignment>& assigned, const task_info& t) {
+  if (assigned.empty()) return {};
+  if (t.content_length < 0 || t.piece_size == 0)
+    return "compact assignments for a task of unknown length";
+  auto length = static_cast<std::uint64_t>(t.content_length);
+  for (auto& a : assigned) {
+    if (a.piece >= piece_count(length, t.piece_size))
+      return "piece " + std::to_string(a.piece) + " beyond the file's end";
+    auto range = piece_at(a.piece, length, t.piece_size);
+    a.offset = range.offset;
+    a.length = range.length;
+  }
+  return {};
+}
+
 std::string check_ticket(std::string_view ticket) {
   if (ticket.size() > 160 || ticket.find_first_not_of("0123456789abcdef.") != ticket.npos)
     return "ticket";

@@ -2,6 +2,10 @@
 // JSON conversion of the v1 messages, with field-naming decode errors.
 #include "damselfly/proto/messages.hpp"
 
+#include "damselfly/common/base64.hpp"
+#include "damselfly/common/hex.hpp"
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <type_traits>
@@ -324,6 +328,7 @@ void to_json(json& j, const sync_request& v) {
       {"results", v.results}, {"want", v.want}, {"wait_ms", v.wait_ms}, {"version", v.version}};
   if (!v.known_state.empty()) j["known_state"] = v.known_state;
   if (!v.ticket_tail.empty()) j["ticket_tail"] = v.ticket_tail;
+  if (v.compact) j["compact"] = true;
 }
 void from_json(const json& j, sync_request& v) {
   optional_field(j, "results", v.results);
@@ -332,6 +337,7 @@ void from_json(const json& j, sync_request& v) {
   optional_field(j, "version", v.version);
   optional_field(j, "known_state", v.known_state);
   optional_field(j, "ticket_tail", v.ticket_tail);
+  optional_field(j, "compact", v.compact);
   if (v.known_state.size() > 16)
     throw field_error("known_state", "field 'known_state' is longer than 16 characters");
   if (v.ticket_tail.size() > 16)
@@ -353,8 +359,61 @@ void from_json(const json& j, assignment& v) {
   required(j, "source", v.source);
 }
 
+namespace {
+/// The compact form's sources and [piece, source index, base64 digest]
+/// triples, into full assignments without offset and length.
+void read_compact(const json& j, sync_response& v) {
+  constexpr std::size_t most = 1024;
+  std::vector<std::string> sources;
+  required(j, "sources", sources);
+  const auto& pieces = j.at("pieces");
+  if (!pieces.is_array()) throw field_error("pieces", "field 'pieces' has the wrong type");
+  if (sources.size() > most || pieces.size() > most)
+    throw field_error("pieces", "more than 1024 pieces or sources in one answer");
+  if (!v.assignments.empty())
+    throw field_error("pieces", "an answer has either 'assignments' or 'pieces'");
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    const auto& p = pieces[i];
+    auto name = "pieces[" + std::to_string(i) + "]";
+    if (!p.is_array() || p.size() != 3 || !p[0].is_number_unsigned() ||
+        !p[1].is_number_unsigned() || !p[2].is_string())
+      throw field_error(name, "field '" + name + "' is not [piece, source index, digest]");
+    auto source = p[1].get<std::uint64_t>();
+    if (source >= sources.size())
+      throw field_error(name, "field '" + name + "' names source " + std::to_string(source) +
+                                  " of " + std::to_string(sources.size()));
+    auto digest = from_base64(p[2].get<std::string>());
+    if (!digest || digest->size() != 32)
+      throw field_error(name, "field '" + name + "' has no SHA-256 in base64");
+    assignment a;
+    a.piece = p[0].get<std::uint64_t>();
+    a.sha256 = to_hex(digest->data(), digest->size());
+    a.source = sources[source];
+    v.assignments.push_back(std::move(a));
+  }
+  v.compact = true;
+}
+}  // namespace
+
 void to_json(json& j, const sync_response& v) {
-  j = json{{"assignments", v.assignments}};
+  if (v.compact) {
+    j = json::object();
+    if (!v.assignments.empty()) {
+      std::vector<std::string> sources;
+      json pieces = json::array();
+      for (const auto& a : v.assignments) {
+        auto at = std::find(sources.begin(), sources.end(), a.source);
+        if (at == sources.end()) at = sources.insert(at, a.source);
+        auto digest = from_hex(a.sha256);
+        pieces.push_back(json::array({a.piece, static_cast<std::size_t>(at - sources.begin()),
+                                      digest ? to_base64(*digest) : std::string()}));
+      }
+      j["sources"] = sources;
+      j["pieces"] = std::move(pieces);
+    }
+  } else {
+    j = json{{"assignments", v.assignments}};
+  }
   if (v.task) j["task"] = *v.task;
   if (v.report_every > 1) j["report_every"] = v.report_every;
   if (!v.ticket.empty()) j["ticket"] = v.ticket;
@@ -366,6 +425,7 @@ void from_json(const json& j, sync_response& v) {
     v.task = std::move(t);
   }
   optional_field(j, "assignments", v.assignments);
+  if (j.contains("pieces")) read_compact(j, v);
   optional_field(j, "report_every", v.report_every);
   optional_field(j, "ticket", v.ticket);
 }

@@ -2,9 +2,13 @@
 // Attacks on the supernode's API, written as the attack: raw requests with lying numbers.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "damselfly/common/base64.hpp"
+#include "damselfly/common/digest.hpp"
+#include "damselfly/common/hex.hpp"
 #include "damselfly/common/task_id.hpp"
 #include "damselfly/test_support/cluster.hpp"
 #include "damselfly/test_support/files.hpp"
@@ -438,4 +442,36 @@ TEST_F(supernode_attack_test, SyncAnswersLeaveOutTheTaskAndTicketThePeerAlreadyH
   auto bad = post(sync, knows.dump());
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find("ticket_tail"), std::string::npos) << bad.body;
+}
+
+TEST_F(supernode_attack_test, SyncAnswersAreCompactForAPeerThatAsks) {
+  const std::string sync = "/api/v1/tasks/" + task_id_ + "/peers/attacker/sync";
+  std::ifstream in(dir_ / "www" / "f.bin", std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto digest_of = [&](std::uint64_t piece) {
+    damselfly::digest d(damselfly::digest_algo::sha256);
+    d.update(std::string_view(data).substr(piece * (256 << 10), 256 << 10));
+    return d.finish();
+  };
+  // Asked compact: sources once, [piece, source index, base64 digest] each.
+  auto compact = post(sync, R"({"want": 2, "compact": true})");
+  ASSERT_EQ(compact.status, 200) << compact.body;
+  auto j = json::parse(compact.body);
+  EXPECT_FALSE(j.contains("assignments")) << compact.body;
+  ASSERT_EQ(j.at("pieces").size(), 2u) << compact.body;
+  EXPECT_EQ(j.at("sources"), json::array({"supernode"}));
+  for (const auto& p : j.at("pieces")) {
+    auto piece = p.at(0).get<std::uint64_t>();
+    auto bytes = damselfly::from_base64(p.at(2).get<std::string>());
+    ASSERT_TRUE(bytes) << p;
+    EXPECT_EQ(damselfly::to_hex(bytes->data(), bytes->size()), digest_of(piece)) << p;
+  }
+  // Not asked: the full form, as older peers read it.
+  auto full = post(sync, R"({"want": 2})");
+  ASSERT_EQ(full.status, 200) << full.body;
+  auto f = json::parse(full.body);
+  ASSERT_EQ(f.at("assignments").size(), 2u) << full.body;
+  auto piece = f["assignments"][0].at("piece").get<std::uint64_t>();
+  EXPECT_EQ(f["assignments"][0].at("sha256"), digest_of(piece));
+  EXPECT_EQ(f["assignments"][0].at("offset"), piece * (256 << 10));
 }

@@ -280,6 +280,7 @@ class simulation {
     req.version = std::string(40, 'v');
     req.known_state = n.known_state;
     if (n.has_ticket) req.ticket_tail = std::string(16, 't');
+    req.compact = true;
     auto bytes = proto::encode(req).size() + request_head;
     result_.control_bytes += bytes;
     ++result_.syncs;
@@ -358,6 +359,7 @@ class simulation {
     auto& n = nodes_[i];
     proto::sync_response out;
     out.assignments = n.answer;
+    out.compact = true;  // as api::sync answers the engine (a file of known length)
     // As api::sync answers: the task only when the node's view of its state
     // is out of date, the ticket only when the node lacks it (runs are far
     // shorter than a ticket's half life: no renewals).

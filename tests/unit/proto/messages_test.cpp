@@ -255,6 +255,94 @@ TEST(ProtoChecks, TaskInfoLiesAreNamed) {
   EXPECT_NE(check_task_info(t), "");
 }
 
+TEST(ProtoGolden, CompactSyncAnswersListSourcesOnceAndLeaveTheLayoutToThePeer) {
+  auto asks = round_trip<sync_request>(
+      R"({"results": [], "want": 4, "wait_ms": 0, "version": "v1", "compact": true})");
+  EXPECT_TRUE(asks.compact);
+  const std::string digest_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+  const std::string digest_b64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+  // Sources in the order the assignments first name them.
+  auto r = round_trip<sync_response>(R"({"sources": ["10.0.0.2:65002", "supernode"],
+    "pieces": [[0, 0, ")" + digest_b64 +
+                                     R"("], [2, 1, ")" + digest_b64 + R"("],
+               [1, 0, ")" + digest_b64 +
+                                     R"("]], "report_every": 4})");
+  EXPECT_TRUE(r.compact);
+  ASSERT_EQ(r.assignments.size(), 3u);
+  EXPECT_EQ(r.assignments[0].source, "10.0.0.2:65002");
+  EXPECT_EQ(r.assignments[1].source, supernode_source);
+  EXPECT_EQ(r.assignments[2].sha256, digest_hex);
+  // Offsets and lengths come from the layout: pieces of 4096, 4096, 1808.
+  task_info t;
+  t.content_length = 10000;
+  t.piece_size = 4096;
+  t.piece_count = 3;
+  EXPECT_EQ(expand_compact(r.assignments, t), "");
+  EXPECT_EQ(r.assignments[1].offset, 8192u);
+  EXPECT_EQ(r.assignments[1].length, 1808u);
+  EXPECT_EQ(r.assignments[2].offset, 4096u);
+  EXPECT_EQ(r.assignments[2].length, 4096u);
+  for (const auto& a : r.assignments) EXPECT_EQ(check_assignment(a, t), "");
+  // The same answer in full is about twice the bytes.
+  auto full = r;
+  full.compact = false;
+  EXPECT_GT(encode(full).size(), 19 * encode(r).size() / 10);
+  // Nothing assigned: no sources, no pieces.
+  sync_response none;
+  none.compact = true;
+  EXPECT_EQ(json::parse(encode(none)), json::object());
+}
+
+TEST(ProtoDecode, AttackCompactAnswersThatLieAreRefusedBeforeUse) {
+  const std::string b64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+  auto refused = [](const std::string& text) {
+    auto d = decode<sync_response>(text);
+    return d ? std::string() : d.error.field;
+  };
+  EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": [[0, 1, ")" + b64 + R"("]]})"),
+            "pieces[0]")
+      << "a source index past the list";
+  EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": [[0, 0, "AAEC"]]})"), "pieces[0]")
+      << "a digest of 3 bytes";
+  EXPECT_EQ(
+      refused(
+          R"({"sources": ["supernode"], "pieces": [[0, 0, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg=="]]})"),
+      "pieces[0]")
+      << "a digest of 31 bytes";
+  EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": [[0, 0, " )" + b64 + R"("]]})"),
+            "pieces[0]")
+      << "base64 with whitespace";
+  EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": [[0, 0]]})"), "pieces[0]");
+  EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": [[-1, 0, ")" + b64 + R"("]]})"),
+            "pieces[0]");
+  EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": {"0": 1}})"), "pieces");
+  EXPECT_EQ(refused(R"({"pieces": [[0, 0, ")" + b64 + R"("]]})"), "sources");
+  EXPECT_EQ(
+      refused(
+          R"({"sources": ["supernode"], "pieces": [[0, 0, ")" + b64 +
+          R"("]], "assignments": [{"piece": 1, "offset": 0, "length": 1, "sha256": "aa", "source": "supernode"}]})"),
+      "pieces")
+      << "both forms in one answer";
+  std::string many = R"({"sources": ["supernode"], "pieces": [)";
+  for (int i = 0; i < 1025; ++i) many += (i ? "," : "") + std::string("[0, 0, \"") + b64 + "\"]";
+  EXPECT_EQ(refused(many + "]}"), "pieces");
+  // A piece past the file's end, or a layout the peer cannot derive lengths from.
+  auto d =
+      decode<sync_response>(R"({"sources": ["supernode"], "pieces": [[3, 0, ")" + b64 + R"("]]})");
+  ASSERT_TRUE(d);
+  task_info t;
+  t.content_length = 10000;
+  t.piece_size = 4096;
+  t.piece_count = 3;
+  EXPECT_NE(expand_compact(d.value->assignments, t), "");
+  d.value->assignments[0].piece = std::uint64_t{1} << 63;
+  EXPECT_NE(expand_compact(d.value->assignments, t), "");
+  t.content_length = -1;
+  t.piece_count = -1;
+  d.value->assignments[0].piece = 0;
+  EXPECT_NE(expand_compact(d.value->assignments, t), "");
+}
+
 TEST(ProtoChecks, AssignmentsMustFitTheLayout) {
   auto t = layout(10000, 4096);  // pieces of 4096, 4096, 1808
   EXPECT_EQ(check_assignment(piece_of(t, 0, 4096), t), "");

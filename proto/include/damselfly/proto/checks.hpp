@@ -36,6 +36,11 @@ std::string check_replica(const task_replica& r);
 /// and a source that is the supernode or a host:port.
 std::string check_assignment(const assignment& a, const task_info& t);
 
+/// Fills in the offset and length of compact assignments from the task's
+/// layout; why it cannot (empty when it could): no known length, or a
+/// piece beyond the end. check_assignment still judges the result.
+std::string expand_compact(std::vector<assignment>& assigned, const task_info& t);
+
 /// Why a sync answer's ticket cannot be sent on in a header (empty when it
 /// can): at most 160 characters of digits, lowercase hex and '.'.
 std::string check_ticket(std::string_view ticket);

@@ -139,6 +139,8 @@ struct sync_request {
   /// The last 16 characters of the ticket the peer holds (empty: none): an
   /// answer leaves the ticket out while it is still the current one.
   std::string ticket_tail;
+  /// The peer reads compact answers (sync_response::compact).
+  bool compact = false;
 };
 
 /// One piece to fetch, with where from and what it must hash to.
@@ -164,6 +166,12 @@ struct sync_response {
   /// request. An answer carries it when the peer's ticket_tail does not
   /// name the current one (new, or renewed at half its life).
   std::string ticket;
+  /// The assignments' compact form on the wire, for a peer that asked and a
+  /// task of known length: each is [piece, source index, digest in base64]
+  /// with the sources listed once per answer; the offset and length follow
+  /// from the task's layout (expand_compact fills them in on receipt, and
+  /// leaves them 0 until then). About half the full form's bytes.
+  bool compact = false;
 };
 
 /// POST /api/v1/hosts/{host}/heartbeat: a daemon says it is alive and which
