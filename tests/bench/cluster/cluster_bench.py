@@ -37,7 +37,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-BIN = os.path.join(ROOT, "build", "bin")
+BIN = os.environ.get("DAMSELFLY_BIN", os.path.join(ROOT, "build", "bin"))
 PREFIX = "dfb"  # names of every namespace, link and directory this script makes
 
 
@@ -46,6 +46,13 @@ def parse_size(text):
     t = text.strip().upper().removesuffix("IB").removesuffix("B")
     unit = t[-1] if t and t[-1] in units else ""
     return int(float(t[: len(t) - len(unit)]) * units[unit])
+
+
+def supernode_piece_size(size):
+    """The supernode's default piece size for a file (common/src/piece_math.cpp:
+    the power of two that gives about 256 pieces, within 64 KiB..16 MiB)."""
+    per_piece = max(size // 256, 1)
+    return min(max(1 << (per_piece - 1).bit_length(), 64 << 10), 16 << 20)
 
 
 def sh(*args, check=True, quiet=False):
@@ -393,7 +400,8 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
         for h in cluster.supernodes:
             sn_args = [os.path.join(BIN, "supernode"), "--listen", f"{h.ip}:8002", "--token-file", token_file,
                        "--data-dir", os.path.join(state, h.name), "--log-level", args.log_level,
-                       "--piece-size", args.piece_size, *fleet_args, *args.supernode_arg]
+                       *(["--piece-size", args.piece_size] if args.piece_size else []),
+                       *fleet_args, *args.supernode_arg]
             if args.tls:
                 sn_args += ["--tls-cert", issued[h.name][0], "--tls-key", issued[h.name][1]]
             if loop_caps:
@@ -613,8 +621,9 @@ def main():
     ap.add_argument("--nodes", default="5,10,20,40", help="comma-separated N values")
     ap.add_argument("--size", default="16M", help="file size (K/M/G)")
     ap.add_argument("--rate", default="2M", help="upload cap of every host per second (bytes: 2M = 16.8 Mbit/s)")
-    ap.add_argument("--piece-size", default="128K",
-                    help="piece size of the supernode and of the torrent (scaled with the emulated links)")
+    ap.add_argument("--piece-size", default="",
+                    help="piece size of the supernode and of the torrent (default: the supernode's own choice "
+                         "for the file's size, and the same for the torrent)")
     ap.add_argument("--latency", type=float, default=0, help="added one-way latency per host in ms (netem)")
     ap.add_argument("--mode", choices=["netns", "loopback"], default="netns")
     ap.add_argument("--mtu", type=int, default=9000, help="MTU of the emulated links (jumbo frames, as in data centres)")
@@ -688,18 +697,20 @@ def main():
                 f.write(chunk)
                 left -= len(chunk)
         args.size = size
+        # Without --piece-size the supernode chooses; the torrent gets the same.
+        piece_bytes = parse_size(args.piece_size) if args.piece_size else supernode_piece_size(size)
         args.sha256 = sh("sha256sum", os.path.join(www, name)).split()[0]
         torrent = os.path.join(work, name + ".torrent")
         if "bittorrent" in systems:
             sh("/usr/bin/python3", os.path.join(HERE, "bt_peer.py"), "make", os.path.join(www, name), torrent,
-               str(parse_size(args.piece_size)))
+               str(piece_bytes))
         start_nginx(cluster, procs, work, www, rate)
         url = f"http://{cluster.origin.ip}/{name}"
         for n in ns_list:
             t_min = max(size / rate, (n + 1) * size / ((n + 2) * rate))
             args.run_timeout = args.timeout or 10 * n * size / rate + 60
             entry = {"mode": args.mode, "nodes": n, "file_bytes": size, "upload_bytes_per_s": rate, "mtu": args.mtu,
-                     "piece_bytes": parse_size(args.piece_size),
+                     "piece_bytes": piece_bytes,
                      "latency_ms": cluster.latency_ms if cluster.latency_applied else 0,
                      "t_min_s": round(t_min, 3), "supernodes": args.supernodes, "systems": {}}
             for system in systems:

@@ -7,15 +7,17 @@
 using namespace damselfly;
 
 TEST(PieceMath, SmallFilesGetTheMinimumSize) {
-  EXPECT_EQ(choose_piece_size(0), 128u << 10);
-  EXPECT_EQ(choose_piece_size(1), 128u << 10);
-  EXPECT_EQ(choose_piece_size(32 << 20), 128u << 10);
+  EXPECT_EQ(choose_piece_size(0), 64u << 10);
+  EXPECT_EQ(choose_piece_size(1), 64u << 10);
+  EXPECT_EQ(choose_piece_size(16 << 20), 64u << 10);
 }
 
 TEST(PieceMath, FilesUnder256MiBStillGetEnoughPiecesToPipeline) {
   // A swarm relays a piece only once it has it whole: 16 pieces of 1 MiB
-  // left a 16 MiB file at 3x the bound at N=40 (swarm_sim), 128 of 128 KiB at 1.4x.
-  EXPECT_EQ(choose_piece_size(16 << 20), 128u << 10);
+  // left a 16 MiB file at 3x the bound at N=40 (swarm_sim), 128 of 128 KiB
+  // at 1.3x, 256 of 64 KiB (with compact sync answers) at 1.23x.
+  EXPECT_EQ(choose_piece_size(16 << 20), 64u << 10);
+  EXPECT_EQ(choose_piece_size(32 << 20), 128u << 10);
   EXPECT_EQ(choose_piece_size(100 << 20), 512u << 10);
   EXPECT_EQ(choose_piece_size(256 << 20), 1u << 20);
 }

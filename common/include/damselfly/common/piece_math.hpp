@@ -18,9 +18,11 @@ struct piece_range {
 /// power of two that gives about `target_pieces` pieces, clamped to [min, max].
 struct piece_sizing {
   std::uint64_t fixed_size = 0;
-  /// Small enough that a 16-32 MiB file has 128-256 pieces to pipeline
-  /// through a swarm (docs/benchmarks.md, "The swarm simulator").
-  std::uint64_t min_size = 128ull << 10;
+  /// Small enough that a 16 MiB file has 256 pieces to pipeline through a
+  /// swarm: a node relays a piece only once it has it whole, so the last
+  /// node's lag behind the supernode is a number of pieces (docs/benchmarks.md,
+  /// "Compact sync answers and 64 KiB pieces").
+  std::uint64_t min_size = 64ull << 10;
   std::uint64_t max_size = 16ull << 20;
   std::uint64_t target_pieces = 256;
   /// Used when the origin does not tell the length up front.
