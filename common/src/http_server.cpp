@@ -328,13 +328,14 @@ asio::awaitable<error_code> http_server::impl::write_response(connection& c, Str
   c.timer.cancel();
   auto fill = [&](auto& msg) {
     for (const auto& [k, v] : resp.headers.fields()) msg.set(k, v);
-    msg.set(http::field::server, opts.server_name);
+    if (!opts.server_name.empty()) msg.set(http::field::server, opts.server_name);
     msg.keep_alive(keep_alive);
   };
   if (!resp.file) {
     http::response<http::string_body> msg{static_cast<http::status>(resp.status), 11};
     fill(msg);
-    msg.content_length(resp.body.size());
+    // A 204 has no body and must not say it has one (RFC 9110, 8.6).
+    if (resp.status != 204) msg.content_length(resp.body.size());
     if (!head_only) msg.body() = std::move(resp.body);
     http::response_serializer<http::string_body> sr{msg};
     if (head_only) {

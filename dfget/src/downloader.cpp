@@ -387,7 +387,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(s.results.size()));
   outage_since.reset();
   if (answer.value->task) task = std::move(*answer.value->task);
-  report_every = answer.value->report_every;
+  if (answer.status != 204) report_every = answer.value->report_every;  // 204: as it was
   out = std::move(answer.value->assignments);
   co_return call::ok;
 }

@@ -113,6 +113,10 @@ asio::awaitable<supernode_answer<T>> supernode_client::call(std::size_t index,
   if constexpr (std::is_same_v<T, std::monostate>) {
     out.outcome = supernode_outcome::ok;
     out.value.emplace();
+  } else if (std::is_same_v<T, proto::sync_response> && out.status == 204) {
+    // A sync answer with nothing new (to a peer that asked for compact ones).
+    out.outcome = supernode_outcome::ok;
+    out.value.emplace();
   } else {
     auto msg = proto::decode<T>(resp->body);
     if (!msg) {

@@ -466,6 +466,23 @@ TEST_F(supernode_attack_test, SyncAnswersAreCompactForAPeerThatAsks) {
     ASSERT_TRUE(bytes) << p;
     EXPECT_EQ(damselfly::to_hex(bytes->data(), bytes->size()), digest_of(piece)) << p;
   }
+  // Nothing new (no work, the task and ticket as the peer knows them): a
+  // 204 without a body for a compact peer, JSON for the others.
+  json knows{{"want", 0},
+             {"known_state", "done"},
+             {"version", j.contains("task") ? j["task"].value("version", "") : ""},
+             {"ticket_tail", j.value("ticket", "").substr(j.value("ticket", "").size() - 16)}};
+  ASSERT_TRUE(j.contains("task") && j.contains("ticket")) << compact.body;
+  knows["compact"] = true;
+  auto nothing = post(sync, knows.dump());
+  EXPECT_EQ(nothing.status, 204) << nothing.head;
+  EXPECT_EQ(nothing.body, "");
+  EXPECT_EQ(nothing.head.find("Content-Length"), std::string::npos) << nothing.head;
+  EXPECT_EQ(nothing.head.find("Server:"), std::string::npos) << nothing.head;
+  knows.erase("compact");
+  auto plain = post(sync, knows.dump());
+  EXPECT_EQ(plain.status, 200) << plain.head;
+  EXPECT_EQ(json::parse(plain.body).at("assignments"), json::array());
   // Not asked: the full form, as older peers read it.
   auto full = post(sync, R"({"want": 2})");
   ASSERT_EQ(full.status, 200) << full.body;

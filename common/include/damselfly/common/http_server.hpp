@@ -30,7 +30,10 @@ struct http_server_options {
   /// Connections one client address may hold open; further ones are closed at
   /// once, so one host cannot take every slot (0: no per-address limit).
   std::size_t max_connections_per_address = 0;
-  std::string server_name = "damselfly";
+  /// Sent as the Server header when not empty. Empty by default: it is 19
+  /// bytes on every sync answer, on the supernode's busiest link, and tells
+  /// a stranger only what to attack.
+  std::string server_name;
 };
 
 /// Handlers get the parsed request and return the response; a thrown
