@@ -212,7 +212,9 @@ void swarm::report(const std::string& peer, std::uint64_t piece, piece_outcome o
   // Avoiding a source costs nobody but the reporter. Counting against it
   // takes an assignment: a peer cannot frame a source it was never sent to,
   // and the peers of one host are one witness.
-  p.avoid.insert(intern("addr:" + source));
+  auto& until = p.avoid[intern("addr:" + source)];
+  until = std::max(until, outcome == piece_outcome::bad_digest ? clock::time_point::max()
+                                                               : now + opts_.avoid_for);
   if (outcome != piece_outcome::bad_digest || !assigned) return;
   auto& witnesses = bad_digest_witnesses_[source];
   if (witnesses.size() < opts_.bad_source_limit) witnesses.insert(p.witness);
@@ -234,7 +236,8 @@ int swarm::intern(const std::string& name) {
 }
 
 int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source,
-                       const std::unordered_map<int, unsigned>& from_source, bool seed_copies_ok) {
+                       const std::unordered_map<int, unsigned>& from_source, bool seed_copies_ok,
+                       clock::time_point now) {
   const auto& a = peers_[static_cast<std::size_t>(asker)];
   int best = no_source;
   std::tuple<unsigned, unsigned, std::uint64_t> best_key{};
@@ -254,8 +257,8 @@ int swarm::pick_source(int asker, std::uint64_t piece, int exclude_source,
     const auto& p = peers_[static_cast<std::size_t>(h)];
     // Serves nothing, or a newer registration serves from its address now.
     if (!p.serving) continue;
-    if (a.avoid.contains(p.addr_id) || (!bad_addrs_.empty() && bad_addrs_.contains(p.addr_id)))
-      continue;
+    if (auto f = a.avoid.find(p.addr_id); f != a.avoid.end() && now < f->second) continue;
+    if (!bad_addrs_.empty() && bad_addrs_.contains(p.addr_id)) continue;
     usable_holder = true;
     if (p.uploads >= p.info.upload_slots) continue;
     if (auto f = from_source.find(h);
@@ -341,7 +344,7 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
     // Once the seed holds the whole file and nothing is left to inject, its
     // spare upload serves copies; before, new pieces keep arriving and come first.
     const bool seed_copies_ok = !fresh && piece_count_ > 0 && seed_count_ == piece_count_;
-    int src = pick_source(index, piece, no_source, from_source, seed_copies_ok);
+    int src = pick_source(index, piece, no_source, from_source, seed_copies_ok, now);
     if (src != no_source) take(piece, src);
   }
 
@@ -355,7 +358,7 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
       if (flights.size() == 1) singles.emplace_back(piece, flights.front().source);
     for (const auto& [piece, current] : singles) {
       if (out.size() >= want) break;
-      int src = pick_source(index, piece, current, from_source, false);
+      int src = pick_source(index, piece, current, from_source, false, now);
       if (src != no_source) take(piece, src);
     }
   }
@@ -370,6 +373,7 @@ void swarm::expire(clock::time_point now) {
       remove_peer(static_cast<int>(i));
       continue;
     }
+    std::erase_if(p.avoid, [now](const auto& a) { return a.second <= now; });
     for (auto f = p.in_flight.begin(); f != p.in_flight.end();) {
       auto& flights = f->second;
       std::erase_if(flights, [&](const flight& x) {

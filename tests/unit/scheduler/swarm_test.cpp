@@ -259,6 +259,48 @@ TEST_F(swarm_test, DeadHostsHoldingsVanish) {
   EXPECT_EQ(s.in_flight_count("C"), 0u);
 }
 
+TEST_F(swarm_test, ScenarioAfterATakeoverBusyHoldersAreTriedAgainNotAvoidedForGood) {
+  // A successor's seed holds nothing of piece 0: only A and B do. C's first
+  // requests found both busy (503) and it reported them unreachable. For a
+  // while C is not sent there; after avoid_for it is, or C would wait for
+  // ever for a piece nobody else will ever have.
+  s.digest_known(0);
+  s.set_piece_count(1);
+  s.join("A", at("a:1"), bits("1"), t0);
+  s.join("B", at("b:1"), bits("1"), t0);
+  s.join("C", at("c:1"), {}, t0);
+  for (int round = 0; round < 2; ++round) {
+    auto d = s.assign("C", 1, t0);
+    ASSERT_EQ(d.size(), 1u);
+    s.report("C", 0, piece_outcome::unreachable, d[0].source, t0);
+  }
+  EXPECT_TRUE(s.assign("C", 1, t0 + 29s).empty()) << "both holders failed C just now";
+  s.expire(t0 + 31s);
+  auto again = s.assign("C", 1, t0 + 31s);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_TRUE(again[0].source == "a:1" || again[0].source == "b:1");
+}
+
+TEST_F(swarm_test, AttackASourceThatSentABadPieceIsAvoidedForGoodByItsVictim) {
+  s.digest_known(0);
+  s.digest_known(1);
+  s.set_piece_count(2);
+  s.join("A", at("a:1"), bits("11"), t0);
+  s.join("C", at("c:1"), {}, t0);
+  auto d = s.assign("C", 1, t0);
+  ASSERT_EQ(d.size(), 1u);
+  ASSERT_EQ(d[0].source, "a:1");
+  s.report("C", d[0].piece, piece_outcome::bad_digest, "a:1", t0);
+  s.touch("A", t0 + 1h);
+  s.touch("C", t0 + 1h);
+  s.expire(t0 + 1h);
+  ASSERT_TRUE(s.has_peer("A") && s.has_peer("C"));
+  EXPECT_TRUE(s.assign("C", 2, t0 + 1h).empty()) << "an hour later A is still not C's source";
+  // Another peer, never fed a bad piece, is sent to A.
+  s.join("D", at("d:1"), {}, t0 + 1h);
+  EXPECT_EQ(s.assign("D", 1, t0 + 1h).size(), 1u);
+}
+
 TEST_F(swarm_test, SilentPeersAreDroppedAndLostAssignmentsReturn) {
   swarm_options o;
   o.peer_timeout = 30s;

@@ -31,6 +31,12 @@ struct swarm_options {
   /// A source address that this many hosts found sending pieces failing
   /// verification, each on a piece assigned to them from it, is avoided by everyone.
   unsigned bad_source_limit = 3;
+  /// How long a peer is not sent to a source it reported unreachable or
+  /// failing: a busy or restarting peer recovers, and a peer that avoided
+  /// every holder of a piece the seed lacks (a successor's seed holds only
+  /// what nobody held) would wait for it for ever. A source that sent it a
+  /// piece failing verification it avoids for good.
+  std::chrono::milliseconds avoid_for{30'000};
   /// When a peer lacks at most this many pieces and all of them are in flight,
   /// each may be requested once more from another source (endgame).
   unsigned endgame_pieces = 4;
@@ -74,7 +80,8 @@ struct decision {
 /// Rules: rarest piece first (fewest holders, random tie-break) among pieces
 /// the asker lacks and has not in flight; the source is the holder closest to
 /// the asker (same IDC, then longest shared location prefix), then the least
-/// loaded, never one the asker has seen fail or one marked bad; the supernode
+/// loaded, not one the asker saw fail within avoid_for (never one that sent it
+/// a bad piece) nor one marked bad; the supernode
 /// serves a piece only when no peer can, within its own slot cap. A piece is
 /// assignable once its digest is known — the seed cached it, or a replica of
 /// the owner's digests arrived (digest_known) — from whichever holder has it
@@ -141,11 +148,12 @@ class swarm {
     std::vector<bool> held;
     std::uint64_t held_count = 0;
     std::map<std::uint64_t, std::vector<flight>> in_flight;
-    int addr_id = -1;               ///< interned upload address; -1 when it serves none
-    bool serving = false;           ///< the newest registration at its address: a source
-    std::string witness;            ///< who its reports come from: its host, or its id
-    std::unordered_set<int> avoid;  ///< interned addresses of sources that failed it
-    unsigned uploads = 0;           ///< assignments with this peer as source
+    int addr_id = -1;      ///< interned upload address; -1 when it serves none
+    bool serving = false;  ///< the newest registration at its address: a source
+    std::string witness;   ///< who its reports come from: its host, or its id
+    /// Interned addresses of sources that failed it, and until when they are avoided.
+    std::unordered_map<int, clock::time_point> avoid;
+    unsigned uploads = 0;  ///< assignments with this peer as source
     clock::time_point last_seen;
   };
 
@@ -158,7 +166,8 @@ class swarm {
   void drop_flight(const flight& f);
   void remove_peer(int index);
   int pick_source(int asker, std::uint64_t piece, int exclude_source,
-                  const std::unordered_map<int, unsigned>& from_source, bool seed_copies_ok);
+                  const std::unordered_map<int, unsigned>& from_source, bool seed_copies_ok,
+                  clock::time_point now);
   int source_index(const std::string& source) const;
   std::uint64_t piece_limit() const;
 
