@@ -264,6 +264,46 @@ http {{
                 p.kill()
 
 
+def build_args(doc, default_mib):
+    """The flags of a benchmark comparing builds: --size MiB, --reps N, build dirs."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--size", type=int, default=default_mib, help="MiB")
+    ap.add_argument("--reps", type=int, default=6)
+    ap.add_argument("bins", nargs="+", help="directories with dfget and supernode")
+    return ap.parse_args()
+
+
+def alternate_builds(bins, mib, reps, prepare, measure):
+    """Runs `measure(b, url, out, rep)` for each repetition and each build in
+    turn, each build with its own nginx and supernode (and whatever
+    `prepare(b)` adds) serving a `mib` MiB file at `url`; alternating keeps
+    this machine's drifting memory costs out of a comparison of builds.
+    Returns {build dir: [what measure returned, per repetition]}."""
+    global BIN
+    setups = {}
+    try:
+        for path in bins:
+            BIN = os.path.abspath(path)
+            work = tempfile.mkdtemp(prefix="damselfly-builds.")
+            os.chmod(work, 0o755)
+            b = bench(work, None)
+            setups[path] = b
+            b.start_origin()
+            b.start_supernode()
+            prepare(b)
+            make_blob(os.path.join(work, "www", "x"), mib)
+        results = {path: [] for path in bins}
+        for rep in range(reps):
+            for path, b in setups.items():
+                BIN = os.path.abspath(path)
+                results[path].append(measure(b, f"{b.origin}/x", os.path.join(b.out_dir, "x"), rep))
+        return results
+    finally:
+        for b in setups.values():
+            b.stop()
+            shutil.rmtree(b.work, ignore_errors=True)
+
+
 def perf_start(pid, data):
     """perf record of one process (call graphs), or None where perf is missing."""
     if not shutil.which("perf"):
