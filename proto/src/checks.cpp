@@ -131,6 +131,7 @@ std::string check_replica(const task_replica& r) {
   if (r.version.size() > 512 || r.etag.size() > 512 || r.last_modified.size() > 64)
     return "validators too long";
   if (r.held > max_replica_held) return "held " + std::to_string(r.held);
+  if (r.peers > max_replica_held) return "peers " + std::to_string(r.peers);
   return {};
 }
 

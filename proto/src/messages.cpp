@@ -245,6 +245,7 @@ void to_json(json& j, const task_replica& v) {
            {"file_sha256", v.file_sha256},
            {"sent_at", v.sent_at},
            {"held", v.held},
+           {"peers", v.peers},
            {"stopping", v.stopping}};
 }
 void from_json(const json& j, task_replica& v) {
@@ -258,6 +259,7 @@ void from_json(const json& j, task_replica& v) {
   optional_field(j, "last_modified", v.last_modified);
   optional_field(j, "file_sha256", v.file_sha256);
   optional_field(j, "held", v.held);
+  optional_field(j, "peers", v.peers);
   optional_field(j, "stopping", v.stopping);
   optional_field(j, "first", v.first);
 }

@@ -90,12 +90,15 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
   if (t->from_replica) {
     // Taken over from the owner: the task's peers register here within a
     // heartbeat or a sync; what they hold is then not fetched at all. Once
-    // they have announced as many pieces as the owner last counted (seeders
-    // may come last, with their next heartbeat), waiting longer only delays
-    // the pieces nobody holds.
+    // as many have registered as the owner last counted, with as many pieces
+    // (seeders may come last, with their next heartbeat), waiting longer
+    // only delays the pieces nobody holds.
     const auto until = std::chrono::steady_clock::now() + cfg_.replica_grace;
     asio::steady_timer grace(ex_);
-    while (t->generation == generation && !draining_ && t->swarm.held_total() < t->replica_held &&
+    const auto all_here = [&] {
+      return t->swarm.held_total() >= t->replica_held && t->swarm.peer_count() >= t->replica_peers;
+    };
+    while (t->generation == generation && !draining_ && !all_here() &&
            std::chrono::steady_clock::now() < until) {
       grace.expires_after(
           std::min<std::chrono::milliseconds>(cfg_.replica_grace, std::chrono::milliseconds(100)));

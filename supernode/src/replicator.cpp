@@ -149,7 +149,8 @@ asio::awaitable<void> replicator::push_changed() {
     // says when there is news, without walking every digest each round. The
     // count of pieces peers hold is news too: it tells a successor how long
     // to wait.
-    news now{t->ready_count, t->phase == task_phase::done, t->swarm.held_total()};
+    news now{t->ready_count, t->phase == task_phase::done, t->swarm.held_total(),
+             t->swarm.peer_count()};
     auto clock_now = std::chrono::steady_clock::now();
     bool due = settled && st.synced != now;
     // Peers' pieces change with every report: that count alone goes out once

@@ -75,7 +75,8 @@ class replicator {
   struct news {
     std::uint64_t ready = 0;  ///< pieces cached (each brings its digest)
     bool done = false;
-    std::uint64_t held = 0;  ///< pieces peers hold: a successor waits for as many
+    std::uint64_t held = 0;   ///< pieces peers hold: a successor waits for as many
+    std::uint64_t peers = 0;  ///< peers registered: a successor waits for as many too
     /// Only the held count moved: worth a message at most once a second.
     bool only_held_since(const news& o) const { return ready == o.ready && done == o.done; }
     friend bool operator==(const news&, const news&) = default;

@@ -50,6 +50,7 @@ proto::task_replica task::replica(std::uint64_t first, std::uint64_t count) cons
   r.digests.assign(from, from + static_cast<std::ptrdiff_t>(count));
   if (phase == task_phase::done) r.file_sha256 = file_sha256;
   r.held = swarm.held_total();
+  r.peers = swarm.peer_count();
   return r;
 }
 
@@ -62,6 +63,7 @@ void task::adopt(const proto::task_replica& r) {
   learn_digests(r);
   from_replica = true;
   replica_held = r.held;
+  replica_peers = r.peers;
   adopted_at = clock::now();
   owner_stopping = r.stopping;
   phase = task_phase::fetching;

@@ -62,6 +62,8 @@ class task {
   bool from_replica = false;
   /// Pieces the owner's peers held when it last sent the replica (see replica_grace).
   std::uint64_t replica_held = 0;
+  /// Peers the owner had registered for the task when it last sent the replica.
+  std::uint64_t replica_peers = 0;
   clock::time_point adopted_at{};  ///< when it was taken over
   bool owner_stopping = false;     ///< the replica came from a graceful stop
   bool fetch_running = false;      ///< an origin fetch of this task holds a slot

@@ -245,6 +245,7 @@ std::uint64_t task_manager::store_replica(const proto::task_replica& r) {
   replica_digests_gauge_.set(replica_digests_);
   kept.sent_at = r.sent_at;
   kept.held = r.held;
+  kept.peers = r.peers;
   kept.stopping = r.stopping;
   if (!r.file_sha256.empty()) kept.file_sha256 = r.file_sha256;
   replicas_dirty_.insert(r.task_id);

@@ -405,9 +405,10 @@ TEST(ProtoGolden, ReplicaCarriesARunOfDigestsAndThePiecesTheOwnersPeersHold) {
                              R"(", "content_length": 10000, "piece_size": 4096, "version": "v",
     "etag": "\"e\"", "last_modified": "", "first": 1, "digests": ["", ")" +
                              d + R"("], "file_sha256": "", "sent_at": 1790000000, "held": 40,
-    "stopping": true})";
+    "peers": 12, "stopping": true})";
   auto r = round_trip<task_replica>(golden);
   EXPECT_EQ(r.held, 40u);
+  EXPECT_EQ(r.peers, 12u);
   EXPECT_TRUE(r.stopping);
   EXPECT_EQ(r.first, 1u);
   EXPECT_EQ(r.digests.size(), 2u);
@@ -417,6 +418,7 @@ TEST(ProtoGolden, ReplicaCarriesARunOfDigestsAndThePiecesTheOwnersPeersHold) {
     "piece_size": 4096, "digests": [], "sent_at": 1})");
   ASSERT_TRUE(old) << old.error.message;
   EXPECT_EQ(old.value->held, 0u);
+  EXPECT_EQ(old.value->peers, 0u);
   EXPECT_EQ(old.value->first, 0u);
   EXPECT_FALSE(old.value->stopping);
   auto receipt = round_trip<replica_receipt>(R"({"known": 128})");
@@ -450,6 +452,8 @@ TEST(ProtoChecks, ReplicaLiesAreNamed) {
   EXPECT_NE(check_replica(crowd).find("held"), std::string::npos);
   crowd.held = max_replica_held;
   EXPECT_EQ(check_replica(crowd), "");
+  crowd.peers = max_replica_held + 1;
+  EXPECT_NE(check_replica(crowd).find("peers"), std::string::npos);
 }
 
 TEST(ProtoGolden, PreheatJobRequestAndStatus) {

@@ -104,6 +104,12 @@ struct task_replica {
   /// successor taking over waits until its peers have announced as many
   /// before it asks the origin for what none holds.
   std::uint64_t held = 0;
+  /// Peers registered for the task at the owner: a successor also waits
+  /// until as many have registered with it. The held count alone goes out
+  /// at most once a second and a swarm can double its holdings in that
+  /// time: the first two peers to come could exceed a stale count, and the
+  /// origin was asked for pieces the others held.
+  std::uint64_t peers = 0;
   /// Sent by a supernode stopping gracefully (SIGTERM): likely a restart, so
   /// a successor taking over waits a while for it to answer again before it
   /// asks the origin for anything.
