@@ -58,7 +58,7 @@ void add_flags(CLI::App& app, cli_options& o) {
   app.add_option("--data-dir", o.cfg.data_dir, "Directory of the piece cache")
       ->capture_default_str();
   app.add_option("--piece-size", o.piece_size,
-                 "Fixed piece size like 4M; 0 chooses by file size (128 KiB-16 MiB, ~256 pieces)")
+                 "Fixed piece size like 4M; 0 chooses by file size (64 KiB-16 MiB, ~256 pieces)")
       ->capture_default_str();
   app.add_option("--origin-concurrency", o.cfg.origin_concurrency,
                  "Parallel Range requests to the origin per task")
