@@ -353,14 +353,14 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   // A few peers may report every piece at once (that keeps their pipelines
   // full); a crowd reports in batches so syncs do not eat the link.
   out.report_every = t->swarm.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
-  // Compact assignments are a third of the full form's bytes: their offset
-  // and length follow from the layout, which needs a known length.
+  // Compact assignments are about 40% of the full form's bytes: their
+  // offset and length follow from the layout, which needs a known length.
   out.compact = s.compact && t->content_length >= 0;
   const auto& ticket = ticket_for(*t, peer);
   if (s.ticket_tail.size() < 16 || !ticket.ends_with(s.ticket_tail)) out.ticket = ticket;
   // Nothing new for a peer that reads compact answers: a 204, no body. Two
-  // of five answers in a crowd are such (every source busy), and this is a
-  // third of their bytes.
+  // of five answers in a crowd are such (every source busy), and this is
+  // about half their bytes.
   auto answer = s.compact && out.assignments.empty() && !out.task && out.ticket.empty()
                     ? http_response{204, {}, {}, {}}
                     : http_response::json(200, proto::encode(out));
