@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -157,6 +158,16 @@ class Cluster:
             for link in left:
                 sh("ip", "link", "del", link, check=False)
             time.sleep(0.2)
+
+    def drops(self, hosts):
+        """Packets the hosts' upload queues (tbf) dropped so far."""
+        total = 0
+        for host in hosts:
+            if not host.ns:
+                continue
+            out = sh("ip", "netns", "exec", host.ns, "tc", "-s", "qdisc", "show", "dev", "eth0", check=False)
+            total += sum(int(d) for d in re.findall(r"dropped (\d+)", out))
+        return total
 
     def tx_bytes(self, host):
         """Bytes the host's interface sent (payload plus TCP/IP headers)."""
@@ -428,6 +439,8 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
         before = nginx_body_bytes(work, name)
         tx_before = cluster.tx_bytes(cluster.origin)
         sn_tx_before = sum(cluster.tx_bytes(h) for h in cluster.supernodes)
+        linked = [*cluster.supernodes, *cluster.nodes[:n]]
+        drops_before = cluster.drops(linked)
         out = os.path.join(state, "out")
         os.makedirs(out, exist_ok=True)
         starts = [lambda h=h, s=s: procs.start(h, [os.path.join(BIN, "dfget"), url, "-O",
@@ -461,7 +474,9 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
         pieces_sent = sum(metric(h, "damselfly_supernode_upload_bytes_total") for h in alive)
         args.extra = {"supernode_piece_bytes_ratio": round(pieces_sent / args.size, 4),
                       "supernode_tx_ratio": round((sum(cluster.tx_bytes(h) for h in cluster.supernodes)
-                                                   - sn_tx_before) / args.size, 4)}
+                                                   - sn_tx_before) / args.size, 4),
+                      # Packets the supernodes' and nodes' upload queues dropped (a full tbf queue).
+                      "link_drops": cluster.drops(linked) - drops_before}
         if len(cluster.supernodes) > 1:
             args.extra.update({"supernodes": len(cluster.supernodes), **killed,
                                "takeovers": sum(metric(h, "damselfly_supernode_takeovers_total") for h in alive)})
