@@ -80,6 +80,12 @@ struct scripted_supernode {
   /// A lying supernode: rewrites its answers before they are sent.
   std::function<void(proto::task_info&)> lie_in_registration;
   std::function<void(proto::sync_response&)> lie_in_sync;
+  /// Answers a peer that asks in the compact form, as the supernode does;
+  /// its first `nothing_new` syncs get a 204 (nothing assigned).
+  bool speaks_compact = false;
+  int nothing_new = 0;
+  int no_content_sent = 0;
+  int full_form_asked = 0;  ///< syncs that did not ask for the compact form
 
   std::uint64_t count() const { return piece_count(content.size(), piece_size); }
   proto::task_info info() const {
@@ -110,6 +116,12 @@ struct scripted_supernode {
         in_flight.erase(r.piece);
         if (r.status == proto::piece_status::ok) held.insert(r.piece);
       }
+      if (!s.value->compact) ++full_form_asked;
+      if (speaks_compact && s.value->compact && nothing_new > 0) {
+        --nothing_new;
+        ++no_content_sent;
+        co_return http_response{204, {}, {}, {}};
+      }
       for (std::uint64_t i = 0; i < count() && out.assignments.size() < s.value->want; ++i) {
         if (held.count(i) || in_flight.count(i)) continue;
         in_flight.insert(i);
@@ -119,6 +131,7 @@ struct scripted_supernode {
                                    sha256_hex(std::string_view(content).substr(r.offset, r.length)),
                                    "supernode"});
       }
+      out.compact = speaks_compact && s.value->compact;
       if (lie_in_sync) lie_in_sync(out);
       co_return http_response::json(200, proto::encode(out));
     }
@@ -342,6 +355,20 @@ TEST(Downloader, LargePiecesMeanFewerInFlightWithinTheBufferBudget) {
   EXPECT_EQ(tight.max_in_flight, 2u);
 }
 
+TEST(downloader, CompactAnswersAndNothingNewAnswersGetTheFileWhole) {
+  // The engine asks for compact answers; a 204 (nothing new) leaves it
+  // asking again, not failing, and the pieces' ranges come from the layout.
+  scripted_supernode sn;
+  sn.content = make_content(5 * 4096 + 100);
+  sn.speaks_compact = true;
+  sn.nothing_new = 2;
+  auto r = run_engine(sn);
+  ASSERT_FALSE(r.outcome.ec) << r.outcome.message;
+  EXPECT_EQ(r.written, sn.content);
+  EXPECT_EQ(sn.no_content_sent, 2);
+  EXPECT_EQ(sn.full_form_asked, 0) << "every sync asks for the compact form";
+}
+
 // Attacks by a lying supernode: the engine checks every number before use.
 
 TEST(downloader_attacks, AssignmentOfPieceTwoToTheSixtyFourMinusOneFailsCleanly) {
@@ -354,6 +381,20 @@ TEST(downloader_attacks, AssignmentOfPieceTwoToTheSixtyFourMinusOneFailsCleanly)
   EXPECT_EQ(r.outcome.ec, errc::protocol_error);
   EXPECT_NE(r.outcome.message.find("piece 18446744073709551615"), std::string::npos)
       << r.outcome.message;
+}
+
+TEST(downloader_attacks, ACompactAnswerNamingAPiecePastTheEndIsRefusedBeforeAnyFetch) {
+  scripted_supernode sn;
+  sn.content = std::string(3 * 4096, 'x');
+  sn.speaks_compact = true;
+  sn.lie_in_sync = [](proto::sync_response& out) {
+    for (auto& a : out.assignments) a.piece = 3;  // the file has pieces 0-2
+  };
+  auto r = run_engine(sn);
+  EXPECT_EQ(r.outcome.ec, errc::protocol_error);
+  EXPECT_NE(r.outcome.message.find("beyond the file's end"), std::string::npos)
+      << r.outcome.message;
+  EXPECT_TRUE(sn.served.empty()) << "a piece was fetched for an assignment past the end";
 }
 
 TEST(downloader_attacks, AnnouncedFileOfTwoToTheSixtyTwoBytesFailsInsteadOfHanging) {
