@@ -198,9 +198,12 @@ struct downloader::session {
       fail(errc::protocol_error, describe_refusal(a, what));
   }
   /// Nothing a supernode says is used before it is checked: a layout within
-  /// the limits, assignments that fit it. Fails the download otherwise.
-  bool check_answer(const proto::task_info& t, const std::vector<proto::assignment>& assigned) {
+  /// the limits, assignments that fit it (compact ones get their ranges from
+  /// that layout first). Fails the download otherwise.
+  bool check_answer(const proto::task_info& t, std::vector<proto::assignment>& assigned,
+                    bool compact = false) {
     auto why = proto::check_task_info(t);
+    if (why.empty() && compact) why = proto::expand_compact(assigned, t);
     for (std::size_t i = 0; i < assigned.size() && why.empty(); ++i)
       why = proto::check_assignment(assigned[i], t);
     if (why.empty()) return true;
@@ -255,7 +258,8 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
 }
 
 downloader::session::call downloader::session::adopt(const proto::task_info& info) {
-  if (!check_answer(info, {})) return call::failed;
+  std::vector<proto::assignment> none;
+  if (!check_answer(info, none)) return call::failed;
   if (!req.expect_task_id.empty() && info.task_id != req.expect_task_id) {
     fail(errc::protocol_error,
          "the supernode names this task " + info.task_id.substr(0, 12) + ", not " +
@@ -370,15 +374,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     co_return call::failed;
   }
   const auto& told = answer.value->task ? *answer.value->task : task;
-  if (answer.value->compact) {
-    auto why = proto::check_task_info(told);
-    if (why.empty()) why = proto::expand_compact(answer.value->assignments, told);
-    if (!why.empty()) {
-      fail(errc::protocol_error, "the supernode sent an invalid answer: " + why);
-      co_return call::failed;
-    }
-  }
-  if (!check_answer(told, answer.value->assignments)) co_return call::failed;
+  if (!check_answer(told, answer.value->assignments, answer.value->compact)) co_return call::failed;
   if (auto why = proto::check_ticket(answer.value->ticket); !why.empty()) {
     fail(errc::protocol_error, "the supernode sent an invalid answer: " + why);
     co_return call::failed;
