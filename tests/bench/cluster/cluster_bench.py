@@ -169,11 +169,11 @@ class Cluster:
             total += sum(int(d) for d in re.findall(r"dropped (\d+)", out))
         return total
 
-    def tx_bytes(self, host):
-        """Bytes the host's interface sent (payload plus TCP/IP headers)."""
+    def tx_bytes(self, host, what="bytes"):
+        """Bytes (or packets) the host's interface sent (payload plus TCP/IP headers)."""
         if not host.ns:
             return 0
-        out = sh("ip", "netns", "exec", host.ns, "cat", "/sys/class/net/eth0/statistics/tx_bytes", check=False)
+        out = sh("ip", "netns", "exec", host.ns, "cat", f"/sys/class/net/eth0/statistics/tx_{what}", check=False)
         return int(out.strip() or 0)
 
 
@@ -439,6 +439,7 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
         before = nginx_body_bytes(work, name)
         tx_before = cluster.tx_bytes(cluster.origin)
         sn_tx_before = sum(cluster.tx_bytes(h) for h in cluster.supernodes)
+        sn_packets_before = sum(cluster.tx_bytes(h, "packets") for h in cluster.supernodes)
         linked = [*cluster.supernodes, *cluster.nodes[:n]]
         drops_before = cluster.drops(linked)
         out = os.path.join(state, "out")
@@ -462,7 +463,8 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
         def metric(h, key):
             text = subprocess.run(h.cmd(["curl", "-fsS", "-m", "5", *curl_trust, f"{scheme}://{h.ip}:8002/metrics"]),
                                   capture_output=True, text=True).stdout
-            return sum(int(float(line.split()[1])) for line in text.splitlines() if line.startswith(key + " "))
+            return sum(int(float(line.split()[-1])) for line in text.splitlines()
+                       if line.startswith((key + " ", key + "{")))
 
         with CpuMeter() as cpu, SupernodeTimeline(cluster, timeline):
             times = timed_clients(procs, starts, args.run_timeout,
@@ -475,6 +477,12 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
         args.extra = {"supernode_piece_bytes_ratio": round(pieces_sent / args.size, 4),
                       "supernode_tx_ratio": round((sum(cluster.tx_bytes(h) for h in cluster.supernodes)
                                                    - sn_tx_before) / args.size, 4),
+                      # Packets (GSO segments count once) the supernodes sent, and the syncs
+                      # and assignments they answered: what the control traffic is made of.
+                      "supernode_tx_packets": sum(cluster.tx_bytes(h, "packets") for h in cluster.supernodes)
+                      - sn_packets_before,
+                      "syncs": sum(metric(h, "damselfly_supernode_sync_duration_seconds_count") for h in alive),
+                      "assignments": sum(metric(h, "damselfly_supernode_assignments_total") for h in alive),
                       # Packets the supernodes' and nodes' upload queues dropped (a full tbf queue).
                       "link_drops": cluster.drops(linked) - drops_before}
         if len(cluster.supernodes) > 1:
