@@ -12,7 +12,9 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
+#include <map>
 #include <random>
+#include <set>
 
 #include "damselfly/common/aligned_buffer.hpp"
 #include "damselfly/common/async_event.hpp"
@@ -103,6 +105,20 @@ struct downloader::session {
   std::uint64_t have_count = 0;
   unsigned in_flight = 0;
   std::vector<proto::piece_result> results;
+  /// A piece fetched without a digest is written, reported with its SHA-256,
+  /// and held only once the supernode's answer to that report does not reject
+  /// it (sync_request::report_digests): what record() books then.
+  struct awaiting {
+    proto::assignment a;
+    steady::time_point started;
+  };
+  std::map<std::uint64_t, awaiting> unconfirmed;
+  /// Pieces whose bytes are being verified or wait for that answer: a second
+  /// copy landing meanwhile (an endgame duplicate) is not written over them.
+  std::set<std::uint64_t> claimed;
+  /// Results of such second copies, reported once the first copy's verdict is
+  /// in: an ok for a piece the supernode never saw held would be refused.
+  std::vector<proto::piece_result> held_back;
   std::map<std::uint64_t, unsigned> failures;
   std::map<std::string, std::vector<std::unique_ptr<http_client>>> idle;
   std::vector<aligned_buffer> spare_buffers;
@@ -168,13 +184,38 @@ struct downloader::session {
   std::unique_ptr<http_client> connection_to(const host_port& from);
   /// Waits as the download's own and the shared rate caps say.
   asio::awaitable<void> pace(std::uint64_t bytes);
-  /// Hashes the rest of the landed piece `in`, compares, and writes the
-  /// piece if it matches (on a worker).
-  asio::awaitable<proto::piece_status> verify_and_store(const proto::assignment& a,
-                                                        piece_landing& in, const host_port& from);
+  struct verdict {
+    proto::piece_status status = proto::piece_status::ok;
+    std::string sha256;  ///< of what arrived
+    bool kept = false;   ///< written to the store (the first copy to land)
+  };
+  /// Hashes the rest of the landed piece `in`, compares it with the
+  /// assignment's digest when there is one, and writes the piece if it is the
+  /// first copy to land and did not fail (on a worker).
+  asio::awaitable<verdict> verify_and_store(const proto::assignment& a, piece_landing& in,
+                                            const host_port& from);
   /// Books a finished attempt: the result to report, counters, progress.
-  void record(const proto::assignment& a, proto::piece_status status, steady::time_point started,
+  void record(const proto::assignment& a, const verdict& v, steady::time_point started,
               bool counts = true);
+  /// The piece is held: counters, progress, on_piece.
+  void confirm(const proto::assignment& a, steady::time_point started);
+  /// Counts a failed attempt at a piece against --piece-tries.
+  void count_failure(std::uint64_t piece, proto::piece_status status, bool counts);
+  /// A claimed piece's verdict is in: held-back reports of its other copies go out.
+  void settle(std::uint64_t piece, bool held);
+  /// Moving to another supernode: results about the old one's assignments
+  /// mean nothing there, but pieces written and awaiting a verdict are
+  /// reported again, for the new one to check (or they would wait for ever).
+  void forget_results() {
+    std::erase_if(results, [this](const proto::piece_result& r) {
+      return r.status != proto::piece_status::ok || r.sha256.empty() ||
+             !unconfirmed.contains(r.piece);
+    });
+    held_back.clear();
+  }
+  /// The supernode's verdicts on the digests `sent` reported.
+  void take_verdicts(const std::vector<proto::piece_result>& sent,
+                     const std::vector<std::uint64_t>& rejected);
   asio::awaitable<void> verify_whole();
   /// Back-to-source: the whole file straight from the origin.
   asio::awaitable<void> from_origin();
@@ -310,6 +351,8 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   if (!task.task_id.empty()) s.known_state = std::string(proto::to_string(task.state));
   if (ticket.size() >= 16) s.ticket_tail = ticket.substr(ticket.size() - 16);
   s.compact = true;
+  s.report_every = report_every;
+  s.report_digests = true;
   if (!supernodes->bound()) {
     // The supernode was given up (a refused connection, a failed failover):
     // register again, with what we hold, wherever the list says now.
@@ -334,7 +377,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     spdlog::info("the task's own supernode is back; registering there again");
     co_await supernodes->leave(task.task_id, peer_id, peer_key);  // best effort
     supernodes->unbind();
-    results.clear();
+    forget_results();
     ticket.clear();
     peer_key.clear();
     co_return co_await register_task();
@@ -348,7 +391,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     // peer key and ticket mean nothing elsewhere.
     spdlog::warn("{}; moving to the task's next supernode with {} verified pieces", answer.message,
                  have_count);
-    results.clear();
+    forget_results();
     ticket.clear();
     peer_key.clear();
     ++outcome.summary.failovers;
@@ -383,7 +426,10 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(s.results.size()));
   outage_since.reset();
   if (answer.value->task) task = std::move(*answer.value->task);
-  if (answer.status != 204) report_every = answer.value->report_every;  // 204: as it was
+  take_verdicts(s.results, answer.value->rejected);
+  // Not said (and a 204 says nothing): as it was.
+  if (answer.status != 204 && answer.value->report_every != 0)
+    report_every = answer.value->report_every;
   out = std::move(answer.value->assignments);
   co_return call::ok;
 }
@@ -420,30 +466,41 @@ asio::awaitable<void> downloader::session::pace(std::uint64_t bytes) {
   }
 }
 
-asio::awaitable<proto::piece_status> downloader::session::verify_and_store(
+asio::awaitable<downloader::session::verdict> downloader::session::verify_and_store(
     const proto::assignment& a, piece_landing& in, const host_port& from) {
+  // Claimed here, on the session's executor, before any write: of two copies
+  // of one piece only the first to land reaches the store.
+  const bool held = a.piece < have.size() && have[a.piece];
+  const bool keep = !held && claimed.insert(a.piece).second;
   // On a worker: the I/O thread keeps receiving, and two pieces are hashed
   // at once. By reference: this frame waits for the work.
   struct outcome {
-    proto::piece_status status = proto::piece_status::ok;
+    verdict v;
     error_code write_error;
   };
-  auto done = co_await offload(workers.get_executor(), [&a, &in, this] {
+  auto done = co_await offload(workers.get_executor(), [&a, &in, this, keep] {
     outcome o;
     in.hash_landed();
     auto bytes = in.buf.view();
-    if (in.finish() != a.sha256) {
-      o.status = proto::piece_status::bad_digest;
-    } else if (a.length > 0) {
-      o.write_error = store.write(a.offset, bytes);
+    o.v.sha256 = in.finish();
+    if (!a.sha256.empty() && o.v.sha256 != a.sha256) {
+      o.v.status = proto::piece_status::bad_digest;
+    } else if (keep) {
+      o.v.kept = true;
+      if (a.length > 0) o.write_error = store.write(a.offset, bytes);
     }
     return o;
   });
-  if (done.status == proto::piece_status::bad_digest)
+  if (done.v.status == proto::piece_status::bad_digest) {
     spdlog::warn("piece {} from {} failed verification", a.piece, from.to_string());
+    if (keep) {
+      claimed.erase(a.piece);
+      settle(a.piece, false);
+    }
+  }
   if (done.write_error)
     fail(errc::io_error, "cannot write the download: " + done.write_error.message());
-  co_return done.status;
+  co_return done.v;
 }
 
 asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host_port seed) {
@@ -463,7 +520,8 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
     get.headers.set(peer_key_header, peer_key);
   if (!opts.cluster_token.empty()) get.headers.set("Authorization", bearer(opts.cluster_token));
   if (!ticket.empty()) get.headers.set(ticket_header, ticket);
-  auto status = proto::piece_status::ok;
+  verdict v;
+  auto& status = v.status;
   auto in = std::make_shared<piece_landing>();
   if (!spare_buffers.empty()) {
     in->buf = std::move(spare_buffers.back());
@@ -496,7 +554,7 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
   }
   if (status == proto::piece_status::ok) {
     in->landed.store(dest.size(), std::memory_order_release);  // the whole body is in
-    status = co_await verify_and_store(a, *in, from);
+    v = co_await verify_and_store(a, *in, from);
   }
   // Reused only when no queued slice still holds it (one may, after a failure).
   if (in.use_count() == 1) spare_buffers.push_back(in->take_buffer());
@@ -507,27 +565,90 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
   bool moved_away =
       a.source == proto::supernode_source && (!bound || bound->to_string() != from.to_string());
   bool counts = !busy && !moved_away;
-  if (!fatal) record(a, status, started, counts);
+  if (!fatal) record(a, v, started, counts);
   --in_flight;
   wake.notify();
 }
 
-void downloader::session::record(const proto::assignment& a, proto::piece_status status,
+void downloader::session::count_failure(std::uint64_t piece, proto::piece_status status,
+                                        bool counts) {
+  ++outcome.summary.failed_pieces;
+  auto* counter = status == proto::piece_status::bad_digest    ? opts.counters.failed_bad_digest
+                  : status == proto::piece_status::unreachable ? opts.counters.failed_unreachable
+                                                               : opts.counters.failed_other;
+  if (counter) counter->add();
+  if (counts && ++failures[piece] >= opts.max_piece_attempts)
+    fail(errc::too_many_failures, "piece " + std::to_string(piece) + " failed " +
+                                      std::to_string(failures[piece]) +
+                                      " times (last: " + std::string(to_string(status)) + ")");
+}
+
+void downloader::session::record(const proto::assignment& a, const verdict& v,
                                  steady::time_point started, bool counts) {
-  results.push_back(
-      {a.piece, status, a.source, a.length, static_cast<std::uint64_t>(since(started).count())});
-  if (status != proto::piece_status::ok) {
-    ++outcome.summary.failed_pieces;
-    auto* counter = status == proto::piece_status::bad_digest    ? opts.counters.failed_bad_digest
-                    : status == proto::piece_status::unreachable ? opts.counters.failed_unreachable
-                                                                 : opts.counters.failed_other;
-    if (counter) counter->add();
-    if (counts && ++failures[a.piece] >= opts.max_piece_attempts)
-      fail(errc::too_many_failures, "piece " + std::to_string(a.piece) + " failed " +
-                                        std::to_string(failures[a.piece]) +
-                                        " times (last: " + std::string(to_string(status)) + ")");
+  proto::piece_result r{
+      a.piece, v.status, a.source, a.length, static_cast<std::uint64_t>(since(started).count()),
+      {}};
+  if (v.status != proto::piece_status::ok) {
+    results.push_back(std::move(r));
+    count_failure(a.piece, v.status, counts);
     return;
   }
+  // Every ok carries what arrived hashed: the supernode checks it, whether
+  // or not this peer could (a piece held only after that check).
+  r.sha256 = v.sha256;
+  last_progress = steady::now();
+  if (!v.kept) {
+    // A second copy: reported now if the first is held, after its verdict if not.
+    bool held = a.piece < have.size() && have[a.piece];
+    (held ? results : held_back).push_back(std::move(r));
+    return;
+  }
+  results.push_back(std::move(r));
+  if (a.sha256.empty()) {
+    unconfirmed[a.piece] = {a, started};  // held once the answer to this report accepts it
+    return;
+  }
+  confirm(a, started);
+}
+
+void downloader::session::settle(std::uint64_t piece, bool held) {
+  for (auto it = held_back.begin(); it != held_back.end();) {
+    if (it->piece != piece) {
+      ++it;
+      continue;
+    }
+    // Not written: if the first copy was refused, this one is no copy either.
+    if (!held) {
+      it->status = proto::piece_status::error;
+      it->sha256.clear();
+    }
+    results.push_back(std::move(*it));
+    it = held_back.erase(it);
+  }
+}
+
+void downloader::session::take_verdicts(const std::vector<proto::piece_result>& sent,
+                                        const std::vector<std::uint64_t>& rejected) {
+  for (const auto& r : sent) {
+    auto it = unconfirmed.find(r.piece);
+    if (r.status != proto::piece_status::ok || r.sha256.empty() || it == unconfirmed.end())
+      continue;
+    auto waiting = std::move(it->second);
+    unconfirmed.erase(it);
+    claimed.erase(r.piece);
+    if (std::find(rejected.begin(), rejected.end(), r.piece) != rejected.end()) {
+      // What was written stays unmarked and is fetched again over it.
+      spdlog::warn("piece {} from {} failed verification at the supernode", r.piece, r.source);
+      count_failure(r.piece, proto::piece_status::bad_digest, true);
+      settle(r.piece, false);
+      continue;
+    }
+    confirm(waiting.a, waiting.started);
+  }
+}
+
+void downloader::session::confirm(const proto::assignment& a, steady::time_point started) {
+  claimed.erase(a.piece);
   if (a.piece >= have.size()) have.resize(a.piece + 1, false);
   if (!have[a.piece]) {
     have[a.piece] = true;
@@ -546,6 +667,7 @@ void downloader::session::record(const proto::assignment& a, proto::piece_status
   // Progress first: it carries the layout a host records before the piece.
   report_progress();
   if (on_piece) on_piece(a.piece);
+  settle(a.piece, true);
 }
 
 asio::awaitable<void> downloader::session::verify_whole() {
@@ -680,7 +802,7 @@ void downloader::session::start_fetches(std::vector<proto::assignment>& got) {
     if (a.piece < have.size() && have[a.piece]) {
       // Already here (resumed, or an endgame duplicate that lost the race):
       // say so, which frees the source, and fetch nothing.
-      results.push_back({a.piece, proto::piece_status::ok, a.source, 0, 0});
+      results.push_back({a.piece, proto::piece_status::ok, a.source, 0, 0, {}});
       continue;
     }
     ++in_flight;
@@ -717,13 +839,18 @@ asio::awaitable<void> downloader::session::drive(steady::time_point started) {
     bool have_news = !results.empty();
     // Results are reported in batches when the supernode asks for it (many
     // peers): one sync per finished piece would make the control traffic grow
-    // with the piece rate of every peer, on the supernode's link. The next
-    // piece to finish is never far off. Alone, every piece is reported at once.
+    // with the piece rate of every peer, on the supernode's link. The batch
+    // counts results, not free slots: in a crowd sources are scarce, a peer
+    // often has slots free, and syncing at each finished piece then gave two
+    // assignments an answer. The next piece to finish is never far off, and
+    // with nothing left in flight the peer reports at once.
     const std::uint32_t batch = std::max(1u, std::min(report_every, std::max(1u, slots / 2)));
-    bool report_now = have_news && (free_slots >= batch || in_flight == 0 || complete());
+    bool report_now = have_news && (results.size() >= batch || in_flight == 0 || complete());
     if (report_now || (!have_news && free_slots > 0 && !waiting_for_piece)) {
-      // With nothing in flight, let the supernode hold the answer until it has work.
-      std::uint32_t wait_ms = in_flight == 0 ? 2000 : 0;
+      // With nothing in flight, let the supernode hold the answer until it has
+      // work; not an answer that holds pieces back: the supernode already
+      // sends other peers to fetch them here.
+      std::uint32_t wait_ms = in_flight == 0 && unconfirmed.empty() ? 2000 : 0;
       std::vector<proto::assignment> got;
       auto r = co_await sync_once(complete() ? 0 : free_slots, wait_ms, got);
       if (r == call::failed) break;

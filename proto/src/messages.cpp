@@ -312,6 +312,7 @@ void to_json(json& j, const piece_result& v) {
            {"source", v.source},
            {"bytes", v.bytes},
            {"duration_ms", v.duration_ms}};
+  if (auto raw = from_hex(v.sha256); raw && !v.sha256.empty()) j["digest"] = to_base64(*raw);
 }
 void from_json(const json& j, piece_result& v) {
   required(j, "piece", v.piece);
@@ -323,6 +324,14 @@ void from_json(const json& j, piece_result& v) {
   optional_field(j, "source", v.source);
   optional_field(j, "bytes", v.bytes);
   optional_field(j, "duration_ms", v.duration_ms);
+  if (j.contains("digest")) {
+    std::string text;
+    required(j, "digest", text);
+    auto raw = from_base64(text);
+    if (!raw || raw->size() != 32)
+      throw field_error("digest", "field 'digest' is not a SHA-256 in base64");
+    v.sha256 = to_hex(raw->data(), raw->size());
+  }
 }
 
 void to_json(json& j, const sync_request& v) {
@@ -331,6 +340,8 @@ void to_json(json& j, const sync_request& v) {
   if (!v.known_state.empty()) j["known_state"] = v.known_state;
   if (!v.ticket_tail.empty()) j["ticket_tail"] = v.ticket_tail;
   if (v.compact) j["compact"] = true;
+  if (v.report_every != 0) j["report_every"] = v.report_every;
+  if (v.report_digests) j["report_digests"] = true;
 }
 void from_json(const json& j, sync_request& v) {
   optional_field(j, "results", v.results);
@@ -340,6 +351,8 @@ void from_json(const json& j, sync_request& v) {
   optional_field(j, "known_state", v.known_state);
   optional_field(j, "ticket_tail", v.ticket_tail);
   optional_field(j, "compact", v.compact);
+  optional_field(j, "report_every", v.report_every);
+  optional_field(j, "report_digests", v.report_digests);
   if (v.known_state.size() > 16)
     throw field_error("known_state", "field 'known_state' is longer than 16 characters");
   if (v.ticket_tail.size() > 16)
@@ -363,7 +376,8 @@ void from_json(const json& j, assignment& v) {
 
 namespace {
 /// The compact form's sources and [piece, source index, base64 digest]
-/// triples, into full assignments without offset and length.
+/// triples (pairs for a peer that reports digests), into full assignments
+/// without offset and length.
 void read_compact(const json& j, sync_response& v) {
   constexpr std::size_t most = 1024;
   std::vector<std::string> sources;
@@ -377,19 +391,21 @@ void read_compact(const json& j, sync_response& v) {
   for (std::size_t i = 0; i < pieces.size(); ++i) {
     const auto& p = pieces[i];
     auto name = "pieces[" + std::to_string(i) + "]";
-    if (!p.is_array() || p.size() != 3 || !p[0].is_number_unsigned() ||
-        !p[1].is_number_unsigned() || !p[2].is_string())
-      throw field_error(name, "field '" + name + "' is not [piece, source index, digest]");
+    if (!p.is_array() || (p.size() != 2 && p.size() != 3) || !p[0].is_number_unsigned() ||
+        !p[1].is_number_unsigned() || (p.size() == 3 && !p[2].is_string()))
+      throw field_error(name, "field '" + name + "' is not [piece, source index(, digest)]");
     auto source = p[1].get<std::uint64_t>();
     if (source >= sources.size())
       throw field_error(name, "field '" + name + "' names source " + std::to_string(source) +
                                   " of " + std::to_string(sources.size()));
-    auto digest = from_base64(p[2].get<std::string>());
-    if (!digest || digest->size() != 32)
-      throw field_error(name, "field '" + name + "' has no SHA-256 in base64");
     assignment a;
     a.piece = p[0].get<std::uint64_t>();
-    a.sha256 = to_hex(digest->data(), digest->size());
+    if (p.size() == 3) {
+      auto digest = from_base64(p[2].get<std::string>());
+      if (!digest || digest->size() != 32)
+        throw field_error(name, "field '" + name + "' has no SHA-256 in base64");
+      a.sha256 = to_hex(digest->data(), digest->size());
+    }
     a.source = sources[source];
     v.assignments.push_back(std::move(a));
   }
@@ -406,9 +422,11 @@ void to_json(json& j, const sync_response& v) {
       for (const auto& a : v.assignments) {
         auto at = std::find(sources.begin(), sources.end(), a.source);
         if (at == sources.end()) at = sources.insert(at, a.source);
-        auto digest = from_hex(a.sha256);
-        pieces.push_back(json::array({a.piece, static_cast<std::size_t>(at - sources.begin()),
-                                      digest ? to_base64(*digest) : std::string()}));
+        json entry = json::array({a.piece, static_cast<std::size_t>(at - sources.begin())});
+        // No digest: the peer reports its own and the supernode checks it.
+        if (auto digest = from_hex(a.sha256); digest && !a.sha256.empty())
+          entry.push_back(to_base64(*digest));
+        pieces.push_back(std::move(entry));
       }
       j["sources"] = sources;
       j["pieces"] = std::move(pieces);
@@ -417,8 +435,9 @@ void to_json(json& j, const sync_response& v) {
     j = json{{"assignments", v.assignments}};
   }
   if (v.task) j["task"] = *v.task;
-  if (v.report_every > 1) j["report_every"] = v.report_every;
+  if (v.report_every != 0) j["report_every"] = v.report_every;
   if (!v.ticket.empty()) j["ticket"] = v.ticket;
+  if (!v.rejected.empty()) j["rejected"] = v.rejected;
 }
 void from_json(const json& j, sync_response& v) {
   if (j.contains("task") && !j["task"].is_null()) {
@@ -430,6 +449,9 @@ void from_json(const json& j, sync_response& v) {
   if (j.contains("pieces")) read_compact(j, v);
   optional_field(j, "report_every", v.report_every);
   optional_field(j, "ticket", v.ticket);
+  optional_field(j, "rejected", v.rejected);
+  if (v.rejected.size() > 1024)
+    throw field_error("rejected", "field 'rejected' has more than 1024 entries");
 }
 
 void to_json(json& j, const heartbeat_request& v) {

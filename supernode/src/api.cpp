@@ -309,8 +309,11 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   // busy) and reports nothing.
   t->swarm.touch(peer, now);
   board_.seen(peer, now);
+  proto::sync_response out;
   for (const auto& res : s.results) {
     auto outcome = outcome_of(res.status);
+    if (outcome == scheduler::piece_outcome::ok && s.report_digests)
+      outcome = check_reported(*t, peer, res, out.rejected);
     if (outcome == scheduler::piece_outcome::bad_digest) failures_bad_digest_.add();
     if (outcome == scheduler::piece_outcome::unreachable) failures_unreachable_.add();
     if (outcome == scheduler::piece_outcome::error) failures_other_.add();
@@ -323,13 +326,14 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
       std::min<std::chrono::milliseconds>(std::chrono::milliseconds(s.wait_ms), cfg_.max_wait);
   auto deadline = now + wait;
   auto want = std::min(s.want, cfg_.max_assignments);
-  proto::sync_response out;
+  // Digests stay off this link for a compact peer that reports its own.
+  const bool with_digests = !(s.report_digests && s.compact && t->content_length >= 0);
   for (;;) {
     if (tasks_.find(task_id) != t) {
       co_return json_error(409, "source_changed", "the task was restarted; register again");
     }
     if (t->phase == task_phase::fetching || t->phase == task_phase::done)
-      assign(*t, peer, want, out);
+      assign(*t, peer, want, with_digests, out);
     if (!out.assignments.empty() || t->phase == task_phase::failed || want == 0 ||
         task::clock::now() >= deadline)
       break;
@@ -351,8 +355,12 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
     out.task = std::move(info);
   }
   // A few peers may report every piece at once (that keeps their pipelines
-  // full); a crowd reports in batches so syncs do not eat the link.
-  out.report_every = t->swarm.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
+  // full); a crowd reports in batches so syncs do not eat the link. Said
+  // only when the peer follows another value; to an older client that does
+  // not say, only when it is not the default 1.
+  const std::uint32_t report_every = t->swarm.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
+  if (s.report_every != report_every && (s.report_every != 0 || report_every != 1))
+    out.report_every = report_every;
   // Compact assignments are about 40% of the full form's bytes: their
   // offset and length follow from the layout, which needs a known length.
   out.compact = s.compact && t->content_length >= 0;
@@ -361,9 +369,13 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   // Nothing new for a peer that reads compact answers: a 204, no body. Two
   // of five answers in a crowd are such (every source busy), and this is
   // about half their bytes.
-  auto answer = s.compact && out.assignments.empty() && !out.task && out.ticket.empty()
+  auto answer = s.compact && out.assignments.empty() && !out.task && out.ticket.empty() &&
+                        out.report_every == 0 && out.rejected.empty()
                     ? http_response{204, {}, {}, {}}
                     : http_response::json(200, proto::encode(out));
+  // A compact peer knows what the answer is: no Content-Type, 32 bytes of
+  // every answer on the link that carries the pieces.
+  if (s.compact) answer.headers.erase("Content-Type");
   sync_seconds_.observe(std::chrono::steady_clock::now() - handling - waited);
   co_return answer;
 }
@@ -419,13 +431,35 @@ const std::string& api::ticket_for(task& t, const std::string& peer) {
   return held.text;
 }
 
-void api::assign(task& t, const std::string& peer, std::uint32_t want, proto::sync_response& out) {
+scheduler::piece_outcome api::check_reported(const task& t, const std::string& peer,
+                                             const proto::piece_result& res,
+                                             std::vector<std::uint64_t>& rejected) {
+  // Held only what hashed as the owner's digest says; an ok without a digest
+  // is a second copy of a piece the peer already holds, or nothing.
+  const bool held = t.swarm.holds(peer, res.piece);
+  const std::string none;
+  const auto& known = res.piece < t.digests.size() ? t.digests[res.piece] : none;
+  auto outcome = scheduler::piece_outcome::ok;
+  if (res.sha256.empty() || known.empty())
+    outcome = held ? scheduler::piece_outcome::ok : scheduler::piece_outcome::error;
+  else if (res.sha256 != known)
+    outcome = scheduler::piece_outcome::bad_digest;  // its source sent what the origin did not
+  // A second copy that failed leaves the first, held, one as it is.
+  if (outcome != scheduler::piece_outcome::ok && !held &&
+      std::find(rejected.begin(), rejected.end(), res.piece) == rejected.end())
+    rejected.push_back(res.piece);
+  return outcome;
+}
+
+void api::assign(task& t, const std::string& peer, std::uint32_t want, bool with_digests,
+                 proto::sync_response& out) {
   for (const auto& d : t.swarm.assign(peer, want, task::clock::now())) {
     auto range = piece_at(d.piece,
                           t.content_length >= 0 ? static_cast<std::uint64_t>(t.content_length)
                                                 : (d.piece + 1) * t.piece_size,
                           t.piece_size);
-    out.assignments.push_back({d.piece, range.offset, range.length, t.digests[d.piece], d.source});
+    out.assignments.push_back({d.piece, range.offset, range.length,
+                               with_digests ? t.digests[d.piece] : std::string(), d.source});
     (d.source == scheduler::supernode_source ? assignments_from_supernode_
                                              : assignments_from_peers_)
         .add();

@@ -55,7 +55,16 @@ class api {
   proto::job_status shown(proto::job_status j) const;
   http_response serve_pieces(http_request& req, const std::string& task_id);
   /// Assignments for `peer` now, as the sync answer lists them.
-  void assign(task& t, const std::string& peer, std::uint32_t want, proto::sync_response& out);
+  /// Hands out up to `want` assignments; without digests for a peer whose
+  /// reported digests are checked instead (check_reported).
+  void assign(task& t, const std::string& peer, std::uint32_t want, bool with_digests,
+              proto::sync_response& out);
+  /// The outcome of a piece a peer that reports digests says it fetched: ok
+  /// only when its SHA-256 is the piece's (or it already holds the piece);
+  /// otherwise the piece goes on `rejected` and the peer does not hold it.
+  scheduler::piece_outcome check_reported(const task& t, const std::string& peer,
+                                          const proto::piece_result& res,
+                                          std::vector<std::uint64_t>& rejected);
   /// `peer`'s current ticket for `t`, issued afresh when half its life is gone.
   const std::string& ticket_for(task& t, const std::string& peer);
 

@@ -65,6 +65,14 @@ class supernode_attack_test : public workspace_test {
                        R"(, "status": "ok", "source": "supernode"}], "want": 0})";
     return post("/api/v1/tasks/" + task_id_ + "/peers/attacker/sync", body);
   }
+  /// SHA-256 (hex) of one of the file's 256 KiB pieces, as the origin has it.
+  std::string piece_sha256(std::uint64_t piece) const {
+    std::ifstream in(dir_ / "www" / "f.bin", std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    damselfly::digest d(damselfly::digest_algo::sha256);
+    d.update(std::string_view(data).substr(piece * (256 << 10), 256 << 10));
+    return d.finish();
+  }
   /// The supernode still answers, and the attack did not make it grow (a
   /// sanitizer build starts bigger, so growth is what is measured).
   void expect_alive_and_small() const {
@@ -446,13 +454,7 @@ TEST_F(supernode_attack_test, SyncAnswersLeaveOutTheTaskAndTicketThePeerAlreadyH
 
 TEST_F(supernode_attack_test, SyncAnswersAreCompactForAPeerThatAsks) {
   const std::string sync = "/api/v1/tasks/" + task_id_ + "/peers/attacker/sync";
-  std::ifstream in(dir_ / "www" / "f.bin", std::ios::binary);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto digest_of = [&](std::uint64_t piece) {
-    damselfly::digest d(damselfly::digest_algo::sha256);
-    d.update(std::string_view(data).substr(piece * (256 << 10), 256 << 10));
-    return d.finish();
-  };
+  auto digest_of = [&](std::uint64_t piece) { return piece_sha256(piece); };
   // Asked compact: sources once, [piece, source index, base64 digest] each.
   auto compact = post(sync, R"({"want": 2, "compact": true})");
   ASSERT_EQ(compact.status, 200) << compact.body;
@@ -460,6 +462,8 @@ TEST_F(supernode_attack_test, SyncAnswersAreCompactForAPeerThatAsks) {
   EXPECT_FALSE(j.contains("assignments")) << compact.body;
   ASSERT_EQ(j.at("pieces").size(), 2u) << compact.body;
   EXPECT_EQ(j.at("sources"), json::array({"supernode"}));
+  // The peer knows it asked for JSON: no Content-Type on the supernode's link.
+  EXPECT_EQ(compact.head.find("Content-Type"), std::string::npos) << compact.head;
   for (const auto& p : j.at("pieces")) {
     auto piece = p.at(0).get<std::uint64_t>();
     auto bytes = damselfly::from_base64(p.at(2).get<std::string>());
@@ -488,7 +492,69 @@ TEST_F(supernode_attack_test, SyncAnswersAreCompactForAPeerThatAsks) {
   ASSERT_EQ(full.status, 200) << full.body;
   auto f = json::parse(full.body);
   ASSERT_EQ(f.at("assignments").size(), 2u) << full.body;
+  EXPECT_NE(full.head.find("Content-Type: application/json"), std::string::npos) << full.head;
   auto piece = f["assignments"][0].at("piece").get<std::uint64_t>();
   EXPECT_EQ(f["assignments"][0].at("sha256"), digest_of(piece));
   EXPECT_EQ(f["assignments"][0].at("offset"), piece * (256 << 10));
+}
+
+TEST_F(supernode_attack_test, AttackAPieceReportedWithTheWrongDigestIsNotHeldAndIsAssignedAgain) {
+  const std::string sync = "/api/v1/tasks/" + task_id_ + "/peers/attacker/sync";
+  auto digest_b64 = [&](std::uint64_t piece) {
+    return damselfly::to_base64(*damselfly::from_hex(piece_sha256(piece)));
+  };
+  // A peer that reports digests is assigned without them: [piece, source].
+  auto first = post(sync, R"({"want": 1, "compact": true, "report_digests": true})");
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto pieces = json::parse(first.body).at("pieces");
+  ASSERT_EQ(pieces.size(), 1u) << first.body;
+  ASSERT_EQ(pieces[0].size(), 2u) << "a digest on the supernode's link: " << first.body;
+  const auto piece = pieces[0][0].get<std::uint64_t>();
+  auto report = [&](const std::string& digest) {
+    json res{{"piece", piece}, {"status", "ok"}, {"source", "supernode"}};
+    if (!digest.empty()) res["digest"] = digest;
+    json body{
+        {"results", json::array({res})}, {"want", 0}, {"compact", true}, {"report_digests", true}};
+    auto r = post(sync, body.dump());
+    EXPECT_TRUE(r.status == 200 || r.status == 204) << r.head << r.body;
+    return r.status == 200 ? json::parse(r.body).value("rejected", json::array()) : json::array();
+  };
+  // The bytes of another piece, then no digest at all: neither makes it held.
+  EXPECT_EQ(report(digest_b64(piece + 1 < 4 ? piece + 1 : 0)), json::array({piece}));
+  EXPECT_EQ(report(""), json::array({piece}));
+  // Not held: the same piece is the peer's to fetch again.
+  auto again = post(sync, R"({"want": 4, "compact": true, "report_digests": true})");
+  ASSERT_EQ(again.status, 200) << again.body;
+  bool reassigned = false;
+  const auto assigned = json::parse(again.body).at("pieces");
+  for (const auto& p : assigned) reassigned = reassigned || p.at(0) == piece;
+  EXPECT_TRUE(reassigned) << again.body;
+  // What the origin sent: held, nothing rejected.
+  EXPECT_EQ(report(digest_b64(piece)), json::array());
+  auto metrics = http_get(supernode_->port(), "/metrics").body;
+  EXPECT_NE(metrics.find(R"(damselfly_supernode_piece_failures_total{reason="bad_digest"} 1)"),
+            std::string::npos);
+  expect_alive_and_small();
+}
+
+TEST_F(supernode_attack_test, ACrowdIsToldToBatchReportsOnlyWhileAPeerFollowsAnotherValue) {
+  const std::string sync = "/api/v1/tasks/" + task_id_ + "/peers/attacker/sync";
+  auto said = [&](const std::string& body) {
+    auto r = post(sync, body);
+    EXPECT_TRUE(r.status == 200 || r.status == 204) << r.head << r.body;
+    return r.status == 200 ? json::parse(r.body).value("report_every", 0u) : 0u;
+  };
+  // Alone: every piece reported at once, which a peer following 1 is not told again.
+  EXPECT_EQ(said(R"({"want": 0, "compact": true, "report_every": 1})"), 0u);
+  for (int i = 1; i < 8; ++i) {
+    json r{{"url", origin_->url("f.bin")}, {"peer_id", "crowd" + std::to_string(i)}};
+    ASSERT_EQ(post("/api/v1/tasks", r.dump()).status, 200);
+  }
+  // Eight peers: a crowd. A peer following 1 is told 4, one following 4 is
+  // told nothing (a 204 when nothing else is new), one that does not say
+  // (an older client) is told 4 every time.
+  EXPECT_EQ(said(R"({"want": 0, "compact": true, "report_every": 1})"), 4u);
+  EXPECT_EQ(said(R"({"want": 0, "compact": true, "report_every": 4})"), 0u);
+  EXPECT_EQ(said(R"({"want": 0})"), 4u);
+  EXPECT_EQ(said(R"({"want": 0})"), 4u);
 }

@@ -396,6 +396,11 @@ std::uint64_t swarm::held_count(const std::string& peer) const {
   return it == by_id_.end() ? 0 : peers_[static_cast<std::size_t>(it->second)].held_count;
 }
 
+bool swarm::holds(const std::string& peer, std::uint64_t piece) const {
+  auto it = by_id_.find(peer);
+  return it != by_id_.end() && holds(peers_[static_cast<std::size_t>(it->second)], piece);
+}
+
 std::uint64_t swarm::in_flight_count(const std::string& peer) const {
   auto it = by_id_.find(peer);
   return it == by_id_.end() ? 0 : peers_[static_cast<std::size_t>(it->second)].in_flight.size();

@@ -26,13 +26,15 @@ namespace {
 using scheduler::piece_outcome;
 
 /// HTTP/1.1 heads around a sync's JSON, measured on the wire once: request
-/// line and headers with the token and peer key; the answer's status and
-/// headers (120 bytes with the Server header the supernode no longer sends).
+/// line and headers with the token and peer key; the answer's status line and
+/// Content-Length (a compact peer gets no Content-Type) after one packet's
+/// Ethernet, IPv4 and TCP heads (66 bytes with timestamps: a pure ACK).
+constexpr std::uint64_t packet_head = 66;
 constexpr std::uint64_t request_head = 260;
-constexpr std::uint64_t answer_head = 101;
-/// A sync answer with nothing new to a compact peer: a 204, without the
-/// Content-Type, Content-Length and body of a 200.
-constexpr std::uint64_t no_content_answer = answer_head - 45;
+constexpr std::uint64_t answer_head = packet_head + 40;
+/// A sync answer with nothing new to a compact peer: a 204, its status line
+/// alone (93 bytes a packet, as captured on the emulated supernode's link).
+constexpr std::uint64_t no_content_answer = packet_head + 27;
 /// A GET of a piece: its request (with ticket) and the 206 head before the bytes.
 constexpr std::uint64_t piece_head = 420;
 /// Parent-set protocol: a "have" notice to a child, a request to the
@@ -270,11 +272,14 @@ class simulation {
     unsigned free_slots = n.in_flight < slots ? slots - n.in_flight : 0;
     bool have_news = !n.results.empty();
     std::uint32_t batch = std::max(1u, std::min(n.report_every, std::max(1u, slots / 2)));
-    bool report_now = have_news && (free_slots >= batch || n.in_flight == 0 || complete);
+    bool report_now = have_news && (n.results.size() >= batch || n.in_flight == 0 || complete);
     if (!(report_now || (!have_news && free_slots > 0 && !n.waiting_for_piece))) return;
     n.syncing = true;
     n.want = complete ? 0 : free_slots;
-    n.wait_ms = n.in_flight == 0 ? 2000 : 0;
+    // As the engine: no long poll for an answer that confirms pieces.
+    bool confirms = std::any_of(n.results.begin(), n.results.end(),
+                                [](const auto& r) { return r.status == proto::piece_status::ok; });
+    n.wait_ms = n.in_flight == 0 && !confirms ? 2000 : 0;
     n.sent_results.swap(n.results);
     n.results.clear();
     proto::sync_request req;
@@ -285,6 +290,8 @@ class simulation {
     req.known_state = n.known_state;
     if (n.has_ticket) req.ticket_tail = std::string(16, 't');
     req.compact = true;
+    req.report_every = n.report_every;
+    req.report_digests = true;
     auto bytes = proto::encode(req).size() + request_head;
     result_.control_bytes += bytes;
     ++result_.syncs;
@@ -330,8 +337,9 @@ class simulation {
             r.status == proto::piece_status::ok ? piece_outcome::ok : piece_outcome::unreachable,
             r.source, t);
       for (const auto& d : swarm_.assign(peer, std::min(n.want, cfg_.max_assignments), t)) {
-        n.answer.push_back({d.piece, d.piece * cfg_.piece_size, piece_length(d.piece),
-                            std::string(64, 'a'), d.source});
+        // As api::sync answers a compact peer that reports digests: none.
+        n.answer.push_back(
+            {d.piece, d.piece * cfg_.piece_size, piece_length(d.piece), {}, d.source});
       }
     });
     n.sent_results.clear();
@@ -379,11 +387,14 @@ class simulation {
       out.task = info;
       n.known_state = state;  // the answer is on its way; nothing is lost on these links
     }
-    out.report_every = swarm_.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
+    // As api::sync: report_every only when the node follows another value.
+    std::uint32_t report_every = swarm_.peer_count() >= cfg_.batch_reports_from ? 4 : 1;
+    if (report_every != n.report_every) out.report_every = report_every;
     if (!n.has_ticket) out.ticket = std::string(180, 't');
     n.has_ticket = true;
-    bool nothing_new = out.assignments.empty() && !out.task && out.ticket.empty();
-    if (!nothing_new) n.report_every = out.report_every;  // a 204 leaves it as it was
+    bool nothing_new =
+        out.assignments.empty() && !out.task && out.ticket.empty() && out.report_every == 0;
+    if (out.report_every != 0) n.report_every = out.report_every;
     auto bytes = nothing_new ? no_content_answer : proto::encode(out).size() + answer_head;
     result_.control_bytes += bytes;
     result_.supernode_control_bytes += bytes;
@@ -423,9 +434,11 @@ class simulation {
       n.have[p] = true;
       ++n.have_count;
     }
+    // The engine reports what arrived hashed (sync_request::report_digests).
     n.results.push_back(
         {p, proto::piece_status::ok,
-         source == 1 ? std::string(scheduler::supernode_source) : addr_of(source - 2)});
+         source == 1 ? std::string(scheduler::supernode_source) : addr_of(source - 2), 0, 0,
+         std::string(64, 'a')});
     n.waiting_for_piece = false;
     pump(i);
   }
@@ -433,7 +446,7 @@ class simulation {
     auto& n = nodes_[i];
     if (!n.alive) return;
     --n.in_flight;
-    n.results.push_back({p, proto::piece_status::unreachable, source});
+    n.results.push_back({p, proto::piece_status::unreachable, source, 0, 0, {}});
     n.waiting_for_piece = false;
     pump(i);
   }

@@ -86,6 +86,12 @@ struct scripted_supernode {
   int nothing_new = 0;
   int no_content_sent = 0;
   int full_form_asked = 0;  ///< syncs that did not ask for the compact form
+  /// Checks the digests a peer that asks so reports, as the supernode does,
+  /// and then assigns without digests.
+  bool checks_digests = false;
+  int digestless_sent = 0;                      ///< assignments sent without a digest
+  std::vector<std::uint64_t> rejected;          ///< every piece rejected, in order
+  std::vector<std::uint64_t> announced_unheld;  ///< on_piece before this supernode held it
 
   std::uint64_t count() const { return piece_count(content.size(), piece_size); }
   proto::task_info info() const {
@@ -111,10 +117,19 @@ struct scripted_supernode {
       auto s = proto::decode<proto::sync_request>(req.body);
       proto::sync_response out;
       out.task = info();
+      const bool checking = checks_digests && s.value->report_digests;
       for (const auto& r : s.value->results) {
         results.push_back(r);
         in_flight.erase(r.piece);
-        if (r.status == proto::piece_status::ok) held.insert(r.piece);
+        if (r.status != proto::piece_status::ok) continue;
+        auto range = piece_at(r.piece, content.size(), piece_size);
+        if (checking && !held.count(r.piece) &&
+            r.sha256 != sha256_hex(std::string_view(content).substr(range.offset, range.length))) {
+          out.rejected.push_back(r.piece);
+          rejected.push_back(r.piece);
+          continue;
+        }
+        held.insert(r.piece);
       }
       if (!s.value->compact) ++full_form_asked;
       if (speaks_compact && s.value->compact && nothing_new > 0) {
@@ -130,6 +145,10 @@ struct scripted_supernode {
         out.assignments.push_back({i, r.offset, r.length,
                                    sha256_hex(std::string_view(content).substr(r.offset, r.length)),
                                    "supernode"});
+        if (checking && s.value->compact) {
+          out.assignments.back().sha256.clear();
+          ++digestless_sent;
+        }
       }
       out.compact = speaks_compact && s.value->compact;
       if (lie_in_sync) lie_in_sync(out);
@@ -184,8 +203,10 @@ engine_run run_engine(scripted_supernode& sn, std::optional<digest_spec> digest 
     }
   }
   const std::function<void(const dfget::download_progress&)> no_progress;
-  const std::function<void(std::uint64_t)> no_piece;
-  auto fut = asio::co_spawn(io, engine.run(req, store, no_progress, no_piece), asio::use_future);
+  const std::function<void(std::uint64_t)> on_piece = [&sn](std::uint64_t p) {
+    if (!sn.held.count(p)) sn.announced_unheld.push_back(p);
+  };
+  auto fut = asio::co_spawn(io, engine.run(req, store, no_progress, on_piece), asio::use_future);
   while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io.run_one();
   server.stop();
   return {fut.get(), store.contents(), store.writers()};
@@ -369,7 +390,45 @@ TEST(downloader, CompactAnswersAndNothingNewAnswersGetTheFileWhole) {
   EXPECT_EQ(sn.full_form_asked, 0) << "every sync asks for the compact form";
 }
 
+TEST(downloader, APieceAssignedWithoutADigestIsHeldOnlyOnceTheSupernodeAcceptsWhatArrived) {
+  // Digests stay off the supernode's link: the engine reports the SHA-256 of
+  // what it fetched, and a piece counts (on_piece, progress, the file) only
+  // after the answer to that report did not reject it.
+  scripted_supernode sn;
+  sn.content = make_content(6 * 4096 + 300);
+  sn.speaks_compact = true;
+  sn.checks_digests = true;
+  sn.corrupt = {{1, 1}, {4, 2}};  // piece 1 arrives bad once, piece 4 twice
+  sn.corrupt_at = 4095;
+  auto r = run_engine(sn);
+  ASSERT_FALSE(r.outcome.ec) << r.outcome.message;
+  EXPECT_EQ(r.written, sn.content) << "a rejected piece was not fetched again over its bad bytes";
+  EXPECT_EQ(sn.rejected, (std::vector<std::uint64_t>{1, 4, 4}));
+  EXPECT_EQ(r.outcome.summary.failed_pieces, 3u);
+  EXPECT_EQ(r.outcome.summary.pieces, 7u);
+  EXPECT_GE(sn.digestless_sent, 10);
+  EXPECT_TRUE(sn.announced_unheld.empty())
+      << "piece " << sn.announced_unheld.front() << " was announced before it was accepted";
+  for (const auto& res : sn.results) {
+    if (res.status == proto::piece_status::ok) {
+      EXPECT_EQ(res.sha256.size(), 64u) << "piece " << res.piece << " reported without its digest";
+    }
+  }
+}
+
 // Attacks by a lying supernode: the engine checks every number before use.
+
+TEST(downloader_attacks, ASourceSendingOnePieceBadEveryTimeEndsInAFailureNotAFile) {
+  scripted_supernode sn;
+  sn.content = make_content(3 * 4096);
+  sn.speaks_compact = true;
+  sn.checks_digests = true;
+  sn.corrupt = {{2, -1}};
+  auto r = run_engine(sn);
+  EXPECT_EQ(r.outcome.ec, errc::too_many_failures) << r.outcome.message;
+  EXPECT_EQ(sn.rejected, std::vector<std::uint64_t>(5, 2));
+  EXPECT_TRUE(sn.announced_unheld.empty());
+}
 
 TEST(downloader_attacks, AssignmentOfPieceTwoToTheSixtyFourMinusOneFailsCleanly) {
   scripted_supernode sn;

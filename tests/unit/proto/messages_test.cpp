@@ -192,7 +192,13 @@ TEST(ProtoGolden, SyncResponseAsksCrowdsToBatchReports) {
     "task": {"task_id": "t", "state": "running", "content_length": 8, "piece_size": 4,
              "piece_count": 2, "version": "v"},
     "assignments": []})");
-  EXPECT_EQ(plain.report_every, 1u);
+  EXPECT_EQ(plain.report_every, 0u);  // not said: the peer keeps what it follows
+  EXPECT_FALSE(json::parse(encode(plain)).contains("report_every"));
+  // The peer says what it follows, so the answer can leave it out.
+  auto asked = round_trip<sync_request>(
+      R"({"results": [], "want": 2, "wait_ms": 0, "version": "", "report_every": 4})");
+  EXPECT_EQ(asked.report_every, 4u);
+  EXPECT_EQ(decode<sync_request>(R"({"want": 2})").value->report_every, 0u);
 }
 
 TEST(ProtoVocabulary, PieceStatusesLocalCommandsAndEventsHaveOneWireNameEach) {
@@ -293,6 +299,46 @@ TEST(ProtoGolden, CompactSyncAnswersListSourcesOnceAndLeaveTheLayoutToThePeer) {
   EXPECT_EQ(json::parse(encode(none)), json::object());
 }
 
+TEST(ProtoGolden, APeerThatReportsDigestsGetsPairsAndHearsWhichPiecesWereRejected) {
+  const std::string digest_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+  const std::string digest_b64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+  auto asks = round_trip<sync_request>(
+      R"({"results": [{"piece": 3, "status": "ok", "source": "10.0.0.2:65002", "bytes": 4096,
+                       "duration_ms": 2, "digest": ")" +
+      digest_b64 + R"("}], "want": 4, "wait_ms": 0, "version": "v1", "compact": true,
+          "report_digests": true})");
+  EXPECT_TRUE(asks.report_digests);
+  EXPECT_EQ(asks.results.at(0).sha256, digest_hex);
+  auto r = round_trip<sync_response>(
+      R"({"sources": ["supernode"], "pieces": [[0, 0], [1, 0]], "rejected": [3]})");
+  ASSERT_EQ(r.assignments.size(), 2u);
+  EXPECT_EQ(r.assignments[1].piece, 1u);
+  EXPECT_EQ(r.assignments[1].sha256, "");
+  EXPECT_EQ(r.rejected, std::vector<std::uint64_t>{3});
+  task_info t;
+  t.content_length = 10000;
+  t.piece_size = 4096;
+  t.piece_count = 3;
+  EXPECT_EQ(expand_compact(r.assignments, t), "");
+  for (const auto& a : r.assignments) EXPECT_EQ(check_assignment(a, t), "");
+}
+
+TEST(ProtoDecode, AttackReportedDigestsThatAreNoSha256AreRefused) {
+  auto refused = [](const std::string& digest) {
+    auto d = decode<sync_request>(R"({"results": [{"piece": 0, "status": "ok", "digest": )" +
+                                  digest + R"(}], "want": 1})");
+    return d ? std::string() : d.error.field;
+  };
+  EXPECT_EQ(refused(R"("AAEC")"), "results[0].digest") << "3 bytes";
+  EXPECT_EQ(refused(R"("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==")"), "results[0].digest")
+      << "31 bytes";
+  EXPECT_EQ(refused(R"("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")"),
+            "results[0].digest")
+      << "hex, not base64";
+  EXPECT_NE(refused("32"), "") << "a number";
+  EXPECT_EQ(refused(R"("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")"), "");
+}
+
 TEST(ProtoDecode, AttackCompactAnswersThatLieAreRefusedBeforeUse) {
   const std::string b64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
   auto refused = [](const std::string& text) {
@@ -312,7 +358,16 @@ TEST(ProtoDecode, AttackCompactAnswersThatLieAreRefusedBeforeUse) {
   EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": [[0, 0, " )" + b64 + R"("]]})"),
             "pieces[0]")
       << "base64 with whitespace";
-  EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": [[0, 0]]})"), "pieces[0]");
+  EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": [[0]]})"), "pieces[0]");
+  EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": [[0, 0, 7]]})"), "pieces[0]")
+      << "a digest that is no string";
+  EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": [[0, 0, ")" + b64 + R"(", 1]]})"),
+            "pieces[0]")
+      << "four fields";
+  EXPECT_EQ(refused(R"({"rejected": [-1]})"), "rejected[0]");
+  std::string rejected = R"({"rejected": [0)";
+  for (int i = 0; i < 1024; ++i) rejected += ",0";
+  EXPECT_EQ(refused(rejected + "]}"), "rejected") << "1,025 rejected pieces";
   EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": [[-1, 0, ")" + b64 + R"("]]})"),
             "pieces[0]");
   EXPECT_EQ(refused(R"({"sources": ["supernode"], "pieces": {"0": 1}})"), "pieces");

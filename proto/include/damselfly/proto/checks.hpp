@@ -32,8 +32,9 @@ std::string check_task_info(const task_info& t);
 std::string check_replica(const task_replica& r);
 
 /// Why an assignment does not fit its task's layout (empty when it does):
-/// an existing piece, the offset and length of that piece, a SHA-256 in hex,
-/// and a source that is the supernode or a host:port.
+/// an existing piece, the offset and length of that piece, a SHA-256 in hex
+/// (or none: the supernode checks the peer's), and a source that is the
+/// supernode or a host:port.
 std::string check_assignment(const assignment& a, const task_info& t);
 
 /// Fills in the offset and length of compact assignments from the task's

@@ -130,6 +130,10 @@ struct piece_result {
   std::string source;  ///< supernode_source or the serving peer's "host:port"
   std::uint64_t bytes = 0;
   std::uint64_t duration_ms = 0;
+  /// SHA-256 (hex) of what arrived, for an ok piece assigned without a
+  /// digest: the supernode checks it (sync_request::report_digests). Base64
+  /// as "digest" on the wire.
+  std::string sha256;
 };
 
 /// POST /api/v1/tasks/{task}/peers/{peer}/sync
@@ -147,6 +151,14 @@ struct sync_request {
   std::string ticket_tail;
   /// The peer reads compact answers (sync_response::compact).
   bool compact = false;
+  /// The report_every the peer follows now (0: not said, an older client):
+  /// an answer then carries report_every only when it changes.
+  std::uint32_t report_every = 0;
+  /// The peer reports the SHA-256 of each piece it fetched and the supernode
+  /// checks it, so compact assignments need not carry digests: the digests
+  /// travel on the peers' links towards the supernode instead of on the
+  /// supernode's upload, which the pieces need.
+  bool report_digests = false;
 };
 
 /// One piece to fetch, with where from and what it must hash to.
@@ -166,7 +178,9 @@ struct sync_response {
   std::vector<assignment> assignments;
   /// Finished pieces the supernode would like reported per sync: more when
   /// many peers share it, fewer syncs on its link. A peer may report sooner.
-  std::uint32_t report_every = 1;
+  /// 0: not said — to a peer that sent its own, unchanged; to one that did
+  /// not (an older client), 1.
+  std::uint32_t report_every = 0;
   /// Lets this peer fetch the task's pieces from the supernode and other
   /// peers for a few minutes: sent as X-Damselfly-Ticket with each piece
   /// request. An answer carries it when the peer's ticket_tail does not
@@ -176,8 +190,13 @@ struct sync_response {
   /// task of known length: each is [piece, source index, digest in base64]
   /// with the sources listed once per answer; the offset and length follow
   /// from the task's layout (expand_compact fills them in on receipt, and
-  /// leaves them 0 until then). About half the full form's bytes.
+  /// leaves them 0 until then). About half the full form's bytes. For a peer
+  /// that reports digests, [piece, source index]: sha256 stays empty.
   bool compact = false;
+  /// Pieces this sync reported fetched whose digest did not check out (or
+  /// could not be checked here): the peer holds none of them and fetches
+  /// them again. The supernode counts none of them as held by the peer.
+  std::vector<std::uint64_t> rejected;
 };
 
 /// POST /api/v1/hosts/{host}/heartbeat: a daemon says it is alive and which

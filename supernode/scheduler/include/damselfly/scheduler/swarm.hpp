@@ -114,6 +114,8 @@ class swarm {
   void expire(clock::time_point now);
 
   std::uint64_t held_count(const std::string& peer) const;
+  /// Whether `peer` holds `piece`.
+  bool holds(const std::string& peer, std::uint64_t piece) const;
   std::uint64_t in_flight_count(const std::string& peer) const;
   /// Whether `piece` is assigned to `peer` and not yet reported.
   bool in_flight(const std::string& peer, std::uint64_t piece) const;
