@@ -320,6 +320,11 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
     if (outcome == scheduler::piece_outcome::ok) count_moved(*t, peer, res, now);
     t->swarm.report(peer, res.piece, outcome, res.source, now);
   }
+  // A report frees an upload slot and may add a holder: a peer whose sync
+  // waits for work (nothing in flight, every source of what it lacks busy)
+  // may have some now. Before, only a newly cached piece woke it, and once
+  // the file was cached such a peer waited out its whole wait_ms.
+  if (!s.results.empty()) t->notify();
   const auto handling = std::chrono::steady_clock::now();
   std::chrono::steady_clock::duration waited{};
   auto wait =

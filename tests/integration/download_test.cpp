@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "damselfly/common/task_id.hpp"
@@ -525,4 +526,53 @@ TEST(NginxOrigin, LargeFileThroughTheSupernodeMatchesAndIsFetchedOnce) {
   EXPECT_EQ(fs::file_size(out), size);
   EXPECT_EQ(sha256_file(out), sha256_file(dir / "www" / "big.bin"));
   EXPECT_EQ(nginx.body_bytes(), size + 1);  // the probe byte, then every byte once
+}
+
+TEST_F(download_test, ASyncWaitingForWorkIsAnsweredWhenAnotherPeerReportsNotWhenItsWaitEnds) {
+  // One seed slot: while peer A fetches a piece from the supernode, peer B
+  // can be given nothing and its sync waits (up to its wait_ms, 5 s). A's
+  // report frees the slot: B must hear of it then, not 5 s later.
+  start({"--piece-size", "256K", "--seed-slots", "1"});
+  file("f.bin", 1 * mib, 9);
+  auto port = supernode_->port();
+  std::map<std::string, std::string> keys;
+  std::string task_id;
+  for (const std::string peer : {"a", "b"}) {
+    auto r = post_json(port, "/api/v1/tasks",
+                       nlohmann::json{{"url", origin_->url("f.bin")}, {"peer_id", peer}}.dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto j = nlohmann::json::parse(r.body);
+    keys[peer] = j.at("peer_key").get<std::string>();
+    task_id = j.at("task_id").get<std::string>();
+  }
+  std::string state;
+  for (int i = 0; i < 200 && state != "done"; ++i) {
+    state =
+        nlohmann::json::parse(http_get(port, "/api/v1/tasks/" + task_id).body).value("state", "");
+    if (state != "done") std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(state, "done");
+  auto sync = [&](const std::string& peer, const std::string& body) {
+    return post_json(port, "/api/v1/tasks/" + task_id + "/peers/" + peer + "/sync", body,
+                     "X-Damselfly-Peer-Key: " + keys[peer] + "\r\n");
+  };
+  auto first = sync("a", R"({"want": 1})");
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto assigned = nlohmann::json::parse(first.body).at("assignments");
+  ASSERT_EQ(assigned.size(), 1u) << first.body;
+  auto waiting = std::async(std::launch::async, [&] {
+    auto started = std::chrono::steady_clock::now();
+    auto r = sync("b", R"({"want": 4, "wait_ms": 5000})");
+    return std::make_pair(r, std::chrono::steady_clock::now() - started);
+  });
+  ASSERT_EQ(waiting.wait_for(500ms), std::future_status::timeout) << "B was not kept waiting";
+  nlohmann::json report{{"results", nlohmann::json::array({{{"piece", assigned[0].at("piece")},
+                                                            {"status", "unreachable"},
+                                                            {"source", "supernode"}}})},
+                        {"want", 0}};
+  ASSERT_EQ(sync("a", report.dump()).status, 200);
+  auto [answer, took] = waiting.get();
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(nlohmann::json::parse(answer.body).at("assignments").size(), 1u) << answer.body;
+  EXPECT_LT(took, 4s) << "B's sync waited out its wait_ms after A's report freed the slot";
 }

@@ -233,7 +233,10 @@ class simulation {
       wake_seed_waiters(SIZE_MAX);
       return;
     }
-    // The supernode wakes every parked sync when a piece is cached.
+    wake_parked();  // the supernode wakes every parked sync when a piece is cached
+  }
+  /// As task::notify(): every sync waiting for work is handled again.
+  void wake_parked() {
     std::vector<std::uint32_t> woken;
     woken.swap(parked_);
     for (auto n : woken) {
@@ -336,6 +339,8 @@ class simulation {
             peer, r.piece,
             r.status == proto::piece_status::ok ? piece_outcome::ok : piece_outcome::unreachable,
             r.source, t);
+      // As api::sync: reports wake the syncs waiting for work.
+      if (!n.sent_results.empty()) wake_parked();
       for (const auto& d : swarm_.assign(peer, std::min(n.want, cfg_.max_assignments), t)) {
         // As api::sync answers a compact peer that reports digests: none.
         n.answer.push_back(
