@@ -21,7 +21,7 @@ struct sim_config {
   double origin_rate = 0;       ///< 0: node_rate
   double latency = 50e-6;       ///< one way, seconds
   unsigned parallel = 8;        ///< pieces in flight per node (dfget --parallel)
-  unsigned upload_slots = 8;    ///< concurrent uploads per daemon
+  unsigned upload_slots = 6;    ///< concurrent uploads per daemon (the daemon's default)
   unsigned seed_slots = 8;      ///< concurrent uploads by the supernode per task
   unsigned per_source =
       0;  ///< pieces one node may fetch from one peer at once (0: the scheduler's default)

@@ -47,7 +47,7 @@ struct daemon_config {
   /// TLS to supernodes and peers: whom to trust, which client certificate
   /// to show. Null: plain HTTP.
   std::shared_ptr<const tls_context> cluster_tls;
-  unsigned upload_slots = 8;  ///< concurrent uploads; more get 503
+  unsigned upload_slots = 6;  ///< concurrent uploads; more get 503 (docs/benchmarks.md: 6 vs 8)
   unsigned parallel = 8;      ///< pieces in flight per download
   std::chrono::milliseconds heartbeat_interval{3'000};
   /// Finished tasks are evicted, least recently used first, while the data dir
