@@ -852,14 +852,19 @@ asio::awaitable<void> downloader::session::drive(steady::time_point started) {
       // sends other peers to fetch them here.
       std::uint32_t wait_ms = in_flight == 0 && unconfirmed.empty() ? 2000 : 0;
       std::vector<proto::assignment> got;
-      auto r = co_await sync_once(complete() ? 0 : free_slots, wait_ms, got);
+      const std::uint32_t want = complete() ? 0 : free_slots;
+      auto r = co_await sync_once(want, wait_ms, got);
       if (r == call::failed) break;
       if (r == call::retry) {
         co_await ride_out_outage(last_outage_error);
         continue;
       }
+      const auto given = got.size();
       start_fetches(got);
-      waiting_for_piece = got.empty() && in_flight > 0;
+      // An answer short of what was asked is all the supernode has for this
+      // peer now: asking again at once brought back a 204 (a fifth of the
+      // syncs of a crowd); the next finished piece is the time to ask.
+      waiting_for_piece = given < want && in_flight > 0;
       continue;
     }
     co_await wake.wait();

@@ -426,7 +426,8 @@ class simulation {
                        {on_end::piece, i, a.piece, source});
       });
     }
-    n.waiting_for_piece = n.answer.empty() && n.in_flight > 0;
+    // As the engine: an answer short of what was asked is all there is now.
+    n.waiting_for_piece = n.answer.size() < n.want && n.in_flight > 0;
     n.answer.clear();
     pump(i);
   }
