@@ -315,9 +315,11 @@ class simulation {
       auto i = cpu_queue_.front();
       cpu_queue_.pop_front();
       if (!nodes_[i].alive) continue;
+      // Busy first: a sync's reports wake parked syncs (wake_parked), which
+      // must queue behind it, not run inside it.
+      cpu_busy_ = true;
       double cost = handle_sync(i);
       result_.supernode_cpu += cost;
-      cpu_busy_ = true;
       schedule(now_ + cost, [this, i] {
         cpu_busy_ = false;
         finish_sync(i);
