@@ -92,6 +92,10 @@ struct scripted_supernode {
   int digestless_sent = 0;                      ///< assignments sent without a digest
   std::vector<std::uint64_t> rejected;          ///< every piece rejected, in order
   std::vector<std::uint64_t> announced_unheld;  ///< on_piece before this supernode held it
+  std::size_t max_per_sync = 0;  ///< assignments per answer at most (0: as many as asked)
+  /// Syncs that reported nothing while an assignment was still out: asking
+  /// again before anything changed.
+  int syncs_without_news = 0;
 
   std::uint64_t count() const { return piece_count(content.size(), piece_size); }
   proto::task_info info() const {
@@ -118,6 +122,7 @@ struct scripted_supernode {
       proto::sync_response out;
       out.task = info();
       const bool checking = checks_digests && s.value->report_digests;
+      if (s.value->results.empty() && !in_flight.empty()) ++syncs_without_news;
       for (const auto& r : s.value->results) {
         results.push_back(r);
         in_flight.erase(r.piece);
@@ -137,7 +142,9 @@ struct scripted_supernode {
         ++no_content_sent;
         co_return http_response{204, {}, {}, {}};
       }
-      for (std::uint64_t i = 0; i < count() && out.assignments.size() < s.value->want; ++i) {
+      std::size_t most = s.value->want;
+      if (max_per_sync > 0) most = std::min(most, max_per_sync);
+      for (std::uint64_t i = 0; i < count() && out.assignments.size() < most; ++i) {
         if (held.count(i) || in_flight.count(i)) continue;
         in_flight.insert(i);
         max_in_flight = std::max(max_in_flight, in_flight.size());
@@ -414,6 +421,18 @@ TEST(downloader, APieceAssignedWithoutADigestIsHeldOnlyOnceTheSupernodeAcceptsWh
       EXPECT_EQ(res.sha256.size(), 64u) << "piece " << res.piece << " reported without its digest";
     }
   }
+}
+
+TEST(downloader, AnAnswerShortOfWhatWasAskedIsFollowedByTheNextFinishedPieceNotAnotherAsk) {
+  // A supernode that gives one assignment a sync has nothing more for now:
+  // asking again before a piece finishes only brings back an empty answer.
+  scripted_supernode sn;
+  sn.content = make_content(6 * 4096);
+  sn.max_per_sync = 1;
+  auto r = run_engine(sn);
+  ASSERT_FALSE(r.outcome.ec) << r.outcome.message;
+  EXPECT_EQ(r.written, sn.content);
+  EXPECT_EQ(sn.syncs_without_news, 0);
 }
 
 // Attacks by a lying supernode: the engine checks every number before use.
