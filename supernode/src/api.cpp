@@ -371,9 +371,8 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   out.compact = s.compact && t->content_length >= 0;
   const auto& ticket = ticket_for(*t, peer);
   if (s.ticket_tail.size() < 16 || !ticket.ends_with(s.ticket_tail)) out.ticket = ticket;
-  // Nothing new for a peer that reads compact answers: a 204, no body. Two
-  // of five answers in a crowd are such (every source busy), and this is
-  // about half their bytes.
+  // Nothing new for a peer that reads compact answers (every source busy): a
+  // 204, no body, about half the bytes of the smallest 200.
   auto answer = s.compact && out.assignments.empty() && !out.task && out.ticket.empty() &&
                         out.report_every == 0 && out.rejected.empty()
                     ? http_response{204, {}, {}, {}}
