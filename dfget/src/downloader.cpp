@@ -224,6 +224,7 @@ struct downloader::session {
   asio::awaitable<void> drive(steady::time_point started);
   /// One answer's assignments: fetch each piece not already held.
   void start_fetches(std::vector<proto::assignment>& got);
+  bool holds(std::uint64_t piece) const { return piece < have.size() && have[piece]; }
   bool complete() const {
     return task.state == proto::task_state::done && task.piece_count >= 0 &&
            have_count == static_cast<std::uint64_t>(task.piece_count);
@@ -470,8 +471,7 @@ asio::awaitable<downloader::session::verdict> downloader::session::verify_and_st
     const proto::assignment& a, piece_landing& in, const host_port& from) {
   // Claimed here, on the session's executor, before any write: of two copies
   // of one piece only the first to land reaches the store.
-  const bool held = a.piece < have.size() && have[a.piece];
-  const bool keep = !held && claimed.insert(a.piece).second;
+  const bool keep = !holds(a.piece) && claimed.insert(a.piece).second;
   // On a worker: the I/O thread keeps receiving, and two pieces are hashed
   // at once. By reference: this frame waits for the work.
   struct outcome {
@@ -599,8 +599,7 @@ void downloader::session::record(const proto::assignment& a, const verdict& v,
   last_progress = steady::now();
   if (!v.kept) {
     // A second copy: reported now if the first is held, after its verdict if not.
-    bool held = a.piece < have.size() && have[a.piece];
-    (held ? results : held_back).push_back(std::move(r));
+    (holds(a.piece) ? results : held_back).push_back(std::move(r));
     return;
   }
   results.push_back(std::move(r));
@@ -635,8 +634,8 @@ void downloader::session::take_verdicts(const std::vector<proto::piece_result>& 
       continue;
     auto waiting = std::move(it->second);
     unconfirmed.erase(it);
-    claimed.erase(r.piece);
     if (std::find(rejected.begin(), rejected.end(), r.piece) != rejected.end()) {
+      claimed.erase(r.piece);
       // What was written stays unmarked and is fetched again over it.
       spdlog::warn("piece {} from {} failed verification at the supernode", r.piece, r.source);
       count_failure(r.piece, proto::piece_status::bad_digest, true);
@@ -742,7 +741,7 @@ asio::awaitable<void> downloader::session::from_origin() {
     report_progress();  // the layout and version, which -c records
     return {};
   };
-  sink.skip = [this](std::uint64_t index) { return index < have.size() && have[index]; };
+  sink.skip = [this](std::uint64_t index) { return holds(index); };
   error_code write_error;
   sink.on_data = [this, &write_error](std::uint64_t offset,
                                       std::span<const std::byte> data) -> error_code {
@@ -799,7 +798,7 @@ asio::awaitable<void> downloader::session::leave() {
 
 void downloader::session::start_fetches(std::vector<proto::assignment>& got) {
   for (auto& a : got) {
-    if (a.piece < have.size() && have[a.piece]) {
+    if (holds(a.piece)) {
       // Already here (resumed, or an endgame duplicate that lost the race):
       // say so, which frees the source, and fetch nothing.
       results.push_back({a.piece, proto::piece_status::ok, a.source, 0, 0, {}});

@@ -312,7 +312,8 @@ void to_json(json& j, const piece_result& v) {
            {"source", v.source},
            {"bytes", v.bytes},
            {"duration_ms", v.duration_ms}};
-  if (auto raw = from_hex(v.sha256); raw && !v.sha256.empty()) j["digest"] = to_base64(*raw);
+  if (v.sha256.empty()) return;
+  if (auto raw = from_hex(v.sha256)) j["digest"] = to_base64(*raw);
 }
 void from_json(const json& j, piece_result& v) {
   required(j, "piece", v.piece);
@@ -424,8 +425,8 @@ void to_json(json& j, const sync_response& v) {
         if (at == sources.end()) at = sources.insert(at, a.source);
         json entry = json::array({a.piece, static_cast<std::size_t>(at - sources.begin())});
         // No digest: the peer reports its own and the supernode checks it.
-        if (auto digest = from_hex(a.sha256); digest && !a.sha256.empty())
-          entry.push_back(to_base64(*digest));
+        if (!a.sha256.empty())
+          if (auto digest = from_hex(a.sha256)) entry.push_back(to_base64(*digest));
         pieces.push_back(std::move(entry));
       }
       j["sources"] = sources;
