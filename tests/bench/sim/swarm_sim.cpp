@@ -230,7 +230,7 @@ class simulation {
     if (next_origin_piece_ < pieces_) fetch_from_origin();
     if (cfg_.parent_sets) {
       seed_has_[p] = true;
-      wake_seed_waiters(SIZE_MAX);
+      wake_seed_waiters();
       return;
     }
     wake_parked();  // the supernode wakes every parked sync when a piece is cached
@@ -521,32 +521,26 @@ class simulation {
     }
     if (picks.size() < free_slots && !n.asking_seed) ask_seed(i);
   }
-  void request_piece(std::uint32_t i, std::uint64_t p, std::uint32_t link) {
+  void request_piece(std::uint32_t i, std::uint64_t p, std::uint32_t link, bool count = true) {
     ++nodes_[i].in_flight;
     if (link >= 2) ++nodes_[link - 2].uploads;  // (the seed's slot is taken at its decision)
-    ++copies_[p];
+    if (count) ++copies_[p];
     schedule(now_ + cfg_.latency, [this, i, p, link] {
       if (link == 1) result_.supernode_piece_bytes += piece_length(p);
       start_transfer(link, static_cast<double>(piece_length(p) + piece_head),
                      {on_end::piece, i, p, link});
     });
   }
-  /// The supernode injects: a piece the node lacks that none of its parents
-  /// holds, the fewest copies in the swarm first, within its seed slots.
+  /// The supernode injects: a piece nobody holds or fetches yet, lowest
+  /// first (as the origin delivers them), within its seed slots. It never
+  /// sends a piece twice: its link is the swarm's bound (every piece must
+  /// cross it once), so a second copy from it delays every fresh piece behind
+  /// it, while the parents pass on what it sent once. A node whose parents
+  /// hold none of what it lacks waits for them or for a fresh piece.
   void ask_seed(std::uint32_t i) {
     auto& n = nodes_[i];
     if (n.picker->orphans() == 0) return;  // its parents hold the rest: it waits for their slots
-    std::uint64_t best = pieces_;
-    std::uint64_t best_key = 0;
-    for (std::uint64_t p = 0; p < pieces_; ++p) {
-      if (n.picker->has(p) || n.picker->in_flight(p) || n.picker->availability(p) > 0) continue;
-      if (!seed_has_[p]) continue;
-      std::uint64_t key = (copies_[p] << 32) | (rng_() >> 32);
-      if (best == pieces_ || key < best_key) {
-        best = p;
-        best_key = key;
-      }
-    }
+    auto best = fresh_piece();
     if (best == pieces_ || seed_load_ >= cfg_.seed_slots) {
       if (!n.waiting_seed) {
         n.waiting_seed = true;
@@ -556,7 +550,8 @@ class simulation {
     }
     n.asking_seed = true;
     n.picker->fetching(best);
-    ++seed_load_;  // held from the decision to the upload's end, as the central scheduler does
+    ++copies_[best];  // taken now: the next asker gets the next fresh piece
+    ++seed_load_;     // held from the decision to the upload's end, as the central scheduler does
     ++result_.decisions;
     ++result_.syncs;
     result_.supernode_cpu += cfg_.sync_cost + cfg_.decision_cost;
@@ -567,17 +562,24 @@ class simulation {
     schedule(now_ + 3 * cfg_.latency, [this, i, best] {
       auto& m = nodes_[i];
       m.asking_seed = false;
-      request_piece(i, best, 1);
+      request_piece(i, best, 1, false);
       pump_with_parents(i);
     });
   }
-  void wake_seed_waiters(std::size_t how_many) {
-    std::vector<std::uint32_t> woken;
-    while (!seed_waiters_.empty() && woken.size() < how_many) {
-      woken.push_back(seed_waiters_.front());
+  /// The lowest cached piece nobody holds or fetches (pieces_ if none): the
+  /// origin's pieces in flight are the only ones above the first fresh one.
+  std::uint64_t fresh_piece() {
+    while (next_fresh_ < pieces_ && copies_[next_fresh_] > 0) ++next_fresh_;
+    for (auto p = next_fresh_; p < next_origin_piece_; ++p)
+      if (seed_has_[p] && copies_[p] == 0) return p;
+    return pieces_;
+  }
+  /// Waiters ask again while the supernode has a fresh piece and a free slot.
+  void wake_seed_waiters() {
+    while (!seed_waiters_.empty() && seed_load_ < cfg_.seed_slots) {
+      if (fresh_piece() == pieces_) return;
+      auto w = seed_waiters_.front();
       seed_waiters_.pop_front();
-    }
-    for (auto w : woken) {
       nodes_[w].waiting_seed = false;
       pump_with_parents(w);
     }
@@ -586,7 +588,7 @@ class simulation {
   void upload_ended(std::uint32_t link) {
     if (link == 1) {
       --seed_load_;
-      wake_seed_waiters(1);
+      wake_seed_waiters();
       return;
     }
     auto& sender = nodes_[link - 2];
@@ -708,6 +710,7 @@ class simulation {
   // Parent-set protocol: what the supernode holds and knows.
   std::vector<bool> seed_has_;
   std::vector<std::uint64_t> copies_;  ///< held or on their way, per piece
+  std::uint64_t next_fresh_ = 0;       ///< no piece below it is fresh (copies_ 0)
   unsigned seed_load_ = 0;
   std::deque<std::uint32_t> seed_waiters_;
   std::deque<std::uint32_t> cpu_queue_;
