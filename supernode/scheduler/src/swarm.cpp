@@ -149,11 +149,13 @@ void swarm::remove_peer(int index) {
   held_total_ -= p.held_count;
   // Flights others have from this peer no longer count against anyone, and
   // the index may be reused: forget it everywhere.
+  for (int q : p.parent_indices) --peers_[static_cast<std::size_t>(q)].children;
   for (auto& other : peers_) {
     if (!other.active) continue;
     for (auto& [piece, flights] : other.in_flight)
       for (auto& f : flights)
         if (f.source == index) f.source = gone_index;
+    if (std::erase(other.parent_indices, index) > 0) other.parents.erase(p.addr_id);
   }
   by_id_.erase(p.id);
   if (auto a = by_addr_.find(p.info.addr); a != by_addr_.end() && a->second == index)
@@ -303,18 +305,8 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
     for (const auto& f : flights)
       if (f.source >= 0) ++from_source[f.source];
   auto take = [&](std::uint64_t piece, int src) {
-    auto& flights = p.in_flight[piece];
-    if (flights.empty()) ++fetching_[piece];
-    flights.push_back({src, now});
+    start_flight(p, piece, src, now, out);
     if (src >= 0) ++from_source[src];
-    if (src == seed_index) {
-      ++seed_load_;
-      out.push_back({piece, supernode_source});
-    } else {
-      auto& s = peers_[static_cast<std::size_t>(src)];
-      ++s.uploads;
-      out.push_back({piece, s.info.addr});
-    }
   };
 
   // Rarest first: key = holders (the seed counts as one), random tie-break.
@@ -363,6 +355,93 @@ std::vector<decision> swarm::assign(const std::string& peer, std::uint32_t want,
     }
   }
   return out;
+}
+
+void swarm::start_flight(peer_state& p, std::uint64_t piece, int src, clock::time_point now,
+                         std::vector<decision>& out) {
+  auto& flights = p.in_flight[piece];
+  if (flights.empty()) ++fetching_[piece];
+  flights.push_back({src, now});
+  if (src == seed_index) {
+    ++seed_load_;
+    out.push_back({piece, supernode_source});
+  } else {
+    auto& s = peers_[static_cast<std::size_t>(src)];
+    ++s.uploads;
+    out.push_back({piece, s.info.addr});
+  }
+}
+
+std::vector<std::string> swarm::parents_for(const std::string& peer, unsigned want) {
+  std::vector<std::string> out;
+  auto it = by_id_.find(peer);
+  if (it == by_id_.end() || want == 0) return out;
+  const int index = it->second;
+  auto& p = peers_[static_cast<std::size_t>(index)];
+  auto eligible = [&](int q) {
+    const auto& c = peers_[static_cast<std::size_t>(q)];
+    return q != index && c.active && c.serving && !p.parents.contains(c.addr_id) &&
+           !bad_addrs_.contains(c.addr_id);
+  };
+  auto give = [&](int q) {
+    auto& c = peers_[static_cast<std::size_t>(q)];
+    p.parents.insert(c.addr_id);
+    p.parent_indices.push_back(q);
+    ++c.children;
+    out.push_back(c.info.addr);
+  };
+  // In a swarm of thousands: the fewer children of two random draws, a
+  // bounded number of draws, so one call never walks every peer. Otherwise
+  // every eligible peer is ranked.
+  const std::size_t n = peers_.size();
+  if (n > std::max<std::size_t>(512, 8u * want)) {
+    auto draw = [&] {
+      for (int tries = 0; tries < 16; ++tries)
+        if (int q = static_cast<int>(rng_() % n); eligible(q)) return q;
+      return -1;
+    };
+    for (unsigned k = 0; k < want; ++k) {
+      int a = draw(), b = draw();
+      if (a < 0 || (b >= 0 && peers_[static_cast<std::size_t>(b)].children <
+                                  peers_[static_cast<std::size_t>(a)].children))
+        a = b;
+      if (a >= 0 && eligible(a)) give(a);
+    }
+    return out;
+  }
+  std::vector<std::pair<std::uint64_t, int>> candidates;
+  for (std::size_t q = 0; q < n; ++q)
+    if (eligible(static_cast<int>(q)))
+      candidates.emplace_back(
+          (static_cast<std::uint64_t>(peers_[q].children) << 32) | (rng_() & 0xffffffffu),
+          static_cast<int>(q));
+  std::sort(candidates.begin(), candidates.end());
+  if (candidates.size() > want) candidates.resize(want);
+  for (const auto& c : candidates) give(c.second);
+  return out;
+}
+
+std::vector<decision> swarm::inject(const std::string& peer, std::uint32_t want,
+                                    clock::time_point now) {
+  std::vector<decision> out;
+  auto it = by_id_.find(peer);
+  if (it == by_id_.end()) return out;
+  auto& p = peers_[static_cast<std::size_t>(it->second)];
+  p.last_seen = now;
+  const auto limit = std::min<std::uint64_t>(seed_.size(), avail_.size());
+  for (std::uint64_t i = 0; i < limit && out.size() < want && seed_load_ < opts_.seed_slots; ++i)
+    if (seed_[i] && avail_[i] == 0 && fetching_[i] == 0) start_flight(p, i, seed_index, now, out);
+  return out;
+}
+
+unsigned swarm::child_count(const std::string& peer) const {
+  auto it = by_id_.find(peer);
+  return it == by_id_.end() ? 0 : peers_[static_cast<std::size_t>(it->second)].children;
+}
+
+std::size_t swarm::parent_count(const std::string& peer) const {
+  auto it = by_id_.find(peer);
+  return it == by_id_.end() ? 0 : peers_[static_cast<std::size_t>(it->second)].parents.size();
 }
 
 void swarm::expire(clock::time_point now) {
@@ -480,6 +559,15 @@ void swarm::check_invariants() const {
     }
   }
   if (active != by_id_.size()) fail("peer index out of step with active peers");
+  std::vector<unsigned> children(peers_.size(), 0);
+  for (const auto& p : peers_)
+    if (p.active)
+      for (int q : p.parent_indices) {
+        if (!peers_[static_cast<std::size_t>(q)].active) fail("a parent that left");
+        ++children[static_cast<std::size_t>(q)];
+      }
+  for (std::size_t i = 0; i < peers_.size(); ++i)
+    if (peers_[i].active && children[i] != peers_[i].children) fail("child counts are wrong");
   std::uint64_t held_total = 0;
   for (const auto& p : peers_)
     if (p.active) held_total += p.held_count;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "damselfly/scheduler/swarm.hpp"
@@ -536,4 +537,115 @@ TEST_F(swarm_test, APieceIsInFlightForItsAskerFromAssignmentToReportOnly) {
   EXPECT_FALSE(s.in_flight("nobody", 0));
   s.report("A", 0, piece_outcome::ok, supernode_source, t0);
   EXPECT_FALSE(s.in_flight("A", 0));
+}
+
+TEST_F(swarm_test, ScenarioWithParentSetsTheSeedSendsEachPieceOnceLowestFirst) {
+  // 4 pieces, 0-2 cached. A asks for 2 to inject: 0 and 1 from the seed. B
+  // asks for 2: only 2 is new. C asks: every cached piece has gone out once,
+  // so nothing — not a second copy of 0 (A's parents and children pass it on).
+  s.set_piece_count(4);
+  for (std::uint64_t i = 0; i < 3; ++i) s.seed_has(i);
+  for (const char* p : {"A", "B", "C"}) s.join(p, at(std::string(p) + ":1"), {}, t0);
+  EXPECT_EQ(s.inject("A", 2, t0),
+            (std::vector<decision>{{0, supernode_source}, {1, supernode_source}}));
+  EXPECT_EQ(s.inject("B", 2, t0), (std::vector<decision>{{2, supernode_source}}));
+  EXPECT_TRUE(s.inject("C", 4, t0).empty());
+  // A holds 0 now: still not new. Piece 3 arrives: it is.
+  s.report("A", 0, piece_outcome::ok, supernode_source, t0);
+  EXPECT_TRUE(s.inject("C", 4, t0).empty());
+  s.seed_has(3);
+  EXPECT_EQ(s.inject("C", 4, t0), (std::vector<decision>{{3, supernode_source}}));
+  // A's fetch of 1 failed and nobody else has it: it is new again.
+  s.report("A", 1, piece_outcome::unreachable, supernode_source, t0);
+  EXPECT_EQ(s.inject("C", 4, t0), (std::vector<decision>{{1, supernode_source}}));
+}
+
+TEST_F(swarm_test, ScenarioWithParentSetsTheSeedKeepsToItsSlots) {
+  swarm_options o;
+  o.seed_slots = 2;
+  swarm small(o, 7);
+  for (std::uint64_t i = 0; i < 4; ++i) small.seed_has(i);
+  small.set_piece_count(4);
+  small.join("A", at("a:1"), {}, t0);
+  small.join("B", at("b:1"), {}, t0);
+  EXPECT_EQ(pieces(small.inject("A", 4, t0)), (std::vector<std::uint64_t>{0, 1}));
+  EXPECT_TRUE(small.inject("B", 4, t0).empty());  // both slots are A's
+  small.report("A", 0, piece_outcome::ok, supernode_source, t0);
+  EXPECT_EQ(pieces(small.inject("B", 4, t0)), (std::vector<std::uint64_t>{2}));
+  small.check_invariants();
+}
+
+TEST_F(swarm_test, ScenarioParentsAreOtherServingPeersEachGivenOnce) {
+  // A, B and C serve; D serves nothing. A asks for 16 parents: B and C (not
+  // itself, not D). Asked again: none new. E joins: A is given E.
+  s.set_piece_count(4);
+  for (const char* p : {"A", "B", "C"}) s.join(p, at(std::string(p) + ":1"), {}, t0);
+  s.join("D", at(""), {}, t0);
+  auto first = s.parents_for("A", 16);
+  EXPECT_EQ(std::set<std::string>(first.begin(), first.end()),
+            (std::set<std::string>{"B:1", "C:1"}));
+  EXPECT_TRUE(s.parents_for("A", 16).empty());
+  s.join("E", at("E:1"), {}, t0);
+  EXPECT_EQ(s.parents_for("A", 16), (std::vector<std::string>{"E:1"}));
+  EXPECT_EQ(s.parent_count("A"), 3u);
+  EXPECT_TRUE(s.parents_for("nobody", 16).empty());
+}
+
+TEST_F(swarm_test, ScenarioInAThousandPeersParentsAreAFewDistinctOnesAtRandom) {
+  for (int i = 0; i < 1000; ++i) {
+    auto id = "P" + std::to_string(i);
+    s.join(id, at(id + ":1"), {}, t0);
+  }
+  auto a = s.parents_for("P0", 16);
+  auto b = s.parents_for("P1", 16);
+  ASSERT_EQ(a.size(), 16u);
+  ASSERT_EQ(b.size(), 16u);
+  std::set<std::string> distinct(a.begin(), a.end());
+  EXPECT_EQ(distinct.size(), 16u);
+  EXPECT_FALSE(distinct.contains("P0:1"));
+  EXPECT_NE(a, b);  // drawn, not the first 16 of a list
+}
+
+TEST_F(swarm_test, AttackABadSourceIsNobodysParent) {
+  // Three hosts were sent to bad:1 and got bad pieces from it: it is marked
+  // bad, and no peer is given it as a parent afterwards.
+  seed_all(1);
+  s.join("BAD", at("bad:1"), bits("1"), t0);
+  for (int i = 0; i < 3; ++i) {
+    auto id = "V" + std::to_string(i);
+    peer_info victim = at(id + ":1");
+    victim.host = "10.0.0." + std::to_string(i);
+    s.join(id, victim, {}, t0);
+    ASSERT_EQ(s.assign(id, 1, t0), (std::vector<decision>{{0, "bad:1"}}));
+    s.report(id, 0, piece_outcome::bad_digest, "bad:1", t0);
+  }
+  ASSERT_TRUE(s.is_bad("bad:1"));
+  s.join("NEW", at("new:1"), {}, t0);
+  auto given = s.parents_for("NEW", 16);
+  EXPECT_EQ(given.size(), 3u);
+  EXPECT_EQ(std::count(given.begin(), given.end(), "bad:1"), 0);
+}
+
+TEST_F(swarm_test, ScenarioParentsGoToThoseWithTheFewestChildren) {
+  // B, C and D serve. Twelve peers that serve nothing ask for one parent
+  // each: each of B, C, D becomes the parent of four, not the first to
+  // register the parent of most. A child that leaves no longer counts.
+  for (const char* p : {"B", "C", "D"}) s.join(p, at(std::string(p) + ":1"), {}, t0);
+  std::map<std::string, int> children;
+  for (int i = 0; i < 12; ++i) {
+    auto id = "X" + std::to_string(i);
+    s.join(id, at(""), {}, t0);
+    auto given = s.parents_for(id, 1);
+    ASSERT_EQ(given.size(), 1u);
+    ++children[given[0]];
+  }
+  EXPECT_EQ(children, (std::map<std::string, int>{{"B:1", 4}, {"C:1", 4}, {"D:1", 4}}));
+  EXPECT_EQ(s.child_count("B"), 4u);
+  s.leave("X0");
+  s.leave("X1");
+  s.leave("X2");
+  EXPECT_EQ(s.child_count("B") + s.child_count("C") + s.child_count("D"), 9u);
+  // A parent that leaves is no longer its children's.
+  s.leave("B");
+  s.check_invariants();
 }

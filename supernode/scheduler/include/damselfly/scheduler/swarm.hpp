@@ -110,6 +110,28 @@ class swarm {
               const std::string& source, clock::time_point now);
   /// Up to `want` new assignments for `peer`.
   std::vector<decision> assign(const std::string& peer, std::uint32_t want, clock::time_point now);
+
+  // The parent-set protocol: the supernode gives each peer a few others as
+  // parents and injects pieces; the peers choose pieces among what their
+  // parents hold (piece_picker) and pass on what arrives.
+
+  /// Up to `want` parents for `peer` it was not given before: serving
+  /// peers (not itself, not marked bad), as "host:port", those with the
+  /// fewest children first (random among equals; in a large swarm the fewer
+  /// of two drawn at random). Without the balance the first peers to
+  /// register became parents of nearly everyone after them, and their
+  /// uploads the swarm's bottleneck.
+  std::vector<std::string> parents_for(const std::string& peer, unsigned want);
+  /// Up to `want` pieces for `peer` to fetch from the supernode: pieces
+  /// nobody holds or fetches yet, lowest first, within the seed's slots.
+  /// The seed sends each piece once: its upload is what every piece must
+  /// cross, so a second copy from it delays every new piece behind it, while
+  /// the parents pass on the first. Reported like assign()'s decisions.
+  std::vector<decision> inject(const std::string& peer, std::uint32_t want, clock::time_point now);
+  /// Parents `peer` was given so far.
+  std::size_t parent_count(const std::string& peer) const;
+  /// Peers given `peer` as a parent (and still registered).
+  unsigned child_count(const std::string& peer) const;
   /// Drops timed-out assignments and silent peers.
   void expire(clock::time_point now);
 
@@ -157,6 +179,10 @@ class swarm {
     std::unordered_map<int, clock::time_point> avoid;
     unsigned uploads = 0;  ///< assignments with this peer as source
     clock::time_point last_seen;
+    /// Interned addresses of the parents it was given (parent-set protocol).
+    std::unordered_set<int> parents;
+    std::vector<int> parent_indices;  ///< the same parents, by peer index
+    unsigned children = 0;            ///< peers given this one as a parent
   };
 
   bool holds(const peer_state& p, std::uint64_t piece) const {
@@ -167,6 +193,10 @@ class swarm {
   unsigned distance(const peer_state& a, const peer_state& b) const;
   void drop_flight(const flight& f);
   void remove_peer(int index);
+  /// `p` now fetches `piece` from `src` (a peer index or the seed): the
+  /// counts, and the decision in `out`.
+  void start_flight(peer_state& p, std::uint64_t piece, int src, clock::time_point now,
+                    std::vector<decision>& out);
   int pick_source(int asker, std::uint64_t piece, int exclude_source,
                   const std::unordered_map<int, unsigned>& from_source, bool seed_copies_ok,
                   clock::time_point now);
