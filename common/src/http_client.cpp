@@ -271,7 +271,9 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
     body.data = chunk.data();
     body.size = chunk.size();
     low.expires_after(opts.io_timeout);
-    auto [ec, n] = co_await http::async_read(s, buffer, parser, nothrow);
+    // Some at a time: a chunked body may be a stream whose parts must reach
+    // the sink as they come, not once the buffer is full.
+    auto [ec, n] = co_await http::async_read_some(s, buffer, parser, nothrow);
     bool truncated = ec == asio::ssl::error::stream_truncated;
     if (ec && ec != http::error::need_buffer && !truncated) co_return map_error(ec);
     std::size_t got = chunk.size() - parser.get().body().size;

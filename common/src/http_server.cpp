@@ -96,6 +96,10 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
                                              bool keep_alive, bool head_only);
   asio::awaitable<error_code> send_file(connection& c, tcp::socket& stream, const file_slice& slice,
                                         std::uint64_t& sent);
+  /// A chunked body from resp.stream, each part written as it comes.
+  template <class Stream>
+  asio::awaitable<error_code> write_stream(connection& c, Stream& stream, http_response& resp,
+                                           bool keep_alive, bool head_only);
   asio::awaitable<void> make_resident(connection& c, int fd, std::uint64_t offset,
                                       std::uint64_t length, std::uint64_t& resident_to);
   asio::awaitable<error_code> send_file(connection& c, tls_stream& stream, const file_slice& slice,
@@ -331,6 +335,7 @@ asio::awaitable<error_code> http_server::impl::write_response(connection& c, Str
     if (!opts.server_name.empty()) msg.set(http::field::server, opts.server_name);
     msg.keep_alive(keep_alive);
   };
+  if (resp.stream) co_return co_await write_stream(c, stream, resp, keep_alive, head_only);
   if (!resp.file) {
     http::response<http::string_body> msg{static_cast<http::status>(resp.status), 11};
     fill(msg);
@@ -361,6 +366,36 @@ asio::awaitable<error_code> http_server::impl::write_response(connection& c, Str
   auto [ec, n] = co_await http::async_write_header(stream, sr, nothrow);
   if (ec || head_only) co_return ec;
   co_return co_await send_file(c, stream, *resp.file, report.sent);
+}
+
+template <class Stream>
+asio::awaitable<error_code> http_server::impl::write_stream(connection& c, Stream& stream,
+                                                            http_response& resp, bool keep_alive,
+                                                            bool head_only) {
+  http::response<http::empty_body> msg{static_cast<http::status>(resp.status), 11};
+  for (const auto& [k, v] : resp.headers.fields()) msg.set(k, v);
+  if (!opts.server_name.empty()) msg.set(http::field::server, opts.server_name);
+  msg.keep_alive(keep_alive);
+  msg.chunked(true);
+  http::response_serializer<http::empty_body> sr{msg};
+  auto [ec, n] = co_await http::async_write_header(stream, sr, nothrow);
+  if (ec || head_only) co_return ec;
+  while (true) {
+    // Waiting for the producer is not the client's fault: the watchdog
+    // allows its bounded wait, then the write's own time.
+    c.deadline = steady::now() + http_stream::part_wait + opts.write_timeout;
+    c.timer.cancel();
+    auto part = co_await resp.stream->next();
+    c.deadline = steady::now() + opts.write_timeout;
+    c.timer.cancel();
+    if (!part || (part->empty() && stopping)) break;
+    if (part->empty()) continue;
+    std::tie(ec, n) =
+        co_await asio::async_write(stream, http::make_chunk(asio::buffer(*part)), nothrow);
+    if (ec) co_return ec;
+  }
+  std::tie(ec, n) = co_await asio::async_write(stream, http::make_chunk_last(), nothrow);
+  co_return ec;
 }
 
 namespace {

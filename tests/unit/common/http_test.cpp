@@ -8,7 +8,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <fstream>
 #include <mutex>
@@ -232,6 +234,65 @@ TEST_F(server_fixture, ClientFetchesStreamsAndReconnects) {
       }));
   ASSERT_TRUE(second) << second.error().message();
   EXPECT_EQ(streamed, "POST /x?q=7 payload");
+}
+
+TEST_F(server_fixture, StreamedBodiesReachTheClientPartByPartAsTheyAreProduced) {
+  // The producer gives its second part only once the client has seen the
+  // first (it polls what the sink received, 5 s at most): a client that
+  // waited for the whole body, or a server that held parts back, gets
+  // "late" instead. The connection then serves another request.
+  std::mutex mu;
+  std::string seen;
+  auto seen_now = [&] {
+    std::lock_guard lock(mu);
+    return seen;
+  };
+  start([&](http_request& req) -> asio::awaitable<http_response> {
+    if (req.path() != "/stream") co_return http_response::text(200, "plain");
+    struct two_parts : http_stream {
+      std::function<std::string()> seen;
+      int parts = 0;
+      asio::awaitable<std::optional<std::string>> next() override {
+        switch (parts++) {
+          case 0:
+            co_return "one\n";
+          case 1: {
+            asio::steady_timer t(co_await asio::this_coro::executor);
+            for (int i = 0; i < 500 && seen() != "one\n"; ++i) {
+              t.expires_after(10ms);
+              co_await t.async_wait(asio::use_awaitable);
+            }
+            co_return seen() == "one\n" ? "two\n" : "late\n";
+          }
+          case 2:
+            co_return "";  // nothing yet: asked again
+          default:
+            co_return std::nullopt;
+        }
+      }
+    };
+    auto producer = std::make_shared<two_parts>();
+    producer->seen = seen_now;
+    http_response r;
+    r.stream = producer;
+    co_return r;
+  });
+  http_client client(io_.get_executor(), "127.0.0.1", port_);
+  http_request req;
+  req.target = "/stream";
+  auto head = client_call(client.request(req, {}, [&](std::span<const std::byte> c) {
+    std::lock_guard lock(mu);
+    seen.append(reinterpret_cast<const char*>(c.data()), c.size());
+    return error_code{};
+  }));
+  ASSERT_TRUE(head) << head.error().message();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_FALSE(head->content_length);
+  EXPECT_EQ(seen_now(), "one\ntwo\n");
+  req.target = "/plain";
+  auto again = client_call(client.fetch(req));
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->body, "plain");
 }
 
 TEST_F(server_fixture, ClientRejectsOversizedBodies) {

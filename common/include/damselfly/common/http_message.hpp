@@ -68,12 +68,17 @@ struct file_slice {
   std::function<std::chrono::nanoseconds(std::uint64_t bytes)> pace;
 };
 
-/// A response a handler returns: a string body, or a file slice.
+/// A body sent as it is produced (http_server.hpp; this header stays free
+/// of Asio for the libraries that must not do I/O).
+class http_stream;
+
+/// A response a handler returns: a string body, a file slice, or a stream.
 struct http_response {
   unsigned status = 200;
   http_headers headers;
   std::string body;
   std::optional<file_slice> file;
+  std::shared_ptr<http_stream> stream;  ///< when set, the body (`body` is ignored)
 
   static http_response text(unsigned status, std::string body);
   static http_response json(unsigned status, std::string body);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "damselfly/common/error.hpp"
@@ -16,6 +17,17 @@
 namespace damselfly {
 
 class tls_server_context;
+
+/// A response body sent chunked, part by part as it is produced: the server
+/// asks next() until it answers nullopt (the end). An empty part means
+/// "nothing yet": the server ends the stream if it is stopping and asks
+/// again otherwise. next() must answer within part_wait.
+class http_stream {
+ public:
+  static constexpr std::chrono::seconds part_wait{30};
+  virtual ~http_stream() = default;
+  virtual boost::asio::awaitable<std::optional<std::string>> next() = 0;
+};
 
 struct http_server_options {
   std::size_t max_header_bytes = 16 * 1024;  ///< larger heads get 431
