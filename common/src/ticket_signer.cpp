@@ -8,6 +8,7 @@
 #include <array>
 #include <stdexcept>
 
+#include "damselfly/common/base64.hpp"
 #include "damselfly/common/hex.hpp"
 
 namespace damselfly {
@@ -59,9 +60,15 @@ ticket_signer::~ticket_signer() = default;
 ticket_signer::ticket_signer(ticket_signer&&) noexcept = default;
 ticket_signer& ticket_signer::operator=(ticket_signer&&) noexcept = default;
 
-std::string ticket_signer::issue(std::string_view task, std::string_view peer,
-                                 std::int64_t expires) const {
-  auto message = ticket_message(task, peer, expires);
+std::string digest_message(std::string_view task, std::string_view version, std::uint64_t piece,
+                           std::string_view sha256_hex) {
+  std::string m = "damselfly-digest-v1\n";
+  m.append(task).append("\n").append(version).append("\n").append(std::to_string(piece));
+  m.append("\n").append(sha256_hex);
+  return m;
+}
+
+std::string ticket_signer::sign(std::string_view message) const {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   std::array<unsigned char, 64> sig{};
   std::size_t len = sig.size();
@@ -69,7 +76,21 @@ std::string ticket_signer::issue(std::string_view task, std::string_view peer,
       EVP_DigestSign(ctx.get(), sig.data(), &len,
                      reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1)
     throw std::runtime_error("Ed25519 signing failed");
-  return std::to_string(expires) + "." + to_hex(sig.data(), len);
+  return std::string(reinterpret_cast<const char*>(sig.data()), len);
+}
+
+std::string ticket_signer::issue(std::string_view task, std::string_view peer,
+                                 std::int64_t expires) const {
+  auto sig = sign(ticket_message(task, peer, expires));
+  return std::to_string(expires) + "." + to_hex(sig.data(), sig.size());
+}
+
+std::string ticket_signer::sign_digest(std::string_view task, std::string_view version,
+                                       std::uint64_t piece, std::string_view sha256_hex) const {
+  auto raw = from_hex(sha256_hex);
+  if (!raw || raw->size() != 32) throw std::invalid_argument("not a SHA-256 in hex");
+  auto sig = sign(digest_message(task, version, piece, sha256_hex));
+  return to_base64(*raw) + "." + to_base64(sig);
 }
 
 }  // namespace damselfly

@@ -6,6 +6,7 @@
 
 #include <charconv>
 
+#include "damselfly/common/base64.hpp"
 #include "damselfly/common/hex.hpp"
 #include "damselfly/common/ticket_signer.hpp"
 
@@ -72,15 +73,32 @@ ticket_check ticket_verifier::check(std::string_view ticket, std::string_view ta
   auto sig = from_hex(ticket.substr(dot + 1));
   if (!sig) return ticket_check::malformed;
   // The signature first: an expired forgery is a forgery.
-  auto message = ticket_message(task, peer, expires);
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, as_key(key_.get())) != 1)
-    return ticket_check::forged;
-  if (EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig->data()), sig->size(),
-                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1)
-    return ticket_check::forged;
+  if (!verify(ticket_message(task, peer, expires), *sig)) return ticket_check::forged;
   if (now > expires && now - expires > ticket_clock_skew) return ticket_check::expired;
   return ticket_check::ok;
+}
+
+bool ticket_verifier::verify(std::string_view message, std::string_view signature) const {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  return ctx &&
+         EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, as_key(key_.get())) == 1 &&
+         EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                          signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
+                          message.size()) == 1;
+}
+
+std::optional<std::string> ticket_verifier::check_digest(std::string_view signed_digest,
+                                                         std::string_view task,
+                                                         std::string_view version,
+                                                         std::uint64_t piece) const {
+  // 44 characters of digest, a dot, 88 of signature: nothing else is read.
+  if (signed_digest.size() != 44 + 1 + 88 || signed_digest[44] != '.') return std::nullopt;
+  auto digest = from_base64(signed_digest.substr(0, 44));
+  auto sig = from_base64(signed_digest.substr(45));
+  if (!digest || digest->size() != 32 || !sig || sig->size() != 64) return std::nullopt;
+  auto hex = to_hex(digest->data(), digest->size());
+  if (!verify(digest_message(task, version, piece, hex), *sig)) return std::nullopt;
+  return hex;
 }
 
 }  // namespace damselfly

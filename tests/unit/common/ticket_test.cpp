@@ -105,4 +105,45 @@ TEST(Ticket, AKeyMustBeSixtyFourHexCharacters) {
 }
 
 }  // namespace
+
+TEST(SignedDigest, ASignedDigestVouchesForThatPieceOfThatTaskAndVersionOnly) {
+  ticket_signer s("secret");
+  auto v = verifier_of(s);
+  const std::string sha(64, 'c');
+  auto signed_digest = s.sign_digest(task, "v1", 7, sha);
+  EXPECT_EQ(v.check_digest(signed_digest, task, "v1", 7), sha);
+  // Moved to another piece, task or version, it vouches for nothing.
+  EXPECT_FALSE(v.check_digest(signed_digest, task, "v1", 8));
+  EXPECT_FALSE(v.check_digest(signed_digest, other_task, "v1", 7));
+  EXPECT_FALSE(v.check_digest(signed_digest, task, "v2", 7));
+  // Another supernode's signature is none.
+  ticket_signer other("other secret");
+  EXPECT_FALSE(verifier_of(other).check_digest(signed_digest, task, "v1", 7));
+}
+
+TEST(SignedDigest, AttackAPeerSwappingInTheDigestOfItsOwnBytesIsCaught) {
+  // A peer serving a bad piece sends the signature it was given with the
+  // SHA-256 of what it sends instead: the signature no longer matches.
+  ticket_signer s("secret");
+  auto v = verifier_of(s);
+  auto good = s.sign_digest(task, "v1", 0, std::string(64, 'c'));
+  auto forged = s.sign_digest(task, "v1", 0, std::string(64, 'd')).substr(0, 45) + good.substr(45);
+  EXPECT_FALSE(v.check_digest(forged, task, "v1", 0));
+  // One bit of the signature flipped.
+  auto flipped = good;
+  flipped[50] = flipped[50] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(v.check_digest(flipped, task, "v1", 0));
+}
+
+TEST(SignedDigest, TextThatIsNoSignedDigestIsRefusedNotACrash) {
+  ticket_signer s("secret");
+  auto v = verifier_of(s);
+  auto good = s.sign_digest(task, "v1", 0, std::string(64, 'c'));
+  for (const std::string& bad :
+       {std::string(), std::string("."), good.substr(1), good + "=", std::string(133, '.'),
+        good.substr(0, 44) + "!" + good.substr(45), std::string(133, '\0')})
+    EXPECT_FALSE(v.check_digest(bad, task, "v1", 0)) << bad;
+  EXPECT_THROW(s.sign_digest(task, "v1", 0, "not hex"), std::invalid_argument);
+}
+
 }  // namespace damselfly

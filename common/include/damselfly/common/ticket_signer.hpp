@@ -28,8 +28,14 @@ class ticket_signer {
   const std::string& public_key() const noexcept { return public_key_; }
   /// A ticket for `peer` to fetch pieces of `task` until `expires` (unix seconds).
   std::string issue(std::string_view task, std::string_view peer, std::int64_t expires) const;
+  /// "DIGEST.SIGNATURE" (both base64) saying piece `piece` of `task` in
+  /// `version` hashes to `sha256_hex`: the value of signed_digest_header,
+  /// which peers pass on with the piece and check with the public key.
+  std::string sign_digest(std::string_view task, std::string_view version, std::uint64_t piece,
+                          std::string_view sha256_hex) const;
 
  private:
+  std::string sign(std::string_view message) const;
   struct key_deleter {
     void operator()(void* key) const noexcept;
   };
@@ -39,5 +45,8 @@ class ticket_signer {
 
 /// The bytes a ticket signs: a fixed label, then task, peer and expiry.
 std::string ticket_message(std::string_view task, std::string_view peer, std::int64_t expires);
+/// The bytes a signed digest signs: another label, task, version, piece, digest.
+std::string digest_message(std::string_view task, std::string_view version, std::uint64_t piece,
+                           std::string_view sha256_hex);
 
 }  // namespace damselfly

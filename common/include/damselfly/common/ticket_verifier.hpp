@@ -25,6 +25,10 @@ std::string_view describe(ticket_check c) noexcept;
 /// The request header a piece request carries its ticket in.
 inline constexpr std::string_view ticket_header = "X-Damselfly-Ticket";
 
+/// The response header a piece comes with when the supernode's signature of
+/// its digest is known to the sender (ticket_signer::sign_digest).
+inline constexpr std::string_view signed_digest_header = "X-Damselfly-Signed-Digest";
+
 /// How far a verifier's clock may run ahead of the issuer's, in seconds.
 inline constexpr std::int64_t ticket_clock_skew = 60;
 
@@ -42,8 +46,14 @@ class ticket_verifier {
   /// Whether `ticket` lets `peer` fetch pieces of `task` at `now` (unix seconds).
   ticket_check check(std::string_view ticket, std::string_view task, std::string_view peer,
                      std::int64_t now) const;
+  /// The SHA-256 (lowercase hex) that `signed` (a signed_digest_header
+  /// value) vouches for as piece `piece` of `task` in `version`; nullopt
+  /// when it is malformed or not signed by this key for exactly that.
+  std::optional<std::string> check_digest(std::string_view signed_digest, std::string_view task,
+                                          std::string_view version, std::uint64_t piece) const;
 
  private:
+  bool verify(std::string_view message, std::string_view signature) const;
   struct key_deleter {
     void operator()(void* key) const noexcept;
   };
