@@ -4,6 +4,7 @@
 
 #include "damselfly/common/base64.hpp"
 #include "damselfly/common/hex.hpp"
+#include "damselfly/common/http_message.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -343,6 +344,7 @@ void to_json(json& j, const sync_request& v) {
   if (v.compact) j["compact"] = true;
   if (v.report_every != 0) j["report_every"] = v.report_every;
   if (v.report_digests) j["report_digests"] = true;
+  if (v.parents) j["parents"] = true;
 }
 void from_json(const json& j, sync_request& v) {
   optional_field(j, "results", v.results);
@@ -354,6 +356,7 @@ void from_json(const json& j, sync_request& v) {
   optional_field(j, "compact", v.compact);
   optional_field(j, "report_every", v.report_every);
   optional_field(j, "report_digests", v.report_digests);
+  optional_field(j, "parents", v.parents);
   if (v.known_state.size() > 16)
     throw field_error("known_state", "field 'known_state' is longer than 16 characters");
   if (v.ticket_tail.size() > 16)
@@ -439,6 +442,8 @@ void to_json(json& j, const sync_response& v) {
   if (v.report_every != 0) j["report_every"] = v.report_every;
   if (!v.ticket.empty()) j["ticket"] = v.ticket;
   if (!v.rejected.empty()) j["rejected"] = v.rejected;
+  if (!v.parents.empty()) j["parents"] = v.parents;
+  if (v.parent_sets) j["parent_sets"] = true;
 }
 void from_json(const json& j, sync_response& v) {
   if (j.contains("task") && !j["task"].is_null()) {
@@ -453,6 +458,24 @@ void from_json(const json& j, sync_response& v) {
   optional_field(j, "rejected", v.rejected);
   if (v.rejected.size() > 1024)
     throw field_error("rejected", "field 'rejected' has more than 1024 entries");
+  optional_field(j, "parents", v.parents);
+  optional_field(j, "parent_sets", v.parent_sets);
+  if (v.parents.size() > 64)
+    throw field_error("parents", "field 'parents' has more than 64 entries");
+  for (std::size_t i = 0; i < v.parents.size(); ++i) {
+    const auto& text = v.parents[i];
+    auto hp = host_port::parse(text);
+    // An address, nothing else: letters, digits and the punctuation of
+    // names, IPv4 and bracketed IPv6.
+    bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+    });
+    if (!hp || hp->port == 0 || text.size() > 300 || !plain) {
+      auto name = "parents[" + std::to_string(i) + "]";
+      throw field_error(name, "field '" + name + "' is not a host:port");
+    }
+  }
 }
 
 void to_json(json& j, const heartbeat_request& v) {

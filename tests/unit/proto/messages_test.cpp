@@ -323,6 +323,43 @@ TEST(ProtoGolden, APeerThatReportsDigestsGetsPairsAndHearsWhichPiecesWereRejecte
   for (const auto& a : r.assignments) EXPECT_EQ(check_assignment(a, t), "");
 }
 
+TEST(ProtoGolden, WithParentSetsAPeerIsGivenParentsAndOnlyWhatTheSupernodeInjects) {
+  auto asks = round_trip<sync_request>(
+      R"({"results": [], "want": 2, "wait_ms": 2000, "version": "v1", "compact": true,
+          "report_digests": true, "parents": true})");
+  EXPECT_TRUE(asks.parents);
+  auto r = round_trip<sync_response>(
+      R"({"sources": ["supernode"], "pieces": [[5, 0]], "parents": ["10.0.0.2:65002",
+          "[fd00::3]:65002"], "parent_sets": true})");
+  EXPECT_TRUE(r.parent_sets);
+  EXPECT_EQ(r.parents, (std::vector<std::string>{"10.0.0.2:65002", "[fd00::3]:65002"}));
+  ASSERT_EQ(r.assignments.size(), 1u);
+  EXPECT_EQ(r.assignments[0].source, "supernode");
+  // An older peer's request, and an answer in a centrally scheduled task,
+  // say nothing of parents.
+  EXPECT_FALSE(
+      round_trip<sync_request>(R"({"want": 1, "wait_ms": 0, "version": "", "results": []})")
+          .parents);
+  EXPECT_FALSE(round_trip<sync_response>(R"({"assignments": []})").parent_sets);
+}
+
+TEST(ProtoDecode, AttackParentListsThatLieAreRefusedBeforeUse) {
+  auto refused = [](const std::string& parents) {
+    auto d = decode<sync_response>(R"({"assignments": [], "parents": )" + parents + "}");
+    return d ? std::string() : d.error.field;
+  };
+  EXPECT_EQ(refused(R"(["10.0.0.2:65002"])"), "");
+  EXPECT_EQ(refused(R"(["10.0.0.2"])"), "parents[0]") << "no port";
+  EXPECT_EQ(refused(R"(["10.0.0.2:65002", "10.0.0.3:0"])"), "parents[1]") << "port 0";
+  EXPECT_EQ(refused(R"(["a b:1"])"), "parents[0]") << "not a host";
+  EXPECT_EQ(refused("[\"" + std::string(400, 'a') + ":1\"]"), "parents[0]") << "too long";
+  EXPECT_NE(refused(R"([1])"), "") << "not a string";
+  std::string many = "[";
+  for (int i = 0; i < 65; ++i)
+    many += std::string(i ? "," : "") + "\"10.0.0.1:" + std::to_string(i + 1) + "\"";
+  EXPECT_EQ(refused(many + "]"), "parents") << "65 parents";
+}
+
 TEST(ProtoDecode, AttackReportedDigestsThatAreNoSha256AreRefused) {
   auto refused = [](const std::string& digest) {
     auto d = decode<sync_request>(R"({"results": [{"piece": 0, "status": "ok", "digest": )" +

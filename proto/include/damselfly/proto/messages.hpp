@@ -159,6 +159,12 @@ struct sync_request {
   /// travel on the peers' links towards the supernode instead of on the
   /// supernode's upload, which the pieces need.
   bool report_digests = false;
+  /// The parent-set protocol: the peer picks its pieces itself among what
+  /// the parents the supernode gives it hold (have notices from each), and
+  /// asks the supernode only for pieces none of them holds. A supernode
+  /// scheduling the task so then answers with new parents and injects
+  /// (docs/api.md, "Parent sets"); one that does not ignores it.
+  bool parents = false;
 };
 
 /// One piece to fetch, with where from and what it must hash to.
@@ -197,6 +203,14 @@ struct sync_response {
   /// could not be checked here): the peer holds none of them and fetches
   /// them again. The supernode counts none of them as held by the peer.
   std::vector<std::uint64_t> rejected;
+  /// The parent-set protocol: parents this peer was not given before, as
+  /// "host:port" (at most 64 an answer). Their presence tells the peer the
+  /// task is scheduled so: its assignments are then only what the
+  /// supernode injects.
+  std::vector<std::string> parents;
+  /// The parent-set protocol: the supernode schedules this task so, whether
+  /// or not this answer brings new parents.
+  bool parent_sets = false;
 };
 
 /// POST /api/v1/hosts/{host}/heartbeat: a daemon says it is alive and which
