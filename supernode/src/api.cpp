@@ -333,12 +333,27 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   auto want = std::min(s.want, cfg_.max_assignments);
   // Digests stay off this link for a compact peer that reports its own.
   const bool with_digests = !(s.report_digests && s.compact && t->content_length >= 0);
+  // The parent-set protocol, for a peer that speaks it: parents, and from
+  // the supernode only pieces nobody holds (their signed digests come with
+  // the pieces). New parents are worth an answer at once.
+  const bool parent_sets =
+      cfg_.parents > 0 && s.parents && s.compact && s.report_digests && t->content_length >= 0;
+  if (parent_sets) {
+    out.parent_sets = true;
+    auto given = t->swarm.parent_count(peer);
+    if (given < cfg_.parents)
+      out.parents = t->swarm.parents_for(peer, cfg_.parents - static_cast<unsigned>(given));
+    if (!out.parents.empty()) deadline = now;
+  }
   for (;;) {
     if (tasks_.find(task_id) != t) {
       co_return json_error(409, "source_changed", "the task was restarted; register again");
     }
     if (t->phase == task_phase::fetching || t->phase == task_phase::done)
-      assign(*t, peer, want, with_digests, out);
+      book(*t,
+           parent_sets ? t->swarm.inject(peer, want, task::clock::now())
+                       : t->swarm.assign(peer, want, task::clock::now()),
+           with_digests, out);
     if (!out.assignments.empty() || t->phase == task_phase::failed || want == 0 ||
         task::clock::now() >= deadline)
       break;
@@ -374,8 +389,8 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   // Nothing new for a peer that reads compact answers (every source busy): a
   // 204, no body, about half the bytes of the smallest 200.
   auto answer = s.compact && out.assignments.empty() && !out.task && out.ticket.empty() &&
-                        out.report_every == 0 && out.rejected.empty()
-                    ? http_response{204, {}, {}, {}}
+                        out.report_every == 0 && out.rejected.empty() && out.parents.empty()
+                    ? http_response{204, {}, {}, {}, {}}
                     : http_response::json(200, proto::encode(out));
   // A compact peer knows what the answer is: no Content-Type, 32 bytes of
   // every answer on the link that carries the pieces.
@@ -455,9 +470,9 @@ scheduler::piece_outcome api::check_reported(const task& t, const std::string& p
   return outcome;
 }
 
-void api::assign(task& t, const std::string& peer, std::uint32_t want, bool with_digests,
-                 proto::sync_response& out) {
-  for (const auto& d : t.swarm.assign(peer, want, task::clock::now())) {
+void api::book(const task& t, const std::vector<scheduler::decision>& decisions, bool with_digests,
+               proto::sync_response& out) {
+  for (const auto& d : decisions) {
     auto range = piece_at(d.piece,
                           t.content_length >= 0 ? static_cast<std::uint64_t>(t.content_length)
                                                 : (d.piece + 1) * t.piece_size,
@@ -473,12 +488,12 @@ void api::assign(task& t, const std::string& peer, std::uint32_t want, bool with
 http_response api::leave(http_request& req, const std::string& task_id, const std::string& peer) {
   auto t = tasks_.find(task_id);
   if (!t) return json_error(404, "unknown_task", "no task " + task_id);
-  if (!t->swarm.has_peer(peer)) return http_response{204, {}, {}, {}};
+  if (!t->swarm.has_peer(peer)) return http_response{204, {}, {}, {}, {}};
   if (!t->key_matches(peer, presented_key(req))) return wrong_key(peer);
   t->swarm.leave(peer);
   t->peer_keys.erase(peer);
   t->tickets.erase(peer);
-  return http_response{204, {}, {}, {}};
+  return http_response{204, {}, {}, {}, {}};
 }
 
 http_response api::heartbeat(http_request& req, const std::string& host) {
@@ -578,6 +593,16 @@ http_response api::serve_pieces(http_request& req, const std::string& task_id) {
     auto busy = json_error(503, "busy", "all seed slots of this task are busy");
     busy.headers.set("Retry-After", "1");
     return busy;
+  }
+  // A peer of the parent-set protocol passes the piece on with the
+  // supernode's signature of its digest, which its children check.
+  if (req.headers.get(want_signed_digest_header) == "1" && t->content_length >= 0) {
+    auto piece = resp.file->offset / t->piece_size;
+    auto whole = piece_at(piece, static_cast<std::uint64_t>(t->content_length), t->piece_size);
+    if (whole.offset == resp.file->offset && whole.length == resp.file->length &&
+        piece < t->digests.size() && !t->digests[piece].empty())
+      resp.headers.set(std::string(signed_digest_header),
+                       signer_->sign_digest(t->id, t->version, piece, t->digests[piece]));
   }
   ++t->uploads_active;
   // The response holds the slot; destroying it, sent or not, gives it back.

@@ -54,11 +54,11 @@ class api {
   /// A job as the API shows it: credential header values are not shown.
   proto::job_status shown(proto::job_status j) const;
   http_response serve_pieces(http_request& req, const std::string& task_id);
-  /// Assignments for `peer` now, as the sync answer lists them.
-  /// Hands out up to `want` assignments; without digests for a peer whose
-  /// reported digests are checked instead (check_reported).
-  void assign(task& t, const std::string& peer, std::uint32_t want, bool with_digests,
-              proto::sync_response& out);
+  /// The scheduler's decisions as the sync answer lists them; without
+  /// digests for a peer whose reported digests are checked instead
+  /// (check_reported), or that gets them signed with the pieces.
+  void book(const task& t, const std::vector<scheduler::decision>& decisions, bool with_digests,
+            proto::sync_response& out);
   /// The outcome of a piece a peer that reports digests says it fetched: ok
   /// only when its SHA-256 is the piece's (or it already holds the piece);
   /// otherwise the piece goes on `rejected` and the peer does not hold it.

@@ -103,7 +103,7 @@ std::optional<http_response> dashboard::asset(std::string_view name) {
   if (name.empty()) name = "index.html";
   for (const auto& a : ui_assets()) {
     if (a.name != name) continue;
-    http_response resp{200, {}, std::string(a.body), {}};
+    http_response resp{200, {}, std::string(a.body), {}, {}};
     resp.headers.set("Content-Type", std::string(a.content_type));
     // The page runs its own script and talks to this server only; what the
     // data holds (URLs, host names) is never run, and no other site may

@@ -134,6 +134,12 @@ void add_flags(CLI::App& app, cli_options& o) {
                  "Concurrent piece uploads per task served by the supernode itself")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1024u));
+  app.add_option("--parents", o.cfg.parents,
+                 "Parent-set scheduling: give each peer that speaks it this many parents to pick "
+                 "its pieces from, and inject only pieces nobody holds; 0 decides every piece "
+                 "centrally")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 64u));
   app.add_option("--peer-upload-slots", o.cfg.peer_upload_slots,
                  "Concurrent uploads assumed for a peer that does not say")
       ->capture_default_str()

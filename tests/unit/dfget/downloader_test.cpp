@@ -117,7 +117,7 @@ struct scripted_supernode {
       if (lie_in_registration) lie_in_registration(i);
       co_return http_response::json(200, proto::encode(i));
     }
-    if (req.method == "DELETE") co_return http_response{204, {}, {}, {}};
+    if (req.method == "DELETE") co_return http_response{204, {}, {}, {}, {}};
     if (path.find("/sync") != std::string::npos) {
       auto s = proto::decode<proto::sync_request>(req.body);
       proto::sync_response out;
@@ -141,7 +141,7 @@ struct scripted_supernode {
       if (speaks_compact && s.value->compact && nothing_new > 0) {
         --nothing_new;
         ++no_content_sent;
-        co_return http_response{204, {}, {}, {}};
+        co_return http_response{204, {}, {}, {}, {}};
       }
       std::size_t most = s.value->want;
       if (max_per_sync > 0) most = std::min(most, max_per_sync);

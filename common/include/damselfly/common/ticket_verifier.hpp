@@ -28,6 +28,8 @@ inline constexpr std::string_view ticket_header = "X-Damselfly-Ticket";
 /// The response header a piece comes with when the supernode's signature of
 /// its digest is known to the sender (ticket_signer::sign_digest).
 inline constexpr std::string_view signed_digest_header = "X-Damselfly-Signed-Digest";
+/// The request header ("1") asking for signed_digest_header with the piece.
+inline constexpr std::string_view want_signed_digest_header = "X-Damselfly-Want-Signed-Digest";
 
 /// How far a verifier's clock may run ahead of the issuer's, in seconds.
 inline constexpr std::int64_t ticket_clock_skew = 60;

@@ -110,6 +110,11 @@ struct supernode_config {
   /// scheduler assigns no more than this; requests from peers without an
   /// assignment are served only while fewer uploads than this are running.
   unsigned seed_slots = 8;
+  /// The parent-set protocol: each peer that speaks it is given this many
+  /// other peers as parents, picks its pieces among theirs, and gets from
+  /// the supernode only pieces nobody holds yet. 0: the supernode decides
+  /// every piece of every peer (central scheduling).
+  unsigned parents = 0;
   /// Concurrent uploads assumed for a peer that does not say.
   unsigned peer_upload_slots = 4;
   /// Piece upload rate of the supernode in bytes/s, all connections together; 0: unlimited.
