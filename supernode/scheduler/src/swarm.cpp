@@ -22,6 +22,7 @@ swarm::swarm(swarm_options opts, std::uint64_t rng_seed) : opts_(opts), rng_(rng
 void swarm::ensure_piece(std::uint64_t piece) {
   if (piece >= seed_.size()) seed_.resize(piece + 1, false);
   if (piece >= known_.size()) known_.resize(piece + 1, false);
+  if (piece >= injected_.size()) injected_.resize(piece + 1, false);
   if (piece >= avail_.size()) {
     avail_.resize(piece + 1, 0);
     fetching_.resize(piece + 1, 0);
@@ -139,7 +140,10 @@ void swarm::remove_peer(int index) {
   auto& p = peers_[static_cast<std::size_t>(index)];
   for (const auto& [piece, flights] : p.in_flight) {
     --fetching_[piece];
-    for (const auto& f : flights) drop_flight(f);
+    for (const auto& f : flights) {
+      if (f.source == seed_index) injected_[piece] = false;  // lost with it
+      drop_flight(f);
+    }
   }
   for (std::uint64_t i = 0; i < p.held.size(); ++i) {
     if (!p.held[i]) continue;
@@ -156,6 +160,7 @@ void swarm::remove_peer(int index) {
       for (auto& f : flights)
         if (f.source == index) f.source = gone_index;
     if (std::erase(other.parent_indices, index) > 0) other.parents.erase(p.addr_id);
+    std::erase(other.told, index);
   }
   by_id_.erase(p.id);
   if (auto a = by_addr_.find(p.info.addr); a != by_addr_.end() && a->second == index)
@@ -194,6 +199,7 @@ void swarm::report(const std::string& peer, std::uint64_t piece, piece_outcome o
     });
     if (match != flights.end()) {
       assigned = true;
+      if (match->source == seed_index && outcome != piece_outcome::ok) injected_[piece] = false;
       drop_flight(*match);
       flights.erase(match);
     }
@@ -375,9 +381,13 @@ void swarm::start_flight(peer_state& p, std::uint64_t piece, int src, clock::tim
 std::vector<std::string> swarm::parents_for(const std::string& peer, unsigned want) {
   std::vector<std::string> out;
   auto it = by_id_.find(peer);
-  if (it == by_id_.end() || want == 0) return out;
+  if (it == by_id_.end()) return out;
   const int index = it->second;
   auto& p = peers_[static_cast<std::size_t>(index)];
+  // Peers that took this one as a parent are its parents too: told now.
+  for (int q : p.told) out.push_back(peers_[static_cast<std::size_t>(q)].info.addr);
+  p.told.clear();
+  if (want == 0) return out;
   auto eligible = [&](int q) {
     const auto& c = peers_[static_cast<std::size_t>(q)];
     return q != index && c.active && c.serving && !p.parents.contains(c.addr_id) &&
@@ -389,6 +399,15 @@ std::vector<std::string> swarm::parents_for(const std::string& peer, unsigned wa
     p.parent_indices.push_back(q);
     ++c.children;
     out.push_back(c.info.addr);
+    // Both ways: the parent hears of the asker at its next sync. Peers
+    // registered first took their parents among the few there were, and
+    // one-way edges left such a group with parents only inside it, blind to
+    // pieces injected elsewhere (a swarm of 10 stalled).
+    if (!p.serving || c.parents.contains(p.addr_id)) return;
+    c.parents.insert(p.addr_id);
+    c.parent_indices.push_back(index);
+    c.told.push_back(index);
+    ++p.children;
   };
   // In a swarm of thousands: the fewer children of two random draws, a
   // bounded number of draws, so one call never walks every peer. Otherwise
@@ -428,9 +447,16 @@ std::vector<decision> swarm::inject(const std::string& peer, std::uint32_t want,
   if (it == by_id_.end()) return out;
   auto& p = peers_[static_cast<std::size_t>(it->second)];
   p.last_seen = now;
-  const auto limit = std::min<std::uint64_t>(seed_.size(), avail_.size());
+  // Not sent yet, whatever peers claim to hold: a registration's bitmap is
+  // the peer's word, and one peer claiming every piece stopped all
+  // injection. (A resumed peer's pieces go out once more; its word is not
+  // enough to skip them.)
+  const auto limit = seed_.size();
   for (std::uint64_t i = 0; i < limit && out.size() < want && seed_load_ < opts_.seed_slots; ++i)
-    if (seed_[i] && avail_[i] == 0 && fetching_[i] == 0) start_flight(p, i, seed_index, now, out);
+    if (seed_[i] && !injected_[i] && !holds(p, i) && !p.in_flight.contains(i)) {
+      injected_[i] = true;
+      start_flight(p, i, seed_index, now, out);
+    }
   return out;
 }
 
@@ -457,6 +483,7 @@ void swarm::expire(clock::time_point now) {
       auto& flights = f->second;
       std::erase_if(flights, [&](const flight& x) {
         if (now - x.at <= opts_.assignment_timeout) return false;
+        if (x.source == seed_index) injected_[f->first] = false;
         drop_flight(x);
         return true;
       });

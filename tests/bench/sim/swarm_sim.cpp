@@ -491,21 +491,31 @@ class simulation {
   }
   /// The supernode tops the node's parents up to cfg_.parents (the nodes
   /// that registered after it asked before); returns how many it added.
+  /// Edges go both ways: each new parent hears of the node too — at its
+  /// next sync in the programs, at once here.
   std::size_t add_parents(std::uint32_t i) {
     auto& n = nodes_[i];
-    if (n.parent_nodes.size() >= cfg_.parents) return 0;
+    auto want = n.parent_nodes.size() < cfg_.parents
+                    ? cfg_.parents - static_cast<unsigned>(n.parent_nodes.size())
+                    : 0u;
+    auto more = take_parents(i, want);
+    for (auto q : more) take_parents(q, 0);
+    return more.size();
+  }
+  /// What swarm::parents_for gives node i, added to its picker; the nodes.
+  std::vector<std::uint32_t> take_parents(std::uint32_t i, unsigned want) {
+    auto& n = nodes_[i];
     std::vector<std::string> more;
-    timed([&] {
-      more = swarm_.parents_for(peer_name(i),
-                                cfg_.parents - static_cast<unsigned>(n.parent_nodes.size()));
-    });
+    timed([&] { more = swarm_.parents_for(peer_name(i), want); });
+    std::vector<std::uint32_t> added;
     for (const auto& addr : more) {
       auto q = by_addr_.at(addr);
       auto slot = n.picker->add_parent(nodes_[q].have);
       n.parent_nodes.push_back(q);
       nodes_[q].children.emplace_back(i, slot);
+      added.push_back(q);
     }
-    return more.size();
+    return added;
   }
   void pump_with_parents(std::uint32_t i) {
     auto& n = nodes_[i];

@@ -649,3 +649,49 @@ TEST_F(swarm_test, ScenarioParentsGoToThoseWithTheFewestChildren) {
   s.leave("B");
   s.check_invariants();
 }
+
+TEST_F(swarm_test, ScenarioParentsGoBothWaysSoTheFirstToRegisterHearOfThoseAfterThem) {
+  // A and B register first; A takes B as its parent, and B hears of A at its
+  // next ask. C comes later and takes both: A and B hear of C — without it
+  // A and B would have parents only among themselves, blind to pieces
+  // injected into C.
+  s.join("A", at("a:1"), {}, t0);
+  s.join("B", at("b:1"), {}, t0);
+  EXPECT_EQ(s.parents_for("A", 2), (std::vector<std::string>{"b:1"}));
+  EXPECT_EQ(s.parents_for("B", 0), (std::vector<std::string>{"a:1"}));
+  s.join("C", at("c:1"), {}, t0);
+  auto c = s.parents_for("C", 2);
+  EXPECT_EQ(std::set<std::string>(c.begin(), c.end()), (std::set<std::string>{"a:1", "b:1"}));
+  EXPECT_EQ(s.parents_for("A", 0), (std::vector<std::string>{"c:1"}));
+  EXPECT_EQ(s.parents_for("B", 0), (std::vector<std::string>{"c:1"}));
+  EXPECT_TRUE(s.parents_for("C", 0).empty());
+  EXPECT_EQ(s.parent_count("A"), 2u);
+  EXPECT_EQ(s.child_count("C"), 2u);
+  // One that serves nothing takes parents but is nobody's.
+  s.join("D", at(""), {}, t0);
+  EXPECT_EQ(s.parents_for("D", 1).size(), 1u);
+  EXPECT_TRUE(s.parents_for("A", 0).empty());
+  EXPECT_TRUE(s.parents_for("B", 0).empty());
+  EXPECT_TRUE(s.parents_for("C", 0).empty());
+  s.leave("C");  // and one that leaves is no longer anybody's
+  s.check_invariants();
+}
+
+TEST_F(swarm_test, AttackAPeerClaimingEveryPieceDoesNotStopInjection) {
+  // LIAR registers holding every piece. With parent sets the supernode still
+  // sends each piece once: a claim is not a copy anyone can get.
+  seed_all(3);
+  s.join("LIAR", at("liar:1"), bits("111"), t0);
+  s.join("A", at("a:1"), {}, t0);
+  EXPECT_EQ(pieces(s.inject("A", 3, t0)), (std::vector<std::uint64_t>{0, 1, 2}));
+  // An injection lost with its peer is injected again.
+  s.join("B", at("b:1"), {}, t0);
+  s.leave("A");
+  EXPECT_EQ(pieces(s.inject("B", 3, t0)), (std::vector<std::uint64_t>{0, 1, 2}));
+  // One that times out too.
+  s.join("C", at("c:1"), {}, t0);
+  s.touch("B", t0 + 59s);
+  s.touch("C", t0 + 59s);
+  s.expire(t0 + 61s);
+  EXPECT_EQ(pieces(s.inject("C", 1, t0 + 61s)), (std::vector<std::uint64_t>{0}));
+}

@@ -115,15 +115,18 @@ class swarm {
   // parents and injects pieces; the peers choose pieces among what their
   // parents hold (piece_picker) and pass on what arrives.
 
-  /// Up to `want` parents for `peer` it was not given before: serving
-  /// peers (not itself, not marked bad), as "host:port", those with the
+  /// The parents `peer` has not heard of yet: those that took it as a
+  /// parent since (edges go both ways), then up to `want` new ones it was
+  /// not given before: serving peers (not itself, not marked bad), as
+  /// "host:port", those with the
   /// fewest children first (random among equals; in a large swarm the fewer
   /// of two drawn at random). Without the balance the first peers to
   /// register became parents of nearly everyone after them, and their
   /// uploads the swarm's bottleneck.
   std::vector<std::string> parents_for(const std::string& peer, unsigned want);
-  /// Up to `want` pieces for `peer` to fetch from the supernode: pieces
-  /// nobody holds or fetches yet, lowest first, within the seed's slots.
+  /// Up to `want` pieces for `peer` to fetch from the supernode: pieces it
+  /// has not injected yet (or whose injection was lost: the fetch failed,
+  /// timed out, or its peer left), lowest first, within the seed's slots.
   /// The seed sends each piece once: its upload is what every piece must
   /// cross, so a second copy from it delays every new piece behind it, while
   /// the parents pass on the first. Reported like assign()'s decisions.
@@ -182,6 +185,7 @@ class swarm {
     /// Interned addresses of the parents it was given (parent-set protocol).
     std::unordered_set<int> parents;
     std::vector<int> parent_indices;  ///< the same parents, by peer index
+    std::vector<int> told;            ///< parents it is yet to hear of (they chose it)
     unsigned children = 0;            ///< peers given this one as a parent
   };
 
@@ -207,6 +211,9 @@ class swarm {
   std::mt19937_64 rng_;
   std::vector<bool> seed_;
   std::vector<bool> known_;  ///< digest known: seeded, or from a replica
+  /// Parent sets: sent by the seed (or on its way) to a peer that has not
+  /// lost it: not to be injected again.
+  std::vector<bool> injected_;
   std::uint64_t seed_count_ = 0;
   std::uint64_t piece_count_ = 0;  ///< 0 while unknown
   unsigned seed_load_ = 0;
