@@ -234,10 +234,24 @@ asio::awaitable<download_outcome> download_runner::fetch(const proto::local_requ
           e.total = p.total_bytes;
           progress(e);
         };
+    // A piece's signed digest waits here for the piece to be marked held;
+    // the have streams then tell this host's children, and its uploads
+    // pass the signature on.
+    std::map<std::uint64_t, std::string> signed_digests;
     const std::function<void(std::uint64_t)> on_piece = [&](std::uint64_t piece) {
       tf->mark(piece);
+      std::string signed_digest;
+      if (auto it = signed_digests.find(piece); it != signed_digests.end()) {
+        signed_digest = std::move(it->second);
+        signed_digests.erase(it);
+      }
+      tasks_.piece_added(job.task_id, piece, std::move(signed_digest));
     };
-    downloader engine(ex_, engine_options(req));
+    auto options = engine_options(req);
+    options.piece_signed = [&](std::uint64_t piece, const std::string& signed_digest) {
+      signed_digests[piece] = signed_digest;
+    };
+    downloader engine(ex_, std::move(options));
     tee.emplace(*tf, out);
     // A link needs one file system; elsewhere the output is written as the
     // pieces come. A file still shared with an earlier output is copied to

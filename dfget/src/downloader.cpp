@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -33,6 +34,7 @@
 #include "damselfly/dfget/origin_probe.hpp"
 #include "damselfly/proto/checks.hpp"
 #include "damselfly/proto/messages.hpp"
+#include "parent_set.hpp"
 #include "piece_landing.hpp"
 #include "supernode_client.hpp"
 
@@ -44,6 +46,10 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+/// With parent sets: how long a peer with nothing in flight waits for a
+/// piece from its parents or the supernode before it asks the supernode to
+/// choose every piece for it.
+constexpr std::chrono::milliseconds parents_patience{3000};
 
 /// The version of a file fetched straight from its origin, for -c: empty
 /// without validators (then nothing kept is trusted to be the same file).
@@ -83,6 +89,7 @@ struct downloader::session {
         wake(e),
         pause(e),
         fetches(e, "piece fetches"),
+        followers(e, "parents and syncs"),
         limiter(o.download_rate, 1 << 20, steady::now()) {}
 
   asio::any_io_executor ex;
@@ -127,6 +134,16 @@ struct downloader::session {
   async_event wake;                ///< a piece finished or the download failed
   asio::steady_timer pause;
   task_group fetches;  ///< one member per piece in flight
+  /// The parent-set protocol: have streams, and syncs that run beside the
+  /// local choice of pieces (a long poll for a piece to inject).
+  task_group followers;
+  std::unique_ptr<parent_set> parents;  ///< while the supernode schedules the task so
+  bool asking = false;             ///< a sync for pieces to inject runs in `followers` (no results)
+  bool reporting = false;          ///< a sync reporting results runs in `followers`
+  bool parents_off = false;        ///< given up for this download: every piece from the supernode
+  bool waiting_for_piece = false;  ///< the last answer was short: ask again after a piece
+  steady::time_point ask_after{};  ///< parent sets: no ask for pieces to inject before
+  std::optional<ticket_verifier> digest_signer;  ///< checks signed digests (the ticket key)
   rate_limiter limiter;
   std::optional<steady::time_point> outage_since;  ///< supernode unreachable since
   std::string last_outage_error;
@@ -173,8 +190,10 @@ struct downloader::session {
   /// How a call to the supernode went: done, worth retrying later, or fatal (failed).
   enum class call { ok, retry, failed };
   asio::awaitable<call> register_task();
+  /// One sync: the queued results (unless `with_results` is false: a sync
+  /// beside a report), and up to `want` assignments into `out`.
   asio::awaitable<call> sync_once(std::uint32_t want, std::uint32_t wait_ms,
-                                  std::vector<proto::assignment>& out);
+                                  std::vector<proto::assignment>& out, bool with_results = true);
   /// Waits a little before the next try at an unreachable supernode; fails once
   /// the outage has lasted longer than allowed.
   asio::awaitable<void> ride_out_outage(const std::string& why);
@@ -224,6 +243,19 @@ struct downloader::session {
   asio::awaitable<void> drive(steady::time_point started);
   /// One answer's assignments: fetch each piece not already held.
   void start_fetches(std::vector<proto::assignment>& got);
+  /// An answer of a supernode scheduling by parent sets: its new parents.
+  void adopt_parents(const std::vector<std::string>& addrs);
+  /// Fetches what the parents hold, up to the free slots.
+  void pick_from_parents();
+  /// One sync beside the local choice (parent sets): asking for up to
+  /// `want` pieces to inject (a long poll of `wait_ms`), or reporting.
+  asio::awaitable<void> sync_aside(std::uint32_t want, std::uint32_t wait_ms);
+  /// What a request to a peer carries: who asks, its ticket, the token.
+  void sign(http_request& r) const {
+    r.headers.set("X-Damselfly-Peer", peer_id);
+    if (!opts.cluster_token.empty()) r.headers.set("Authorization", bearer(opts.cluster_token));
+    if (!ticket.empty()) r.headers.set(ticket_header, ticket);
+  }
   bool holds(std::uint64_t piece) const { return piece < have.size() && have[piece]; }
   bool complete() const {
     return task.state == proto::task_state::done && task.piece_count >= 0 &&
@@ -296,6 +328,7 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
   }
   peer_key = answer.value->peer_key;
   ticket_key = answer.value->ticket_key;
+  digest_signer = ticket_verifier::from_public_key(ticket_key);
   co_return adopt(*answer.value);
 }
 
@@ -341,9 +374,26 @@ downloader::session::call downloader::session::adopt(const proto::task_info& inf
 }
 
 asio::awaitable<downloader::session::call> downloader::session::sync_once(
-    std::uint32_t want, std::uint32_t wait_ms, std::vector<proto::assignment>& out) {
+    std::uint32_t want, std::uint32_t wait_ms, std::vector<proto::assignment>& out,
+    bool with_results) {
   proto::sync_request s;
-  s.results = results;
+  // The results go with this sync: a sync beside it (parent sets) reports
+  // only later ones. They come back to the queue unless an answer took them.
+  if (with_results) {
+    s.results = std::move(results);
+    results.clear();
+  }
+  struct requeue {
+    session& self;
+    std::vector<proto::piece_result>& sent;
+    bool done = false;
+    void now() {
+      if (done) return;
+      done = true;
+      self.results.insert(self.results.begin(), sent.begin(), sent.end());
+    }
+    ~requeue() { now(); }
+  } back_to_queue{*this, s.results};
   s.want = want;
   s.wait_ms = wait_ms;
   s.version = task.version;
@@ -354,6 +404,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   s.compact = true;
   s.report_every = report_every;
   s.report_digests = true;
+  s.parents = opts.parent_sets && !parents_off;
   if (!supernodes->bound()) {
     // The supernode was given up (a refused connection, a failed failover):
     // register again, with what we hold, wherever the list says now.
@@ -378,6 +429,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     spdlog::info("the task's own supernode is back; registering there again");
     co_await supernodes->leave(task.task_id, peer_id, peer_key);  // best effort
     supernodes->unbind();
+    back_to_queue.now();
     forget_results();
     ticket.clear();
     peer_key.clear();
@@ -392,6 +444,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     // peer key and ticket mean nothing elsewhere.
     spdlog::warn("{}; moving to the task's next supernode with {} verified pieces", answer.message,
                  have_count);
+    back_to_queue.now();
     forget_results();
     ticket.clear();
     peer_key.clear();
@@ -424,7 +477,7 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     co_return call::failed;
   }
   if (!answer.value->ticket.empty()) ticket = answer.value->ticket;
-  results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(s.results.size()));
+  back_to_queue.done = true;  // reported
   outage_since.reset();
   if (answer.value->task) task = std::move(*answer.value->task);
   take_verdicts(s.results, answer.value->rejected);
@@ -432,7 +485,58 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   if (answer.status != 204 && answer.value->report_every != 0)
     report_every = answer.value->report_every;
   out = std::move(answer.value->assignments);
+  if (answer.value->parent_sets && s.parents) adopt_parents(answer.value->parents);
   co_return call::ok;
+}
+
+void downloader::session::adopt_parents(const std::vector<std::string>& addrs) {
+  if (!parents) {
+    if (task.content_length < 0 || task.piece_size == 0 || !digest_signer) return;
+    parent_set::context c;
+    c.ex = ex;
+    c.client = client_options();
+    c.task_id = task.task_id;
+    c.length = static_cast<std::uint64_t>(task.content_length);
+    c.piece_size = task.piece_size;
+    c.sign = [this](http_request& r) { sign(r); };
+    c.on_news = [this] { wake.notify(); };
+    c.own_addr = opts.peer.upload_addr;
+    parents = std::make_unique<parent_set>(std::move(c), std::hash<std::string>{}(peer_id));
+    // What is here already is no parent's to give.
+    for (std::uint64_t i = 0; i < have.size(); ++i)
+      if (have[i]) {
+        parents->fetching(i);
+        parents->ended(i, true, false);
+      }
+    spdlog::debug("task {}: the supernode schedules by parent sets", task.task_id.substr(0, 12));
+  }
+  parents->add(addrs, followers);
+}
+
+void downloader::session::pick_from_parents() {
+  if (!parents || parents_off) return;
+  std::uint32_t free_slots = in_flight < slots ? slots - in_flight : 0;
+  if (free_slots == 0) return;
+  auto picked = parents->pick(free_slots);
+  for (auto& a : picked) {
+    ++in_flight;
+    fetches.spawn(fetch_piece(std::move(a), supernodes->bound().value_or(host_port{})));
+  }
+}
+
+asio::awaitable<void> downloader::session::sync_aside(std::uint32_t want, std::uint32_t wait_ms) {
+  auto& flag = want > 0 ? asking : reporting;
+  std::vector<proto::assignment> got;
+  auto r = co_await sync_once(want, wait_ms, got, want == 0);
+  if (r == call::retry) co_await ride_out_outage(last_outage_error);
+  if (r == call::ok) {
+    // Nothing to inject now: asked again after a pause, not at every piece
+    // or have notice (the supernode answers at once once it holds the file).
+    if (want > 0 && got.size() < want) ask_after = steady::now() + std::chrono::milliseconds(250);
+    start_fetches(got);
+  }
+  flag = false;
+  wake.notify();
 }
 
 asio::awaitable<void> downloader::session::ride_out_outage(const std::string& why) {
@@ -520,6 +624,12 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
     get.headers.set(peer_key_header, peer_key);
   if (!opts.cluster_token.empty()) get.headers.set("Authorization", bearer(opts.cluster_token));
   if (!ticket.empty()) get.headers.set(ticket_header, ticket);
+  // With parent sets a piece comes with the supernode's signature of its
+  // digest: checked here, it is the digest the piece must hash to.
+  const bool wants_signed = parents && a.sha256.empty();
+  if (wants_signed) get.headers.set(want_signed_digest_header, "1");
+  std::string signed_digest;
+  bool forged = false;  // a signature that vouches for nothing: the source lies
   verdict v;
   auto& status = v.status;
   auto in = std::make_shared<piece_landing>();
@@ -532,9 +642,19 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
   bool busy = false;  // the source said 503: its upload slots are full, nothing is wrong
   if (a.length > 0) {
     // Named, not a temporary in the co_await: GCC 12 may destroy such temporaries twice.
-    const head_check partial_content = [&busy](const response_head& h) {
+    const head_check partial_content = [&](const response_head& h) {
       busy = h.status == 503;
-      return h.status == 206 ? error_code{} : error_code(errc::protocol_error);
+      if (h.status != 206) return error_code(errc::protocol_error);
+      if (auto sig = h.headers.get(signed_digest_header); wants_signed && sig) {
+        auto vouched = digest_signer->check_digest(*sig, task.task_id, task.version, a.piece);
+        if (!vouched) {
+          forged = true;
+          return error_code(errc::protocol_error);
+        }
+        a.sha256 = *vouched;
+        signed_digest = std::string(*sig);
+      }
+      return error_code{};
     };
     std::uint64_t landed = 0;
     const std::function<void(std::size_t)> received = [&](std::size_t n) {
@@ -548,13 +668,17 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
     auto resp = co_await c->fetch_into(get, dest, partial_content, received);
     arriving -= landed;  // counted as done once verified, or not at all
     if (!resp) {
-      status = proto::piece_status::unreachable;
+      status = forged ? proto::piece_status::bad_digest : proto::piece_status::unreachable;
       spdlog::debug("piece {} from {}: {}", a.piece, from.to_string(), resp.error().message());
     }
   }
   if (status == proto::piece_status::ok) {
     in->landed.store(dest.size(), std::memory_order_release);  // the whole body is in
     v = co_await verify_and_store(a, *in, from);
+    // The signature goes with the piece wherever this peer serves it next.
+    if (v.kept && v.status == proto::piece_status::ok && !signed_digest.empty() &&
+        opts.piece_signed)
+      opts.piece_signed(a.piece, signed_digest);
   }
   // Reused only when no queued slice still holds it (one may, after a failure).
   if (in.use_count() == 1) spare_buffers.push_back(in->take_buffer());
@@ -566,6 +690,11 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
       a.source == proto::supernode_source && (!bound || bound->to_string() != from.to_string());
   bool counts = !busy && !moved_away;
   if (!fatal) record(a, v, started, counts);
+  if (parents) {
+    parents->ended(a.piece, holds(a.piece), unconfirmed.contains(a.piece));
+    if (status != proto::piece_status::ok && a.source != proto::supernode_source)
+      parents->failed(a.source, status, busy);
+  }
   --in_flight;
   wake.notify();
 }
@@ -640,9 +769,11 @@ void downloader::session::take_verdicts(const std::vector<proto::piece_result>& 
       spdlog::warn("piece {} from {} failed verification at the supernode", r.piece, r.source);
       count_failure(r.piece, proto::piece_status::bad_digest, true);
       settle(r.piece, false);
+      if (parents) parents->verdict(r.piece, false);
       continue;
     }
     confirm(waiting.a, waiting.started);
+    if (parents) parents->verdict(r.piece, true);
   }
 }
 
@@ -805,17 +936,20 @@ void downloader::session::start_fetches(std::vector<proto::assignment>& got) {
       continue;
     }
     ++in_flight;
+    if (parents) parents->fetching(a.piece);
     fetches.spawn(fetch_piece(std::move(a), supernodes->bound().value_or(host_port{})));
   }
 }
 
 asio::awaitable<void> downloader::session::drive(steady::time_point started) {
-  bool waiting_for_piece = false;
-
   while (!fatal) {
     if (task.state == proto::task_state::failed) {
       fail_task(task);
       break;
+    }
+    if (complete() && in_flight == 0 && (asking || reporting)) {
+      co_await wake.wait();  // the syncs beside end first (an answer may assign a piece)
+      continue;
     }
     if (complete() && in_flight == 0) {
       std::vector<proto::assignment> none;
@@ -834,6 +968,20 @@ asio::awaitable<void> downloader::session::drive(steady::time_point started) {
                               std::to_string(opts.total_timeout.count() / 1000) + " s");
       break;
     }
+    const bool local = parents && !parents_off;
+    if (local && in_flight == 0 && !asking && since(last_progress) > parents_patience) {
+      // Nothing from the parents nor the supernode for a while (parents
+      // gone, or holding nothing this peer lacks): every piece from the
+      // supernode's central choice from now on.
+      spdlog::info(
+          "task {}: no piece from the parents for {} s ({} lacked, {} held by none of {} "
+          "parents, {} of them given up); scheduled by the supernode now",
+          task.task_id.substr(0, 12), parents_patience.count() / 1000,
+          task.piece_count - static_cast<std::int64_t>(have_count), parents->orphans(),
+          parents->size(), parents->gone());
+      parents_off = true;
+    }
+    if (local) pick_from_parents();
     std::uint32_t free_slots = in_flight < slots ? slots - in_flight : 0;
     bool have_news = !results.empty();
     // Results are reported in batches when the supernode asks for it (many
@@ -845,6 +993,34 @@ asio::awaitable<void> downloader::session::drive(steady::time_point started) {
     // with nothing left in flight the peer reports at once.
     const std::uint32_t batch = std::max(1u, std::min(report_every, std::max(1u, slots / 2)));
     bool report_now = have_news && (results.size() >= batch || in_flight == 0 || complete());
+    if (local && !parents_off) {
+      // The parents give what they hold; the supernode is asked only for
+      // pieces none of them holds, in a sync beside the local choice (held
+      // at the supernode until it has one, while the origin still sends).
+      // Results go in syncs of their own, in batches: a piece is held once
+      // its signed digest checks, and the report only tells the supernode.
+      const std::uint32_t want = complete() || parents->orphans() == 0 ? 0 : free_slots;
+      if (!asking && want > 0 && steady::now() >= ask_after) {
+        asking = true;
+        followers.spawn(sync_aside(want, 2000));
+      }
+      const bool prompt = std::any_of(results.begin(), results.end(), [](const auto& r) {
+        return r.source == proto::supernode_source;  // frees a seed slot
+      });
+      if (!reporting && have_news &&
+          (results.size() >= 16 || prompt || complete() || !unconfirmed.empty())) {
+        reporting = true;
+        followers.spawn(sync_aside(0, 0));
+      }
+      // Woken by a finished piece, a parent's news or the sync; a while
+      // without any is when the patience above is checked.
+      co_await wake.wait_for(std::chrono::milliseconds(250));
+      continue;
+    }
+    if (asking || reporting) {  // (parent sets were given up while one ran)
+      co_await wake.wait();
+      continue;
+    }
     if (report_now || (!have_news && free_slots > 0 && !waiting_for_piece)) {
       // With nothing in flight, let the supernode hold the answer until it has
       // work; not an answer that holds pieces back: the supernode already
@@ -926,7 +1102,12 @@ asio::awaitable<download_outcome> downloader::run(
   // Piece fetches refer to the session: they end before it does (a cancelled
   // coroutine would throw at its next co_await, so that is turned off first).
   co_await asio::this_coro::throw_if_cancelled(false);
+  // Have streams never end by themselves; a sync beside the choice may be
+  // waiting at the supernode.
+  s.followers.cancel();
   if (cancelled) s.fetches.cancel();
+  co_await s.followers.join();
+  co_await asio::this_coro::throw_if_cancelled(false);  // join() turned it back on
   co_await s.fetches.join();
   if (cancelled) std::rethrow_exception(cancelled);
   if (!s.fatal) co_await s.verify_whole();

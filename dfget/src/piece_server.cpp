@@ -3,10 +3,13 @@
 #include "piece_server.hpp"
 
 #include <ctime>
+#include <utility>
 
 #include "damselfly/common/bearer_auth.hpp"
+#include "damselfly/common/piece_math.hpp"
 #include "damselfly/common/serve_range.hpp"
 #include "damselfly/common/ticket_verifier.hpp"
+#include "damselfly/proto/have_stream.hpp"
 
 namespace damselfly::dfget {
 
@@ -45,16 +48,54 @@ piece_server::piece_server(asio::any_io_executor ex, const daemon_config& cfg, t
               [this](http_request& req, params p) -> asio::awaitable<http_response> {
                 co_return serve_pieces(req, std::string(p.get("task")));
               });
+  router_.add("GET", "/haves/{task}", "haves",
+              [this](http_request& req, params p) -> asio::awaitable<http_response> {
+                co_return serve_haves(req, std::string(p.get("task")));
+              });
 }
 
-http_response piece_server::serve_pieces(const http_request& req, const std::string& task_id) {
-  auto tf = tasks_.find(task_id);
-  if (!tf) return http_response::error(404, "not_found", "no such task here");
-  auto meta = tf->meta();
+namespace {
+
+/// A child's view of what this daemon holds of one task: the bitmap, then
+/// each piece as it is verified here (proto/have_stream.hpp).
+class have_stream : public http_stream {
+ public:
+  have_stream(std::shared_ptr<task_cache::task_news> news, std::string start)
+      : news_(std::move(news)), start_(std::move(start)), sent_(news_->arrivals.size()) {}
+
+  asio::awaitable<std::optional<std::string>> next() override {
+    if (!start_.empty()) co_return std::exchange(start_, {});
+    if (news_->gone) co_return std::nullopt;
+    if (sent_ == news_->arrivals.size()) {
+      // Quiet for a while: a line to keep the connection (and the child's
+      // read deadline) alive.
+      bool told = co_await news_->changed.wait_for(keepalive_after);
+      if (news_->gone) co_return std::nullopt;
+      if (!told && sent_ == news_->arrivals.size())
+        co_return std::string(proto::have_stream_keepalive);
+    }
+    std::string lines;
+    for (; sent_ < news_->arrivals.size(); ++sent_)
+      lines += proto::have_stream_piece(news_->arrivals[sent_]);
+    co_return lines;
+  }
+
+ private:
+  static constexpr std::chrono::seconds keepalive_after{10};
+  std::shared_ptr<task_cache::task_news> news_;
+  std::string start_;
+  std::size_t sent_;
+};
+
+}  // namespace
+
+std::optional<http_response> piece_server::refuse(const http_request& req,
+                                                  const std::string& task_id,
+                                                  const task_meta& meta) const {
   if (meta.piece_size == 0 || meta.content_length < 0)
     return http_response::error(404, "not_ready", "nothing held yet");
-  // Only peers the supernode registered for this task get its pieces; the
-  // ticket proves it without a call to the supernode.
+  // Only peers the supernode registered for this task get its pieces (and
+  // hear what it holds); the ticket proves it without a call to the supernode.
   auto verifier = ticket_verifier::from_public_key(meta.ticket_key);
   if (!verifier)
     return http_response::error(404, "not_registered", "this task is not registered here yet");
@@ -64,6 +105,30 @@ http_response piece_server::serve_pieces(const http_request& req, const std::str
   if (check != ticket_check::ok)
     return http_response::error(
         403, "bad_ticket", "pieces go to this task's peers only: " + std::string(describe(check)));
+  return std::nullopt;
+}
+
+http_response piece_server::serve_haves(const http_request& req, const std::string& task_id) {
+  auto tf = tasks_.find(task_id);
+  if (!tf) return http_response::error(404, "not_found", "no such task here");
+  auto meta = tf->meta();
+  if (auto no = refuse(req, task_id, meta)) return std::move(*no);
+  // The bitmap and the position in the arrivals are taken together (one
+  // thread, no wait between): no piece falls between them.
+  // The bitmap as long as the task: pieces not yet recorded are not held.
+  auto held = meta.have;
+  held.resize(piece_count(static_cast<std::uint64_t>(meta.content_length), meta.piece_size));
+  http_response r;
+  r.headers.set("Content-Type", "text/plain");
+  r.stream = std::make_shared<have_stream>(tasks_.news(task_id), proto::have_stream_start(held));
+  return r;
+}
+
+http_response piece_server::serve_pieces(const http_request& req, const std::string& task_id) {
+  auto tf = tasks_.find(task_id);
+  if (!tf) return http_response::error(404, "not_found", "no such task here");
+  auto meta = tf->meta();
+  if (auto no = refuse(req, task_id, meta)) return std::move(*no);
   range_source src;
   src.fd = tf->fd();
   src.length = static_cast<std::uint64_t>(meta.content_length);
@@ -73,6 +138,15 @@ http_response piece_server::serve_pieces(const http_request& req, const std::str
   if (uploads_active_ >= cfg_.upload_slots) {
     uploads_refused_.add();
     return http_response::error(503, "busy", "all upload slots busy");
+  }
+  // The supernode's signature of the piece's digest, passed on when it came
+  // with the piece (the parent-set protocol).
+  if (req.headers.get(want_signed_digest_header) == "1") {
+    auto piece = resp.file->offset / meta.piece_size;
+    auto whole = piece_at(piece, static_cast<std::uint64_t>(meta.content_length), meta.piece_size);
+    if (whole.offset == resp.file->offset && whole.length == resp.file->length)
+      if (auto sig = tasks_.signed_digest(task_id, piece); !sig.empty())
+        resp.headers.set(std::string(signed_digest_header), sig);
   }
   tf->update([](task_meta& m) { m.last_used = std::time(nullptr); });
   // The slot is held by the response itself: however its send ends, or if

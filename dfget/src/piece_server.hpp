@@ -41,6 +41,12 @@ class piece_server {
 
  private:
   http_response serve_pieces(const http_request& req, const std::string& task_id);
+  /// The have stream of a task (proto/have_stream.hpp), to its peers only.
+  http_response serve_haves(const http_request& req, const std::string& task_id);
+  /// Why `req` gets nothing of `task_id` (not ready, not registered, no
+  /// valid ticket), or nothing when it may.
+  std::optional<http_response> refuse(const http_request& req, const std::string& task_id,
+                                      const task_meta& meta) const;
 
   const daemon_config& cfg_;
   task_cache& tasks_;

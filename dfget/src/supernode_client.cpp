@@ -76,13 +76,14 @@ std::size_t supernode_client::owner_now(const std::string& task_id) const {
   return list_.order_for(task_id, proto::supernode_list::clock::now()).front();
 }
 
-http_client& supernode_client::client_for(std::size_t index) {
-  auto& c = clients_[index];
-  if (!c) {
-    const auto& where = list_.at(index);
-    c = std::make_unique<http_client>(ex_, where.host, where.port, opts_);
-  }
-  return *c;
+supernode_client::pooled& supernode_client::client_for(std::size_t index) {
+  auto& list = clients_[index];
+  for (auto& p : list)
+    if (!p->busy) return *p;
+  const auto& where = list_.at(index);
+  auto& p = *list.emplace_back(std::make_unique<pooled>());
+  p.client = std::make_unique<http_client>(ex_, where.host, where.port, opts_);
+  return p;
 }
 
 template <class T>
@@ -92,9 +93,15 @@ asio::awaitable<supernode_answer<T>> supernode_client::call(std::size_t index,
   supernode_answer<T> out;
   http_request sent = req;
   if (!authorization_.empty()) sent.headers.set("Authorization", authorization_);
-  auto resp = co_await client_for(index).fetch(sent, max_body);
+  auto& pool = client_for(index);
+  pool.busy = true;
+  struct release {
+    pooled& p;
+    ~release() { p.busy = false; }
+  } in_use{pool};
+  auto resp = co_await pool.client->fetch(sent, max_body);
   if (!resp) {
-    clients_.erase(index);  // the next call reconnects
+    pool.client->close();  // the next call reconnects
     out.transport = resp.error();
     out.message = list_.at(index).to_string() + ": " + resp.error().message();
     co_return out;

@@ -104,12 +104,20 @@ class supernode_client {
   template <class T>
   boost::asio::awaitable<supernode_answer<T>> call(std::size_t index, const http_request& req,
                                                    std::size_t max_body);
-  http_client& client_for(std::size_t index);
+  /// A connection to supernode `index` no call is using, or a new one:
+  /// calls may run at once (a long-polled sync and a report beside it), each
+  /// on its own. They stay owned here (a cancelled call may leave work of
+  /// its client pending): the list grows to the most calls run at once.
+  struct pooled {
+    std::unique_ptr<http_client> client;
+    bool busy = false;
+  };
+  pooled& client_for(std::size_t index);
 
   boost::asio::any_io_executor ex_;
   proto::supernode_list list_;
   http_client_options opts_;
-  std::map<std::size_t, std::unique_ptr<http_client>> clients_;
+  std::map<std::size_t, std::vector<std::unique_ptr<pooled>>> clients_;
   std::optional<std::size_t> bound_;
   /// The peer key each supernode issued, per task (placement key).
   std::map<std::pair<std::size_t, std::string>, std::string> keys_;

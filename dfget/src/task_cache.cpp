@@ -16,10 +16,11 @@ task_cache::task_cache(asio::any_io_executor ex, const daemon_config& cfg,
                        metrics_registry& metrics)
     : cfg_(cfg),
       store_(cfg.data_dir),
-      download_ended_(std::move(ex)),
+      download_ended_(ex),
       evictions_(metrics.counter("damselfly_daemon_cache_evictions_total",
                                  "Finished tasks removed from the data dir")),
-      tasks_gauge_(metrics.gauge("damselfly_daemon_tasks", "Tasks held on disk")) {}
+      tasks_gauge_(metrics.gauge("damselfly_daemon_tasks", "Tasks held on disk")),
+      ex_(std::move(ex)) {}
 
 error_code task_cache::init() {
   if (auto ec = store_.init()) return ec;
@@ -74,9 +75,36 @@ result<std::shared_ptr<task_file>> task_cache::open(const std::string& task_id) 
 void task_cache::remove(const std::string& task_id) {
   if (auto it = tasks_.find(task_id); it != tasks_.end())
     retire_key(task_id, it->second->meta().peer_key);
+  // Its have streams end: their children look for the pieces elsewhere.
+  if (auto n = news_.find(task_id); n != news_.end()) {
+    n->second->gone = true;
+    n->second->changed.notify();
+    news_.erase(n);
+  }
   tasks_.erase(task_id);
   store_.remove(task_id);
   tasks_gauge_.set(tasks_.size());
+}
+
+void task_cache::piece_added(const std::string& task_id, std::uint64_t piece,
+                             std::string signed_digest) {
+  auto n = news(task_id);
+  n->arrivals.push_back(piece);
+  if (!signed_digest.empty()) n->signed_digests[piece] = std::move(signed_digest);
+  n->changed.notify();
+}
+
+std::shared_ptr<task_cache::task_news> task_cache::news(const std::string& task_id) {
+  auto& n = news_[task_id];
+  if (!n) n = std::make_shared<task_news>(ex_);
+  return n;
+}
+
+std::string task_cache::signed_digest(const std::string& task_id, std::uint64_t piece) const {
+  auto n = news_.find(task_id);
+  if (n == news_.end()) return {};
+  auto s = n->second->signed_digests.find(piece);
+  return s == n->second->signed_digests.end() ? std::string() : s->second;
 }
 
 std::vector<std::string> task_cache::serving() {

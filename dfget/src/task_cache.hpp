@@ -54,6 +54,25 @@ class task_cache {
   /// Saves every task's metadata (bitmaps), as on stop.
   void save_all();
 
+  /// What a task gained here lately, for the have streams of the
+  /// parent-set protocol; kept in memory only (a restarted daemon serves
+  /// its pieces without signatures, and children then have them checked
+  /// by the supernode).
+  struct task_news {
+    explicit task_news(boost::asio::any_io_executor ex) : changed(std::move(ex)) {}
+    async_event changed;                  ///< a piece was added, or the task went
+    std::vector<std::uint64_t> arrivals;  ///< pieces in the order they were verified here
+    std::map<std::uint64_t, std::string> signed_digests;  ///< as they came with the pieces
+    bool gone = false;                                    ///< the task was removed
+  };
+  /// A piece of `task_id` was verified and written here; `signed_digest`:
+  /// the supernode's signature of its digest that came with it (or empty).
+  void piece_added(const std::string& task_id, std::uint64_t piece, std::string signed_digest);
+  /// The task's news (made on first use).
+  std::shared_ptr<task_news> news(const std::string& task_id);
+  /// The signature that came with `piece`, or empty.
+  std::string signed_digest(const std::string& task_id, std::uint64_t piece) const;
+
  private:
   std::vector<proto::cache_entry> entries() const;
   /// Removes `task_id` if its file was shared with a client and written
@@ -74,6 +93,8 @@ class task_cache {
   async_event download_ended_;
   metric_value& evictions_;
   metric_value& tasks_gauge_;
+  boost::asio::any_io_executor ex_;
+  std::map<std::string, std::shared_ptr<task_news>> news_;
 };
 
 /// Marks a task downloading for its lifetime (see task_cache::begin_download).

@@ -341,8 +341,11 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   if (parent_sets) {
     out.parent_sets = true;
     auto given = t->swarm.parent_count(peer);
-    if (given < cfg_.parents)
-      out.parents = t->swarm.parents_for(peer, cfg_.parents - static_cast<unsigned>(given));
+    out.parents = t->swarm.parents_for(
+        peer, given < cfg_.parents ? cfg_.parents - static_cast<unsigned>(given) : 0);
+    // Held only while the origin still sends: once every piece is cached
+    // nothing new comes to inject (but a lost one), and a peer waiting on
+    // this answer may be done with the rest of the file meanwhile.
     if (!out.parents.empty()) deadline = now;
   }
   for (;;) {
@@ -355,7 +358,7 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
                        : t->swarm.assign(peer, want, task::clock::now()),
            with_digests, out);
     if (!out.assignments.empty() || t->phase == task_phase::failed || want == 0 ||
-        task::clock::now() >= deadline)
+        task::clock::now() >= deadline || (parent_sets && t->phase != task_phase::fetching))
       break;
     const auto asleep = std::chrono::steady_clock::now();
     co_await t->wait_for_change(

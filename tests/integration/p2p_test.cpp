@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <iostream>
 #include <thread>
 
 #include "damselfly/common/task_id.hpp"
@@ -33,15 +34,17 @@ class swarm_test : public workspace_test {
     if (supernode_) expect_no_sanitizer_report(supernode_->log());
   }
   void start(int daemons, const std::string& supernode_rate, const std::string& daemon_rate,
-             std::uint64_t size) {
+             std::uint64_t size, const std::vector<std::string>& supernode_args = {}) {
     src_ = dir_ / "www" / "release.bin";
     make_file(src_, size, 77);
     size_ = size;
     origin_ = std::make_unique<origin_server>(dir_ / "www", dir_ / "logs");
-    supernode_ = std::make_unique<supernode_server>(
-        dir_ / "cache", dir_ / "logs",
-        std::vector<std::string>{"--upload-rate", supernode_rate, "--seed-slots", "4",
-                                 "--peer-timeout", "6"});
+    supernode_ = std::make_unique<supernode_server>(dir_ / "cache", dir_ / "logs", [&] {
+      std::vector<std::string> args{
+          "--upload-rate", supernode_rate, "--seed-slots", "4", "--peer-timeout", "6"};
+      args.insert(args.end(), supernode_args.begin(), supernode_args.end());
+      return args;
+    }());
     for (int i = 0; i < daemons; ++i) {
       daemons_.push_back(std::make_unique<daemon_server>(
           2 + i, supernode_->address(), dir_.path(),
@@ -60,6 +63,37 @@ class swarm_test : public workspace_test {
     return clients;
   }
   fs::path out(std::size_t i) const { return dir_ / "out" / ("node" + std::to_string(i)); }
+  /// Six daemons download while a corrupting peer (start_bad_peer) is in
+  /// the swarm from the start: every file ends whole, and the peer was used,
+  /// but at most twice by each daemon (2 requests in flight at one source,
+  /// none after its first bad piece).
+  void run_with_a_corrupting_peer(const std::vector<std::string>& supernode_args) {
+    start(6, "8M", "8M", 32 * mib, supernode_args);
+    auto bad = start_bad_peer();
+    ASSERT_TRUE(bad);
+    auto clients = start_clients();
+    expect_all_correct(clients);
+    double bad_digests =
+        sum_metric(daemons_, R"(damselfly_daemon_piece_failures_total{reason="bad_digest"})");
+    EXPECT_GT(bad_digests, 0) << "the corrupting peer was never used";
+    EXPECT_LE(bad_digests, 6.0 * 2);
+  }
+  /// A peer at 127.0.0.50 that claims every piece of the file and serves
+  /// garbage (tests/support/src/bad_peer.cpp), registered; null if it never was.
+  std::unique_ptr<process> start_bad_peer() {
+    auto ready = dir_ / "bad_peer.ready";
+    auto bad = std::make_unique<process>(
+        std::vector<std::string>{bad_peer_binary(), "--listen",
+                                 "127.0.0.50:" + std::to_string(free_port()), "--supernode",
+                                 supernode_->address(), "--url", origin_->url("release.bin"),
+                                 "--ready-file", ready.string()},
+        dir_ / "logs" / "bad_peer.log");
+    if (wait_for_file(ready, 30s).empty()) {
+      ADD_FAILURE() << bad->output();
+      return nullptr;
+    }
+    return bad;
+  }
   /// Every client except `skip` exits 0 with the right bytes.
   void expect_all_correct(std::vector<std::unique_ptr<process>>& clients,
                           std::size_t skip = SIZE_MAX) {
@@ -105,6 +139,32 @@ TEST_F(swarm_test, TenDaemonsGetTheFileMostlyFromEachOther) {
   EXPECT_GE(metric(sn, "damselfly_supernode_peers"), 10);
 }
 
+TEST_F(swarm_test, TenDaemonsWithParentSetsPickTheirPiecesAndTheSupernodeSendsEachOnce) {
+  // The supernode gives each daemon 4 parents and sends each piece once;
+  // the daemons hear what their parents hold and pick the rest themselves.
+  start(10, "12M", "12M", 64 * mib, {"--parents", "4", "--piece-size", "1M"});
+  auto clients = start_clients();
+  expect_all_correct(clients);
+  auto origin_bytes = static_cast<double>(origin_->body_bytes());
+  EXPECT_LE(origin_bytes, static_cast<double>(size_) * 1.02);
+  double from_peers = sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="peer"})");
+  double from_supernode =
+      sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="supernode"})");
+  EXPECT_GE(from_peers + from_supernode, 10.0 * static_cast<double>(size_));
+  // Each piece left the supernode once (a lost one again): the rest came from peers.
+  EXPECT_LE(from_supernode, static_cast<double>(size_) * 1.10)
+      << "from peers " << from_peers << ", from supernode " << from_supernode;
+  auto sn = supernode_->metrics();
+  EXPECT_LE(metric(sn, R"(damselfly_supernode_assignments_total{source="supernode"})"), 64 * 1.10);
+  // The supernode chose no peer's source: the daemons picked among their parents.
+  EXPECT_EQ(metric(sn, R"(damselfly_supernode_assignments_total{source="peer"})"), 0);
+  if (HasFailure())
+    for (const auto& d : daemons_) {
+      auto log = d->log();
+      if (log.find("scheduled by the supernode now") != std::string::npos) std::cerr << log;
+    }
+}
+
 TEST_F(swarm_test, SurvivesADaemonKilledMidTransfer) {
   start(10, "8M", "8M", 48 * mib);
   auto clients = start_clients();
@@ -123,25 +183,22 @@ TEST_F(swarm_test, SurvivesADaemonKilledMidTransfer) {
 }
 
 TEST_F(swarm_test, CorruptingPeerIsDetectedAndAvoided) {
-  start(6, "8M", "8M", 32 * mib);
-  // A peer that claims every piece and serves garbage joins before anyone downloads.
-  auto ready = dir_ / "bad_peer.ready";
-  process bad(
-      {bad_peer_binary(), "--listen", "127.0.0.50:" + std::to_string(free_port()), "--supernode",
-       supernode_->address(), "--url", origin_->url("release.bin"), "--ready-file", ready.string()},
-      dir_ / "logs" / "bad_peer.log");
-  ASSERT_FALSE(wait_for_file(ready, 30s).empty()) << bad.output();
-  auto clients = start_clients();
-  expect_all_correct(clients);
-  double bad_digests =
-      sum_metric(daemons_, R"(damselfly_daemon_piece_failures_total{reason="bad_digest"})");
-  EXPECT_GT(bad_digests, 0) << "the corrupting peer was never used";
-  // A daemon has at most 2 pieces in flight from one source, and stops asking
-  // this one once its first bad piece is reported.
-  EXPECT_LE(bad_digests, 6.0 * 2);
+  run_with_a_corrupting_peer({});
   EXPECT_GT(metric(supernode_->metrics(),
                    R"(damselfly_supernode_piece_failures_total{reason="bad_digest"})"),
             0);
+}
+
+TEST_F(swarm_test, AttackAParentClaimingEveryPieceAndSigningItsGarbageIsDroppedAtItsFirstPiece) {
+  // With parent sets a corrupting peer is a parent too: it streams that it
+  // holds every piece and sends garbage under a signature of its own. Each
+  // child drops it at its first piece; the supernode still injects every
+  // piece once (the claim is no copy), and every file ends whole.
+  run_with_a_corrupting_peer({"--parents", "8", "--piece-size", "1M"});
+  std::size_t dropped = 0;
+  for (const auto& d : daemons_)
+    dropped += d->log().find("parent 127.0.0.50:") != std::string::npos ? 1 : 0;
+  EXPECT_GT(dropped, 0u) << "no daemon gave the corrupting parent up";
 }
 
 TEST_F(swarm_test, SurvivesASupernodeKilledAndRestartedMidTransfer) {

@@ -3,17 +3,23 @@
 //
 // Usage: bad_peer --listen IP:PORT --supernode HOST:PORT --url URL --ready-file FILE
 // It registers with the supernode like a daemon (holding everything), heartbeats,
-// and answers every piece request with bytes that fail verification.
+// and answers every piece request with bytes that fail verification. To a child
+// of the parent-set protocol it streams that it holds every piece, and signs
+// its garbage with a signature of its own making.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 #include <fstream>
 #include <string>
 
+#include "damselfly/common/base64.hpp"
+#include "damselfly/common/digest.hpp"
+#include "damselfly/common/hex.hpp"
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
 #include "damselfly/common/http_server.hpp"
@@ -30,7 +36,33 @@ std::string arg(int argc, char** argv, const std::string& name) {
   return {};
 }
 
+/// The task's piece count once registered (one thread: no lock).
+std::int64_t pieces = -1;
+
+/// "I hold everything", then silence but for keep-alives.
+class claim_everything : public http_stream {
+ public:
+  asio::awaitable<std::optional<std::string>> next() override {
+    if (!started_) {
+      started_ = true;
+      co_return "b " + std::string(static_cast<std::size_t>(pieces), '1') + "\n";
+    }
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::seconds(5));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return "\n";
+  }
+
+ private:
+  bool started_ = false;
+};
+
 asio::awaitable<http_response> serve_garbage(http_request& req) {
+  if (req.path().starts_with("/haves/")) {
+    if (pieces < 0) co_return http_response::text(404, "not yet\n");
+    http_response r;
+    r.stream = std::make_shared<claim_everything>();
+    co_return r;
+  }
   auto range_header = req.headers.get("Range");
   if (!range_header) co_return http_response::text(404, "no range\n");
   auto range = parse_range_header(*range_header, 1ull << 40);
@@ -40,6 +72,15 @@ asio::awaitable<http_response> serve_garbage(http_request& req) {
   r.body.assign(static_cast<std::size_t>(range->length), '\xAB');
   r.headers.set("Content-Range", "bytes " + std::to_string(range->offset) + "-" +
                                      std::to_string(range->end() - 1) + "/*");
+  // The SHA-256 of its garbage, "signed" with 64 bytes of its own: well
+  // formed, and a signature by nobody the child trusts.
+  if (req.headers.get("X-Damselfly-Want-Signed-Digest") == "1") {
+    digest d(digest_algo::sha256);
+    d.update(r.body);
+    auto raw = from_hex(d.finish());
+    r.headers.set("X-Damselfly-Signed-Digest",
+                  to_base64(*raw) + "." + to_base64(std::string(64, '\x5A')));
+  }
   co_return r;
 }
 
@@ -77,6 +118,7 @@ asio::awaitable<void> announce(asio::io_context& io, host_port supernode, std::s
     co_return;
   }
   reg.bitmap.assign(static_cast<std::size_t>(info.piece_count), '1');
+  pieces = info.piece_count;
   post.body = proto::encode(reg);
   co_await client.fetch(post);
   std::ofstream(ready_file) << info.task_id << "\n";

@@ -115,6 +115,14 @@ struct downloader_options {
   std::shared_ptr<const tls_context> cluster_tls;
   /// Threads that verify and write pieces while the I/O thread keeps receiving.
   unsigned worker_threads = 2;
+  /// Speak the parent-set protocol when the supernode schedules the task so:
+  /// pick pieces among the parents it gives (their have streams), and ask it
+  /// only for pieces none of them holds.
+  bool parent_sets = true;
+  /// Told, before on_piece, of a piece that came with the supernode's
+  /// signature of its digest (the value of signed_digest_header): a daemon
+  /// passes it on when it serves the piece. Null: not kept.
+  std::function<void(std::uint64_t piece, const std::string& signed_digest)> piece_signed;
 };
 
 struct download_progress {

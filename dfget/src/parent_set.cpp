@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: Apache-2.0
+// Parents, their have streams, and local piece choice for the engine.
+#include "parent_set.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "damselfly/common/piece_math.hpp"
+#include "damselfly/proto/have_stream.hpp"
+#include "damselfly/scheduler/piece_picker.hpp"
+
+namespace damselfly::dfget {
+
+namespace asio = boost::asio;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+/// More parents than the supernode would ever give are a lie (and as many
+/// connections): the rest of a list past this is ignored.
+constexpr std::size_t most_parents = 256;
+/// Tries at a parent's have stream before it counts as gone: a parent given
+/// at its registration may not have opened the task yet.
+constexpr int stream_tries = 40;
+/// Failed requests in a row after which a parent is asked nothing more.
+constexpr unsigned failures_to_give_up = 5;
+
+}  // namespace
+
+parent_set::parent_set(context ctx, std::uint64_t rng_seed)
+    : ctx_(std::move(ctx)),
+      picker_(std::make_unique<scheduler::piece_picker>(piece_count(ctx_.length, ctx_.piece_size),
+                                                        scheduler::piece_picker::options{},
+                                                        rng_seed)) {}
+
+parent_set::~parent_set() = default;
+
+void parent_set::add(const std::vector<std::string>& addrs, task_group& group) {
+  const std::vector<bool> nothing;
+  for (const auto& addr : addrs) {
+    if (parents_.size() >= most_parents) break;
+    auto hp = host_port::parse(addr);
+    if (!hp || addr == ctx_.own_addr) continue;
+    bool known = false;
+    for (const auto& p : parents_) known = known || p.addr == addr;
+    if (known) continue;
+    auto index = picker_->add_parent(nothing);
+    parents_.push_back({addr, *hp});
+    group.spawn(follow(index));
+  }
+}
+
+bool parent_set::usable(std::uint32_t index) const {
+  const auto& p = parents_.at(index);
+  return !p.dead && steady::now() >= p.rest_until;
+}
+
+std::vector<proto::assignment> parent_set::pick(unsigned want) {
+  std::vector<proto::assignment> out;
+  for (const auto& pick : picker_->next(want, [this](std::uint32_t q) { return usable(q); })) {
+    asked_[pick.piece] = pick.parent;
+    auto range = piece_at(pick.piece, ctx_.length, ctx_.piece_size);
+    out.push_back({pick.piece, range.offset, range.length, {}, parents_[pick.parent].addr});
+  }
+  return out;
+}
+
+void parent_set::fetching(std::uint64_t piece) {
+  if (!picker_->has(piece) && !picker_->in_flight(piece)) picker_->fetching(piece);
+}
+
+void parent_set::ended(std::uint64_t piece, bool held, bool awaiting) {
+  auto parent = scheduler::piece_picker::no_parent;
+  if (auto it = asked_.find(piece); it != asked_.end()) {
+    parent = it->second;
+    asked_.erase(it);
+  }
+  if (!picker_->in_flight(piece)) return;  // a second copy: the first settled it
+  if (held && parent != scheduler::piece_picker::no_parent) parents_[parent].failures = 0;
+  picker_->done(piece, parent, held);
+  if (!held && awaiting) picker_->fetching(piece);
+}
+
+void parent_set::verdict(std::uint64_t piece, bool held) {
+  if (picker_->in_flight(piece)) picker_->done(piece, scheduler::piece_picker::no_parent, held);
+}
+
+void parent_set::failed(const std::string& source, proto::piece_status status, bool busy) {
+  for (auto& p : parents_) {
+    if (p.addr != source) continue;
+    if (busy) {
+      p.rest_until = steady::now() + std::chrono::milliseconds(100);
+      continue;
+    }
+    if (status == proto::piece_status::bad_digest || ++p.failures >= failures_to_give_up) {
+      if (!p.dead) spdlog::info("parent {} is asked nothing more", p.addr);
+      p.dead = true;
+    }
+    p.rest_until = steady::now() + std::chrono::milliseconds(250 * p.failures);
+  }
+}
+
+std::size_t parent_set::gone() const {
+  std::size_t n = 0;
+  for (const auto& p : parents_) n += p.dead ? 1 : 0;
+  return n;
+}
+
+std::uint64_t parent_set::orphans() const {
+  return picker_->orphans();
+}
+
+asio::awaitable<void> parent_set::follow(std::uint32_t index) {
+  const auto count = piece_count(ctx_.length, ctx_.piece_size);
+  asio::steady_timer pause(ctx_.ex);
+  for (int attempt = 0; attempt < stream_tries && !parents_[index].dead; ++attempt) {
+    // parents_ may grow (and move) while this waits: only indexes are kept.
+    http_client client(ctx_.ex, parents_[index].hp.host, parents_[index].hp.port, ctx_.client);
+    http_request get;
+    get.target = "/haves/" + ctx_.task_id;
+    ctx_.sign(get);
+    proto::have_stream_reader reader(count);
+    bool answered = false;
+    const head_check streaming = [&answered](const response_head& h) {
+      answered = h.status == 200;
+      return answered ? error_code{} : error_code(errc::protocol_error);
+    };
+    const body_sink news = [&, index](std::span<const std::byte> bytes) -> error_code {
+      auto why =
+          reader.feed(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                      [&](std::uint64_t piece) {
+                        auto before = picker_->availability(piece);
+                        picker_->parent_has(index, piece);
+                        if (picker_->availability(piece) != before) ++heard_;
+                      });
+      if (!why.empty()) {
+        spdlog::warn("parent {}: {}; it is asked nothing more", parents_[index].addr, why);
+        parents_[index].dead = true;
+        return errc::protocol_error;
+      }
+      ctx_.on_news();
+      return {};
+    };
+    auto r = co_await client.request(get, streaming, news);
+    if (answered && r) break;  // it ended the stream: it dropped the task, or stops
+    // Not answered: it may not have registered or opened the task yet.
+    pause.expires_after(std::chrono::milliseconds(answered ? 1000 : 250));
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  // Gone, or never there: what it holds is no longer to be had from it.
+  parents_[index].dead = true;
+  ctx_.on_news();
+}
+
+}  // namespace damselfly::dfget
