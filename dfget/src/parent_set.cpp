@@ -88,18 +88,28 @@ void parent_set::verdict(std::uint64_t piece, bool held) {
 }
 
 void parent_set::failed(const std::string& source, proto::piece_status status, bool busy) {
-  for (auto& p : parents_) {
+  for (std::uint32_t q = 0; q < parents_.size(); ++q) {
+    auto& p = parents_[q];
     if (p.addr != source) continue;
     if (busy) {
       p.rest_until = steady::now() + std::chrono::milliseconds(100);
       continue;
     }
-    if (status == proto::piece_status::bad_digest || ++p.failures >= failures_to_give_up) {
-      if (!p.dead) spdlog::info("parent {} is asked nothing more", p.addr);
-      p.dead = true;
-    }
-    p.rest_until = steady::now() + std::chrono::milliseconds(250 * p.failures);
+    p.rest_until = steady::now() + std::chrono::milliseconds(250 * ++p.failures);
+    if (status == proto::piece_status::bad_digest || p.failures >= failures_to_give_up)
+      give_up(q, "it failed " + std::to_string(p.failures) + " time(s), last " +
+                     std::string(proto::to_string(status)));
   }
+}
+
+void parent_set::give_up(std::uint32_t index, const std::string& why) {
+  auto& p = parents_[index];
+  if (p.dead) return;
+  spdlog::info("parent {} is asked nothing more: {}", p.addr, why);
+  p.dead = true;
+  // What only it held is the supernode's to give now.
+  picker_->drop_parent(index);
+  ctx_.on_news();
 }
 
 std::size_t parent_set::gone() const {
@@ -136,8 +146,7 @@ asio::awaitable<void> parent_set::follow(std::uint32_t index) {
                         if (picker_->availability(piece) != before) ++heard_;
                       });
       if (!why.empty()) {
-        spdlog::warn("parent {}: {}; it is asked nothing more", parents_[index].addr, why);
-        parents_[index].dead = true;
+        give_up(index, why);
         return errc::protocol_error;
       }
       ctx_.on_news();
@@ -150,8 +159,7 @@ asio::awaitable<void> parent_set::follow(std::uint32_t index) {
     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   // Gone, or never there: what it holds is no longer to be had from it.
-  parents_[index].dead = true;
-  ctx_.on_news();
+  give_up(index, "its have stream ended");
 }
 
 }  // namespace damselfly::dfget

@@ -82,6 +82,8 @@ class parent_set {
     unsigned failures = 0;                               ///< in a row
   };
   boost::asio::awaitable<void> follow(std::uint32_t index);
+  /// Asks `index` nothing more; its pieces leave the picker's count.
+  void give_up(std::uint32_t index, const std::string& why);
   bool usable(std::uint32_t index) const;
 
   context ctx_;

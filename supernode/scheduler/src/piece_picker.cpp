@@ -24,11 +24,22 @@ std::uint32_t piece_picker::add_parent(const std::vector<bool>& held) {
       if (avail_[p]++ == 0 && !have_[p] && !flying_[p]) --orphans_;
     }
   asked_.push_back(0);
+  dropped_.push_back(false);
   return index;
 }
 
+void piece_picker::drop_parent(std::uint32_t parent) {
+  auto& bits = parent_held_.at(parent);
+  dropped_[parent] = true;
+  for (std::uint64_t p = 0; p < bits.size(); ++p) {
+    if (!bits[p]) continue;
+    bits[p] = false;
+    if (--avail_[p] == 0 && !have_[p] && !flying_[p]) ++orphans_;
+  }
+}
+
 void piece_picker::parent_has(std::uint32_t parent, std::uint64_t piece) {
-  if (piece >= have_.size() || parent_held_.at(parent)[piece]) return;
+  if (piece >= have_.size() || parent_held_.at(parent)[piece] || dropped_[parent]) return;
   parent_held_[parent][piece] = true;
   if (avail_[piece]++ == 0 && !have_[piece] && !flying_[piece]) --orphans_;
 }

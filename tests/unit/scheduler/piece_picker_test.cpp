@@ -108,3 +108,19 @@ TEST_F(piece_picker_test, AFailedPieceCanBePickedAgain) {
 }
 
 }  // namespace
+
+TEST_F(piece_picker_test, WhatOnlyADroppedParentHeldIsAnOrphanAgain) {
+  // A has 1100, B has 0110. A is given up (it sent a bad piece): piece 0,
+  // which only A held, is an orphan (the supernode's to give); 1 still B's.
+  auto a = c.add_parent(bits("1100"));
+  auto b = c.add_parent(bits("0110"));
+  EXPECT_EQ(c.orphans(), 1u);  // piece 3
+  c.drop_parent(a);
+  EXPECT_EQ(c.orphans(), 2u);  // pieces 0 and 3
+  EXPECT_EQ(c.availability(0), 0u);
+  EXPECT_EQ(c.availability(1), 1u);
+  // News from it changes nothing; what is picked comes from B.
+  c.parent_has(a, 3);
+  EXPECT_EQ(c.availability(3), 0u);
+  for (const auto& p : c.next(4, everyone_free)) EXPECT_EQ(p.parent, b) << p.piece;
+}

@@ -34,6 +34,9 @@ class piece_picker {
   std::uint32_t add_parent(const std::vector<bool>& held);
   /// Parent `parent` now holds `piece` as well.
   void parent_has(std::uint32_t parent, std::uint64_t piece);
+  /// Parent `parent` is gone (or given up): what only it held is no
+  /// parent's any more (an orphan), and news from it is ignored.
+  void drop_parent(std::uint32_t parent);
 
   /// Up to `want` new requests; `free(parent)` says whether a parent takes
   /// one more now (its upload slots). Each pick is in flight until done().
@@ -66,6 +69,7 @@ class piece_picker {
   std::vector<std::uint32_t> avail_;            ///< parents holding each piece
   std::uint64_t orphans_;                       ///< lacked, not in flight, held by no parent
   std::vector<std::vector<bool>> parent_held_;  ///< per parent
+  std::vector<bool> dropped_;                   ///< per parent
   std::vector<unsigned> asked_;                 ///< this peer's requests per parent
 };
 
