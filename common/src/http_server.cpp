@@ -3,6 +3,8 @@
 // file slices.
 #include "damselfly/common/http_server.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 
 #include <spdlog/spdlog.h>
@@ -497,6 +499,23 @@ asio::awaitable<error_code> http_server::impl::send_file(connection& c, tcp::soc
     } else if (errno != EINTR) {
       result = error_code(errno, boost::system::system_category());
     }
+  }
+  // Sent means acknowledged: the whole slice can sit in the socket's buffer
+  // after the last write, and a daemon that freed the upload slot then let
+  // more transfers start than its link carries (its queue overflowed:
+  // packets dropped, transfers stalled on retransmission timers). Polled,
+  // from 1 ms up to 16 ms between looks.
+  auto wait = std::chrono::milliseconds(1);
+  while (!result && opts.count_until_acked) {
+    int unacked = 0;
+    if (::ioctl(socket.native_handle(), SIOCOUTQ, &unacked) != 0 || unacked <= 0) break;
+    if (steady::now() >= c.deadline) {
+      result = errc::timeout;
+      break;
+    }
+    pause.expires_after(wait);
+    co_await pause.async_wait(nothrow);
+    wait = std::min(wait * 2, std::chrono::milliseconds(16));
   }
   co_return result;
 }

@@ -2,6 +2,10 @@
 // piece_server: routes of the daemon's HTTP server and the upload slot accounting.
 #include "piece_server.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <ctime>
 #include <utility>
 
@@ -15,6 +19,19 @@ namespace damselfly::dfget {
 
 namespace asio = boost::asio;
 
+namespace {
+
+/// An upload holds its slot until the peer has every byte: the slots bound
+/// what the link carries at once (children of the parent-set protocol ask
+/// on their own, with no supernode counting a source's load for them).
+http_server_options server_options() {
+  http_server_options o;
+  o.count_until_acked = true;
+  return o;
+}
+
+}  // namespace
+
 piece_server::piece_server(asio::any_io_executor ex, const daemon_config& cfg, task_cache& tasks,
                            metrics_registry& metrics)
     : cfg_(cfg),
@@ -26,7 +43,8 @@ piece_server::piece_server(asio::any_io_executor ex, const daemon_config& cfg, t
           metrics.counter("damselfly_daemon_uploads_refused_total",
                           "Piece requests refused because every upload slot was busy")),
       disk_(metrics, "damselfly_daemon", cfg.data_dir),
-      server_(ex, [this](http_request& r) { return router_.handle(r); }) {
+      server_(
+          ex, [this](http_request& r) { return router_.handle(r); }, server_options()) {
   if (cfg.upload_rate > 0)
     upload_limiter_ =
         std::make_shared<rate_limiter>(cfg.upload_rate, 256 * 1024, rate_limiter::clock::now());
@@ -73,6 +91,11 @@ class have_stream : public http_stream {
       if (news_->gone) co_return std::nullopt;
       if (!told && sent_ == news_->arrivals.size())
         co_return std::string(proto::have_stream_keepalive);
+      // Pieces arriving close together go out in one packet: a notice per
+      // piece per child was most of a swarm's packets (and its CPU).
+      asio::steady_timer gather(co_await asio::this_coro::executor, coalesce_for);
+      co_await gather.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (news_->gone) co_return std::nullopt;
     }
     std::string lines;
     for (; sent_ < news_->arrivals.size(); ++sent_)
@@ -82,6 +105,7 @@ class have_stream : public http_stream {
 
  private:
   static constexpr std::chrono::seconds keepalive_after{10};
+  static constexpr std::chrono::milliseconds coalesce_for{20};
   std::shared_ptr<task_cache::task_news> news_;
   std::string start_;
   std::size_t sent_;
