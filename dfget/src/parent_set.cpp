@@ -26,6 +26,10 @@ constexpr std::size_t most_parents = 256;
 constexpr int stream_tries = 40;
 /// Failed requests in a row after which a parent is asked nothing more.
 constexpr unsigned failures_to_give_up = 5;
+/// How long a parent that answered busy (every upload slot taken) is left
+/// alone. (One request per parent instead of two, with 250 ms here, left
+/// children's slots empty: N=40 1.8x instead of 1.2-1.26x.)
+constexpr std::chrono::milliseconds busy_rest{100};
 
 }  // namespace
 
@@ -92,7 +96,7 @@ void parent_set::failed(const std::string& source, proto::piece_status status, b
     auto& p = parents_[q];
     if (p.addr != source) continue;
     if (busy) {
-      p.rest_until = steady::now() + std::chrono::milliseconds(100);
+      p.rest_until = steady::now() + busy_rest;
       continue;
     }
     p.rest_until = steady::now() + std::chrono::milliseconds(250 * ++p.failures);
