@@ -440,6 +440,8 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
         tx_before = cluster.tx_bytes(cluster.origin)
         sn_tx_before = sum(cluster.tx_bytes(h) for h in cluster.supernodes)
         sn_packets_before = sum(cluster.tx_bytes(h, "packets") for h in cluster.supernodes)
+        node_packets_before = sum(cluster.tx_bytes(h, "packets") for h in cluster.nodes[:n])
+        node_tx_before = sum(cluster.tx_bytes(h) for h in cluster.nodes[:n])
         linked = [*cluster.supernodes, *cluster.nodes[:n]]
         drops_before = cluster.drops(linked)
         out = os.path.join(state, "out")
@@ -460,8 +462,8 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
                     killed.update({"supernode_killed": h.name, "killed_at_s": round(time.monotonic() - t0, 3)})
                     return
 
-        def metric(h, key):
-            text = subprocess.run(h.cmd(["curl", "-fsS", "-m", "5", *curl_trust, f"{scheme}://{h.ip}:8002/metrics"]),
+        def metric(h, key, port=8002):
+            text = subprocess.run(h.cmd(["curl", "-fsS", "-m", "5", *curl_trust, f"{scheme}://{h.ip}:{port}/metrics"]),
                                   capture_output=True, text=True).stdout
             return sum(int(float(line.split()[-1])) for line in text.splitlines()
                        if line.startswith((key + " ", key + "{")))
@@ -481,8 +483,16 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
                       # and assignments they answered: what the control traffic is made of.
                       "supernode_tx_packets": sum(cluster.tx_bytes(h, "packets") for h in cluster.supernodes)
                       - sn_packets_before,
+                      # What the nodes' links carried, in F and in packets.
+                      "node_tx_ratio": round((sum(cluster.tx_bytes(h) for h in cluster.nodes[:n])
+                                              - node_tx_before) / args.size, 3),
+                      "node_tx_packets": sum(cluster.tx_bytes(h, "packets") for h in cluster.nodes[:n])
+                      - node_packets_before,
                       "syncs": sum(metric(h, "damselfly_supernode_sync_duration_seconds_count") for h in alive),
                       "assignments": sum(metric(h, "damselfly_supernode_assignments_total") for h in alive),
+                      # Piece requests the daemons turned away (every upload slot busy).
+                      "uploads_refused": sum(metric(h, "damselfly_daemon_uploads_refused_total", 65002)
+                                             for h in cluster.nodes[:n]),
                       # Packets the supernodes' and nodes' upload queues dropped (a full tbf queue).
                       "link_drops": cluster.drops(linked) - drops_before}
         if len(cluster.supernodes) > 1:
