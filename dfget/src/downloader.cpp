@@ -625,12 +625,10 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
   http_request get;
   get.target = "/pieces/" + task.task_id;
   get.headers.set("Range", format_range_request({a.offset, a.length}));
-  get.headers.set("X-Damselfly-Peer", peer_id);
+  sign(get);
   // The key proves the peer to the supernode only; other peers never see it.
   if (a.source == proto::supernode_source && !peer_key.empty())
     get.headers.set(peer_key_header, peer_key);
-  if (!opts.cluster_token.empty()) get.headers.set("Authorization", bearer(opts.cluster_token));
-  if (!ticket.empty()) get.headers.set(ticket_header, ticket);
   // With parent sets a piece comes with the supernode's signature of its
   // digest: checked here, it is the digest the piece must hash to.
   const bool wants_signed = parents && a.sha256.empty();
