@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -74,6 +75,9 @@ struct http_client::impl {
   /// Body chunks for the sink; allocated on first use (direct reads never
   /// need it, and a daemon pools many connections).
   std::vector<std::byte> chunk;
+  /// The last exchange's head was refused (check) but its short body was
+  /// read whole: the connection stays for the next request.
+  bool clean_refusal = false;
 
   asio::awaitable<error_code> connect();
   /// The TCP layer whatever the connection's kind.
@@ -214,7 +218,24 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
   for (const auto& f : h) head.headers.add(std::string(f.name_string()), std::string(f.value()));
   if (auto len = parser.content_length()) head.content_length = *len;
   if (check) {
-    if (auto ec = check(head)) co_return ec;
+    if (auto ec = check(head)) {
+      // A refusal with a short body (a busy peer's 503) is read to its end:
+      // the connection then serves the next request, where dropping it
+      // cost a new one for every busy answer.
+      auto len = parser.content_length();
+      if (!len || *len > 4096 || parser.chunked() || !parser.keep_alive()) co_return ec;
+      std::array<char, 4096> scrap;
+      while (!parser.is_done()) {
+        auto& body = parser.get().body();
+        body.data = scrap.data();
+        body.size = scrap.size();
+        low.expires_after(opts.io_timeout);
+        auto [rec, rn] = co_await http::async_read(s, buffer, parser, nothrow);
+        if (rec && rec != http::error::need_buffer) co_return ec;
+      }
+      clean_refusal = true;
+      co_return ec;
+    }
   }
   if (chunk.empty() && !(direct && parser.content_length())) chunk.resize(chunk_size);
   if (auto len = parser.content_length(); len && !parser.chunked() && !parser.is_done()) {
@@ -298,7 +319,9 @@ asio::awaitable<result<response_head>> http_client::impl::run(const http_request
                                                               const direct_target& direct) {
   bool reused = connected;
   bool got_response = false;
+  clean_refusal = false;
   auto r = co_await attempt(req, check, sink, got_response, direct);
+  if (!r && clean_refusal) co_return r;  // answered, and the connection is sound
   if (!r) {
     drop();
     // A keep-alive connection the server already closed fails before any

@@ -687,7 +687,9 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
   }
   // Reused only when no queued slice still holds it (one may, after a failure).
   if (in.use_count() == 1) spare_buffers.push_back(in->take_buffer());
-  if (status == proto::piece_status::ok) idle[from.to_string()].push_back(std::move(c));
+  // After a busy answer too: its short body was read, the connection is sound
+  // (or, if not, the client reconnects by itself).
+  if (status == proto::piece_status::ok || busy) idle[from.to_string()].push_back(std::move(c));
   // A busy source, or a supernode this download has moved away from, says
   // nothing about the piece: reported, but not counted against --piece-tries.
   auto bound = supernodes->bound();

@@ -14,6 +14,7 @@
 #include <boost/asio/use_future.hpp>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "damselfly/common/digest.hpp"
@@ -293,6 +294,44 @@ TEST_F(server_fixture, StreamedBodiesReachTheClientPartByPartAsTheyAreProduced) 
   auto again = client_call(client.fetch(req));
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(again->body, "plain");
+}
+
+TEST_F(server_fixture, AClientRefusingAShortAnswerKeepsTheConnectionForTheNext) {
+  // A busy peer's 503, refused by the caller's check: its short body is read
+  // and the next request goes on the same connection (the server counts the
+  // connections it accepted). A long refused body still drops it.
+  std::mutex mu;
+  std::set<std::string> remotes;
+  start([&](http_request& req) -> asio::awaitable<http_response> {
+    {
+      std::lock_guard lock(mu);
+      remotes.insert(req.remote);
+    }
+    if (req.path() == "/busy") co_return http_response::error(503, "busy", "all upload slots busy");
+    if (req.path() == "/long") co_return http_response::text(503, std::string(100000, 'x'));
+    co_return http_response::text(200, "ok");
+  });
+  http_client client(io_.get_executor(), "127.0.0.1", port_);
+  const head_check only_200 = [](const response_head& h) {
+    return h.status == 200 ? error_code{} : error_code(errc::protocol_error);
+  };
+  auto ask = [&](const std::string& target) {
+    http_request req;
+    req.target = target;
+    return client_call(client.request(req, only_200, {}));
+  };
+  EXPECT_FALSE(ask("/busy"));
+  EXPECT_TRUE(ask("/ok"));
+  EXPECT_FALSE(ask("/busy"));
+  EXPECT_TRUE(ask("/ok"));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(remotes.size(), 1u) << "a connection per busy answer";
+  }
+  EXPECT_FALSE(ask("/long"));
+  EXPECT_TRUE(ask("/ok"));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(remotes.size(), 2u);
 }
 
 TEST_F(server_fixture, ClientRejectsOversizedBodies) {
