@@ -144,11 +144,7 @@ asio::awaitable<void> parent_set::follow(std::uint32_t index) {
     const body_sink news = [&, index](std::span<const std::byte> bytes) -> error_code {
       auto why =
           reader.feed(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
-                      [&](std::uint64_t piece) {
-                        auto before = picker_->availability(piece);
-                        picker_->parent_has(index, piece);
-                        if (picker_->availability(piece) != before) ++heard_;
-                      });
+                      [&](std::uint64_t piece) { picker_->parent_has(index, piece); });
       if (!why.empty()) {
         give_up(index, why);
         return errc::protocol_error;

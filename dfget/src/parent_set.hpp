@@ -70,8 +70,6 @@ class parent_set {
   std::size_t size() const noexcept { return parents_.size(); }
   /// Parents given up (bad pieces, failures, their streams gone).
   std::size_t gone() const;
-  /// Pieces the parents were heard to hold, counted once per parent (for tests and logs).
-  std::uint64_t heard() const noexcept { return heard_; }
 
  private:
   struct parent {
@@ -90,7 +88,6 @@ class parent_set {
   std::unique_ptr<scheduler::piece_picker> picker_;
   std::vector<parent> parents_;
   std::map<std::uint64_t, std::uint32_t> asked_;  ///< piece -> parent it was asked of
-  std::uint64_t heard_ = 0;
 };
 
 }  // namespace damselfly::dfget
