@@ -506,7 +506,7 @@ asio::awaitable<error_code> http_server::impl::send_file(connection& c, tcp::soc
   // packets dropped, transfers stalled on retransmission timers). Polled,
   // from 1 ms up to 16 ms between looks.
   auto wait = std::chrono::milliseconds(1);
-  while (!result && opts.count_until_acked) {
+  while (!result && slice.until_acked) {
     int unacked = 0;
     if (::ioctl(socket.native_handle(), SIOCOUTQ, &unacked) != 0 || unacked <= 0) break;
     if (steady::now() >= c.deadline) {

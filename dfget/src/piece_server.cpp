@@ -19,19 +19,6 @@ namespace damselfly::dfget {
 
 namespace asio = boost::asio;
 
-namespace {
-
-/// An upload holds its slot until the peer has every byte: the slots bound
-/// what the link carries at once (children of the parent-set protocol ask
-/// on their own, with no supernode counting a source's load for them).
-http_server_options server_options() {
-  http_server_options o;
-  o.count_until_acked = true;
-  return o;
-}
-
-}  // namespace
-
 piece_server::piece_server(asio::any_io_executor ex, const daemon_config& cfg, task_cache& tasks,
                            metrics_registry& metrics)
     : cfg_(cfg),
@@ -43,8 +30,7 @@ piece_server::piece_server(asio::any_io_executor ex, const daemon_config& cfg, t
           metrics.counter("damselfly_daemon_uploads_refused_total",
                           "Piece requests refused because every upload slot was busy")),
       disk_(metrics, "damselfly_daemon", cfg.data_dir),
-      server_(
-          ex, [this](http_request& r) { return router_.handle(r); }, server_options()) {
+      server_(ex, [this](http_request& r) { return router_.handle(r); }) {
   if (cfg.upload_rate > 0)
     upload_limiter_ =
         std::make_shared<rate_limiter>(cfg.upload_rate, 256 * 1024, rate_limiter::clock::now());
@@ -166,6 +152,14 @@ http_response piece_server::serve_pieces(const http_request& req, const std::str
   // The supernode's signature of the piece's digest, passed on when it came
   // with the piece (the parent-set protocol).
   if (req.headers.get(want_signed_digest_header) == "1") {
+    // A child of the parent-set protocol asks on its own, with no supernode
+    // counting this source's load: its upload holds the slot until the
+    // child has every byte. (A whole piece sat in the socket buffer after
+    // the last write and the slot was free again; children started more
+    // transfers than the link carried and its queue dropped packets.
+    // Centrally scheduled peers are counted by the supernode until they
+    // report: for them, and a warm loopback fetch, the wait cost 6%.)
+    resp.file->until_acked = true;
     auto piece = resp.file->offset / meta.piece_size;
     auto whole = piece_at(piece, static_cast<std::uint64_t>(meta.content_length), meta.piece_size);
     if (whole.offset == resp.file->offset && whole.length == resp.file->length)

@@ -66,6 +66,9 @@ struct file_slice {
   std::function<void(std::uint64_t)> on_sent;
   /// Asked before each chunk how long to wait before sending `bytes` (rate limiting).
   std::function<std::chrono::nanoseconds(std::uint64_t bytes)> pace;
+  /// Plain TCP: the send ends (on_sent, and the response) only once the
+  /// peer acknowledged every byte, not when the last byte was written.
+  bool until_acked = false;
 };
 
 /// A body sent as it is produced (http_server.hpp; this header stays free

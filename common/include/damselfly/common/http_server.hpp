@@ -42,10 +42,6 @@ struct http_server_options {
   /// Connections one client address may hold open; further ones are closed at
   /// once, so one host cannot take every slot (0: no per-address limit).
   std::size_t max_connections_per_address = 0;
-  /// A file slice (plain TCP) counts as sent, for its on_sent, only once the
-  /// peer acknowledged every byte: an upload slot held until then bounds the
-  /// transfers on the link, not only those still being written.
-  bool count_until_acked = false;
   /// Sent as the Server header when not empty. Empty by default: it is 19
   /// bytes on every sync answer, on the supernode's busiest link, and tells
   /// a stranger only what to attack.
