@@ -511,10 +511,7 @@ void downloader::session::adopt_parents(const std::vector<std::string>& addrs) {
     parents = std::make_unique<parent_set>(std::move(c), std::hash<std::string>{}(peer_id));
     // What is here already is no parent's to give.
     for (std::uint64_t i = 0; i < have.size(); ++i)
-      if (have[i]) {
-        parents->fetching(i);
-        parents->ended(i, true, false);
-      }
+      if (have[i]) parents->held(i);
     spdlog::debug("task {}: the supernode schedules by parent sets", task.task_id.substr(0, 12));
   }
   parents->add(addrs, followers);

@@ -53,8 +53,13 @@ class parent_set {
   /// Up to `want` pieces to fetch now, each from a parent that holds it and
   /// takes a request: assignments without a digest (it comes signed with the piece).
   std::vector<proto::assignment> pick(unsigned want);
-  /// A piece this peer fetches elsewhere (from the supernode) or holds already.
+  /// A piece this peer fetches elsewhere (from the supernode).
   void fetching(std::uint64_t piece);
+  /// A piece this peer holds already (resumed): no parent's to give.
+  void held(std::uint64_t piece) {
+    fetching(piece);
+    ended(piece, true, false);
+  }
   /// The fetch of `piece` ended: `held` when it is verified and kept,
   /// `awaiting` when it is written and waits for the supernode's verdict
   /// (it stays in flight until verdict()).
