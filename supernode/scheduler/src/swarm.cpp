@@ -409,34 +409,42 @@ std::vector<std::string> swarm::parents_for(const std::string& peer, unsigned wa
     c.told.push_back(index);
     ++p.children;
   };
-  // In a swarm of thousands: the fewer children of two random draws, a
-  // bounded number of draws, so one call never walks every peer. Otherwise
-  // every eligible peer is ranked.
+  // The fewer children of two drawn at random, not the fewest of all: at a
+  // release peers register one after another and each asks at once, so the
+  // fewest children were always those just registered before it, and the
+  // graph became a band in registration order — a few edges between its
+  // first and last peers (the emulated cluster: the first 26 of 40
+  // finished 4 s after the last 14). Two draws keep the load even and the
+  // edges random. In a swarm of thousands a draw is a bounded number of
+  // tries, so one call never walks every peer.
   const std::size_t n = peers_.size();
-  if (n > std::max<std::size_t>(512, 8u * want)) {
-    auto draw = [&] {
-      for (int tries = 0; tries < 16; ++tries)
-        if (int q = static_cast<int>(rng_() % n); eligible(q)) return q;
-      return -1;
-    };
-    for (unsigned k = 0; k < want; ++k) {
-      int a = draw(), b = draw();
-      if (a < 0 || (b >= 0 && peers_[static_cast<std::size_t>(b)].children <
-                                  peers_[static_cast<std::size_t>(a)].children))
-        a = b;
-      if (a >= 0 && eligible(a)) give(a);
+  const bool large = n > std::max<std::size_t>(512, 8u * want);
+  std::vector<int> pool;
+  if (!large)
+    for (std::size_t q = 0; q < n; ++q)
+      if (eligible(static_cast<int>(q))) pool.push_back(static_cast<int>(q));
+  auto draw = [&]() -> int {
+    if (!large) return pool.empty() ? -1 : static_cast<int>(rng_() % pool.size());
+    for (int tries = 0; tries < 16; ++tries)
+      if (int q = static_cast<int>(rng_() % n); eligible(q)) return q;
+    return -1;
+  };
+  auto peer_of = [&](int d) { return large ? d : pool[static_cast<std::size_t>(d)]; };
+  for (unsigned k = 0; k < want; ++k) {
+    int a = draw(), b = draw();
+    if (a < 0) a = b;
+    if (a < 0) break;
+    if (b >= 0 && peers_[static_cast<std::size_t>(peer_of(b))].children <
+                      peers_[static_cast<std::size_t>(peer_of(a))].children)
+      a = b;
+    const int q = peer_of(a);
+    if (!eligible(q)) continue;  // (a large swarm's draw may repeat one just given)
+    give(q);
+    if (!large) {
+      pool[static_cast<std::size_t>(a)] = pool.back();
+      pool.pop_back();
     }
-    return out;
   }
-  std::vector<std::pair<std::uint64_t, int>> candidates;
-  for (std::size_t q = 0; q < n; ++q)
-    if (eligible(static_cast<int>(q)))
-      candidates.emplace_back(
-          (static_cast<std::uint64_t>(peers_[q].children) << 32) | (rng_() & 0xffffffffu),
-          static_cast<int>(q));
-  std::sort(candidates.begin(), candidates.end());
-  if (candidates.size() > want) candidates.resize(want);
-  for (const auto& c : candidates) give(c.second);
   return out;
 }
 

@@ -118,11 +118,12 @@ class swarm {
   /// The parents `peer` has not heard of yet: those that took it as a
   /// parent since (edges go both ways), then up to `want` new ones it was
   /// not given before: serving peers (not itself, not marked bad), as
-  /// "host:port", those with the
-  /// fewest children first (random among equals; in a large swarm the fewer
-  /// of two drawn at random). Without the balance the first peers to
-  /// register became parents of nearly everyone after them, and their
-  /// uploads the swarm's bottleneck.
+  /// "host:port", each the one with fewer children of two drawn at random.
+  /// Without the balance the first peers to register became parents of
+  /// nearly everyone after them, and their uploads the swarm's bottleneck;
+  /// with the fewest of all first, peers registering one after another took
+  /// those just before them, and the swarm became a band in registration
+  /// order with few edges between its ends.
   std::vector<std::string> parents_for(const std::string& peer, unsigned want);
   /// Up to `want` pieces for `peer` to fetch from the supernode: pieces it
   /// has not injected yet (or whose injection was lost: the fetch failed,
