@@ -101,20 +101,18 @@ class have_stream : public http_stream {
 
 std::optional<http_response> piece_server::refuse(const http_request& req,
                                                   const std::string& task_id,
-                                                  const task_meta& meta) const {
+                                                  const task_meta& meta) {
   if (meta.piece_size == 0 || meta.content_length < 0)
     return http_response::error(404, "not_ready", "nothing held yet");
   // Only peers the supernode registered for this task get its pieces (and
   // hear what it holds); the ticket proves it without a call to the supernode.
-  auto verifier = ticket_verifier::from_public_key(meta.ticket_key);
-  if (!verifier)
+  auto check = tickets_.check(meta.ticket_key, req.headers.get(ticket_header).value_or(""), task_id,
+                              req.headers.get("X-Damselfly-Peer").value_or(""), std::time(nullptr));
+  if (!check)
     return http_response::error(404, "not_registered", "this task is not registered here yet");
-  auto check =
-      verifier->check(req.headers.get(ticket_header).value_or(""), task_id,
-                      req.headers.get("X-Damselfly-Peer").value_or(""), std::time(nullptr));
-  if (check != ticket_check::ok)
+  if (*check != ticket_check::ok)
     return http_response::error(
-        403, "bad_ticket", "pieces go to this task's peers only: " + std::string(describe(check)));
+        403, "bad_ticket", "pieces go to this task's peers only: " + std::string(describe(*check)));
   return std::nullopt;
 }
 

@@ -11,6 +11,7 @@
 #include "damselfly/common/http_server.hpp"
 #include "damselfly/common/metrics.hpp"
 #include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/common/ticket_memo.hpp"
 #include "damselfly/dfget/daemon.hpp"
 #include "task_cache.hpp"
 
@@ -46,7 +47,7 @@ class piece_server {
   /// Why `req` gets nothing of `task_id` (not ready, not registered, no
   /// valid ticket), or nothing when it may.
   std::optional<http_response> refuse(const http_request& req, const std::string& task_id,
-                                      const task_meta& meta) const;
+                                      const task_meta& meta);
 
   const daemon_config& cfg_;
   task_cache& tasks_;
@@ -55,6 +56,7 @@ class piece_server {
   unsigned uploads_active_ = 0;
   metric_value& uploaded_;
   metric_value& uploads_refused_;
+  ticket_memo tickets_;  ///< every piece request carries a ticket
   disk_gauges disk_;
   http_router router_;
   http_server server_;

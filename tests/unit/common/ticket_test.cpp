@@ -5,6 +5,7 @@
 #include <string>
 
 #include "damselfly/common/hex.hpp"
+#include "damselfly/common/ticket_memo.hpp"
 #include "damselfly/common/ticket_signer.hpp"
 #include "damselfly/common/ticket_verifier.hpp"
 
@@ -144,6 +145,51 @@ TEST(SignedDigest, TextThatIsNoSignedDigestIsRefusedNotACrash) {
         good.substr(0, 44) + "!" + good.substr(45), std::string(133, '\0')})
     EXPECT_FALSE(v.check_digest(bad, task, "v1", 0)) << bad;
   EXPECT_THROW(s.sign_digest(task, "v1", 0, "not hex"), std::invalid_argument);
+}
+
+TEST(TicketMemo, ARememberedTicketStillExpiresAndOpensNothingElse) {
+  ticket_signer s("secret"), other("other secret");
+  ticket_memo memo;
+  auto t = s.issue(task, "peer-1", now + 600);
+  EXPECT_EQ(memo.check(s.public_key(), t, task, "peer-1", now), ticket_check::ok);
+  EXPECT_EQ(memo.remembered(), 1u);
+  EXPECT_EQ(memo.check(s.public_key(), t, task, "peer-1", now + 1), ticket_check::ok);
+  EXPECT_EQ(memo.remembered(), 1u);
+  // Its expiry is checked on every request, remembered or not.
+  EXPECT_EQ(memo.check(s.public_key(), t, task, "peer-1", now + 601 + ticket_clock_skew),
+            ticket_check::expired);
+  // Not lent to another peer or task, nor good under another supernode's key.
+  EXPECT_EQ(memo.check(s.public_key(), t, task, "peer-2", now), ticket_check::forged);
+  EXPECT_EQ(memo.check(s.public_key(), t, other_task, "peer-1", now), ticket_check::forged);
+  EXPECT_EQ(memo.check(other.public_key(), t, task, "peer-1", now), ticket_check::forged);
+  EXPECT_EQ(memo.check("not a key", t, task, "peer-1", now), std::nullopt);
+  EXPECT_EQ(memo.remembered(), 1u);
+}
+
+TEST(TicketMemo, AttackPartsShiftedBetweenHeadersDoNotMatchARememberedTicket) {
+  // peer-1's ticket was remembered. A requester moves bytes between the
+  // peer and ticket headers so that the parts joined would read the same:
+  // each part is kept with its length, and the signature is checked.
+  ticket_signer s("secret");
+  ticket_memo memo;
+  auto t = s.issue(task, "peer-1", now + 600);
+  ASSERT_EQ(memo.check(s.public_key(), t, task, "peer-1", now), ticket_check::ok);
+  EXPECT_EQ(memo.check(s.public_key(), "1" + t, task, "peer-", now), ticket_check::forged);
+  EXPECT_EQ(memo.check(s.public_key(), t.substr(1), task, "peer-1" + t.substr(0, 1), now),
+            ticket_check::forged);
+  EXPECT_EQ(memo.check(s.public_key(), "", task, "peer-1", now), ticket_check::missing);
+}
+
+TEST(TicketMemo, HoldsABoundedNumberOfTickets) {
+  ticket_signer s("secret");
+  ticket_memo memo;
+  for (std::size_t i = 0; i <= ticket_memo::most_tickets; ++i) {
+    auto peer = "peer-" + std::to_string(i);
+    ASSERT_EQ(memo.check(s.public_key(), s.issue(task, peer, now + 600), task, peer, now),
+              ticket_check::ok);
+  }
+  EXPECT_LE(memo.remembered(), ticket_memo::most_tickets);
+  EXPECT_GE(memo.remembered(), 1u);
 }
 
 }  // namespace damselfly
