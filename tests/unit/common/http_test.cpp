@@ -199,6 +199,48 @@ TEST_F(server_fixture, PacedFileSlicesAskBeforeEveryChunkAndWait) {
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(160));
 }
 
+TEST_F(server_fixture, AnUploadUntilAckedEndsOnlyOnceThePeerHasReadEveryByte) {
+  // A parent's upload to a child of the parent-set protocol holds its slot
+  // until the child has the piece: the peer here asks for 8 KiB and does
+  // not read for 300 ms. Sent plainly, the send ends at once (the bytes fit
+  // in the sockets' buffers); until acknowledged, only after the reading.
+  test::temp_dir d;
+  auto [data, fd] = patterned_file(d, 8 << 10);
+  std::atomic<std::int64_t> ended_at{0};
+  auto now = [] { return std::chrono::steady_clock::now().time_since_epoch().count(); };
+  start([&](http_request& req) -> asio::awaitable<http_response> {
+    http_response r;
+    r.status = 206;
+    r.file = file_slice{fd, 0, data.size(), [&](std::uint64_t) { ended_at = now(); }, {}};
+    r.file->until_acked = req.path() == "/acked";
+    co_return r;
+  });
+  for (bool acked : {false, true}) {
+    SCOPED_TRACE(acked ? "until acknowledged" : "plain");
+    ended_at = 0;
+    test::held_connection peer(port_, 2048);
+    ASSERT_TRUE(peer.connected());
+    ASSERT_TRUE(peer.send(std::string("GET ") + (acked ? "/acked" : "/plain") +
+                          " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::this_thread::sleep_for(300ms);
+    const bool ended_unread = ended_at.load() != 0;
+    const auto read_from = now();
+    std::string got;
+    for (int i = 0; i < 200 && got.find(data) == std::string::npos; ++i) {
+      auto more = peer.read_some(2s);
+      if (more.empty()) break;
+      got += more;
+    }
+    EXPECT_NE(got.find(data), std::string::npos) << "the piece arrived whole";
+    for (int i = 0; i < 200 && ended_at.load() == 0; ++i) std::this_thread::sleep_for(5ms);
+    ASSERT_NE(ended_at.load(), 0) << "the send ended";
+    EXPECT_EQ(ended_unread, !acked);
+    if (acked) {
+      EXPECT_GE(ended_at.load(), read_from);
+    }
+  }
+}
+
 TEST_F(server_fixture, IdleConnectionsAreClosed) {
   http_server_options o;
   o.idle_timeout = 200ms;

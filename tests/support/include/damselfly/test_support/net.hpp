@@ -43,7 +43,9 @@ raw_response post_json(std::uint16_t port, const std::string& target, const std:
 /// connection slots, or to send a request and then not read the answer.
 class held_connection {
  public:
-  explicit held_connection(std::uint16_t port);
+  /// `receive_buffer` (bytes, 0: the system's) is set before connecting:
+  /// a small one keeps what the server sends unacknowledged while unread.
+  explicit held_connection(std::uint16_t port, int receive_buffer = 0);
   ~held_connection();
   held_connection(const held_connection&) = delete;
   held_connection& operator=(const held_connection&) = delete;
