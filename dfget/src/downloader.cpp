@@ -773,7 +773,14 @@ void downloader::session::take_verdicts(const std::vector<proto::piece_result>& 
       spdlog::warn("piece {} from {} failed verification at the supernode", r.piece, r.source);
       count_failure(r.piece, proto::piece_status::bad_digest, true);
       settle(r.piece, false);
-      if (parents) parents->verdict(r.piece, false);
+      if (parents) {
+        parents->verdict(r.piece, false);
+        // A parent that sent it is asked nothing more: one that sends
+        // unsigned garbage and claims every piece failed every child's
+        // download, each piece asked of it until its tries ran out.
+        if (r.source != proto::supernode_source)
+          parents->failed(r.source, proto::piece_status::bad_digest, false);
+      }
       continue;
     }
     confirm(waiting.a, waiting.started);

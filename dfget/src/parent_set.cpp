@@ -58,7 +58,7 @@ void parent_set::add(const std::vector<std::string>& addrs, task_group& group) {
 
 bool parent_set::usable(std::uint32_t index) const {
   const auto& p = parents_.at(index);
-  return !p.dead && steady::now() >= p.rest_until;
+  return !p.dead && p.unvouched == 0 && steady::now() >= p.rest_until;
 }
 
 std::vector<proto::assignment> parent_set::pick(unsigned want) {
@@ -84,10 +84,21 @@ void parent_set::ended(std::uint64_t piece, bool held, bool awaiting) {
   if (!picker_->in_flight(piece)) return;  // a second copy: the first settled it
   if (held && parent != scheduler::piece_picker::no_parent) parents_[parent].failures = 0;
   picker_->done(piece, parent, held);
-  if (!held && awaiting) picker_->fetching(piece);
+  if (!held && awaiting) {
+    picker_->fetching(piece);
+    if (parent != scheduler::piece_picker::no_parent && !unvouched_.contains(piece)) {
+      unvouched_[piece] = parent;
+      ++parents_[parent].unvouched;
+    }
+  }
 }
 
 void parent_set::verdict(std::uint64_t piece, bool held) {
+  if (auto it = unvouched_.find(piece); it != unvouched_.end()) {
+    --parents_[it->second].unvouched;
+    unvouched_.erase(it);
+    ctx_.on_news();  // it may take requests again
+  }
   if (picker_->in_flight(piece)) picker_->done(piece, scheduler::piece_picker::no_parent, held);
 }
 

@@ -64,7 +64,8 @@ class parent_set {
   /// `awaiting` when it is written and waits for the supernode's verdict
   /// (it stays in flight until verdict()).
   void ended(std::uint64_t piece, bool held, bool awaiting);
-  /// The supernode's verdict on a piece that was awaiting it.
+  /// The supernode's verdict on a piece that was awaiting it (the parent
+  /// that sent it takes requests again).
   void verdict(std::uint64_t piece, bool held);
   /// A request to `source` failed. A busy parent (every upload slot taken:
   /// its 503) rests a moment; one that fails again and again, or sent a bad
@@ -83,6 +84,10 @@ class parent_set {
     bool dead = false;  ///< sent a bad piece, or its stream cannot be had
     std::chrono::steady_clock::time_point rest_until{};  ///< after a busy answer
     unsigned failures = 0;                               ///< in a row
+    /// Its pieces that came unsigned and wait for the supernode's verdict:
+    /// it is asked nothing more until they are judged (a parent sending
+    /// unsigned garbage got a child's every request meanwhile).
+    unsigned unvouched = 0;
   };
   boost::asio::awaitable<void> follow(std::uint32_t index);
   /// Asks `index` nothing more; its pieces leave the picker's count.
@@ -93,6 +98,7 @@ class parent_set {
   std::unique_ptr<scheduler::piece_picker> picker_;
   std::vector<parent> parents_;
   std::map<std::uint64_t, std::uint32_t> asked_;  ///< piece -> parent it was asked of
+  std::map<std::uint64_t, std::uint32_t> unvouched_;  ///< piece awaiting a verdict -> its parent
 };
 
 }  // namespace damselfly::dfget

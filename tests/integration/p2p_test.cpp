@@ -67,9 +67,10 @@ class swarm_test : public workspace_test {
   /// the swarm from the start: every file ends whole, and the peer was used,
   /// but at most twice by each daemon (2 requests in flight at one source,
   /// none after its first bad piece).
-  void run_with_a_corrupting_peer(const std::vector<std::string>& supernode_args) {
+  void run_with_a_corrupting_peer(const std::vector<std::string>& supernode_args,
+                                  const std::vector<std::string>& bad_peer_args = {}) {
     start(6, "8M", "8M", 32 * mib, supernode_args);
-    auto bad = start_bad_peer();
+    auto bad = start_bad_peer(bad_peer_args);
     ASSERT_TRUE(bad);
     auto clients = start_clients();
     expect_all_correct(clients);
@@ -80,14 +81,19 @@ class swarm_test : public workspace_test {
   }
   /// A peer at 127.0.0.50 that claims every piece of the file and serves
   /// garbage (tests/support/src/bad_peer.cpp), registered; null if it never was.
-  std::unique_ptr<process> start_bad_peer() {
+  std::unique_ptr<process> start_bad_peer(const std::vector<std::string>& extra = {}) {
     auto ready = dir_ / "bad_peer.ready";
-    auto bad = std::make_unique<process>(
-        std::vector<std::string>{bad_peer_binary(), "--listen",
-                                 "127.0.0.50:" + std::to_string(free_port()), "--supernode",
-                                 supernode_->address(), "--url", origin_->url("release.bin"),
-                                 "--ready-file", ready.string()},
-        dir_ / "logs" / "bad_peer.log");
+    std::vector<std::string> argv{bad_peer_binary(),
+                                  "--listen",
+                                  "127.0.0.50:" + std::to_string(free_port()),
+                                  "--supernode",
+                                  supernode_->address(),
+                                  "--url",
+                                  origin_->url("release.bin"),
+                                  "--ready-file",
+                                  ready.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto bad = std::make_unique<process>(argv, dir_ / "logs" / "bad_peer.log");
     if (wait_for_file(ready, 30s).empty()) {
       ADD_FAILURE() << bad->output();
       return nullptr;
@@ -199,6 +205,21 @@ TEST_F(swarm_test, AttackAParentClaimingEveryPieceAndSigningItsGarbageIsDroppedA
   for (const auto& d : daemons_)
     dropped += d->log().find("parent 127.0.0.50:") != std::string::npos ? 1 : 0;
   EXPECT_GT(dropped, 0u) << "no daemon gave the corrupting parent up";
+}
+
+TEST_F(swarm_test, AttackAParentSendingGarbageWithoutASignatureIsDroppedAtItsFirstRejectedPiece) {
+  // The same parent, but its garbage comes with no signature (as pieces a
+  // parent got without one would): each child reports what arrived, the
+  // supernode rejects it, and the child asks that parent nothing more —
+  // not the same garbage again and again until a piece runs out of tries.
+  run_with_a_corrupting_peer({"--parents", "8", "--piece-size", "1M"}, {"--unsigned"});
+  std::size_t dropped = 0;
+  for (const auto& d : daemons_)
+    dropped += d->log().find("parent 127.0.0.50:") != std::string::npos ? 1 : 0;
+  EXPECT_GT(dropped, 0u) << "no daemon gave the corrupting parent up";
+  EXPECT_GT(metric(supernode_->metrics(),
+                   R"(damselfly_supernode_piece_failures_total{reason="bad_digest"})"),
+            0);
 }
 
 TEST_F(swarm_test, SurvivesASupernodeKilledAndRestartedMidTransfer) {

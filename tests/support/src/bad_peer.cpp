@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // bad_peer: a peer for tests that claims to hold every piece of a task and serves garbage.
 //
-// Usage: bad_peer --listen IP:PORT --supernode HOST:PORT --url URL --ready-file FILE
+// Usage: bad_peer --listen IP:PORT --supernode HOST:PORT --url URL --ready-file FILE [--unsigned]
 // It registers with the supernode like a daemon (holding everything), heartbeats,
 // and answers every piece request with bytes that fail verification. To a child
 // of the parent-set protocol it streams that it holds every piece, and signs
-// its garbage with a signature of its own making.
+// its garbage with a signature of its own making (--unsigned: sends none, as
+// a parent that got its pieces without one would).
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -36,8 +37,16 @@ std::string arg(int argc, char** argv, const std::string& name) {
   return {};
 }
 
+bool flag(int argc, char** argv, const std::string& name) {
+  for (int i = 1; i < argc; ++i)
+    if (argv[i] == name) return true;
+  return false;
+}
+
 /// The task's piece count once registered (one thread: no lock).
 std::int64_t pieces = -1;
+/// Whether its garbage goes with a (forged) signed digest.
+bool sign_garbage = true;
 
 /// "I hold everything", then silence but for keep-alives.
 class claim_everything : public http_stream {
@@ -74,7 +83,7 @@ asio::awaitable<http_response> serve_garbage(http_request& req) {
                                      std::to_string(range->end() - 1) + "/*");
   // The SHA-256 of its garbage, "signed" with 64 bytes of its own: well
   // formed, and a signature by nobody the child trusts.
-  if (req.headers.get("X-Damselfly-Want-Signed-Digest") == "1") {
+  if (sign_garbage && req.headers.get("X-Damselfly-Want-Signed-Digest") == "1") {
     digest d(digest_algo::sha256);
     d.update(r.body);
     auto raw = from_hex(d.finish());
@@ -146,11 +155,12 @@ int main(int argc, char** argv) {
   auto url = arg(argc, argv, "--url");
   auto ready = arg(argc, argv, "--ready-file");
   if (!listen || !supernode || url.empty() || ready.empty()) {
-    std::fprintf(
-        stderr,
-        "usage: bad_peer --listen IP:PORT --supernode HOST:PORT --url URL --ready-file F\n");
+    std::fprintf(stderr,
+                 "usage: bad_peer --listen IP:PORT --supernode HOST:PORT --url URL --ready-file F "
+                 "[--unsigned]\n");
     return 2;
   }
+  sign_garbage = !flag(argc, argv, "--unsigned");
   asio::io_context io(1);
   http_server server(io.get_executor(), serve_garbage);
   if (!server.listen(listen->host, listen->port)) {
