@@ -95,10 +95,7 @@ asio::awaitable<void> origin_fetcher::fetch(std::shared_ptr<task> t,
     // only delays the pieces nobody holds.
     const auto until = std::chrono::steady_clock::now() + cfg_.replica_grace;
     asio::steady_timer grace(ex_);
-    const auto all_here = [&] {
-      return t->swarm.held_total() >= t->replica_held && t->swarm.peer_count() >= t->replica_peers;
-    };
-    while (t->generation == generation && !draining_ && !all_here() &&
+    while (t->generation == generation && !draining_ && !t->replica_gathered() &&
            std::chrono::steady_clock::now() < until) {
       grace.expires_after(
           std::min<std::chrono::milliseconds>(cfg_.replica_grace, std::chrono::milliseconds(100)));

@@ -70,6 +70,10 @@ void task::adopt(const proto::task_replica& r) {
   notify();
 }
 
+bool task::replica_gathered() const {
+  return swarm.held_total() >= replica_held && swarm.peer_count() >= replica_peers;
+}
+
 bool task::describes(const proto::task_replica& r) const {
   return r.content_length == content_length && r.piece_size == piece_size && r.version == version &&
          r.etag == etag && r.last_modified == last_modified;

@@ -92,6 +92,11 @@ class task {
   /// Takes the layout, version and digests of the owner's replica: peers
   /// holding pieces can be scheduled before this supernode holds any.
   void adopt(const proto::task_replica& r);
+  /// Taken over from a replica: whether the owner's peers are here again,
+  /// as many as it last counted, holding as many pieces. (The held count
+  /// alone was reached by the first two of ten peers, and the pieces only
+  /// the other eight held were fetched from the origin again.)
+  bool replica_gathered() const;
   /// Whether `r` is of this task's layout and version.
   bool describes(const proto::task_replica& r) const;
   /// Takes the digests `r` has that this task lacks (a run arriving after a
