@@ -3,6 +3,7 @@
 // file slices.
 #include "damselfly/common/http_server.hpp"
 
+#include <linux/pkt_sched.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
@@ -54,6 +55,25 @@ struct connection {
   bool done = false;
   std::string remote;
   std::string address;  ///< the client's IP address, for the per-address count
+};
+
+/// While a file's bytes go out, the connection's packets are bulk for this
+/// host's queue: the host's default discipline (pfifo_fast) sends its
+/// requests and answers (priority 0) before them, instead of behind every
+/// piece already queued. Local only: nothing on the wire changes.
+class bulk_priority {
+ public:
+  explicit bulk_priority(int fd) : fd_(fd) { set(TC_PRIO_BULK); }
+  ~bulk_priority() { set(0); }
+  bulk_priority(const bulk_priority&) = delete;
+  bulk_priority& operator=(const bulk_priority&) = delete;
+
+ private:
+  void set(int priority) {
+    // Best effort: a socket that refuses keeps its queue position.
+    (void)::setsockopt(fd_, SOL_SOCKET, SO_PRIORITY, &priority, sizeof priority);
+  }
+  int fd_;
 };
 
 bool is_quiet_close(const error_code& ec) {
@@ -367,6 +387,7 @@ asio::awaitable<error_code> http_server::impl::write_response(connection& c, Str
   http::response_serializer<http::empty_body> sr{msg};
   auto [ec, n] = co_await http::async_write_header(stream, sr, nothrow);
   if (ec || head_only) co_return ec;
+  const bulk_priority bulk(c.raw().native_handle());
   co_return co_await send_file(c, stream, *resp.file, report.sent);
 }
 
