@@ -251,6 +251,9 @@ asio::awaitable<download_outcome> download_runner::fetch(const proto::local_requ
     options.piece_signed = [&](std::uint64_t piece, const std::string& signed_digest) {
       signed_digests[piece] = signed_digest;
     };
+    options.parents_hold = [news = tasks_.news(job.task_id)](auto holds) {
+      news->peer_holds = std::move(holds);
+    };
     downloader engine(ex_, std::move(options));
     tee.emplace(*tf, out);
     // A link needs one file system; elsewhere the output is written as the

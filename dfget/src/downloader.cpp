@@ -94,6 +94,11 @@ struct downloader::session {
         fetches(e, "piece fetches"),
         followers(e, "parents and syncs"),
         limiter(o.download_rate, 1 << 20, steady::now()) {}
+  ~session() {
+    if (parents && opts.parents_hold) opts.parents_hold(nullptr);
+  }
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
 
   asio::any_io_executor ex;
   asio::thread_pool& workers;
@@ -509,6 +514,10 @@ void downloader::session::adopt_parents(const std::vector<std::string>& addrs) {
     };
     c.own_addr = opts.peer.upload_addr;
     parents = std::make_unique<parent_set>(std::move(c), std::hash<std::string>{}(peer_id));
+    if (opts.parents_hold)
+      opts.parents_hold([this](std::string_view addr, std::uint64_t piece) {
+        return parents && parents->holds(addr, piece);
+      });
     // What is here already is no parent's to give.
     for (std::uint64_t i = 0; i < have.size(); ++i)
       if (have[i]) parents->held(i);

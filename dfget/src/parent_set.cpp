@@ -133,6 +133,12 @@ std::size_t parent_set::gone() const {
   return n;
 }
 
+bool parent_set::holds(std::string_view addr, std::uint64_t piece) const {
+  for (std::uint32_t q = 0; q < parents_.size(); ++q)
+    if (parents_[q].addr == addr) return picker_->parent_holds(q, piece);
+  return false;
+}
+
 std::uint64_t parent_set::orphans() const {
   return picker_->orphans();
 }
@@ -146,6 +152,10 @@ asio::awaitable<void> parent_set::follow(std::uint32_t index) {
     http_request get;
     get.target = "/haves/" + ctx_.task_id;
     ctx_.sign(get);
+    // Who asks: the parent, if it follows this host too, leaves out of the
+    // stream the pieces this host said it holds.
+    if (!ctx_.own_addr.empty())
+      get.headers.set(std::string(proto::upload_addr_header), ctx_.own_addr);
     proto::have_stream_reader reader(count);
     bool answered = false;
     const head_check streaming = [&answered](const response_head& h) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "damselfly/common/http_client.hpp"
@@ -71,6 +72,9 @@ class parent_set {
   /// its 503) rests a moment; one that fails again and again, or sent a bad
   /// piece, is asked nothing more.
   void failed(const std::string& source, proto::piece_status status, bool busy);
+  /// Whether the parent at `addr` said it holds `piece` (its have stream):
+  /// this host's own have stream to it need not tell it of that piece.
+  bool holds(std::string_view addr, std::uint64_t piece) const;
   /// Pieces lacked, not in flight, held by no parent: the supernode's to give.
   std::uint64_t orphans() const;
   std::size_t size() const noexcept { return parents_.size(); }
@@ -97,7 +101,7 @@ class parent_set {
   context ctx_;
   std::unique_ptr<scheduler::piece_picker> picker_;
   std::vector<parent> parents_;
-  std::map<std::uint64_t, std::uint32_t> asked_;  ///< piece -> parent it was asked of
+  std::map<std::uint64_t, std::uint32_t> asked_;      ///< piece -> parent it was asked of
   std::map<std::uint64_t, std::uint32_t> unvouched_;  ///< piece awaiting a verdict -> its parent
 };
 

@@ -29,6 +29,11 @@ piece_server::piece_server(asio::any_io_executor ex, const daemon_config& cfg, t
       uploads_refused_(
           metrics.counter("damselfly_daemon_uploads_refused_total",
                           "Piece requests refused because every upload slot was busy")),
+      haves_sent_(metrics.counter("damselfly_daemon_have_notices_total",
+                                  "Pieces told to children on have streams", R"(outcome="sent")")),
+      haves_skipped_(metrics.counter("damselfly_daemon_have_notices_total",
+                                     "Pieces told to children on have streams",
+                                     R"(outcome="skipped")")),
       disk_(metrics, "damselfly_daemon", cfg.data_dir),
       server_(ex, [this](http_request& r) { return router_.handle(r); }) {
   if (cfg.upload_rate > 0)
@@ -64,29 +69,48 @@ namespace {
 /// each piece as it is verified here (proto/have_stream.hpp).
 class have_stream : public http_stream {
  public:
-  have_stream(std::shared_ptr<task_cache::task_news> news, std::string start)
-      : news_(std::move(news)), start_(std::move(start)), sent_(news_->arrivals.size()) {}
+  /// `child`: the asker's upload address, if it said (a hint, see
+  /// proto::upload_addr_header).
+  have_stream(std::shared_ptr<task_cache::task_news> news, std::string start, std::string child,
+              metric_value& told, metric_value& skipped)
+      : news_(std::move(news)),
+        start_(std::move(start)),
+        child_(std::move(child)),
+        told_(told),
+        skipped_(skipped),
+        sent_(news_->arrivals.size()) {}
 
   asio::awaitable<std::optional<std::string>> next() override {
     if (!start_.empty()) co_return std::exchange(start_, {});
-    if (news_->gone) co_return std::nullopt;
-    if (sent_ == news_->arrivals.size()) {
-      // Quiet for a while: a line to keep the connection (and the child's
-      // read deadline) alive.
-      bool told = co_await news_->changed.wait_for(keepalive_after);
+    for (;;) {
       if (news_->gone) co_return std::nullopt;
-      if (!told && sent_ == news_->arrivals.size())
-        co_return std::string(proto::have_stream_keepalive);
-      // Pieces arriving close together go out in one packet: a notice per
-      // piece per child was most of a swarm's packets (and its CPU).
-      asio::steady_timer gather(co_await asio::this_coro::executor, coalesce_for);
-      co_await gather.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (news_->gone) co_return std::nullopt;
+      if (sent_ == news_->arrivals.size()) {
+        // Quiet for a while: a line to keep the connection (and the child's
+        // read deadline) alive.
+        bool told = co_await news_->changed.wait_for(keepalive_after);
+        if (news_->gone) co_return std::nullopt;
+        if (!told && sent_ == news_->arrivals.size())
+          co_return std::string(proto::have_stream_keepalive);
+        // Pieces arriving close together go out in one packet: a notice per
+        // piece per child was most of a swarm's packets (and its CPU).
+        asio::steady_timer gather(co_await asio::this_coro::executor, coalesce_for);
+        co_await gather.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (news_->gone) co_return std::nullopt;
+      }
+      // Not what the child said it holds (it is this host's parent too):
+      // about half of all notices in a swarm, and each was a packet.
+      std::string lines;
+      for (; sent_ < news_->arrivals.size(); ++sent_) {
+        auto piece = news_->arrivals[sent_];
+        if (!child_.empty() && news_->peer_holds && news_->peer_holds(child_, piece)) {
+          skipped_.add();
+          continue;
+        }
+        told_.add();
+        lines += proto::have_stream_piece(piece);
+      }
+      if (!lines.empty()) co_return lines;
     }
-    std::string lines;
-    for (; sent_ < news_->arrivals.size(); ++sent_)
-      lines += proto::have_stream_piece(news_->arrivals[sent_]);
-    co_return lines;
   }
 
  private:
@@ -94,6 +118,9 @@ class have_stream : public http_stream {
   static constexpr std::chrono::milliseconds coalesce_for{20};
   std::shared_ptr<task_cache::task_news> news_;
   std::string start_;
+  std::string child_;
+  metric_value& told_;
+  metric_value& skipped_;
   std::size_t sent_;
 };
 
@@ -128,7 +155,10 @@ http_response piece_server::serve_haves(const http_request& req, const std::stri
   held.resize(piece_count(static_cast<std::uint64_t>(meta.content_length), meta.piece_size));
   http_response r;
   r.headers.set("Content-Type", "text/plain");
-  r.stream = std::make_shared<have_stream>(tasks_.news(task_id), proto::have_stream_start(held));
+  r.stream = std::make_shared<have_stream>(
+      tasks_.news(task_id), proto::have_stream_start(held),
+      std::string(req.headers.get(proto::upload_addr_header).value_or("")), haves_sent_,
+      haves_skipped_);
   return r;
 }
 

@@ -56,7 +56,9 @@ class piece_server {
   unsigned uploads_active_ = 0;
   metric_value& uploaded_;
   metric_value& uploads_refused_;
-  ticket_memo tickets_;  ///< every piece request carries a ticket
+  metric_value& haves_sent_;     ///< piece numbers told on have streams
+  metric_value& haves_skipped_;  ///< and left out: the child said it holds them
+  ticket_memo tickets_;          ///< every piece request carries a ticket
   disk_gauges disk_;
   http_router router_;
   http_server server_;

@@ -4,10 +4,12 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "damselfly/common/async_event.hpp"
@@ -64,6 +66,9 @@ class task_cache {
     std::vector<std::uint64_t> arrivals;  ///< pieces in the order they were verified here
     std::map<std::uint64_t, std::string> signed_digests;  ///< as they came with the pieces
     bool gone = false;                                    ///< the task was removed
+    /// While this host downloads the task with parent sets: whether the
+    /// peer at an upload address said it holds a piece (null otherwise).
+    std::function<bool(std::string_view addr, std::uint64_t piece)> peer_holds;
   };
   /// A piece of `task_id` was verified and written here; `signed_digest`:
   /// the supernode's signature of its digest that came with it (or empty).

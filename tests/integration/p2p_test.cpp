@@ -164,6 +164,10 @@ TEST_F(swarm_test, TenDaemonsWithParentSetsPickTheirPiecesAndTheSupernodeSendsEa
   EXPECT_LE(metric(sn, R"(damselfly_supernode_assignments_total{source="supernode"})"), 64 * 1.10);
   // The supernode chose no peer's source: the daemons picked among their parents.
   EXPECT_EQ(metric(sn, R"(damselfly_supernode_assignments_total{source="peer"})"), 0);
+  // Edges go both ways: a parent leaves out of its have stream what its
+  // child said it holds (and still tells the rest).
+  EXPECT_GT(sum_metric(daemons_, R"(damselfly_daemon_have_notices_total{outcome="sent"})"), 0);
+  EXPECT_GT(sum_metric(daemons_, R"(damselfly_daemon_have_notices_total{outcome="skipped"})"), 0);
   if (HasFailure())
     for (const auto& d : daemons_) {
       auto log = d->log();

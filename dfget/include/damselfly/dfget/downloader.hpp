@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "damselfly/common/digest.hpp"
@@ -123,6 +124,10 @@ struct downloader_options {
   /// signature of its digest (the value of signed_digest_header): a daemon
   /// passes it on when it serves the piece. Null: not kept.
   std::function<void(std::uint64_t piece, const std::string& signed_digest)> piece_signed;
+  /// Told, with parent sets, how to ask what each parent said it holds
+  /// (by its upload address), and told null when the download ends: a
+  /// daemon's have streams leave those pieces out. Null: not told.
+  std::function<void(std::function<bool(std::string_view addr, std::uint64_t piece)>)> parents_hold;
 };
 
 struct download_progress {

@@ -17,6 +17,11 @@ namespace damselfly::proto {
 std::string have_stream_start(const std::vector<bool>& held);
 std::string have_stream_piece(std::uint64_t piece);
 inline constexpr std::string_view have_stream_keepalive = "\n";
+/// The request header of GET /haves naming the asker's upload address
+/// ("host:port"): a parent that follows the asker's own have stream leaves
+/// out the pieces the asker said it holds. Only a hint: a peer naming
+/// another hears less itself, and nothing else.
+inline constexpr std::string_view upload_addr_header = "X-Damselfly-Upload-Addr";
 
 /// Reads a have stream as it arrives; every byte is the sender's. A stream
 /// that does not start with its bitmap, a bitmap of another length than the

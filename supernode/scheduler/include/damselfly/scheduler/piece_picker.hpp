@@ -53,6 +53,10 @@ class piece_picker {
   bool in_flight(std::uint64_t piece) const { return flying_[piece]; }
   std::uint64_t held_count() const noexcept { return held_; }
   bool complete() const noexcept { return held_ == have_.size(); }
+  /// Whether parent `parent` said it holds `piece` (false for an unknown one).
+  bool parent_holds(std::uint32_t parent, std::uint64_t piece) const {
+    return parent < parent_held_.size() && piece < have_.size() && parent_held_[parent][piece];
+  }
   /// How many of this peer's parents hold `piece`.
   std::uint32_t availability(std::uint64_t piece) const { return avail_[piece]; }
   /// Pieces this peer lacks, has not in flight and no parent holds: what
