@@ -505,6 +505,13 @@ def run_damselfly(cluster, n, args, work, url, name, rate_bps):
                       # Piece requests the daemons turned away (every upload slot busy).
                       "uploads_refused": sum(metric(h, "damselfly_daemon_uploads_refused_total", 65002)
                                              for h in cluster.nodes[:n]),
+                      # Pieces told on the daemons' have streams (parent sets), and left out
+                      # because the child said it holds them.
+                      "have_notices": sum(metric(h, 'damselfly_daemon_have_notices_total{outcome="sent"}', 65002)
+                                          for h in cluster.nodes[:n]),
+                      "have_notices_skipped": sum(
+                          metric(h, 'damselfly_daemon_have_notices_total{outcome="skipped"}', 65002)
+                          for h in cluster.nodes[:n]),
                       # Packets the supernodes' and nodes' upload queues dropped (a full tbf queue).
                       "link_drops": cluster.drops(linked) - drops_before}
         if len(cluster.supernodes) > 1:
