@@ -27,8 +27,9 @@ constexpr int stream_tries = 40;
 /// Failed requests in a row after which a parent is asked nothing more.
 constexpr unsigned failures_to_give_up = 5;
 /// How long a parent that answered busy (every upload slot taken) is left
-/// alone. (One request per parent instead of two, with 250 ms here, left
-/// children's slots empty: N=40 1.8x instead of 1.2-1.26x.)
+/// alone. (250 ms was measured worse, though while the parent graph was
+/// still a band; doubling it after each busy answer in a row, up to 800 ms,
+/// gained nothing: docs/benchmarks.md.)
 constexpr std::chrono::milliseconds busy_rest{100};
 
 }  // namespace

@@ -20,9 +20,29 @@ std::vector<bool> bits(const std::string& s) {
 const auto everyone_free = [](std::uint32_t) { return true; };
 
 struct piece_picker_test : ::testing::Test {
-  piece_picker c{4, {}, 42};
+  // Two requests per parent at most: the scenarios below ask more of one.
+  piece_picker c{4, {.per_parent = 2}, 42};
   void TearDown() override { c.check_invariants(); }
 };
+
+TEST(piece_picker_defaults, OneRequestAtAParentAtATime) {
+  // A and B hold every piece; C asks for 3: one piece from A, one from B,
+  // and no third request (each parent has one). A's ends: A takes one more.
+  piece_picker c{4, {}, 42};
+  auto a = c.add_parent(bits("1111"));
+  auto b = c.add_parent(bits("1111"));
+  auto got = c.next(3, everyone_free);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(std::set<std::uint32_t>({got[0].parent, got[1].parent}),
+            (std::set<std::uint32_t>{a, b}));
+  EXPECT_TRUE(c.next(1, everyone_free).empty());
+  auto from_a = got[0].parent == a ? got[0] : got[1];
+  c.done(from_a.piece, a, true);
+  auto more = c.next(3, everyone_free);
+  ASSERT_EQ(more.size(), 1u);
+  EXPECT_EQ(more[0].parent, a);
+  c.check_invariants();
+}
 
 TEST_F(piece_picker_test, RarestAmongTheParentsComesFirstFromTheOnlyHolder) {
   // A has 1110, B has 0111; C holds nothing and asks for one: pieces 0 and 3
