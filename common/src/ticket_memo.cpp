@@ -37,8 +37,7 @@ std::optional<ticket_check> ticket_memo::check(std::string_view key_hex, std::st
   auto key = memo_key(key_hex, ticket, task, peer);
   std::lock_guard lock(mu_);
   if (auto it = good_.find(key); it != good_.end())
-    return now > it->second && now - it->second > ticket_clock_skew ? ticket_check::expired
-                                                                    : ticket_check::ok;
+    return ticket_expired(it->second, now) ? ticket_check::expired : ticket_check::ok;
   auto v = keys_.find(key_hex);
   if (v == keys_.end()) {
     auto parsed = ticket_verifier::from_public_key(key_hex);

@@ -74,7 +74,7 @@ ticket_check ticket_verifier::check(std::string_view ticket, std::string_view ta
   if (!sig) return ticket_check::malformed;
   // The signature first: an expired forgery is a forgery.
   if (!verify(ticket_message(task, peer, expires), *sig)) return ticket_check::forged;
-  if (now > expires && now - expires > ticket_clock_skew) return ticket_check::expired;
+  if (ticket_expired(expires, now)) return ticket_check::expired;
   return ticket_check::ok;
 }
 

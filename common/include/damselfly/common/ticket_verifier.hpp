@@ -34,6 +34,12 @@ inline constexpr std::string_view want_signed_digest_header = "X-Damselfly-Want-
 /// How far a verifier's clock may run ahead of the issuer's, in seconds.
 inline constexpr std::int64_t ticket_clock_skew = 60;
 
+/// Whether a ticket expiring at `expires` is over at `now` (unix seconds),
+/// the clock skew allowed.
+constexpr bool ticket_expired(std::int64_t expires, std::int64_t now) noexcept {
+  return now > expires && now - expires > ticket_clock_skew;
+}
+
 class ticket_verifier {
  public:
   /// A verifier for the key `hex` (64 lowercase hex characters); nullopt
