@@ -2,6 +2,7 @@
 // HTTP server and client on loopback: routing, limits, malformed input, sendfile, deadlines.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/pkt_sched.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -71,6 +72,17 @@ std::pair<std::string, std::shared_ptr<const unique_fd>> patterned_file(const te
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 7) >> 3);
   std::ofstream(d / "f", std::ios::binary) << data;
   return {data, std::make_shared<const unique_fd>(::open((d / "f").c_str(), O_RDONLY))};
+}
+
+/// What `peer` receives until `needle` is in it, or it stops sending.
+std::string read_until(test::held_connection& peer, const std::string& needle) {
+  std::string got;
+  for (int i = 0; i < 200 && got.find(needle) == std::string::npos; ++i) {
+    auto more = peer.read_some(2s);
+    if (more.empty()) break;
+    got += more;
+  }
+  return got;
 }
 
 asio::awaitable<http_response> echo(http_request& req) {
@@ -225,12 +237,7 @@ TEST_F(server_fixture, AnUploadUntilAckedEndsOnlyOnceThePeerHasReadEveryByte) {
     std::this_thread::sleep_for(300ms);
     const bool ended_unread = ended_at.load() != 0;
     const auto read_from = now();
-    std::string got;
-    for (int i = 0; i < 200 && got.find(data) == std::string::npos; ++i) {
-      auto more = peer.read_some(2s);
-      if (more.empty()) break;
-      got += more;
-    }
+    auto got = read_until(peer, data);
     EXPECT_NE(got.find(data), std::string::npos) << "the piece arrived whole";
     for (int i = 0; i < 200 && ended_at.load() == 0; ++i) std::this_thread::sleep_for(5ms);
     ASSERT_NE(ended_at.load(), 0) << "the send ended";
@@ -239,6 +246,62 @@ TEST_F(server_fixture, AnUploadUntilAckedEndsOnlyOnceThePeerHasReadEveryByte) {
       EXPECT_GE(ended_at.load(), read_from);
     }
   }
+}
+
+namespace {
+
+/// SO_PRIORITY of this process's socket from local port `local` to peer
+/// port `peer` on loopback (-1: none found): what the host's queue sees.
+int socket_priority(std::uint16_t local, std::uint16_t peer) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    sockaddr_in a{}, b{};
+    socklen_t la = sizeof a, lb = sizeof b;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &la) != 0 || a.sin_family != AF_INET ||
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&b), &lb) != 0)
+      continue;
+    if (ntohs(a.sin_port) != local || ntohs(b.sin_port) != peer) continue;
+    int priority = -1;
+    socklen_t lp = sizeof priority;
+    return ::getsockopt(fd, SOL_SOCKET, SO_PRIORITY, &priority, &lp) == 0 ? priority : -1;
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_F(server_fixture, AFilesBytesGoAtBulkPriorityAndWhatFollowsOnTheConnectionDoesNot) {
+  // Under the host's default queue discipline (pfifo_fast), a request or an
+  // answer queued behind pieces waited tens of milliseconds in a swarm; file
+  // bytes go at bulk priority, everything else at the normal one, on the
+  // same connection too.
+  test::temp_dir d;
+  auto [data, fd] = patterned_file(d, 64 << 10);
+  std::atomic<int> before{-2}, during{-2}, after{-2};
+  start([&](http_request& req) -> asio::awaitable<http_response> {
+    const auto client =
+        static_cast<std::uint16_t>(std::stoi(req.remote.substr(req.remote.rfind(':') + 1)));
+    if (req.path() != "/file") {
+      after = socket_priority(port_, client);
+      co_return http_response::text(200, "after\n");
+    }
+    before = socket_priority(port_, client);
+    http_response r;
+    r.status = 200;
+    r.file = file_slice{fd, 0, data.size(), {}, [&, client](std::uint64_t) {
+                          if (during == -2) during = socket_priority(port_, client);
+                          return std::chrono::nanoseconds(0);
+                        }};
+    co_return r;
+  });
+  test::held_connection peer(port_);
+  ASSERT_TRUE(peer.connected());
+  ASSERT_TRUE(peer.send("GET /file HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(read_until(peer, data).find(data), std::string::npos) << "the file arrived whole";
+  ASSERT_TRUE(peer.send("GET /next HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(read_until(peer, "after\n").find("after\n"), std::string::npos);
+  EXPECT_EQ(before.load(), 0);
+  EXPECT_EQ(during.load(), TC_PRIO_BULK);
+  EXPECT_EQ(after.load(), 0) << "an answer after the file on the same connection";
 }
 
 TEST_F(server_fixture, IdleConnectionsAreClosed) {
