@@ -237,39 +237,53 @@ void origin_fetcher::complete(const std::shared_ptr<task>& t) {
   spdlog::info("task {} cached: {} bytes in {} pieces from {}", t->id.substr(0, 12),
                t->content_length, t->piece_count(), t->url.text);
   t->notify();
-  // The whole-file digest reads the cache once more: off the I/O thread, so
-  // peers are served meanwhile. meta.json is written at once, naming this
-  // boot; the data is flushed later (a flush now would hold up the disk that
-  // the first clients are writing their copies to; one on the I/O thread
-  // stalled every transfer), then meta.json is written again without the boot.
+  // meta.json is written at once, naming this boot; the data is flushed
+  // later (a flush now would hold up the disk that the first clients are
+  // writing their copies to; one on the I/O thread stalled every transfer),
+  // then meta.json is written again without the boot. The whole-file digest
+  // reads and hashes the cache once more, for operators and successors, not
+  // for clients: it waits until the first clients have had their copies
+  // (run at once, its CPU was a tenth of a cold client's time on a machine
+  // shared with the client).
+  persist(t, t->generation, false);
+  finish_later(t);
+}
+
+void origin_fetcher::finish_later(const std::shared_ptr<task>& t) {
   auto gen = t->generation;
-  auto fd = t->fd;
-  auto length = static_cast<std::uint64_t>(t->content_length);
-  asio::post(hasher_, [this, t, gen, fd, length] {
-    digest d(digest_algo::sha256);
-    std::vector<std::byte> buf(1 << 20);
-    for (std::uint64_t off = 0; off < length;) {
-      auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - off));
-      if (cache_store::read_at(*fd, off, std::span(buf.data(), n))) return;
-      d.update(std::span<const std::byte>(buf.data(), n));
-      off += n;
-    }
-    asio::post(ex_, [this, t, gen, hex = d.finish()] {
-      if (t->generation != gen || t->phase != task_phase::done) return;
-      t->file_sha256 = hex;
-      persist(t, gen, false);
-      durable_later_.after(durable_after, [this, t, gen] {
-        if (t->generation != gen || !t->fd) return;
-        asio::post(hasher_, [this, t, gen, fd = t->fd] {
-          auto flushed = cache_store::sync_data(*fd);
-          asio::post(ex_, [this, t, gen, flushed] {
-            if (flushed)
-              spdlog::warn("task {}: cannot flush the cache: {}", t->id.substr(0, 12),
-                           flushed.message());
-            else
-              persist(t, gen, true);
-          });
-        });
+  durable_later_.after(digest_after, [this, t, gen] {
+    if (t->generation != gen || !t->fd) return;
+    auto fd = t->fd;
+    auto length = static_cast<std::uint64_t>(t->content_length);
+    asio::post(hasher_, [this, t, gen, fd, length] {
+      digest d(digest_algo::sha256);
+      std::vector<std::byte> buf(1 << 20);
+      for (std::uint64_t off = 0; off < length;) {
+        auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - off));
+        if (cache_store::read_at(*fd, off, std::span(buf.data(), n))) return;
+        d.update(std::span<const std::byte>(buf.data(), n));
+        off += n;
+      }
+      asio::post(ex_, [this, t, gen, hex = d.finish()] {
+        if (t->generation != gen || t->phase != task_phase::done) return;
+        t->file_sha256 = hex;
+        persist(t, gen, false);
+      });
+    });
+  });
+  // On the same one hashing thread, after the digest (digest_after <
+  // durable_after): the entry made durable has the digest.
+  durable_later_.after(durable_after, [this, t, gen] {
+    if (t->generation != gen || !t->fd) return;
+    asio::post(hasher_, [this, t, gen, fd = t->fd] {
+      auto flushed = cache_store::sync_data(*fd);
+      asio::post(ex_, [this, t, gen, flushed] {
+        if (flushed) {
+          spdlog::warn("task {}: cannot flush the cache: {}", t->id.substr(0, 12),
+                       flushed.message());
+          return;
+        }
+        persist(t, gen, true);
       });
     });
   });

@@ -52,6 +52,11 @@ class origin_fetcher {
   /// The fetch with these request headers instead of the task's own.
   boost::asio::awaitable<void> fetch(std::shared_ptr<task> t,
                                      std::map<std::string, std::string> headers);
+  /// For a done task: digests the whole file (digest_after from now), then
+  /// flushes its data and writes its cache entry as durable (durable_after).
+  /// A task loaded without its digest (the supernode stopped before it was
+  /// made) gets it this way too.
+  void finish_later(const std::shared_ptr<task>& t);
   /// Re-checks a done task against the origin; on any change refetches it.
   /// `headers`: the registrant's, sent for the re-check and, if the source
   /// changed, for the fetch that follows (a task loaded from the cache has none).
@@ -59,12 +64,16 @@ class origin_fetcher {
                                         std::map<std::string, std::string> headers);
 
  private:
-  /// Marks the task done, then digests the whole file and commits the cache entry.
+  /// Marks the task done and commits the cache entry; digests the whole
+  /// file and makes the entry durable later.
   void complete(const std::shared_ptr<task>& t);
   /// Writes the cache entry of `t` if it is still generation `gen` and done.
   void persist(const std::shared_ptr<task>& t, std::uint64_t gen, bool data_synced);
   /// How long after a fetch its cache data is flushed to disk.
   static constexpr std::chrono::seconds durable_after{30};
+  /// How long after a fetch the whole-file digest is computed (before the flush).
+  static constexpr std::chrono::seconds digest_after{5};
+  static_assert(digest_after < durable_after);
   http_client_options origin_client_options() const;
   void fail(task& t, const origin_result& r);
   /// Why a file of `length` bytes (-1: unknown) is not taken; empty when it is.

@@ -67,6 +67,7 @@ error_code task_manager::init() {
     t->fd = *fd;
     t->phase = task_phase::done;
     t->validated_at = {};  // re-checked against the origin on first use
+    if (t->file_sha256.empty()) fetcher_.finish_later(t);
     tasks_.emplace(m.task_id, std::move(t));
   }
   spdlog::info("cache: {} complete task(s) loaded from {}", tasks_.size(), cfg_.data_dir.string());
