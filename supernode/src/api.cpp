@@ -336,8 +336,9 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   // The parent-set protocol, for a peer that speaks it: parents, and from
   // the supernode only pieces nobody holds (their signed digests come with
   // the pieces). New parents are worth an answer at once.
+  if (cfg_.parents > 0 && t->swarm.peer_count() >= cfg_.parents_from) t->parent_sets = true;
   const bool parent_sets =
-      cfg_.parents > 0 && s.parents && s.compact && s.report_digests && t->content_length >= 0;
+      t->parent_sets && s.parents && s.compact && s.report_digests && t->content_length >= 0;
   if (parent_sets) {
     out.parent_sets = true;
     auto given = t->swarm.parent_count(peer);

@@ -37,6 +37,8 @@ struct cli_options {
   std::string piece_size = "0";
   unsigned origin_timeout_s = 30;
   unsigned recheck_s = 30;
+  std::optional<unsigned> parents;
+  std::optional<std::size_t> parents_from;
   unsigned peer_timeout_s = 15;
   std::string upload_rate = "0";
   std::string max_file_size = "1T";
@@ -134,12 +136,16 @@ void add_flags(CLI::App& app, cli_options& o) {
                  "Concurrent piece uploads per task served by the supernode itself")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1024u));
-  app.add_option("--parents", o.cfg.parents,
+  app.add_option("--parents", o.parents,
                  "Parent-set scheduling: give each peer that speaks it this many parents to pick "
                  "its pieces from, and inject only pieces nobody holds; 0 decides every piece "
                  "centrally")
-      ->capture_default_str()
+      ->default_str(std::to_string(o.cfg.parents))
       ->check(CLI::Range(0u, 64u));
+  app.add_option("--parents-from", o.parents_from,
+                 "Registered peers a task needs before its peers get parent sets (default: " +
+                     std::to_string(o.cfg.parents_from) + ", or 1 when --parents is given)")
+      ->check(CLI::Range(1u, 1000000u));
   app.add_option("--peer-upload-slots", o.cfg.peer_upload_slots,
                  "Concurrent uploads assumed for a peer that does not say")
       ->capture_default_str()
@@ -236,6 +242,13 @@ std::optional<std::string> finish_config(cli_options& o) {
     if (!fleet_ctx) return tls_why;
     cfg.fleet_tls = *fleet_ctx;
   }
+  // An explicit --parents N means parent sets for every task, as it did
+  // before the size rule.
+  if (o.parents) cfg.parents = *o.parents;
+  if (o.parents_from)
+    cfg.parents_from = *o.parents_from;
+  else if (o.parents)
+    cfg.parents_from = 1;
   cfg.recheck_interval = std::chrono::seconds(o.recheck_s);
   cfg.peer_timeout = std::chrono::seconds(o.peer_timeout_s);
   auto rate = parse_size(o.upload_rate);

@@ -67,6 +67,7 @@ class task {
   clock::time_point adopted_at{};  ///< when it was taken over
   bool owner_stopping = false;     ///< the replica came from a graceful stop
   bool fetch_running = false;      ///< an origin fetch of this task holds a slot
+  bool parent_sets = false;        ///< its swarm reached cfg.parents_from peers
   unsigned uploads_active = 0;     ///< piece uploads by the supernode in progress
   // What the dashboard shows of the task's traffic (over this object's life).
   std::uint64_t origin_bytes = 0;  ///< body bytes the origin sent

@@ -143,6 +143,47 @@ TEST_F(swarm_test, TenDaemonsGetTheFileMostlyFromEachOther) {
   auto sn = supernode_->metrics();
   EXPECT_GT(metric(sn, R"(damselfly_supernode_assignments_total{source="peer"})"), 0);
   EXPECT_GE(metric(sn, "damselfly_supernode_peers"), 10);
+  // Ten peers are below the default --parents-from: scheduled piece by piece,
+  // no have streams.
+  EXPECT_EQ(sum_metric(daemons_, R"(damselfly_daemon_have_notices_total{outcome="sent"})"), 0);
+}
+
+TEST_F(swarm_test, ASwarmGrowingPastParentsFromMovesToParentSetsMidDownload) {
+  // By default a task's peers get parent sets once it has had 64 registered:
+  // here 6. Three daemons start alone and are scheduled piece by piece; once
+  // seven more have registered, every peer, the first three mid-download
+  // too, picks its pieces among its parents'.
+  start(10, "6M", "6M", 48 * mib, {"--parents-from", "6", "--piece-size", "1M"});
+  std::vector<std::unique_ptr<process>> clients;
+  for (std::size_t i = 0; i < 3; ++i)
+    clients.push_back(daemons_[i]->start_client(origin_->url("release.bin"), out(i)));
+  auto early_bytes = [&] {
+    double sum = 0;
+    for (std::size_t i = 0; i < 3; ++i)
+      sum +=
+          metric(daemons_[i]->metrics(),
+                 R"(damselfly_daemon_download_bytes_total{from="supernode"})") +
+          metric(daemons_[i]->metrics(), R"(damselfly_daemon_download_bytes_total{from="peer"})");
+    return sum;
+  };
+  for (int i = 0; i < 200 && early_bytes() < 6.0 * mib; ++i) std::this_thread::sleep_for(50ms);
+  ASSERT_GE(early_bytes(), 6.0 * mib);
+  auto sn = supernode_->metrics();
+  const double central_before =
+      metric(sn, R"(damselfly_supernode_assignments_total{source="peer"})") +
+      metric(sn, R"(damselfly_supernode_assignments_total{source="supernode"})");
+  EXPECT_GT(central_before, 0) << "the first three were scheduled piece by piece";
+  for (std::size_t i = 3; i < daemons_.size(); ++i)
+    clients.push_back(daemons_[i]->start_client(origin_->url("release.bin"), out(i)));
+  expect_all_correct(clients);
+  EXPECT_GT(sum_metric(daemons_, R"(damselfly_daemon_have_notices_total{outcome="sent"})"), 0);
+  // The first three opened their parents' have streams too.
+  for (std::size_t i = 0; i < 3; ++i)
+    EXPECT_NE(daemons_[i]->log().find("schedules by parent sets"), std::string::npos) << i;
+  // The supernode chose no peer's source once the swarm had parent sets.
+  sn = supernode_->metrics();
+  EXPECT_LE(metric(sn, R"(damselfly_supernode_assignments_total{source="peer"})"),
+            central_before + 3 * 48);
 }
 
 TEST_F(swarm_test, TenDaemonsWithParentSetsPickTheirPiecesAndTheSupernodeSendsEachOnce) {

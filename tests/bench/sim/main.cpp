@@ -7,6 +7,7 @@
 
 #include "damselfly/common/piece_math.hpp"
 #include "damselfly/common/rate_limiter.hpp"
+#include "damselfly/scheduler/parent_set_defaults.hpp"
 #include "swarm_sim.hpp"
 
 namespace {
@@ -52,13 +53,17 @@ int main(int argc, char** argv) {
   app.add_option("--kill", cfg.kill, "Nodes killed at --kill-at (never back)");
   app.add_option("--kill-at", cfg.kill_at, "When to kill them, seconds");
   app.add_option("--seed", cfg.seed, "Random seed");
-  std::string protocol = "central";
+  std::string protocol = "auto";
   app.add_option("--protocol", protocol,
-                 "central: the supernode decides every piece (what the programs do); parents: "
-                 "it gives each node --parents random parents and injects pieces, nodes pick "
-                 "the rest themselves (the design under study)")
-      ->check(CLI::IsMember({"central", "parents"}));
-  app.add_option("--parents", cfg.parents, "Parents per node with --protocol parents")
+                 "auto: what the programs do by default (parents from " +
+                     std::to_string(damselfly::scheduler::parent_set_defaults::from_peers) +
+                     " nodes, central below); central: the supernode decides every piece; "
+                     "parents: it gives each node --parents parents and injects pieces, nodes "
+                     "pick the rest themselves")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "central", "parents"}));
+  app.add_option("--parents", cfg.parents, "Parents per node with parent sets")
+      ->capture_default_str()
       ->check(CLI::Range(1u, 1000u));
   app.add_option("--time-limit", cfg.time_limit, "Virtual seconds before giving up");
   app.add_flag("--json", json, "One JSON object on stdout");
@@ -82,6 +87,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   cfg.latency = latency_ms / 1000;
+  // The programs switch a task once it has had so many peers registered;
+  // here the rule applies to the swarm's size as a whole (its nodes join
+  // within --join-spread, and a task switches at the sync after that many).
+  if (protocol == "auto")
+    protocol =
+        cfg.nodes >= damselfly::scheduler::parent_set_defaults::from_peers ? "parents" : "central";
   cfg.parent_sets = protocol == "parents";
   if (cfg.parent_sets && cfg.kill > 0) {
     std::fprintf(stderr, "swarm_sim: error: --kill is not modelled with --protocol parents\n");

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "damselfly/scheduler/parent_set_defaults.hpp"
+
 namespace damselfly::sim {
 
 /// One simulated distribution: an origin, the supernode and `nodes` daemons,
@@ -41,7 +43,7 @@ struct sim_config {
   /// pieces themselves (scheduler::piece_picker); the supernode only injects,
   /// serving a node a piece none of its parents holds, globally rarest first.
   bool parent_sets = false;
-  unsigned parents = 16;
+  unsigned parents = scheduler::parent_set_defaults::parents;
 };
 
 struct sim_result {

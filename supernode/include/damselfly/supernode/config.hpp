@@ -13,6 +13,7 @@
 #include "damselfly/common/piece_math.hpp"
 #include "damselfly/common/tls_context.hpp"
 #include "damselfly/common/tls_server_context.hpp"
+#include "damselfly/scheduler/parent_set_defaults.hpp"
 
 namespace damselfly::supernode {
 
@@ -114,7 +115,10 @@ struct supernode_config {
   /// other peers as parents, picks its pieces among theirs, and gets from
   /// the supernode only pieces nobody holds yet. 0: the supernode decides
   /// every piece of every peer (central scheduling).
-  unsigned parents = 0;
+  unsigned parents = scheduler::parent_set_defaults::parents;
+  /// ... once the task has had this many peers registered at once (from
+  /// then on for the rest of the task); below it, central scheduling.
+  std::size_t parents_from = scheduler::parent_set_defaults::from_peers;
   /// Concurrent uploads assumed for a peer that does not say.
   unsigned peer_upload_slots = 4;
   /// Piece upload rate of the supernode in bytes/s, all connections together; 0: unlimited.
