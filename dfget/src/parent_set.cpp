@@ -59,7 +59,7 @@ void parent_set::add(const std::vector<std::string>& addrs, task_group& group) {
 
 bool parent_set::usable(std::uint32_t index) const {
   const auto& p = parents_.at(index);
-  return !p.dead && p.unvouched == 0 && steady::now() >= p.rest_until;
+  return !p.dead && p.streaming && p.unvouched == 0 && steady::now() >= p.rest_until;
 }
 
 std::vector<proto::assignment> parent_set::pick(unsigned want) {
@@ -147,6 +147,7 @@ std::uint64_t parent_set::orphans() const {
 asio::awaitable<void> parent_set::follow(std::uint32_t index) {
   const auto count = piece_count(ctx_.length, ctx_.piece_size);
   asio::steady_timer pause(ctx_.ex);
+  bool was_answered = false;  // the last try had the stream
   for (int attempt = 0; attempt < stream_tries && !parents_[index].dead; ++attempt) {
     // parents_ may grow (and move) while this waits: only indexes are kept.
     http_client client(ctx_.ex, parents_[index].hp.host, parents_[index].hp.port, ctx_.client);
@@ -159,8 +160,9 @@ asio::awaitable<void> parent_set::follow(std::uint32_t index) {
       get.headers.set(std::string(proto::upload_addr_header), ctx_.own_addr);
     proto::have_stream_reader reader(count);
     bool answered = false;
-    const head_check streaming = [&answered](const response_head& h) {
+    const head_check streaming = [&answered, this, index](const response_head& h) {
       answered = h.status == 200;
+      parents_[index].streaming = answered;
       return answered ? error_code{} : error_code(errc::protocol_error);
     };
     const body_sink news = [&, index](std::span<const std::byte> bytes) -> error_code {
@@ -175,7 +177,12 @@ asio::awaitable<void> parent_set::follow(std::uint32_t index) {
       return {};
     };
     auto r = co_await client.request(get, streaming, news);
+    parents_[index].streaming = false;
     if (answered && r) break;  // it ended the stream: it dropped the task, or stops
+    // Answered before and not now: it is gone (killed: its pieces failed
+    // as unreachable, again and again, until a child's tries ran out).
+    if (!answered && was_answered) break;
+    was_answered = answered;
     // Not answered: it may not have registered or opened the task yet.
     pause.expires_after(std::chrono::milliseconds(answered ? 1000 : 250));
     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -87,7 +87,10 @@ class parent_set {
     host_port hp;
     bool dead = false;  ///< sent a bad piece, or its stream cannot be had
     std::chrono::steady_clock::time_point rest_until{};  ///< after a busy answer
-    unsigned failures = 0;                               ///< in a row
+    /// Its have stream is open: while it is not (a parent killed or
+    /// restarting), nothing is asked of it.
+    bool streaming = false;
+    unsigned failures = 0;  ///< in a row
     /// Its pieces that came unsigned and wait for the supernode's verdict:
     /// it is asked nothing more until they are judged (a parent sending
     /// unsigned garbage got a child's every request meanwhile).

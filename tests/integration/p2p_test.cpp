@@ -62,6 +62,22 @@ class swarm_test : public workspace_test {
     }
     return clients;
   }
+  /// Once daemon 3 holds pieces others may be fetching from it, kills it:
+  /// every other client ends with the whole file, and its client with none.
+  void kill_one_mid_transfer() {
+    auto clients = start_clients();
+    auto& victim = daemons_[3];
+    for (int i = 0; i < 200; ++i) {
+      if (metric(victim->metrics(), R"(damselfly_daemon_download_bytes_total{from="supernode"})") +
+              metric(victim->metrics(), R"(damselfly_daemon_download_bytes_total{from="peer"})") >
+          8.0 * mib)
+        break;
+      std::this_thread::sleep_for(50ms);
+    }
+    victim->kill();
+    expect_all_correct(clients, 3);
+    EXPECT_FALSE(fs::exists(out(3)));  // its client got no partial file either
+  }
   fs::path out(std::size_t i) const { return dir_ / "out" / ("node" + std::to_string(i)); }
   /// Six daemons download while a corrupting peer (start_bad_peer) is in
   /// the swarm from the start: every file ends whole, and the peer was used,
@@ -218,19 +234,15 @@ TEST_F(swarm_test, TenDaemonsWithParentSetsPickTheirPiecesAndTheSupernodeSendsEa
 
 TEST_F(swarm_test, SurvivesADaemonKilledMidTransfer) {
   start(10, "8M", "8M", 48 * mib);
-  auto clients = start_clients();
-  // Once the victim has pieces others may be fetching from it, kill it.
-  auto& victim = daemons_[3];
-  for (int i = 0; i < 200; ++i) {
-    if (metric(victim->metrics(), R"(damselfly_daemon_download_bytes_total{from="supernode"})") +
-            metric(victim->metrics(), R"(damselfly_daemon_download_bytes_total{from="peer"})") >
-        8.0 * mib)
-      break;
-    std::this_thread::sleep_for(50ms);
-  }
-  victim->kill();
-  expect_all_correct(clients, 3);
-  EXPECT_FALSE(fs::exists(out(3)));  // its client got no partial file either
+  kill_one_mid_transfer();
+}
+
+TEST_F(swarm_test, WithParentSetsSurvivesADaemonKilledMidTransfer) {
+  // Its children's have streams end: they give it up, and what only it
+  // held goes back to the supernode to give.
+  start(10, "8M", "8M", 48 * mib, {"--parents", "4", "--piece-size", "1M"});
+  kill_one_mid_transfer();
+  EXPECT_GT(sum_metric(daemons_, R"(damselfly_daemon_have_notices_total{outcome="sent"})"), 0);
 }
 
 TEST_F(swarm_test, CorruptingPeerIsDetectedAndAvoided) {
