@@ -78,6 +78,25 @@ class swarm_test : public workspace_test {
     expect_all_correct(clients, 3);
     EXPECT_FALSE(fs::exists(out(3)));  // its client got no partial file either
   }
+  /// Once the daemons have 16 MiB from each other, kills the supernode and
+  /// starts it again: every client ends with the whole file, and peers
+  /// registered again with their bitmaps (told so by a refused connection
+  /// or by an unknown_peer).
+  void kill_the_supernode_mid_transfer() {
+    auto clients = start_clients();
+    for (int i = 0; i < 200; ++i) {
+      if (sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="peer"})") >
+          16.0 * mib)
+        break;
+      std::this_thread::sleep_for(50ms);
+    }
+    supernode_->kill_and_restart();
+    expect_all_correct(clients);
+    int reregistered = 0;
+    for (const auto& d : daemons_)
+      reregistered += d->log().find("registered again") != std::string::npos;
+    EXPECT_GT(reregistered, 0) << daemons_[0]->log();
+  }
   fs::path out(std::size_t i) const { return dir_ / "out" / ("node" + std::to_string(i)); }
   /// Six daemons download while a corrupting peer (start_bad_peer) is in
   /// the swarm from the start: every file ends whole, and the peer was used,
@@ -281,20 +300,13 @@ TEST_F(swarm_test, AttackAParentSendingGarbageWithoutASignatureIsDroppedAtItsFir
 
 TEST_F(swarm_test, SurvivesASupernodeKilledAndRestartedMidTransfer) {
   start(10, "6M", "6M", 48 * mib);
-  auto clients = start_clients();
-  for (int i = 0; i < 200; ++i) {
-    if (sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="peer"})") > 16.0 * mib)
-      break;
-    std::this_thread::sleep_for(50ms);
-  }
-  supernode_->kill_and_restart();
-  expect_all_correct(clients);
-  // The restarted supernode had forgotten the peers: they registered again,
-  // with their bitmaps (told so by a refused connection or by an unknown_peer).
-  int reregistered = 0;
-  for (const auto& d : daemons_)
-    reregistered += d->log().find("registered again") != std::string::npos;
-  EXPECT_GT(reregistered, 0) << daemons_[0]->log();
+  kill_the_supernode_mid_transfer();
+}
+
+TEST_F(swarm_test, WithParentSetsSurvivesASupernodeKilledAndRestartedMidTransfer) {
+  start(10, "6M", "6M", 48 * mib, {"--parents", "4", "--piece-size", "1M"});
+  kill_the_supernode_mid_transfer();
+  EXPECT_GT(sum_metric(daemons_, R"(damselfly_daemon_have_notices_total{outcome="sent"})"), 0);
 }
 
 TEST_F(swarm_test, RestartedDaemonKeepsServingWhatItHolds) {
