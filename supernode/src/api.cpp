@@ -335,10 +335,12 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   const bool with_digests = !(s.report_digests && s.compact && t->content_length >= 0);
   // The parent-set protocol, for a peer that speaks it: parents, and from
   // the supernode only pieces nobody holds (their signed digests come with
-  // the pieces). New parents are worth an answer at once.
+  // the pieces). New parents are worth an answer at once. Not for a peer
+  // that serves nothing: a piece injected into it would reach nobody else,
+  // and a crowd of such clients waited for pieces that were never sent again.
   if (cfg_.parents > 0 && t->swarm.peer_count() >= cfg_.parents_from) t->parent_sets = true;
-  const bool parent_sets =
-      t->parent_sets && s.parents && s.compact && s.report_digests && t->content_length >= 0;
+  const bool parent_sets = t->parent_sets && s.parents && s.compact && s.report_digests &&
+                           t->content_length >= 0 && t->swarm.serves(peer);
   if (parent_sets) {
     out.parent_sets = true;
     auto given = t->swarm.parent_count(peer);

@@ -184,7 +184,7 @@ TEST_F(swarm_test, TenDaemonsGetTheFileMostlyFromEachOther) {
 }
 
 TEST_F(swarm_test, ASwarmGrowingPastParentsFromMovesToParentSetsMidDownload) {
-  // By default a task's peers get parent sets once it has had 64 registered:
+  // By default a task's peers get parent sets once it has had 16 registered:
   // here 6. Three daemons start alone and are scheduled piece by piece; once
   // seven more have registered, every peer, the first three mid-download
   // too, picks its pieces among its parents'.

@@ -33,12 +33,12 @@ class parent_sets_test : public workspace_test {
   }
   void TearDown() override { expect_no_sanitizer_report(supernode_->log()); }
 
-  /// Registers `peer`, serving at 127.0.0.1:`port`; waits for the whole file
+  /// Registers `peer`, serving at 127.0.0.1:`port` (0: serving nothing, as
+  /// a standalone client); waits for the whole file
   /// to be cached. Returns the registration answer.
   json join(const std::string& peer, int port) {
-    json r{{"url", origin_->url("f.bin")},
-           {"peer_id", peer},
-           {"upload_addr", "127.0.0.1:" + std::to_string(port)}};
+    json r{{"url", origin_->url("f.bin")}, {"peer_id", peer}};
+    if (port > 0) r["upload_addr"] = "127.0.0.1:" + std::to_string(port);
     auto answer = post_json(supernode_->port(), "/api/v1/tasks", r.dump());
     EXPECT_EQ(answer.status, 200) << answer.body;
     auto j = json::parse(answer.body);
@@ -133,6 +133,23 @@ TEST_F(parent_sets_test, APeerThatDoesNotSpeakItIsScheduledCentrally) {
   EXPECT_FALSE(j.contains("parents")) << old.body;
   EXPECT_FALSE(j.value("parent_sets", false)) << old.body;
   EXPECT_FALSE(pieces_of(j).empty()) << old.body;
+}
+
+TEST_F(parent_sets_test, APeerThatServesNothingIsScheduledCentrally) {
+  // A standalone client speaks the protocol but serves nobody: a piece
+  // injected into it would reach no one else and never be sent again (a
+  // crowd of twenty such clients waited for pieces until their tries ran
+  // out). It is scheduled centrally, and takes what a serving peer holds.
+  join("A", 20001);
+  join("CLIENT", 0);
+  EXPECT_EQ(pieces_of(json::parse(sync("A", asks(4)).body)),
+            (std::vector<std::uint64_t>{0, 1, 2, 3}));
+  auto client = sync("CLIENT", asks(4));
+  ASSERT_EQ(client.status, 200) << client.body;
+  auto j = json::parse(client.body);
+  EXPECT_FALSE(j.value("parent_sets", false)) << client.body;
+  EXPECT_FALSE(j.contains("parents")) << client.body;
+  EXPECT_FALSE(pieces_of(j).empty()) << "every piece is already out to A: " << client.body;
 }
 
 TEST_F(parent_sets_test, APieceFromTheSupernodeComesWithItsSignedDigestWhenAsked) {

@@ -473,6 +473,11 @@ unsigned swarm::child_count(const std::string& peer) const {
   return it == by_id_.end() ? 0 : peers_[static_cast<std::size_t>(it->second)].children;
 }
 
+bool swarm::serves(const std::string& peer) const {
+  auto it = by_id_.find(peer);
+  return it != by_id_.end() && peers_[static_cast<std::size_t>(it->second)].serving;
+}
+
 std::size_t swarm::parent_count(const std::string& peer) const {
   auto it = by_id_.find(peer);
   return it == by_id_.end() ? 0 : peers_[static_cast<std::size_t>(it->second)].parents.size();

@@ -134,6 +134,9 @@ class swarm {
   std::vector<decision> inject(const std::string& peer, std::uint32_t want, clock::time_point now);
   /// Parents `peer` was given so far.
   std::size_t parent_count(const std::string& peer) const;
+  /// Whether `peer` serves pieces (registered with an upload address, and
+  /// the newest registration at it).
+  bool serves(const std::string& peer) const;
   /// Peers given `peer` as a parent (and still registered).
   unsigned child_count(const std::string& peer) const;
   /// Drops timed-out assignments and silent peers.
