@@ -95,7 +95,10 @@ int main(int argc, char** argv) {
         cfg.nodes >= damselfly::scheduler::parent_set_defaults::from_peers ? "parents" : "central";
   cfg.parent_sets = protocol == "parents";
   if (cfg.parent_sets && cfg.kill > 0) {
-    std::fprintf(stderr, "swarm_sim: error: --kill is not modelled with --protocol parents\n");
+    std::fprintf(stderr,
+                 "swarm_sim: error: --kill is not modelled with parent sets (the default from "
+                 "%zu nodes); add --protocol central\n",
+                 damselfly::scheduler::parent_set_defaults::from_peers);
     return 2;
   }
   auto wall0 = std::chrono::steady_clock::now();

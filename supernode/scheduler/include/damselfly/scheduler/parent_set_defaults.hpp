@@ -10,8 +10,9 @@ namespace damselfly::scheduler {
 /// The supernode's defaults for the parent-set protocol (supernode_config;
 /// swarm_sim --protocol auto models the same rule).
 struct parent_set_defaults {
-  /// Parents per peer: 8 were measured ahead of 4, 6 and 16 in the emulated
-  /// cluster and the simulator (docs/benchmarks.md).
+  /// Parents per peer: in the simulator 8 were ahead of 4 and 6 at 40
+  /// nodes, in the emulated cluster ahead of 16 at 20 nodes; at 10,000
+  /// simulated nodes 16 gain about 1% (docs/benchmarks.md).
   static constexpr unsigned parents = 8;
   /// Registered peers from which a task's peers get parent sets. They
   /// were ahead of central scheduling at every size measured (simulator,
