@@ -109,9 +109,15 @@ struct downloader::session {
   std::function<void(std::uint64_t)> on_piece;
 
   std::string peer_id;
-  std::string peer_key;    ///< from the registration answer; proves peer_id to the supernode
-  std::string ticket_key;  ///< from the registration answer; checks tickets for this task
-  std::string placement;   ///< the key that orders the supernodes for this task
+  std::string peer_key;  ///< from the registration answer; proves peer_id to the supernode
+  /// A registration is under way. With parent sets two syncs run at once
+  /// (asking, reporting): both lose a supernode together, and the second
+  /// registering again at its successor, without the key the first just
+  /// got, was refused (403) and failed the download.
+  bool registering = false;
+  std::uint64_t registrations = 0;  ///< registrations that succeeded so far
+  std::string ticket_key;           ///< from the registration answer; checks tickets for this task
+  std::string placement;            ///< the key that orders the supernodes for this task
   steady::time_point owner_check_after{};  ///< when moving back to the task's owner may be tried
   std::string ticket;  ///< from the last sync answer; opens /pieces of this task
   std::unique_ptr<supernode_client> supernodes;
@@ -314,6 +320,21 @@ downloader::downloader(asio::any_io_executor ex, downloader_options opts)
 downloader::~downloader() = default;
 
 asio::awaitable<downloader::session::call> downloader::session::register_task() {
+  if (registering) {
+    // Another of this download's syncs registers: wait for it, then go on
+    // with what it got (bounded by the registration's own deadlines).
+    asio::steady_timer wait(ex);
+    for (int i = 0; i < 1200 && registering; ++i) {
+      wait.expires_after(std::chrono::milliseconds(50));
+      co_await wait.async_wait(nothrow);
+    }
+    co_return peer_key.empty() ? call::retry : call::ok;
+  }
+  registering = true;
+  struct done_registering {
+    session& self;
+    ~done_registering() { self.registering = false; }
+  } done{*this};
   proto::register_request r;
   r.identity = req.identity;
   if (req.digest) r.identity.digest = req.digest->to_string();
@@ -337,6 +358,7 @@ asio::awaitable<downloader::session::call> downloader::session::register_task() 
   peer_key = answer.value->peer_key;
   ticket_key = answer.value->ticket_key;
   digest_signer = ticket_verifier::from_public_key(ticket_key);
+  ++registrations;
   co_return adopt(*answer.value);
 }
 
@@ -443,7 +465,18 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     peer_key.clear();
     co_return co_await register_task();
   }
+  const auto registered_as = registrations;
   auto answer = co_await supernodes->sync(task.task_id, peer_id, s, peer_key);
+  const bool lost = answer.outcome == supernode_outcome::unreachable ||
+                    (answer.status == 404 &&
+                     (answer.error.code == "unknown_peer" || answer.error.code == "unknown_task"));
+  if (lost && (registering || registrations != registered_as)) {
+    // Another sync of this download met the same loss and registers (or
+    // registered) again: its registration carried what this peer holds, and
+    // these results were for the supernode that was lost.
+    back_to_queue.done = true;
+    co_return registering ? co_await register_task() : call::ok;
+  }
   if (answer.outcome == supernode_outcome::unreachable) {
     last_outage_error = answer.message;
     if (!supernodes->give_up_bound(answer.transport)) co_return call::retry;  // results stay queued
@@ -651,10 +684,18 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
   auto dest = in->buf.prepare(static_cast<std::size_t>(a.length));
   co_await pace(a.length);
   bool busy = false;  // the source said 503: its upload slots are full, nothing is wrong
+  // A parent that does not take this peer's ticket (403/404): after a
+  // supernode fleet's failover, peers already registered at the successor
+  // and those not yet hold tickets of different keys until all have moved.
+  // Counted as a piece failure, it failed downloads within 50 ms (five
+  // such parents in a row); it is a moment's rest for that parent instead.
+  bool refused = false;
   if (a.length > 0) {
     // Named, not a temporary in the co_await: GCC 12 may destroy such temporaries twice.
     const head_check partial_content = [&](const response_head& h) {
       busy = h.status == 503;
+      refused =
+          parents && a.source != proto::supernode_source && (h.status == 403 || h.status == 404);
       if (h.status != 206) return error_code(errc::protocol_error);
       if (auto sig = h.headers.get(signed_digest_header); wants_signed && sig) {
         auto vouched = digest_signer->check_digest(*sig, task.task_id, task.version, a.piece);
@@ -701,12 +742,12 @@ asio::awaitable<void> downloader::session::fetch_piece(proto::assignment a, host
   auto bound = supernodes->bound();
   bool moved_away =
       a.source == proto::supernode_source && (!bound || bound->to_string() != from.to_string());
-  bool counts = !busy && !moved_away;
+  bool counts = !busy && !refused && !moved_away;
   if (!fatal) record(a, v, started, counts);
   if (parents) {
     parents->ended(a.piece, holds(a.piece), unconfirmed.contains(a.piece));
     if (status != proto::piece_status::ok && a.source != proto::supernode_source)
-      parents->failed(a.source, status, busy);
+      parents->failed(a.source, status, busy || refused);
   }
   --in_flight;
   wake.notify();

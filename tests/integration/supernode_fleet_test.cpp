@@ -199,6 +199,28 @@ TEST_F(fleet_test, TasksSpreadOverAllThreeSupernodesAsTheHashingSays) {
   }
 }
 
+TEST_F(fleet_test, WithParentSetsTheOwnerKilledMidTransferCostsNoNodeItsDownload) {
+  // Peers move to the successor one by one; until all have, their tickets
+  // are of two keys, and a parent refuses (403) a child registered at the
+  // other supernode. That is a moment's rest for the parent, not a failure
+  // of the piece: counted, five such parents in a row failed a download,
+  // and a second sync of the same download registering at the successor
+  // without the first one's new key was refused and failed it too.
+  make_file(dir_ / "www" / "release.bin", 64 * mib, 92);
+  start(10, "16M", "4M", {"--piece-size", "1M", "--parents", "4"});
+  auto url = origin_->url("release.bin");
+  auto owner = order_of(url).front();
+  auto clients = start_clients(url);
+  wait_until_every_piece_has_a_holder(url, owner, 64);
+  supernodes_[owner]->kill();
+  expect_all_correct(clients, dir_ / "www" / "release.bin");
+  EXPECT_GT(sum_metric(daemons_, R"(damselfly_daemon_have_notices_total{outcome="sent"})"), 0);
+  int moved = 0;
+  for (const auto& d : daemons_)
+    moved += d->log().find("moving to the task's next supernode") != std::string::npos;
+  EXPECT_GT(moved, 0) << "no daemon was still downloading when the owner died";
+}
+
 TEST_F(fleet_test, TheOwnerKilledMidTransferCostsNoNodeItsDownload) {
   make_file(dir_ / "www" / "release.bin", 64 * mib, 91);
   start(10, "16M", "4M", {"--piece-size", "1M"});  // 64 pieces
