@@ -243,8 +243,14 @@ std::optional<std::string> finish_config(cli_options& o) {
     cfg.fleet_tls = *fleet_ctx;
   }
   // An explicit --parents N means parent sets for every task, as it did
-  // before the size rule.
-  if (o.parents) cfg.parents = *o.parents;
+  // before the size rule. In a fleet they are off unless asked for: through
+  // an owner's failover central scheduling finished 40 emulated nodes at
+  // 1.20-1.24x T_min, parent sets at 1.28-1.30x (and before two fixes of
+  // that day, 6-11 of the 40 failed; docs/benchmarks.md).
+  if (o.parents)
+    cfg.parents = *o.parents;
+  else if (!cfg.fleet.empty())
+    cfg.parents = 0;
   if (o.parents_from)
     cfg.parents_from = *o.parents_from;
   else if (o.parents)
