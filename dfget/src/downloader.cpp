@@ -90,6 +90,7 @@ struct downloader::session {
         on_progress(std::move(p)),
         on_piece(std::move(piece_cb)),
         wake(e),
+        registered(e),
         pause(e),
         fetches(e, "piece fetches"),
         followers(e, "parents and syncs"),
@@ -146,6 +147,7 @@ struct downloader::session {
   std::uint32_t slots = 0;  ///< pieces in flight at most (parallel, within the buffer budget)
   std::uint32_t report_every = 1;  ///< what the supernode asked for in its last sync answer
   async_event wake;                ///< a piece finished or the download failed
+  async_event registered;          ///< a registration (see `registering`) ended
   asio::steady_timer pause;
   task_group fetches;  ///< one member per piece in flight
   /// The parent-set protocol: have streams, and syncs that run beside the
@@ -322,18 +324,17 @@ downloader::~downloader() = default;
 asio::awaitable<downloader::session::call> downloader::session::register_task() {
   if (registering) {
     // Another of this download's syncs registers: wait for it, then go on
-    // with what it got (bounded by the registration's own deadlines).
-    asio::steady_timer wait(ex);
-    for (int i = 0; i < 1200 && registering; ++i) {
-      wait.expires_after(std::chrono::milliseconds(50));
-      co_await wait.async_wait(nothrow);
-    }
+    // with what it got (its own deadlines bound it; this wait too).
+    co_await registered.wait_for(std::chrono::seconds(60));
     co_return peer_key.empty() ? call::retry : call::ok;
   }
   registering = true;
   struct done_registering {
     session& self;
-    ~done_registering() { self.registering = false; }
+    ~done_registering() {
+      self.registering = false;
+      self.registered.notify();
+    }
   } done{*this};
   proto::register_request r;
   r.identity = req.identity;
@@ -467,9 +468,10 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   }
   const auto registered_as = registrations;
   auto answer = co_await supernodes->sync(task.task_id, peer_id, s, peer_key);
-  const bool lost = answer.outcome == supernode_outcome::unreachable ||
-                    (answer.status == 404 &&
-                     (answer.error.code == "unknown_peer" || answer.error.code == "unknown_task"));
+  // A restarted supernode does not know us (or the task) any more.
+  const bool forgotten = answer.status == 404 && (answer.error.code == "unknown_peer" ||
+                                                  answer.error.code == "unknown_task");
+  const bool lost = answer.outcome == supernode_outcome::unreachable || forgotten;
   if (lost && (registering || registrations != registered_as)) {
     // Another sync of this download met the same loss and registers (or
     // registered) again: its registration carried what this peer holds, and
@@ -492,10 +494,8 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     ++outcome.summary.failovers;
     co_return co_await register_task();
   }
-  if (answer.status == 404 &&
-      (answer.error.code == "unknown_peer" || answer.error.code == "unknown_task")) {
-    // A restarted supernode does not know us (or the task) any more: register
-    // again, telling it what we hold, and carry on.
+  if (forgotten) {
+    // Register again, telling it what we hold, and carry on.
     auto registered = co_await register_task();
     if (registered == call::ok)
       spdlog::info(
