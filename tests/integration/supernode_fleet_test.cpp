@@ -199,6 +199,17 @@ TEST_F(fleet_test, TasksSpreadOverAllThreeSupernodesAsTheHashingSays) {
   }
 }
 
+TEST_F(fleet_test, AFleetSchedulesCentrallyUnlessParentSetsAreAskedFor) {
+  // Through an owner's failover central scheduling was the faster: a
+  // fleet's supernodes give parent sets only with --parents given, whatever
+  // the swarm's size (--parents-from 1: any swarm would get them alone).
+  make_file(dir_ / "www" / "release.bin", 8 * mib, 93);
+  start(4, "16M", "16M", {"--piece-size", "1M", "--parents-from", "1"});
+  auto clients = start_clients(origin_->url("release.bin"));
+  expect_all_correct(clients, dir_ / "www" / "release.bin");
+  EXPECT_EQ(sum_metric(daemons_, R"(damselfly_daemon_have_notices_total{outcome="sent"})"), 0);
+}
+
 TEST_F(fleet_test, WithParentSetsTheOwnerKilledMidTransferCostsNoNodeItsDownload) {
   // Peers move to the successor one by one; until all have, their tickets
   // are of two keys, and a parent refuses (403) a child registered at the
