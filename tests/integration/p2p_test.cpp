@@ -114,21 +114,26 @@ class swarm_test : public workspace_test {
     EXPECT_GT(bad_digests, 0) << "the corrupting peer was never used";
     EXPECT_LE(bad_digests, 6.0 * 2);
   }
-  /// A peer at 127.0.0.50 that claims every piece of the file and serves
-  /// garbage (tests/support/src/bad_peer.cpp), registered; null if it never was.
-  std::unique_ptr<process> start_bad_peer(const std::vector<std::string>& extra = {}) {
-    auto ready = dir_ / "bad_peer.ready";
-    std::vector<std::string> argv{bad_peer_binary(),
-                                  "--listen",
-                                  "127.0.0.50:" + std::to_string(free_port()),
-                                  "--supernode",
-                                  supernode_->address(),
-                                  "--url",
-                                  origin_->url("release.bin"),
-                                  "--ready-file",
-                                  ready.string()};
+  /// A peer at 127.0.0.(50 + n) that claims every piece of the file and
+  /// serves garbage (tests/support/src/bad_peer.cpp), registered; null if it never was.
+  std::unique_ptr<process> start_bad_peer(const std::vector<std::string>& extra = {},
+                                          unsigned n = 0) {
+    const auto name = "bad_peer" + (n == 0 ? std::string() : std::to_string(n));
+    auto ready = dir_ / (name + ".ready");
+    std::vector<std::string> argv{
+        bad_peer_binary(),
+        "--listen",
+        "127.0.0." + std::to_string(50 + n) + ":" + std::to_string(free_port()),
+        "--supernode",
+        supernode_->address(),
+        "--url",
+        origin_->url("release.bin"),
+        "--ready-file",
+        ready.string(),
+        "--peer-id",
+        "bad-peer-" + std::to_string(n)};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    auto bad = std::make_unique<process>(argv, dir_ / "logs" / "bad_peer.log");
+    auto bad = std::make_unique<process>(argv, dir_ / "logs" / (name + ".log"));
     if (wait_for_file(ready, 30s).empty()) {
       ADD_FAILURE() << bad->output();
       return nullptr;
@@ -296,6 +301,29 @@ TEST_F(swarm_test, AttackAParentSendingGarbageWithoutASignatureIsDroppedAtItsFir
   EXPECT_GT(metric(supernode_->metrics(),
                    R"(damselfly_supernode_piece_failures_total{reason="bad_digest"})"),
             0);
+}
+
+TEST_F(swarm_test, AttackParentsRefusingEveryTicketCostNoChildItsDownload) {
+  // Six parents claim piece 31 and answer every request 403, as parents
+  // still registered at a fleet's dead supernode answer the tickets of its
+  // successor. A refusal rests that parent; it is not the piece's failure:
+  // counted as one, every child failed ("piece 31 failed 5 times"), as
+  // downloads did in a fleet's failover with parent sets.
+  start(6, "8M", "8M", 32 * mib, {"--parents", "8", "--piece-size", "1M"});
+  std::vector<std::unique_ptr<process>> bad;  // at 127.0.0.50-55
+  for (unsigned n = 0; n < 6; ++n) {
+    bad.push_back(start_bad_peer({"--refuse", "--claim", "31"}, n));
+    ASSERT_TRUE(bad.back());
+  }
+  auto clients = start_clients();
+  expect_all_correct(clients);
+  std::size_t refusals = 0;
+  for (const auto& b : bad) {
+    const auto log = b->output();
+    for (auto at = log.find("refused"); at != std::string::npos; at = log.find("refused", at + 1))
+      ++refusals;
+  }
+  EXPECT_GT(refusals, 0u) << "no child asked a refusing parent";
 }
 
 TEST_F(swarm_test, SurvivesASupernodeKilledAndRestartedMidTransfer) {

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // bad_peer: a peer for tests that claims to hold every piece of a task and serves garbage.
 //
-// Usage: bad_peer --listen IP:PORT --supernode HOST:PORT --url URL --ready-file FILE [--unsigned]
+// Usage: bad_peer --listen IP:PORT --supernode HOST:PORT --url URL --ready-file FILE
+//                 [--unsigned | --refuse] [--claim PIECE] [--peer-id ID]
 // It registers with the supernode like a daemon (holding everything), heartbeats,
 // and answers every piece request with bytes that fail verification. To a child
 // of the parent-set protocol it streams that it holds every piece, and signs
 // its garbage with a signature of its own making (--unsigned: sends none, as
-// a parent that got its pieces without one would).
+// a parent that got its pieces without one would). --refuse: answers every
+// piece request 403 instead, as a parent still registered at a fleet's dead
+// supernode answers tickets of its successor. --claim: children hear that it
+// holds that one piece only (the supernode still that it holds all).
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -47,14 +52,20 @@ bool flag(int argc, char** argv, const std::string& name) {
 std::int64_t pieces = -1;
 /// Whether its garbage goes with a (forged) signed digest.
 bool sign_garbage = true;
+/// Whether every piece request is refused (403) instead.
+bool refuse = false;
+/// The one piece it claims to children (-1: every piece).
+std::int64_t claim = -1;
 
-/// "I hold everything", then silence but for keep-alives.
+/// "I hold everything" (or the one piece of --claim), then silence but for keep-alives.
 class claim_everything : public http_stream {
  public:
   asio::awaitable<std::optional<std::string>> next() override {
     if (!started_) {
       started_ = true;
-      co_return "b " + std::string(static_cast<std::size_t>(pieces), '1') + "\n";
+      std::string bits(static_cast<std::size_t>(pieces), claim < 0 ? '1' : '0');
+      if (claim >= 0 && claim < pieces) bits[static_cast<std::size_t>(claim)] = '1';
+      co_return "b " + bits + "\n";
     }
     asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::seconds(5));
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -71,6 +82,10 @@ asio::awaitable<http_response> serve_garbage(http_request& req) {
     http_response r;
     r.stream = std::make_shared<claim_everything>();
     co_return r;
+  }
+  if (refuse) {
+    std::fprintf(stderr, "bad_peer: refused a piece request\n");
+    co_return http_response::error(403, "bad_ticket", "not a ticket of this peer's supernode");
   }
   auto range_header = req.headers.get("Range");
   if (!range_header) co_return http_response::text(404, "no range\n");
@@ -94,12 +109,13 @@ asio::awaitable<http_response> serve_garbage(http_request& req) {
 }
 
 asio::awaitable<void> announce(asio::io_context& io, host_port supernode, std::string url,
-                               std::string upload_addr, std::string ready_file) {
+                               std::string upload_addr, std::string ready_file,
+                               std::string peer_id) {
   http_client client(io.get_executor(), supernode.host, supernode.port);
   asio::steady_timer timer(io);
   proto::register_request reg;
   reg.identity.url = url;
-  reg.peer_id = "bad-peer";
+  reg.peer_id = peer_id;
   reg.upload_addr = upload_addr;
   reg.upload_slots = 64;  // eager to serve
   http_request post;
@@ -138,7 +154,7 @@ asio::awaitable<void> announce(asio::io_context& io, host_port supernode, std::s
     hb.peer_keys = {{info.task_id, info.peer_key}};
     http_request hbreq;
     hbreq.method = "POST";
-    hbreq.target = "/api/v1/hosts/bad-peer/heartbeat";
+    hbreq.target = "/api/v1/hosts/" + peer_id + "/heartbeat";
     hbreq.body = proto::encode(hb);
     co_await client.fetch(hbreq);
     timer.expires_after(std::chrono::seconds(1));
@@ -157,10 +173,18 @@ int main(int argc, char** argv) {
   if (!listen || !supernode || url.empty() || ready.empty()) {
     std::fprintf(stderr,
                  "usage: bad_peer --listen IP:PORT --supernode HOST:PORT --url URL --ready-file F "
-                 "[--unsigned]\n");
+                 "[--unsigned | --refuse] [--claim PIECE] [--peer-id ID]\n");
     return 2;
   }
   sign_garbage = !flag(argc, argv, "--unsigned");
+  refuse = flag(argc, argv, "--refuse");
+  if (auto c = arg(argc, argv, "--claim");
+      !c.empty() && std::from_chars(c.data(), c.data() + c.size(), claim).ec != std::errc{}) {
+    std::fprintf(stderr, "bad_peer: --claim takes a piece index\n");
+    return 2;
+  }
+  auto peer_id = arg(argc, argv, "--peer-id");
+  if (peer_id.empty()) peer_id = "bad-peer";
   asio::io_context io(1);
   http_server server(io.get_executor(), serve_garbage);
   if (!server.listen(listen->host, listen->port)) {
@@ -168,7 +192,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   server.start();
-  asio::co_spawn(io, announce(io, *supernode, url, listen->to_string(), ready), asio::detached);
+  asio::co_spawn(io, announce(io, *supernode, url, listen->to_string(), ready, peer_id),
+                 asio::detached);
   io.run();
   return 0;
 }
