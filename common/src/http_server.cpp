@@ -5,6 +5,8 @@
 
 #include <linux/pkt_sched.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 
@@ -76,6 +78,30 @@ class bulk_priority {
   int fd_;
 };
 
+/// From a file response's header to the first write of its bytes the
+/// connection holds partial segments back: the header leaves in the first
+/// segment of the body instead of a packet of its own (with 64 KiB pieces,
+/// one packet in nine). Opened after that write, and however the write ends.
+class tcp_cork {
+ public:
+  explicit tcp_cork(int fd) : fd_(fd) { corked_ = set(1); }
+  ~tcp_cork() { open(); }
+  tcp_cork(const tcp_cork&) = delete;
+  tcp_cork& operator=(const tcp_cork&) = delete;
+  /// Sends what is held back now (idempotent).
+  void open() {
+    if (corked_) corked_ = !set(0);
+  }
+
+ private:
+  bool set(int on) {
+    // Best effort: a socket that refuses sends the header on its own.
+    return ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0;
+  }
+  int fd_;
+  bool corked_ = false;
+};
+
 bool is_quiet_close(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
@@ -117,7 +143,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<error_code> write_response(connection& c, Stream& stream, http_response& resp,
                                              bool keep_alive, bool head_only);
   asio::awaitable<error_code> send_file(connection& c, tcp::socket& stream, const file_slice& slice,
-                                        std::uint64_t& sent);
+                                        std::uint64_t& sent, tcp_cork& cork);
   /// A chunked body from resp.stream, each part written as it comes.
   template <class Stream>
   asio::awaitable<error_code> write_stream(connection& c, Stream& stream, http_response& resp,
@@ -125,7 +151,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<void> make_resident(connection& c, int fd, std::uint64_t offset,
                                       std::uint64_t length, std::uint64_t& resident_to);
   asio::awaitable<error_code> send_file(connection& c, tls_stream& stream, const file_slice& slice,
-                                        std::uint64_t& sent);
+                                        std::uint64_t& sent, tcp_cork& cork);
 };
 
 http_server::http_server(asio::any_io_executor ex, http_handler handler, http_server_options opts)
@@ -385,10 +411,11 @@ asio::awaitable<error_code> http_server::impl::write_response(connection& c, Str
   fill(msg);
   msg.content_length(resp.file->length);
   http::response_serializer<http::empty_body> sr{msg};
+  tcp_cork cork(c.raw().native_handle());
   auto [ec, n] = co_await http::async_write_header(stream, sr, nothrow);
   if (ec || head_only) co_return ec;
   const bulk_priority bulk(c.raw().native_handle());
-  co_return co_await send_file(c, stream, *resp.file, report.sent);
+  co_return co_await send_file(c, stream, *resp.file, report.sent, cork);
 }
 
 template <class Stream>
@@ -461,7 +488,7 @@ asio::awaitable<void> http_server::impl::make_resident(connection& c, int fd, st
 
 asio::awaitable<error_code> http_server::impl::send_file(connection& c, tls_stream& stream,
                                                          const file_slice& slice,
-                                                         std::uint64_t& sent) {
+                                                         std::uint64_t& sent, tcp_cork& cork) {
   // TLS encrypts in user space here: the file is read in blocks and written
   // through the stream (no sendfile: the bytes must pass through OpenSSL).
   std::uint64_t offset = slice.offset;
@@ -480,6 +507,7 @@ asio::awaitable<error_code> http_server::impl::send_file(connection& c, tls_stre
     c.deadline = steady::now() + opts.write_timeout;
     auto [ec, n] =
         co_await asio::async_write(stream, asio::buffer(view.data(), view.size()), nothrow);
+    cork.open();
     if (ec) co_return ec;
     offset += n;
     remaining -= n;
@@ -491,7 +519,7 @@ asio::awaitable<error_code> http_server::impl::send_file(connection& c, tls_stre
 
 asio::awaitable<error_code> http_server::impl::send_file(connection& c, tcp::socket& socket,
                                                          const file_slice& slice,
-                                                         std::uint64_t& sent) {
+                                                         std::uint64_t& sent, tcp_cork& cork) {
   off_t offset = static_cast<off_t>(slice.offset);
   std::uint64_t remaining = slice.length;
   error_code result;
@@ -509,6 +537,7 @@ asio::awaitable<error_code> http_server::impl::send_file(connection& c, tcp::soc
     c.deadline = steady::now() + opts.write_timeout;
     ssize_t n = ::sendfile(socket.native_handle(), slice.fd->get(), &offset, chunk);
     if (n > 0) {
+      cork.open();
       remaining -= static_cast<std::uint64_t>(n);
       sent += static_cast<std::uint64_t>(n);
       if (slice.pace) paid -= static_cast<std::uint64_t>(n);
@@ -521,6 +550,7 @@ asio::awaitable<error_code> http_server::impl::send_file(connection& c, tcp::soc
       result = error_code(errno, boost::system::system_category());
     }
   }
+  cork.open();  // (an empty slice)
   // Sent means acknowledged: the whole slice can sit in the socket's buffer
   // after the last write, and a daemon that freed the upload slot then let
   // more transfers start than its link carries (its queue overflowed:

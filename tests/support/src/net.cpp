@@ -3,6 +3,7 @@
 #include "damselfly/test_support/net.hpp"
 
 #include <arpa/inet.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -17,6 +18,28 @@
 #include <stdexcept>
 
 namespace damselfly::test {
+
+int socket_between(std::uint16_t local, std::uint16_t peer) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    sockaddr_in a{}, b{};
+    socklen_t la = sizeof a, lb = sizeof b;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &la) != 0 || a.sin_family != AF_INET ||
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&b), &lb) != 0)
+      continue;
+    if (ntohs(a.sin_port) == local && ntohs(b.sin_port) == peer) return fd;
+  }
+  return -1;
+}
+
+long tcp_data_segments_out(int fd) {
+  // The kernel's tcp_info: the C library's copy predates tcpi_data_segs_out.
+  struct tcp_info info {};
+  socklen_t len = sizeof info;
+  if (fd < 0 || ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+      len < offsetof(struct tcp_info, tcpi_data_segs_out) + sizeof info.tcpi_data_segs_out)
+    return -1;
+  return static_cast<long>(info.tcpi_data_segs_out);
+}
 
 std::uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -253,18 +253,19 @@ namespace {
 /// SO_PRIORITY of this process's socket from local port `local` to peer
 /// port `peer` on loopback (-1: none found): what the host's queue sees.
 int socket_priority(std::uint16_t local, std::uint16_t peer) {
-  for (int fd = 0; fd < 4096; ++fd) {
-    sockaddr_in a{}, b{};
-    socklen_t la = sizeof a, lb = sizeof b;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &la) != 0 || a.sin_family != AF_INET ||
-        ::getpeername(fd, reinterpret_cast<sockaddr*>(&b), &lb) != 0)
-      continue;
-    if (ntohs(a.sin_port) != local || ntohs(b.sin_port) != peer) continue;
-    int priority = -1;
-    socklen_t lp = sizeof priority;
-    return ::getsockopt(fd, SOL_SOCKET, SO_PRIORITY, &priority, &lp) == 0 ? priority : -1;
-  }
-  return -1;
+  int fd = test::socket_between(local, peer);
+  int priority = -1;
+  socklen_t lp = sizeof priority;
+  return fd >= 0 && ::getsockopt(fd, SOL_SOCKET, SO_PRIORITY, &priority, &lp) == 0 ? priority : -1;
+}
+
+/// Segments with data that socket has sent so far (-1: none found).
+long segments_out(std::uint16_t local, std::uint16_t peer) {
+  return test::tcp_data_segments_out(test::socket_between(local, peer));
+}
+
+std::uint16_t remote_port(const http_request& req) {
+  return static_cast<std::uint16_t>(std::stoi(req.remote.substr(req.remote.rfind(':') + 1)));
 }
 
 }  // namespace
@@ -278,8 +279,7 @@ TEST_F(server_fixture, AFilesBytesGoAtBulkPriorityAndWhatFollowsOnTheConnectionD
   auto [data, fd] = patterned_file(d, 64 << 10);
   std::atomic<int> before{-2}, during{-2}, after{-2};
   start([&](http_request& req) -> asio::awaitable<http_response> {
-    const auto client =
-        static_cast<std::uint16_t>(std::stoi(req.remote.substr(req.remote.rfind(':') + 1)));
+    const auto client = remote_port(req);
     if (req.path() != "/file") {
       after = socket_priority(port_, client);
       co_return http_response::text(200, "after\n");
@@ -302,6 +302,30 @@ TEST_F(server_fixture, AFilesBytesGoAtBulkPriorityAndWhatFollowsOnTheConnectionD
   EXPECT_EQ(before.load(), 0);
   EXPECT_EQ(during.load(), TC_PRIO_BULK);
   EXPECT_EQ(after.load(), 0) << "an answer after the file on the same connection";
+}
+
+TEST_F(server_fixture, AFilesHeaderLeavesInOnePacketWithItsBytes) {
+  // The header of a file answer went as a packet of its own, then the file:
+  // with 64 KiB pieces one packet in nine of a swarm's, each also received,
+  // acknowledged and woken for. Header and a small file: one segment.
+  test::temp_dir d;
+  auto [data, fd] = patterned_file(d, 1000);
+  std::atomic<long> before{-2};
+  std::atomic<std::uint16_t> client{0};
+  start([&](http_request& req) -> asio::awaitable<http_response> {
+    client = remote_port(req);
+    before = segments_out(port_, client);
+    http_response r;
+    r.status = 200;
+    r.file = file_slice{fd, 0, data.size(), {}, {}};
+    co_return r;
+  });
+  test::held_connection peer(port_);
+  ASSERT_TRUE(peer.connected());
+  ASSERT_TRUE(peer.send("GET /file HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(read_until(peer, data).find(data), std::string::npos) << "the file arrived whole";
+  ASSERT_GE(before.load(), 0) << "the server's socket was not found";
+  EXPECT_EQ(segments_out(port_, client) - before.load(), 1) << "header and file in one segment";
 }
 
 TEST_F(server_fixture, IdleConnectionsAreClosed) {

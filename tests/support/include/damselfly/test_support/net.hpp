@@ -11,6 +11,14 @@ namespace damselfly::test {
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 std::uint16_t free_port();
 
+/// This process's socket from local port `local` to peer port `peer` on
+/// loopback (-1: none found).
+int socket_between(std::uint16_t local, std::uint16_t peer);
+
+/// Segments with data the socket `fd` has sent so far, pure ACKs aside
+/// (TCP_INFO; -1 when unknown).
+long tcp_data_segments_out(int fd);
+
 /// A parsed HTTP answer from raw_http().
 struct raw_response {
   int status = 0;    ///< 0 when nothing parseable came back
