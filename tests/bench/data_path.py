@@ -138,15 +138,15 @@ def timed_pair(argv_a, argv_b, log):
 PRIME_MIB = 0
 
 
-def prime_memory(mib):
-    """Writes mib MiB into the page cache and deletes them. On this machine (a
-    VM whose memory its host backs lazily, with a DAMON scheme paging idle
-    memory out) a page not touched lately cost about 2 ms per MiB on its first
-    write: dd of 512 MiB took 1.11 s, then 0.08 s. The pages freed here are
-    the first the timed run's page cache takes, so a route that fills more of
-    it (a cold download fills the supernode's cache and the output) is not
-    charged the host's work."""
-    path = os.path.join(tempfile.gettempdir(), f"damselfly-prime.{os.getpid()}")
+def prime_memory(mib, directory=None):
+    """Writes mib MiB into a file under directory (default: the temp dir) and
+    deletes it. On this machine (a VM whose memory its host backs lazily,
+    with a DAMON scheme paging idle memory out) a page not touched lately
+    cost about 2 ms per MiB on its first write: dd of 512 MiB took 1.11 s,
+    then 0.08 s. The pages freed here are the first the timed run takes, so
+    a route that fills more memory (a cold download fills the supernode's
+    cache and the output) is not charged the host's work."""
+    path = os.path.join(directory or tempfile.gettempdir(), f"damselfly-prime.{os.getpid()}")
     zeros = bytes(1 << 20)
     try:
         with open(path, "wb") as f:

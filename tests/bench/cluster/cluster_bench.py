@@ -41,22 +41,8 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 BIN = os.environ.get("DAMSELFLY_BIN", os.path.join(ROOT, "build", "bin"))
 PREFIX = "dfb"  # names of every namespace, link and directory this script makes
 
-
-def prime_memory(directory, nbytes):
-    """Writes nbytes into a file under directory (a tmpfs, like every node's
-    state) and deletes it. This machine is a VM whose memory its host backs
-    lazily, with a DAMON scheme paging idle memory out: a page not touched
-    lately cost about 2 ms per MiB on its first write, which charged a run
-    the host's work for every page its nodes filled. The pages freed here are
-    the first the next run takes."""
-    path = os.path.join(directory, "prime")
-    chunk = bytes(1 << 20)
-    try:
-        with open(path, "wb") as f:
-            for _ in range(0, nbytes, len(chunk)):
-                f.write(chunk)
-    finally:
-        os.remove(path)
+sys.path.insert(0, os.path.dirname(HERE))
+from data_path import prime_memory  # noqa: E402  (memory the VM's host backs)
 
 
 def parse_size(text):
@@ -793,8 +779,8 @@ def main():
             for system in systems:
                 print(f"N={n} {system} ...", file=sys.stderr, flush=True)
                 args.extra = {}
-                if args.prime:
-                    prime_memory(work, min(2 * (n + 2) * size, 4 << 30))
+                if args.prime:  # in the nodes' tmpfs: twice what they will hold
+                    prime_memory(min(2 * (n + 2) * size, 4 << 30) >> 20, work)
                 if system == "damselfly":
                     times, egress, tx, cpu = run_damselfly(cluster, n, args, work, url, name, rate)
                 elif system == "bittorrent":
