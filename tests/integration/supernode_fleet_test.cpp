@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -223,6 +224,10 @@ TEST_F(fleet_test, WithParentSetsTheOwnerKilledMidTransferCostsNoNodeItsDownload
   auto owner = order_of(url).front();
   auto clients = start_clients(url);
   wait_until_every_piece_has_a_holder(url, owner, 64);
+  // Frozen first, so that each download's two syncs are both waiting on it
+  // when it dies and both lose it at the same moment.
+  supernodes_[owner]->signal(SIGSTOP);
+  std::this_thread::sleep_for(3s);
   supernodes_[owner]->kill();
   expect_all_correct(clients, dir_ / "www" / "release.bin");
   EXPECT_GT(sum_metric(daemons_, R"(damselfly_daemon_have_notices_total{outcome="sent"})"), 0);
