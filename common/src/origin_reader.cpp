@@ -9,6 +9,7 @@
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -41,9 +42,13 @@ struct origin_reader::range_state {
   origin_layout layout;
   std::uint64_t count = 0;
   std::uint64_t next = 0;
+  unsigned workers = 1;
   origin_result failure;  ///< first failure wins
-  /// Atomic: the connections on the io_pool read it (the only state they do).
+  /// Atomic: the connections on the io_pool read these two (the only state they do).
   std::atomic<bool> failed{false};
+  std::atomic<bool> cancelled{false};  ///< the sink cancelled, seen at a piece's end
+  /// Pieces done on the io_pool whose on_piece has not run yet on the reader's executor.
+  std::atomic<std::uint64_t> in_transit{0};
 };
 
 origin_failure_text describe_origin_failure(const http_url& url, const origin_result& r) {
@@ -286,11 +291,15 @@ asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
   if (st.count > 0) {
     auto workers = static_cast<unsigned>(
         std::max<std::uint64_t>(1, std::min<std::uint64_t>(opts_.concurrency, st.count)));
+    st.workers = workers;
     task_group group(ex_, "origin range workers");
     for (unsigned i = 0; i < workers; ++i) group.spawn(range_worker(sink, st));
     // The workers share `st`: none outlives this frame, even when cancelled.
     co_await asio::this_coro::throw_if_cancelled(false);
     co_await group.join();
+    // Pieces finished on the io_pool are told on this executor: their
+    // handlers, queued before the workers ended, use `st` and `sink`.
+    while (st.in_transit.load() > 0) co_await asio::post(ex_, asio::use_awaitable);
   }
   if (st.failed) co_return st.failure;
   if (opts_.abort && opts_.abort->load()) {
@@ -301,6 +310,25 @@ asio::awaitable<origin_result> origin_reader::fetch(const origin_sink& sink) {
   co_return out;
 }
 
+std::pair<std::uint64_t, std::uint64_t> origin_reader::claim_run(const origin_sink& sink,
+                                                                 range_state& st) const {
+  auto skipped = [&](std::uint64_t i) { return sink.skip && sink.skip(i); };
+  while (st.next < st.count && skipped(st.next)) ++st.next;
+  if (st.next >= st.count) return {st.count, 0};
+  const std::uint64_t first = st.next;
+  std::uint64_t want = 1;
+  if (!sink.pace) {
+    // Guided: half of each worker's share of what is left, so the runs
+    // shrink towards the end and the workers finish together.
+    auto cap = std::max<std::uint64_t>(1, opts_.max_request_bytes / st.layout.piece_size);
+    want = std::clamp<std::uint64_t>((st.count - first) / (2 * st.workers), 1, cap);
+  }
+  std::uint64_t n = 1;
+  while (n < want && first + n < st.count && !skipped(first + n)) ++n;
+  st.next = first + n;
+  return {first, n};
+}
+
 asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range_state& st) {
   // On an io_pool the connection lives there: a piece is received, hashed
   // and written on one thread, its bytes never cross to another core, and
@@ -309,35 +337,56 @@ asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range
   http_client client(elsewhere ? opts_.io_pool : ex_, url_.host, url_.port, client_options());
   asio::steady_timer backoff(ex_);
   const auto length = static_cast<std::uint64_t>(st.layout.length);
+  const auto piece_size = st.layout.piece_size;
   // All the connections on the io_pool may read: the flags.
   auto aborted = [&] {
     return st.failed.load(std::memory_order_relaxed) ||
+           st.cancelled.load(std::memory_order_relaxed) ||
            (opts_.abort && opts_.abort->load(std::memory_order_relaxed));
   };
   auto stop = [&] { return aborted() || (sink.cancelled && sink.cancelled()); };
-  while (!stop() && st.next < st.count) {
-    std::uint64_t index = st.next++;
-    if (sink.skip && sink.skip(index)) continue;
-    auto range = piece_at(index, length, st.layout.piece_size);
+  // A piece whose last byte arrived: told at once, so a run's first pieces
+  // are served while its last ones still come. From the io_pool the telling
+  // goes to the reader's executor (fetch() waits for it before it returns).
+  auto finished = [&](std::uint64_t index, std::string sha) {
+    if (!elsewhere) {
+      sink.on_piece(index, std::move(sha));
+      return;
+    }
+    st.in_transit.fetch_add(1);
+    asio::post(ex_, [&sink, &st, index, sha = std::move(sha)]() mutable {
+      sink.on_piece(index, std::move(sha));
+      if (sink.cancelled && sink.cancelled()) st.cancelled = true;
+      st.in_transit.fetch_sub(1);
+    });
+  };
+  while (!stop()) {
+    auto [first, count] = claim_run(sink, st);
+    if (count == 0) break;
+    const std::uint64_t end = first + count;
     if (sink.pace) {
-      if (auto wait = sink.pace(range.length); wait.count() > 0) {
+      if (auto wait = sink.pace(piece_at(first, length, piece_size).length); wait.count() > 0) {
         backoff.expires_after(wait);
         co_await backoff.async_wait(nothrow);
         if (stop()) break;
       }
     }
     origin_result last;
-    bool done = false;
-    for (unsigned attempt = 0; attempt < opts_.retries && !done && !stop(); ++attempt) {
-      if (attempt > 0) {
-        backoff.expires_after(std::chrono::milliseconds(200 * attempt));
+    std::uint64_t next = first;  // the run's first piece not yet whole
+    // Failed attempts at `next`: opts_.retries of them fail the fetch.
+    for (unsigned failures = 0; next < end && !stop();) {
+      if (failures > 0) {
+        backoff.expires_after(std::chrono::milliseconds(200 * failures));
         co_await backoff.async_wait(nothrow);
         if (stop()) break;
       }
+      const auto from = piece_at(next, length, piece_size).offset;
+      const piece_range range{from, piece_at(end - 1, length, piece_size).end() - from};
       http_request req = request();
       req.headers.set("Range", format_range_request(range));
       digest hash(digest_algo::sha256);
-      std::uint64_t got = 0;
+      std::uint64_t got = 0, in_piece = 0;
+      const std::uint64_t started_at = next;
       last = origin_result{};
       const head_check check = [&](const response_head& h) -> error_code {
         if (h.status != 206) {
@@ -360,26 +409,36 @@ asio::awaitable<void> origin_reader::range_worker(const origin_sink& sink, range
         received += chunk.size();
         if (got + chunk.size() > range.length) return errc::origin_protocol;
         if (auto ec = sink.on_data(range.offset + got, chunk)) return ec;
-        hash.update(chunk);
         got += chunk.size();
+        // Split at piece boundaries: each piece gets its own digest.
+        while (!chunk.empty()) {
+          const auto whole = piece_at(next, length, piece_size).length;
+          auto take =
+              static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), whole - in_piece));
+          hash.update(chunk.first(take));
+          chunk = chunk.subspan(take);
+          in_piece += take;
+          if (in_piece == whole) {
+            finished(next++, hash.finish());
+            in_piece = 0;
+          }
+        }
         return {};
       };
       auto r = co_await run_on(opts_.io_pool, client.request(req, check, body));
       if (elsewhere && sink.on_bytes && received > 0) sink.on_bytes(received);
       if (stop()) break;
-      if (r && got == range.length) {
-        done = true;
-        sink.on_piece(index, hash.finish());
-      } else {
-        last.ec = r ? error_code(errc::origin_protocol) : r.error();
-        spdlog::debug("origin {} piece {} attempt {} failed: {}", url_.authority(), index,
-                      attempt + 1, last.ec.message());
-        if (last.ec == errc::source_changed || last.ec == errc::io_error) break;
-      }
+      if (r && got == range.length) break;  // every piece of the run is whole
+      if (next > started_at) failures = 0;  // it brought pieces: `next` is a new one
+      last.ec = r ? error_code(errc::origin_protocol) : r.error();
+      spdlog::debug("origin {} piece {} attempt {} failed: {}", url_.authority(), next,
+                    failures + 1, last.ec.message());
+      if (last.ec == errc::source_changed || last.ec == errc::io_error) break;
+      if (++failures >= opts_.retries) break;
     }
-    if (!done && !st.failed) {
+    if (next < end && !st.failed) {
       if (!last.ec) last.ec = errc::cancelled;
-      last.detail = "piece " + std::to_string(index);
+      last.detail = "piece " + std::to_string(next);
       st.failed = true;
       st.failure = last;
     }

@@ -897,12 +897,14 @@ asio::awaitable<void> downloader::session::from_origin() {
   ro.concurrency = opts.parallel;
   origin_reader reader(ex, *url, req.headers, ro);
   origin_sink sink;
-  // The download's own cap and the daemon's total hold on this path too.
-  sink.pace = [this](std::uint64_t bytes) {
-    auto wait = limiter.acquire(bytes, steady::now());
-    if (opts.total_limit) wait = std::max(wait, opts.total_limit->acquire(bytes, steady::now()));
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(wait);
-  };
+  // The download's own cap and the daemon's total hold on this path too
+  // (capped, the origin is asked piece by piece, so the cap holds smoothly).
+  if (!limiter.unlimited() || (opts.total_limit && !opts.total_limit->unlimited()))
+    sink.pace = [this](std::uint64_t bytes) {
+      auto wait = limiter.acquire(bytes, steady::now());
+      if (opts.total_limit) wait = std::max(wait, opts.total_limit->acquire(bytes, steady::now()));
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(wait);
+    };
   sink.cancelled = [this, deadline, &timed_out] {
     if (steady::now() > deadline) timed_out = true;
     return fatal || timed_out;

@@ -9,6 +9,7 @@
 //   reset_after=N    send N body bytes, then reset the connection
 //   stall_after=N    send N body bytes, then send nothing more
 //   slow=BPS         send the body at about BPS bytes per second
+//   delay_ms=N       answer N ms after the request came (an origin a round trip of N ms away)
 //   noetag=1         send neither ETag nor Last-Modified
 //   claim_size=N     a lying Content-Range: the full length is said to be N
 //   auth=TOKEN       401 unless the request has "Authorization: Bearer TOKEN"
@@ -156,6 +157,7 @@ bool serve_one(int fd, std::string& pending) {
   auto qpos = target.find('?');
   std::string path = target.substr(0, qpos);
   auto q = parse_query(qpos == std::string::npos ? "" : target.substr(qpos + 1));
+  if (auto d = num(q, "delay_ms")) std::this_thread::sleep_for(std::chrono::milliseconds(d));
 
   auto simple = [&](int status, const std::string& body) {
     std::string resp = "HTTP/1.1 " + std::to_string(status) +

@@ -575,6 +575,112 @@ TEST_F(server_fixture, OriginPiecesAreHashedAndStoredOnTheDataPoolNotTheReadersT
   }
 }
 
+TEST_F(server_fixture, AnOriginIsAskedForRunsOfPiecesAndABrokenRunGoesOnFromItsFirstPieceNotWhole) {
+  // One Range request per piece waited a round trip per piece: 4 x 64 KiB
+  // per round trip, 5 MB/s from an origin 50 ms away. The reader asks for
+  // runs of pieces; a run broken off mid-way (here its first answer ends
+  // after 2.5 pieces) keeps its whole pieces, and the next request asks from
+  // the first piece that is not whole.
+  constexpr std::size_t piece = 16 << 10, pieces = 64;
+  std::string file(pieces * piece, '\0');
+  for (std::size_t i = 0; i < file.size(); ++i) file[i] = static_cast<char>((i * 131) >> 7);
+  std::mutex mu;
+  std::vector<piece_range> asked;
+  bool broke = false;
+  start([&](http_request& req) -> asio::awaitable<http_response> {
+    auto range = parse_range_header(req.headers.get("Range").value_or(""), file.size());
+    if (!range) co_return http_response::text(416, "");
+    bool break_this = false;
+    {
+      std::lock_guard lock(mu);
+      asked.push_back(*range);
+      // The first run longer than three pieces is cut after two and a half.
+      break_this = !broke && range->length > 3 * piece;
+      broke = broke || break_this;
+    }
+    if (!break_this) {
+      auto r = http_response::text(206, file.substr(range->offset, range->length));
+      r.headers.set("Content-Range", format_content_range(*range, file.size()));
+      co_return r;
+    }
+    struct cut_short : http_stream {
+      std::string part;
+      bool sent = false;
+      asio::awaitable<std::optional<std::string>> next() override {
+        if (sent) co_return std::nullopt;
+        sent = true;
+        co_return part;
+      }
+    };
+    auto cut = std::make_shared<cut_short>();
+    cut->part = file.substr(range->offset, piece * 5 / 2);
+    http_response r;
+    r.status = 206;
+    r.headers.set("Content-Range", format_content_range(*range, file.size()));
+    r.stream = cut;
+    co_return r;
+  });
+  auto url = http_url::parse("http://127.0.0.1:" + std::to_string(port_) + "/f");
+  ASSERT_TRUE(url);
+  origin_reader_options o;
+  o.sizing.fixed_size = piece;
+  o.concurrency = 2;
+  std::map<std::uint64_t, int> told;  // piece -> times on_piece came
+  std::map<std::uint64_t, std::string> digests;
+  std::string stored(file.size(), '\0');
+  origin_sink sink;
+  sink.on_layout = [](const origin_layout&) { return error_code{}; };
+  sink.on_data = [&](std::uint64_t offset, std::span<const std::byte> data) {
+    std::memcpy(stored.data() + offset, data.data(), data.size());
+    return error_code{};
+  };
+  sink.on_piece = [&](std::uint64_t index, std::string sha) {
+    ++told[index];
+    digests[index] = std::move(sha);
+  };
+  origin_reader reader(io_.get_executor(), *url, {}, o);
+  auto r = client_call(reader.fetch(sink));
+  ASSERT_FALSE(r.ec) << r.ec.message() << " " << r.detail;
+  EXPECT_TRUE(stored == file);
+  ASSERT_EQ(digests.size(), pieces);
+  for (const auto& [index, sha] : digests) {
+    EXPECT_EQ(told[index], 1) << "piece " << index;
+    EXPECT_EQ(sha, sha256_hex(std::string_view(file).substr(index * piece, piece)))
+        << "piece " << index;
+  }
+  std::vector<piece_range> runs;
+  {
+    std::lock_guard lock(mu);
+    ASSERT_TRUE(broke);
+    runs.assign(asked.begin() + 1, asked.end());  // the first is the probe's byte
+  }
+  EXPECT_LT(runs.size(), pieces / 3) << "about one request per piece";
+  auto cut = std::find_if(runs.begin(), runs.end(), [&](auto& a) { return a.length > 3 * piece; });
+  ASSERT_NE(cut, runs.end());
+  piece_range rest{cut->offset + 2 * piece, cut->length - 2 * piece};
+  EXPECT_TRUE(std::any_of(cut + 1, runs.end(), [&](auto& a) { return a == rest; }))
+      << "the run's rest is asked from its first piece not whole";
+
+  // With a rate cap every request is one piece: the cap is asked for each.
+  {
+    std::lock_guard lock(mu);
+    asked.clear();
+  }
+  std::size_t paced = 0;
+  sink.pace = [&](std::uint64_t bytes) {
+    paced += bytes;
+    return std::chrono::nanoseconds(0);
+  };
+  told.clear();
+  origin_reader capped(io_.get_executor(), *url, {}, o);
+  auto c = client_call(capped.fetch(sink));
+  ASSERT_FALSE(c.ec) << c.ec.message();
+  EXPECT_EQ(told.size(), pieces);
+  EXPECT_EQ(paced, file.size());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(asked.size(), pieces + 1);
+}
+
 TEST(HostPort, ParsesAndFormats) {
   auto a = host_port::parse("127.0.0.1:8002");
   ASSERT_TRUE(a);

@@ -10,6 +10,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/http_client.hpp"
@@ -44,7 +45,7 @@ struct origin_sink {
   std::function<bool()> cancelled;
   /// Rate caps: asked before each Range request with its length (and, from
   /// a single-stream origin, after each read), answers how long to wait first
-  /// (null: no cap).
+  /// (null: no cap; set, every Range request is of one piece).
   std::function<std::chrono::nanoseconds(std::uint64_t bytes)> pace;
   /// Pieces the sink holds already (a resumed download): with a ranged
   /// origin they are not fetched. Null: every piece is fetched.
@@ -58,6 +59,12 @@ struct origin_reader_options {
   piece_sizing sizing;
   unsigned concurrency = 4;  ///< parallel Range requests
   unsigned retries = 3;      ///< attempts per piece
+  /// A Range request asks for a run of consecutive pieces, a share of what
+  /// is left and at most this many bytes (at least one piece): asked one
+  /// piece at a time, every piece waited a round trip, which starved the
+  /// link to a distant origin. Each piece of a run is hashed and handed to
+  /// on_piece as its last byte arrives. With a pace, runs are single pieces.
+  std::uint64_t max_request_bytes = 8 << 20;
   /// Where the connections of a ranged fetch run: each piece is received,
   /// hashed and handed to on_data there, on one thread, and the reader's
   /// executor hears of whole pieces (on_bytes then comes once per attempt,
@@ -92,7 +99,7 @@ origin_failure_text describe_origin_failure(const http_url& url, const origin_re
 /// 308; at most 20, never from https to http, and without the credential
 /// headers Authorization, Proxy-Authorization and Cookie once the host
 /// changes; each new address passes the same vetting). A 206 means Range support: pieces are then
-/// fetched by `concurrency` parallel Range requests, lowest first, each checked
+/// fetched by `concurrency` parallel Range requests of runs of pieces, lowest first, each checked
 /// against the probe's ETag/Last-Modified/length (a change is source_changed,
 /// never mixed content). A 200 answer is consumed as the one stream it is.
 class origin_reader {
@@ -113,6 +120,8 @@ class origin_reader {
 
  private:
   struct range_state;
+  /// The next run of pieces to ask for: {first, count}, count 0 when none is left.
+  std::pair<std::uint64_t, std::uint64_t> claim_run(const origin_sink& sink, range_state& st) const;
   boost::asio::awaitable<void> range_worker(const origin_sink& sink, range_state& st);
   http_request request() const;
   /// An https URL without a usable TLS context: fills `out` with why.
