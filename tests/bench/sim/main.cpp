@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
                      {"decisions", r.decisions},
                      {"local_picks", r.local_picks},
                      {"syncs", r.syncs},
+                     {"reports", r.reports},
                      {"decisions_per_s", static_cast<double>(r.decisions) / span},
                      {"control_bytes", r.control_bytes},
                      {"supernode_control_bytes", r.supernode_control_bytes},

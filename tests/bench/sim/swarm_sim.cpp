@@ -49,10 +49,24 @@ constexpr std::uint64_t parent_entry = 40;
 /// Parent-set protocol: each piece travels with the supernode's signature of
 /// its digest (a header: peers check what arrives without asking it).
 constexpr std::uint64_t signed_digest = 140;
+/// Parent-set protocol: a daemon reports finished pieces in syncs of their
+/// own (dfget's downloader): 16 at a time at most once a second, at once
+/// for a piece from the supernode (the report frees its slot) and when the
+/// node is complete.
+constexpr std::size_t report_batch_with_parents = 16;
+constexpr double report_interval_with_parents = 1.0;
 
 /// What ends when a transfer on a link ends.
 struct on_end {
-  enum kind { seed_piece, sync_request, sync_answer, piece, notices } what = piece;
+  enum kind {
+    seed_piece,
+    sync_request,
+    sync_answer,
+    piece,
+    notices,
+    report,
+    report_answer
+  } what = piece;
   std::uint32_t node = 0;
   std::uint64_t piece_index = 0;
   std::uint32_t source = 0;  ///< link index of the piece's source
@@ -90,6 +104,12 @@ struct node_state {
   bool asking_seed = false;     ///< a request to the supernode is out
   bool waiting_seed = false;    ///< in the supernode's wait list
   bool parked_at_seed = false;  ///< its request to the supernode waits there for a piece
+  std::vector<proto::piece_result> unreported;  ///< finished, not yet in a report
+  /// Reports on their way to the supernode, oldest first.
+  std::deque<std::vector<proto::piece_result>> reports_out;
+  bool reporting = false;     ///< a report is out (one at a time, as the daemon)
+  double report_after = 0;    ///< no batch reported before (simulated seconds)
+  bool report_check = false;  ///< a look at report_after is scheduled
 };
 
 class simulation {
@@ -210,6 +230,15 @@ class simulation {
         break;
       case on_end::notices:
         schedule(now_ + cfg_.latency, [this, w = what] { children_hear(w.node, w.piece_index); });
+        break;
+      case on_end::report:
+        schedule(now_ + cfg_.latency, [this, n = what.node] { report_arrives(n); });
+        break;
+      case on_end::report_answer:
+        schedule(now_ + cfg_.latency, [this, n = what.node] {
+          nodes_[n].reporting = false;
+          maybe_report(n);
+        });
         break;
       case on_end::piece:
         nodes_[what.node].fetching.erase(id);
@@ -643,6 +672,10 @@ class simulation {
     n.picker->done(p, parent, true);
     n.have[p] = true;
     ++n.have_count;
+    finished_piece(i, p,
+                   parent == scheduler::piece_picker::no_parent
+                       ? std::string(scheduler::supernode_source)
+                       : addr_of(n.parent_nodes[parent]));
     // Its notices to every child leave on its own link, beside its uploads
     // (one transfer for all: they go out together).
     if (!n.children.empty()) {
@@ -651,6 +684,79 @@ class simulation {
       start_transfer(i + 2, static_cast<double>(bytes), {on_end::notices, i, p, 0});
     }
     pump_with_parents(i);
+  }
+  /// A piece held: its result waits for the node's next report.
+  void finished_piece(std::uint32_t i, std::uint64_t p, std::string source) {
+    proto::piece_result r;
+    r.piece = p;
+    r.status = proto::piece_status::ok;
+    r.source = std::move(source);
+    r.bytes = piece_length(p);
+    r.duration_ms = 40;
+    r.sha256 = std::string(64, 'a');  // reported as base64, as the daemon does
+    nodes_[i].unreported.push_back(std::move(r));
+    maybe_report(i);
+  }
+  /// As the daemon with parent sets: a report when 16 results wait, one
+  /// is of a piece from the supernode, or the node holds every piece; the
+  /// request on the node's link, a 204 on the supernode's.
+  void maybe_report(std::uint32_t i) {
+    auto& n = nodes_[i];
+    if (!n.alive || n.reporting || n.unreported.empty()) return;
+    const bool prompt = std::any_of(n.unreported.begin(), n.unreported.end(), [](const auto& r) {
+      return r.source == scheduler::supernode_source;
+    });
+    if (!prompt && !n.picker->complete()) {
+      if (n.unreported.size() < report_batch_with_parents) return;
+      if (now_ < n.report_after) {
+        // The daemon looks again at its next piece or within 250 ms.
+        if (!n.report_check) {
+          n.report_check = true;
+          schedule(n.report_after, [this, i] {
+            nodes_[i].report_check = false;
+            maybe_report(i);
+          });
+        }
+        return;
+      }
+    }
+    n.report_after = now_ + report_interval_with_parents;
+    proto::sync_request req;
+    req.results = std::move(n.unreported);
+    n.unreported.clear();
+    req.version = std::string(40, 'v');
+    req.known_state = n.known_state;
+    req.ticket_tail = std::string(16, 't');
+    req.compact = true;
+    req.report_every = n.report_every;
+    req.report_digests = true;
+    req.parents = true;
+    auto bytes = proto::encode(req).size() + request_head;
+    result_.control_bytes += bytes;
+    ++result_.syncs;
+    ++result_.reports;
+    n.reporting = true;
+    n.reports_out.push_back(std::move(req.results));
+    start_transfer(i + 2, static_cast<double>(bytes), {on_end::report, i, 0, 0});
+  }
+  /// The supernode takes a report: each piece from a parent is a holder
+  /// more in its tables (the one from the supernode freed its slot when its
+  /// upload ended, below), then a 204.
+  void report_arrives(std::uint32_t i) {
+    auto& n = nodes_[i];
+    if (n.reports_out.empty()) return;
+    auto batch = std::move(n.reports_out.front());
+    n.reports_out.pop_front();
+    if (!n.alive) return;
+    result_.supernode_cpu += cfg_.sync_cost;
+    timed([&] {
+      for (const auto& r : batch)
+        if (r.source != scheduler::supernode_source)
+          swarm_.report(peer_name(i), r.piece, piece_outcome::ok, r.source, at(now_));
+    });
+    result_.control_bytes += no_content_answer;
+    result_.supernode_control_bytes += no_content_answer;
+    start_transfer(1, static_cast<double>(no_content_answer), {on_end::report_answer, i, 0, 0});
   }
   void children_hear(std::uint32_t i, std::uint64_t p) {
     for (const auto& [child, slot] : nodes_[i].children) {

@@ -55,7 +55,8 @@ struct sim_result {
   std::uint64_t decisions = 0;    ///< assignments the supernode handed out
   std::uint64_t local_picks = 0;  ///< parent-set protocol: pieces nodes chose themselves
   std::uint64_t syncs = 0;
-  std::uint64_t control_bytes = 0;            ///< sync requests and answers, HTTP heads included
+  std::uint64_t reports = 0;        ///< parent-set protocol: of the syncs, those that only report
+  std::uint64_t control_bytes = 0;  ///< sync requests and answers, HTTP heads included
   std::uint64_t supernode_control_bytes = 0;  ///< of those, sent by the supernode
   std::uint64_t supernode_piece_bytes = 0;
   std::uint64_t origin_bytes = 0;
