@@ -53,6 +53,12 @@ constexpr std::chrono::milliseconds parents_patience{3000};
 /// With parent sets: pieces from the supernode a peer asks for at once,
 /// beside those it fetches from its parents.
 constexpr std::uint32_t inject_beyond_slots = 2;
+/// With parent sets: a batch of finished pieces is reported at most this
+/// often. Every report is a sync the supernode handles on its one core; at
+/// 16 pieces a report, 10,000 peers at 10 Gbit/s sent it 180,000 in a
+/// second, 1.8 cores of work (swarm_sim). A piece from the supernode, a
+/// piece to confirm and the last piece are reported at once all the same.
+constexpr std::chrono::seconds report_interval_with_parents{1};
 
 /// The version of a file fetched straight from its origin, for -c: empty
 /// without validators (then nothing kept is trusted to be the same file).
@@ -159,6 +165,7 @@ struct downloader::session {
   bool parents_off = false;        ///< given up for this download: every piece from the supernode
   bool waiting_for_piece = false;  ///< the last answer was short: ask again after a piece
   steady::time_point ask_after{};  ///< parent sets: no ask for pieces to inject before
+  steady::time_point report_after{};  ///< parent sets: no batch of results reported before
   std::optional<ticket_verifier> digest_signer;  ///< checks signed digests (the ticket key)
   rate_limiter limiter;
   std::optional<steady::time_point> outage_since;  ///< supernode unreachable since
@@ -1074,9 +1081,10 @@ asio::awaitable<void> downloader::session::drive(steady::time_point started) {
       const bool prompt = std::any_of(results.begin(), results.end(), [](const auto& r) {
         return r.source == proto::supernode_source;  // frees a seed slot
       });
-      if (!reporting && have_news &&
-          (results.size() >= 16 || prompt || complete() || !unconfirmed.empty())) {
+      const bool batch_due = results.size() >= 16 && steady::now() >= report_after;
+      if (!reporting && have_news && (batch_due || prompt || complete() || !unconfirmed.empty())) {
         reporting = true;
+        report_after = steady::now() + report_interval_with_parents;
         followers.spawn(sync_aside(0, 0));
       }
       // Woken by a finished piece, a parent's news or the sync; a while

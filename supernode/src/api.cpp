@@ -99,6 +99,12 @@ api::api(const supernode_config& cfg, task_manager& tasks, job_manager& jobs, ho
                                       R"(reason="error")")),
       bad_requests_(metrics.counter("damselfly_supernode_bad_requests_total",
                                     "Requests answered with a 4xx status")),
+      syncs_asking_(metrics.counter("damselfly_supernode_syncs_total",
+                                    "Syncs handled, by whether they ask for pieces or only report",
+                                    R"(kind="ask")")),
+      syncs_reporting_(metrics.counter(
+          "damselfly_supernode_syncs_total",
+          "Syncs handled, by whether they ask for pieces or only report", R"(kind="report")")),
       peers_gauge_(metrics.gauge("damselfly_supernode_peers", "Peers registered across tasks")),
       sync_seconds_(metrics.histogram("damselfly_supernode_sync_duration_seconds",
                                       "Time to handle a sync, not counting its long-poll wait",
@@ -304,6 +310,7 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
       co_return json_error(400, "bad_request",
                            "piece " + std::to_string(s.results[i].piece) + " does not exist",
                            "results[" + std::to_string(i) + "].piece");
+  (s.want > 0 ? syncs_asking_ : syncs_reporting_).add();
   auto now = task::clock::now();
   // Any sync is a sign of life, also one that asks for nothing (every slot
   // busy) and reports nothing.

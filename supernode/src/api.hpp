@@ -82,6 +82,8 @@ class api {
   metric_value& failures_unreachable_;
   metric_value& failures_other_;
   metric_value& bad_requests_;
+  metric_value& syncs_asking_;     ///< syncs that ask for assignments
+  metric_value& syncs_reporting_;  ///< syncs that only report
   metric_value& peers_gauge_;
   histogram& sync_seconds_;
   disk_gauges disk_;

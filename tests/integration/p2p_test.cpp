@@ -230,8 +230,12 @@ TEST_F(swarm_test, TenDaemonsWithParentSetsPickTheirPiecesAndTheSupernodeSendsEa
   // The supernode gives each daemon 4 parents and sends each piece once;
   // the daemons hear what their parents hold and pick the rest themselves.
   start(10, "12M", "12M", 64 * mib, {"--parents", "4", "--piece-size", "1M"});
+  const auto began = std::chrono::steady_clock::now();
   auto clients = start_clients();
   expect_all_correct(clients);
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - began)
+          .count();
   auto origin_bytes = static_cast<double>(origin_->body_bytes());
   EXPECT_LE(origin_bytes, static_cast<double>(size_) * 1.02);
   double from_peers = sum_metric(daemons_, R"(damselfly_daemon_download_bytes_total{from="peer"})");
@@ -245,6 +249,15 @@ TEST_F(swarm_test, TenDaemonsWithParentSetsPickTheirPiecesAndTheSupernodeSendsEa
   EXPECT_LE(metric(sn, R"(damselfly_supernode_assignments_total{source="supernode"})"), 64 * 1.10);
   // The supernode chose no peer's source: the daemons picked among their parents.
   EXPECT_EQ(metric(sn, R"(damselfly_supernode_assignments_total{source="peer"})"), 0);
+  // Results are reported in batches, at most one a second, besides each
+  // piece from the supernode (at once: that frees its slot) and the last:
+  // not a sync per piece (640).
+  const double injected =
+      metric(sn, R"(damselfly_supernode_assignments_total{source="supernode"})");
+  const double reports = metric(sn, R"(damselfly_supernode_syncs_total{kind="report"})");
+  EXPECT_GE(reports, 10);
+  EXPECT_LE(reports, injected + 10.0 * static_cast<double>(seconds + 2));
+  EXPECT_GT(metric(sn, R"(damselfly_supernode_syncs_total{kind="ask"})"), 0);
   // Edges go both ways: a parent leaves out of its have stream what its
   // child said it holds (and still tells the rest).
   EXPECT_GT(sum_metric(daemons_, R"(damselfly_daemon_have_notices_total{outcome="sent"})"), 0);
