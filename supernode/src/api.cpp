@@ -105,6 +105,9 @@ api::api(const supernode_config& cfg, task_manager& tasks, job_manager& jobs, ho
       syncs_reporting_(metrics.counter(
           "damselfly_supernode_syncs_total",
           "Syncs handled, by whether they ask for pieces or only report", R"(kind="report")")),
+      held_wakeups_(
+          metrics.counter("damselfly_supernode_held_sync_wakeups_total",
+                          "Times a held sync (a long poll) woke to look again, notified or not")),
       peers_gauge_(metrics.gauge("damselfly_supernode_peers", "Peers registered across tasks")),
       sync_seconds_(metrics.histogram("damselfly_supernode_sync_duration_seconds",
                                       "Time to handle a sync, not counting its long-poll wait",
@@ -331,7 +334,15 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
   // waits for work (nothing in flight, every source of what it lacks busy)
   // may have some now. Before, only a newly cached piece woke it, and once
   // the file was cached such a peer waited out its whole wait_ms.
-  if (!s.results.empty()) t->notify();
+  // A report of a piece from peers does not change what the supernode can
+  // inject; one of its own pieces frees a seed slot (or, lost, is to be
+  // sent again).
+  if (!s.results.empty()) {
+    t->notify_central();
+    if (std::any_of(s.results.begin(), s.results.end(),
+                    [](const auto& r) { return r.source == scheduler::supernode_source; }))
+      t->notify_seed();
+  }
   const auto handling = std::chrono::steady_clock::now();
   std::chrono::steady_clock::duration waited{};
   auto wait =
@@ -367,12 +378,19 @@ asio::awaitable<http_response> api::sync(http_request& req, std::string task_id,
            parent_sets ? t->swarm.inject(peer, want, task::clock::now())
                        : t->swarm.assign(peer, want, task::clock::now()),
            with_digests, out);
+    // What is left to inject, if anything, goes to the next held ask.
+    if (parent_sets && !out.assignments.empty()) t->notify_seed();
     if (!out.assignments.empty() || t->phase == task_phase::failed || want == 0 ||
         task::clock::now() >= deadline || (parent_sets && t->phase != task_phase::fetching))
       break;
     const auto asleep = std::chrono::steady_clock::now();
-    co_await t->wait_for_change(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - task::clock::now()));
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - task::clock::now());
+    if (parent_sets)
+      co_await t->wait_for_seed(left);
+    else
+      co_await t->wait_for_change(left);
+    held_wakeups_.add();
     waited += std::chrono::steady_clock::now() - asleep;
   }
 #ifndef NDEBUG

@@ -84,6 +84,7 @@ class api {
   metric_value& bad_requests_;
   metric_value& syncs_asking_;     ///< syncs that ask for assignments
   metric_value& syncs_reporting_;  ///< syncs that only report
+  metric_value& held_wakeups_;     ///< held syncs woken to look again
   metric_value& peers_gauge_;
   histogram& sync_seconds_;
   disk_gauges disk_;

@@ -165,7 +165,8 @@ void task::piece_ready(std::uint64_t index, std::string sha256) {
   }
   digests[index] = std::move(sha256);
   swarm.seed_has(index);
-  notify();
+  notify_central();
+  notify_seed();
 }
 
 void task::fail(proto::error_info e) {
@@ -193,8 +194,27 @@ void task::forget_departed() {
 }
 
 void task::notify() {
+  notify_central();
+  for (auto* w : seed_waiters_) w->cancel();
+  seed_waiters_.clear();
+}
+
+void task::notify_central() {
   for (auto* w : waiters_) w->cancel();
   waiters_.clear();
+}
+
+void task::notify_seed() {
+  if (seed_waiters_.empty()) return;
+  seed_waiters_.front()->cancel();
+  seed_waiters_.pop_front();
+}
+
+asio::awaitable<void> task::wait_for_seed(std::chrono::milliseconds timeout) {
+  asio::steady_timer timer(ex_, timeout);
+  seed_waiters_.push_back(&timer);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  std::erase(seed_waiters_, &timer);
 }
 
 asio::awaitable<void> task::wait_for_change(std::chrono::milliseconds timeout) {

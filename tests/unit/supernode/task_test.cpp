@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// A supernode's task taken over from its owner's replica: when the owner's peers are back.
+// A supernode's task: taken over from its owner's replica; who its changes wake.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <vector>
 
 #include "damselfly/proto/messages.hpp"
 #include "task.hpp"
@@ -63,4 +67,72 @@ TEST_F(task_takeover, AsManyPeersHoldingLessThanTheOwnerCountedAreNotGathered) {
   EXPECT_FALSE(t->replica_gathered());
   back(*t, "C", 6);
   EXPECT_TRUE(t->replica_gathered());
+}
+
+namespace {
+
+/// Held syncs of one task, as the API holds them: each waits once, long,
+/// and records when it woke.
+class task_waiters : public ::testing::Test {
+ protected:
+  task_waiters() {
+    auto url = http_url::parse("http://origin.invalid/file");
+    EXPECT_TRUE(url);
+    t_ = std::make_unique<task>(io_.get_executor(), std::string(64, 'b'), proto::register_request{},
+                                *url, scheduler::swarm_options{});
+    t_->set_layout(8 * 4096, 4096);
+  }
+  /// Starts a held ask for a piece to inject (`seed`) or a central sync.
+  void hold(bool seed, int name) {
+    boost::asio::co_spawn(
+        io_,
+        [this, seed, name]() -> boost::asio::awaitable<void> {
+          if (seed)
+            co_await t_->wait_for_seed(std::chrono::hours(1));
+          else
+            co_await t_->wait_for_change(std::chrono::hours(1));
+          woke_.push_back(name);
+        },
+        boost::asio::detached);
+    io_.poll();
+  }
+  /// Who woke so far, in no particular order.
+  std::vector<int> woken() const {
+    auto w = woke_;
+    std::sort(w.begin(), w.end());
+    return w;
+  }
+  boost::asio::io_context io_;
+  std::unique_ptr<task> t_;
+  std::vector<int> woke_;
+};
+
+}  // namespace
+
+TEST_F(task_waiters, APieceCachedWakesTheLongestHeldAskAndEveryCentralSync) {
+  hold(true, 1);
+  hold(true, 2);
+  hold(true, 3);
+  hold(false, 10);
+  hold(false, 11);
+  t_->piece_ready(0, std::string(64, 'c'));
+  io_.poll();
+  // One piece is injected once: one held ask looks, not three.
+  EXPECT_EQ(woken(), (std::vector<int>{1, 10, 11}));
+  t_->notify_seed();  // the ask that got it passes on what is left
+  io_.poll();
+  EXPECT_EQ(woken(), (std::vector<int>{1, 2, 10, 11}));
+}
+
+TEST_F(task_waiters, AReportWakesCentralSyncsNotAsksHeldForTheSupernodesPieces) {
+  hold(true, 1);
+  hold(false, 10);
+  t_->notify_central();
+  io_.poll();
+  EXPECT_EQ(woken(), (std::vector<int>{10}));
+  // A change of the task's state wakes everyone.
+  hold(false, 11);
+  t_->notify();
+  io_.poll();
+  EXPECT_EQ(woken(), (std::vector<int>{1, 10, 11}));
 }
