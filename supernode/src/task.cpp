@@ -211,17 +211,19 @@ void task::notify_seed() {
 }
 
 asio::awaitable<void> task::wait_for_seed(std::chrono::milliseconds timeout) {
-  asio::steady_timer timer(ex_, timeout);
-  seed_waiters_.push_back(&timer);
-  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  std::erase(seed_waiters_, &timer);
+  return wait_in(seed_waiters_, timeout);
 }
 
 asio::awaitable<void> task::wait_for_change(std::chrono::milliseconds timeout) {
+  return wait_in(waiters_, timeout);
+}
+
+asio::awaitable<void> task::wait_in(std::deque<asio::steady_timer*>& queue,
+                                    std::chrono::milliseconds timeout) {
   asio::steady_timer timer(ex_, timeout);
-  waiters_.push_back(&timer);
+  queue.push_back(&timer);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  std::erase(waiters_, &timer);
+  std::erase(queue, &timer);
 }
 
 }  // namespace damselfly::supernode

@@ -146,7 +146,11 @@ class task {
  private:
   boost::asio::any_io_executor ex_;
   scheduler::swarm_options swarm_opts_;
-  std::vector<boost::asio::steady_timer*> waiters_;
+  /// Holds the caller in `queue` until a notify takes it out or `timeout`.
+  boost::asio::awaitable<void> wait_in(std::deque<boost::asio::steady_timer*>& queue,
+                                       std::chrono::milliseconds timeout);
+
+  std::deque<boost::asio::steady_timer*> waiters_;
   std::deque<boost::asio::steady_timer*> seed_waiters_;  ///< longest held first
 };
 

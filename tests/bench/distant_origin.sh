@@ -34,16 +34,16 @@ for _ in $(seq 1 100); do [[ -s "$work/port" ]] && break; sleep 0.05; done
 url="http://127.0.0.1:$(cat "$work/port")/blob?delay_ms=$delay_ms"
 want=$(sha256sum "$work/www/blob" | cut -d' ' -f1)
 
-seconds() { python3 -c 'import sys,time; print(f"{time.time():.3f}")'; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
 for rep in $(seq 1 "$reps"); do
-  start=$(seconds)
+  start=$EPOCHREALTIME
   curl -fsS -o "$work/curl.out" "$url"
-  echo "rep $rep curl: $(python3 -c "print(f'{$(seconds) - $start:.3f}')") s"
+  echo "rep $rep curl: $(since "$start") s"
   for b in "${bins[@]}"; do
     rm -f "$work/out"
-    start=$(seconds)
+    start=$EPOCHREALTIME
     "$b/dfget" --standalone -q "$url" -O "$work/out"
-    took=$(python3 -c "print(f'{$(seconds) - $start:.3f}')")
+    took=$(since "$start")
     [[ $(sha256sum "$work/out" | cut -d' ' -f1) == "$want" ]] || { echo "$b: wrong bytes" >&2; exit 1; }
     echo "rep $rep $b: $took s"
   done

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 # Benchmark: a supernode's CPU while thousands of peers hold asks for pieces to inject.
-"""Starts a throttled origin (this script: one file, Range requests, a
-shared byte rate) and, for each build directory given, a supernode with
+"""Starts the project's test origin (test_origin, each request's body paced
+with `slow=`) and, for each build directory given, a supernode with
 parent sets from the first peer. K peers register for the file; each then
 asks, over a keep-alive connection of its own, for pieces to inject (the
 parent-set sync a dfget daemon sends, held as a long poll while the origin
@@ -15,85 +15,35 @@ syncs and CPU per sync, and, where the build counts them, the held asks'
 wakeups.
 
 Usage: tests/bench/held_asks.py [--peers 2000] [--size 64] [--rate 16] BUILD_BIN_DIR...
-(--size in MiB, --rate in MiB/s: the origin's; pieces of 256 KiB.)
+(--size in MiB; --rate in MiB/s, the origin's over the supernode's 4
+connections; pieces of 256 KiB. test_origin comes from the first build.)
 """
 import argparse
 import asyncio
 import base64
 import hashlib
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 PIECE = 256 * 1024
 
 
-class throttle:
-    """One byte rate shared by every connection of the origin."""
-
-    def __init__(self, rate):
-        self.rate = rate
-        self.lock = threading.Lock()
-        self.next = time.monotonic()
-
-    def take(self, n):
-        with self.lock:
-            now = time.monotonic()
-            self.next = max(self.next, now) + n / self.rate
-            wait = self.next - now - n / self.rate
-        if wait > 0:
-            time.sleep(wait)
+def wait_for_port(port_file):
+    for _ in range(200):
+        if os.path.exists(port_file) and os.path.getsize(port_file) > 0:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"no port in {port_file}")
 
 
-def origin_handler(blob, limiter):
-    class handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def head_of(self, status, first, last):
-            self.send_response(status)
-            self.send_header("Content-Length", str(last - first + 1))
-            self.send_header("ETag", '"held-asks"')
-            self.send_header("Last-Modified", "Tue, 01 Dec 2026 00:00:00 GMT")
-            self.send_header("Accept-Ranges", "bytes")
-            if status == 206:
-                self.send_header("Content-Range", f"bytes {first}-{last}/{len(blob)}")
-            self.end_headers()
-
-        def span(self):
-            r = self.headers.get("Range")
-            if not r or not r.startswith("bytes="):
-                return 200, 0, len(blob) - 1
-            a, b = r[6:].split("-")
-            last = min(int(b) if b else len(blob) - 1, len(blob) - 1)
-            return 206, int(a), last
-
-        def do_HEAD(self):
-            status, first, last = self.span()
-            self.head_of(status, first, last)
-
-        def do_GET(self):
-            status, first, last = self.span()
-            self.head_of(status, first, last)
-            pos = first
-            while pos <= last:
-                n = min(64 * 1024, last + 1 - pos)
-                limiter.take(n)
-                try:
-                    self.wfile.write(blob[pos:pos + n])
-                except OSError:
-                    return
-                pos += n
-
-    return handler
+def read_port(port_file):
+    with open(port_file) as f:
+        return int(f.read().strip().rsplit(":", 1)[-1])
 
 
 def cpu_seconds(pid):
@@ -193,11 +143,8 @@ def run_build(bin_dir, args, origin_url, digests):
                            "--max-connections-per-address", "1000000", "--log-level", "warn"],
                           stdout=log, stderr=subprocess.STDOUT)
     try:
-        for _ in range(200):
-            if os.path.exists(port_file) and os.path.getsize(port_file) > 0:
-                break
-            time.sleep(0.05)
-        port = int(open(port_file).read().strip().rsplit(":", 1)[-1])
+        wait_for_port(port_file)
+        port = read_port(port_file)
         stats = {"syncs": 0, "injected": 0, "done": False}
         cpu0, t0 = cpu_seconds(sn.pid), time.monotonic()
         asyncio.run(swarm(args.peers, port, origin_url, digests, stats, args.size / args.rate * 3 + 30,
@@ -229,12 +176,24 @@ def main():
     blob = os.urandom(args.size << 20)
     digests = [(base64.b64encode(hashlib.sha256(blob[o:o + PIECE]).digest()).decode(), blob[o:o + PIECE])
                for o in range(0, len(blob), PIECE)]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), origin_handler(blob, throttle(args.rate * (1 << 20))))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/file.bin"
-    for b in args.builds:
-        print(json.dumps(run_build(b, args, url, digests)), flush=True)
-    server.shutdown()
+    www = tempfile.mkdtemp(prefix="held-asks-www-")
+    with open(os.path.join(www, "file.bin"), "wb") as f:
+        f.write(blob)
+    port_file = os.path.join(www, "port")
+    origin = subprocess.Popen([os.path.join(args.builds[0], "test_origin"), "--root", www,
+                               "--port-file", port_file], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port_file)
+        # Each of the supernode's 4 origin connections paced at a quarter of the rate.
+        per_request = int(args.rate * (1 << 20) / 4)
+        url = f"http://127.0.0.1:{read_port(port_file)}/file.bin?slow={per_request}"
+        for b in args.builds:
+            print(json.dumps(run_build(b, args, url, digests)), flush=True)
+    finally:
+        origin.terminate()
+        origin.wait()
+        shutil.rmtree(www, ignore_errors=True)
 
 
 if __name__ == "__main__":
