@@ -193,20 +193,33 @@ void task::forget_departed() {
   std::erase_if(tickets, [&](const auto& k) { return !swarm.has_peer(k.first); });
 }
 
+task::~task() {
+  for (auto* queue : {&waiters_, &seed_waiters_})
+    for (auto* w : *queue) w->queued = false;
+}
+
+void task::wake_all(held_queue& queue) {
+  for (auto* w : queue) {
+    w->queued = false;
+    w->timer.cancel();
+  }
+  queue.clear();
+}
+
 void task::notify() {
   notify_central();
-  for (auto* w : seed_waiters_) w->cancel();
-  seed_waiters_.clear();
+  wake_all(seed_waiters_);
 }
 
 void task::notify_central() {
-  for (auto* w : waiters_) w->cancel();
-  waiters_.clear();
+  wake_all(waiters_);
 }
 
 void task::notify_seed() {
   if (seed_waiters_.empty()) return;
-  seed_waiters_.front()->cancel();
+  auto* first = seed_waiters_.front();
+  first->queued = false;
+  first->timer.cancel();
   seed_waiters_.pop_front();
 }
 
@@ -218,12 +231,20 @@ asio::awaitable<void> task::wait_for_change(std::chrono::milliseconds timeout) {
   return wait_in(waiters_, timeout);
 }
 
-asio::awaitable<void> task::wait_in(std::deque<asio::steady_timer*>& queue,
-                                    std::chrono::milliseconds timeout) {
-  asio::steady_timer timer(ex_, timeout);
-  queue.push_back(&timer);
-  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  std::erase(queue, &timer);
+asio::awaitable<void> task::wait_in(held_queue& queue, std::chrono::milliseconds timeout) {
+  held me{asio::steady_timer(ex_, timeout)};
+  auto at = queue.insert(queue.end(), &me);
+  // However the wait ends (a cancelled sync unwinds by exception too), the
+  // queue keeps no pointer to this frame.
+  struct leave {
+    held_queue& queue;
+    held& me;
+    held_queue::iterator at;
+    ~leave() {
+      if (me.queued) queue.erase(at);
+    }
+  } on_exit{queue, me, at};
+  co_await me.timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 }  // namespace damselfly::supernode

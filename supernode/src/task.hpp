@@ -5,7 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <deque>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +34,11 @@ class task {
 
   task(boost::asio::any_io_executor ex, std::string id, proto::register_request source,
        http_url url, scheduler::swarm_options swarm_opts);
+  /// Syncs still held (frames destroyed with their executor, after the
+  /// task) are told their queue is gone.
+  ~task();
+  task(const task&) = delete;
+  task& operator=(const task&) = delete;
 
   const std::string id;
   const proto::register_request source;
@@ -146,12 +151,21 @@ class task {
  private:
   boost::asio::any_io_executor ex_;
   scheduler::swarm_options swarm_opts_;
+  /// A held sync: woken by cancelling its timer.
+  struct held {
+    boost::asio::steady_timer timer;
+    bool queued = true;  ///< still in its queue (a notify takes it out)
+  };
+  /// A list, not a deque: a held sync that times out leaves from where it
+  /// stands in O(1) (thousands are held at once).
+  using held_queue = std::list<held*>;
   /// Holds the caller in `queue` until a notify takes it out or `timeout`.
-  boost::asio::awaitable<void> wait_in(std::deque<boost::asio::steady_timer*>& queue,
-                                       std::chrono::milliseconds timeout);
+  boost::asio::awaitable<void> wait_in(held_queue& queue, std::chrono::milliseconds timeout);
+  /// Wakes and takes out every sync held in `queue`.
+  static void wake_all(held_queue& queue);
 
-  std::deque<boost::asio::steady_timer*> waiters_;
-  std::deque<boost::asio::steady_timer*> seed_waiters_;  ///< longest held first
+  held_queue waiters_;
+  held_queue seed_waiters_;  ///< longest held first
 };
 
 }  // namespace damselfly::supernode
