@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -57,6 +58,9 @@ struct connection {
   bool done = false;
   std::string remote;
   std::string address;  ///< the client's IP address, for the per-address count
+  /// Work counted on the handlers' executor while the connection is open
+  /// (empty when handlers run here).
+  asio::any_io_executor handler_work;
 };
 
 /// While a file's bytes go out, the connection's packets are bulk for this
@@ -139,6 +143,11 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   template <class Stream>
   asio::awaitable<void> serve_requests(connection& c, Stream& stream);
   asio::awaitable<void> watchdog(std::shared_ptr<connection> c);
+  /// The handler's answer to `req`, from the handlers' executor when it has one.
+  asio::awaitable<http_response> answer(http_request& req);
+  /// What the handlers' executor must release: `resp`'s stream and file
+  /// slice go there (`sent`: bytes of the slice that went out).
+  void release(http_response& resp, std::uint64_t sent);
   template <class Stream>
   asio::awaitable<error_code> write_response(connection& c, Stream& stream, http_response& resp,
                                              bool keep_alive, bool head_only);
@@ -253,6 +262,9 @@ asio::awaitable<void> http_server::impl::accept_loop() {
       conns.insert(c);
       c->tls_ctx = tls;
     }
+    if (opts.handler_executor)
+      c->handler_work =
+          asio::prefer(opts.handler_executor, asio::execution::outstanding_work.tracked);
     c->socket.set_option(tcp::no_delay(true), ignored);
     auto strand = c->socket.get_executor();
     if (c->tls_ctx)
@@ -288,6 +300,7 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
       c->raw().close(ignored);
       c->done = true;
       c->timer.cancel();
+      c->handler_work = {};
       std::lock_guard lock(server.mu);
       server.conns.erase(c);
       if (auto it = server.per_address.find(c->address); it != server.per_address.end())
@@ -311,6 +324,31 @@ asio::awaitable<void> http_server::impl::session(std::shared_ptr<connection> c) 
   c->deadline = steady::now() + std::chrono::seconds(1);
   c->timer.cancel();
   co_await c->tls->async_shutdown(nothrow);
+}
+
+asio::awaitable<http_response> http_server::impl::answer(http_request& req) {
+  if (!opts.handler_executor) co_return co_await handler(req);
+  // Started there, not merely resumed there: whatever the handler does
+  // before its first suspension touches the shared state too.
+  co_return co_await asio::co_spawn(
+      opts.handler_executor,
+      [this, &req]() -> asio::awaitable<http_response> { co_return co_await handler(req); },
+      asio::use_awaitable);
+}
+
+void http_server::impl::release(http_response& resp, std::uint64_t sent) {
+  if (!opts.handler_executor) {
+    if (resp.file && resp.file->on_sent) resp.file->on_sent(sent);
+    return;
+  }
+  // The callbacks and whatever they hold (an upload slot of a task, say)
+  // belong to the handlers' state: called and destroyed there.
+  asio::post(opts.handler_executor,
+             [file = std::move(resp.file), stream = std::move(resp.stream), sent] {
+               if (file && file->on_sent) file->on_sent(sent);
+             });
+  resp.file.reset();
+  resp.stream.reset();
 }
 
 template <class Stream>
@@ -361,13 +399,15 @@ asio::awaitable<void> http_server::impl::serve_requests(connection& conn, Stream
 
     http_response resp;
     try {
-      resp = co_await handler(req);
+      if (opts.prepare) opts.prepare(req);
+      resp = co_await answer(req);
     } catch (const std::exception& e) {
       spdlog::error("handler for {} {} threw: {}", req.method, req.target, e.what());
       resp = http_response::error(500, "internal", "internal error");
     }
     keep_alive = keep_alive && !stopping;
     ec = co_await write_response(*c, stream, resp, keep_alive, req.method == "HEAD");
+    if (resp.stream) release(resp, 0);
     if (ec || !keep_alive) break;
   }
 }
@@ -401,12 +441,11 @@ asio::awaitable<error_code> http_server::impl::write_response(connection& c, Str
   // However the write ends (failed header, HEAD, cancellation), the handler
   // hears once how much went out: it may hold an upload slot until then.
   struct report_sent {
-    const file_slice& slice;
+    impl& server;
+    http_response& resp;
     std::uint64_t sent = 0;
-    ~report_sent() {
-      if (slice.on_sent) slice.on_sent(sent);
-    }
-  } report{*resp.file};
+    ~report_sent() { server.release(resp, sent); }
+  } report{*this, resp};
   http::response<http::empty_body> msg{static_cast<http::status>(resp.status), 11};
   fill(msg);
   msg.content_length(resp.file->length);
@@ -435,7 +474,17 @@ asio::awaitable<error_code> http_server::impl::write_stream(connection& c, Strea
     // allows its bounded wait, then the write's own time.
     c.deadline = steady::now() + http_stream::part_wait + opts.write_timeout;
     c.timer.cancel();
-    auto part = co_await resp.stream->next();
+    // (Not a conditional expression: GCC miscompiles co_await in one.)
+    std::optional<std::string> part;
+    if (opts.handler_executor)
+      part = co_await asio::co_spawn(
+          opts.handler_executor,
+          [&resp]() -> asio::awaitable<std::optional<std::string>> {
+            co_return co_await resp.stream->next();
+          },
+          asio::use_awaitable);
+    else
+      part = co_await resp.stream->next();
     c.deadline = steady::now() + opts.write_timeout;
     c.timer.cancel();
     if (!part || (part->empty() && stopping)) break;

@@ -20,20 +20,22 @@ rate_limiter::rate_limiter(std::uint64_t rate_bytes_per_s, std::uint64_t burst_b
 void rate_limiter::refill(clock::time_point now) {
   if (now <= last_) return;
   double seconds = std::chrono::duration<double>(now - last_).count();
-  tokens_ = std::min(burst_, tokens_ + seconds * static_cast<double>(rate_));
+  tokens_ = std::min(burst_, tokens_ + seconds * static_cast<double>(rate_.load()));
   last_ = now;
 }
 
 rate_limiter::clock::duration rate_limiter::acquire(std::uint64_t bytes, clock::time_point now) {
+  std::lock_guard lock(mu_);
   if (rate_ == 0) return clock::duration::zero();
   refill(now);
   tokens_ -= static_cast<double>(bytes);
   if (tokens_ >= 0) return clock::duration::zero();
-  double wait_s = -tokens_ / static_cast<double>(rate_);
+  double wait_s = -tokens_ / static_cast<double>(rate_.load());
   return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(wait_s));
 }
 
 void rate_limiter::set_rate(std::uint64_t rate_bytes_per_s, clock::time_point now) {
+  std::lock_guard lock(mu_);
   refill(now);
   rate_ = rate_bytes_per_s;
 }

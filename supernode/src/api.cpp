@@ -294,8 +294,16 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
 }
 
 // By value: the route handler that calls this returns the awaitable before it runs.
+void api::prepare(http_request& req) {
+  // Syncs are most of the requests at scale, and decoding one is about a
+  // fifth of what the scheduling thread spends on it.
+  if (req.method == "POST" && req.path().ends_with("/sync"))
+    req.prepared = proto::decode<proto::sync_request>(req.body);
+}
+
 asio::awaitable<http_response> api::sync(http_request& req, std::string task_id, std::string peer) {
-  auto msg = proto::decode<proto::sync_request>(req.body);
+  auto* early = std::any_cast<proto::decoded<proto::sync_request>>(&req.prepared);
+  auto msg = early ? std::move(*early) : proto::decode<proto::sync_request>(req.body);
   if (!msg) co_return json_error(400, "bad_request", msg.error.message, msg.error.field);
   auto& s = *msg.value;
   auto t = tasks_.find(task_id);

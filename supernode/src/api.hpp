@@ -26,6 +26,9 @@ class api {
 
   /// Routes one request; never throws for bad input (answers 4xx JSON instead).
   boost::asio::awaitable<http_response> handle(http_request& req);
+  /// What needs no state, done before handle() and possibly on another
+  /// thread (http_server_options::prepare): a sync's body decoded.
+  static void prepare(http_request& req);
   /// The route table, for middleware (authentication) to be added to.
   http_router& routes() noexcept { return router_; }
   /// The key that signs this supernode's piece tickets (set before serving).

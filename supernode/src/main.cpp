@@ -2,6 +2,7 @@
 // supernode: the Damselfly origin cache and scheduler service.
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/file_io.hpp"
@@ -29,8 +31,16 @@ namespace {
 using namespace damselfly;
 
 /// Everything the command line sets, before checking.
-struct cli_options {
+/// The library's defaults, and connections on every core but the scheduler's.
+supernode::supernode_config with_default_threads() {
   supernode::supernode_config cfg;
+  auto cores = std::max(1u, std::thread::hardware_concurrency());
+  cfg.connection_threads = std::min(cores - 1, 8u);
+  return cfg;
+}
+
+struct cli_options {
+  supernode::supernode_config cfg = with_default_threads();
   std::string log_level = "info";
   std::string log_file;
   std::string port_file;
@@ -82,6 +92,12 @@ void add_flags(CLI::App& app, cli_options& o) {
                  "Connections one client address may hold open; more are closed at once")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1000000u));
+  app.add_option("--connection-threads", o.cfg.connection_threads,
+                 "Threads that read requests and write answers and pieces, besides the one "
+                 "that schedules (0: that one does it all); default: one per core but one, "
+                 "at most 8")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 256u));
   app.add_option("--max-file-size", o.max_file_size,
                  "Refuse origins announcing more than this, like 1T (also: the cache's free space)")
       ->capture_default_str();

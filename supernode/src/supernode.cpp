@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "api.hpp"
@@ -32,10 +33,18 @@ std::vector<std::string> own_addresses(const std::string& host) {
   return out;
 }
 
-http_server_options server_options(const supernode_config& cfg) {
+http_server_options server_options(const supernode_config& cfg, asio::any_io_executor state) {
   http_server_options o;
   o.max_connections_per_address = cfg.max_connections_per_address;
+  if (cfg.connection_threads > 0) o.handler_executor = std::move(state);
+  o.prepare = &api::prepare;
   return o;
+}
+
+/// A pool for the connections, when they do not share the state's thread.
+std::unique_ptr<asio::thread_pool> connection_pool(const supernode_config& cfg) {
+  if (cfg.connection_threads == 0) return nullptr;
+  return std::make_unique<asio::thread_pool>(cfg.connection_threads);
 }
 
 }  // namespace
@@ -44,12 +53,14 @@ struct supernode::impl {
   impl(asio::any_io_executor e, supernode_config c)
       : ex(e),
         cfg(std::move(c)),
+        pool(connection_pool(cfg)),
         tasks(e, cfg, metrics),
         jobs(cfg, tasks, board),
         routes(cfg, tasks, jobs, board, metrics),
         replicas(e, cfg, tasks, metrics),
         server(
-            e, [this](http_request& r) { return routes.handle(r); }, server_options(cfg)),
+            pool ? pool->get_executor() : e, [this](http_request& r) { return routes.handle(r); },
+            server_options(cfg, e)),
         group(e, "supernode"),
         replication(e, "replication") {
     tasks.set_owner_probe([this](std::string id) { return replicas.owner_answers(std::move(id)); });
@@ -57,6 +68,9 @@ struct supernode::impl {
 
   asio::any_io_executor ex;
   supernode_config cfg;
+  /// Where connections run (null: on `ex`). Stopped before what its
+  /// sessions' handlers use goes away.
+  std::unique_ptr<asio::thread_pool> pool;
   metrics_registry metrics;
   task_manager tasks;
   host_board board;  ///< the daemons heard from
@@ -86,6 +100,12 @@ supernode::supernode(asio::any_io_executor ex, supernode_config cfg)
 
 supernode::~supernode() {
   stop();
+  // A session still open here (the executor no longer runs, so its handler
+  // never would) is dropped where it stands.
+  if (impl_->pool) {
+    impl_->pool->stop();
+    impl_->pool->join();
+  }
 }
 
 result<std::uint16_t> supernode::start() {

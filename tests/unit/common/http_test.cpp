@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -326,6 +327,118 @@ TEST_F(server_fixture, AFilesHeaderLeavesInOnePacketWithItsBytes) {
   ASSERT_NE(read_until(peer, data).find(data), std::string::npos) << "the file arrived whole";
   ASSERT_GE(before.load(), 0) << "the server's socket was not found";
   EXPECT_EQ(segments_out(port_, client) - before.load(), 1) << "header and file in one segment";
+}
+
+/// Connections on a pool of threads, handlers on one thread of their own:
+/// the shape of a supernode with connection threads.
+struct pooled_server {
+  asio::io_context state;
+  /// Keeps state.run() going with no connection open; dropped on destruction.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  asio::thread_pool pool{3};
+  std::unique_ptr<http_server> server;
+  std::uint16_t port = 0;
+  std::thread state_thread;
+
+  explicit pooled_server(http_handler handler) {
+    http_server_options o;
+    o.handler_executor = state.get_executor();
+    server = std::make_unique<http_server>(pool.get_executor(), std::move(handler), o);
+    auto p = server->listen("127.0.0.1", 0);
+    if (p) port = *p;
+    server->start();
+  }
+  ~pooled_server() {
+    server->close_all();
+    guard.reset();
+    // Returns once the last session is gone (the server counts work there).
+    if (state_thread.joinable()) state_thread.join();
+    pool.stop();
+    pool.join();
+  }
+};
+
+TEST(pooled_server_test, HandlersAndWhatTheirAnswersHoldStayOnTheHandlersThread) {
+  test::temp_dir d;
+  auto [data, fd] = patterned_file(d, 64 << 10);
+  // Touched by the handler, its slices' on_sent and their release only;
+  // were any of them run on a pool thread, the thread checks below fail.
+  std::thread::id state_id;
+  std::atomic<int> handled{0}, elsewhere{0}, sent{0}, released{0};
+  auto on_state = [&] {
+    if (std::this_thread::get_id() != state_id) ++elsewhere;
+  };
+  pooled_server s([&, fd = fd](http_request& req) -> asio::awaitable<http_response> {
+    on_state();
+    ++handled;
+    if (req.path() != "/file") co_return http_response::text(200, "hello");
+    http_response r;
+    r.status = 200;
+    auto held = std::shared_ptr<void>(nullptr, [&](void*) {
+      on_state();
+      ++released;
+    });
+    r.file = file_slice{fd,
+                        0,
+                        4096,
+                        [&, held](std::uint64_t n) {
+                          on_state();
+                          if (n == 4096) ++sent;
+                        },
+                        {}};
+    co_return r;
+  });
+  ASSERT_NE(s.port, 0);
+  s.guard.emplace(s.state.get_executor());
+  std::promise<void> started;
+  s.state_thread = std::thread([&] {
+    state_id = std::this_thread::get_id();
+    started.set_value();
+    s.state.run();
+  });
+  started.get_future().wait();
+  std::vector<std::thread> clients;
+  std::atomic<int> good{0};
+  for (int c = 0; c < 8; ++c)
+    clients.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        auto r = test::http_get(s.port, i % 2 ? "/file" : "/text");
+        if ((i % 2 && r.status == 200 && r.body == data.substr(0, 4096)) ||
+            (!(i % 2) && r.status == 200 && r.body == "hello"))
+          ++good;
+      }
+    });
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < 200 && released.load() < 40; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(good.load(), 80);
+  EXPECT_EQ(handled.load(), 80);
+  EXPECT_EQ(sent.load(), 40);
+  EXPECT_EQ(released.load(), 40);
+  EXPECT_EQ(elsewhere.load(), 0);
+}
+
+TEST(pooled_server_test, TheHandlersContextRunsWhileAConnectionIsOpen) {
+  pooled_server s([](http_request&) -> asio::awaitable<http_response> {
+    co_return http_response::text(200, "hello");
+  });
+  ASSERT_NE(s.port, 0);
+  test::held_connection idle(s.port);
+  ASSERT_TRUE(idle.connected());
+  // The accept lands on a pool thread: give it a moment to count.
+  std::this_thread::sleep_for(100ms);
+  std::atomic<bool> returned{false};
+  s.state_thread = std::thread([&] {
+    s.state.run();
+    returned = true;
+  });
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(returned.load()) << "run() of the handlers' context ended with a connection open";
+  // A request on that connection is still handled on it.
+  ASSERT_TRUE(idle.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  EXPECT_NE(idle.read_some(2s).find("hello"), std::string::npos);
+  EXPECT_TRUE(idle.closed_by_server(2s));
+  for (int i = 0; i < 200 && !returned.load(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(returned.load()) << "run() went on after the last connection ended";
 }
 
 TEST_F(server_fixture, IdleConnectionsAreClosed) {

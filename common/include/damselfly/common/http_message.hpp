@@ -2,6 +2,7 @@
 // Plain HTTP request/response types that handlers see instead of Beast's templates.
 #pragma once
 
+#include <any>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -50,6 +51,9 @@ struct http_request {
   std::string body;
   std::string remote;          ///< "ip:port" of the peer (server side)
   std::string remote_address;  ///< the peer's IP address alone (server side)
+  /// What the server's prepare hook made of the request on the connection's
+  /// thread (a decoded body, say) for the handler; empty without one.
+  std::any prepared;
 
   /// The path part of the target, without the query.
   std::string_view path() const;

@@ -46,6 +46,22 @@ struct http_server_options {
   /// bytes on every sync answer, on the supernode's busiest link, and tells
   /// a stranger only what to attack.
   std::string server_name;
+  /// Where handlers run, when not where the connections do. A server whose
+  /// connections run on a pool of threads (requests read and answers and
+  /// file slices written on all of them) keeps its handlers, with the state
+  /// they share, on one single-threaded executor: each handler is started
+  /// there and its answer comes back to the connection's thread. A file
+  /// slice's on_sent is called there, and the slice and a stream are
+  /// released there; a stream's next() runs there; a slice's pace must be
+  /// thread-safe. The server keeps work on this executor counted while any
+  /// connection is open, so a run() of its context returns only after the
+  /// last connection ended. Empty: handlers run on the connections' threads.
+  boost::asio::any_io_executor handler_executor;
+  /// Called on the connection's thread with each request before its
+  /// handler starts: work on the request alone (it must touch no shared
+  /// state), such as decoding the body into http_request::prepared, done
+  /// there rather than on the handlers' one thread. Empty: nothing.
+  std::function<void(http_request&)> prepare;
 };
 
 /// Handlers get the parsed request and return the response; a thrown

@@ -2,10 +2,12 @@
 // Token-bucket rate limiter; time is passed in so tests drive it with a manual clock.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string_view>
 
 #include "damselfly/common/error.hpp"
@@ -14,6 +16,7 @@ namespace damselfly {
 
 /// Token bucket: `rate` bytes per second with bursts up to `burst` bytes.
 /// A rate of 0 means unlimited. Callers ask how long to wait before sending.
+/// Thread-safe: the uploads of a server with several threads share one.
 class rate_limiter {
  public:
   using clock = std::chrono::steady_clock;
@@ -33,7 +36,8 @@ class rate_limiter {
  private:
   void refill(clock::time_point now);
 
-  std::uint64_t rate_;
+  std::mutex mu_;
+  std::atomic<std::uint64_t> rate_;
   double burst_;
   double tokens_;
   clock::time_point last_;
@@ -41,7 +45,7 @@ class rate_limiter {
 
 /// A pace function for file_slice: each call takes `bytes` tokens from
 /// `limiter` now and says how long to wait. The limiter is shared by every
-/// upload of one single-threaded server.
+/// upload of one server.
 std::function<std::chrono::nanoseconds(std::uint64_t)> make_pacer(
     std::shared_ptr<rate_limiter> limiter);
 

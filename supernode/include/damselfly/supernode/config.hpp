@@ -85,6 +85,10 @@ struct supernode_config {
   unsigned max_tasks_per_address = 64;
   /// Connections one client address may hold open at once.
   unsigned max_connections_per_address = 256;
+  /// Threads that read requests and write answers and pieces (TLS too),
+  /// besides the one thread that holds the tasks and schedules; 0: that one
+  /// thread does it all. Handlers run on the scheduling thread either way.
+  unsigned connection_threads = 0;
   /// Longest wait for any single origin read/write to make progress.
   std::chrono::milliseconds origin_timeout{30'000};
   /// How https origins are trusted (CA store, verification); empty: the system store.

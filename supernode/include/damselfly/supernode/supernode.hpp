@@ -12,7 +12,9 @@
 
 namespace damselfly::supernode {
 
-/// Runs on a single-threaded executor: all task state is touched from it only.
+/// Runs on a single-threaded executor: all task state is touched from it
+/// only. With connection_threads, connections run on a pool of that many
+/// threads of its own, and every request is handled on the executor.
 class supernode final : public service {
  public:
   supernode(boost::asio::any_io_executor ex, supernode_config cfg);
