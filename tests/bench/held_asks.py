@@ -10,11 +10,14 @@ still sends) and reports each piece it was given, with its digest, in its
 next ask, until the supernode holds the whole file. No piece bytes move:
 what is measured is the supernode's handling of held asks. Prints per
 build the supernode's CPU seconds (from /proc) for the registrations and
-for the asks (the origin's fetch starts with the first registration), the
+for the asks, those of its main thread (the one that schedules) apart (the origin's fetch starts with the first registration), the
 syncs and CPU per sync, and, where the build counts them, the held asks'
 wakeups.
 
-Usage: tests/bench/held_asks.py [--peers 2000] [--size 64] [--rate 16] BUILD_BIN_DIR...
+With --want 0 nothing is held: each peer syncs again as soon as it has
+its answer (a 204), which measures what a sync costs by itself.
+
+Usage: tests/bench/held_asks.py [--peers 2000] [--size 64] [--rate 16] [--want 2] BUILD_BIN_DIR...
 (--size in MiB; --rate in MiB/s, the origin's over the supernode's 4
 connections; pieces of 256 KiB. test_origin comes from the first build.)
 """
@@ -46,8 +49,11 @@ def read_port(port_file):
         return int(f.read().strip().rsplit(":", 1)[-1])
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
+def cpu_seconds(pid, thread=None):
+    """The process's CPU seconds, or with `thread` that thread's (the
+    supernode's main thread, `pid` itself, is the one that schedules)."""
+    path = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
+    with open(path) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -78,7 +84,7 @@ async def register(i, port, url):
     return reader, writer, j["task_id"], j["peer_key"], j.get("version", ""), j.get("state", "")
 
 
-async def peer(i, conn, digests, stats, deadline):
+async def peer(i, conn, digests, stats, deadline, want):
     reader, writer, task, key, version, state = conn
     # What the daemon keeps from answers and says back, so that answers
     # leave out what it already has (the task, its ticket): most are 204s.
@@ -86,7 +92,7 @@ async def peer(i, conn, digests, stats, deadline):
     try:
         results = []
         while time.monotonic() < deadline and not stats["done"]:
-            ask = {"want": 2, "wait_ms": 2000, "compact": True, "report_digests": True,
+            ask = {"want": want, "wait_ms": 2000, "compact": True, "report_digests": True,
                    "parents": True, "results": results, "version": version,
                    "known_state": state, "ticket_tail": ticket_tail, "report_every": report_every}
             status, body = await exchange(reader, writer, "POST",
@@ -114,14 +120,15 @@ async def peer(i, conn, digests, stats, deadline):
         writer.close()
 
 
-async def swarm(peers, port, url, digests, stats, seconds, pid):
+async def swarm(peers, port, url, digests, stats, seconds, pid, want):
     # The registrations first, the origin's fetch starting with the first:
     # the supernode's CPU of each phase apart.
     conns = await asyncio.gather(*(register(i, port, url) for i in range(peers)))
     stats["registered_cpu_s"] = cpu_seconds(pid)
+    stats["registered_main_cpu_s"] = cpu_seconds(pid, pid)
     stats["registered_at"] = time.monotonic()
     deadline = time.monotonic() + seconds
-    await asyncio.gather(*(peer(i, conns[i], digests, stats, deadline) for i in range(peers)))
+    await asyncio.gather(*(peer(i, conns[i], digests, stats, deadline, want) for i in range(peers)))
 
 
 def metric(port, name):
@@ -140,7 +147,8 @@ def run_build(bin_dir, args, origin_url, digests):
     sn = subprocess.Popen([os.path.join(bin_dir, "supernode"), "--listen", "127.0.0.1:0",
                            "--port-file", port_file, "--data-dir", os.path.join(work, "cache"),
                            "--piece-size", "256K", "--parents-from", "1",
-                           "--max-connections-per-address", "1000000", "--log-level", "warn"],
+                           "--max-connections-per-address", "1000000", "--log-level", "warn"]
+                          + args.supernode_arg,
                           stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port_file)
@@ -148,16 +156,19 @@ def run_build(bin_dir, args, origin_url, digests):
         stats = {"syncs": 0, "injected": 0, "done": False}
         cpu0, t0 = cpu_seconds(sn.pid), time.monotonic()
         asyncio.run(swarm(args.peers, port, origin_url, digests, stats, args.size / args.rate * 3 + 30,
-                          sn.pid))
-        cpu, end = cpu_seconds(sn.pid), time.monotonic()
+                          sn.pid, args.want))
+        cpu, main_cpu, end = cpu_seconds(sn.pid), cpu_seconds(sn.pid, sn.pid), time.monotonic()
         wakeups = metric(port, "damselfly_supernode_held_sync_wakeups_total")
         reg_cpu = stats["registered_cpu_s"] - cpu0
         ask_cpu = cpu - stats["registered_cpu_s"]
+        ask_main_cpu = main_cpu - stats["registered_main_cpu_s"]
         return {"build": bin_dir, "peers": args.peers,
                 "registration_cpu_s": round(reg_cpu, 2),
                 "registration_wall_s": round(stats["registered_at"] - t0, 2),
                 "asks_cpu_s": round(ask_cpu, 2), "asks_wall_s": round(end - stats["registered_at"], 2),
+                "asks_main_thread_cpu_s": round(ask_main_cpu, 2),
                 "syncs": stats["syncs"], "cpu_us_per_sync": round(ask_cpu / max(1, stats["syncs"]) * 1e6),
+                "main_thread_cpu_us_per_sync": round(ask_main_cpu / max(1, stats["syncs"]) * 1e6),
                 "injected": stats["injected"], "done": stats["done"], "held_wakeups": wakeups}
     finally:
         sn.terminate()
@@ -171,6 +182,10 @@ def main():
     ap.add_argument("--peers", type=int, default=2000)
     ap.add_argument("--size", type=int, default=64, help="MiB")
     ap.add_argument("--rate", type=float, default=16, help="the origin's MiB/s")
+    ap.add_argument("--want", type=int, default=2,
+                    help="pieces each ask wants; 0: nothing is held, every sync is answered at once")
+    ap.add_argument("--supernode-arg", action="append", default=[],
+                    help="passed on to each supernode, like --supernode-arg=--connection-threads=0")
     ap.add_argument("builds", nargs="+")
     args = ap.parse_args()
     blob = os.urandom(args.size << 20)

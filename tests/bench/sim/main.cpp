@@ -47,7 +47,11 @@ int main(int argc, char** argv) {
   app.add_option("--decision-us", cfg.decision_cost,
                  "Supernode CPU per assignment, µs (scheduler_bench: 6.25 at 10,000 peers)")
       ->transform([](std::string s) { return std::to_string(std::stod(s) * 1e-6); });
-  app.add_option("--sync-us", cfg.sync_cost, "Supernode CPU per sync besides assignments, µs")
+  app.add_option("--sync-us", cfg.sync_cost,
+                 "Supernode CPU per sync besides assignments, µs (held_asks.py --want 0: 8-9)")
+      ->transform([](std::string s) { return std::to_string(std::stod(s) * 1e-6); });
+  app.add_option("--held-us", cfg.held_cost,
+                 "Supernode CPU per held sync on top of --sync-us, µs (held_asks.py: 28-30 in all)")
       ->transform([](std::string s) { return std::to_string(std::stod(s) * 1e-6); });
   app.add_option("--join-spread", cfg.join_spread, "Nodes start uniformly within S seconds");
   app.add_option("--kill", cfg.kill, "Nodes killed at --kill-at (never back)");
@@ -122,6 +126,7 @@ int main(int argc, char** argv) {
                      {"local_picks", r.local_picks},
                      {"syncs", r.syncs},
                      {"reports", r.reports},
+                     {"held_syncs", r.held},
                      {"decisions_per_s", static_cast<double>(r.decisions) / span},
                      {"control_bytes", r.control_bytes},
                      {"supernode_control_bytes", r.supernode_control_bytes},

@@ -395,6 +395,8 @@ class simulation {
     // or the wait is over (the supernode's long poll).
     if (n.answer.empty() && n.want > 0 && n.wait_ms > 0 && n.park_deadline < 0) {
       n.park_deadline = now_ + n.wait_ms / 1000.0;
+      ++result_.held;
+      result_.supernode_cpu += cfg_.held_cost;
       auto token = ++n.park_token;
       parked_.push_back(i);
       schedule(n.park_deadline, [this, i, token] {
@@ -601,6 +603,10 @@ class simulation {
     result_.control_bytes += parent_entry * given;
     result_.supernode_control_bytes += parent_entry * given;
     if (got.empty()) {
+      if (!n.parked_at_seed) {
+        ++result_.held;
+        result_.supernode_cpu += cfg_.held_cost;
+      }
       n.parked_at_seed = true;
       if (!n.waiting_seed) {
         n.waiting_seed = true;

@@ -31,9 +31,16 @@ struct sim_config {
   std::uint32_t max_assignments = 16;
   std::uint32_t batch_reports_from = 8;
   double decision_cost = 6.25e-6;  ///< supernode CPU per assignment, seconds
-  double sync_cost = 10e-6;        ///< supernode CPU per sync besides its assignments
-  double join_spread = 0;          ///< nodes start uniformly within this many seconds
-  std::uint32_t kill = 0;          ///< nodes killed at kill_at (they never come back)
+  /// The supernode's scheduling thread per sync besides its assignments,
+  /// and more per sync it holds (its timer, its wakes, its second pass):
+  /// tests/bench/held_asks.py measures 8-9 µs for a sync answered at once
+  /// (--want 0) and 28-30 µs for one held (--want 2) on that thread, with
+  /// connections on a thread of their own and sync bodies decoded there
+  /// (docs/benchmarks.md, "Connections on threads of their own"): rounded up.
+  double sync_cost = 10e-6;
+  double held_cost = 21e-6;
+  double join_spread = 0;  ///< nodes start uniformly within this many seconds
+  std::uint32_t kill = 0;  ///< nodes killed at kill_at (they never come back)
   double kill_at = 0;
   std::uint64_t seed = 1;
   double time_limit = 3600;  ///< virtual seconds; a run past it is reported unfinished
@@ -56,6 +63,7 @@ struct sim_result {
   std::uint64_t local_picks = 0;  ///< parent-set protocol: pieces nodes chose themselves
   std::uint64_t syncs = 0;
   std::uint64_t reports = 0;        ///< parent-set protocol: of the syncs, those that only report
+  std::uint64_t held = 0;           ///< syncs the supernode held (a long poll)
   std::uint64_t control_bytes = 0;  ///< sync requests and answers, HTTP heads included
   std::uint64_t supernode_control_bytes = 0;  ///< of those, sent by the supernode
   std::uint64_t supernode_piece_bytes = 0;
