@@ -206,6 +206,16 @@ void task::wake_all(held_queue& queue) {
   queue.clear();
 }
 
+void task::expire(clock::time_point now) {
+  auto seed_load = swarm.seed_load();
+  swarm.expire(now);
+  if (swarm.seed_load() < seed_load) notify_seed();
+  // Central syncs are held only in small swarms (parent sets take over
+  // from a few peers): looking again every few seconds costs little, and an
+  // expired assignment frees an upload slot somewhere.
+  notify_central();
+}
+
 void task::notify() {
   notify_central();
   wake_all(seed_waiters_);

@@ -129,6 +129,11 @@ class task {
   /// Forgets the keys and tickets of peers no longer in the swarm.
   void forget_departed();
 
+  /// Drops the swarm's timed-out assignments and silent peers (swarm::expire),
+  /// and wakes the held syncs that may now have something: the longest-held
+  /// ask for a seed slot freed (a piece injected into a peer that fell
+  /// silent, to inject again) and the central syncs.
+  void expire(clock::time_point now);
   /// Wakes everyone waiting: in wait_for_change() and in wait_for_seed().
   void notify();
   /// Wakes the syncs in wait_for_change() only: news for central

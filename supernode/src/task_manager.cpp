@@ -317,7 +317,7 @@ void task_manager::tick() {
   auto now = task::clock::now();
   for (auto& entry : tasks_) {
     auto& t = *entry.second;
-    t.swarm.expire(now);
+    t.expire(now);
     // Expired peers' keys go with them; their ids are free again.
     t.forget_departed();
   }

@@ -136,3 +136,42 @@ TEST_F(task_waiters, AReportWakesCentralSyncsNotAsksHeldForTheSupernodesPieces) 
   io_.poll();
   EXPECT_EQ(woken(), (std::vector<int>{1, 10, 11}));
 }
+
+TEST(task_expiry, AnInjectionLostToASilentPeerWakesTheLongestHeldAskForItsPiece) {
+  boost::asio::io_context io;
+  auto url = http_url::parse("http://origin.invalid/file");
+  ASSERT_TRUE(url);
+  scheduler::swarm_options opts;
+  opts.seed_slots = 1;
+  task t(io.get_executor(), std::string(64, 'b'), proto::register_request{}, *url, opts);
+  t.set_layout(8 * 4096, 4096);
+  auto now = task::clock::now();
+  t.swarm.join("A", {"a:1", "", "", 4, ""}, {}, now);
+  t.swarm.join("B", {"b:1", "", "", 4, ""}, {}, now);
+  t.piece_ready(0, std::string(64, 'c'));
+  // A is given piece 0, the only one cached, in the only seed slot...
+  ASSERT_EQ(t.swarm.inject("A", 1, now).size(), 1u);
+  ASSERT_TRUE(t.swarm.inject("B", 1, now).empty());
+  // ...and B's ask is held for the next piece to inject.
+  bool woken = false;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await t.wait_for_seed(std::chrono::hours(1));
+        woken = true;
+      },
+      boost::asio::detached);
+  io.poll();
+  ASSERT_FALSE(woken);
+  // A never fetches it; B keeps syncing. Past the assignment timeout the
+  // piece is A's no more: B's held ask is woken, and gets it.
+  auto later = now + opts.assignment_timeout + std::chrono::seconds(1);
+  t.swarm.touch("A", later);
+  t.swarm.touch("B", later);
+  t.expire(later);
+  io.poll();
+  EXPECT_TRUE(woken);
+  auto got = t.swarm.inject("B", 1, later);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].piece, 0u);
+}
