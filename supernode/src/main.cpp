@@ -31,11 +31,15 @@ namespace {
 using namespace damselfly;
 
 /// Everything the command line sets, before checking.
-/// The library's defaults, and connections on every core but the scheduler's.
+/// The library's defaults, and connections on every core but the
+/// scheduler's from 4 cores. On 2 or 3, each request's crossing to the
+/// scheduling thread and back cost more than the threads gave: the emulated
+/// cluster's 10 nodes took 1.107-1.139x T_min with one connection thread,
+/// 1.102-1.106x without (docs/benchmarks.md).
 supernode::supernode_config with_default_threads() {
   supernode::supernode_config cfg;
   auto cores = std::max(1u, std::thread::hardware_concurrency());
-  cfg.connection_threads = std::min(cores - 1, 8u);
+  cfg.connection_threads = cores >= 4 ? std::min(cores - 1, 8u) : 0;
   return cfg;
 }
 
@@ -95,7 +99,7 @@ void add_flags(CLI::App& app, cli_options& o) {
   app.add_option("--connection-threads", o.cfg.connection_threads,
                  "Threads that read requests and write answers and pieces, besides the one "
                  "that schedules (0: that one does it all); default: one per core but one, "
-                 "at most 8")
+                 "at most 8, from 4 cores (0 below)")
       ->capture_default_str()
       ->check(CLI::Range(0u, 256u));
   app.add_option("--max-file-size", o.max_file_size,

@@ -163,7 +163,8 @@ class swarm_test : public workspace_test {
 }  // namespace
 
 TEST_F(swarm_test, TenDaemonsGetTheFileMostlyFromEachOther) {
-  start(10, "12M", "12M", 64 * mib);
+  // Central scheduling, the supernode's connections on two threads of their own.
+  start(10, "12M", "12M", 64 * mib, {"--connection-threads", "2"});
   auto clients = start_clients();
   expect_all_correct(clients);
   // The origin sent the file once (plus the probe byte).
@@ -229,7 +230,9 @@ TEST_F(swarm_test, ASwarmGrowingPastParentsFromMovesToParentSetsMidDownload) {
 TEST_F(swarm_test, TenDaemonsWithParentSetsPickTheirPiecesAndTheSupernodeSendsEachOnce) {
   // The supernode gives each daemon 4 parents and sends each piece once;
   // the daemons hear what their parents hold and pick the rest themselves.
-  start(10, "12M", "12M", 64 * mib, {"--parents", "4", "--piece-size", "1M"});
+  // Its connections run on three threads, its handlers on the fourth.
+  start(10, "12M", "12M", 64 * mib,
+        {"--parents", "4", "--piece-size", "1M", "--connection-threads", "3"});
   const auto began = std::chrono::steady_clock::now();
   auto clients = start_clients();
   expect_all_correct(clients);
