@@ -35,10 +35,12 @@ inline auto uncancellable() {
 template <class Executor, class Work>
 boost::asio::awaitable<std::invoke_result_t<Work&>> offload(Executor pool, Work work) {
   using result = std::invoke_result_t<Work&>;
-  co_return co_await boost::asio::co_spawn(
-      std::move(pool),
-      [w = std::move(work)]() mutable -> boost::asio::awaitable<result> { co_return w(); },
-      detail::uncancellable());
+  // A named object, not a temporary of the co_await expression: GCC 12
+  // destroys such temporaries twice when they own memory (work capturing a
+  // string crashed the supernode).
+  auto run = [w = std::move(work)]() mutable -> boost::asio::awaitable<result> { co_return w(); };
+  co_return co_await boost::asio::co_spawn(std::move(pool), std::move(run),
+                                           detail::uncancellable());
 }
 
 /// Awaits `op` run on `ex`, or right here when `ex` is empty; not
