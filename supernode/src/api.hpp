@@ -27,12 +27,17 @@ class api {
   /// Routes one request; never throws for bad input (answers 4xx JSON instead).
   boost::asio::awaitable<http_response> handle(http_request& req);
   /// What needs no state, done before handle() and possibly on another
-  /// thread (http_server_options::prepare): a sync's body decoded.
+  /// thread (http_server_options::prepare): a sync's or a registration's
+  /// body decoded.
   static void prepare(http_request& req);
   /// The route table, for middleware (authentication) to be added to.
   http_router& routes() noexcept { return router_; }
   /// The key that signs this supernode's piece tickets (set before serving).
   void use_ticket_key(ticket_signer signer);
+  /// Where tickets are signed, off the thread that handles requests (the
+  /// connection threads); empty: on that thread. The signer's key is only
+  /// read there (OpenSSL lets threads sign with one EVP_PKEY at once).
+  void sign_on(boost::asio::any_io_executor ex) { signing_ = std::move(ex); }
 
  private:
   void add_routes();
@@ -68,8 +73,13 @@ class api {
   scheduler::piece_outcome check_reported(const task& t, const std::string& peer,
                                           const proto::piece_result& res,
                                           std::vector<std::uint64_t>& rejected);
-  /// `peer`'s current ticket for `t`, issued afresh when half its life is gone.
-  const std::string& ticket_for(task& t, const std::string& peer);
+  /// `peer`'s ticket for `t` when it holds one not yet half way to expiry
+  /// (else a new one is issued).
+  const std::string* held_ticket(task& t, const std::string& peer) const;
+  /// A new ticket for `peer`, signed on the signing executor when there is
+  /// one (an Ed25519 signature, about 40 µs: once per peer at its first
+  /// sync, 10,000 of them within a second at a release), and kept in `t`.
+  boost::asio::awaitable<std::string> issue_ticket(std::shared_ptr<task> t, std::string peer);
 
   const supernode_config& cfg_;
   task_manager& tasks_;
@@ -93,6 +103,7 @@ class api {
   disk_gauges disk_;
   std::shared_ptr<rate_limiter> upload_limiter_;  ///< null when unlimited
   std::optional<ticket_signer> signer_;
+  boost::asio::any_io_executor signing_;
   std::optional<ticket_verifier> verifier_;
   http_router router_;
 };

@@ -123,6 +123,7 @@ result<std::uint16_t> supernode::start() {
   }
   impl_->cfg.identity_secret = std::move(*secret);
   impl_->routes.use_ticket_key(ticket_signer(impl_->cfg.identity_secret));
+  if (impl_->pool) impl_->routes.sign_on(impl_->pool->get_executor());
   // The jobs API answers to the admin token instead of the cluster token:
   // a node's token must not order fleet-wide downloads.
   if (!impl_->cfg.cluster_token.empty())
