@@ -154,7 +154,7 @@ def run_build(bin_dir, args, origin_url, digests):
         wait_for_port(port_file)
         port = read_port(port_file)
         stats = {"syncs": 0, "injected": 0, "done": False}
-        cpu0, t0 = cpu_seconds(sn.pid), time.monotonic()
+        cpu0, main0, t0 = cpu_seconds(sn.pid), cpu_seconds(sn.pid, sn.pid), time.monotonic()
         asyncio.run(swarm(args.peers, port, origin_url, digests, stats, args.size / args.rate * 3 + 30,
                           sn.pid, args.want))
         cpu, main_cpu, end = cpu_seconds(sn.pid), cpu_seconds(sn.pid, sn.pid), time.monotonic()
@@ -164,6 +164,7 @@ def run_build(bin_dir, args, origin_url, digests):
         ask_main_cpu = main_cpu - stats["registered_main_cpu_s"]
         return {"build": bin_dir, "peers": args.peers,
                 "registration_cpu_s": round(reg_cpu, 2),
+                "registration_main_thread_cpu_s": round(stats["registered_main_cpu_s"] - main0, 2),
                 "registration_wall_s": round(stats["registered_at"] - t0, 2),
                 "asks_cpu_s": round(ask_cpu, 2), "asks_wall_s": round(end - stats["registered_at"], 2),
                 "asks_main_thread_cpu_s": round(ask_main_cpu, 2),

@@ -48,7 +48,10 @@ int main(int argc, char** argv) {
                  "Supernode CPU per assignment, µs (scheduler_bench: 6.25 at 10,000 peers)")
       ->transform([](std::string s) { return std::to_string(std::stod(s) * 1e-6); });
   app.add_option("--sync-us", cfg.sync_cost,
-                 "Supernode CPU per sync besides assignments, µs (held_asks.py --want 0: 8-9)")
+                 "Supernode CPU per sync besides assignments, µs (held_asks.py --want 0: 11-13)")
+      ->transform([](std::string s) { return std::to_string(std::stod(s) * 1e-6); });
+  app.add_option("--register-us", cfg.register_cost,
+                 "Supernode CPU per registration, µs (held_asks.py: 14-19)")
       ->transform([](std::string s) { return std::to_string(std::stod(s) * 1e-6); });
   app.add_option("--held-us", cfg.held_cost,
                  "Supernode CPU per held sync on top of --sync-us, µs (held_asks.py: 28-30 in all)")

@@ -289,6 +289,7 @@ class simulation {
     by_addr_[addr_of(i)] = i;
     scheduler::peer_info info{addr_of(i), "", "", cfg_.upload_slots, ""};
     timed([&] { swarm_.join(peer_name(i), info, {}, at(now_)); });
+    result_.supernode_cpu += cfg_.register_cost;
     pump(i);
   }
 
@@ -514,7 +515,7 @@ class simulation {
     scheduler::peer_info info{addr_of(i), "", "", cfg_.upload_slots, ""};
     timed([&] { swarm_.join(peer_name(i), info, {}, at(now_)); });
     ++result_.syncs;
-    result_.supernode_cpu += cfg_.sync_cost;
+    result_.supernode_cpu += cfg_.register_cost;
     auto answer = answer_head + 200;
     result_.control_bytes += request_head + 200 + answer;
     result_.supernode_control_bytes += answer;
