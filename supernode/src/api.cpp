@@ -69,6 +69,14 @@ route_handler plain(Fn fn) {
   };
 }
 
+/// A request's body as a T: decoded already on the connection's thread
+/// (api::prepare), or here.
+template <class T>
+proto::decoded<T> body_as(http_request& req) {
+  if (auto* early = std::any_cast<proto::decoded<T>>(&req.prepared)) return std::move(*early);
+  return proto::decode<T>(req.body);
+}
+
 }  // namespace
 
 api::api(const supernode_config& cfg, task_manager& tasks, job_manager& jobs, host_board& board,
@@ -210,8 +218,7 @@ asio::awaitable<http_response> api::handle(http_request& req) {
 }
 
 asio::awaitable<http_response> api::register_task(http_request& req) {
-  auto* early = std::any_cast<proto::decoded<proto::register_request>>(&req.prepared);
-  auto msg = early ? std::move(*early) : proto::decode<proto::register_request>(req.body);
+  auto msg = body_as<proto::register_request>(req);
   if (!msg) co_return json_error(400, "bad_request", msg.error.message, msg.error.field);
   auto& r = *msg.value;
   if (!valid_peer_id(r.peer_id))
@@ -295,7 +302,6 @@ asio::awaitable<http_response> api::register_task(http_request& req) {
   co_return answer();
 }
 
-// By value: the route handler that calls this returns the awaitable before it runs.
 void api::prepare(http_request& req) {
   // Syncs are most of the requests at scale, and decoding one is about a
   // fifth of what the scheduling thread spends on it.
@@ -306,9 +312,9 @@ void api::prepare(http_request& req) {
     req.prepared = proto::decode<proto::register_request>(req.body);
 }
 
+// By value: the route handler that calls this returns the awaitable before it runs.
 asio::awaitable<http_response> api::sync(http_request& req, std::string task_id, std::string peer) {
-  auto* early = std::any_cast<proto::decoded<proto::sync_request>>(&req.prepared);
-  auto msg = early ? std::move(*early) : proto::decode<proto::sync_request>(req.body);
+  auto msg = body_as<proto::sync_request>(req);
   if (!msg) co_return json_error(400, "bad_request", msg.error.message, msg.error.field);
   auto& s = *msg.value;
   auto t = tasks_.find(task_id);
