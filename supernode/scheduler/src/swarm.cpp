@@ -370,6 +370,12 @@ void swarm::start_flight(peer_state& p, std::uint64_t piece, int src, clock::tim
   flights.push_back({src, now});
   if (src == seed_index) {
     ++seed_load_;
+    // A piece the seed sent while the task was scheduled centrally is in
+    // the swarm as much as an injected one: parents pass it on. Injected
+    // again after the switch to parent sets, it cost the seed's link, which
+    // every new piece must cross, a second copy (4 of 256 pieces at N=40).
+    // A peer that serves nothing passes nothing on: its copy does not count.
+    if (p.serving) injected_[piece] = true;
     out.push_back({piece, supernode_source});
   } else {
     auto& s = peers_[static_cast<std::size_t>(src)];

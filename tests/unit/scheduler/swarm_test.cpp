@@ -561,6 +561,31 @@ TEST_F(swarm_test, ScenarioWithParentSetsTheSeedSendsEachPieceOnceLowestFirst) {
   EXPECT_EQ(s.inject("C", 4, t0), (std::vector<decision>{{1, supernode_source}}));
 }
 
+TEST_F(swarm_test, ScenarioPiecesTheSeedSentCentrallyAreNotInjectedAgain) {
+  // Pieces 0-3 cached. Centrally, A (serves) gets one from the seed, a, and
+  // D (serves nothing) another, d. The task turns to parent sets; B asks for
+  // pieces to inject: every piece but a, which A passes on — d included,
+  // which D passes on to nobody.
+  seed_all(4);
+  s.join("A", at("a:1"), {}, t0);
+  s.join("D", at(""), {}, t0);
+  s.join("B", at("b:1"), {}, t0);
+  auto to_a = s.assign("A", 1, t0);
+  auto to_d = s.assign("D", 1, t0);
+  ASSERT_EQ(to_a.size(), 1u);
+  ASSERT_EQ(to_d.size(), 1u);
+  ASSERT_EQ(to_a[0].source, supernode_source);
+  ASSERT_EQ(to_d[0].source, supernode_source);
+  const auto a = to_a[0].piece;
+  std::vector<std::uint64_t> all_but_a;
+  for (std::uint64_t i = 0; i < 4; ++i)
+    if (i != a) all_but_a.push_back(i);
+  EXPECT_EQ(pieces(s.inject("B", 4, t0)), all_but_a);
+  // A's copy is lost (its fetch failed): a is new again.
+  s.report("A", a, piece_outcome::unreachable, supernode_source, t0);
+  EXPECT_EQ(pieces(s.inject("B", 4, t0)), (std::vector<std::uint64_t>{a}));
+}
+
 TEST_F(swarm_test, ScenarioWithParentSetsTheSeedKeepsToItsSlots) {
   swarm_options o;
   o.seed_slots = 2;
