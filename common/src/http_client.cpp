@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -78,8 +79,33 @@ struct http_client::impl {
   /// The last exchange's head was refused (check) but its short body was
   /// read whole: the connection stays for the next request.
   bool clean_refusal = false;
+  /// What the server said this connection keeps (kept_headers_header), in
+  /// lower case; empty until it says so.
+  std::vector<std::string> kept;
+  /// The value of every field last sent on this connection.
+  http_headers on_wire;
 
   asio::awaitable<error_code> connect();
+  /// Whether `name: value` may stay off the wire: kept here and already sent.
+  bool already_kept(std::string_view name, std::string_view value) const {
+    if (std::none_of(kept.begin(), kept.end(), [&](const auto& k) { return iequals(k, name); }))
+      return false;
+    auto v = on_wire.get(name);
+    return v && *v == value;
+  }
+  /// Takes in the server's word on what this connection keeps: a few short
+  /// names at most, whatever it sends.
+  void learn_kept(std::string_view list) {
+    constexpr std::size_t most_names = 8, longest_name = 64;
+    while (!list.empty() && kept.size() < most_names) {
+      auto comma = list.find(',');
+      auto name = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+      while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+      if (!name.empty() && name.size() <= longest_name) kept.emplace_back(name);
+    }
+  }
   /// The TCP layer whatever the connection's kind.
   beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : stream; }
   void drop() {
@@ -89,6 +115,8 @@ struct http_client::impl {
     tls.reset();
     buffer.consume(buffer.size());
     connected = false;
+    kept.clear();  // a new connection keeps nothing yet
+    on_wire = {};
   }
   /// Given a fixed body length, where to read the body to (bypassing the sink).
   using direct_target = std::function<result<std::span<std::byte>>(std::uint64_t length)>;
@@ -189,7 +217,11 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
   msg.method_string(req.method);
   msg.target(req.target);
   msg.version(11);
-  for (const auto& [k, v] : req.headers.fields()) msg.set(k, v);
+  for (const auto& [k, v] : req.headers.fields()) {
+    if (already_kept(k, v)) continue;
+    msg.set(k, v);
+    on_wire.set(k, v);
+  }
   if (req.headers.get("Host") == std::nullopt) {
     bool v6 = host.find(':') != std::string::npos;
     msg.set(http::field::host, (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port));
@@ -217,6 +249,8 @@ asio::awaitable<result<response_head>> http_client::impl::exchange(
   head.reason = std::string(h.reason());
   for (const auto& f : h) head.headers.add(std::string(f.name_string()), std::string(f.value()));
   if (auto len = parser.content_length()) head.content_length = *len;
+  if (kept.empty())
+    if (auto list = head.headers.get(kept_headers_header)) learn_kept(*list);
   if (check) {
     if (auto ec = check(head)) {
       // A refusal with a short body (a busy peer's 503) is read to its end:

@@ -121,11 +121,17 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
         handler(std::move(h)),
         opts(std::move(o)),
         acceptor(asio::make_strand(ex)),
-        group(ex, "http server") {}
+        group(ex, "http server") {
+    for (const auto& name : opts.kept_headers) {
+      if (!kept_names.empty()) kept_names += ", ";
+      kept_names += name;
+    }
+  }
 
   asio::any_io_executor ex;
   http_handler handler;
   http_server_options opts;
+  std::string kept_names;  ///< opts.kept_headers as announced
   tcp::acceptor acceptor;
   std::atomic<bool> stopping{false};
   mutable std::mutex mu;
@@ -355,6 +361,8 @@ template <class Stream>
 asio::awaitable<void> http_server::impl::serve_requests(connection& conn, Stream& stream) {
   auto* c = &conn;
   beast::flat_buffer buf;
+  http_headers kept;       // the last value of each of opts.kept_headers sent here
+  bool announced = false;  // whether this connection heard which fields it keeps
   while (!stopping) {
     c->idle = true;
     c->deadline = steady::now() + opts.idle_timeout;
@@ -396,6 +404,12 @@ asio::awaitable<void> http_server::impl::serve_requests(connection& conn, Stream
     req.body = std::move(msg.body());
     req.remote = c->remote;
     req.remote_address = c->address;
+    for (const auto& name : opts.kept_headers) {
+      if (auto v = req.headers.get(name))
+        kept.set(name, std::string(*v));
+      else if (auto k = kept.get(name))
+        req.headers.set(name, std::string(*k));
+    }
 
     http_response resp;
     try {
@@ -406,6 +420,10 @@ asio::awaitable<void> http_server::impl::serve_requests(connection& conn, Stream
       resp = http_response::error(500, "internal", "internal error");
     }
     keep_alive = keep_alive && !stopping;
+    if (!announced && !opts.kept_headers.empty()) {
+      resp.headers.set(kept_headers_header, kept_names);
+      announced = true;
+    }
     ec = co_await write_response(*c, stream, resp, keep_alive, req.method == "HEAD");
     if (resp.stream) release(resp, 0);
     if (ec || !keep_alive) break;

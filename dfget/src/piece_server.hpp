@@ -41,6 +41,8 @@ class piece_server {
   http_router& routes() noexcept { return router_; }
 
  private:
+  /// The server's settings: which request fields a connection keeps.
+  static http_server_options server_options();
   http_response serve_pieces(const http_request& req, const std::string& task_id);
   /// The have stream of a task (proto/have_stream.hpp), to its peers only.
   http_response serve_haves(const http_request& req, const std::string& task_id);

@@ -576,6 +576,97 @@ TEST_F(server_fixture, AClientRefusingAShortAnswerKeepsTheConnectionForTheNext) 
   EXPECT_EQ(remotes.size(), 2u);
 }
 
+TEST_F(server_fixture, AConnectionKeepsTheFieldsTheServerNamesForItsLaterRequests) {
+  // X-Token is kept: a request that leaves it out is handled with the value
+  // last sent on its connection, the first answer says so, and X-Other is
+  // not kept. A new connection starts with nothing: leaving the token out
+  // there gets none.
+  http_server_options o;
+  o.kept_headers = {"X-Token"};
+  start(
+      [](http_request& req) -> asio::awaitable<http_response> {
+        co_return http_response::text(
+            200, "[" + req.target + ":" + std::string(req.headers.get("X-Token").value_or("none")) +
+                     ":" + std::string(req.headers.get("X-Other").value_or("none")) + "]");
+      },
+      o);
+  auto four = test::raw_http(port_,
+                             "GET /a HTTP/1.1\r\nHost: x\r\nX-Token: t1\r\nX-Other: o\r\n\r\n"
+                             "GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+                             "GET /c HTTP/1.1\r\nHost: x\r\nX-Token: t2\r\n\r\n"
+                             "GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                             5s);
+  EXPECT_EQ(four.status, 200);
+  EXPECT_EQ(four.header(std::string(kept_headers_header)), "X-Token");
+  EXPECT_NE(four.body.find("[/a:t1:o]"), std::string::npos) << four.body;
+  EXPECT_NE(four.body.find("[/b:t1:none]"), std::string::npos) << four.body;
+  EXPECT_NE(four.body.find("[/c:t2:none]"), std::string::npos) << four.body;
+  EXPECT_NE(four.body.find("[/d:t2:none]"), std::string::npos) << four.body;
+  auto fresh = test::raw_http(port_, "GET /e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5s);
+  EXPECT_NE(fresh.body.find("[/e:none:none]"), std::string::npos) << fresh.body;
+}
+
+TEST_F(server_fixture, AClientLeavesOutOnlyWhatItsConnectionKeepsAndAlreadyHas) {
+  // The handler plays a server that keeps X-Token when asked at /keeps (it
+  // says so, and keeps nothing: what it sees is what crossed the wire).
+  std::mutex mu;
+  std::vector<std::string> seen;
+  start([&](http_request& req) -> asio::awaitable<http_response> {
+    {
+      std::lock_guard lock(mu);
+      seen.push_back(req.target + ":" + std::string(req.headers.get("X-Token").value_or("none")) +
+                     ":" + std::string(req.headers.get("X-Other").value_or("none")));
+    }
+    auto r = http_response::text(200, "ok");
+    if (req.path() == "/keeps") r.headers.set(kept_headers_header, "x-token");
+    co_return r;
+  });
+  auto send = [&](http_client& c, const std::string& target, const std::string& token) {
+    http_request req;
+    req.target = target;
+    req.headers.set("X-Token", token);
+    req.headers.set("X-Other", "o");
+    auto r = client_call(c.fetch(req));
+    ASSERT_TRUE(r);
+  };
+  http_client client(io_.get_executor(), "127.0.0.1", port_);
+  send(client, "/keeps", "t1");  // sent whole: nothing is known to be kept yet
+  send(client, "/keeps", "t1");  // kept, and sent here with this value: left out
+  send(client, "/keeps", "t2");  // another value: sent
+  send(client, "/keeps", "t2");
+  client.close();
+  send(client, "/keeps", "t2");  // a new connection has nothing: sent
+  http_client plain(io_.get_executor(), "127.0.0.1", port_);
+  send(plain, "/plain", "t1");  // a server that never says it keeps gets everything
+  send(plain, "/plain", "t1");
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen, (std::vector<std::string>{"/keeps:t1:o", "/keeps:none:o", "/keeps:t2:o",
+                                            "/keeps:none:o", "/keeps:t2:o", "/plain:t1:o",
+                                            "/plain:t1:o"}));
+}
+
+TEST_F(server_fixture, ClientAndServerTogetherHandEveryRequestItsKeptFields) {
+  http_server_options o;
+  o.kept_headers = {"X-Token"};
+  std::mutex mu;
+  std::vector<std::string> seen;
+  start(
+      [&](http_request& req) -> asio::awaitable<http_response> {
+        std::lock_guard lock(mu);
+        seen.emplace_back(req.headers.get("X-Token").value_or("none"));
+        co_return http_response::text(200, "ok");
+      },
+      o);
+  http_client client(io_.get_executor(), "127.0.0.1", port_);
+  for (const char* token : {"t1", "t1", "t1", "t2", "t2"}) {
+    http_request req;
+    req.headers.set("X-Token", token);
+    ASSERT_TRUE(client_call(client.fetch(req)));
+  }
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen, (std::vector<std::string>{"t1", "t1", "t1", "t2", "t2"}));
+}
+
 TEST_F(server_fixture, ClientRejectsOversizedBodies) {
   start(echo);
   http_client client(io_.get_executor(), "127.0.0.1", port_);

@@ -24,6 +24,14 @@ bool iequals(std::string_view a, std::string_view b);
 /// obsolete RFC 850 and asctime forms); nullopt for anything else.
 std::optional<std::int64_t> parse_http_date(std::string_view text);
 
+/// Names the header fields a server keeps for a connection (its first answer
+/// on each connection says which, comma-separated): sent once on a
+/// connection, they apply to its later requests that leave them out. A
+/// client leaves out only what the server said it keeps and what it already
+/// sent there with the same value; a server that never said so gets every
+/// field every time.
+inline constexpr std::string_view kept_headers_header = "X-Damselfly-Kept-Headers";
+
 /// Ordered header fields with case-insensitive lookup.
 class http_headers {
  public:

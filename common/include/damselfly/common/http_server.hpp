@@ -62,6 +62,13 @@ struct http_server_options {
   /// state), such as decoding the body into http_request::prepared, done
   /// there rather than on the handlers' one thread. Empty: nothing.
   std::function<void(http_request&)> prepare;
+  /// Header fields each connection keeps (kept_headers_header): a request
+  /// that leaves one out is handled as if it carried the value last sent on
+  /// its connection. Credentials that every request to a peer repeats (a
+  /// token, a ticket: about 290 bytes of a 530-byte piece request) then
+  /// cross the link once per connection. A request is checked exactly as
+  /// before; only its bytes on the wire change. Empty: nothing is kept.
+  std::vector<std::string> kept_headers;
 };
 
 /// Handlers get the parsed request and return the response; a thrown
