@@ -183,6 +183,10 @@ void add_daemon_limits(CLI::App& cmd, daemon_flags& f) {
   cmd.add_option("--upload-slots", f.cfg.upload_slots, "Concurrent uploads; more get 503")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1024u));
+  cmd.add_option("--child-upload-slots", f.cfg.child_upload_slots,
+                 "Of the upload slots, how many serve children of the parent-set protocol")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1024u));
   cmd.add_option("--parallel", f.cfg.parallel, "Pieces in flight per download")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));

@@ -2,6 +2,7 @@
 // piece_server: routes of the daemon's HTTP server and the upload slot accounting.
 #include "piece_server.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -183,13 +184,15 @@ http_response piece_server::serve_pieces(const http_request& req, const std::str
   src.holds = [&tf](const piece_range& r) { return tf->holds_range(r.offset, r.length); };
   auto resp = serve_range(req, src);
   if (!resp.file || req.method == "HEAD") return resp;
-  if (uploads_active_ >= cfg_.upload_slots) {
+  const bool child = req.headers.get(want_signed_digest_header) == "1";
+  if (uploads_active_ >=
+      (child ? std::min(cfg_.child_upload_slots, cfg_.upload_slots) : cfg_.upload_slots)) {
     uploads_refused_.add();
     return http_response::error(503, "busy", "all upload slots busy");
   }
   // The supernode's signature of the piece's digest, passed on when it came
   // with the piece (the parent-set protocol).
-  if (req.headers.get(want_signed_digest_header) == "1") {
+  if (child) {
     // A child of the parent-set protocol asks on its own, with no supernode
     // counting this source's load: its upload holds the slot until the
     // child has every byte. (A whole piece sat in the socket buffer after

@@ -11,6 +11,7 @@
 #include "damselfly/test_support/cluster.hpp"
 #include "damselfly/test_support/files.hpp"
 #include "damselfly/test_support/net.hpp"
+#include "damselfly/test_support/test_peer.hpp"
 #include "damselfly/test_support/workspace.hpp"
 
 using namespace damselfly::test;
@@ -178,4 +179,44 @@ TEST_F(parent_sets_test, APieceFromTheSupernodeComesWithItsSignedDigestWhenAsked
   // Not asked, or not exactly one piece: no signature.
   EXPECT_EQ(get("bytes=0-262143", false).header("X-Damselfly-Signed-Digest"), "");
   EXPECT_EQ(get("bytes=0-1000", true).header("X-Damselfly-Signed-Digest"), "");
+}
+
+TEST_F(parent_sets_test, ADaemonServesThreeChildrenAtOnceAndCentrallyScheduledPeersInTheRest) {
+  // A daemon holds a 32 MiB file. Three children of the parent-set protocol
+  // ask for all of it and read nothing: their uploads hold the child slots
+  // (3 of 6). A fourth child is told busy; a centrally scheduled peer (no
+  // signed digest wanted) is still served.
+  make_file(dir_ / "www" / "big.bin", 32 << 20, 5);
+  daemon_server node(2, supernode_->address(), dir_.path());
+  auto client = node.start_client(origin_->url("big.bin"), dir_ / "out" / "big.bin");
+  ASSERT_EQ(client->wait(120s), std::optional<int>(0)) << client->output();
+  test_peer c(supernode_->port(), json{{"url", origin_->url("big.bin")}, {"peer_id", "C"}}.dump());
+  ASSERT_TRUE(c.ok());
+  const std::string child_ask = "GET /pieces/" + c.task_id() +
+                                " HTTP/1.1\r\nHost: x\r\nRange: bytes=0-33554431\r\n"
+                                "X-Damselfly-Want-Signed-Digest: 1\r\n" +
+                                c.piece_headers() + "\r\n";
+  std::vector<std::unique_ptr<held_connection>> children;
+  for (int i = 0; i < 3; ++i) {
+    children.push_back(std::make_unique<held_connection>(node.port(), 4096, node.ip()));
+    ASSERT_TRUE(children.back()->send(child_ask));
+    EXPECT_NE(children.back()->read_some(5s).find("206"), std::string::npos);
+  }
+  auto piece = [&](bool child) {
+    return http_get(node.port(), "/pieces/" + c.task_id(),
+                    "Range: bytes=0-1023\r\n" + c.piece_headers() +
+                        (child ? "X-Damselfly-Want-Signed-Digest: 1\r\n" : ""),
+                    node.ip());
+  };
+  EXPECT_EQ(piece(true).status, 503);
+  EXPECT_EQ(piece(false).status, 206);
+  // One child gone, its slot is free for the next.
+  children.pop_back();
+  int status = 0;
+  for (int i = 0; i < 100 && status != 206; ++i) {
+    status = piece(true).status;
+    if (status != 206) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(status, 206);
+  EXPECT_GE(metric(node.metrics(), "damselfly_daemon_uploads_refused_total"), 1) << node.metrics();
 }

@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   app.add_option("--latency-ms", latency_ms, "One-way latency between any two hosts");
   app.add_option("--parallel", cfg.parallel, "Pieces in flight per node");
   app.add_option("--upload-slots", cfg.upload_slots, "Concurrent uploads per node");
+  app.add_option("--child-upload-slots", cfg.child_upload_slots,
+                 "Of those, to children of the parent-set protocol");
   app.add_option("--seed-slots", cfg.seed_slots, "Concurrent uploads by the supernode");
   app.add_option("--origin-concurrency", cfg.origin_concurrency,
                  "Range requests the supernode has open to the origin at once");

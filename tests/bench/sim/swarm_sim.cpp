@@ -565,7 +565,7 @@ class simulation {
     if (free_slots == 0) return;
     auto picks = n.picker->next(free_slots, [this, &n](std::uint32_t q) {
       const auto& parent = nodes_[n.parent_nodes[q]];
-      return parent.alive && parent.uploads < cfg_.upload_slots;
+      return parent.alive && parent.uploads < child_slots();
     });
     for (const auto& pick : picks) {
       ++result_.local_picks;
@@ -575,6 +575,8 @@ class simulation {
     }
     if (picks.size() < free_slots && !n.asking_seed) ask_seed(i);
   }
+  /// A daemon's uploads to parent-set children at once.
+  unsigned child_slots() const { return std::min(cfg_.child_upload_slots, cfg_.upload_slots); }
   void request_piece(std::uint32_t i, std::uint64_t p, std::uint32_t link) {
     ++nodes_[i].in_flight;
     if (link >= 2) ++nodes_[link - 2].uploads;  // (the seed's slot is taken at its decision)
@@ -663,11 +665,10 @@ class simulation {
     // One slot is free: children are asked in turn, from where the last
     // round stopped, until one takes it (or none has a use for it).
     auto count = sender.children.size();
-    for (std::size_t k = 0; k < count && sender.uploads < cfg_.upload_slots; ++k) {
+    for (std::size_t k = 0; k < count && sender.uploads < child_slots(); ++k) {
       auto child = sender.children[(sender.next_child + k) % count].first;
       if (nodes_[child].in_flight < cfg_.parallel) pump_with_parents(child);
-      if (sender.uploads == cfg_.upload_slots)
-        sender.next_child = (sender.next_child + k + 1) % count;
+      if (sender.uploads == child_slots()) sender.next_child = (sender.next_child + k + 1) % count;
     }
   }
   void piece_arrives_from_parent(std::uint32_t i, std::uint64_t p) {

@@ -18,13 +18,14 @@ struct sim_config {
   std::uint32_t nodes = 5;
   std::uint64_t size = 16u << 20;
   std::uint64_t piece_size = 128u << 10;
-  double node_rate = 2u << 20;  ///< bytes/s each node uploads
-  double supernode_rate = 0;    ///< 0: node_rate
-  double origin_rate = 0;       ///< 0: node_rate
-  double latency = 50e-6;       ///< one way, seconds
-  unsigned parallel = 8;        ///< pieces in flight per node (dfget --parallel)
-  unsigned upload_slots = 6;    ///< concurrent uploads per daemon (the daemon's default)
-  unsigned seed_slots = 8;      ///< concurrent uploads by the supernode per task
+  double node_rate = 2u << 20;      ///< bytes/s each node uploads
+  double supernode_rate = 0;        ///< 0: node_rate
+  double origin_rate = 0;           ///< 0: node_rate
+  double latency = 50e-6;           ///< one way, seconds
+  unsigned parallel = 8;            ///< pieces in flight per node (dfget --parallel)
+  unsigned upload_slots = 6;        ///< concurrent uploads per daemon (the daemon's default)
+  unsigned child_upload_slots = 3;  ///< of those, to parent-set children (the daemon's default)
+  unsigned seed_slots = 8;          ///< concurrent uploads by the supernode per task
   unsigned per_source =
       0;  ///< pieces one node may fetch from one peer at once (0: the scheduler's default)
   unsigned origin_concurrency = 4;

@@ -73,13 +73,16 @@ std::string raw_response::header(const std::string& name) const {
   return {};
 }
 
-held_connection::held_connection(std::uint16_t port, int receive_buffer) {
+held_connection::held_connection(std::uint16_t port, int receive_buffer, const std::string& ip) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (receive_buffer > 0)
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
+    ::close(fd);
+    return;
+  }
   addr.sin_port = htons(port);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);

@@ -53,7 +53,8 @@ class held_connection {
  public:
   /// `receive_buffer` (bytes, 0: the system's) is set before connecting:
   /// a small one keeps what the server sends unacknowledged while unread.
-  explicit held_connection(std::uint16_t port, int receive_buffer = 0);
+  explicit held_connection(std::uint16_t port, int receive_buffer = 0,
+                           const std::string& ip = "127.0.0.1");
   ~held_connection();
   held_connection(const held_connection&) = delete;
   held_connection& operator=(const held_connection&) = delete;
