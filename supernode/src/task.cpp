@@ -199,10 +199,7 @@ task::~task() {
 }
 
 void task::wake_all(held_queue& queue) {
-  for (auto* w : queue) {
-    w->queued = false;
-    w->timer.cancel();
-  }
+  for (auto* w : queue) w->wake();
   queue.clear();
 }
 
@@ -227,9 +224,7 @@ void task::notify_central() {
 
 void task::notify_seed() {
   if (seed_waiters_.empty()) return;
-  auto* first = seed_waiters_.front();
-  first->queued = false;
-  first->timer.cancel();
+  seed_waiters_.front()->wake();
   seed_waiters_.pop_front();
 }
 

@@ -160,6 +160,11 @@ class task {
   struct held {
     boost::asio::steady_timer timer;
     bool queued = true;  ///< still in its queue (a notify takes it out)
+    /// Marks it out of its queue (the caller takes it out) and ends its wait.
+    void wake() {
+      queued = false;
+      timer.cancel();
+    }
   };
   /// A list, not a deque: a held sync that times out leaves from where it
   /// stands in O(1) (thousands are held at once).
