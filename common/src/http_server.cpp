@@ -132,6 +132,13 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   http_handler handler;
   http_server_options opts;
   std::string kept_names;  ///< opts.kept_headers as announced
+  std::size_t homes_given =
+      0;  ///< connections placed on opts.connection_executors (accept loop only)
+  /// The executor the next accepted connection runs on.
+  asio::any_io_executor next_home() {
+    if (opts.connection_executors.empty()) return ex;
+    return opts.connection_executors[homes_given++ % opts.connection_executors.size()];
+  }
   tcp::acceptor acceptor;
   std::atomic<bool> stopping{false};
   mutable std::mutex mu;
@@ -239,7 +246,7 @@ asio::awaitable<void> http_server::impl::accept_loop() {
   auto self = shared_from_this();
   asio::steady_timer backoff(acceptor.get_executor());
   while (!stopping) {
-    auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(ex), nothrow);
+    auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(next_home()), nothrow);
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping || !acceptor.is_open()) co_return;
       // Out of descriptors and the like: wait a little rather than spin.

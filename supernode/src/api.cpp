@@ -506,11 +506,11 @@ const std::string* api::held_ticket(task& t, const std::string& peer) const {
 asio::awaitable<std::string> api::issue_ticket(std::shared_ptr<task> t, std::string peer) {
   auto expires = unix_now() + cfg_.ticket_ttl.count();
   std::string text;
-  if (signing_) {
+  if (!signing_.empty()) {
     // Made before the co_await, not inside its expression: GCC 12 destroys
     // temporaries with non-trivial members of a co_await expression twice.
     auto sign = [this, id = t->id, peer, expires] { return signer_->issue(id, peer, expires); };
-    auto signed_there = offload(signing_, std::move(sign));
+    auto signed_there = offload(signing_[signed_++ % signing_.size()], std::move(sign));
     text = co_await std::move(signed_there);
   } else
     text = signer_->issue(t->id, peer, expires);

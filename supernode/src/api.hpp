@@ -35,9 +35,10 @@ class api {
   /// The key that signs this supernode's piece tickets (set before serving).
   void use_ticket_key(ticket_signer signer);
   /// Where tickets are signed, off the thread that handles requests (the
-  /// connection threads); empty: on that thread. The signer's key is only
-  /// read there (OpenSSL lets threads sign with one EVP_PKEY at once).
-  void sign_on(boost::asio::any_io_executor ex) { signing_ = std::move(ex); }
+  /// connection threads, taken in turn); none: on that thread. The signer's
+  /// key is only read there (OpenSSL lets threads sign with one EVP_PKEY at
+  /// once).
+  void sign_on(std::vector<boost::asio::any_io_executor> ex) { signing_ = std::move(ex); }
 
  private:
   void add_routes();
@@ -103,7 +104,8 @@ class api {
   disk_gauges disk_;
   std::shared_ptr<rate_limiter> upload_limiter_;  ///< null when unlimited
   std::optional<ticket_signer> signer_;
-  boost::asio::any_io_executor signing_;
+  std::vector<boost::asio::any_io_executor> signing_;
+  std::size_t signed_ = 0;  ///< tickets signed on signing_, which takes the next
   std::optional<ticket_verifier> verifier_;
   http_router router_;
 };

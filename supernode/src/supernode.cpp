@@ -4,13 +4,13 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "api.hpp"
 #include "damselfly/common/bearer_auth.hpp"
 #include "damselfly/common/host_identity.hpp"
 #include "damselfly/common/http_server.hpp"
+#include "damselfly/common/io_context_pool.hpp"
 #include "damselfly/common/secret_file.hpp"
 #include "damselfly/common/task_group.hpp"
 #include "damselfly/common/ticket_signer.hpp"
@@ -33,18 +33,23 @@ std::vector<std::string> own_addresses(const std::string& host) {
   return out;
 }
 
-http_server_options server_options(const supernode_config& cfg, asio::any_io_executor state) {
+http_server_options server_options(const supernode_config& cfg, asio::any_io_executor state,
+                                   const io_context_pool* pool) {
   http_server_options o;
   o.max_connections_per_address = cfg.max_connections_per_address;
-  if (cfg.connection_threads > 0) o.handler_executor = std::move(state);
+  if (pool) {
+    o.handler_executor = std::move(state);
+    o.connection_executors = pool->executors();
+  }
   o.prepare = &api::prepare;
   return o;
 }
 
-/// A pool for the connections, when they do not share the state's thread.
-std::unique_ptr<asio::thread_pool> connection_pool(const supernode_config& cfg) {
+/// Threads for the connections, when they do not share the state's thread:
+/// a context each, so that a connection stays on the thread it began on.
+std::unique_ptr<io_context_pool> connection_pool(const supernode_config& cfg) {
   if (cfg.connection_threads == 0) return nullptr;
-  return std::make_unique<asio::thread_pool>(cfg.connection_threads);
+  return std::make_unique<io_context_pool>(cfg.connection_threads);
 }
 
 }  // namespace
@@ -59,8 +64,9 @@ struct supernode::impl {
         routes(cfg, tasks, jobs, board, metrics),
         replicas(e, cfg, tasks, metrics),
         server(
-            pool ? pool->get_executor() : e, [this](http_request& r) { return routes.handle(r); },
-            server_options(cfg, e)),
+            pool ? pool->executors().front() : e,
+            [this](http_request& r) { return routes.handle(r); },
+            server_options(cfg, e, pool.get())),
         group(e, "supernode"),
         replication(e, "replication") {
     tasks.set_owner_probe([this](std::string id) { return replicas.owner_answers(std::move(id)); });
@@ -70,7 +76,7 @@ struct supernode::impl {
   supernode_config cfg;
   /// Where connections run (null: on `ex`). Stopped before what its
   /// sessions' handlers use goes away.
-  std::unique_ptr<asio::thread_pool> pool;
+  std::unique_ptr<io_context_pool> pool;
   metrics_registry metrics;
   task_manager tasks;
   host_board board;  ///< the daemons heard from
@@ -123,7 +129,7 @@ result<std::uint16_t> supernode::start() {
   }
   impl_->cfg.identity_secret = std::move(*secret);
   impl_->routes.use_ticket_key(ticket_signer(impl_->cfg.identity_secret));
-  if (impl_->pool) impl_->routes.sign_on(impl_->pool->get_executor());
+  if (impl_->pool) impl_->routes.sign_on(impl_->pool->executors());
   // The jobs API answers to the admin token instead of the cluster token:
   // a node's token must not order fleet-wide downloads.
   if (!impl_->cfg.cluster_token.empty())

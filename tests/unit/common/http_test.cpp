@@ -15,6 +15,7 @@
 #include <boost/asio/use_future.hpp>
 #include <fstream>
 #include <future>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -23,6 +24,7 @@
 #include "damselfly/common/http_client.hpp"
 #include "damselfly/common/http_range.hpp"
 #include "damselfly/common/http_server.hpp"
+#include "damselfly/common/io_context_pool.hpp"
 #include "damselfly/common/origin_reader.hpp"
 #include "damselfly/common/page_cache.hpp"
 #include "damselfly/test_support/net.hpp"
@@ -329,21 +331,23 @@ TEST_F(server_fixture, AFilesHeaderLeavesInOnePacketWithItsBytes) {
   EXPECT_EQ(segments_out(port_, client) - before.load(), 1) << "header and file in one segment";
 }
 
-/// Connections on a pool of threads, handlers on one thread of their own:
-/// the shape of a supernode with connection threads.
+/// Connections on threads of their own (a context each), handlers on one
+/// thread of their own: the shape of a supernode with connection threads.
 struct pooled_server {
   asio::io_context state;
   /// Keeps state.run() going with no connection open; dropped on destruction.
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
-  asio::thread_pool pool{3};
+  io_context_pool pool{3};
   std::unique_ptr<http_server> server;
   std::uint16_t port = 0;
   std::thread state_thread;
 
-  explicit pooled_server(http_handler handler) {
+  explicit pooled_server(http_handler handler, std::function<void(http_request&)> prepare = {}) {
     http_server_options o;
     o.handler_executor = state.get_executor();
-    server = std::make_unique<http_server>(pool.get_executor(), std::move(handler), o);
+    o.connection_executors = pool.executors();
+    o.prepare = std::move(prepare);
+    server = std::make_unique<http_server>(pool.executors().front(), std::move(handler), o);
     auto p = server->listen("127.0.0.1", 0);
     if (p) port = *p;
     server->start();
@@ -415,6 +419,41 @@ TEST(pooled_server_test, HandlersAndWhatTheirAnswersHoldStayOnTheHandlersThread)
   EXPECT_EQ(sent.load(), 40);
   EXPECT_EQ(released.load(), 40);
   EXPECT_EQ(elsewhere.load(), 0);
+}
+
+TEST(pooled_server_test, EachConnectionStaysOnTheThreadItBeganOnAndConnectionsTakeTurns) {
+  // Six connections of five requests each: every request of a connection
+  // is read on one thread (its prepare hook runs there), though each
+  // handler runs on the handlers' thread in between; the six share the
+  // three connection threads in turn.
+  std::mutex mu;
+  std::map<std::string, std::set<std::thread::id>> threads_of;
+  pooled_server s(
+      [](http_request&) -> asio::awaitable<http_response> {
+        co_return http_response::text(200, "hello");
+      },
+      [&](http_request& req) {
+        std::lock_guard lock(mu);
+        threads_of[req.remote].insert(std::this_thread::get_id());
+      });
+  ASSERT_NE(s.port, 0);
+  s.guard.emplace(s.state.get_executor());
+  s.state_thread = std::thread([&] { s.state.run(); });
+  std::string five;
+  for (int i = 0; i < 4; ++i) five += "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  five += "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  for (int c = 0; c < 6; ++c) {
+    auto r = test::raw_http(s.port, five, 5s);
+    EXPECT_EQ(r.status, 200);
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(threads_of.size(), 6u);
+  std::set<std::thread::id> all;
+  for (const auto& [remote, ids] : threads_of) {
+    EXPECT_EQ(ids.size(), 1u) << remote << " was read on " << ids.size() << " threads";
+    all.insert(ids.begin(), ids.end());
+  }
+  EXPECT_EQ(all.size(), 3u);
 }
 
 TEST(pooled_server_test, TheHandlersContextRunsWhileAConnectionIsOpen) {

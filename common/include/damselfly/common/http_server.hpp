@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "damselfly/common/error.hpp"
 #include "damselfly/common/http_message.hpp"
@@ -57,6 +58,10 @@ struct http_server_options {
   /// connection is open, so a run() of its context returns only after the
   /// last connection ended. Empty: handlers run on the connections' threads.
   boost::asio::any_io_executor handler_executor;
+  /// Where accepted connections run, taken in turn (io_context_pool's
+  /// executors: each connection then stays on one thread). Empty: on the
+  /// server's executor.
+  std::vector<boost::asio::any_io_executor> connection_executors;
   /// Called on the connection's thread with each request before its
   /// handler starts: work on the request alone (it must touch no shared
   /// state), such as decoding the body into http_request::prepared, done
