@@ -486,6 +486,14 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
     back_to_queue.done = true;
     co_return registering ? co_await register_task() : call::ok;
   }
+  if (answer.status == 403 && answer.error.code == "bad_peer_key" &&
+      (registering || registrations != registered_as)) {
+    // Sent with the key of the registration before the one another sync of
+    // this download is making (or just made) at a restarted supernode: the
+    // key was stale, not wrong. Its results go with the next sync, under the
+    // new key. (Failing here failed downloads through a supernode restart.)
+    co_return registering ? co_await register_task() : call::ok;
+  }
   if (answer.outcome == supernode_outcome::unreachable) {
     last_outage_error = answer.message;
     if (!supernodes->give_up_bound(answer.transport)) co_return call::retry;  // results stay queued
