@@ -79,8 +79,8 @@ struct http_client::impl {
   /// The last exchange's head was refused (check) but its short body was
   /// read whole: the connection stays for the next request.
   bool clean_refusal = false;
-  /// What the server said this connection keeps (kept_headers_header), in
-  /// lower case; empty until it says so.
+  /// What the server said this connection keeps (kept_headers_header),
+  /// compared ignoring case; empty until it says so.
   std::vector<std::string> kept;
   /// The value of every field last sent on this connection.
   http_headers on_wire;

@@ -132,8 +132,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   http_handler handler;
   http_server_options opts;
   std::string kept_names;  ///< opts.kept_headers as announced
-  std::size_t homes_given =
-      0;  ///< connections placed on opts.connection_executors (accept loop only)
+  /// Connections placed on opts.connection_executors (the accept loop's alone).
+  std::size_t homes_given = 0;
   /// The executor the next accepted connection runs on.
   asio::any_io_executor next_home() {
     if (opts.connection_executors.empty()) return ex;

@@ -479,19 +479,16 @@ asio::awaitable<downloader::session::call> downloader::session::sync_once(
   const bool forgotten = answer.status == 404 && (answer.error.code == "unknown_peer" ||
                                                   answer.error.code == "unknown_task");
   const bool lost = answer.outcome == supernode_outcome::unreachable || forgotten;
-  if (lost && (registering || registrations != registered_as)) {
+  // Refused for the key of the registration before the one another sync of
+  // this download makes (or made) at a restarted supernode: stale, not
+  // wrong. (Failing here failed downloads through a supernode restart.)
+  const bool stale_key = answer.status == 403 && answer.error.code == "bad_peer_key";
+  if ((lost || stale_key) && (registering || registrations != registered_as)) {
     // Another sync of this download met the same loss and registers (or
     // registered) again: its registration carried what this peer holds, and
-    // these results were for the supernode that was lost.
-    back_to_queue.done = true;
-    co_return registering ? co_await register_task() : call::ok;
-  }
-  if (answer.status == 403 && answer.error.code == "bad_peer_key" &&
-      (registering || registrations != registered_as)) {
-    // Sent with the key of the registration before the one another sync of
-    // this download is making (or just made) at a restarted supernode: the
-    // key was stale, not wrong. Its results go with the next sync, under the
-    // new key. (Failing here failed downloads through a supernode restart.)
+    // a lost supernode's results are dropped; a stale key's go with the next
+    // sync, under the new key.
+    if (lost) back_to_queue.done = true;
     co_return registering ? co_await register_task() : call::ok;
   }
   if (answer.outcome == supernode_outcome::unreachable) {

@@ -40,6 +40,15 @@ struct swarm_test : ::testing::Test {
     s.set_piece_count(n);
   }
   void TearDown() override { s.check_invariants(); }
+  /// The one piece `peer` is sent when it asks for one, which must come from the seed.
+  std::uint64_t one_from_seed(const std::string& peer) {
+    auto d = s.assign(peer, 1, t0);
+    if (d.size() != 1 || d[0].source != supernode_source) {
+      ADD_FAILURE() << peer << " was not sent exactly one piece from the seed";
+      return ~std::uint64_t{0};
+    }
+    return d[0].piece;
+  }
 };
 
 }  // namespace
@@ -383,17 +392,13 @@ TEST_F(swarm_test, TheSeedInjectsEachNewPieceOnceAndPeersSpreadIt) {
   s.seed_has(0);
   s.seed_has(1);
   for (const char* p : {"A", "B", "C"}) s.join(p, at(std::string(p) + ":1"), {}, t0);
-  auto a = s.assign("A", 1, t0);
-  auto b = s.assign("B", 1, t0);
-  ASSERT_EQ(a.size(), 1u);
-  ASSERT_EQ(b.size(), 1u);
-  EXPECT_EQ(a[0].source, supernode_source);
-  EXPECT_EQ(b[0].source, supernode_source);
-  EXPECT_NE(a[0].piece, b[0].piece);
+  const auto a = one_from_seed("A");
+  const auto b = one_from_seed("B");
+  EXPECT_NE(a, b);
   EXPECT_TRUE(s.assign("C", 4, t0).empty());
   // A has its piece: C takes it from A, not from the seed.
-  s.report("A", a[0].piece, piece_outcome::ok, supernode_source, t0);
-  EXPECT_EQ(s.assign("C", 1, t0), (std::vector<decision>{{a[0].piece, "A:1"}}));
+  s.report("A", a, piece_outcome::ok, supernode_source, t0);
+  EXPECT_EQ(s.assign("C", 1, t0), (std::vector<decision>{{a, "A:1"}}));
   // Piece 2 arrives at the seed: the next asker injects it.
   s.seed_has(2);
   EXPECT_EQ(s.assign("A", 4, t0), (std::vector<decision>{{2, supernode_source}}));
@@ -570,13 +575,8 @@ TEST_F(swarm_test, ScenarioPiecesTheSeedSentCentrallyAreNotInjectedAgain) {
   s.join("A", at("a:1"), {}, t0);
   s.join("D", at(""), {}, t0);
   s.join("B", at("b:1"), {}, t0);
-  auto to_a = s.assign("A", 1, t0);
-  auto to_d = s.assign("D", 1, t0);
-  ASSERT_EQ(to_a.size(), 1u);
-  ASSERT_EQ(to_d.size(), 1u);
-  ASSERT_EQ(to_a[0].source, supernode_source);
-  ASSERT_EQ(to_d[0].source, supernode_source);
-  const auto a = to_a[0].piece;
+  const auto a = one_from_seed("A");
+  one_from_seed("D");
   std::vector<std::uint64_t> all_but_a;
   for (std::uint64_t i = 0; i < 4; ++i)
     if (i != a) all_but_a.push_back(i);
